@@ -1,0 +1,17 @@
+/**
+ * What activities need from their worker: where `$FLOTILLA_HOME` is and the worker-specific task
+ * queue. Passed to `createActivities` so tests can point them at temp dirs.
+ */
+import path from 'node:path';
+
+export interface ActivityConfig {
+  /** `$FLOTILLA_HOME`: worktrees, transcripts, logs. */
+  home: string;
+  /** The task queue only this host's workers poll (git and agents run where the repo is). */
+  hostQueue: string;
+}
+
+export const paths = {
+  worktreesRoot: (home: string, missionId: string, runKey: string): string => path.join(home, 'worktrees', missionId, runKey),
+  runDir: (home: string, missionId: string, taskId: string): string => path.join(home, 'runs', missionId, taskId),
+};

@@ -1,0 +1,84 @@
+/**
+ * git through simple-git, with two guards the activities share: a commit identity when the
+ * repository has none (agents' work must always be committable), and a per-repository lock,
+ * because `git worktree add` and ref updates are not safe to run concurrently in one repository
+ * (DESIGN.md: `fatal: failed to read .git/worktrees/N/commondir` with 8 at once).
+ */
+import execa from 'execa';
+import { SimpleGit, simpleGit } from 'simple-git';
+
+const FALLBACK_IDENTITY = ['user.name=Flotilla', 'user.email=flotilla@localhost'];
+const identityKnown = new Map<string, boolean>();
+
+async function identityConfig(dir: string): Promise<string[]> {
+  let has = identityKnown.get(dir);
+  if (has === undefined) {
+    const email = await simpleGit({ baseDir: dir }).raw(['config', '--get', 'user.email']).catch(() => '');
+    has = email.trim().length > 0 || !!process.env.GIT_AUTHOR_EMAIL;
+    identityKnown.set(dir, has);
+  }
+  return has ? [] : FALLBACK_IDENTITY;
+}
+
+/** A simple-git instance for `dir`, with Flotilla's identity only where git has none configured. */
+export async function gitAt(dir: string): Promise<SimpleGit> {
+  return simpleGit({ baseDir: dir, config: await identityConfig(dir) });
+}
+
+/**
+ * Runs git in `dir` and returns its exit code and output instead of throwing: for commands whose
+ * non-zero exit is an answer (a merge with conflicts prints them on stdout and exits 1).
+ */
+export async function gitRun(dir: string, args: string[]): Promise<{ exitCode: number; output: string }> {
+  const config = (await identityConfig(dir)).flatMap((c) => ['-c', c]);
+  const r = await execa('git', [...config, ...args], { cwd: dir, reject: false, stdin: 'ignore', all: true });
+  return { exitCode: r.exitCode ?? 1, output: r.all ?? '' };
+}
+
+const locks = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `fn` while holding this worker's lock on `repo` (keyed by absolute path). Serializes
+ * worktree creation, branch creation and merges per repository inside one worker process.
+ */
+export async function withRepoLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
+  const previous = locks.get(repo) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  const chained = previous.then(() => mine);
+  locks.set(repo, chained);
+  await previous.catch(() => undefined);
+  try {
+    return await fn();
+  } finally {
+    release();
+    if (locks.get(repo) === chained) locks.delete(repo);
+  }
+}
+
+/** The SHA `ref` points at, or undefined when it does not exist. */
+export async function resolveRef(git: SimpleGit, ref: string): Promise<string | undefined> {
+  try {
+    const out = await git.raw(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+    return out.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `git diff --shortstat from to` as numbers. */
+export async function diffstat(git: SimpleGit, from: string, to: string): Promise<{ files: number; insertions: number; deletions: number }> {
+  const out = await git.raw(['diff', '--shortstat', from, to]);
+  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
+  return { files: num(/(\d+) files? changed/), insertions: num(/(\d+) insertions?/), deletions: num(/(\d+) deletions?/) };
+}
+
+/**
+ * Runs a git predicate (`merge-base --is-ancestor`, `rev-parse --verify --quiet`) and reports
+ * its exit status. simple-git's `raw()` cannot: it resolves on a non-zero exit whose stderr is
+ * empty, which is exactly how these commands say "no".
+ */
+export async function gitSucceeds(dir: string, args: string[]): Promise<boolean> {
+  const r = await execa('git', args, { cwd: dir, reject: false, stdin: 'ignore' });
+  return r.exitCode === 0;
+}

@@ -1,0 +1,25 @@
+/**
+ * All activities, bound to one worker's configuration. Workflows import this module as a type
+ * only (`import type * as activities`), never its code.
+ */
+import { createAgentActivities } from './agent';
+import { createCheckpointActivities } from './checkpoint';
+import { createChecksActivities } from './checks';
+import type { ActivityConfig } from './config';
+import { createHostActivities } from './host';
+import { createMergeActivities } from './merge';
+import { createWorktreeActivities } from './worktree';
+
+export function createActivities(config: ActivityConfig) {
+  return {
+    ...createHostActivities(config),
+    ...createWorktreeActivities(config),
+    ...createAgentActivities(config),
+    ...createCheckpointActivities(),
+    ...createMergeActivities(),
+    ...createChecksActivities(),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export type { ActivityConfig } from './config';

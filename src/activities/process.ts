@@ -1,0 +1,144 @@
+/**
+ * Child processes in their own process group: started with execa (argv only, `detached: true`
+ * makes the child a group leader via setsid), killed as a whole group, never left behind when the
+ * worker exits normally. After a worker crash, PID files let the next attempt find and kill a
+ * group the dead worker left (see `killStaleGroup`).
+ */
+import execa from 'execa';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { CommandLine } from '../mission/types';
+
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers must be synchronous; SIGKILL to a group is, and leaves no orphan behind a
+  // worker that shuts down (a SIGKILLed worker runs no handler: the PID file covers that case).
+  process.on('exit', () => {
+    for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
+  });
+}
+
+/** True while any process of group `pgid` exists (`kill(-pgid, 0)`). */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Sends `signal` to every process of group `pgid`; a group that is gone is not an error. */
+export function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group has already exited.
+  }
+}
+
+/**
+ * SIGTERM to the group, then SIGKILL after `graceMs` (ms) if anything is still alive. Resolves
+ * once the group is gone (or 5 s after SIGKILL, which the kernel does not let a process ignore).
+ */
+export async function terminateGroup(pgid: number, graceMs = 2000): Promise<void> {
+  killGroup(pgid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(pgid) && Date.now() < deadline) await sleep(100);
+  if (groupAlive(pgid)) killGroup(pgid, 'SIGKILL');
+  const hard = Date.now() + 5000;
+  while (groupAlive(pgid) && Date.now() < hard) await sleep(50);
+  liveGroups.delete(pgid);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A mission-file command as argv: a string runs under `sh -c` (the user's own script), an array as is. */
+export function toArgv(command: CommandLine): string[] {
+  return typeof command === 'string' ? ['sh', '-c', command] : [...command];
+}
+
+/** How a command shows in messages. */
+export function displayCommand(command: CommandLine): string {
+  return typeof command === 'string' ? command : command.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
+}
+
+export interface GroupProcess {
+  child: execa.ExecaChildProcess<string>;
+  pgid: number;
+}
+
+/**
+ * Starts `argv` as the leader of a new process group, stdout and stderr piped, stdin closed.
+ * @throws Error with `code: 'ENOENT'` when the program does not exist (from spawn)
+ */
+export function spawnGroup(argv: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; extendEnv?: boolean }): GroupProcess {
+  installExitHook();
+  const child = execa(argv[0], argv.slice(1), {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: opts.extendEnv ?? true,
+    detached: true,
+    stdin: 'ignore',
+    reject: false,
+    buffer: false,
+    // Cancellation, timeouts and stalls kill the group ourselves; execa's own kill would only
+    // reach the leader.
+    cleanup: false,
+  });
+  const pgid = child.pid ?? -1;
+  if (pgid > 0) liveGroups.add(pgid);
+  void child.then(
+    () => undefined,
+    () => undefined,
+  );
+  return { child, pgid };
+}
+
+/** Forgets a group that exited by itself. */
+export function releaseGroup(pgid: number): void {
+  liveGroups.delete(pgid);
+}
+
+/** PID file of the agent group of a task: `$FLOTILLA_HOME/runs/<missionId>/<taskId>/agent.pid`. */
+export function writePidFile(file: string, pgid: number): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${pgid}\n`);
+}
+
+export function removePidFile(file: string): void {
+  rmSync(file, { force: true });
+}
+
+/**
+ * Kills the process group recorded in `file` if it is still alive: an agent left by an earlier
+ * attempt whose worker died. Two agents must never run in one worktree at once.
+ * @returns the pgid killed, or undefined when there was none
+ */
+export async function killStaleGroup(file: string): Promise<number | undefined> {
+  if (!existsSync(file)) return undefined;
+  const pgid = Number(readFileSync(file, 'utf8').trim());
+  rmSync(file, { force: true });
+  if (!Number.isInteger(pgid) || pgid <= 1 || !groupAlive(pgid)) return undefined;
+  await terminateGroup(pgid, 1000);
+  return pgid;
+}
+
+/** Keeps the last `max` characters of what is appended. */
+export class Tail {
+  private text = '';
+  constructor(private readonly max = 4000) {}
+  push(chunk: string): void {
+    this.text += chunk;
+    if (this.text.length > this.max * 2) this.text = this.text.slice(-this.max);
+  }
+  toString(): string {
+    return this.text.length > this.max ? `…${this.text.slice(-this.max)}` : this.text;
+  }
+}

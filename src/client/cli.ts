@@ -1,0 +1,419 @@
+#!/usr/bin/env node
+/**
+ * The `flotilla` command line (DESIGN.md, "CLI"). Thin: parses arguments with commander, calls
+ * the client operations in `missions.ts` and `server.ts`, prints, and exits with the codes of the
+ * design: 0 completed, 1 failed/cancelled, 2 invalid input, 3 needs a human, 4 unknown mission.
+ */
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { Command, InvalidArgumentError } from 'commander';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { MissionFileError } from '../mission/errors';
+import { loadMission } from '../mission/load';
+import type { MissionProgress } from '../mission/progress';
+import { names, TERMINAL_PHASES } from '../mission/types';
+import { createWorkers, FlotillaWorkers } from '../worker';
+import { cancelSignal, pauseSignal, resumeSignal } from '../workflows/messages';
+import { FlotillaConfig, loadConfig, workflowUrl } from './config';
+import { getProgress, listMissions, loadForStart, startMission, workerPolling } from './missions';
+import { progressEvents, renderPlan, renderStatus, renderSummary } from './render';
+import { CliError, ensureSearchAttributes, ensureTemporalCli, readServerRecord, startDevArgs, startEmbeddedServer, stopEmbeddedServer, temporalReachable } from './server';
+
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+const warn = (line: string): void => void process.stderr.write(`${line}\n`);
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
+  return n;
+}
+
+async function connectOrExplain(config: FlotillaConfig): Promise<{ connection: Connection; client: Client }> {
+  try {
+    const connection = await Connection.connect({ address: config.address, connectTimeout: 5000 });
+    return { connection, client: new Client({ connection, namespace: config.namespace }) };
+  } catch {
+    throw new CliError(`cannot reach Temporal at ${config.address}; start it with \`flotilla server\` (or \`flotilla run\`, which starts it), or set TEMPORAL_ADDRESS`, 1);
+  }
+}
+
+/** Makes sure a Temporal service answers, starting the embedded dev server when the address is local. */
+async function ensureService(config: FlotillaConfig): Promise<{ embedded: boolean }> {
+  if (await temporalReachable(config.address)) return { embedded: false };
+  say(`no Temporal service at ${config.address}: starting the embedded dev server (SQLite in ${config.home})`);
+  const rec = await startEmbeddedServer(config, say);
+  say(`  Temporal dev server up at ${rec.address}, Web UI http://localhost:${rec.uiPort} (it stays up; stop it with \`flotilla server stop\`)`);
+  return { embedded: true };
+}
+
+let runtimeInstalled = false;
+/** The SDK's runtime logs to a file for in-process workers (the terminal shows progress instead). */
+function installRuntime(config: FlotillaConfig, toFile: boolean): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  if (!toFile) {
+    Runtime.install({ logger: new DefaultLogger('INFO') });
+    return;
+  }
+  mkdirSync(config.home, { recursive: true });
+  const file = path.join(config.home, 'worker.log');
+  Runtime.install({
+    logger: new DefaultLogger('INFO', (entry) => {
+      appendFileSync(file, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message} ${entry.meta ? JSON.stringify(entry.meta) : ''}\n`);
+    }),
+  });
+}
+
+async function startWorkers(config: FlotillaConfig, concurrency?: number): Promise<{ workers: FlotillaWorkers; done: Promise<void>; connection: NativeConnection }> {
+  const connection = await NativeConnection.connect({ address: config.address });
+  const workers = await createWorkers({ connection, namespace: config.namespace, taskQueue: config.taskQueue, home: config.home, concurrency });
+  const done = workers.run();
+  return { workers, done, connection };
+}
+
+/** Whether the mission needs a human now: blocked, or paused with nothing left running. */
+function needsHuman(p: MissionProgress): boolean {
+  return p.phase === 'blocked' || (p.phase === 'paused' && p.counts.running === 0);
+}
+
+/**
+ * Prints progress events until the mission ends or needs a human.
+ * @returns the exit code of DESIGN.md for the final state
+ */
+async function follow(client: Client, config: FlotillaConfig, missionId: string, workerDone?: Promise<void>): Promise<number> {
+  const started = Date.now();
+  let prev: MissionProgress | undefined;
+  let workerError: unknown;
+  void workerDone?.catch((err) => (workerError = err));
+  let misses = 0;
+  for (;;) {
+    if (workerError) throw workerError;
+    let p: MissionProgress;
+    try {
+      p = await getProgress(client, config, missionId);
+      misses = 0;
+    } catch (err) {
+      if (err instanceof CliError && err.exitCode === 1 && ++misses < 30) {
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      throw err;
+    }
+    for (const line of progressEvents(prev, p)) say(line);
+    prev = p;
+    if (TERMINAL_PHASES.includes(p.phase)) {
+      say(renderSummary(p, Date.now() - started));
+      return p.phase === 'completed' ? 0 : 1;
+    }
+    if (needsHuman(p)) {
+      say(renderStatus(p));
+      say(p.phase === 'blocked' ? `\nthe mission waits for you: ${p.reason}` : `\nthe mission is paused; continue it with \`flotilla resume ${missionId}\` and \`flotilla watch ${missionId}\``);
+      return 3;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** Runs `follow` with an in-process worker when no worker polls the task queue. */
+async function followWithWorker(client: Client, connection: Connection, config: FlotillaConfig, missionId: string): Promise<number> {
+  let inProcess: Awaited<ReturnType<typeof startWorkers>> | undefined;
+  if (!(await workerPolling(connection, config.namespace, config.taskQueue))) {
+    installRuntime(config, true);
+    inProcess = await startWorkers(config);
+    say(`worker: in-process on task queues ${config.taskQueue} and ${inProcess.workers.hostQueue} (log: ${path.join(config.home, 'worker.log')})`);
+  }
+  try {
+    return await follow(client, config, missionId, inProcess?.done);
+  } finally {
+    if (inProcess) {
+      inProcess.workers.shutdown();
+      await inProcess.done.catch(() => undefined);
+      await inProcess.connection.close();
+    }
+  }
+}
+
+async function signalMission(config: FlotillaConfig, missionId: string, send: (client: Client) => Promise<void>, verb: string): Promise<void> {
+  const { client, connection } = await connectOrExplain(config);
+  try {
+    const handle = client.workflow.getHandle(names.missionWorkflowId(missionId));
+    let status: string;
+    try {
+      status = (await handle.describe()).status.name;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new CliError(`no mission "${missionId}" (see \`flotilla list\`)`, 4);
+      throw err;
+    }
+    if (status !== 'RUNNING') throw new CliError(`mission "${missionId}" has ended (${status.toLowerCase()}); there is nothing to ${verb}`, 1);
+    await send(client);
+  } finally {
+    await connection.close();
+  }
+}
+
+function transcriptFiles(config: FlotillaConfig, missionId: string, taskId: string): string[] {
+  const dir = path.join(config.home, 'runs', missionId, taskId);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /^attempt-\d+\.jsonl$/.test(f))
+    .sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]))
+    .map((f) => path.join(dir, f));
+}
+
+function renderTranscriptLine(line: string, raw: boolean): string | undefined {
+  if (raw) return line;
+  try {
+    const rec = JSON.parse(line) as { type?: string; stream?: string; line?: string; attempt?: number; iteration?: number; exitCode?: number; ended?: string };
+    if (rec.type === 'flotilla.attempt') return `--- attempt ${rec.attempt} (iteration ${rec.iteration}) ---`;
+    if (rec.type === 'flotilla.exit') return `--- ${rec.ended === 'exited' ? `exit ${rec.exitCode}` : rec.ended} ---`;
+    return rec.stream === 'stderr' ? `! ${rec.line}` : rec.line;
+  } catch {
+    return line;
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('flotilla')
+    .description('Run many AI coding agents on one git repository, durably, on Temporal.')
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .exitOverride();
+
+  program
+    .command('validate')
+    .description('validate a mission file and print its wave plan (needs no server)')
+    .argument('<file>', 'mission file (YAML or JSON)')
+    .option('--id <id>', 'mission id (overrides the file)')
+    .action(async (file: string, opts: { id?: string }) => {
+      const loaded = await loadMission(file, { idOverride: opts.id, checkRepo: true, scaffoldRoot: path.join(loadConfig().home, 'repos') });
+      say(renderPlan(loaded.spec, loaded.waves, path.relative(process.cwd(), loaded.file) || loaded.file));
+      if (loaded.scaffoldDir) say(`  (the repository is created fresh from ${loaded.scaffoldDir} on each run)`);
+      say('valid');
+    });
+
+  const startAction = (follow: boolean) => async (file: string, opts: { id?: string; detach?: boolean }) => {
+    const config = loadConfig();
+    await loadMission(file, { idOverride: opts.id, checkRepo: false }); // bad input fails before anything starts
+    const { embedded } = await ensureService(config);
+    const { client, connection } = await connectOrExplain(config);
+    try {
+      const withAttributes = embedded || (await ensureSearchAttributes(connection, config.namespace));
+      const loaded = await loadForStart(client, config, file, opts.id);
+      const workflowId = await startMission(client, config, loaded, withAttributes);
+      say(`started mission ${loaded.spec.id} (workflow ${workflowId}) on ${loaded.spec.repo}, base ${loaded.spec.base}`);
+      const url = workflowUrl(config, workflowId);
+      if (url) say(`  Web UI: ${url}`);
+      if (!follow || opts.detach) {
+        if (!(await workerPolling(connection, config.namespace, config.taskQueue))) {
+          say(`  no worker polls task queue ${config.taskQueue} yet: run \`flotilla worker\` or \`flotilla watch ${loaded.spec.id}\``);
+        }
+        return;
+      }
+      process.exitCode = await followWithWorker(client, connection, config, loaded.spec.id);
+    } finally {
+      await connection.close();
+    }
+  };
+
+  program
+    .command('run')
+    .description('validate, start and follow a mission until it ends (starts the dev server and a worker when needed)')
+    .argument('<file>', 'mission file (YAML or JSON)')
+    .option('--id <id>', 'mission id (overrides the file)')
+    .option('--detach', 'start and return without following')
+    .action(startAction(true));
+
+  program
+    .command('start')
+    .description('start a mission and print its id and Web UI link')
+    .argument('<file>', 'mission file (YAML or JSON)')
+    .option('--id <id>', 'mission id (overrides the file)')
+    .action(startAction(false));
+
+  program
+    .command('status')
+    .description("a mission's progress")
+    .argument('<id>', 'mission id')
+    .option('--json', 'print the status --json shape of DESIGN.md')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const config = loadConfig();
+      const { client, connection } = await connectOrExplain(config);
+      try {
+        const p = await getProgress(client, config, id);
+        say(opts.json ? JSON.stringify(p, null, 2) : renderStatus(p));
+      } finally {
+        await connection.close();
+      }
+    });
+
+  program
+    .command('watch')
+    .description('follow a mission until it ends (runs a worker in-process if none polls)')
+    .argument('<id>', 'mission id')
+    .action(async (id: string) => {
+      const config = loadConfig();
+      const { client, connection } = await connectOrExplain(config);
+      try {
+        await getProgress(client, config, id).catch((err) => {
+          if (err instanceof CliError && err.exitCode === 4) throw err;
+        });
+        process.exitCode = await followWithWorker(client, connection, config, id);
+      } finally {
+        await connection.close();
+      }
+    });
+
+  program
+    .command('list')
+    .description('missions, newest first')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const config = loadConfig();
+      const { client, connection } = await connectOrExplain(config);
+      try {
+        const missions = await listMissions(client);
+        if (opts.json) say(JSON.stringify(missions, null, 2));
+        else if (missions.length === 0) say('no missions yet: flotilla run <mission.yaml>');
+        else for (const m of missions) say(`${m.missionId.padEnd(24)} ${(m.phase ?? m.status).padEnd(10)} started ${m.startedAt}${m.closedAt ? `  ended ${m.closedAt}` : ''}`);
+      } finally {
+        await connection.close();
+      }
+    });
+
+  program
+    .command('pause')
+    .description('soft pause: running tasks finish, no new task starts')
+    .argument('<id>', 'mission id')
+    .option('--reason <text>', 'shown in status')
+    .action(async (id: string, opts: { reason?: string }) => {
+      const config = loadConfig();
+      await signalMission(config, id, (c) => c.workflow.getHandle(names.missionWorkflowId(id)).signal(pauseSignal, { reason: opts.reason }), 'pause');
+      say(`mission ${id}: pause requested (running tasks finish; nothing new starts until \`flotilla resume ${id}\`)`);
+    });
+
+  program
+    .command('resume')
+    .description('continue a paused mission, or retry what a blocked mission waits on')
+    .argument('<id>', 'mission id')
+    .action(async (id: string) => {
+      const config = loadConfig();
+      await signalMission(config, id, (c) => c.workflow.getHandle(names.missionWorkflowId(id)).signal(resumeSignal), 'resume');
+      say(`mission ${id}: resumed`);
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a mission: running agents are killed, worktrees and branches are kept')
+    .argument('<id>', 'mission id')
+    .option('--reason <text>', 'shown in status')
+    .action(async (id: string, opts: { reason?: string }) => {
+      const config = loadConfig();
+      await signalMission(config, id, (c) => c.workflow.getHandle(names.missionWorkflowId(id)).signal(cancelSignal, { reason: opts.reason ?? 'cancelled by user' }), 'cancel');
+      say(`mission ${id}: cancel requested (agents are stopped; worktrees and branches are kept)`);
+    });
+
+  program
+    .command('logs')
+    .description("a task's agent transcript")
+    .argument('<id>', 'mission id')
+    .argument('<task>', 'task id')
+    .option('--follow', 'keep printing as the agent writes')
+    .option('--raw', 'print the JSON lines as stored')
+    .action(async (id: string, taskId: string, opts: { follow?: boolean; raw?: boolean }) => {
+      const config = loadConfig();
+      const printed = new Map<string, number>();
+      const pump = (): void => {
+        for (const file of transcriptFiles(config, id, taskId)) {
+          const text = readFileSync(file, 'utf8');
+          const from = printed.get(file) ?? 0;
+          const end = text.lastIndexOf('\n') + 1;
+          for (const line of text.slice(from, end).split('\n').filter(Boolean)) {
+            const shown = renderTranscriptLine(line, !!opts.raw);
+            if (shown !== undefined) say(shown);
+          }
+          printed.set(file, end);
+        }
+      };
+      pump();
+      if (printed.size === 0 && !opts.follow) throw new CliError(`no transcript for task "${taskId}" of mission "${id}" in ${path.join(config.home, 'runs')}`, 4);
+      while (opts.follow) {
+        await new Promise((r) => setTimeout(r, 500));
+        pump();
+      }
+    });
+
+  program
+    .command('worker')
+    .description('run a worker for the shared task queue and this host')
+    .option('--concurrency <n>', 'activities at once on this host', positiveInt)
+    .action(async (opts: { concurrency?: number }) => {
+      const config = loadConfig();
+      installRuntime(config, false);
+      const { workers, done, connection } = await startWorkers(config, opts.concurrency);
+      warn(`flotilla worker: task queues ${config.taskQueue} and ${workers.hostQueue} at ${config.address} (Ctrl-C to stop)`);
+      await done;
+      await connection.close();
+    });
+
+  const server = program
+    .command('server')
+    .description('run the embedded Temporal dev server in the foreground (Web UI on gRPC port + 1000)')
+    .option('--db <file>', 'SQLite database file', '')
+    .action(async (opts: { db: string }) => {
+      const config = loadConfig();
+      mkdirSync(config.home, { recursive: true });
+      const cli = ensureTemporalCli(say);
+      if (!cli) throw new CliError('no Temporal CLI found and no Go to install it; install the Temporal CLI and set TEMPORAL_CLI_PATH', 1);
+      const db = opts.db ? path.resolve(opts.db) : path.join(config.home, 'temporal.db');
+      const child = spawn(cli, startDevArgs(config.address, db), { stdio: 'inherit' });
+      process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 0)));
+    });
+  server
+    .command('stop')
+    .description('stop the dev server `flotilla run` started in the background')
+    .action(async () => {
+      const config = loadConfig();
+      const rec = readServerRecord(config.home);
+      if (await stopEmbeddedServer(config.home)) say(`stopped the Temporal dev server (pid ${rec?.pid}, ${rec?.address})`);
+      else say('no dev server started by flotilla is running');
+    });
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      // commander printed the problem already; usage mistakes are invalid input.
+      process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+      return;
+    }
+    if (err instanceof MissionFileError) {
+      warn(err.message);
+      process.exitCode = 2;
+      return;
+    }
+    if (err instanceof CliError) {
+      warn(`flotilla: ${err.message}`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    warn(`flotilla: ${(err as Error).message ?? String(err)}`);
+    if (process.env.FLOTILLA_DEBUG) warn((err as Error).stack ?? '');
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then(() => {
+    // Lingering gRPC handles must not keep a finished command alive.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 50).unref();
+  });
+}
+
+export { main };

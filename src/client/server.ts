@@ -1,0 +1,207 @@
+/**
+ * The embedded Temporal service: `temporal server start-dev` (SQLite in `$FLOTILLA_HOME`, Web UI
+ * on gRPC port + 1000, i.e. :8233 by default) with Flotilla's search attributes registered.
+ *
+ * Finding the `temporal` binary: `TEMPORAL_CLI_PATH`, then `PATH`, then `$(go env GOPATH)/bin`;
+ * else `go install github.com/temporalio/cli/cmd/temporal@v1.5.1` (newer tags carry a `replace`
+ * directive that `go install` refuses); else, without Go, the SDK's own cached download through
+ * `@temporalio/testing` (see `sdk-server.ts`).
+ */
+import { Connection } from '@temporalio/client';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { SEARCH_ATTRIBUTES } from '../mission/types';
+import { FlotillaConfig, isLoopback, portOf } from './config';
+
+export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+
+/** A user-facing failure of the CLI: printed without a stack trace, with this exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    public readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+function which(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, name);
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function goBin(): string | undefined {
+  const go = which('go');
+  if (!go) return undefined;
+  try {
+    const gopath = execFileSync(go, ['env', 'GOPATH'], { encoding: 'utf8' }).trim().split(path.delimiter)[0];
+    return gopath ? path.join(gopath, 'bin') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `temporal` binary to use, or undefined when none is installed. */
+export function findTemporalCli(): string | undefined {
+  const fromEnv = process.env.TEMPORAL_CLI_PATH;
+  if (fromEnv) {
+    if (!existsSync(fromEnv)) throw new CliError(`TEMPORAL_CLI_PATH=${fromEnv} does not exist; fix or unset it`, 2);
+    return fromEnv;
+  }
+  const onPath = which('temporal');
+  if (onPath) return onPath;
+  const bin = goBin();
+  if (bin && existsSync(path.join(bin, 'temporal'))) return path.join(bin, 'temporal');
+  return undefined;
+}
+
+/**
+ * Finds or installs the Temporal CLI. Returns its path, or undefined when neither it nor Go is
+ * available (the caller then falls back to the SDK's download).
+ */
+export function ensureTemporalCli(log: (line: string) => void): string | undefined {
+  const found = findTemporalCli();
+  if (found) return found;
+  const go = which('go');
+  if (!go) return undefined;
+  log(`installing the Temporal CLI: go install ${TEMPORAL_CLI_MODULE} (first use only; a few minutes)`);
+  try {
+    execFileSync(go, ['install', TEMPORAL_CLI_MODULE], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch {
+    throw new CliError(`could not install the Temporal CLI with \`go install ${TEMPORAL_CLI_MODULE}\`; install it by hand and set TEMPORAL_CLI_PATH`);
+  }
+  return findTemporalCli();
+}
+
+/** True when a Temporal frontend answers at `address` within `timeoutMs` (ms). */
+export async function temporalReachable(address: string, timeoutMs = 1500): Promise<boolean> {
+  let connection: Connection | undefined;
+  try {
+    // connect() already asks the frontend for its system info, so success means it answers.
+    connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}
+
+export interface ServerRecord {
+  pid: number;
+  address: string;
+  uiPort: number;
+  db: string;
+  log: string;
+  kind: 'cli' | 'sdk';
+}
+
+const recordFile = (home: string): string => path.join(home, 'server.json');
+
+export function readServerRecord(home: string): ServerRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(recordFile(home), 'utf8')) as ServerRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `start-dev` arguments: loopback only, Flotilla's search attributes registered. */
+export function startDevArgs(address: string, db: string): string[] {
+  const port = portOf(address);
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(port + 1000), '--db-filename', db, '--log-level', 'warn'];
+  for (const name of Object.values(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=Keyword`);
+  return args;
+}
+
+/**
+ * Starts the embedded dev server in the background (it outlives this process, so the Web UI stays
+ * up) and waits until it answers.
+ * @throws CliError when the address is not on this machine or the server does not come up in 60 s
+ */
+export async function startEmbeddedServer(config: FlotillaConfig, log: (line: string) => void): Promise<ServerRecord> {
+  if (!isLoopback(config.address)) {
+    throw new CliError(`no Temporal service answers at ${config.address}; start it, or unset TEMPORAL_ADDRESS to use the embedded dev server`);
+  }
+  mkdirSync(config.home, { recursive: true });
+  const db = path.join(config.home, 'temporal.db');
+  const logFile = path.join(config.home, 'server.log');
+  const fd = openSync(logFile, 'a');
+  const cli = ensureTemporalCli(log);
+  let child;
+  let kind: ServerRecord['kind'] = 'cli';
+  if (cli) {
+    child = spawn(cli, startDevArgs(config.address, db), { detached: true, stdio: ['ignore', fd, fd] });
+  } else {
+    kind = 'sdk';
+    log('no Temporal CLI and no Go: starting the dev server through the Temporal SDK (downloads the CLI once)');
+    child = spawn(process.execPath, [path.join(__dirname, 'sdk-server.js'), config.address, db], { detached: true, stdio: ['ignore', fd, fd] });
+  }
+  closeSync(fd);
+  child.unref();
+  const record: ServerRecord = { pid: child.pid!, address: config.address, uiPort: portOf(config.address) + 1000, db, log: logFile, kind };
+  writeFileSync(recordFile(config.home), JSON.stringify(record, null, 2));
+  const deadline = Date.now() + (kind === 'sdk' ? 300_000 : 60_000);
+  while (Date.now() < deadline) {
+    if (await temporalReachable(config.address, 1000)) return record;
+    if (child.exitCode !== null) break;
+    try {
+      process.kill(child.pid!, 0);
+    } catch {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new CliError(`the embedded Temporal dev server did not come up at ${config.address}; see ${logFile}`);
+}
+
+/** Stops the dev server `run` started. @returns false when none was recorded or it was gone. */
+export async function stopEmbeddedServer(home: string): Promise<boolean> {
+  const record = readServerRecord(home);
+  if (!record) return false;
+  rmSync(recordFile(home), { force: true });
+  try {
+    process.kill(record.pid, 'SIGTERM');
+  } catch {
+    return false;
+  }
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      process.kill(record.pid, 0);
+    } catch {
+      return true;
+    }
+    if (Date.now() > deadline) {
+      process.kill(record.pid, 'SIGKILL');
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Registers Flotilla's search attributes on a service `run` did not start (the embedded one has
+ * them from its flags). @returns false when that is not allowed (e.g. no operator rights): the
+ * missions then run without them.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<boolean> {
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    const missing = Object.values(SEARCH_ATTRIBUTES).filter((n) => !(n in (existing.customAttributes ?? {})));
+    if (missing.length === 0) return true;
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      // IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD (temporal/api/enums/v1/common.proto)
+      searchAttributes: Object.fromEntries(missing.map((n) => [n, 2])),
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}

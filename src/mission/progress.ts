@@ -1,0 +1,175 @@
+/**
+ * Mission state as kept by `missionWorkflow`, and its derivation into the `status --json` shape of
+ * DESIGN.md. Pure: imported by the workflow (for the progress query) and by the client.
+ */
+import { MissionPhase, MissionSpec, TaskStatus, TASK_STATUSES, TERMINAL_PHASES, names } from './types';
+
+export type WaveStatus = 'pending' | 'running' | 'merging' | 'verifying' | 'merged' | 'failed' | 'skipped' | 'cancelled';
+
+/** Per task, what the mission knows; serialized in history across continue-as-new, so keep it small. */
+export interface TaskState {
+  id: string;
+  title: string;
+  wave: number;
+  status: TaskStatus;
+  /** Agent attempts so far (retries included), summed over gate iterations. */
+  attempts: number;
+  iterations: number;
+  branch: string;
+  headSha: string | null;
+  sessionId: string | null;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** ISO-8601 times from workflow time (deterministic). */
+  startedAt: string | null;
+  endedAt: string | null;
+  error: string | null;
+  diffstat: Diffstat | null;
+}
+
+/** `git diff --shortstat` numbers. */
+export interface Diffstat {
+  files: number;
+  insertions: number;
+  deletions: number;
+}
+
+export interface WaveState {
+  index: number;
+  taskIds: string[];
+  status: WaveStatus;
+}
+
+export interface MissionState {
+  phase: MissionPhase;
+  paused: boolean;
+  /** Why the mission is paused, blocked or ended the way it did. */
+  reason: string | null;
+  blocked: boolean;
+  repo: string;
+  baseBranch: string;
+  baseSha: string | null;
+  integrationBranch: string;
+  integrationSha: string | null;
+  integrationWorktree: string | null;
+  /** The worker-specific task queue of the host that holds the repository. */
+  hostQueue: string | null;
+  currentWave: number;
+  waves: WaveState[];
+  tasks: TaskState[];
+  startedAt: string;
+  endedAt: string | null;
+}
+
+/** The `status --json` shape (DESIGN.md), plus `reason`, `startedAt`, `endedAt`. */
+export interface MissionProgress {
+  missionId: string;
+  workflowId: string;
+  phase: MissionPhase;
+  reason: string | null;
+  repo: string;
+  paused: boolean;
+  baseBranch: string;
+  baseSha: string | null;
+  integrationBranch: string;
+  integrationSha: string | null;
+  currentWave: number;
+  waves: WaveState[];
+  tasks: Array<Omit<TaskState, 'title' | 'diffstat' | 'iterations'> & { title: string; diffstat: Diffstat | null; iterations: number }>;
+  counts: Record<TaskStatus, number> & { total: number };
+  percent: number;
+  costUsd: number;
+  startedAt: string;
+  endedAt: string | null;
+  uiUrl: string | null;
+}
+
+/** A fresh state for a mission about to start. */
+export function initialState(spec: MissionSpec, waves: string[][], nowIso: string): MissionState {
+  const waveOf = new Map<string, number>();
+  waves.forEach((ids, i) => ids.forEach((id) => waveOf.set(id, i)));
+  return {
+    phase: 'planning',
+    paused: false,
+    reason: null,
+    blocked: false,
+    repo: spec.repo,
+    baseBranch: spec.base,
+    baseSha: null,
+    integrationBranch: names.integrationBranch(spec.id),
+    integrationSha: null,
+    integrationWorktree: null,
+    hostQueue: null,
+    currentWave: 0,
+    waves: waves.map((taskIds, index) => ({ index, taskIds, status: 'pending' })),
+    tasks: spec.tasks.map((t) => ({
+      id: t.id,
+      title: t.title,
+      wave: waveOf.get(t.id) ?? 0,
+      status: 'pending',
+      attempts: 0,
+      iterations: 0,
+      branch: names.taskBranch(spec.id, t.id),
+      headSha: null,
+      sessionId: null,
+      costUsd: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      startedAt: null,
+      endedAt: null,
+      error: null,
+      diffstat: null,
+    })),
+    startedAt: nowIso,
+    endedAt: null,
+  };
+}
+
+/** Task statuses after which the task will not change again on its own. */
+const FINISHED: readonly TaskStatus[] = ['merged', 'failed', 'skipped', 'cancelled'];
+
+/**
+ * Derives the phase users see: a terminal phase wins; then blocked (waiting for a human after a
+ * conflict or a failed verify); then paused; else the workflow's own phase.
+ */
+export function effectivePhase(state: MissionState): MissionPhase {
+  if (TERMINAL_PHASES.includes(state.phase)) return state.phase;
+  if (state.blocked) return 'blocked';
+  if (state.paused) return 'paused';
+  return state.phase;
+}
+
+/**
+ * The progress query's answer. `percent` is the share of tasks that are finished (merged,
+ * failed, skipped or cancelled), rounded down, so 100 means nothing is left to run; a completed
+ * mission is always 100.
+ */
+export function deriveProgress(missionId: string, state: MissionState): MissionProgress {
+  const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+  for (const t of state.tasks) counts[t.status]++;
+  const total = state.tasks.length;
+  const finished = state.tasks.filter((t) => FINISHED.includes(t.status)).length;
+  const costUsd = state.tasks.reduce((sum, t) => sum + t.costUsd, 0);
+  return {
+    missionId,
+    workflowId: names.missionWorkflowId(missionId),
+    phase: effectivePhase(state),
+    reason: state.reason,
+    repo: state.repo,
+    paused: state.paused,
+    baseBranch: state.baseBranch,
+    baseSha: state.baseSha,
+    integrationBranch: state.integrationBranch,
+    integrationSha: state.integrationSha,
+    currentWave: state.currentWave,
+    waves: state.waves.map((w) => ({ ...w, taskIds: [...w.taskIds] })),
+    tasks: state.tasks.map((t) => ({ ...t })),
+    counts: { ...counts, total },
+    percent: total === 0 ? 100 : Math.floor((100 * finished) / total),
+    costUsd: Math.round(costUsd * 1e6) / 1e6,
+    startedAt: state.startedAt,
+    endedAt: state.endedAt,
+    uiUrl: null,
+  };
+}

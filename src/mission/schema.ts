@@ -1,0 +1,86 @@
+/**
+ * The mission file schema (DESIGN.md, "Mission file"), written with zod. It checks shape and
+ * types; cross-field rules (unknown dependencies, cycles, duplicates) live in `load.ts`, which
+ * reports every problem as a {@link MissionProblem}.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration';
+
+export const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const idText = 'an id: lowercase letters, digits and dashes, starting with a letter or digit, at most 63 characters';
+
+export const idSchema = z.string({ error: `must be ${idText}` }).regex(ID_PATTERN, { error: `must be ${idText}` });
+
+const duration = z
+  .string({ error: 'must be a duration such as 30s, 10m or 2h' })
+  .refine((s) => parseDuration(s) !== undefined && parseDuration(s)! > 0, {
+    error: 'must be a duration such as 30s, 10m or 2h',
+  });
+
+const commandLine = z.union([z.string().min(1), z.array(z.string()).min(1)], {
+  error: 'must be a shell command (a string) or an argv (a list of strings)',
+});
+
+const stringList = z.array(z.string({ error: 'must be a string' }), { error: 'must be a list of strings' });
+
+/** Agent settings; every field optional so a task's `agent:` can override mission defaults. */
+export const agentSchema = z.strictObject({
+  runtime: z.enum(['claude', 'codex', 'command'], { error: 'must be one of: claude, codex, command' }).optional(),
+  model: z.string().min(1).optional(),
+  args: stringList.optional(),
+  command: z.array(z.string(), { error: 'must be an argv: a list of strings, e.g. [bash, -c, "..."]' }).min(1).optional(),
+  env: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be the NAME of an environment variable' }), {
+      error: 'must be a list of environment variable names',
+    })
+    .optional(),
+  timeout: duration.optional(),
+  idleTimeout: duration.optional(),
+  retries: z.number({ error: 'must be a whole number' }).int().min(0).max(100).optional(),
+});
+
+export const taskSchema = z.strictObject({
+  id: idSchema,
+  title: z.string().min(1).optional(),
+  prompt: z.string().min(1, { error: 'must not be empty' }).optional(),
+  promptFile: z.string().min(1).optional(),
+  dependsOn: z.array(z.string(), { error: 'must be a list of task ids' }).optional(),
+  verify: z.array(commandLine, { error: 'must be a list of commands' }).optional(),
+  maxIterations: z.number({ error: 'must be a whole number' }).int().min(1).max(50).optional(),
+  agent: agentSchema.optional(),
+  checkpointEvery: duration.optional(),
+});
+
+export const missionSchema = z.strictObject({
+  id: idSchema.optional(),
+  repo: z.string().min(1).optional(),
+  scaffold: z.string().min(1).optional(),
+  base: z.string().min(1).optional(),
+  concurrency: z.number({ error: 'must be a whole number' }).int().min(1).max(64).optional(),
+  agent: agentSchema.optional(),
+  setup: z.array(commandLine, { error: 'must be a list of commands' }).optional(),
+  copy: stringList.optional(),
+  verify: z.array(commandLine, { error: 'must be a list of commands' }).optional(),
+  policy: z
+    .strictObject({
+      onTaskFailure: z
+        .enum(['skip-dependents', 'stop-wave', 'stop-all'], {
+          error: 'must be one of: skip-dependents, stop-wave, stop-all',
+        })
+        .optional(),
+      onMergeConflict: z
+        .enum(['pause', 'resolve', 'fail'], { error: 'must be one of: pause, resolve, fail' })
+        .optional(),
+      onVerifyFailure: z
+        .enum(['pause', 'revert', 'fail'], { error: 'must be one of: pause, revert, fail' })
+        .optional(),
+    })
+    .optional(),
+  budget: z.strictObject({ usd: z.number({ error: 'must be a number of US dollars' }).positive() }).optional(),
+  checkpointEvery: duration.optional(),
+  tasks: z.array(taskSchema, { error: 'must be a list of tasks' }).min(1, { error: 'must hold at least one task' }),
+});
+
+export type RawMission = z.infer<typeof missionSchema>;
+export type RawAgent = z.infer<typeof agentSchema>;
+export type RawTask = z.infer<typeof taskSchema>;

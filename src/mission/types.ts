@@ -1,0 +1,132 @@
+/**
+ * Mission types shared by the client, the activities and the workflows.
+ *
+ * This file is imported by workflow code, which runs in Temporal's deterministic sandbox, so it
+ * holds types and pure constants only: no Node APIs, no zod, no I/O.
+ */
+
+/** The agent program a task runs. */
+export type Runtime = 'claude' | 'codex' | 'command';
+
+/**
+ * A command from the mission file (`setup`, `verify`). A string is run by `sh -c`, as a CI
+ * system would run a line of its config: it is the user's own script, never built from input.
+ * An array is an argv run directly, with no shell.
+ */
+export type CommandLine = string | string[];
+
+/** Durations are carried as milliseconds once parsed (the mission file says `10m`, `2h`). */
+export interface AgentSpec {
+  runtime: Runtime;
+  model?: string;
+  /** Extra CLI arguments appended to the agent's argv. */
+  args: string[];
+  /** `command` runtime only: the argv to run; the prompt arrives in `$FLOTILLA_PROMPT`. */
+  command?: string[];
+  /** NAMES of environment variables passed through from the worker; values never enter history. */
+  env: string[];
+  /** Limit for one attempt, ms. */
+  timeoutMs: number;
+  /** No output for this long means stalled (killed, retried), ms. */
+  idleTimeoutMs: number;
+  /** Retries after the first attempt (Temporal `maximumAttempts` = retries + 1). */
+  retries: number;
+}
+
+export type OnTaskFailure = 'skip-dependents' | 'stop-wave' | 'stop-all';
+export type OnMergeConflict = 'pause' | 'resolve' | 'fail';
+export type OnVerifyFailure = 'pause' | 'revert' | 'fail';
+
+export interface MissionPolicy {
+  onTaskFailure: OnTaskFailure;
+  onMergeConflict: OnMergeConflict;
+  onVerifyFailure: OnVerifyFailure;
+}
+
+export interface TaskSpec {
+  id: string;
+  title: string;
+  /** The prompt text (a `promptFile` is read by the client, so workflows only see text). */
+  prompt: string;
+  dependsOn: string[];
+  /** Task gate: run in the task's worktree after the agent ends. */
+  verify: CommandLine[];
+  /** How many agent runs the gate allows (the first run included). */
+  maxIterations: number;
+  agent: AgentSpec;
+  /** WIP checkpoint period while the agent runs, ms. */
+  checkpointEveryMs: number;
+}
+
+/**
+ * A validated, normalized mission: the input of `missionWorkflow`. Paths are absolute and refer
+ * to the worker's host (the worker that holds the repository runs every git activity).
+ */
+export interface MissionSpec {
+  id: string;
+  /** Absolute path of the git repository. */
+  repo: string;
+  /** The base branch; the client resolves the default (the branch checked out in `repo`). */
+  base: string;
+  concurrency: number;
+  setup: CommandLine[];
+  copy: string[];
+  verify: CommandLine[];
+  policy: MissionPolicy;
+  /** Mission budget in USD (accounting arrives with the agent runtimes). */
+  budgetUsd?: number;
+  tasks: TaskSpec[];
+  /** The mission file this came from, for messages only. */
+  sourceFile?: string;
+}
+
+/** Task status, as in DESIGN.md's `status --json` contract. */
+export type TaskStatus =
+  | 'pending'
+  | 'running'
+  | 'succeeded'
+  | 'merged'
+  | 'failed'
+  | 'skipped'
+  | 'conflict'
+  | 'cancelled';
+
+/** Mission phase, as in DESIGN.md's `status --json` contract. */
+export type MissionPhase =
+  | 'planning'
+  | 'running'
+  | 'paused'
+  | 'merging'
+  | 'blocked'
+  | 'completed'
+  | 'failed'
+  | 'cancelled';
+
+export const TASK_STATUSES: readonly TaskStatus[] = [
+  'pending',
+  'running',
+  'succeeded',
+  'merged',
+  'failed',
+  'skipped',
+  'conflict',
+  'cancelled',
+];
+
+export const TERMINAL_PHASES: readonly MissionPhase[] = ['completed', 'failed', 'cancelled'];
+
+/** Names from DESIGN.md: workflow ids and branches. */
+export const names = {
+  missionWorkflowId: (missionId: string): string => `mission-${missionId}`,
+  taskWorkflowId: (missionId: string, taskId: string): string => `mission-${missionId}/task-${taskId}`,
+  integrationBranch: (missionId: string): string => `flotilla/${missionId}/integration`,
+  taskBranch: (missionId: string, taskId: string): string => `flotilla/${missionId}/tasks/${taskId}`,
+  checkpointRef: (missionId: string, taskId: string): string => `refs/flotilla/checkpoints/${missionId}/${taskId}`,
+};
+
+/** Search attributes Flotilla registers and sets (Keyword type); see `server.ts`. */
+export const SEARCH_ATTRIBUTES = {
+  missionId: 'FlotillaMissionId',
+  taskId: 'FlotillaTaskId',
+  phase: 'FlotillaPhase',
+} as const;

@@ -1,0 +1,84 @@
+/**
+ * Flotilla's worker: two Temporal workers in one process.
+ * - the shared task queue (`FLOTILLA_TASK_QUEUE`, default `flotilla`): the workflows, and
+ *   `claimHost`, which tells a mission which host holds its repository;
+ * - the host task queue (`<queue>@<host>`): every activity that touches the repository, its
+ *   worktrees or an agent. Named after the host, not the process, so a worker restarted after a
+ *   crash takes over the dead one's activities (their retries after the heartbeat timeout).
+ */
+import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createActivities } from '../activities';
+
+export interface FlotillaWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** The shared task queue. */
+  taskQueue: string;
+  /** `$FLOTILLA_HOME`. */
+  home: string;
+  /** Activities at once on this host (agents, git, checks). */
+  concurrency?: number;
+  /** Overrides the host part of the host queue (`FLOTILLA_HOST_ID`), e.g. for tests. */
+  hostId?: string;
+}
+
+/** The host task queue for `taskQueue` on this machine. */
+export function hostQueueName(taskQueue: string, hostId = process.env.FLOTILLA_HOST_ID ?? os.hostname()): string {
+  return `${taskQueue}@${hostId}`;
+}
+
+/** Workflow code: a bundle prebuilt by `npm run build` when there is one, else bundled now. */
+function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const bundle = path.resolve(__dirname, '../workflow-bundle.js');
+  if (existsSync(bundle) && __filename.endsWith('.js')) return { workflowBundle: { codePath: bundle } };
+  return { workflowsPath: require.resolve('../workflows') };
+}
+
+export interface FlotillaWorkers {
+  shared: Worker;
+  host: Worker;
+  hostQueue: string;
+  /** Runs both until `shutdown()` (or a shutdown signal); rejects if either fails. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+/** Creates both workers (bundling workflow code if needed, which takes a few seconds). */
+export async function createWorkers(opts: FlotillaWorkerOptions): Promise<FlotillaWorkers> {
+  const hostQueue = hostQueueName(opts.taskQueue, opts.hostId);
+  const activities = createActivities({ home: opts.home, hostQueue });
+  const common = {
+    connection: opts.connection,
+    namespace: opts.namespace,
+    // Cancellation reaches an activity only through a heartbeat response: heartbeat often, so a
+    // cancelled agent dies within ~2 s instead of 80% of its heartbeat timeout.
+    maxHeartbeatThrottleInterval: '2s',
+    shutdownGraceTime: '10s',
+  } satisfies Partial<WorkerOptions>;
+  const shared = await Worker.create({
+    ...common,
+    ...workflowSource(),
+    taskQueue: opts.taskQueue,
+    activities: { claimHost: activities.claimHost },
+  });
+  const host = await Worker.create({
+    ...common,
+    taskQueue: hostQueue,
+    activities,
+    maxConcurrentActivityTaskExecutions: opts.concurrency ?? 16,
+  });
+  return {
+    shared,
+    host,
+    hostQueue,
+    async run() {
+      await Promise.all([shared.run(), host.run()]);
+    },
+    shutdown() {
+      for (const w of [shared, host]) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
+}

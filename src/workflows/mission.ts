@@ -1,0 +1,314 @@
+/**
+ * missionWorkflow: one mission, workflow id `mission-<missionId>`.
+ *
+ * claim a host -> record base branch + SHA, create the integration branch and worktree -> per
+ * wave: run its tasks as `taskWorkflow` children (at most `concurrency` at once, none while
+ * paused) -> merge the succeeded branches in task order (`--no-ff`) -> mission verify -> next
+ * wave, which starts from the integration branch as merged. The base SHA is recorded once and
+ * carried in state, so a resumed mission merges into the same base, never a configured default.
+ */
+import {
+  CancellationScope,
+  condition,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { deriveProgress, initialState, MissionProgress, MissionState, TaskState } from '../mission/progress';
+import { MissionSpec, names, SEARCH_ATTRIBUTES } from '../mission/types';
+import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from './messages';
+import { dependentsOf, planWaves } from './plan';
+import { failureMessage, taskWorkflow } from './task';
+
+export interface MissionInput {
+  spec: MissionSpec;
+  /** Set Flotilla's search attributes (the client registered them on this namespace). */
+  searchAttributes?: boolean;
+}
+
+export type MissionResult = MissionProgress;
+
+const shared = proxyActivities<Activities>({
+  // Any worker may answer; the answer names the host queue everything else goes to.
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2s', maximumInterval: '30s' },
+});
+
+export async function missionWorkflow(input: MissionInput): Promise<MissionResult> {
+  const { spec } = input;
+  const info = workflowInfo();
+  const now = (): string => new Date().toISOString();
+  const state: MissionState = initialState(spec, planWaves(spec.tasks), now());
+  const task = (id: string): TaskState => state.tasks.find((t) => t.id === id)!;
+  const specOf = (id: string) => spec.tasks.find((t) => t.id === id)!;
+
+  let cancelRequested = false;
+  let resumes = 0;
+  /** Set by stop-wave / stop-all / a failing merge or verify: no later wave starts. */
+  let stopReason: string | null = null;
+  const running = new Map<string, CancellationScope>();
+
+  const setPhase = (phase: MissionState['phase']): void => {
+    state.phase = phase;
+    if (input.searchAttributes) upsertSearchAttributes({ [SEARCH_ATTRIBUTES.phase]: [phase] });
+  };
+  const cancelRunning = (): void => {
+    for (const scope of running.values()) scope.cancel();
+  };
+
+  setHandler(progressQuery, () => deriveProgress(spec.id, state));
+  setHandler(pauseSignal, (arg) => {
+    if (state.endedAt) return;
+    state.paused = true;
+    if (!state.blocked) state.reason = arg?.reason ?? 'paused by user';
+  });
+  setHandler(resumeSignal, () => {
+    state.paused = false;
+    resumes++;
+    if (!state.blocked) state.reason = null;
+  });
+  setHandler(cancelSignal, (arg) => {
+    if (cancelRequested || state.endedAt) return;
+    cancelRequested = true;
+    state.reason = arg?.reason ?? 'cancelled by user';
+    cancelRunning();
+  });
+
+  /** Waits for `resume` (or cancel) while blocked on something a human must look at. */
+  const blockUntilResumed = async (reason: string): Promise<boolean> => {
+    const seen = resumes;
+    state.blocked = true;
+    state.reason = reason;
+    await condition(() => resumes > seen || cancelRequested);
+    state.blocked = false;
+    if (!cancelRequested) state.reason = state.paused ? 'paused by user' : null;
+    return !cancelRequested;
+  };
+
+  const skipDependents = (id: string, why: string): void => {
+    for (const dep of dependentsOf(spec.tasks, id)) {
+      const t = task(dep);
+      if (t.status === 'pending') {
+        t.status = 'skipped';
+        t.error = `skipped: depends on ${id} (${why})`;
+      }
+    }
+  };
+
+  const onTaskFailed = (t: TaskState): void => {
+    skipDependents(t.id, t.status);
+    const policy = spec.policy.onTaskFailure;
+    if (policy === 'skip-dependents') return;
+    stopReason ??= `task ${t.id} ${t.status} (onTaskFailure: ${policy})`;
+    if (policy === 'stop-all') cancelRunning();
+  };
+
+  const runTask = async (id: string, hostQueue: string): Promise<void> => {
+    const t = task(id);
+    t.status = 'running';
+    t.startedAt = now();
+    const scope = new CancellationScope();
+    running.set(id, scope);
+    try {
+      const result = await scope.run(() =>
+        executeChild(taskWorkflow, {
+          workflowId: names.taskWorkflowId(spec.id, id),
+          taskQueue: info.taskQueue,
+          args: [
+            {
+              missionId: spec.id,
+              runId: info.firstExecutionRunId,
+              repo: spec.repo,
+              hostQueue,
+              baseSha: state.integrationSha!,
+              task: specOf(id),
+              setup: spec.setup,
+              copy: spec.copy,
+            },
+          ],
+          searchAttributes: input.searchAttributes ? { [SEARCH_ATTRIBUTES.missionId]: [spec.id], [SEARCH_ATTRIBUTES.taskId]: [id] } : undefined,
+        }),
+      );
+      t.status = result.status;
+      t.headSha = result.headSha;
+      t.diffstat = result.diffstat;
+      t.attempts = result.attempts;
+      t.iterations = result.iterations;
+      t.error = result.error;
+    } catch (err) {
+      if (isCancellation(err)) {
+        t.status = 'cancelled';
+        t.error = cancelRequested ? state.reason : (stopReason ?? 'cancelled');
+      } else {
+        t.status = 'failed';
+        t.error = failureMessage(err);
+      }
+    } finally {
+      running.delete(id);
+      t.endedAt = now();
+    }
+    if (t.status === 'failed') onTaskFailed(t);
+  };
+
+  /** Starts the wave's tasks, at most `concurrency` at once and none while paused, and waits for all. */
+  const runWave = async (w: number, hostQueue: string): Promise<void> => {
+    const inFlight: Promise<void>[] = [];
+    for (const id of state.waves[w].taskIds) {
+      await condition(() => cancelRequested || stopReason !== null || (!state.paused && running.size < spec.concurrency));
+      const t = task(id);
+      if (cancelRequested || stopReason !== null) break;
+      if (t.status !== 'pending') continue;
+      const blockedBy = specOf(id).dependsOn.find((d) => task(d).status !== 'merged');
+      if (blockedBy) {
+        t.status = 'skipped';
+        t.error = `skipped: depends on ${blockedBy} (${task(blockedBy).status})`;
+        continue;
+      }
+      inFlight.push(runTask(id, hostQueue));
+    }
+    await Promise.all(inFlight);
+  };
+
+  const mergeWave = async (w: number, git: ReturnType<typeof proxyActivities<Activities>>): Promise<void> => {
+    setPhase('merging');
+    state.waves[w].status = 'merging';
+    for (const id of state.waves[w].taskIds) {
+      const t = task(id);
+      if (t.status !== 'succeeded') continue;
+      for (;;) {
+        const r = await git.mergeBranch({ worktree: state.integrationWorktree!, repo: spec.repo, branch: t.branch, taskId: id, title: t.title });
+        if (r.status === 'merged') {
+          t.status = 'merged';
+          t.error = null;
+          state.integrationSha = r.sha;
+          break;
+        }
+        t.status = 'conflict';
+        t.error = r.message;
+        const policy = spec.policy.onMergeConflict;
+        if (policy === 'fail' || cancelRequested) {
+          skipDependents(id, 'conflict');
+          stopReason ??= `task ${id}: ${r.message} (onMergeConflict: fail)`;
+          break;
+        }
+        // `resolve` (a resolver agent) is not available in this version: a human resolves.
+        const reason = `task ${id}: ${r.message}; make ${t.branch} merge cleanly into ${state.integrationBranch}, then \`flotilla resume ${spec.id}\``;
+        if (!(await blockUntilResumed(reason))) break;
+        t.status = 'succeeded';
+      }
+    }
+  };
+
+  const verifyWave = async (w: number, preWaveSha: string, git: ReturnType<typeof proxyActivities<Activities>>): Promise<void> => {
+    if (spec.verify.length === 0 || !state.waves[w].taskIds.some((id) => task(id).status === 'merged')) return;
+    state.waves[w].status = 'verifying';
+    for (;;) {
+      const r = await git.runChecks({
+        cwd: state.integrationWorktree!,
+        commands: spec.verify,
+        timeoutMs: 60 * 60_000,
+        logFile: `${state.integrationWorktree}.verify.log`,
+      });
+      if (r.ok) return;
+      const f = r.failed!;
+      const why = `mission verify \`${f.command}\` failed after wave ${w} (exit ${f.exitCode ?? 'timeout'})`;
+      const policy = spec.policy.onVerifyFailure;
+      if (policy === 'pause') {
+        if (await blockUntilResumed(`${why}; fix ${state.integrationBranch}, then \`flotilla resume ${spec.id}\``)) continue;
+        return;
+      }
+      if (policy === 'revert') {
+        await git.resetIntegration({ worktree: state.integrationWorktree!, repo: spec.repo, sha: preWaveSha });
+        state.integrationSha = preWaveSha;
+        for (const id of state.waves[w].taskIds) {
+          const t = task(id);
+          if (t.status !== 'merged') continue;
+          t.status = 'failed';
+          t.error = `${why}; the wave's merges were reverted`;
+          skipDependents(id, 'reverted');
+        }
+        return;
+      }
+      stopReason ??= `${why} (onVerifyFailure: fail)`;
+      return;
+    }
+  };
+
+  const finish = (): MissionResult => {
+    state.endedAt = now();
+    for (const t of state.tasks) {
+      if (t.status === 'pending') {
+        t.status = 'skipped';
+        t.error ??= cancelRequested ? 'skipped: mission cancelled' : `skipped: ${stopReason ?? 'mission stopped'}`;
+      }
+    }
+    state.paused = false;
+    state.blocked = false;
+    if (cancelRequested) setPhase('cancelled');
+    else if (state.tasks.every((t) => t.status === 'merged')) {
+      setPhase('completed');
+      state.reason = null;
+    } else {
+      setPhase('failed');
+      const bad = state.tasks.filter((t) => t.status !== 'merged').map((t) => `${t.id} ${t.status}`);
+      state.reason = stopReason ?? `not every task merged: ${bad.join(', ')}`;
+    }
+    return deriveProgress(spec.id, state);
+  };
+
+  try {
+    const { taskQueue: hostQueue } = await shared.claimHost({ repo: spec.repo });
+    state.hostQueue = hostQueue;
+    const git = proxyActivities<Activities>({
+      taskQueue: hostQueue,
+      startToCloseTimeout: '10 minutes',
+      heartbeatTimeout: '1 minute',
+      retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: ['BranchTaken', 'BaseMissing'] },
+    });
+    const integration = await git.prepareIntegration({
+      missionId: spec.id,
+      runId: info.firstExecutionRunId,
+      repo: spec.repo,
+      baseBranch: spec.base,
+      baseSha: state.baseSha,
+    });
+    state.baseSha = integration.baseSha;
+    state.integrationWorktree = integration.worktree;
+    state.integrationSha = integration.headSha;
+    setPhase('running');
+
+    for (let w = state.currentWave; w < state.waves.length; w++) {
+      // Soft pause holds the next wave; a cancel or stop ends the loop.
+      await condition(() => cancelRequested || stopReason !== null || !state.paused);
+      if (cancelRequested || stopReason !== null) break;
+      state.currentWave = w;
+      state.waves[w].status = 'running';
+      setPhase('running');
+      const preWaveSha = state.integrationSha!;
+      await runWave(w, hostQueue);
+      if (cancelRequested || spec.policy.onTaskFailure === 'stop-all' && stopReason !== null) {
+        state.waves[w].status = 'cancelled';
+        break;
+      }
+      await mergeWave(w, git);
+      await verifyWave(w, preWaveSha, git);
+      const ids = state.waves[w].taskIds;
+      state.waves[w].status = ids.every((id) => task(id).status === 'merged')
+        ? 'merged'
+        : ids.every((id) => task(id).status === 'skipped')
+          ? 'skipped'
+          : 'failed';
+      if (!state.paused) setPhase('running');
+    }
+  } catch (err) {
+    // Cancellation of the workflow itself (Web UI, `temporal workflow cancel`): same as the signal.
+    if (!isCancellation(err)) throw err;
+    cancelRequested = true;
+    state.reason ??= 'cancelled (workflow cancellation requested)';
+  }
+  return finish();
+}
