@@ -1,0 +1,33 @@
+/**
+ * A real Temporal dev server for integration tests: the SDK's `TestWorkflowEnvironment.createLocal`
+ * running the `temporal` CLI found (or installed) the way Flotilla finds it, with Flotilla's search
+ * attributes registered. No mocks.
+ */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { ensureTemporalCli } from '../../src/client/server';
+import { SEARCH_ATTRIBUTES } from '../../src/mission/types';
+
+let installed = false;
+
+export function quietRuntime(): void {
+  if (installed) return;
+  installed = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger(process.env.FLOTILLA_TEST_LOG ? 'INFO' : 'ERROR') });
+  } catch {
+    // Already installed by another test file in this process.
+  }
+}
+
+export async function startDevServer(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  const cli = ensureTemporalCli((line) => console.log(line));
+  if (!cli) throw new Error('tests need the Temporal CLI (or Go to install it)');
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: cli },
+      extraArgs: Object.values(SEARCH_ATTRIBUTES).flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
+    },
+  });
+}

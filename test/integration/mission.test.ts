@@ -1,0 +1,255 @@
+/**
+ * missionWorkflow and taskWorkflow on a real Temporal dev server, with real git repositories and
+ * real agent processes (bash scripts run by the `command` runtime).
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { names } from '../../src/mission/types';
+import { createWorkers, FlotillaWorkers } from '../../src/worker';
+import { cancelSignal, pauseSignal, resumeSignal } from '../../src/workflows/messages';
+import type { MissionInput, MissionResult } from '../../src/workflows/mission';
+import { git, makeRepo, tempDir } from '../helpers/git';
+import { mission, processAlive, progress, task, waitFor } from '../helpers/missions';
+import { startDevServer } from '../helpers/temporal';
+import type { MissionSpec } from '../../src/mission/types';
+
+let env: TestWorkflowEnvironment;
+let workers: FlotillaWorkers;
+let running: Promise<void>;
+const taskQueue = 'flotilla-it';
+
+beforeAll(async () => {
+  env = await startDevServer();
+  workers = await createWorkers({ connection: env.nativeConnection, namespace: 'default', taskQueue, home: tempDir('flotilla-home-'), hostId: 'it' });
+  running = workers.run();
+}, 180_000);
+
+afterAll(async () => {
+  workers?.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+function start(spec: MissionSpec) {
+  const input: MissionInput = { spec, searchAttributes: true };
+  return env.client.workflow.start('missionWorkflow', { workflowId: names.missionWorkflowId(spec.id), taskQueue, args: [input] });
+}
+
+async function run(spec: MissionSpec): Promise<MissionResult> {
+  return (await start(spec)).result() as Promise<MissionResult>;
+}
+
+const writeFile = (file: string, content: string) => `mkdir -p "$(dirname ${file})"; printf '%s\\n' '${content}' > ${file}`;
+
+test('a 2-wave mission completes with one merge per task on the integration branch', async () => {
+  const repo = makeRepo();
+  const spec = mission('two-waves', repo, [
+    task('a', `sleep 1; ${writeFile('a.txt', 'from a')}`),
+    task('b', writeFile('b.txt', 'from b')),
+    // Wave 1 builds on what wave 0 merged: it fails unless both files are in its worktree.
+    task('c', `test -f a.txt && test -f b.txt || { echo "wave 0 not merged" >&2; exit 1; }; cat a.txt b.txt > c.txt`, { dependsOn: ['a', 'b'] }),
+  ]);
+  const result = await run(spec);
+
+  expect(result.phase).toBe('completed');
+  expect(result.percent).toBe(100);
+  expect(result.tasks.map((t) => [t.id, t.status, t.wave])).toEqual([
+    ['a', 'merged', 0],
+    ['b', 'merged', 0],
+    ['c', 'merged', 1],
+  ]);
+  expect(result.baseSha).toBe(git(repo, 'rev-parse', 'main'));
+  const integration = names.integrationBranch('two-waves');
+  expect(result.integrationSha).toBe(git(repo, 'rev-parse', integration));
+  // One --no-ff merge per task, in task order within each wave.
+  const merges = git(repo, 'log', '--merges', '--format=%s', '--reverse', integration).split('\n');
+  expect(merges).toEqual(['flotilla: merge a: Task a', 'flotilla: merge b: Task b', 'flotilla: merge c: Task c']);
+  expect(git(repo, 'show', `${integration}:c.txt`)).toBe('from a\nfrom b');
+  // Each task's work is one commit on its branch, with the message of DESIGN.md.
+  expect(git(repo, 'log', '-1', '--format=%s', names.taskBranch('two-waves', 'c'))).toBe('flotilla(c): Task c');
+  // The base branch is never touched.
+  expect(git(repo, 'rev-parse', 'main')).toBe(result.baseSha);
+});
+
+test('a failing task skips its dependents; independent tasks still merge; its work is kept', async () => {
+  const repo = makeRepo();
+  const spec = mission('skip-deps', repo, [
+    task('bad', `echo partial > partial.txt; echo "boom" >&2; exit 3`),
+    task('good', writeFile('good.txt', 'ok')),
+    task('after-bad', writeFile('x.txt', 'x'), { dependsOn: ['bad'] }),
+    task('after-good', writeFile('y.txt', 'y'), { dependsOn: ['good'] }),
+  ]);
+  const result = await run(spec);
+  const status = Object.fromEntries(result.tasks.map((t) => [t.id, t.status]));
+  expect(status).toEqual({ bad: 'failed', good: 'merged', 'after-bad': 'skipped', 'after-good': 'merged' });
+  expect(result.phase).toBe('failed');
+  expect(result.tasks[0].error).toMatch(/exited with code 3: boom/);
+  expect(result.tasks[2].error).toMatch(/depends on bad/);
+  // Nothing lost: the failed agent's file is committed on its branch, marked incomplete.
+  const bad = names.taskBranch('skip-deps', 'bad');
+  expect(git(repo, 'show', `${bad}:partial.txt`)).toBe('partial');
+  expect(git(repo, 'log', '-1', '--format=%s', bad)).toBe('flotilla(bad): Task bad [incomplete]');
+});
+
+test('stop-wave lets the running wave finish and merge, then starts nothing more', async () => {
+  const repo = makeRepo();
+  const spec = mission(
+    'stop-wave',
+    repo,
+    [task('bad', 'exit 1'), task('slow', `sleep 2; ${writeFile('slow.txt', 'slow')}`), task('next', writeFile('n.txt', 'n'), { dependsOn: ['slow'] })],
+    { policy: { onTaskFailure: 'stop-wave', onMergeConflict: 'fail', onVerifyFailure: 'fail' } },
+  );
+  const result = await run(spec);
+  const status = Object.fromEntries(result.tasks.map((t) => [t.id, t.status]));
+  expect(status).toEqual({ bad: 'failed', slow: 'merged', next: 'skipped' });
+  expect(result.phase).toBe('failed');
+  expect(result.reason).toMatch(/task bad failed \(onTaskFailure: stop-wave\)/);
+});
+
+test('stop-all cancels running agents at once and merges nothing', async () => {
+  const repo = makeRepo();
+  const pidFile = path.join(tempDir(), 'slow.pid');
+  const spec = mission(
+    'stop-all',
+    repo,
+    [task('bad', 'sleep 1; exit 1'), task('slow', `echo $$ > ${pidFile}; sleep 120`), task('next', 'true', { dependsOn: ['slow'] })],
+    { policy: { onTaskFailure: 'stop-all', onMergeConflict: 'fail', onVerifyFailure: 'fail' } },
+  );
+  const t0 = Date.now();
+  const result = await run(spec);
+  expect(Date.now() - t0).toBeLessThan(30_000);
+  const status = Object.fromEntries(result.tasks.map((t) => [t.id, t.status]));
+  expect(status).toEqual({ bad: 'failed', slow: 'cancelled', next: 'skipped' });
+  expect(processAlive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+  expect(git(repo, 'log', '--merges', '--format=%s', names.integrationBranch('stop-all'))).toBe('');
+});
+
+test('pause holds the next wave until resume', async () => {
+  const repo = makeRepo();
+  const spec = mission('pause', repo, [task('first', `sleep 2; ${writeFile('f.txt', 'f')}`), task('second', writeFile('s.txt', 's'), { dependsOn: ['first'] })]);
+  const handle = await start(spec);
+  await waitFor(env.client, 'pause', (p) => p.tasks[0].status === 'running');
+  await handle.signal(pauseSignal, { reason: 'lunch' });
+  // Soft pause: the running task finishes and merges, but the next wave does not start.
+  const paused = await waitFor(env.client, 'pause', (p) => p.tasks[0].status === 'merged');
+  expect(paused.phase).toBe('paused');
+  expect(paused.reason).toBe('lunch');
+  await new Promise((r) => setTimeout(r, 3000));
+  const still = await progress(env.client, 'pause');
+  expect(still.tasks[1].status).toBe('pending');
+  expect(still.phase).toBe('paused');
+  await handle.signal(resumeSignal);
+  const result = (await handle.result()) as MissionResult;
+  expect(result.phase).toBe('completed');
+  expect(result.tasks.map((t) => t.status)).toEqual(['merged', 'merged']);
+});
+
+test("cancel kills a running agent's whole process group and keeps its worktree and branch", async () => {
+  const repo = makeRepo();
+  const pids = path.join(tempDir(), 'pids');
+  // The agent starts a grandchild in the background: cancel must kill it too.
+  const spec = mission('cancel', repo, [task('long', `sleep 300 & echo $! > ${pids}.child; echo $$ > ${pids}.agent; echo wip > wip.txt; wait`), task('later', 'true', { dependsOn: ['long'] })]);
+  const handle = await start(spec);
+  await waitFor(env.client, 'cancel', () => existsSync(`${pids}.child`) && existsSync(`${pids}.agent`));
+  const agentPid = Number(readFileSync(`${pids}.agent`, 'utf8'));
+  const childPid = Number(readFileSync(`${pids}.child`, 'utf8'));
+  expect(processAlive(agentPid) && processAlive(childPid)).toBe(true);
+  const t0 = Date.now();
+  await handle.signal(cancelSignal, { reason: 'changed my mind' });
+  const result = (await handle.result()) as MissionResult;
+  expect(Date.now() - t0).toBeLessThan(15_000);
+  expect(result.phase).toBe('cancelled');
+  expect(result.reason).toBe('changed my mind');
+  expect(result.tasks.map((t) => t.status)).toEqual(['cancelled', 'skipped']);
+  expect(processAlive(agentPid)).toBe(false);
+  expect(processAlive(childPid)).toBe(false);
+  // Worktree and branch stay, with the agent's uncommitted work still in the worktree.
+  expect(git(repo, 'branch', '--list', names.taskBranch('cancel', 'long'))).not.toBe('');
+  const worktrees = git(repo, 'worktree', 'list', '--porcelain');
+  const wt = /worktree (.*\/tasks\/long)$/m.exec(worktrees)?.[1];
+  expect(wt && readFileSync(path.join(wt, 'wip.txt'), 'utf8')).toBe('wip\n');
+});
+
+test('a merge conflict marks the task conflict and, with onMergeConflict: fail, fails the mission', async () => {
+  const repo = makeRepo({ 'shared.txt': 'base\n' });
+  const spec = mission('conflict', repo, [task('one', `echo one > shared.txt`), task('two', `echo two > shared.txt`), task('three', 'true', { dependsOn: ['two'] })]);
+  const result = await run(spec);
+  const status = Object.fromEntries(result.tasks.map((t) => [t.id, t.status]));
+  expect(status).toEqual({ one: 'merged', two: 'conflict', three: 'skipped' });
+  expect(result.tasks[1].error).toBe('merge conflict in shared.txt');
+  expect(result.phase).toBe('failed');
+  // The aborted merge leaves the integration worktree clean, on task one's merge.
+  expect(git(repo, 'show', `${names.integrationBranch('conflict')}:shared.txt`)).toBe('one');
+});
+
+test('a merge conflict with onMergeConflict: pause blocks until the branch is fixed and the mission resumed', async () => {
+  const repo = makeRepo({ 'shared.txt': 'base\n' });
+  const spec = mission('blocked', repo, [task('one', `echo one > shared.txt`), task('two', `echo two > shared.txt`)], {
+    policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'pause', onVerifyFailure: 'fail' },
+  });
+  const handle = await start(spec);
+  const blocked = await waitFor(env.client, 'blocked', (p) => p.phase === 'blocked');
+  expect(blocked.reason).toMatch(/task two: merge conflict in shared.txt/);
+  expect(blocked.tasks[1].status).toBe('conflict');
+  // A human resolves in the task's worktree (merging the integration branch into the task
+  // branch, keeping the task's side), then resumes.
+  const wt = /worktree (.*\/tasks\/two)$/m.exec(git(repo, 'worktree', 'list', '--porcelain'))![1];
+  git(wt, 'merge', '--quiet', '-X', 'ours', '-m', 'resolve', names.integrationBranch('blocked'));
+  await handle.signal(resumeSignal);
+  const result = (await handle.result()) as MissionResult;
+  expect(result.phase).toBe('completed');
+  expect(git(repo, 'show', `${names.integrationBranch('blocked')}:shared.txt`)).toBe('two');
+});
+
+test('mission verify failure with onVerifyFailure: revert resets the wave and skips dependents', async () => {
+  const repo = makeRepo();
+  const spec = mission('revert', repo, [task('breaks', `echo broken > broken.txt`), task('after', 'true', { dependsOn: ['breaks'] })], {
+    verify: ['test ! -f broken.txt'],
+    policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'fail', onVerifyFailure: 'revert' },
+  });
+  const result = await run(spec);
+  expect(result.tasks.map((t) => t.status)).toEqual(['failed', 'skipped']);
+  expect(result.tasks[0].error).toMatch(/mission verify `test ! -f broken.txt` failed after wave 0.*reverted/);
+  expect(result.integrationSha).toBe(result.baseSha);
+  expect(git(repo, 'rev-parse', names.integrationBranch('revert'))).toBe(result.baseSha);
+});
+
+test('the task gate sends the failure back to the agent and passes on the next iteration', async () => {
+  const repo = makeRepo();
+  // First run writes a wrong answer; the second (prompt = the gate's feedback) fixes it.
+  const script = `if grep -q "verification failed" <<< "$FLOTILLA_PROMPT"; then echo 42 > answer.txt; else echo 41 > answer.txt; fi`;
+  const spec = mission('gate', repo, [task('answer', script, { verify: ['grep -qx 42 answer.txt'], maxIterations: 3 })]);
+  const result = await run(spec);
+  expect(result.phase).toBe('completed');
+  expect(result.tasks[0].iterations).toBe(2);
+  expect(git(repo, 'show', `${names.integrationBranch('gate')}:answer.txt`)).toBe('42');
+});
+
+test('every history this suite recorded replays against the current workflow code', async () => {
+  const { Worker } = await import('@temporalio/worker');
+  const { historyToJSON } = await import('@temporalio/common/lib/proto-utils');
+  const { writeFileSync: write, mkdirSync: mkdir } = await import('node:fs');
+  const executions = env.client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus != 'Running'` });
+  const histories: Array<{ workflowId: string; history: unknown }> = [];
+  for await (const h of executions.intoHistories()) histories.push(h);
+  expect(histories.length).toBeGreaterThanOrEqual(10);
+  const results = Worker.runReplayHistories({ workflowsPath: require.resolve('../../src/workflows'), replayName: 'suite' }, histories as never);
+  let replayed = 0;
+  for await (const r of results) {
+    expect({ workflowId: r.workflowId, error: r.error?.message }).toEqual({ workflowId: r.workflowId, error: undefined });
+    replayed++;
+  }
+  expect(replayed).toBe(histories.length);
+  // `FLOTILLA_RECORD_HISTORIES=1 npx jest test/integration` refreshes the committed fixtures that
+  // test/unit/replay.test.ts replays (do it only for workflow changes that are meant to be compatible).
+  if (process.env.FLOTILLA_RECORD_HISTORIES) {
+    const dir = path.join(__dirname, '..', 'fixtures', 'histories');
+    mkdir(dir, { recursive: true });
+    for (const h of histories) {
+      if (!/^mission-(two-waves|pause|blocked|revert|gate|cancel)(\/|$)/.test(h.workflowId)) continue;
+      // proto3 JSON, the format of `temporal workflow show --output json`
+      write(path.join(dir, `${h.workflowId.replace(/[/]/g, '__')}.json`), historyToJSON(h.history as never));
+    }
+  }
+});

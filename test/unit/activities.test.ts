@@ -1,0 +1,190 @@
+/**
+ * Activities against real git repositories and real processes, through the SDK's
+ * MockActivityEnvironment (heartbeats and cancellation as a worker would deliver them).
+ */
+import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createActivities } from '../../src/activities';
+import { writePidFile } from '../../src/activities/process';
+import { names } from '../../src/mission/types';
+import { git, makeRepo, tempDir } from '../helpers/git';
+import { bashAgent, processAlive } from '../helpers/missions';
+
+const home = tempDir('flotilla-home-');
+const acts = createActivities({ home, hostQueue: 'q@test' });
+const runId = '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee';
+
+/** Runs an activity in a fresh mock context (MockActivityEnvironment.run loses the return type). */
+function mock<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
+  return new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
+}
+
+async function worktreeFor(repo: string, taskId = 't', missionId = 'm') {
+  return mock(acts.prepareWorktree, {
+    missionId,
+    runId,
+    taskId,
+    repo,
+    baseSha: git(repo, 'rev-parse', 'main'),
+    setup: [],
+    copy: [],
+    setupTimeoutMs: 60_000,
+  });
+}
+
+function agentInput(worktree: string, script: string, extra: Parameters<typeof bashAgent>[1] = {}) {
+  return { missionId: 'm', taskId: path.basename(worktree), worktree, agent: bashAgent(script, extra), prompt: 'the prompt', iteration: 1 };
+}
+
+describe('prepareWorktree', () => {
+  test('creates the task branch from the base and a worktree; a second call reuses both', async () => {
+    const repo = makeRepo({ '.env': 'SECRET=1\n', 'README.md': 'x' });
+    git(repo, 'rm', '--quiet', '--cached', '.env');
+    git(repo, 'commit', '--quiet', '-m', 'untrack .env');
+    const input = { missionId: 'm', runId, taskId: 'a', repo, baseSha: git(repo, 'rev-parse', 'main'), setup: ['echo ran >> setup-count.txt'], copy: ['.env'], setupTimeoutMs: 60_000 };
+    const first = await mock(acts.prepareWorktree, input);
+    expect(first.created).toBe(true);
+    expect(first.branch).toBe(names.taskBranch('m', 'a'));
+    expect(git(first.worktree, 'rev-parse', 'HEAD')).toBe(input.baseSha);
+    expect(readFileSync(path.join(first.worktree, '.env'), 'utf8')).toBe('SECRET=1\n');
+    const again = await mock(acts.prepareWorktree, input);
+    expect(again).toEqual({ ...first, created: false });
+    // setup ran once per worktree, not once per call
+    expect(readFileSync(path.join(first.worktree, 'setup-count.txt'), 'utf8')).toBe('ran\n');
+  });
+
+  test('refuses a branch that another mission run made', async () => {
+    const repo = makeRepo();
+    git(repo, 'branch', names.taskBranch('m', 'a'));
+    const err = (await worktreeFor(repo, 'a').catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: 'BranchTaken', nonRetryable: true });
+    expect(err.message).toMatch(/git branch -D flotilla\/m\/tasks\/a/);
+  });
+
+  test('eight worktrees of one repository created at once all succeed (serialized per repo)', async () => {
+    const repo = makeRepo();
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => worktreeFor(repo, `p${i}`, 'par')));
+    expect(new Set(results.map((r) => r.worktree)).size).toBe(8);
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(9);
+  });
+});
+
+describe('checkpoint', () => {
+  test("commits everything the agent left with the task's message, and only once", async () => {
+    const repo = makeRepo();
+    const wt = await worktreeFor(repo, 'ck');
+    writeFileSync(path.join(wt.worktree, 'new.txt'), 'new\n');
+    writeFileSync(path.join(wt.worktree, 'README.md'), 'changed\n');
+    const base = git(repo, 'rev-parse', 'main');
+    const input = { worktree: wt.worktree, taskId: 'ck', title: 'Check it', baseSha: base };
+    const first = await mock(acts.checkpoint, input);
+    expect(first.committed).toBe(true);
+    expect(first.diffstat).toEqual({ files: 2, insertions: 2, deletions: 1 });
+    expect(git(wt.worktree, 'log', '-1', '--format=%s')).toBe('flotilla(ck): Check it');
+    expect(git(wt.worktree, 'status', '--porcelain')).toBe('');
+    const again = await mock(acts.checkpoint, input);
+    expect(again).toEqual({ ...first, committed: false });
+  });
+});
+
+describe('mergeBranch', () => {
+  test('merges --no-ff once; a retry after the merge commit reports it merged without a second merge', async () => {
+    const repo = makeRepo();
+    const integ = await mock(acts.prepareIntegration, { missionId: 'mg', runId, repo, baseBranch: 'main', baseSha: null });
+    const wt = await worktreeFor(repo, 'x', 'mg');
+    writeFileSync(path.join(wt.worktree, 'x.txt'), 'x\n');
+    await mock(acts.checkpoint, { worktree: wt.worktree, taskId: 'x', title: 'X', baseSha: integ.baseSha });
+    const input = { worktree: integ.worktree, repo, branch: wt.branch, taskId: 'x', title: 'X' };
+    const first = await mock(acts.mergeBranch, input);
+    expect(first).toMatchObject({ status: 'merged', alreadyMerged: false });
+    const again = await mock(acts.mergeBranch, input);
+    expect(again).toEqual({ status: 'merged', sha: (first as { sha: string }).sha, alreadyMerged: true });
+    expect(git(repo, 'log', '--merges', '--oneline', integ.branch).split('\n')).toHaveLength(1);
+  });
+
+  test('a merge a dead worker left half-done is aborted and redone', async () => {
+    const repo = makeRepo({ 'f.txt': 'base\n' });
+    const integ = await mock(acts.prepareIntegration, { missionId: 'half', runId, repo, baseBranch: 'main', baseSha: null });
+    const wt = await worktreeFor(repo, 'y', 'half');
+    writeFileSync(path.join(wt.worktree, 'y.txt'), 'y\n');
+    await mock(acts.checkpoint, { worktree: wt.worktree, taskId: 'y', title: 'Y', baseSha: integ.baseSha });
+    git(integ.worktree, 'merge', '--no-ff', '--no-commit', wt.branch);
+    expect(existsSync(path.join(repo, '.git', 'worktrees', 'integration', 'MERGE_HEAD'))).toBe(true);
+    const r = await mock(acts.mergeBranch, { worktree: integ.worktree, repo, branch: wt.branch, taskId: 'y', title: 'Y' });
+    expect(r).toMatchObject({ status: 'merged', alreadyMerged: false });
+    expect(git(integ.worktree, 'status', '--porcelain')).toBe('');
+  });
+});
+
+describe('runAgent (command runtime)', () => {
+  test('runs in the worktree with the prompt in $FLOTILLA_PROMPT, only named variables passed, transcript written', async () => {
+    process.env.FLOTILLA_TEST_SECRET = 'hunter2';
+    process.env.FLOTILLA_TEST_NAMED = 'visible';
+    const wt = tempDir('wt-');
+    const script = 'echo "prompt=$FLOTILLA_PROMPT"; echo "secret=${FLOTILLA_TEST_SECRET:-unset}"; echo "named=$FLOTILLA_TEST_NAMED"; pwd > where.txt';
+    const r = await mock(acts.runAgent, agentInput(wt, script, { env: ['FLOTILLA_TEST_NAMED'] }));
+    expect(r).toMatchObject({ attempt: 1, exitCode: 0, summary: 'named=visible', events: 3 });
+    expect(readFileSync(path.join(wt, 'where.txt'), 'utf8').trim()).toBe(wt);
+    const lines = readFileSync(r.transcript, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['prompt=the prompt', 'secret=unset', 'named=visible']);
+    expect(path.basename(r.transcript)).toMatch(/^attempt-\d+\.jsonl$/);
+  });
+
+  test('a missing program is a non-retryable AgentNotFound', async () => {
+    const wt = tempDir('wt-');
+    const input = { ...agentInput(wt, ''), agent: { ...bashAgent(''), command: ['/no/such/agent-binary'] } };
+    await expect(mock(acts.runAgent, input)).rejects.toMatchObject({ type: 'AgentNotFound', nonRetryable: true });
+  });
+
+  test('a non-zero exit is a retryable AgentExit carrying the stderr tail', async () => {
+    const wt = tempDir('wt-');
+    await expect(mock(acts.runAgent, agentInput(wt, 'echo nope >&2; exit 7'))).rejects.toMatchObject({
+      type: 'AgentExit',
+      nonRetryable: false,
+      message: 'agent exited with code 7: nope',
+    });
+  });
+
+  test('cancellation kills the whole process group, grandchildren included', async () => {
+    const wt = tempDir('wt-');
+    const env = new MockActivityEnvironment();
+    const run = env.run<Parameters<typeof acts.runAgent>, unknown, typeof acts.runAgent>(acts.runAgent, agentInput(wt, 'sleep 300 & echo $! > child.pid; echo $$ > agent.pid; wait'));
+    while (!existsSync(path.join(wt, 'child.pid')) || !existsSync(path.join(wt, 'agent.pid'))) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
+    const pids = ['child.pid', 'agent.pid'].map((f) => Number(readFileSync(path.join(wt, f), 'utf8')));
+    env.cancel();
+    await expect(run).rejects.toBeInstanceOf(CancelledFailure);
+    for (const pid of pids) expect(processAlive(pid)).toBe(false);
+  });
+
+  test('timeout and idleTimeout kill the group and fail the attempt as retryable', async () => {
+    const wt = tempDir('wt-');
+    await expect(mock(acts.runAgent, agentInput(wt, 'while true; do echo tick; sleep 0.2; done', { timeoutMs: 1500 }))).rejects.toMatchObject({
+      type: 'AgentTimeout',
+      nonRetryable: false,
+    });
+    const t0 = Date.now();
+    await expect(mock(acts.runAgent, agentInput(wt, 'echo hi; sleep 60', { idleTimeoutMs: 1500 }))).rejects.toMatchObject({
+      type: 'AgentStalled',
+      message: expect.stringMatching(/no output for 2s \(idleTimeout\)/),
+    });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  test('an agent group left by an earlier attempt (dead worker) is killed before the next starts', async () => {
+    const wt = tempDir('wt-');
+    const orphan = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+    orphan.unref();
+    const runDir = path.join(home, 'runs', 'm', path.basename(wt));
+    mkdirSync(runDir, { recursive: true });
+    writePidFile(path.join(runDir, 'agent.pid'), orphan.pid!);
+    expect(processAlive(orphan.pid!)).toBe(true);
+    await mock(acts.runAgent, agentInput(wt, 'echo fresh'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(processAlive(orphan.pid!)).toBe(false);
+  });
+});

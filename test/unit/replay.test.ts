@@ -1,0 +1,23 @@
+/**
+ * Determinism guard: histories recorded by the integration suite (test/fixtures/histories) must
+ * replay against the current workflow code. A change that breaks this would break running
+ * missions: put it behind `patched()` instead.
+ */
+import { Worker } from '@temporalio/worker';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { quietRuntime } from '../helpers/temporal';
+
+const dir = path.join(__dirname, '..', 'fixtures', 'histories');
+const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+test('fixtures exist for mission and task workflows', () => {
+  expect(files.some((f) => !f.includes('__task-'))).toBe(true);
+  expect(files.some((f) => f.includes('__task-'))).toBe(true);
+});
+
+test.each(files)('%s replays', async (file) => {
+  quietRuntime();
+  const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
+  await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows'), replayName: file }, history);
+}, 60_000);
