@@ -14,7 +14,7 @@ import { MissionFileError } from '../mission/errors';
 import { loadMission } from '../mission/load';
 import type { MissionProgress } from '../mission/progress';
 import { names, TERMINAL_PHASES } from '../mission/types';
-import { createWorkers, FlotillaWorkers } from '../worker';
+import { createQueryWorker, createWorkers, FlotillaWorkers } from '../worker';
 import { cancelSignal, pauseSignal, resumeSignal } from '../workflows/messages';
 import { FlotillaConfig, loadConfig, workflowUrl } from './config';
 import { getProgress, listMissions, loadForStart, startMission, workerPolling } from './missions';
@@ -135,6 +135,28 @@ async function followWithWorker(client: Client, connection: Connection, config: 
   }
 }
 
+/**
+ * The progress of a mission, also when no worker runs (e.g. after `run` exited because the mission
+ * waits for a human): queries need a worker, so a short-lived workflow-only worker answers then.
+ * It runs no activity, so it cannot touch a repository.
+ */
+async function progressWithoutWorker(client: Client, connection: Connection, config: FlotillaConfig, missionId: string): Promise<MissionProgress> {
+  const running = await client.workflow
+    .getHandle(names.missionWorkflowId(missionId))
+    .describe()
+    .then((d) => d.status.name === 'RUNNING')
+    .catch(() => false);
+  if (!running || (await workerPolling(connection, config.namespace, config.taskQueue))) return getProgress(client, config, missionId);
+  installRuntime(config, true);
+  const native = await NativeConnection.connect({ address: config.address });
+  try {
+    const worker = await createQueryWorker({ connection: native, namespace: config.namespace, taskQueue: config.taskQueue });
+    return await worker.runUntil(getProgress(client, config, missionId));
+  } finally {
+    await native.close();
+  }
+}
+
 async function signalMission(config: FlotillaConfig, missionId: string, send: (client: Client) => Promise<void>, verb: string): Promise<void> {
   const { client, connection } = await connectOrExplain(config);
   try {
@@ -195,7 +217,8 @@ export function buildProgram(): Command {
 
   const startAction = (follow: boolean) => async (file: string, opts: { id?: string; detach?: boolean }) => {
     const config = loadConfig();
-    await loadMission(file, { idOverride: opts.id, checkRepo: false }); // bad input fails before anything starts
+    // Bad input (schema, repository, base branch) fails here, before any server or worker starts.
+    await loadMission(file, { idOverride: opts.id, checkRepo: true, scaffoldRoot: path.join(config.home, 'repos') });
     const { embedded } = await ensureService(config);
     const { client, connection } = await connectOrExplain(config);
     try {
@@ -241,7 +264,7 @@ export function buildProgram(): Command {
       const config = loadConfig();
       const { client, connection } = await connectOrExplain(config);
       try {
-        const p = await getProgress(client, config, id);
+        const p = await progressWithoutWorker(client, connection, config, id);
         say(opts.json ? JSON.stringify(p, null, 2) : renderStatus(p));
       } finally {
         await connection.close();

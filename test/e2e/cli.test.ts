@@ -1,0 +1,167 @@
+/**
+ * The CLI as a user runs it: `./flotilla run` on a machine with no Temporal service starts the
+ * embedded dev server (here on a free port), runs the quickstart, and leaves the server up for
+ * `status`, `list` and the Web UI; bad input exits 2 naming the field and starts nothing.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { MissionProgress } from '../../src/mission/progress';
+import { findTemporalCli } from '../../src/client/server';
+import { git, makeRepo, tempDir } from '../helpers/git';
+import { processAlive } from '../helpers/missions';
+
+const root = path.resolve(__dirname, '..', '..');
+const home = tempDir('flotilla-e2e-home-');
+let address = '';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function flotilla(args: string[], cwd = root): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      path.join(root, 'flotilla'),
+      args,
+      { cwd, env: { ...process.env, TEMPORAL_ADDRESS: address, FLOTILLA_HOME: home, FLOTILLA_TASK_QUEUE: 'flotilla-e2e' }, timeout: 240_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  // A gRPC port whose +1000 (the dev server's Web UI) is free too.
+  for (;;) {
+    const port = await freePort();
+    if (port < 64000 && (await portFree(port + 1000))) {
+      address = `127.0.0.1:${port}`;
+      break;
+    }
+  }
+});
+
+afterAll(async () => {
+  const rec = path.join(home, 'server.json');
+  const pid = existsSync(rec) ? (JSON.parse(readFileSync(rec, 'utf8')) as { pid: number }).pid : undefined;
+  const stop = await flotilla(['server', 'stop']);
+  expect(stop.stdout).toMatch(/stopped the Temporal dev server/);
+  if (pid) expect(processAlive(pid)).toBe(false);
+});
+
+test('malformed mission files exit 2 with the file, the field and a fix, and start nothing', async () => {
+  const dir = makeRepo();
+  const cases: Array<[string, RegExp]> = [
+    ['id: demo\ntasks:\n  - id: a\n    prompt: p\n    dependsOn: [ghost]\n    agent: { runtime: command, command: [x] }\n', /tasks\[0\]\.dependsOn\[0\]: unknown task "ghost"\n\s+fix: use one of the task ids: a/],
+    ['id: demo\nconcurrency: many\ntasks: [{ id: a, prompt: p, agent: { runtime: command, command: [x] } }]\n', /concurrency: must be a whole number/],
+    ['id: demo\ntasks:\n  - { id: a, prompt: p, dependsOn: [b], agent: { runtime: command, command: [x] } }\n  - { id: b, prompt: p, dependsOn: [a], agent: { runtime: command, command: [x] } }\n', /dependency cycle: a -> b -> a/],
+    ['id: demo\nbase: release\ntasks: [{ id: a, prompt: p, agent: { runtime: command, command: [x] } }]\n', /base: unknown branch "release"/],
+  ];
+  for (const [body, message] of cases) {
+    const file = path.join(dir, 'mission.yaml');
+    writeFileSync(file, body);
+    for (const cmd of ['validate', 'run']) {
+      const r = await flotilla([cmd, file]);
+      expect({ cmd, code: r.code }).toEqual({ cmd, code: 2 });
+      expect(r.stderr).toContain(file);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace for a user mistake
+    }
+  }
+  // Nothing was started: no dev server, no branch.
+  expect(existsSync(path.join(home, 'server.json'))).toBe(false);
+  expect(git(dir, 'branch', '--list', 'flotilla/*')).toBe('');
+});
+
+test('run the quickstart: embedded dev server, every task merged, status --json completed at 100%', async () => {
+  const t0 = Date.now();
+  const r = await flotilla(['run', 'examples/quickstart/mission.yaml']);
+  const elapsed = Date.now() - t0;
+  expect(r.stderr).not.toMatch(/Error/);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/starting the embedded dev server/);
+  expect(r.stdout).toMatch(/wave 1 running \(index, title-case\)/);
+  expect(r.stdout).toMatch(/mission quickstart completed in .*: 5\/5 tasks merged/);
+  expect(r.stdout).toMatch(new RegExp(`Web UI: http://localhost:${Number(address.split(':')[1]) + 1000}/namespaces/default/workflows/mission-quickstart`));
+  console.log(`quickstart wall time (dev server start included): ${elapsed} ms`);
+
+  const status = await flotilla(['status', 'quickstart', '--json']);
+  expect(status.code).toBe(0);
+  const p = JSON.parse(status.stdout) as MissionProgress;
+  expect(p).toMatchObject({ missionId: 'quickstart', phase: 'completed', percent: 100, integrationBranch: 'flotilla/quickstart/integration' });
+  expect(p.tasks.map((t) => t.status)).toEqual(['merged', 'merged', 'merged', 'merged', 'merged']);
+  expect(p.repo.startsWith(home)).toBe(true);
+  // One merge per task on the integration branch, and the example's own tests pass there.
+  const merges = git(p.repo, 'log', '--merges', '--format=%s', p.integrationBranch).split('\n');
+  expect(merges).toHaveLength(5);
+  expect(git(p.repo, 'rev-parse', p.integrationBranch)).toBe(p.integrationSha);
+
+  // The mission and its task workflows are visible to Temporal's own CLI.
+  const temporal = findTemporalCli()!;
+  const listed = await new Promise<string>((resolve, reject) =>
+    execFile(temporal, ['workflow', 'list', '--address', address, '--query', "WorkflowId STARTS_WITH 'mission-quickstart'", '--output', 'json'], (err, out) => (err ? reject(err) : resolve(out))),
+  );
+  const ids = (JSON.parse(listed) as Array<{ execution: { workflowId: string } }>).map((w) => w.execution.workflowId).sort();
+  expect(ids).toEqual(['mission-quickstart', ...['capitalize', 'index', 'slugify', 'title-case', 'truncate'].map((t) => `mission-quickstart/task-${t}`)]);
+
+  const list = await flotilla(['list', '--json']);
+  expect(JSON.parse(list.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ missionId: 'quickstart', phase: 'completed', status: 'completed' })]));
+
+  // Running it again works: the example makes a fresh repository each time.
+  const again = await flotilla(['run', 'examples/quickstart/mission.yaml']);
+  expect(again.code).toBe(0);
+  expect(again.stdout).not.toMatch(/starting the embedded dev server/);
+});
+
+test('a mission that needs a human exits 3 and says what to do; unknown missions exit 4', async () => {
+  const repo = makeRepo({ 'shared.txt': 'base\n' });
+  const file = path.join(repo, 'conflict.yaml');
+  writeFileSync(
+    file,
+    `id: needs-human
+agent: { runtime: command, retries: 0 }
+policy: { onMergeConflict: pause }
+tasks:
+  - { id: one, prompt: p, agent: { command: [sh, -c, "echo one > shared.txt"] } }
+  - { id: two, prompt: p, agent: { command: [sh, -c, "echo two > shared.txt"] } }
+`,
+  );
+  const r = await flotilla(['run', file]);
+  expect(r.code).toBe(3);
+  expect(r.stdout).toMatch(/the mission waits for you: task two: merge conflict in shared.txt/);
+  const status = JSON.parse((await flotilla(['status', 'needs-human', '--json'])).stdout) as MissionProgress;
+  expect(status.phase).toBe('blocked');
+  const cancel = await flotilla(['cancel', 'needs-human']);
+  expect(cancel.code).toBe(0);
+  const watch = await flotilla(['watch', 'needs-human']);
+  expect(watch.code).toBe(1);
+  expect(watch.stdout).toMatch(/mission needs-human cancelled/);
+
+  for (const args of [['status', 'nope'], ['pause', 'nope'], ['resume', 'nope'], ['cancel', 'nope']]) {
+    const u = await flotilla(args);
+    expect({ args, code: u.code }).toEqual({ args, code: 4 });
+    expect(u.stderr).toMatch(/no mission "nope"/);
+  }
+});
