@@ -84,15 +84,29 @@ export function createAgentActivities(config: ActivityConfig) {
       const stale = await killStaleGroup(pidFile);
       if (stale) ctx.log.warn('killed an agent process group left by an earlier attempt', { pgid: stale });
 
-      const launch = adapter.build({ agent: input.agent, prompt: input.prompt, worktree: input.worktree, missionId: input.missionId, taskId: input.taskId });
+      const launch = adapter.build({
+        agent: input.agent,
+        prompt: input.prompt,
+        worktree: input.worktree,
+        missionId: input.missionId,
+        taskId: input.taskId,
+      });
       const env: NodeJS.ProcessEnv = {};
-      for (const name of [...BASELINE_ENV, ...input.agent.env]) if (process.env[name] !== undefined) env[name] = process.env[name];
+      for (const name of [...BASELINE_ENV, ...input.agent.env])
+        if (process.env[name] !== undefined) env[name] = process.env[name];
       Object.assign(env, launch.env);
 
       const transcript = nextTranscript(runDir);
       const out = createWriteStream(transcript, { flags: 'a' });
-      const record = (obj: Record<string, unknown>): void => void out.write(`${JSON.stringify({ ts: new Date().toISOString(), ...obj })}\n`);
-      record({ type: 'flotilla.attempt', attempt, iteration: input.iteration, argv0: launch.argv[0], runtime: input.agent.runtime });
+      const record = (obj: Record<string, unknown>): void =>
+        void out.write(`${JSON.stringify({ ts: new Date().toISOString(), ...obj })}\n`);
+      record({
+        type: 'flotilla.attempt',
+        attempt,
+        iteration: input.iteration,
+        argv0: launch.argv[0],
+        runtime: input.agent.runtime,
+      });
 
       const started = Date.now();
       let lastEventAt = started;
@@ -136,7 +150,13 @@ export function createAgentActivities(config: ActivityConfig) {
         const now = Date.now();
         if (now - started > input.agent.timeoutMs) stop('timeout');
         else if (now - lastEventAt > input.agent.idleTimeoutMs) stop('stalled');
-        const details: AgentHeartbeat = { pgid, attempt, events, lastEventAt: new Date(lastEventAt).toISOString(), transcript };
+        const details: AgentHeartbeat = {
+          pgid,
+          attempt,
+          events,
+          lastEventAt: new Date(lastEventAt).toISOString(),
+          transcript,
+        };
         ctx.heartbeat(details);
       }, 1000);
 
@@ -146,23 +166,55 @@ export function createAgentActivities(config: ActivityConfig) {
         else releaseGroup(pgid);
         // With `reject: false`, execa resolves a failed spawn as a result carrying the errno.
         const failedSpawn = result as unknown as { code?: string; message?: string };
-        if (failedSpawn.code === 'ENOENT' || (result.exitCode === undefined && /ENOENT/.test(failedSpawn.message ?? ''))) {
+        if (
+          failedSpawn.code === 'ENOENT' ||
+          (result.exitCode === undefined && /ENOENT/.test(failedSpawn.message ?? ''))
+        ) {
           throw agentNotFound(launch.argv[0], attempt);
         }
         const durationMs = Date.now() - started;
-        record({ type: 'flotilla.exit', exitCode: result.exitCode ?? null, signal: result.signal ?? null, ended: ended ?? 'exited', durationMs });
+        record({
+          type: 'flotilla.exit',
+          exitCode: result.exitCode ?? null,
+          signal: result.signal ?? null,
+          ended: ended ?? 'exited',
+          durationMs,
+        });
         if (ended === 'cancelled') throw new CancelledFailure('agent cancelled; its process group was killed');
         if (ended === 'timeout') {
-          throw ApplicationFailure.retryable(`agent attempt timed out after ${formatDuration(input.agent.timeoutMs)} (timeout); its process group was killed`, 'AgentTimeout', { attempt });
+          throw ApplicationFailure.retryable(
+            `agent attempt timed out after ${formatDuration(input.agent.timeoutMs)} (timeout); its process group was killed`,
+            'AgentTimeout',
+            { attempt },
+          );
         }
         if (ended === 'stalled') {
-          throw ApplicationFailure.retryable(`agent stalled: no output for ${formatDuration(input.agent.idleTimeoutMs)} (idleTimeout); its process group was killed`, 'AgentStalled', { attempt });
+          throw ApplicationFailure.retryable(
+            `agent stalled: no output for ${formatDuration(input.agent.idleTimeoutMs)} (idleTimeout); its process group was killed`,
+            'AgentStalled',
+            { attempt },
+          );
         }
         if (result.exitCode !== 0) {
           const tail = errTail.toString().trim();
-          throw ApplicationFailure.retryable(`agent exited with code ${result.exitCode}${tail ? `: ${tail.split('\n').slice(-5).join(' | ')}` : ''}`, 'AgentExit', { attempt });
+          throw ApplicationFailure.retryable(
+            `agent exited with code ${result.exitCode}${tail ? `: ${tail.split('\n').slice(-5).join(' | ')}` : ''}`,
+            'AgentExit',
+            { attempt },
+          );
         }
-        return { attempt, exitCode: 0, durationMs, transcript, summary, events, sessionId: null, costUsd: 0, inputTokens: 0, outputTokens: 0 };
+        return {
+          attempt,
+          exitCode: 0,
+          durationMs,
+          transcript,
+          summary,
+          events,
+          sessionId: null,
+          costUsd: 0,
+          inputTokens: 0,
+          outputTokens: 0,
+        };
       } finally {
         clearInterval(tick);
         ctx.cancellationSignal.removeEventListener('abort', onCancel);

@@ -63,12 +63,25 @@ export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
       if (timedOut || result.exitCode !== 0) {
         return {
           ok: false,
-          failed: { command: shown, exitCode: timedOut ? null : (result.exitCode ?? null), outputTail: tail.toString(), timedOut },
+          failed: {
+            command: shown,
+            exitCode: timedOut ? null : (result.exitCode ?? null),
+            outputTail: tail.toString(),
+            timedOut,
+          },
         };
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        return { ok: false, failed: { command: shown, exitCode: 127, outputTail: `command not found: ${toArgv(command)[0]}`, timedOut: false } };
+        return {
+          ok: false,
+          failed: {
+            command: shown,
+            exitCode: 127,
+            outputTail: `command not found: ${toArgv(command)[0]}`,
+            timedOut: false,
+          },
+        };
       }
       throw err;
     } finally {

@@ -12,6 +12,7 @@ export interface ActivityConfig {
 }
 
 export const paths = {
-  worktreesRoot: (home: string, missionId: string, runKey: string): string => path.join(home, 'worktrees', missionId, runKey),
+  worktreesRoot: (home: string, missionId: string, runKey: string): string =>
+    path.join(home, 'worktrees', missionId, runKey),
   runDir: (home: string, missionId: string, taskId: string): string => path.join(home, 'runs', missionId, taskId),
 };

@@ -13,7 +13,9 @@ const identityKnown = new Map<string, boolean>();
 async function identityConfig(dir: string): Promise<string[]> {
   let has = identityKnown.get(dir);
   if (has === undefined) {
-    const email = await simpleGit({ baseDir: dir }).raw(['config', '--get', 'user.email']).catch(() => '');
+    const email = await simpleGit({ baseDir: dir })
+      .raw(['config', '--get', 'user.email'])
+      .catch(() => '');
     has = email.trim().length > 0 || !!process.env.GIT_AUTHOR_EMAIL;
     identityKnown.set(dir, has);
   }
@@ -67,10 +69,18 @@ export async function resolveRef(git: SimpleGit, ref: string): Promise<string | 
 }
 
 /** `git diff --shortstat from to` as numbers. */
-export async function diffstat(git: SimpleGit, from: string, to: string): Promise<{ files: number; insertions: number; deletions: number }> {
+export async function diffstat(
+  git: SimpleGit,
+  from: string,
+  to: string,
+): Promise<{ files: number; insertions: number; deletions: number }> {
   const out = await git.raw(['diff', '--shortstat', from, to]);
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
-  return { files: num(/(\d+) files? changed/), insertions: num(/(\d+) insertions?/), deletions: num(/(\d+) deletions?/) };
+  return {
+    files: num(/(\d+) files? changed/),
+    insertions: num(/(\d+) insertions?/),
+    deletions: num(/(\d+) deletions?/),
+  };
 }
 
 /**

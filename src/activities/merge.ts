@@ -17,8 +17,7 @@ export interface MergeInput {
   title: string;
 }
 export type MergeResult =
-  | { status: 'merged'; sha: string; alreadyMerged: boolean }
-  | { status: 'conflict'; files: string[]; message: string };
+  { status: 'merged'; sha: string; alreadyMerged: boolean } | { status: 'conflict'; files: string[]; message: string };
 
 export interface ResetInput {
   worktree: string;
@@ -45,14 +44,22 @@ export function createMergeActivities() {
         if (!tip) throw new Error(`task branch ${input.branch} does not exist`);
         const contained = await gitSucceeds(input.worktree, ['merge-base', '--is-ancestor', tip, 'HEAD']);
         if (contained) return { status: 'merged', sha: (await git.revparse(['HEAD'])).trim(), alreadyMerged: true };
-        const merge = await gitRun(input.worktree, ['merge', '--no-ff', '--no-edit', '-m', `flotilla: merge ${input.taskId}: ${input.title}`, input.branch]);
+        const merge = await gitRun(input.worktree, [
+          'merge',
+          '--no-ff',
+          '--no-edit',
+          '-m',
+          `flotilla: merge ${input.taskId}: ${input.title}`,
+          input.branch,
+        ]);
         if (merge.exitCode !== 0) {
           const files = (await git.raw(['diff', '--name-only', '--diff-filter=U']).catch(() => ''))
             .split('\n')
             .map((f) => f.trim())
             .filter(Boolean);
           if (existsSync(path.join(await gitDir(input.worktree), 'MERGE_HEAD'))) await git.raw(['merge', '--abort']);
-          if (files.length === 0) throw new Error(`git merge ${input.branch} failed: ${merge.output.trim().slice(-1000)}`);
+          if (files.length === 0)
+            throw new Error(`git merge ${input.branch} failed: ${merge.output.trim().slice(-1000)}`);
           return { status: 'conflict', files, message: `merge conflict in ${files.join(', ')}` };
         }
         return { status: 'merged', sha: (await git.revparse(['HEAD'])).trim(), alreadyMerged: false };

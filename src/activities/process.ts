@@ -78,7 +78,10 @@ export interface GroupProcess {
  * Starts `argv` as the leader of a new process group, stdout and stderr piped, stdin closed.
  * @throws Error with `code: 'ENOENT'` when the program does not exist (from spawn)
  */
-export function spawnGroup(argv: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; extendEnv?: boolean }): GroupProcess {
+export function spawnGroup(
+  argv: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; extendEnv?: boolean },
+): GroupProcess {
   installExitHook();
   const child = execa(argv[0], argv.slice(1), {
     cwd: opts.cwd,

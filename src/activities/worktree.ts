@@ -101,12 +101,18 @@ export function createWorktreeActivities(config: ActivityConfig) {
         if (!baseSha) {
           baseSha = (await resolveRef(git, `refs/heads/${input.baseBranch}`)) ?? null;
           if (!baseSha) {
-            throw ApplicationFailure.nonRetryable(`base branch ${input.baseBranch} does not exist in ${input.repo}`, 'BaseMissing');
+            throw ApplicationFailure.nonRetryable(
+              `base branch ${input.baseBranch} does not exist in ${input.repo}`,
+              'BaseMissing',
+            );
           }
         }
         const branch = names.integrationBranch(input.missionId);
         await ensureBranch(git, branch, baseSha, input.runId);
-        const worktree = path.join(paths.worktreesRoot(config.home, input.missionId, runKey(input.runId)), 'integration');
+        const worktree = path.join(
+          paths.worktreesRoot(config.home, input.missionId, runKey(input.runId)),
+          'integration',
+        );
         await ensureWorktree(git, worktree, branch);
         const headSha = (await (await gitAt(worktree)).revparse(['HEAD'])).trim();
         return { worktree, branch, baseSha, headSha };
@@ -121,7 +127,11 @@ export function createWorktreeActivities(config: ActivityConfig) {
     async prepareWorktree(input: PrepareWorktreeInput): Promise<PrepareWorktreeResult> {
       const git = await gitAt(input.repo);
       const branch = names.taskBranch(input.missionId, input.taskId);
-      const worktree = path.join(paths.worktreesRoot(config.home, input.missionId, runKey(input.runId)), 'tasks', input.taskId);
+      const worktree = path.join(
+        paths.worktreesRoot(config.home, input.missionId, runKey(input.runId)),
+        'tasks',
+        input.taskId,
+      );
       const created = await withRepoLock(input.repo, async () => {
         await ensureBranch(git, branch, input.baseSha, input.runId);
         return ensureWorktree(git, worktree, branch);

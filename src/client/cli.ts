@@ -19,7 +19,16 @@ import { cancelSignal, pauseSignal, resumeSignal } from '../workflows/messages';
 import { FlotillaConfig, loadConfig, workflowUrl } from './config';
 import { getProgress, listMissions, loadForStart, startMission, workerPolling } from './missions';
 import { progressEvents, renderPlan, renderStatus, renderSummary } from './render';
-import { CliError, ensureSearchAttributes, ensureTemporalCli, readServerRecord, startDevArgs, startEmbeddedServer, stopEmbeddedServer, temporalReachable } from './server';
+import {
+  CliError,
+  ensureSearchAttributes,
+  ensureTemporalCli,
+  readServerRecord,
+  startDevArgs,
+  startEmbeddedServer,
+  stopEmbeddedServer,
+  temporalReachable,
+} from './server';
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const warn = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -35,7 +44,10 @@ async function connectOrExplain(config: FlotillaConfig): Promise<{ connection: C
     const connection = await Connection.connect({ address: config.address, connectTimeout: 5000 });
     return { connection, client: new Client({ connection, namespace: config.namespace }) };
   } catch {
-    throw new CliError(`cannot reach Temporal at ${config.address}; start it with \`flotilla server\` (or \`flotilla run\`, which starts it), or set TEMPORAL_ADDRESS`, 1);
+    throw new CliError(
+      `cannot reach Temporal at ${config.address}; start it with \`flotilla server\` (or \`flotilla run\`, which starts it), or set TEMPORAL_ADDRESS`,
+      1,
+    );
   }
 }
 
@@ -44,7 +56,9 @@ async function ensureService(config: FlotillaConfig): Promise<{ embedded: boolea
   if (await temporalReachable(config.address)) return { embedded: false };
   say(`no Temporal service at ${config.address}: starting the embedded dev server (SQLite in ${config.home})`);
   const rec = await startEmbeddedServer(config, say);
-  say(`  Temporal dev server up at ${rec.address}, Web UI http://localhost:${rec.uiPort} (it stays up; stop it with \`flotilla server stop\`)`);
+  say(
+    `  Temporal dev server up at ${rec.address}, Web UI http://localhost:${rec.uiPort} (it stays up; stop it with \`flotilla server stop\`)`,
+  );
   return { embedded: true };
 }
 
@@ -61,14 +75,26 @@ function installRuntime(config: FlotillaConfig, toFile: boolean): void {
   const file = path.join(config.home, 'worker.log');
   Runtime.install({
     logger: new DefaultLogger('INFO', (entry) => {
-      appendFileSync(file, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message} ${entry.meta ? JSON.stringify(entry.meta) : ''}\n`);
+      appendFileSync(
+        file,
+        `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message} ${entry.meta ? JSON.stringify(entry.meta) : ''}\n`,
+      );
     }),
   });
 }
 
-async function startWorkers(config: FlotillaConfig, concurrency?: number): Promise<{ workers: FlotillaWorkers; done: Promise<void>; connection: NativeConnection }> {
+async function startWorkers(
+  config: FlotillaConfig,
+  concurrency?: number,
+): Promise<{ workers: FlotillaWorkers; done: Promise<void>; connection: NativeConnection }> {
   const connection = await NativeConnection.connect({ address: config.address });
-  const workers = await createWorkers({ connection, namespace: config.namespace, taskQueue: config.taskQueue, home: config.home, concurrency });
+  const workers = await createWorkers({
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    home: config.home,
+    concurrency,
+  });
   const done = workers.run();
   return { workers, done, connection };
 }
@@ -82,7 +108,12 @@ function needsHuman(p: MissionProgress): boolean {
  * Prints progress events until the mission ends or needs a human.
  * @returns the exit code of DESIGN.md for the final state
  */
-async function follow(client: Client, config: FlotillaConfig, missionId: string, workerDone?: Promise<void>): Promise<number> {
+async function follow(
+  client: Client,
+  config: FlotillaConfig,
+  missionId: string,
+  workerDone?: Promise<void>,
+): Promise<number> {
   const started = Date.now();
   let prev: MissionProgress | undefined;
   let workerError: unknown;
@@ -109,7 +140,11 @@ async function follow(client: Client, config: FlotillaConfig, missionId: string,
     }
     if (needsHuman(p)) {
       say(renderStatus(p));
-      say(p.phase === 'blocked' ? `\nthe mission waits for you: ${p.reason}` : `\nthe mission is paused; continue it with \`flotilla resume ${missionId}\` and \`flotilla watch ${missionId}\``);
+      say(
+        p.phase === 'blocked'
+          ? `\nthe mission waits for you: ${p.reason}`
+          : `\nthe mission is paused; continue it with \`flotilla resume ${missionId}\` and \`flotilla watch ${missionId}\``,
+      );
       return 3;
     }
     await new Promise((r) => setTimeout(r, 1000));
@@ -117,12 +152,19 @@ async function follow(client: Client, config: FlotillaConfig, missionId: string,
 }
 
 /** Runs `follow` with an in-process worker when no worker polls the task queue. */
-async function followWithWorker(client: Client, connection: Connection, config: FlotillaConfig, missionId: string): Promise<number> {
+async function followWithWorker(
+  client: Client,
+  connection: Connection,
+  config: FlotillaConfig,
+  missionId: string,
+): Promise<number> {
   let inProcess: Awaited<ReturnType<typeof startWorkers>> | undefined;
   if (!(await workerPolling(connection, config.namespace, config.taskQueue))) {
     installRuntime(config, true);
     inProcess = await startWorkers(config);
-    say(`worker: in-process on task queues ${config.taskQueue} and ${inProcess.workers.hostQueue} (log: ${path.join(config.home, 'worker.log')})`);
+    say(
+      `worker: in-process on task queues ${config.taskQueue} and ${inProcess.workers.hostQueue} (log: ${path.join(config.home, 'worker.log')})`,
+    );
   }
   try {
     return await follow(client, config, missionId, inProcess?.done);
@@ -140,24 +182,39 @@ async function followWithWorker(client: Client, connection: Connection, config: 
  * waits for a human): queries need a worker, so a short-lived workflow-only worker answers then.
  * It runs no activity, so it cannot touch a repository.
  */
-async function progressWithoutWorker(client: Client, connection: Connection, config: FlotillaConfig, missionId: string): Promise<MissionProgress> {
+async function progressWithoutWorker(
+  client: Client,
+  connection: Connection,
+  config: FlotillaConfig,
+  missionId: string,
+): Promise<MissionProgress> {
   const running = await client.workflow
     .getHandle(names.missionWorkflowId(missionId))
     .describe()
     .then((d) => d.status.name === 'RUNNING')
     .catch(() => false);
-  if (!running || (await workerPolling(connection, config.namespace, config.taskQueue))) return getProgress(client, config, missionId);
+  if (!running || (await workerPolling(connection, config.namespace, config.taskQueue)))
+    return getProgress(client, config, missionId);
   installRuntime(config, true);
   const native = await NativeConnection.connect({ address: config.address });
   try {
-    const worker = await createQueryWorker({ connection: native, namespace: config.namespace, taskQueue: config.taskQueue });
+    const worker = await createQueryWorker({
+      connection: native,
+      namespace: config.namespace,
+      taskQueue: config.taskQueue,
+    });
     return await worker.runUntil(getProgress(client, config, missionId));
   } finally {
     await native.close();
   }
 }
 
-async function signalMission(config: FlotillaConfig, missionId: string, send: (client: Client) => Promise<void>, verb: string): Promise<void> {
+async function signalMission(
+  config: FlotillaConfig,
+  missionId: string,
+  send: (client: Client) => Promise<void>,
+  verb: string,
+): Promise<void> {
   const { client, connection } = await connectOrExplain(config);
   try {
     const handle = client.workflow.getHandle(names.missionWorkflowId(missionId));
@@ -165,10 +222,12 @@ async function signalMission(config: FlotillaConfig, missionId: string, send: (c
     try {
       status = (await handle.describe()).status.name;
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new CliError(`no mission "${missionId}" (see \`flotilla list\`)`, 4);
+      if (err instanceof WorkflowNotFoundError)
+        throw new CliError(`no mission "${missionId}" (see \`flotilla list\`)`, 4);
       throw err;
     }
-    if (status !== 'RUNNING') throw new CliError(`mission "${missionId}" has ended (${status.toLowerCase()}); there is nothing to ${verb}`, 1);
+    if (status !== 'RUNNING')
+      throw new CliError(`mission "${missionId}" has ended (${status.toLowerCase()}); there is nothing to ${verb}`, 1);
     await send(client);
   } finally {
     await connection.close();
@@ -187,7 +246,15 @@ function transcriptFiles(config: FlotillaConfig, missionId: string, taskId: stri
 function renderTranscriptLine(line: string, raw: boolean): string | undefined {
   if (raw) return line;
   try {
-    const rec = JSON.parse(line) as { type?: string; stream?: string; line?: string; attempt?: number; iteration?: number; exitCode?: number; ended?: string };
+    const rec = JSON.parse(line) as {
+      type?: string;
+      stream?: string;
+      line?: string;
+      attempt?: number;
+      iteration?: number;
+      exitCode?: number;
+      ended?: string;
+    };
     if (rec.type === 'flotilla.attempt') return `--- attempt ${rec.attempt} (iteration ${rec.iteration}) ---`;
     if (rec.type === 'flotilla.exit') return `--- ${rec.ended === 'exited' ? `exit ${rec.exitCode}` : rec.ended} ---`;
     return rec.stream === 'stderr' ? `! ${rec.line}` : rec.line;
@@ -209,7 +276,11 @@ export function buildProgram(): Command {
     .argument('<file>', 'mission file (YAML or JSON)')
     .option('--id <id>', 'mission id (overrides the file)')
     .action(async (file: string, opts: { id?: string }) => {
-      const loaded = await loadMission(file, { idOverride: opts.id, checkRepo: true, scaffoldRoot: path.join(loadConfig().home, 'repos') });
+      const loaded = await loadMission(file, {
+        idOverride: opts.id,
+        checkRepo: true,
+        scaffoldRoot: path.join(loadConfig().home, 'repos'),
+      });
       say(renderPlan(loaded.spec, loaded.waves, path.relative(process.cwd(), loaded.file) || loaded.file));
       if (loaded.scaffoldDir) say(`  (the repository is created fresh from ${loaded.scaffoldDir} on each run)`);
       say('valid');
@@ -225,12 +296,16 @@ export function buildProgram(): Command {
       const withAttributes = embedded || (await ensureSearchAttributes(connection, config.namespace));
       const loaded = await loadForStart(client, config, file, opts.id);
       const workflowId = await startMission(client, config, loaded, withAttributes);
-      say(`started mission ${loaded.spec.id} (workflow ${workflowId}) on ${loaded.spec.repo}, base ${loaded.spec.base}`);
+      say(
+        `started mission ${loaded.spec.id} (workflow ${workflowId}) on ${loaded.spec.repo}, base ${loaded.spec.base}`,
+      );
       const url = workflowUrl(config, workflowId);
       if (url) say(`  Web UI: ${url}`);
       if (!follow || opts.detach) {
         if (!(await workerPolling(connection, config.namespace, config.taskQueue))) {
-          say(`  no worker polls task queue ${config.taskQueue} yet: run \`flotilla worker\` or \`flotilla watch ${loaded.spec.id}\``);
+          say(
+            `  no worker polls task queue ${config.taskQueue} yet: run \`flotilla worker\` or \`flotilla watch ${loaded.spec.id}\``,
+          );
         }
         return;
       }
@@ -299,7 +374,11 @@ export function buildProgram(): Command {
         const missions = await listMissions(client);
         if (opts.json) say(JSON.stringify(missions, null, 2));
         else if (missions.length === 0) say('no missions yet: flotilla run <mission.yaml>');
-        else for (const m of missions) say(`${m.missionId.padEnd(24)} ${(m.phase ?? m.status).padEnd(10)} started ${m.startedAt}${m.closedAt ? `  ended ${m.closedAt}` : ''}`);
+        else
+          for (const m of missions)
+            say(
+              `${m.missionId.padEnd(24)} ${(m.phase ?? m.status).padEnd(10)} started ${m.startedAt}${m.closedAt ? `  ended ${m.closedAt}` : ''}`,
+            );
       } finally {
         await connection.close();
       }
@@ -312,7 +391,12 @@ export function buildProgram(): Command {
     .option('--reason <text>', 'shown in status')
     .action(async (id: string, opts: { reason?: string }) => {
       const config = loadConfig();
-      await signalMission(config, id, (c) => c.workflow.getHandle(names.missionWorkflowId(id)).signal(pauseSignal, { reason: opts.reason }), 'pause');
+      await signalMission(
+        config,
+        id,
+        (c) => c.workflow.getHandle(names.missionWorkflowId(id)).signal(pauseSignal, { reason: opts.reason }),
+        'pause',
+      );
       say(`mission ${id}: pause requested (running tasks finish; nothing new starts until \`flotilla resume ${id}\`)`);
     });
 
@@ -322,7 +406,12 @@ export function buildProgram(): Command {
     .argument('<id>', 'mission id')
     .action(async (id: string) => {
       const config = loadConfig();
-      await signalMission(config, id, (c) => c.workflow.getHandle(names.missionWorkflowId(id)).signal(resumeSignal), 'resume');
+      await signalMission(
+        config,
+        id,
+        (c) => c.workflow.getHandle(names.missionWorkflowId(id)).signal(resumeSignal),
+        'resume',
+      );
       say(`mission ${id}: resumed`);
     });
 
@@ -333,7 +422,15 @@ export function buildProgram(): Command {
     .option('--reason <text>', 'shown in status')
     .action(async (id: string, opts: { reason?: string }) => {
       const config = loadConfig();
-      await signalMission(config, id, (c) => c.workflow.getHandle(names.missionWorkflowId(id)).signal(cancelSignal, { reason: opts.reason ?? 'cancelled by user' }), 'cancel');
+      await signalMission(
+        config,
+        id,
+        (c) =>
+          c.workflow
+            .getHandle(names.missionWorkflowId(id))
+            .signal(cancelSignal, { reason: opts.reason ?? 'cancelled by user' }),
+        'cancel',
+      );
       say(`mission ${id}: cancel requested (agents are stopped; worktrees and branches are kept)`);
     });
 
@@ -360,7 +457,11 @@ export function buildProgram(): Command {
         }
       };
       pump();
-      if (printed.size === 0 && !opts.follow) throw new CliError(`no transcript for task "${taskId}" of mission "${id}" in ${path.join(config.home, 'runs')}`, 4);
+      if (printed.size === 0 && !opts.follow)
+        throw new CliError(
+          `no transcript for task "${taskId}" of mission "${id}" in ${path.join(config.home, 'runs')}`,
+          4,
+        );
       while (opts.follow) {
         await new Promise((r) => setTimeout(r, 500));
         pump();
@@ -375,7 +476,9 @@ export function buildProgram(): Command {
       const config = loadConfig();
       installRuntime(config, false);
       const { workers, done, connection } = await startWorkers(config, opts.concurrency);
-      warn(`flotilla worker: task queues ${config.taskQueue} and ${workers.hostQueue} at ${config.address} (Ctrl-C to stop)`);
+      warn(
+        `flotilla worker: task queues ${config.taskQueue} and ${workers.hostQueue} at ${config.address} (Ctrl-C to stop)`,
+      );
       await done;
       await connection.close();
     });
@@ -388,7 +491,11 @@ export function buildProgram(): Command {
       const config = loadConfig();
       mkdirSync(config.home, { recursive: true });
       const cli = ensureTemporalCli(say);
-      if (!cli) throw new CliError('no Temporal CLI found and no Go to install it; install the Temporal CLI and set TEMPORAL_CLI_PATH', 1);
+      if (!cli)
+        throw new CliError(
+          'no Temporal CLI found and no Go to install it; install the Temporal CLI and set TEMPORAL_CLI_PATH',
+          1,
+        );
       const db = opts.db ? path.resolve(opts.db) : path.join(config.home, 'temporal.db');
       const child = spawn(cli, startDevArgs(config.address, db), { stdio: 'inherit' });
       process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 0)));
@@ -399,7 +506,8 @@ export function buildProgram(): Command {
     .action(async () => {
       const config = loadConfig();
       const rec = readServerRecord(config.home);
-      if (await stopEmbeddedServer(config.home)) say(`stopped the Temporal dev server (pid ${rec?.pid}, ${rec?.address})`);
+      if (await stopEmbeddedServer(config.home))
+        say(`stopped the Temporal dev server (pid ${rec?.pid}, ${rec?.address})`);
       else say('no dev server started by flotilla is running');
     });
 
@@ -413,7 +521,8 @@ async function main(argv: string[]): Promise<void> {
     const e = err as { code?: string; exitCode?: number };
     if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
       // commander printed the problem already; usage mistakes are invalid input.
-      process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+      process.exitCode =
+        e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
       return;
     }
     if (err instanceof MissionFileError) {

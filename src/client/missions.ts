@@ -45,7 +45,10 @@ export async function materializeScaffold(repo: string, scaffoldDir: string, fil
     rmSync(repo, { recursive: true, force: true });
   }
   mkdirSync(repo, { recursive: true });
-  cpSync(scaffoldDir, repo, { recursive: true, filter: (src) => !src.split(path.sep).includes('node_modules') && path.basename(src) !== '.git' });
+  cpSync(scaffoldDir, repo, {
+    recursive: true,
+    filter: (src) => !src.split(path.sep).includes('node_modules') && path.basename(src) !== '.git',
+  });
   const git = simpleGit({ baseDir: repo, config: ['user.name=Flotilla', 'user.email=flotilla@localhost'] });
   await git.raw(['init', '--quiet', '--initial-branch', 'main']);
   writeFileSync(path.join(repo, '.git', SCAFFOLD_MARK), `${scaffoldDir}\n`);
@@ -59,7 +62,12 @@ export async function materializeScaffold(repo: string, scaffoldDir: string, fil
  * mission with this id is in the way. Nothing starts until all of that passed.
  * @throws MissionFileError (exit 2) or CliError (exit 2) for what the user must change
  */
-export async function loadForStart(client: Client, config: FlotillaConfig, file: string, idOverride?: string): Promise<LoadedMission> {
+export async function loadForStart(
+  client: Client,
+  config: FlotillaConfig,
+  file: string,
+  idOverride?: string,
+): Promise<LoadedMission> {
   const scaffoldRoot = path.join(config.home, 'repos');
   const first = await loadMission(file, { idOverride, checkRepo: false, scaffoldRoot });
   const unavailable = first.spec.tasks.find((t) => !AVAILABLE_RUNTIMES.includes(t.agent.runtime));
@@ -69,14 +77,20 @@ export async function loadForStart(client: Client, config: FlotillaConfig, file:
       {
         path: `tasks[${i}].agent.runtime`,
         reason: `runtime "${unavailable.agent.runtime}" is not available in this version of Flotilla`,
-        fix: 'use `runtime: command` with your agent\'s command line',
+        fix: "use `runtime: command` with your agent's command line",
       },
     ]);
   }
   await refuseIfRunning(client, first.spec.id);
   if (first.scaffoldDir) await materializeScaffold(first.spec.repo, first.scaffoldDir, first.file);
   const loaded = await loadMission(file, { idOverride, checkRepo: true, scaffoldRoot });
-  const taken = (await simpleGit({ baseDir: loaded.spec.repo }).raw(['for-each-ref', '--format=%(refname:short)', `refs/heads/flotilla/${loaded.spec.id}/`])).trim();
+  const taken = (
+    await simpleGit({ baseDir: loaded.spec.repo }).raw([
+      'for-each-ref',
+      '--format=%(refname:short)',
+      `refs/heads/flotilla/${loaded.spec.id}/`,
+    ])
+  ).trim();
   if (taken) {
     throw new CliError(
       `${loaded.file}: branches of an earlier mission "${loaded.spec.id}" exist in ${loaded.spec.repo}:\n  ${taken.split('\n').join('\n  ')}\n` +
@@ -91,7 +105,10 @@ async function refuseIfRunning(client: Client, missionId: string): Promise<void>
   try {
     const d = await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe();
     if (d.status.name === 'RUNNING') {
-      throw new CliError(`mission "${missionId}" is already running; follow it with \`flotilla watch ${missionId}\`, or start this file with --id <another-id>`, 2);
+      throw new CliError(
+        `mission "${missionId}" is already running; follow it with \`flotilla watch ${missionId}\`, or start this file with --id <another-id>`,
+        2,
+      );
     }
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -102,7 +119,12 @@ async function refuseIfRunning(client: Client, missionId: string): Promise<void>
  * Starts `missionWorkflow` (id `mission-<missionId>`) on the shared task queue.
  * @throws CliError (exit 2) when a mission with that id is running
  */
-export async function startMission(client: Client, config: FlotillaConfig, loaded: LoadedMission, searchAttributes: boolean): Promise<string> {
+export async function startMission(
+  client: Client,
+  config: FlotillaConfig,
+  loaded: LoadedMission,
+  searchAttributes: boolean,
+): Promise<string> {
   const workflowId = names.missionWorkflowId(loaded.spec.id);
   const input: MissionInput = { spec: loaded.spec, searchAttributes };
   try {
@@ -110,11 +132,16 @@ export async function startMission(client: Client, config: FlotillaConfig, loade
       workflowId,
       taskQueue: config.taskQueue,
       args: [input],
-      searchAttributes: searchAttributes ? { [SEARCH_ATTRIBUTES.missionId]: [loaded.spec.id], [SEARCH_ATTRIBUTES.phase]: ['planning'] } : undefined,
+      searchAttributes: searchAttributes
+        ? { [SEARCH_ATTRIBUTES.missionId]: [loaded.spec.id], [SEARCH_ATTRIBUTES.phase]: ['planning'] }
+        : undefined,
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new CliError(`mission "${loaded.spec.id}" is already running; follow it with \`flotilla watch ${loaded.spec.id}\``, 2);
+      throw new CliError(
+        `mission "${loaded.spec.id}" is already running; follow it with \`flotilla watch ${loaded.spec.id}\``,
+        2,
+      );
     }
     throw err;
   }
@@ -134,7 +161,8 @@ export async function getProgress(client: Client, config: FlotillaConfig, missio
   try {
     status = (await handle.describe()).status.name;
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`no mission "${missionId}" in namespace ${config.namespace} (see \`flotilla list\`)`, 4);
+    if (err instanceof WorkflowNotFoundError)
+      throw new CliError(`no mission "${missionId}" in namespace ${config.namespace} (see \`flotilla list\`)`, 4);
     throw err;
   }
   let progress: MissionProgress;
@@ -144,11 +172,17 @@ export async function getProgress(client: Client, config: FlotillaConfig, missio
     try {
       progress = await client.withDeadline(Date.now() + 10_000, () => handle.query(progressQuery));
     } catch {
-      throw new CliError(`mission "${missionId}" is running but no worker answered; start one with \`flotilla worker\` (or \`flotilla watch ${missionId}\`)`, 1);
+      throw new CliError(
+        `mission "${missionId}" is running but no worker answered; start one with \`flotilla worker\` (or \`flotilla watch ${missionId}\`)`,
+        1,
+      );
     }
     await annotateRunningTasks(client, missionId, progress);
   } else {
-    throw new CliError(`mission "${missionId}" ended as ${status.toLowerCase()} outside Flotilla's control (see the Web UI: ${workflowUrl(config, handle.workflowId) ?? handle.workflowId})`, 1);
+    throw new CliError(
+      `mission "${missionId}" ended as ${status.toLowerCase()} outside Flotilla's control (see the Web UI: ${workflowUrl(config, handle.workflowId) ?? handle.workflowId})`,
+      1,
+    );
   }
   progress.uiUrl = workflowUrl(config, progress.workflowId);
   return progress;

@@ -44,10 +44,16 @@ export function renderStatus(p: MissionProgress): string {
     `  base ${p.baseBranch} @ ${shortSha(p.baseSha)} -> ${p.integrationBranch} @ ${shortSha(p.integrationSha)}`,
   ];
   for (const w of p.waves) {
-    lines.push(`  wave ${w.index} ${w.status}${w.index === p.currentWave && !['merged', 'skipped'].includes(w.status) ? '  <' : ''}`);
+    lines.push(
+      `  wave ${w.index} ${w.status}${w.index === p.currentWave && !['merged', 'skipped'].includes(w.status) ? '  <' : ''}`,
+    );
     for (const id of w.taskIds) {
       const t = p.tasks.find((x) => x.id === id)!;
-      const extra = [t.attempts > 1 ? `attempts ${t.attempts}` : '', t.headSha ? shortSha(t.headSha) : '', t.diffstat ? `+${t.diffstat.insertions}/-${t.diffstat.deletions}` : '']
+      const extra = [
+        t.attempts > 1 ? `attempts ${t.attempts}` : '',
+        t.headSha ? shortSha(t.headSha) : '',
+        t.diffstat ? `+${t.diffstat.insertions}/-${t.diffstat.deletions}` : '',
+      ]
         .filter(Boolean)
         .join(' ');
       lines.push(`    ${STATUS_MARK[t.status] ?? '?'} ${t.id.padEnd(20)} ${t.status.padEnd(9)} ${extra}`);
@@ -76,7 +82,8 @@ export function progressEvents(prev: MissionProgress | undefined, next: MissionP
   }
   for (const w of next.waves) {
     const before = prev?.waves[w.index];
-    if (before?.status !== w.status && w.status !== 'pending') out.push(`wave ${w.index} ${w.status} (${w.taskIds.join(', ')})`);
+    if (before?.status !== w.status && w.status !== 'pending')
+      out.push(`wave ${w.index} ${w.status} (${w.taskIds.join(', ')})`);
   }
   if (!prev || prev.phase !== next.phase) out.push(`mission ${next.phase}${next.reason ? `: ${next.reason}` : ''}`);
   else if (prev.reason !== next.reason && next.reason) out.push(`mission ${next.phase}: ${next.reason}`);

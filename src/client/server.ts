@@ -73,7 +73,9 @@ export function ensureTemporalCli(log: (line: string) => void): string | undefin
   try {
     execFileSync(go, ['install', TEMPORAL_CLI_MODULE], { stdio: ['ignore', 'inherit', 'inherit'] });
   } catch {
-    throw new CliError(`could not install the Temporal CLI with \`go install ${TEMPORAL_CLI_MODULE}\`; install it by hand and set TEMPORAL_CLI_PATH`);
+    throw new CliError(
+      `could not install the Temporal CLI with \`go install ${TEMPORAL_CLI_MODULE}\`; install it by hand and set TEMPORAL_CLI_PATH`,
+    );
   }
   return findTemporalCli();
 }
@@ -114,7 +116,20 @@ export function readServerRecord(home: string): ServerRecord | undefined {
 /** `start-dev` arguments: loopback only, Flotilla's search attributes registered. */
 export function startDevArgs(address: string, db: string): string[] {
   const port = portOf(address);
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(port + 1000), '--db-filename', db, '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ui-port',
+    String(port + 1000),
+    '--db-filename',
+    db,
+    '--log-level',
+    'warn',
+  ];
   for (const name of Object.values(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=Keyword`);
   return args;
 }
@@ -126,7 +141,9 @@ export function startDevArgs(address: string, db: string): string[] {
  */
 export async function startEmbeddedServer(config: FlotillaConfig, log: (line: string) => void): Promise<ServerRecord> {
   if (!isLoopback(config.address)) {
-    throw new CliError(`no Temporal service answers at ${config.address}; start it, or unset TEMPORAL_ADDRESS to use the embedded dev server`);
+    throw new CliError(
+      `no Temporal service answers at ${config.address}; start it, or unset TEMPORAL_ADDRESS to use the embedded dev server`,
+    );
   }
   mkdirSync(config.home, { recursive: true });
   const db = path.join(config.home, 'temporal.db');
@@ -140,11 +157,21 @@ export async function startEmbeddedServer(config: FlotillaConfig, log: (line: st
   } else {
     kind = 'sdk';
     log('no Temporal CLI and no Go: starting the dev server through the Temporal SDK (downloads the CLI once)');
-    child = spawn(process.execPath, [path.join(__dirname, 'sdk-server.js'), config.address, db], { detached: true, stdio: ['ignore', fd, fd] });
+    child = spawn(process.execPath, [path.join(__dirname, 'sdk-server.js'), config.address, db], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
   }
   closeSync(fd);
   child.unref();
-  const record: ServerRecord = { pid: child.pid!, address: config.address, uiPort: portOf(config.address) + 1000, db, log: logFile, kind };
+  const record: ServerRecord = {
+    pid: child.pid!,
+    address: config.address,
+    uiPort: portOf(config.address) + 1000,
+    db,
+    log: logFile,
+    kind,
+  };
   writeFileSync(recordFile(config.home), JSON.stringify(record, null, 2));
   const deadline = Date.now() + (kind === 'sdk' ? 300_000 : 60_000);
   while (Date.now() < deadline) {

@@ -131,7 +131,11 @@ function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
     } else seen.set(t.id, i);
     (t.dependsOn ?? []).forEach((dep, j) => {
       if (dep === t.id) {
-        problems.push({ path: `tasks[${i}].dependsOn[${j}]`, reason: `task "${t.id}" depends on itself`, fix: 'remove it' });
+        problems.push({
+          path: `tasks[${i}].dependsOn[${j}]`,
+          reason: `task "${t.id}" depends on itself`,
+          fix: 'remove it',
+        });
       } else if (!ids.includes(dep)) {
         problems.push({
           path: `tasks[${i}].dependsOn[${j}]`,
@@ -141,10 +145,18 @@ function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
       }
     });
     if (t.prompt === undefined && t.promptFile === undefined) {
-      problems.push({ path: `tasks[${i}].prompt`, reason: 'is required (or promptFile)', fix: 'add `prompt:` text or a `promptFile:` path' });
+      problems.push({
+        path: `tasks[${i}].prompt`,
+        reason: 'is required (or promptFile)',
+        fix: 'add `prompt:` text or a `promptFile:` path',
+      });
     }
     if (t.prompt !== undefined && t.promptFile !== undefined) {
-      problems.push({ path: `tasks[${i}].promptFile`, reason: 'both prompt and promptFile are set', fix: 'keep one of them' });
+      problems.push({
+        path: `tasks[${i}].promptFile`,
+        reason: 'both prompt and promptFile are set',
+        fix: 'keep one of them',
+      });
     }
     if (t.promptFile !== undefined && !existsSync(path.resolve(dir, t.promptFile))) {
       problems.push({
@@ -191,17 +203,30 @@ function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
   if (raw.scaffold !== undefined) {
     const scaffoldDir = path.resolve(dir, raw.scaffold);
     if (!existsSync(scaffoldDir) || !statSync(scaffoldDir).isDirectory()) {
-      problems.push({ path: 'scaffold', reason: `not a directory: ${scaffoldDir}`, fix: 'scaffold is relative to the mission file; check the path' });
+      problems.push({
+        path: 'scaffold',
+        reason: `not a directory: ${scaffoldDir}`,
+        fix: 'scaffold is relative to the mission file; check the path',
+      });
     }
   }
   return problems;
 }
 
 /** Resolves `repo` to its absolute top-level directory and `base` to a branch that exists. */
-async function checkRepo(file: string, repo: string, base: string | undefined, fieldRepo: string): Promise<{ repo: string; base: string }> {
+async function checkRepo(
+  file: string,
+  repo: string,
+  base: string | undefined,
+  fieldRepo: string,
+): Promise<{ repo: string; base: string }> {
   if (!existsSync(repo) || !statSync(repo).isDirectory()) {
     throw new MissionFileError(file, [
-      { path: fieldRepo, reason: `not a directory: ${repo}`, fix: 'repo is relative to the mission file; point it at a git repository' },
+      {
+        path: fieldRepo,
+        reason: `not a directory: ${repo}`,
+        fix: 'repo is relative to the mission file; point it at a git repository',
+      },
     ]);
   }
   const git = simpleGit({ baseDir: repo });
@@ -210,12 +235,20 @@ async function checkRepo(file: string, repo: string, base: string | undefined, f
     top = (await git.revparse(['--show-toplevel'])).trim();
   } catch {
     throw new MissionFileError(file, [
-      { path: fieldRepo, reason: `not a git repository: ${repo}`, fix: `run \`git init\` there and commit, or point repo at a git repository` },
+      {
+        path: fieldRepo,
+        reason: `not a git repository: ${repo}`,
+        fix: `run \`git init\` there and commit, or point repo at a git repository`,
+      },
     ]);
   }
   if (!(await gitSucceeds(top, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']))) {
     throw new MissionFileError(file, [
-      { path: fieldRepo, reason: `the repository has no commits: ${top}`, fix: 'commit something first; tasks branch from the base branch' },
+      {
+        path: fieldRepo,
+        reason: `the repository has no commits: ${top}`,
+        fix: 'commit something first; tasks branch from the base branch',
+      },
     ]);
   }
   let branch = base;
@@ -223,7 +256,11 @@ async function checkRepo(file: string, repo: string, base: string | undefined, f
     const head = (await git.raw(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
     if (!head) {
       throw new MissionFileError(file, [
-        { path: 'base', reason: `${top} is on a detached HEAD, so there is no default base branch`, fix: 'set `base:` to a branch name' },
+        {
+          path: 'base',
+          reason: `${top} is on a detached HEAD, so there is no default base branch`,
+          fix: 'set `base:` to a branch name',
+        },
       ]);
     }
     branch = head;
@@ -254,7 +291,9 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
   const dir = path.dirname(file);
   const data = parseMissionText(file, readText(file));
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new MissionFileError(file, [{ path: '', reason: 'must be a mapping (id:, tasks:, ...)', fix: 'see examples/quickstart/mission.yaml' }]);
+    throw new MissionFileError(file, [
+      { path: '', reason: 'must be a mapping (id:, tasks:, ...)', fix: 'see examples/quickstart/mission.yaml' },
+    ]);
   }
   const parsed = missionSchema.safeParse(data);
   if (!parsed.success) throw new MissionFileError(file, zodProblems(parsed.error));
@@ -300,7 +339,9 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
     waves = planWaves(tasks);
   } catch (err) {
     if (err instanceof CycleError) {
-      throw new MissionFileError(file, [{ path: 'tasks', reason: err.message, fix: 'remove one of these dependencies' }]);
+      throw new MissionFileError(file, [
+        { path: 'tasks', reason: err.message, fix: 'remove one of these dependencies' },
+      ]);
     }
     throw err;
   }

@@ -4,7 +4,8 @@
  */
 import { MissionPhase, MissionSpec, TaskStatus, TASK_STATUSES, TERMINAL_PHASES, names } from './types';
 
-export type WaveStatus = 'pending' | 'running' | 'merging' | 'verifying' | 'merged' | 'failed' | 'skipped' | 'cancelled';
+export type WaveStatus =
+  'pending' | 'running' | 'merging' | 'verifying' | 'merged' | 'failed' | 'skipped' | 'cancelled';
 
 /** Per task, what the mission knows; serialized in history across continue-as-new, so keep it small. */
 export interface TaskState {
@@ -76,7 +77,13 @@ export interface MissionProgress {
   integrationSha: string | null;
   currentWave: number;
   waves: WaveState[];
-  tasks: Array<Omit<TaskState, 'title' | 'diffstat' | 'iterations'> & { title: string; diffstat: Diffstat | null; iterations: number }>;
+  tasks: Array<
+    Omit<TaskState, 'title' | 'diffstat' | 'iterations'> & {
+      title: string;
+      diffstat: Diffstat | null;
+      iterations: number;
+    }
+  >;
   counts: Record<TaskStatus, number> & { total: number };
   percent: number;
   costUsd: number;

@@ -28,7 +28,10 @@ export const agentSchema = z.strictObject({
   runtime: z.enum(['claude', 'codex', 'command'], { error: 'must be one of: claude, codex, command' }).optional(),
   model: z.string().min(1).optional(),
   args: stringList.optional(),
-  command: z.array(z.string(), { error: 'must be an argv: a list of strings, e.g. [bash, -c, "..."]' }).min(1).optional(),
+  command: z
+    .array(z.string(), { error: 'must be an argv: a list of strings, e.g. [bash, -c, "..."]' })
+    .min(1)
+    .optional(),
   env: z
     .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be the NAME of an environment variable' }), {
       error: 'must be a list of environment variable names',
@@ -71,9 +74,7 @@ export const missionSchema = z.strictObject({
       onMergeConflict: z
         .enum(['pause', 'resolve', 'fail'], { error: 'must be one of: pause, resolve, fail' })
         .optional(),
-      onVerifyFailure: z
-        .enum(['pause', 'revert', 'fail'], { error: 'must be one of: pause, revert, fail' })
-        .optional(),
+      onVerifyFailure: z.enum(['pause', 'revert', 'fail'], { error: 'must be one of: pause, revert, fail' }).optional(),
     })
     .optional(),
   budget: z.strictObject({ usd: z.number({ error: 'must be a number of US dollars' }).positive() }).optional(),

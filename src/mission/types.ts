@@ -82,25 +82,11 @@ export interface MissionSpec {
 
 /** Task status, as in DESIGN.md's `status --json` contract. */
 export type TaskStatus =
-  | 'pending'
-  | 'running'
-  | 'succeeded'
-  | 'merged'
-  | 'failed'
-  | 'skipped'
-  | 'conflict'
-  | 'cancelled';
+  'pending' | 'running' | 'succeeded' | 'merged' | 'failed' | 'skipped' | 'conflict' | 'cancelled';
 
 /** Mission phase, as in DESIGN.md's `status --json` contract. */
 export type MissionPhase =
-  | 'planning'
-  | 'running'
-  | 'paused'
-  | 'merging'
-  | 'blocked'
-  | 'completed'
-  | 'failed'
-  | 'cancelled';
+  'planning' | 'running' | 'paused' | 'merging' | 'blocked' | 'completed' | 'failed' | 'cancelled';
 
 export const TASK_STATUSES: readonly TaskStatus[] = [
   'pending',

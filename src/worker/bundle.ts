@@ -7,7 +7,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 async function main(): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+  });
   writeFileSync(path.resolve(__dirname, '../workflow-bundle.js'), code);
 }
 

@@ -41,8 +41,15 @@ function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath
  * A workflow-only worker on the shared task queue, for answering queries when no real worker
  * runs. It registers no activity, so it never touches a repository or starts an agent.
  */
-export async function createQueryWorker(opts: Pick<FlotillaWorkerOptions, 'connection' | 'namespace' | 'taskQueue'>): Promise<Worker> {
-  return Worker.create({ connection: opts.connection, namespace: opts.namespace, taskQueue: opts.taskQueue, ...workflowSource() });
+export async function createQueryWorker(
+  opts: Pick<FlotillaWorkerOptions, 'connection' | 'namespace' | 'taskQueue'>,
+): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    ...workflowSource(),
+  });
 }
 
 export interface FlotillaWorkers {

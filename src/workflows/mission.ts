@@ -130,7 +130,9 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
               copy: spec.copy,
             },
           ],
-          searchAttributes: input.searchAttributes ? { [SEARCH_ATTRIBUTES.missionId]: [spec.id], [SEARCH_ATTRIBUTES.taskId]: [id] } : undefined,
+          searchAttributes: input.searchAttributes
+            ? { [SEARCH_ATTRIBUTES.missionId]: [spec.id], [SEARCH_ATTRIBUTES.taskId]: [id] }
+            : undefined,
         }),
       );
       t.status = result.status;
@@ -158,7 +160,9 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   const runWave = async (w: number, hostQueue: string): Promise<void> => {
     const inFlight: Promise<void>[] = [];
     for (const id of state.waves[w].taskIds) {
-      await condition(() => cancelRequested || stopReason !== null || (!state.paused && running.size < spec.concurrency));
+      await condition(
+        () => cancelRequested || stopReason !== null || (!state.paused && running.size < spec.concurrency),
+      );
       const t = task(id);
       if (cancelRequested || stopReason !== null) break;
       if (t.status !== 'pending') continue;
@@ -180,7 +184,13 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       const t = task(id);
       if (t.status !== 'succeeded') continue;
       for (;;) {
-        const r = await git.mergeBranch({ worktree: state.integrationWorktree!, repo: spec.repo, branch: t.branch, taskId: id, title: t.title });
+        const r = await git.mergeBranch({
+          worktree: state.integrationWorktree!,
+          repo: spec.repo,
+          branch: t.branch,
+          taskId: id,
+          title: t.title,
+        });
         if (r.status === 'merged') {
           t.status = 'merged';
           t.error = null;
@@ -203,7 +213,11 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     }
   };
 
-  const verifyWave = async (w: number, preWaveSha: string, git: ReturnType<typeof proxyActivities<Activities>>): Promise<void> => {
+  const verifyWave = async (
+    w: number,
+    preWaveSha: string,
+    git: ReturnType<typeof proxyActivities<Activities>>,
+  ): Promise<void> => {
     if (spec.verify.length === 0 || !state.waves[w].taskIds.some((id) => task(id).status === 'merged')) return;
     state.waves[w].status = 'verifying';
     for (;;) {
@@ -218,7 +232,8 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       const why = `mission verify \`${f.command}\` failed after wave ${w} (exit ${f.exitCode ?? 'timeout'})`;
       const policy = spec.policy.onVerifyFailure;
       if (policy === 'pause') {
-        if (await blockUntilResumed(`${why}; fix ${state.integrationBranch}, then \`flotilla resume ${spec.id}\``)) continue;
+        if (await blockUntilResumed(`${why}; fix ${state.integrationBranch}, then \`flotilla resume ${spec.id}\``))
+          continue;
         return;
       }
       if (policy === 'revert') {
@@ -267,7 +282,12 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       taskQueue: hostQueue,
       startToCloseTimeout: '10 minutes',
       heartbeatTimeout: '1 minute',
-      retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: ['BranchTaken', 'BaseMissing'] },
+      retry: {
+        initialInterval: '2s',
+        maximumInterval: '1 minute',
+        maximumAttempts: 10,
+        nonRetryableErrorTypes: ['BranchTaken', 'BaseMissing'],
+      },
     });
     const integration = await git.prepareIntegration({
       missionId: spec.id,
@@ -290,7 +310,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       setPhase('running');
       const preWaveSha = state.integrationSha!;
       await runWave(w, hostQueue);
-      if (cancelRequested || spec.policy.onTaskFailure === 'stop-all' && stopReason !== null) {
+      if (cancelRequested || (spec.policy.onTaskFailure === 'stop-all' && stopReason !== null)) {
         state.waves[w].status = 'cancelled';
         break;
       }

@@ -4,7 +4,14 @@
  * output's tail back to the agent as its next prompt, at most `maxIterations` runs in all.
  * Every activity runs on the host queue (the worker holding the repository).
  */
-import { ActivityCancellationType, ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Diffstat } from '../mission/progress';
 import type { CommandLine, TaskSpec } from '../mission/types';
@@ -120,7 +127,14 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
     step.step = 'agent';
     step.iteration = iteration;
     try {
-      const run = await agent.runAgent({ missionId: input.missionId, taskId: task.id, worktree: wt.worktree, agent: task.agent, prompt, iteration });
+      const run = await agent.runAgent({
+        missionId: input.missionId,
+        taskId: task.id,
+        worktree: wt.worktree,
+        agent: task.agent,
+        prompt,
+        iteration,
+      });
       attempts += run.attempt;
       summary = run.summary;
     } catch (err) {
@@ -128,12 +142,32 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
       attempts += attemptsOf(err, task.agent.retries + 1);
       const error = failureMessage(err);
       // Nothing is lost: what the agent left is committed on the task branch, marked incomplete.
-      const kept = await git.checkpoint({ worktree: wt.worktree, taskId: task.id, title: task.title, baseSha: input.baseSha, note: '[incomplete]' });
-      return { status: 'failed', branch: wt.branch, headSha: kept.headSha, diffstat: kept.diffstat, attempts, iterations: iteration, summary, error };
+      const kept = await git.checkpoint({
+        worktree: wt.worktree,
+        taskId: task.id,
+        title: task.title,
+        baseSha: input.baseSha,
+        note: '[incomplete]',
+      });
+      return {
+        status: 'failed',
+        branch: wt.branch,
+        headSha: kept.headSha,
+        diffstat: kept.diffstat,
+        attempts,
+        iterations: iteration,
+        summary,
+        error,
+      };
     }
 
     step.step = 'checkpoint';
-    const ck = await git.checkpoint({ worktree: wt.worktree, taskId: task.id, title: task.title, baseSha: input.baseSha });
+    const ck = await git.checkpoint({
+      worktree: wt.worktree,
+      taskId: task.id,
+      title: task.title,
+      baseSha: input.baseSha,
+    });
     const unchanged = last !== null && ck.headSha === last.headSha;
     last = { headSha: ck.headSha, diffstat: ck.diffstat };
     if (task.verify.length === 0) {
@@ -153,10 +187,26 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
     const f = gate.failed!;
     const why = `verify \`${f.command}\` failed (exit ${f.exitCode ?? 'timeout'})`;
     if (unchanged) {
-      return { status: 'failed', branch: wt.branch, ...last, attempts, iterations: iteration, summary, error: `${why}; iteration ${iteration} changed nothing, so the gate stopped early` };
+      return {
+        status: 'failed',
+        branch: wt.branch,
+        ...last,
+        attempts,
+        iterations: iteration,
+        summary,
+        error: `${why}; iteration ${iteration} changed nothing, so the gate stopped early`,
+      };
     }
     if (iteration === task.maxIterations) {
-      return { status: 'failed', branch: wt.branch, ...last, attempts, iterations: iteration, summary, error: `${why} after ${iteration} iteration${iteration === 1 ? '' : 's'} (maxIterations)` };
+      return {
+        status: 'failed',
+        branch: wt.branch,
+        ...last,
+        attempts,
+        iterations: iteration,
+        summary,
+        error: `${why} after ${iteration} iteration${iteration === 1 ? '' : 's'} (maxIterations)`,
+      };
     }
     prompt = gatePrompt(task, f.command, f.exitCode, f.outputTail, iteration + 1);
   }

@@ -46,7 +46,11 @@ function flotilla(args: string[], cwd = root): Promise<Run> {
     execFile(
       path.join(root, 'flotilla'),
       args,
-      { cwd, env: { ...process.env, TEMPORAL_ADDRESS: address, FLOTILLA_HOME: home, FLOTILLA_TASK_QUEUE: 'flotilla-e2e' }, timeout: 240_000 },
+      {
+        cwd,
+        env: { ...process.env, TEMPORAL_ADDRESS: address, FLOTILLA_HOME: home, FLOTILLA_TASK_QUEUE: 'flotilla-e2e' },
+        timeout: 240_000,
+      },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -74,10 +78,22 @@ afterAll(async () => {
 test('malformed mission files exit 2 with the file, the field and a fix, and start nothing', async () => {
   const dir = makeRepo();
   const cases: Array<[string, RegExp]> = [
-    ['id: demo\ntasks:\n  - id: a\n    prompt: p\n    dependsOn: [ghost]\n    agent: { runtime: command, command: [x] }\n', /tasks\[0\]\.dependsOn\[0\]: unknown task "ghost"\n\s+fix: use one of the task ids: a/],
-    ['id: demo\nconcurrency: many\ntasks: [{ id: a, prompt: p, agent: { runtime: command, command: [x] } }]\n', /concurrency: must be a whole number/],
-    ['id: demo\ntasks:\n  - { id: a, prompt: p, dependsOn: [b], agent: { runtime: command, command: [x] } }\n  - { id: b, prompt: p, dependsOn: [a], agent: { runtime: command, command: [x] } }\n', /dependency cycle: a -> b -> a/],
-    ['id: demo\nbase: release\ntasks: [{ id: a, prompt: p, agent: { runtime: command, command: [x] } }]\n', /base: unknown branch "release"/],
+    [
+      'id: demo\ntasks:\n  - id: a\n    prompt: p\n    dependsOn: [ghost]\n    agent: { runtime: command, command: [x] }\n',
+      /tasks\[0\]\.dependsOn\[0\]: unknown task "ghost"\n\s+fix: use one of the task ids: a/,
+    ],
+    [
+      'id: demo\nconcurrency: many\ntasks: [{ id: a, prompt: p, agent: { runtime: command, command: [x] } }]\n',
+      /concurrency: must be a whole number/,
+    ],
+    [
+      'id: demo\ntasks:\n  - { id: a, prompt: p, dependsOn: [b], agent: { runtime: command, command: [x] } }\n  - { id: b, prompt: p, dependsOn: [a], agent: { runtime: command, command: [x] } }\n',
+      /dependency cycle: a -> b -> a/,
+    ],
+    [
+      'id: demo\nbase: release\ntasks: [{ id: a, prompt: p, agent: { runtime: command, command: [x] } }]\n',
+      /base: unknown branch "release"/,
+    ],
   ];
   for (const [body, message] of cases) {
     const file = path.join(dir, 'mission.yaml');
@@ -104,13 +120,22 @@ test('run the quickstart: embedded dev server, every task merged, status --json 
   expect(r.stdout).toMatch(/starting the embedded dev server/);
   expect(r.stdout).toMatch(/wave 1 running \(index, title-case\)/);
   expect(r.stdout).toMatch(/mission quickstart completed in .*: 5\/5 tasks merged/);
-  expect(r.stdout).toMatch(new RegExp(`Web UI: http://localhost:${Number(address.split(':')[1]) + 1000}/namespaces/default/workflows/mission-quickstart`));
+  expect(r.stdout).toMatch(
+    new RegExp(
+      `Web UI: http://localhost:${Number(address.split(':')[1]) + 1000}/namespaces/default/workflows/mission-quickstart`,
+    ),
+  );
   console.log(`quickstart wall time (dev server start included): ${elapsed} ms`);
 
   const status = await flotilla(['status', 'quickstart', '--json']);
   expect(status.code).toBe(0);
   const p = JSON.parse(status.stdout) as MissionProgress;
-  expect(p).toMatchObject({ missionId: 'quickstart', phase: 'completed', percent: 100, integrationBranch: 'flotilla/quickstart/integration' });
+  expect(p).toMatchObject({
+    missionId: 'quickstart',
+    phase: 'completed',
+    percent: 100,
+    integrationBranch: 'flotilla/quickstart/integration',
+  });
   expect(p.tasks.map((t) => t.status)).toEqual(['merged', 'merged', 'merged', 'merged', 'merged']);
   expect(p.repo.startsWith(home)).toBe(true);
   // One merge per task on the integration branch, and the example's own tests pass there.
@@ -121,13 +146,35 @@ test('run the quickstart: embedded dev server, every task merged, status --json 
   // The mission and its task workflows are visible to Temporal's own CLI.
   const temporal = findTemporalCli()!;
   const listed = await new Promise<string>((resolve, reject) =>
-    execFile(temporal, ['workflow', 'list', '--address', address, '--query', "WorkflowId STARTS_WITH 'mission-quickstart'", '--output', 'json'], (err, out) => (err ? reject(err) : resolve(out))),
+    execFile(
+      temporal,
+      [
+        'workflow',
+        'list',
+        '--address',
+        address,
+        '--query',
+        "WorkflowId STARTS_WITH 'mission-quickstart'",
+        '--output',
+        'json',
+      ],
+      (err, out) => (err ? reject(err) : resolve(out)),
+    ),
   );
-  const ids = (JSON.parse(listed) as Array<{ execution: { workflowId: string } }>).map((w) => w.execution.workflowId).sort();
-  expect(ids).toEqual(['mission-quickstart', ...['capitalize', 'index', 'slugify', 'title-case', 'truncate'].map((t) => `mission-quickstart/task-${t}`)]);
+  const ids = (JSON.parse(listed) as Array<{ execution: { workflowId: string } }>)
+    .map((w) => w.execution.workflowId)
+    .sort();
+  expect(ids).toEqual([
+    'mission-quickstart',
+    ...['capitalize', 'index', 'slugify', 'title-case', 'truncate'].map((t) => `mission-quickstart/task-${t}`),
+  ]);
 
   const list = await flotilla(['list', '--json']);
-  expect(JSON.parse(list.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ missionId: 'quickstart', phase: 'completed', status: 'completed' })]));
+  expect(JSON.parse(list.stdout)).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ missionId: 'quickstart', phase: 'completed', status: 'completed' }),
+    ]),
+  );
 
   // Running it again works: the example makes a fresh repository each time.
   const again = await flotilla(['run', 'examples/quickstart/mission.yaml']);
@@ -159,7 +206,12 @@ tasks:
   expect(watch.code).toBe(1);
   expect(watch.stdout).toMatch(/mission needs-human cancelled/);
 
-  for (const args of [['status', 'nope'], ['pause', 'nope'], ['resume', 'nope'], ['cancel', 'nope']]) {
+  for (const args of [
+    ['status', 'nope'],
+    ['pause', 'nope'],
+    ['resume', 'nope'],
+    ['cancel', 'nope'],
+  ]) {
     const u = await flotilla(args);
     expect({ args, code: u.code }).toEqual({ args, code: 4 });
     expect(u.stderr).toMatch(/no mission "nope"/);

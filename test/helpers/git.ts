@@ -5,7 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 
 export function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], { cwd: dir, encoding: 'utf8' }).trim();
+  return execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+  }).trim();
 }
 
 export function tempDir(prefix = 'flotilla-test-'): string {

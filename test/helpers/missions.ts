@@ -8,11 +8,30 @@ import { planWaves } from '../../src/workflows/plan';
 
 /** A `command` agent running a bash script (the script is test code, not user input). */
 export function bashAgent(script: string, extra: Partial<AgentSpec> = {}): AgentSpec {
-  return { runtime: 'command', command: ['bash', '-c', script], args: [], env: [], timeoutMs: 60_000, idleTimeoutMs: 60_000, retries: 0, ...extra };
+  return {
+    runtime: 'command',
+    command: ['bash', '-c', script],
+    args: [],
+    env: [],
+    timeoutMs: 60_000,
+    idleTimeoutMs: 60_000,
+    retries: 0,
+    ...extra,
+  };
 }
 
 export function task(id: string, script: string, opts: Partial<TaskSpec> = {}): TaskSpec {
-  return { id, title: `Task ${id}`, prompt: `do ${id}`, dependsOn: [], verify: [], maxIterations: 1, agent: bashAgent(script), checkpointEveryMs: 300_000, ...opts };
+  return {
+    id,
+    title: `Task ${id}`,
+    prompt: `do ${id}`,
+    dependsOn: [],
+    verify: [],
+    maxIterations: 1,
+    agent: bashAgent(script),
+    checkpointEveryMs: 300_000,
+    ...opts,
+  };
 }
 
 export function mission(id: string, repo: string, tasks: TaskSpec[], opts: Partial<MissionSpec> = {}): MissionSpec {
@@ -39,7 +58,12 @@ export async function progress(client: Client, missionId: string): Promise<Missi
 }
 
 /** Polls the progress query until `pred` holds; throws with the last progress after `timeoutMs`. */
-export async function waitFor(client: Client, missionId: string, pred: (p: MissionProgress) => boolean, timeoutMs = 60_000): Promise<MissionProgress> {
+export async function waitFor(
+  client: Client,
+  missionId: string,
+  pred: (p: MissionProgress) => boolean,
+  timeoutMs = 60_000,
+): Promise<MissionProgress> {
   const deadline = Date.now() + timeoutMs;
   let last: MissionProgress | undefined;
   while (Date.now() < deadline) {

@@ -21,7 +21,13 @@ const taskQueue = 'flotilla-it';
 
 beforeAll(async () => {
   env = await startDevServer();
-  workers = await createWorkers({ connection: env.nativeConnection, namespace: 'default', taskQueue, home: tempDir('flotilla-home-'), hostId: 'it' });
+  workers = await createWorkers({
+    connection: env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    home: tempDir('flotilla-home-'),
+    hostId: 'it',
+  });
   running = workers.run();
 }, 180_000);
 
@@ -33,14 +39,19 @@ afterAll(async () => {
 
 function start(spec: MissionSpec) {
   const input: MissionInput = { spec, searchAttributes: true };
-  return env.client.workflow.start('missionWorkflow', { workflowId: names.missionWorkflowId(spec.id), taskQueue, args: [input] });
+  return env.client.workflow.start('missionWorkflow', {
+    workflowId: names.missionWorkflowId(spec.id),
+    taskQueue,
+    args: [input],
+  });
 }
 
 async function run(spec: MissionSpec): Promise<MissionResult> {
   return (await start(spec)).result() as Promise<MissionResult>;
 }
 
-const writeFile = (file: string, content: string) => `mkdir -p "$(dirname ${file})"; printf '%s\\n' '${content}' > ${file}`;
+const writeFile = (file: string, content: string) =>
+  `mkdir -p "$(dirname ${file})"; printf '%s\\n' '${content}' > ${file}`;
 
 test('a 2-wave mission completes with one merge per task on the integration branch', async () => {
   const repo = makeRepo();
@@ -48,7 +59,9 @@ test('a 2-wave mission completes with one merge per task on the integration bran
     task('a', `sleep 1; ${writeFile('a.txt', 'from a')}`),
     task('b', writeFile('b.txt', 'from b')),
     // Wave 1 builds on what wave 0 merged: it fails unless both files are in its worktree.
-    task('c', `test -f a.txt && test -f b.txt || { echo "wave 0 not merged" >&2; exit 1; }; cat a.txt b.txt > c.txt`, { dependsOn: ['a', 'b'] }),
+    task('c', `test -f a.txt && test -f b.txt || { echo "wave 0 not merged" >&2; exit 1; }; cat a.txt b.txt > c.txt`, {
+      dependsOn: ['a', 'b'],
+    }),
   ]);
   const result = await run(spec);
 
@@ -97,7 +110,11 @@ test('stop-wave lets the running wave finish and merge, then starts nothing more
   const spec = mission(
     'stop-wave',
     repo,
-    [task('bad', 'exit 1'), task('slow', `sleep 2; ${writeFile('slow.txt', 'slow')}`), task('next', writeFile('n.txt', 'n'), { dependsOn: ['slow'] })],
+    [
+      task('bad', 'exit 1'),
+      task('slow', `sleep 2; ${writeFile('slow.txt', 'slow')}`),
+      task('next', writeFile('n.txt', 'n'), { dependsOn: ['slow'] }),
+    ],
     { policy: { onTaskFailure: 'stop-wave', onMergeConflict: 'fail', onVerifyFailure: 'fail' } },
   );
   const result = await run(spec);
@@ -113,7 +130,11 @@ test('stop-all cancels running agents at once and merges nothing', async () => {
   const spec = mission(
     'stop-all',
     repo,
-    [task('bad', 'sleep 1; exit 1'), task('slow', `echo $$ > ${pidFile}; sleep 120`), task('next', 'true', { dependsOn: ['slow'] })],
+    [
+      task('bad', 'sleep 1; exit 1'),
+      task('slow', `echo $$ > ${pidFile}; sleep 120`),
+      task('next', 'true', { dependsOn: ['slow'] }),
+    ],
     { policy: { onTaskFailure: 'stop-all', onMergeConflict: 'fail', onVerifyFailure: 'fail' } },
   );
   const t0 = Date.now();
@@ -127,7 +148,10 @@ test('stop-all cancels running agents at once and merges nothing', async () => {
 
 test('pause holds the next wave until resume', async () => {
   const repo = makeRepo();
-  const spec = mission('pause', repo, [task('first', `sleep 2; ${writeFile('f.txt', 'f')}`), task('second', writeFile('s.txt', 's'), { dependsOn: ['first'] })]);
+  const spec = mission('pause', repo, [
+    task('first', `sleep 2; ${writeFile('f.txt', 'f')}`),
+    task('second', writeFile('s.txt', 's'), { dependsOn: ['first'] }),
+  ]);
   const handle = await start(spec);
   await waitFor(env.client, 'pause', (p) => p.tasks[0].status === 'running');
   await handle.signal(pauseSignal, { reason: 'lunch' });
@@ -149,7 +173,10 @@ test("cancel kills a running agent's whole process group and keeps its worktree 
   const repo = makeRepo();
   const pids = path.join(tempDir(), 'pids');
   // The agent starts a grandchild in the background: cancel must kill it too.
-  const spec = mission('cancel', repo, [task('long', `sleep 300 & echo $! > ${pids}.child; echo $$ > ${pids}.agent; echo wip > wip.txt; wait`), task('later', 'true', { dependsOn: ['long'] })]);
+  const spec = mission('cancel', repo, [
+    task('long', `sleep 300 & echo $! > ${pids}.child; echo $$ > ${pids}.agent; echo wip > wip.txt; wait`),
+    task('later', 'true', { dependsOn: ['long'] }),
+  ]);
   const handle = await start(spec);
   await waitFor(env.client, 'cancel', () => existsSync(`${pids}.child`) && existsSync(`${pids}.agent`));
   const agentPid = Number(readFileSync(`${pids}.agent`, 'utf8'));
@@ -173,7 +200,11 @@ test("cancel kills a running agent's whole process group and keeps its worktree 
 
 test('a merge conflict marks the task conflict and, with onMergeConflict: fail, fails the mission', async () => {
   const repo = makeRepo({ 'shared.txt': 'base\n' });
-  const spec = mission('conflict', repo, [task('one', `echo one > shared.txt`), task('two', `echo two > shared.txt`), task('three', 'true', { dependsOn: ['two'] })]);
+  const spec = mission('conflict', repo, [
+    task('one', `echo one > shared.txt`),
+    task('two', `echo two > shared.txt`),
+    task('three', 'true', { dependsOn: ['two'] }),
+  ]);
   const result = await run(spec);
   const status = Object.fromEntries(result.tasks.map((t) => [t.id, t.status]));
   expect(status).toEqual({ one: 'merged', two: 'conflict', three: 'skipped' });
@@ -204,10 +235,15 @@ test('a merge conflict with onMergeConflict: pause blocks until the branch is fi
 
 test('mission verify failure with onVerifyFailure: revert resets the wave and skips dependents', async () => {
   const repo = makeRepo();
-  const spec = mission('revert', repo, [task('breaks', `echo broken > broken.txt`), task('after', 'true', { dependsOn: ['breaks'] })], {
-    verify: ['test ! -f broken.txt'],
-    policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'fail', onVerifyFailure: 'revert' },
-  });
+  const spec = mission(
+    'revert',
+    repo,
+    [task('breaks', `echo broken > broken.txt`), task('after', 'true', { dependsOn: ['breaks'] })],
+    {
+      verify: ['test ! -f broken.txt'],
+      policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'fail', onVerifyFailure: 'revert' },
+    },
+  );
   const result = await run(spec);
   expect(result.tasks.map((t) => t.status)).toEqual(['failed', 'skipped']);
   expect(result.tasks[0].error).toMatch(/mission verify `test ! -f broken.txt` failed after wave 0.*reverted/);
@@ -219,7 +255,9 @@ test('the task gate sends the failure back to the agent and passes on the next i
   const repo = makeRepo();
   // First run writes a wrong answer; the second (prompt = the gate's feedback) fixes it.
   const script = `if grep -q "verification failed" <<< "$FLOTILLA_PROMPT"; then echo 42 > answer.txt; else echo 41 > answer.txt; fi`;
-  const spec = mission('gate', repo, [task('answer', script, { verify: ['grep -qx 42 answer.txt'], maxIterations: 3 })]);
+  const spec = mission('gate', repo, [
+    task('answer', script, { verify: ['grep -qx 42 answer.txt'], maxIterations: 3 }),
+  ]);
   const result = await run(spec);
   expect(result.phase).toBe('completed');
   expect(result.tasks[0].iterations).toBe(2);
@@ -234,10 +272,16 @@ test('every history this suite recorded replays against the current workflow cod
   const histories: Array<{ workflowId: string; history: unknown }> = [];
   for await (const h of executions.intoHistories()) histories.push(h);
   expect(histories.length).toBeGreaterThanOrEqual(10);
-  const results = Worker.runReplayHistories({ workflowsPath: require.resolve('../../src/workflows'), replayName: 'suite' }, histories as never);
+  const results = Worker.runReplayHistories(
+    { workflowsPath: require.resolve('../../src/workflows'), replayName: 'suite' },
+    histories as never,
+  );
   let replayed = 0;
   for await (const r of results) {
-    expect({ workflowId: r.workflowId, error: r.error?.message }).toEqual({ workflowId: r.workflowId, error: undefined });
+    expect({ workflowId: r.workflowId, error: r.error?.message }).toEqual({
+      workflowId: r.workflowId,
+      error: undefined,
+    });
     replayed++;
   }
   expect(replayed).toBe(histories.length);

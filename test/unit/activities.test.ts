@@ -36,7 +36,14 @@ async function worktreeFor(repo: string, taskId = 't', missionId = 'm') {
 }
 
 function agentInput(worktree: string, script: string, extra: Parameters<typeof bashAgent>[1] = {}) {
-  return { missionId: 'm', taskId: path.basename(worktree), worktree, agent: bashAgent(script, extra), prompt: 'the prompt', iteration: 1 };
+  return {
+    missionId: 'm',
+    taskId: path.basename(worktree),
+    worktree,
+    agent: bashAgent(script, extra),
+    prompt: 'the prompt',
+    iteration: 1,
+  };
 }
 
 describe('prepareWorktree', () => {
@@ -44,7 +51,16 @@ describe('prepareWorktree', () => {
     const repo = makeRepo({ '.env': 'SECRET=1\n', 'README.md': 'x' });
     git(repo, 'rm', '--quiet', '--cached', '.env');
     git(repo, 'commit', '--quiet', '-m', 'untrack .env');
-    const input = { missionId: 'm', runId, taskId: 'a', repo, baseSha: git(repo, 'rev-parse', 'main'), setup: ['echo ran >> setup-count.txt'], copy: ['.env'], setupTimeoutMs: 60_000 };
+    const input = {
+      missionId: 'm',
+      runId,
+      taskId: 'a',
+      repo,
+      baseSha: git(repo, 'rev-parse', 'main'),
+      setup: ['echo ran >> setup-count.txt'],
+      copy: ['.env'],
+      setupTimeoutMs: 60_000,
+    };
     const first = await mock(acts.prepareWorktree, input);
     expect(first.created).toBe(true);
     expect(first.branch).toBe(names.taskBranch('m', 'a'));
@@ -94,7 +110,13 @@ describe('checkpoint', () => {
 describe('mergeBranch', () => {
   test('merges --no-ff once; a retry after the merge commit reports it merged without a second merge', async () => {
     const repo = makeRepo();
-    const integ = await mock(acts.prepareIntegration, { missionId: 'mg', runId, repo, baseBranch: 'main', baseSha: null });
+    const integ = await mock(acts.prepareIntegration, {
+      missionId: 'mg',
+      runId,
+      repo,
+      baseBranch: 'main',
+      baseSha: null,
+    });
     const wt = await worktreeFor(repo, 'x', 'mg');
     writeFileSync(path.join(wt.worktree, 'x.txt'), 'x\n');
     await mock(acts.checkpoint, { worktree: wt.worktree, taskId: 'x', title: 'X', baseSha: integ.baseSha });
@@ -108,13 +130,25 @@ describe('mergeBranch', () => {
 
   test('a merge a dead worker left half-done is aborted and redone', async () => {
     const repo = makeRepo({ 'f.txt': 'base\n' });
-    const integ = await mock(acts.prepareIntegration, { missionId: 'half', runId, repo, baseBranch: 'main', baseSha: null });
+    const integ = await mock(acts.prepareIntegration, {
+      missionId: 'half',
+      runId,
+      repo,
+      baseBranch: 'main',
+      baseSha: null,
+    });
     const wt = await worktreeFor(repo, 'y', 'half');
     writeFileSync(path.join(wt.worktree, 'y.txt'), 'y\n');
     await mock(acts.checkpoint, { worktree: wt.worktree, taskId: 'y', title: 'Y', baseSha: integ.baseSha });
     git(integ.worktree, 'merge', '--no-ff', '--no-commit', wt.branch);
     expect(existsSync(path.join(repo, '.git', 'worktrees', 'integration', 'MERGE_HEAD'))).toBe(true);
-    const r = await mock(acts.mergeBranch, { worktree: integ.worktree, repo, branch: wt.branch, taskId: 'y', title: 'Y' });
+    const r = await mock(acts.mergeBranch, {
+      worktree: integ.worktree,
+      repo,
+      branch: wt.branch,
+      taskId: 'y',
+      title: 'Y',
+    });
     expect(r).toMatchObject({ status: 'merged', alreadyMerged: false });
     expect(git(integ.worktree, 'status', '--porcelain')).toBe('');
   });
@@ -125,12 +159,20 @@ describe('runAgent (command runtime)', () => {
     process.env.FLOTILLA_TEST_SECRET = 'hunter2';
     process.env.FLOTILLA_TEST_NAMED = 'visible';
     const wt = tempDir('wt-');
-    const script = 'echo "prompt=$FLOTILLA_PROMPT"; echo "secret=${FLOTILLA_TEST_SECRET:-unset}"; echo "named=$FLOTILLA_TEST_NAMED"; pwd > where.txt';
+    const script =
+      'echo "prompt=$FLOTILLA_PROMPT"; echo "secret=${FLOTILLA_TEST_SECRET:-unset}"; echo "named=$FLOTILLA_TEST_NAMED"; pwd > where.txt';
     const r = await mock(acts.runAgent, agentInput(wt, script, { env: ['FLOTILLA_TEST_NAMED'] }));
     expect(r).toMatchObject({ attempt: 1, exitCode: 0, summary: 'named=visible', events: 3 });
     expect(readFileSync(path.join(wt, 'where.txt'), 'utf8').trim()).toBe(wt);
-    const lines = readFileSync(r.transcript, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['prompt=the prompt', 'secret=unset', 'named=visible']);
+    const lines = readFileSync(r.transcript, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([
+      'prompt=the prompt',
+      'secret=unset',
+      'named=visible',
+    ]);
     expect(path.basename(r.transcript)).toMatch(/^attempt-\d+\.jsonl$/);
   });
 
@@ -152,8 +194,12 @@ describe('runAgent (command runtime)', () => {
   test('cancellation kills the whole process group, grandchildren included', async () => {
     const wt = tempDir('wt-');
     const env = new MockActivityEnvironment();
-    const run = env.run<Parameters<typeof acts.runAgent>, unknown, typeof acts.runAgent>(acts.runAgent, agentInput(wt, 'sleep 300 & echo $! > child.pid; echo $$ > agent.pid; wait'));
-    while (!existsSync(path.join(wt, 'child.pid')) || !existsSync(path.join(wt, 'agent.pid'))) await new Promise((r) => setTimeout(r, 50));
+    const run = env.run<Parameters<typeof acts.runAgent>, unknown, typeof acts.runAgent>(
+      acts.runAgent,
+      agentInput(wt, 'sleep 300 & echo $! > child.pid; echo $$ > agent.pid; wait'),
+    );
+    while (!existsSync(path.join(wt, 'child.pid')) || !existsSync(path.join(wt, 'agent.pid')))
+      await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 100));
     const pids = ['child.pid', 'agent.pid'].map((f) => Number(readFileSync(path.join(wt, f), 'utf8')));
     env.cancel();
@@ -163,12 +209,16 @@ describe('runAgent (command runtime)', () => {
 
   test('timeout and idleTimeout kill the group and fail the attempt as retryable', async () => {
     const wt = tempDir('wt-');
-    await expect(mock(acts.runAgent, agentInput(wt, 'while true; do echo tick; sleep 0.2; done', { timeoutMs: 1500 }))).rejects.toMatchObject({
+    await expect(
+      mock(acts.runAgent, agentInput(wt, 'while true; do echo tick; sleep 0.2; done', { timeoutMs: 1500 })),
+    ).rejects.toMatchObject({
       type: 'AgentTimeout',
       nonRetryable: false,
     });
     const t0 = Date.now();
-    await expect(mock(acts.runAgent, agentInput(wt, 'echo hi; sleep 60', { idleTimeoutMs: 1500 }))).rejects.toMatchObject({
+    await expect(
+      mock(acts.runAgent, agentInput(wt, 'echo hi; sleep 60', { idleTimeoutMs: 1500 })),
+    ).rejects.toMatchObject({
       type: 'AgentStalled',
       message: expect.stringMatching(/no output for 2s \(idleTimeout\)/),
     });

@@ -40,7 +40,12 @@ test('a minimal file loads with the documented defaults', async () => {
   expect(spec.concurrency).toBe(3);
   expect(spec.policy).toEqual({ onTaskFailure: 'skip-dependents', onMergeConflict: 'pause', onVerifyFailure: 'pause' });
   expect(spec.tasks[0]).toMatchObject({ id: 'a', title: 'a', maxIterations: 3, checkpointEveryMs: 300_000 });
-  expect(spec.tasks[0].agent).toMatchObject({ runtime: 'command', timeoutMs: 7_200_000, idleTimeoutMs: 600_000, retries: 3 });
+  expect(spec.tasks[0].agent).toMatchObject({
+    runtime: 'command',
+    timeoutMs: 7_200_000,
+    idleTimeoutMs: 600_000,
+    retries: 3,
+  });
   expect(loaded.waves).toEqual([['a']]);
 });
 
@@ -75,15 +80,50 @@ test('--id overrides the file and is validated', async () => {
 
 test.each([
   ['an unknown field', `${minimal}colour: blue\n`, 'colour', /unknown field: colour/],
-  ['an unknown task field', minimal.replace('prompt: do a', 'prompt: do a\n    depends: [b]'), 'tasks[0].depends', /unknown field: depends/],
+  [
+    'an unknown task field',
+    minimal.replace('prompt: do a', 'prompt: do a\n    depends: [b]'),
+    'tasks[0].depends',
+    /unknown field: depends/,
+  ],
   ['a bad id', minimal.replace('id: demo', 'id: Demo!'), 'id', /must be an id/],
-  ['a bad runtime', minimal.replace('runtime: command', 'runtime: gpt'), 'agent.runtime', /must be one of: claude, codex, command/],
-  ['a bad duration', minimal.replace('prompt: do a', 'prompt: do a\n    agent: { timeout: soon }'), 'tasks[0].agent.timeout', /must be a duration/],
-  ['a bad policy', `${minimal}policy: { onTaskFailure: ignore }\n`, 'policy.onTaskFailure', /must be one of: skip-dependents, stop-wave, stop-all/],
+  [
+    'a bad runtime',
+    minimal.replace('runtime: command', 'runtime: gpt'),
+    'agent.runtime',
+    /must be one of: claude, codex, command/,
+  ],
+  [
+    'a bad duration',
+    minimal.replace('prompt: do a', 'prompt: do a\n    agent: { timeout: soon }'),
+    'tasks[0].agent.timeout',
+    /must be a duration/,
+  ],
+  [
+    'a bad policy',
+    `${minimal}policy: { onTaskFailure: ignore }\n`,
+    'policy.onTaskFailure',
+    /must be one of: skip-dependents, stop-wave, stop-all/,
+  ],
   ['no tasks', 'id: demo\ntasks: []\n', 'tasks', /at least one task/],
-  ['a missing prompt', 'id: demo\nagent: { runtime: command, command: [x] }\ntasks:\n  - id: a\n', 'tasks[0].prompt', /is required/],
-  ['a command runtime without command', 'id: demo\nagent: { runtime: command }\ntasks:\n  - id: a\n    prompt: p\n', 'agent.command', /needs a command/],
-  ['an env value instead of a name', minimal.replace('runtime: command,', 'runtime: command, env: ["KEY=secret"],'), 'agent.env[0]', /NAME of an environment variable/],
+  [
+    'a missing prompt',
+    'id: demo\nagent: { runtime: command, command: [x] }\ntasks:\n  - id: a\n',
+    'tasks[0].prompt',
+    /is required/,
+  ],
+  [
+    'a command runtime without command',
+    'id: demo\nagent: { runtime: command }\ntasks:\n  - id: a\n    prompt: p\n',
+    'agent.command',
+    /needs a command/,
+  ],
+  [
+    'an env value instead of a name',
+    minimal.replace('runtime: command,', 'runtime: command, env: ["KEY=secret"],'),
+    'agent.env[0]',
+    /NAME of an environment variable/,
+  ],
 ])('rejects %s', async (_what, body, field, reason) => {
   const found = await problems(missionFile(body));
   expect(found.map((p) => p.path)).toContain(field);
@@ -117,7 +157,9 @@ tasks:
   - { id: c, prompt: p, dependsOn: [b] }
 `;
   const found = await problems(missionFile(body));
-  expect(found).toEqual([expect.objectContaining({ path: 'tasks[0].dependsOn', reason: 'dependency cycle: a -> c -> b -> a' })]);
+  expect(found).toEqual([
+    expect.objectContaining({ path: 'tasks[0].dependsOn', reason: 'dependency cycle: a -> c -> b -> a' }),
+  ]);
 });
 
 test('YAML syntax errors give the line', async () => {
@@ -128,11 +170,20 @@ test('YAML syntax errors give the line', async () => {
 test('a missing file, a repo that is not a git repository, an unknown base branch', async () => {
   await expect(loadMission('/nonexistent/mission.yaml')).rejects.toThrow(/file not found/);
   const plain = tempDir();
-  expect((await problems(missionFile(minimal, 'mission.yaml', plain)))[0]).toMatchObject({ path: 'repo', reason: `not a git repository: ${plain}` });
-  expect((await problems(missionFile(`${minimal}base: nope\n`)))[0]).toMatchObject({ path: 'base', reason: expect.stringMatching(/unknown branch "nope"/) });
+  expect((await problems(missionFile(minimal, 'mission.yaml', plain)))[0]).toMatchObject({
+    path: 'repo',
+    reason: `not a git repository: ${plain}`,
+  });
+  expect((await problems(missionFile(`${minimal}base: nope\n`)))[0]).toMatchObject({
+    path: 'base',
+    reason: expect.stringMatching(/unknown branch "nope"/),
+  });
   const repoDir = makeRepo();
   git(repoDir, 'checkout', '--quiet', '--detach');
-  expect((await problems(missionFile(minimal, 'mission.yaml', repoDir)))[0]).toMatchObject({ path: 'base', reason: expect.stringMatching(/detached HEAD/) });
+  expect((await problems(missionFile(minimal, 'mission.yaml', repoDir)))[0]).toMatchObject({
+    path: 'base',
+    reason: expect.stringMatching(/detached HEAD/),
+  });
 });
 
 test('repo is relative to the mission file and resolves to the repository top level', async () => {

@@ -7,7 +7,11 @@ describe('planWaves', () => {
     expect(planWaves([n('b'), n('a'), n('c')])).toEqual([['b', 'a', 'c']]);
   });
   test('a task sits one wave after its deepest dependency', () => {
-    expect(planWaves([n('d', 'b', 'c'), n('a'), n('b', 'a'), n('c'), n('e', 'a')])).toEqual([['a', 'c'], ['b', 'e'], ['d']]);
+    expect(planWaves([n('d', 'b', 'c'), n('a'), n('b', 'a'), n('c'), n('e', 'a')])).toEqual([
+      ['a', 'c'],
+      ['b', 'e'],
+      ['d'],
+    ]);
   });
   test('a cycle is refused and named in dependency order', () => {
     expect(() => planWaves([n('a', 'b'), n('b', 'c'), n('c', 'a')])).toThrow(new CycleError(['a', 'b', 'c', 'a']));

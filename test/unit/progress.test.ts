@@ -1,11 +1,23 @@
 import { deriveProgress, effectivePhase, initialState } from '../../src/mission/progress';
 import { mission, task, wavesOf } from '../helpers/missions';
 
-const spec = mission('p', '/repo', [task('a', 'true'), task('b', 'true'), task('c', 'true', { dependsOn: ['a'] }), task('d', 'true', { dependsOn: ['c'] })]);
+const spec = mission('p', '/repo', [
+  task('a', 'true'),
+  task('b', 'true'),
+  task('c', 'true', { dependsOn: ['a'] }),
+  task('d', 'true', { dependsOn: ['c'] }),
+]);
 
 test('a fresh state: everything pending, waves from the plan, the names of DESIGN.md', () => {
   const p = deriveProgress('p', initialState(spec, wavesOf(spec), '2026-01-01T00:00:00.000Z'));
-  expect(p).toMatchObject({ missionId: 'p', workflowId: 'mission-p', phase: 'planning', percent: 0, integrationBranch: 'flotilla/p/integration', repo: '/repo' });
+  expect(p).toMatchObject({
+    missionId: 'p',
+    workflowId: 'mission-p',
+    phase: 'planning',
+    percent: 0,
+    integrationBranch: 'flotilla/p/integration',
+    repo: '/repo',
+  });
   expect(p.waves.map((w) => w.taskIds)).toEqual([['a', 'b'], ['c'], ['d']]);
   expect(p.tasks.map((t) => [t.id, t.wave, t.branch])).toEqual([
     ['a', 0, 'flotilla/p/tasks/a'],
@@ -13,7 +25,17 @@ test('a fresh state: everything pending, waves from the plan, the names of DESIG
     ['c', 1, 'flotilla/p/tasks/c'],
     ['d', 2, 'flotilla/p/tasks/d'],
   ]);
-  expect(p.counts).toEqual({ total: 4, pending: 4, running: 0, succeeded: 0, merged: 0, failed: 0, skipped: 0, conflict: 0, cancelled: 0 });
+  expect(p.counts).toEqual({
+    total: 4,
+    pending: 4,
+    running: 0,
+    succeeded: 0,
+    merged: 0,
+    failed: 0,
+    skipped: 0,
+    conflict: 0,
+    cancelled: 0,
+  });
 });
 
 test('counts, percent (finished share, rounded down) and cost', () => {

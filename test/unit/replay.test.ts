@@ -16,8 +16,12 @@ test('fixtures exist for mission and task workflows', () => {
   expect(files.some((f) => f.includes('__task-'))).toBe(true);
 });
 
-test.each(files)('%s replays', async (file) => {
-  quietRuntime();
-  const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
-  await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows'), replayName: file }, history);
-}, 60_000);
+test.each(files)(
+  '%s replays',
+  async (file) => {
+    quietRuntime();
+    const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
+    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows'), replayName: file }, history);
+  },
+  60_000,
+);

@@ -9,7 +9,12 @@ export const commandRuntime: RuntimeAdapter = {
     if (!agent.command || agent.command.length === 0) throw new Error('runtime "command" needs agent.command');
     return {
       argv: [...agent.command, ...agent.args],
-      env: { FLOTILLA_PROMPT: prompt, FLOTILLA_TASK_ID: taskId, FLOTILLA_MISSION_ID: missionId, FLOTILLA_WORKTREE: worktree },
+      env: {
+        FLOTILLA_PROMPT: prompt,
+        FLOTILLA_TASK_ID: taskId,
+        FLOTILLA_MISSION_ID: missionId,
+        FLOTILLA_WORKTREE: worktree,
+      },
     };
   },
   parseLine(line, stream) {
