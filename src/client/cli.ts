@@ -6,6 +6,7 @@
  */
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { MultiBar, Presets } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -105,6 +106,43 @@ function needsHuman(p: MissionProgress): boolean {
 }
 
 /**
+ * A live progress bar (cli-progress) under the event lines when stdout is a terminal; plain event
+ * lines otherwise (pipes, CI, tests).
+ */
+function progressDisplay(missionId: string): {
+  line(text: string): void;
+  update(p: MissionProgress): void;
+  stop(): void;
+} {
+  if (!process.stdout.isTTY) return { line: say, update: () => undefined, stop: () => undefined };
+  const multi = new MultiBar(
+    {
+      format: `${missionId} [{bar}] {percent}% | {merged}/{total} merged | wave {wave} | {phase}{running}`,
+      hideCursor: true,
+      barsize: 24,
+      clearOnComplete: true,
+      autopadding: true,
+    },
+    Presets.shades_classic,
+  );
+  const bar = multi.create(100, 0, { merged: 0, total: 0, wave: '-', phase: 'starting', running: '' });
+  return {
+    line: (text) => multi.log(`${text}\n`),
+    update: (p) => {
+      const running = p.tasks.filter((t) => t.status === 'running').map((t) => t.id);
+      bar.update(p.percent, {
+        merged: p.counts.merged,
+        total: p.counts.total,
+        wave: `${Math.min(p.currentWave + 1, p.waves.length)}/${p.waves.length}`,
+        phase: p.phase,
+        running: running.length ? ` | running: ${running.join(', ')}` : '',
+      });
+    },
+    stop: () => multi.stop(),
+  };
+}
+
+/**
  * Prints progress events until the mission ends or needs a human.
  * @returns the exit code of DESIGN.md for the final state
  */
@@ -119,35 +157,44 @@ async function follow(
   let workerError: unknown;
   void workerDone?.catch((err) => (workerError = err));
   let misses = 0;
-  for (;;) {
-    if (workerError) throw workerError;
-    let p: MissionProgress;
-    try {
-      p = await getProgress(client, config, missionId);
-      misses = 0;
-    } catch (err) {
-      if (err instanceof CliError && err.exitCode === 1 && ++misses < 30) {
-        await new Promise((r) => setTimeout(r, 1000));
-        continue;
+  const display = progressDisplay(missionId);
+  try {
+    for (;;) {
+      if (workerError) throw workerError;
+      let p: MissionProgress;
+      try {
+        p = await getProgress(client, config, missionId);
+        misses = 0;
+      } catch (err) {
+        // A mission just started may not have had its first workflow task yet.
+        if (err instanceof CliError && err.exitCode === 1 && ++misses < 30) {
+          await new Promise((r) => setTimeout(r, 1000));
+          continue;
+        }
+        throw err;
       }
-      throw err;
+      for (const line of progressEvents(prev, p)) display.line(line);
+      display.update(p);
+      prev = p;
+      if (TERMINAL_PHASES.includes(p.phase)) {
+        display.stop();
+        say(renderSummary(p, Date.now() - started));
+        return p.phase === 'completed' ? 0 : 1;
+      }
+      if (needsHuman(p)) {
+        display.stop();
+        say(renderStatus(p));
+        say(
+          p.phase === 'blocked'
+            ? `\nthe mission waits for you: ${p.reason}`
+            : `\nthe mission is paused; continue it with \`flotilla resume ${missionId}\` and \`flotilla watch ${missionId}\``,
+        );
+        return 3;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
     }
-    for (const line of progressEvents(prev, p)) say(line);
-    prev = p;
-    if (TERMINAL_PHASES.includes(p.phase)) {
-      say(renderSummary(p, Date.now() - started));
-      return p.phase === 'completed' ? 0 : 1;
-    }
-    if (needsHuman(p)) {
-      say(renderStatus(p));
-      say(
-        p.phase === 'blocked'
-          ? `\nthe mission waits for you: ${p.reason}`
-          : `\nthe mission is paused; continue it with \`flotilla resume ${missionId}\` and \`flotilla watch ${missionId}\``,
-      );
-      return 3;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
+  } finally {
+    display.stop();
   }
 }
 
