@@ -11,7 +11,7 @@ import readline from 'node:readline';
 import type { AgentSpec } from '../mission/types';
 import { formatDuration } from '../mission/duration';
 import { ActivityConfig, paths } from './config';
-import { killStaleGroup, releaseGroup, removePidFile, spawnGroup, Tail, terminateGroup, writePidFile } from './process';
+import { killStaleGroup, removePidFile, spawnGroup, Tail, terminateGroup, writePidFile } from './process';
 import { runtimes } from './runtimes';
 
 export interface RunAgentInput {
@@ -162,8 +162,8 @@ export function createAgentActivities(config: ActivityConfig) {
 
       try {
         const result = await child;
-        if (ended) await terminateGroup(pgid);
-        else releaseGroup(pgid);
+        // Whatever the agent left running in the background ends with its attempt.
+        await terminateGroup(pgid, ended ? 2000 : 500);
         // With `reject: false`, execa resolves a failed spawn as a result carrying the errno.
         const failedSpawn = result as unknown as { code?: string; message?: string };
         if (
@@ -218,7 +218,7 @@ export function createAgentActivities(config: ActivityConfig) {
       } finally {
         clearInterval(tick);
         ctx.cancellationSignal.removeEventListener('abort', onCancel);
-        removePidFile(pidFile);
+        removePidFile(pidFile, pgid);
         await new Promise<void>((resolve) => out.end(resolve));
       }
     },

@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandLine } from '../mission/types';
-import { displayCommand, releaseGroup, spawnGroup, Tail, terminateGroup, toArgv } from './process';
+import { displayCommand, spawnGroup, Tail, terminateGroup, toArgv } from './process';
 
 export interface ChecksInput {
   cwd: string;
@@ -55,11 +55,21 @@ export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
     ctx?.cancellationSignal.addEventListener('abort', onCancel);
     try {
       const result = await child;
-      if (ctx?.cancellationSignal.aborted) {
-        await terminateGroup(pgid);
-        throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+      // The leader is done; anything it left in the background (a dev server, a watcher) goes too.
+      await terminateGroup(pgid, 500);
+      if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+      // With `reject: false`, execa resolves a failed spawn as a result carrying the errno.
+      if ((result as unknown as { code?: string }).code === 'ENOENT') {
+        return {
+          ok: false,
+          failed: {
+            command: shown,
+            exitCode: 127,
+            outputTail: `command not found: ${toArgv(command)[0]}`,
+            timedOut: false,
+          },
+        };
       }
-      releaseGroup(pgid);
       if (timedOut || result.exitCode !== 0) {
         return {
           ok: false,
@@ -91,6 +101,21 @@ export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
     }
   }
   return { ok: true, failed: null };
+}
+
+/**
+ * Runs `fn` while heartbeating every 5 s, for activities whose steps (waiting for the repository
+ * lock, `git worktree add` in a large repository) do not heartbeat on their own but run under a
+ * heartbeat timeout, so a dead worker is noticed quickly.
+ */
+export async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
+  const ctx = activityContext();
+  const beat = setInterval(() => ctx?.heartbeat(), 5000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(beat);
+  }
 }
 
 /** The activity context, or undefined outside an activity (direct calls from tests). */

@@ -104,19 +104,19 @@ export function spawnGroup(
   return { child, pgid };
 }
 
-/** Forgets a group that exited by itself. */
-export function releaseGroup(pgid: number): void {
-  liveGroups.delete(pgid);
-}
-
 /** PID file of the agent group of a task: `$FLOTILLA_HOME/runs/<missionId>/<taskId>/agent.pid`. */
 export function writePidFile(file: string, pgid: number): void {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${pgid}\n`);
 }
 
-export function removePidFile(file: string): void {
-  rmSync(file, { force: true });
+/** Removes the PID file only if it still names `pgid` (a later attempt may own it by now). */
+export function removePidFile(file: string, pgid: number): void {
+  try {
+    if (Number(readFileSync(file, 'utf8').trim()) === pgid) rmSync(file, { force: true });
+  } catch {
+    // Already gone.
+  }
 }
 
 /**

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import type { CommandLine } from '../mission/types';
 import { names } from '../mission/types';
-import { runCommands } from './checks';
+import { heartbeating, runCommands } from './checks';
 import { ActivityConfig, paths } from './config';
 import { gitAt, resolveRef, withRepoLock } from './git';
 
@@ -22,6 +22,11 @@ export interface PrepareIntegrationInput {
   baseBranch: string;
   /** The base SHA recorded at start; null on the first call, which records it. */
   baseSha: string | null;
+  /** The mission's `setup` and `copy`: mission verify runs here and needs them as much as tasks. */
+  setup: CommandLine[];
+  copy: string[];
+  /** Limit for each setup command, ms. */
+  setupTimeoutMs: number;
 }
 export interface PrepareIntegrationResult {
   worktree: string;
@@ -39,7 +44,7 @@ export interface PrepareWorktreeInput {
   baseSha: string;
   setup: CommandLine[];
   copy: string[];
-  /** Limit for the setup commands, ms. */
+  /** Limit for each setup command, ms. */
   setupTimeoutMs: number;
 }
 export interface PrepareWorktreeResult {
@@ -64,8 +69,9 @@ async function ensureBranch(git: SimpleGit, branch: string, sha: string, runId: 
     }
     return;
   }
-  await git.raw(['branch', branch, sha]);
+  // Owner first: a crash between the two steps must not leave a branch a retry refuses as foreign.
   await git.raw(['config', key, runId]);
+  await git.raw(['branch', branch, sha]);
 }
 
 /**
@@ -87,6 +93,47 @@ async function ensureWorktree(repoGit: SimpleGit, dir: string, branch: string): 
   return true;
 }
 
+/**
+ * Copies the mission's `copy` files the worktree lacks (paths stay inside the repository), then
+ * runs `setup` once per worktree: a marker file records that it passed.
+ * @throws retryable `SetupFailed` when a setup command fails
+ */
+async function provision(
+  worktree: string,
+  repo: string,
+  copy: string[],
+  setup: CommandLine[],
+  setupTimeoutMs: number,
+  stateDir: string,
+): Promise<void> {
+  for (const rel of copy) {
+    const from = path.resolve(repo, rel);
+    const to = path.resolve(worktree, rel);
+    if (!from.startsWith(repo + path.sep) || !to.startsWith(worktree + path.sep)) continue;
+    if (existsSync(from) && statSync(from).isFile() && !existsSync(to)) {
+      mkdirSync(path.dirname(to), { recursive: true });
+      copyFileSync(from, to);
+    }
+  }
+  const marker = path.join(stateDir, 'setup.done');
+  if (setup.length === 0 || existsSync(marker)) return;
+  const result = await runCommands({
+    cwd: worktree,
+    commands: setup,
+    timeoutMs: setupTimeoutMs,
+    logFile: path.join(stateDir, 'setup.log'),
+  });
+  if (!result.ok) {
+    const f = result.failed!;
+    throw ApplicationFailure.retryable(
+      `setup failed: \`${f.command}\` exited ${f.exitCode ?? '(timeout)'}\n${f.outputTail}`,
+      'SetupFailed',
+    );
+  }
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(marker, new Date().toISOString());
+}
+
 export function createWorktreeActivities(config: ActivityConfig) {
   return {
     /**
@@ -95,28 +142,7 @@ export function createWorktreeActivities(config: ActivityConfig) {
      *   integration branch belongs to another mission run
      */
     async prepareIntegration(input: PrepareIntegrationInput): Promise<PrepareIntegrationResult> {
-      const git = await gitAt(input.repo);
-      return withRepoLock(input.repo, async () => {
-        let baseSha = input.baseSha;
-        if (!baseSha) {
-          baseSha = (await resolveRef(git, `refs/heads/${input.baseBranch}`)) ?? null;
-          if (!baseSha) {
-            throw ApplicationFailure.nonRetryable(
-              `base branch ${input.baseBranch} does not exist in ${input.repo}`,
-              'BaseMissing',
-            );
-          }
-        }
-        const branch = names.integrationBranch(input.missionId);
-        await ensureBranch(git, branch, baseSha, input.runId);
-        const worktree = path.join(
-          paths.worktreesRoot(config.home, input.missionId, runKey(input.runId)),
-          'integration',
-        );
-        await ensureWorktree(git, worktree, branch);
-        const headSha = (await (await gitAt(worktree)).revparse(['HEAD'])).trim();
-        return { worktree, branch, baseSha, headSha };
-      });
+      return heartbeating(() => prepareIntegration(input));
     },
 
     /**
@@ -125,44 +151,52 @@ export function createWorktreeActivities(config: ActivityConfig) {
      * @throws retryable `SetupFailed` when a setup command fails
      */
     async prepareWorktree(input: PrepareWorktreeInput): Promise<PrepareWorktreeResult> {
-      const git = await gitAt(input.repo);
-      const branch = names.taskBranch(input.missionId, input.taskId);
-      const worktree = path.join(
-        paths.worktreesRoot(config.home, input.missionId, runKey(input.runId)),
-        'tasks',
-        input.taskId,
-      );
-      const created = await withRepoLock(input.repo, async () => {
-        await ensureBranch(git, branch, input.baseSha, input.runId);
-        return ensureWorktree(git, worktree, branch);
-      });
-      for (const rel of input.copy) {
-        const from = path.join(input.repo, rel);
-        const to = path.join(worktree, rel);
-        if (existsSync(from) && statSync(from).isFile() && !existsSync(to)) {
-          mkdirSync(path.dirname(to), { recursive: true });
-          copyFileSync(from, to);
-        }
-      }
-      const runDir = paths.runDir(config.home, input.missionId, input.taskId);
-      const marker = path.join(runDir, `setup-${runKey(input.runId)}.done`);
-      if (input.setup.length > 0 && !existsSync(marker)) {
-        const result = await runCommands({
-          cwd: worktree,
-          commands: input.setup,
-          timeoutMs: input.setupTimeoutMs,
-          logFile: path.join(runDir, 'setup.log'),
-        });
-        if (!result.ok) {
-          throw ApplicationFailure.retryable(
-            `setup failed: \`${result.failed!.command}\` exited ${result.failed!.exitCode ?? '(killed)'}\n${result.failed!.outputTail}`,
-            'SetupFailed',
-          );
-        }
-        mkdirSync(runDir, { recursive: true });
-        writeFileSync(marker, new Date().toISOString());
-      }
-      return { worktree, branch, created };
+      return heartbeating(() => prepareWorktree(input));
     },
   };
+
+  async function prepareIntegration(input: PrepareIntegrationInput): Promise<PrepareIntegrationResult> {
+    const git = await gitAt(input.repo);
+    const result = await withRepoLock(input.repo, async () => {
+      let baseSha = input.baseSha;
+      if (!baseSha) {
+        baseSha = (await resolveRef(git, `refs/heads/${input.baseBranch}`)) ?? null;
+        if (!baseSha) {
+          throw ApplicationFailure.nonRetryable(
+            `base branch ${input.baseBranch} does not exist in ${input.repo}`,
+            'BaseMissing',
+          );
+        }
+      }
+      const branch = names.integrationBranch(input.missionId);
+      await ensureBranch(git, branch, baseSha, input.runId);
+      const worktree = path.join(paths.worktreesRoot(config.home, input.missionId, runKey(input.runId)), 'integration');
+      await ensureWorktree(git, worktree, branch);
+      const headSha = (await (await gitAt(worktree)).revparse(['HEAD'])).trim();
+      return { worktree, branch, baseSha, headSha };
+    });
+    const stateDir = path.join(config.home, 'runs', input.missionId, `integration-${runKey(input.runId)}`);
+    await provision(result.worktree, input.repo, input.copy, input.setup, input.setupTimeoutMs, stateDir);
+    return result;
+  }
+
+  async function prepareWorktree(input: PrepareWorktreeInput): Promise<PrepareWorktreeResult> {
+    const git = await gitAt(input.repo);
+    const branch = names.taskBranch(input.missionId, input.taskId);
+    const worktree = path.join(
+      paths.worktreesRoot(config.home, input.missionId, runKey(input.runId)),
+      'tasks',
+      input.taskId,
+    );
+    const created = await withRepoLock(input.repo, async () => {
+      await ensureBranch(git, branch, input.baseSha, input.runId);
+      return ensureWorktree(git, worktree, branch);
+    });
+    const stateDir = path.join(
+      paths.runDir(config.home, input.missionId, input.taskId),
+      `worktree-${runKey(input.runId)}`,
+    );
+    await provision(worktree, input.repo, input.copy, input.setup, input.setupTimeoutMs, stateDir);
+    return { worktree, branch, created };
+  }
 }

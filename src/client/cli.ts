@@ -18,7 +18,7 @@ import { names, TERMINAL_PHASES } from '../mission/types';
 import { createQueryWorker, createWorkers, FlotillaWorkers } from '../worker';
 import { cancelSignal, pauseSignal, resumeSignal } from '../workflows/messages';
 import { FlotillaConfig, loadConfig, workflowUrl } from './config';
-import { getProgress, listMissions, loadForStart, startMission, workerPolling } from './missions';
+import { getProgress, listMissions, loadForStart, NoWorkerError, startMission, workerPolling } from './missions';
 import { progressEvents, renderPlan, renderStatus, renderSummary } from './render';
 import {
   CliError,
@@ -167,7 +167,7 @@ async function follow(
         misses = 0;
       } catch (err) {
         // A mission just started may not have had its first workflow task yet.
-        if (err instanceof CliError && err.exitCode === 1 && ++misses < 30) {
+        if (err instanceof NoWorkerError && ++misses < 30) {
           await new Promise((r) => setTimeout(r, 1000));
           continue;
         }

@@ -17,14 +17,15 @@ import type { MissionInput } from '../workflows/mission';
 import { FlotillaConfig, workflowUrl } from './config';
 import { CliError } from './server';
 
-/** Runtimes whose adapters ship in this version; others are refused before anything starts. */
-const AVAILABLE_RUNTIMES = ['command'];
 const SCAFFOLD_MARK = 'flotilla-scaffold';
 
 export async function connect(config: FlotillaConfig): Promise<{ connection: Connection; client: Client }> {
   const connection = await Connection.connect({ address: config.address });
   return { connection, client: new Client({ connection, namespace: config.namespace }) };
 }
+
+/** The progress query went unanswered: no worker polls (yet). Worth retrying while one starts. */
+export class NoWorkerError extends CliError {}
 
 /**
  * Creates the mission's repository fresh from its `scaffold` directory (git init, one commit on
@@ -57,9 +58,9 @@ export async function materializeScaffold(repo: string, scaffoldDir: string, fil
 }
 
 /**
- * Loads a mission for `run`/`start`: validates, refuses runtimes this version lacks and a mission
- * id already running, creates the scaffold repository, and checks that no branch of an earlier
- * mission with this id is in the way. Nothing starts until all of that passed.
+ * Loads a mission for `run`/`start`: validates, refuses a mission id already running, creates the
+ * scaffold repository, and checks that no branch of an earlier mission with this id is in the way.
+ * Nothing starts until all of that passed.
  * @throws MissionFileError (exit 2) or CliError (exit 2) for what the user must change
  */
 export async function loadForStart(
@@ -70,17 +71,6 @@ export async function loadForStart(
 ): Promise<LoadedMission> {
   const scaffoldRoot = path.join(config.home, 'repos');
   const first = await loadMission(file, { idOverride, checkRepo: false, scaffoldRoot });
-  const unavailable = first.spec.tasks.find((t) => !AVAILABLE_RUNTIMES.includes(t.agent.runtime));
-  if (unavailable) {
-    const i = first.spec.tasks.indexOf(unavailable);
-    throw new MissionFileError(first.file, [
-      {
-        path: `tasks[${i}].agent.runtime`,
-        reason: `runtime "${unavailable.agent.runtime}" is not available in this version of Flotilla`,
-        fix: "use `runtime: command` with your agent's command line",
-      },
-    ]);
-  }
   await refuseIfRunning(client, first.spec.id);
   if (first.scaffoldDir) await materializeScaffold(first.spec.repo, first.scaffoldDir, first.file);
   const loaded = await loadMission(file, { idOverride, checkRepo: true, scaffoldRoot });
@@ -172,7 +162,7 @@ export async function getProgress(client: Client, config: FlotillaConfig, missio
     try {
       progress = await client.withDeadline(Date.now() + 10_000, () => handle.query(progressQuery));
     } catch {
-      throw new CliError(
+      throw new NoWorkerError(
         `mission "${missionId}" is running but no worker answered; start one with \`flotilla worker\` (or \`flotilla watch ${missionId}\`)`,
         1,
       );

@@ -14,6 +14,12 @@ import { formatPath, MissionFileError, MissionProblem } from './errors';
 import { AgentSpec, MissionSpec, TaskSpec } from './types';
 import { ID_PATTERN, missionSchema, RawAgent, RawMission } from './schema';
 
+/** Runtimes whose adapters ship in this version; the schema accepts all three (DESIGN.md). */
+export const AVAILABLE_RUNTIMES: readonly string[] = ['command'];
+
+/** Largest prompt, bytes: prompts are workflow inputs, and Temporal caps a payload at 2 MB. */
+export const MAX_PROMPT_BYTES = 64 * 1024;
+
 /** Defaults for fields the mission file leaves out (documented in README.md). */
 export const DEFAULTS = {
   concurrency: 3,
@@ -158,11 +164,25 @@ function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
         fix: 'keep one of them',
       });
     }
-    if (t.promptFile !== undefined && !existsSync(path.resolve(dir, t.promptFile))) {
+    const promptPath = t.promptFile !== undefined ? path.resolve(dir, t.promptFile) : undefined;
+    if (promptPath !== undefined && !(existsSync(promptPath) && statSync(promptPath).isFile())) {
       problems.push({
         path: `tasks[${i}].promptFile`,
-        reason: `file not found: ${path.resolve(dir, t.promptFile)}`,
+        reason: existsSync(promptPath) ? `not a file: ${promptPath}` : `file not found: ${promptPath}`,
         fix: 'promptFile is relative to the mission file; check the path',
+      });
+    }
+    const promptSize =
+      t.prompt !== undefined
+        ? Buffer.byteLength(t.prompt)
+        : promptPath && existsSync(promptPath) && statSync(promptPath).isFile()
+          ? statSync(promptPath).size
+          : 0;
+    if (promptSize > MAX_PROMPT_BYTES) {
+      problems.push({
+        path: `tasks[${i}].${t.prompt !== undefined ? 'prompt' : 'promptFile'}`,
+        reason: `the prompt is ${Math.round(promptSize / 1024)} KiB; at most ${MAX_PROMPT_BYTES / 1024} KiB (prompts travel in Temporal history)`,
+        fix: 'put the bulk in a file in the repository and have the prompt point the agent at it',
       });
     }
     const agent = { ...DEFAULTS.agent, ...(raw.agent ?? {}), ...(t.agent ?? {}) };
@@ -200,6 +220,25 @@ function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
       fix: 'remove one of these dependencies so the tasks can be ordered',
     });
   }
+  (raw.copy ?? []).forEach((rel, i) => {
+    if (path.isAbsolute(rel) || path.normalize(rel).split(path.sep).includes('..')) {
+      problems.push({
+        path: `copy[${i}]`,
+        reason: `"${rel}" is not a path inside the repository`,
+        fix: 'copy takes paths relative to the repository root, such as .env or config/local.json',
+      });
+    }
+  });
+  raw.tasks.forEach((t, i) => {
+    const runtime = t.agent?.runtime ?? raw.agent?.runtime ?? DEFAULTS.agent.runtime;
+    if (!AVAILABLE_RUNTIMES.includes(runtime)) {
+      problems.push({
+        path: t.agent?.runtime ? `tasks[${i}].agent.runtime` : 'agent.runtime',
+        reason: `runtime "${runtime}" is not available in this version of Flotilla${raw.agent?.runtime || t.agent?.runtime ? '' : ' (it is the default)'}`,
+        fix: "use `runtime: command` with your agent's command line, e.g. command: [my-agent, --prompt-env, FLOTILLA_PROMPT]",
+      });
+    }
+  });
   if (raw.scaffold !== undefined) {
     const scaffoldDir = path.resolve(dir, raw.scaffold);
     if (!existsSync(scaffoldDir) || !statSync(scaffoldDir).isDirectory()) {

@@ -21,6 +21,7 @@ import type { Activities } from '../activities';
 import { deriveProgress, initialState, MissionProgress, MissionState, TaskState } from '../mission/progress';
 import { MissionSpec, names, SEARCH_ATTRIBUTES } from '../mission/types';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from './messages';
+import { ACTIVITY_SLACK_MS, MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS } from './limits';
 import { dependentsOf, planWaves } from './plan';
 import { failureMessage, taskWorkflow } from './task';
 
@@ -51,6 +52,10 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   /** Set by stop-wave / stop-all / a failing merge or verify: no later wave starts. */
   let stopReason: string | null = null;
   const running = new Map<string, CancellationScope>();
+  /** Every task still in flight, so a cancelled mission can wait for its children to stop. */
+  const inFlight = new Set<Promise<void>>();
+  /** Host claim and integration setup; cancelled by `cancel` (the claim may wait for a worker). */
+  const setupScope = new CancellationScope();
 
   const setPhase = (phase: MissionState['phase']): void => {
     state.phase = phase;
@@ -75,6 +80,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     if (cancelRequested || state.endedAt) return;
     cancelRequested = true;
     state.reason = arg?.reason ?? 'cancelled by user';
+    setupScope.cancel();
     cancelRunning();
   });
 
@@ -158,7 +164,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
 
   /** Starts the wave's tasks, at most `concurrency` at once and none while paused, and waits for all. */
   const runWave = async (w: number, hostQueue: string): Promise<void> => {
-    const inFlight: Promise<void>[] = [];
+    const started: Promise<void>[] = [];
     for (const id of state.waves[w].taskIds) {
       await condition(
         () => cancelRequested || stopReason !== null || (!state.paused && running.size < spec.concurrency),
@@ -172,9 +178,12 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
         t.error = `skipped: depends on ${blockedBy} (${task(blockedBy).status})`;
         continue;
       }
-      inFlight.push(runTask(id, hostQueue));
+      const run = runTask(id, hostQueue);
+      inFlight.add(run);
+      void run.finally(() => inFlight.delete(run));
+      started.push(run);
     }
-    await Promise.all(inFlight);
+    await Promise.all(started);
   };
 
   const mergeWave = async (w: number, git: ReturnType<typeof proxyActivities<Activities>>): Promise<void> => {
@@ -182,7 +191,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     state.waves[w].status = 'merging';
     for (const id of state.waves[w].taskIds) {
       const t = task(id);
-      if (t.status !== 'succeeded') continue;
+      if (t.status !== 'succeeded' || cancelRequested) continue;
       for (;;) {
         const r = await git.mergeBranch({
           worktree: state.integrationWorktree!,
@@ -218,13 +227,14 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     preWaveSha: string,
     git: ReturnType<typeof proxyActivities<Activities>>,
   ): Promise<void> => {
+    if (cancelRequested) return;
     if (spec.verify.length === 0 || !state.waves[w].taskIds.some((id) => task(id).status === 'merged')) return;
     state.waves[w].status = 'verifying';
     for (;;) {
-      const r = await git.runChecks({
+      const r = await verifier.runChecks({
         cwd: state.integrationWorktree!,
         commands: spec.verify,
-        timeoutMs: 60 * 60_000,
+        timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
         logFile: `${state.integrationWorktree}.verify.log`,
       });
       if (r.ok) return;
@@ -263,8 +273,16 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     }
     state.paused = false;
     state.blocked = false;
+    for (const t of state.tasks) {
+      // Only reachable when the workflow itself was cancelled before its children reported back.
+      if (t.status === 'running') {
+        t.status = 'cancelled';
+        t.error = state.reason;
+        t.endedAt = state.endedAt;
+      }
+    }
     if (cancelRequested) setPhase('cancelled');
-    else if (state.tasks.every((t) => t.status === 'merged')) {
+    else if (stopReason === null && state.tasks.every((t) => t.status === 'merged')) {
       setPhase('completed');
       state.reason = null;
     } else {
@@ -275,26 +293,40 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     return deriveProgress(spec.id, state);
   };
 
+  let verifier: ReturnType<typeof proxyActivities<Activities>>;
   try {
-    const { taskQueue: hostQueue } = await shared.claimHost({ repo: spec.repo });
-    state.hostQueue = hostQueue;
-    const git = proxyActivities<Activities>({
-      taskQueue: hostQueue,
-      startToCloseTimeout: '10 minutes',
-      heartbeatTimeout: '1 minute',
-      retry: {
-        initialInterval: '2s',
-        maximumInterval: '1 minute',
-        maximumAttempts: 10,
-        nonRetryableErrorTypes: ['BranchTaken', 'BaseMissing'],
-      },
+    const { hostQueue, git, integration } = await setupScope.run(async () => {
+      const { taskQueue } = await shared.claimHost({ repo: spec.repo });
+      const git = proxyActivities<Activities>({
+        taskQueue,
+        startToCloseTimeout: spec.setup.length * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
+        heartbeatTimeout: '1 minute',
+        retry: {
+          initialInterval: '2s',
+          maximumInterval: '1 minute',
+          maximumAttempts: 10,
+          nonRetryableErrorTypes: ['BranchTaken', 'BaseMissing'],
+        },
+      });
+      const integration = await git.prepareIntegration({
+        missionId: spec.id,
+        runId: info.firstExecutionRunId,
+        repo: spec.repo,
+        baseBranch: spec.base,
+        baseSha: state.baseSha,
+        setup: spec.setup,
+        copy: spec.copy,
+        setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+      });
+      return { hostQueue: taskQueue, git, integration };
     });
-    const integration = await git.prepareIntegration({
-      missionId: spec.id,
-      runId: info.firstExecutionRunId,
-      repo: spec.repo,
-      baseBranch: spec.base,
-      baseSha: state.baseSha,
+    state.hostQueue = hostQueue;
+    verifier = proxyActivities<Activities>({
+      taskQueue: hostQueue,
+      // Each verify command may take MISSION_VERIFY_COMMAND_TIMEOUT_MS, and one activity runs them all.
+      startToCloseTimeout: spec.verify.length * MISSION_VERIFY_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
+      heartbeatTimeout: '1 minute',
+      retry: { maximumAttempts: 2 },
     });
     state.baseSha = integration.baseSha;
     state.integrationWorktree = integration.worktree;
@@ -325,10 +357,17 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       if (!state.paused) setPhase('running');
     }
   } catch (err) {
-    // Cancellation of the workflow itself (Web UI, `temporal workflow cancel`): same as the signal.
-    if (!isCancellation(err)) throw err;
-    cancelRequested = true;
-    state.reason ??= 'cancelled (workflow cancellation requested)';
+    if (isCancellation(err)) {
+      // `cancel` during setup, or cancellation of the workflow itself (Web UI, `temporal workflow
+      // cancel`): the children are cancelled with it; wait until they have stopped their agents.
+      cancelRequested = true;
+      state.reason ??= 'cancelled (workflow cancellation requested)';
+      await CancellationScope.nonCancellable(() => Promise.all([...inFlight]));
+    } else {
+      // An activity out of retries (e.g. the base branch vanished): the mission ends as failed
+      // with the reason, and its state stays queryable, instead of failing the workflow.
+      stopReason ??= failureMessage(err);
+    }
   }
   return finish();
 }

@@ -6,6 +6,7 @@
  */
 import {
   ActivityCancellationType,
+  CancellationScope,
   ActivityFailure,
   ApplicationFailure,
   isCancellation,
@@ -15,6 +16,7 @@ import {
 import type { Activities } from '../activities';
 import type { Diffstat } from '../mission/progress';
 import type { CommandLine, TaskSpec } from '../mission/types';
+import { ACTIVITY_SLACK_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 import { TaskStep, taskStepQuery } from './messages';
 
 export interface TaskInput {
@@ -80,7 +82,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
 
   const git = proxyActivities<Activities>({
     taskQueue: input.hostQueue,
-    startToCloseTimeout: '30 minutes',
+    startToCloseTimeout: input.setup.length * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: '1 minute',
     retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5 },
   });
@@ -102,7 +104,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   });
   const checks = proxyActivities<Activities>({
     taskQueue: input.hostQueue,
-    startToCloseTimeout: '1 hour',
+    startToCloseTimeout: task.verify.length * TASK_VERIFY_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: '30s',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { maximumAttempts: 3 },
@@ -116,8 +118,20 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
     baseSha: input.baseSha,
     setup: input.setup,
     copy: input.copy,
-    setupTimeoutMs: 20 * 60_000,
+    setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
   });
+
+  /** Commits what the agent left on the task branch; `note` marks work kept after a failure. */
+  const keep = (note?: string) =>
+    git.checkpoint({
+      worktree: wt.worktree,
+      taskId: task.id,
+      title: task.title,
+      branch: wt.branch,
+      baseSha: input.baseSha,
+      exclude: input.copy,
+      note,
+    });
 
   let attempts = 0;
   let prompt = task.prompt;
@@ -138,22 +152,19 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
       attempts += run.attempt;
       summary = run.summary;
     } catch (err) {
-      if (isCancellation(err)) throw err;
+      if (isCancellation(err)) {
+        // The agent is dead (the activity waited for the kill); keep what it left, then stop.
+        await CancellationScope.nonCancellable(() => keep('[cancelled]').catch(() => undefined));
+        throw err;
+      }
       attempts += attemptsOf(err, task.agent.retries + 1);
       const error = failureMessage(err);
-      // Nothing is lost: what the agent left is committed on the task branch, marked incomplete.
-      const kept = await git.checkpoint({
-        worktree: wt.worktree,
-        taskId: task.id,
-        title: task.title,
-        baseSha: input.baseSha,
-        note: '[incomplete]',
-      });
+      const kept = await keep('[incomplete]').catch(() => null);
       return {
         status: 'failed',
         branch: wt.branch,
-        headSha: kept.headSha,
-        diffstat: kept.diffstat,
+        headSha: kept?.headSha ?? null,
+        diffstat: kept?.diffstat ?? null,
         attempts,
         iterations: iteration,
         summary,
@@ -162,12 +173,22 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
     }
 
     step.step = 'checkpoint';
-    const ck = await git.checkpoint({
-      worktree: wt.worktree,
-      taskId: task.id,
-      title: task.title,
-      baseSha: input.baseSha,
-    });
+    let ck: Awaited<ReturnType<typeof keep>>;
+    try {
+      ck = await keep();
+    } catch (err) {
+      // The worktree is in a state whose commit would lose work (see `checkpoint`): say so.
+      return {
+        status: 'failed',
+        branch: wt.branch,
+        headSha: null,
+        diffstat: null,
+        attempts,
+        iterations: iteration,
+        summary,
+        error: failureMessage(err),
+      };
+    }
     const unchanged = last !== null && ck.headSha === last.headSha;
     last = { headSha: ck.headSha, diffstat: ck.diffstat };
     if (task.verify.length === 0) {
@@ -178,7 +199,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
     const gate = await checks.runChecks({
       cwd: wt.worktree,
       commands: task.verify,
-      timeoutMs: 30 * 60_000,
+      timeoutMs: TASK_VERIFY_COMMAND_TIMEOUT_MS,
       logFile: `${wt.worktree}.verify.log`,
     });
     if (gate.ok) {

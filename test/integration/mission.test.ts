@@ -191,8 +191,10 @@ test("cancel kills a running agent's whole process group and keeps its worktree 
   expect(result.tasks.map((t) => t.status)).toEqual(['cancelled', 'skipped']);
   expect(processAlive(agentPid)).toBe(false);
   expect(processAlive(childPid)).toBe(false);
-  // Worktree and branch stay, with the agent's uncommitted work still in the worktree.
-  expect(git(repo, 'branch', '--list', names.taskBranch('cancel', 'long'))).not.toBe('');
+  // Worktree and branch stay; what the agent left is committed on its branch, marked cancelled.
+  const branch = names.taskBranch('cancel', 'long');
+  expect(git(repo, 'log', '-1', '--format=%s', branch)).toBe('flotilla(long): Task long [cancelled]');
+  expect(git(repo, 'show', `${branch}:wip.txt`)).toBe('wip');
   const worktrees = git(repo, 'worktree', 'list', '--porcelain');
   const wt = /worktree (.*\/tasks\/long)$/m.exec(worktrees)?.[1];
   expect(wt && readFileSync(path.join(wt, 'wip.txt'), 'utf8')).toBe('wip\n');
@@ -249,6 +251,23 @@ test('mission verify failure with onVerifyFailure: revert resets the wave and sk
   expect(result.tasks[0].error).toMatch(/mission verify `test ! -f broken.txt` failed after wave 0.*reverted/);
   expect(result.integrationSha).toBe(result.baseSha);
   expect(git(repo, 'rev-parse', names.integrationBranch('revert'))).toBe(result.baseSha);
+});
+
+test('a mission verify failing on the last wave with onVerifyFailure: fail ends failed, not completed', async () => {
+  const repo = makeRepo();
+  const spec = mission('verify-fail', repo, [task('only', 'echo x > x.txt')], { verify: [['false']] });
+  const result = await run(spec);
+  expect(result.phase).toBe('failed');
+  expect(result.reason).toMatch(/mission verify `false` failed after wave 0 \(exit 1\) \(onVerifyFailure: fail\)/);
+});
+
+test('an activity out of retries ends the mission as failed with the reason, still queryable', async () => {
+  const repo = makeRepo();
+  const spec = mission('no-base', repo, [task('a', 'true')], { base: 'vanished' });
+  const result = await run(spec);
+  expect(result.phase).toBe('failed');
+  expect(result.reason).toMatch(/base branch vanished does not exist/);
+  expect(result.tasks[0].status).toBe('skipped');
 });
 
 test('the task gate sends the failure back to the agent and passes on the next iteration', async () => {

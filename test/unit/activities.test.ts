@@ -96,7 +96,14 @@ describe('checkpoint', () => {
     writeFileSync(path.join(wt.worktree, 'new.txt'), 'new\n');
     writeFileSync(path.join(wt.worktree, 'README.md'), 'changed\n');
     const base = git(repo, 'rev-parse', 'main');
-    const input = { worktree: wt.worktree, taskId: 'ck', title: 'Check it', baseSha: base };
+    const input = {
+      worktree: wt.worktree,
+      taskId: 'ck',
+      title: 'Check it',
+      branch: wt.branch,
+      baseSha: base,
+      exclude: [],
+    };
     const first = await mock(acts.checkpoint, input);
     expect(first.committed).toBe(true);
     expect(first.diffstat).toEqual({ files: 2, insertions: 2, deletions: 1 });
@@ -104,6 +111,56 @@ describe('checkpoint', () => {
     expect(git(wt.worktree, 'status', '--porcelain')).toBe('');
     const again = await mock(acts.checkpoint, input);
     expect(again).toEqual({ ...first, committed: false });
+  });
+
+  test('never commits the files the mission copied in (secrets such as .env)', async () => {
+    const repo = makeRepo();
+    const wt = await worktreeFor(repo, 'secret');
+    writeFileSync(path.join(wt.worktree, '.env'), 'TOKEN=s3cret\n');
+    writeFileSync(path.join(wt.worktree, 'work.txt'), 'work\n');
+    const base = git(repo, 'rev-parse', 'main');
+    await mock(acts.checkpoint, {
+      worktree: wt.worktree,
+      taskId: 'secret',
+      title: 'S',
+      branch: wt.branch,
+      baseSha: base,
+      exclude: ['.env'],
+    });
+    expect(git(wt.worktree, 'show', '--name-only', '--format=', 'HEAD')).toBe('work.txt');
+  });
+
+  test('refuses to commit when the agent moved HEAD off the task branch or left a merge in progress', async () => {
+    const repo = makeRepo();
+    const wt = await worktreeFor(repo, 'moved');
+    const base = git(repo, 'rev-parse', 'main');
+    const input = { worktree: wt.worktree, taskId: 'moved', title: 'M', branch: wt.branch, baseSha: base, exclude: [] };
+    git(wt.worktree, 'checkout', '--quiet', '--detach');
+    writeFileSync(path.join(wt.worktree, 'lost.txt'), 'x\n');
+    await expect(mock(acts.checkpoint, input)).rejects.toMatchObject({
+      type: 'WorktreeState',
+      nonRetryable: true,
+      message: expect.stringMatching(/left HEAD on a detached commit instead of flotilla\/m\/tasks\/moved/),
+    });
+    git(wt.worktree, 'checkout', '--quiet', wt.branch);
+    git(wt.worktree, 'add', 'lost.txt');
+    git(wt.worktree, 'commit', '--quiet', '-m', 'agent commit');
+    git(repo, 'branch', 'other', base);
+    git(repo, 'config', `branch.other.dummy`, 'x');
+    const other = path.join(tempDir(), 'other');
+    git(repo, 'worktree', 'add', '--quiet', other, 'other');
+    writeFileSync(path.join(other, 'lost.txt'), 'conflicting\n');
+    git(other, 'add', 'lost.txt');
+    git(other, 'commit', '--quiet', '-m', 'other side');
+    try {
+      git(wt.worktree, 'merge', 'other');
+    } catch {
+      // conflict expected
+    }
+    await expect(mock(acts.checkpoint, input)).rejects.toMatchObject({
+      type: 'WorktreeState',
+      message: expect.stringMatching(/left a merge in progress/),
+    });
   });
 });
 
@@ -116,10 +173,20 @@ describe('mergeBranch', () => {
       repo,
       baseBranch: 'main',
       baseSha: null,
+      setup: [],
+      copy: [],
+      setupTimeoutMs: 60_000,
     });
     const wt = await worktreeFor(repo, 'x', 'mg');
     writeFileSync(path.join(wt.worktree, 'x.txt'), 'x\n');
-    await mock(acts.checkpoint, { worktree: wt.worktree, taskId: 'x', title: 'X', baseSha: integ.baseSha });
+    await mock(acts.checkpoint, {
+      worktree: wt.worktree,
+      taskId: 'x',
+      title: 'X',
+      branch: wt.branch,
+      baseSha: integ.baseSha,
+      exclude: [],
+    });
     const input = { worktree: integ.worktree, repo, branch: wt.branch, taskId: 'x', title: 'X' };
     const first = await mock(acts.mergeBranch, input);
     expect(first).toMatchObject({ status: 'merged', alreadyMerged: false });
@@ -136,10 +203,20 @@ describe('mergeBranch', () => {
       repo,
       baseBranch: 'main',
       baseSha: null,
+      setup: [],
+      copy: [],
+      setupTimeoutMs: 60_000,
     });
     const wt = await worktreeFor(repo, 'y', 'half');
     writeFileSync(path.join(wt.worktree, 'y.txt'), 'y\n');
-    await mock(acts.checkpoint, { worktree: wt.worktree, taskId: 'y', title: 'Y', baseSha: integ.baseSha });
+    await mock(acts.checkpoint, {
+      worktree: wt.worktree,
+      taskId: 'y',
+      title: 'Y',
+      branch: wt.branch,
+      baseSha: integ.baseSha,
+      exclude: [],
+    });
     git(integ.worktree, 'merge', '--no-ff', '--no-commit', wt.branch);
     expect(existsSync(path.join(repo, '.git', 'worktrees', 'integration', 'MERGE_HEAD'))).toBe(true);
     const r = await mock(acts.mergeBranch, {
@@ -223,6 +300,14 @@ describe('runAgent (command runtime)', () => {
       message: expect.stringMatching(/no output for 2s \(idleTimeout\)/),
     });
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  test('processes the agent left in the background die with its attempt', async () => {
+    const wt = tempDir('wt-');
+    await mock(acts.runAgent, agentInput(wt, 'sleep 300 & echo $! > bg.pid; echo done'));
+    const bg = Number(readFileSync(path.join(wt, 'bg.pid'), 'utf8'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(processAlive(bg)).toBe(false);
   });
 
   test('an agent group left by an earlier attempt (dead worker) is killed before the next starts', async () => {

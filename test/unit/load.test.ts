@@ -119,6 +119,30 @@ test.each([
     /needs a command/,
   ],
   [
+    'a runtime this version lacks',
+    minimal.replace('runtime: command', 'runtime: claude'),
+    'agent.runtime',
+    /runtime "claude" is not available in this version/,
+  ],
+  [
+    'a copy path outside the repository',
+    `${minimal}copy: [../secrets.env]\n`,
+    'copy[0]',
+    /not a path inside the repository/,
+  ],
+  [
+    'a promptFile that is a directory',
+    minimal.replace('prompt: do a', 'promptFile: .git'),
+    'tasks[0].promptFile',
+    /not a file/,
+  ],
+  [
+    'a prompt over 64 KiB',
+    minimal.replace('prompt: do a', `prompt: ${'x'.repeat(70_000)}`),
+    'tasks[0].prompt',
+    /at most 64 KiB/,
+  ],
+  [
     'an env value instead of a name',
     minimal.replace('runtime: command,', 'runtime: command, env: ["KEY=secret"],'),
     'agent.env[0]',
