@@ -117,7 +117,8 @@ function progressDisplay(missionId: string): {
   if (!process.stdout.isTTY) return { line: say, update: () => undefined, stop: () => undefined };
   const multi = new MultiBar(
     {
-      format: `${missionId} [{bar}] {percent}% | {merged}/{total} merged | wave {wave} | {phase}{running}`,
+      // {percentage}, {value} and {total} are cli-progress's own tokens; ours have other names.
+      format: `${missionId} [{bar}] {percentage}% | {merged}/{tasks} merged | {wavesDone}/{waves} waves | {phase}{running}`,
       hideCursor: true,
       barsize: 24,
       clearOnComplete: true,
@@ -125,15 +126,16 @@ function progressDisplay(missionId: string): {
     },
     Presets.shades_classic,
   );
-  const bar = multi.create(100, 0, { merged: 0, total: 0, wave: '-', phase: 'starting', running: '' });
+  const bar = multi.create(100, 0, { merged: 0, tasks: 0, wavesDone: 0, waves: 0, phase: 'starting', running: '' });
   return {
     line: (text) => multi.log(`${text}\n`),
     update: (p) => {
       const running = p.tasks.filter((t) => t.status === 'running').map((t) => t.id);
       bar.update(p.percent, {
         merged: p.counts.merged,
-        total: p.counts.total,
-        wave: `${Math.min(p.currentWave + 1, p.waves.length)}/${p.waves.length}`,
+        tasks: p.counts.total,
+        wavesDone: p.waves.filter((w) => ['merged', 'failed', 'skipped', 'cancelled'].includes(w.status)).length,
+        waves: p.waves.length,
         phase: p.phase,
         running: running.length ? ` | running: ${running.join(', ')}` : '',
       });
