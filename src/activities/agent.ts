@@ -1,47 +1,69 @@
 /**
- * Runs one attempt of a task's agent: a process group in the task's worktree, every output line
- * to a transcript file, heartbeats every ~2 s (details: pgid, events, lastEventAt), and the whole
- * group killed on cancellation, on `timeout` and on `idleTimeout` (stalled). A group an earlier
- * attempt left behind (its worker died) is killed first, so two agents never share a worktree.
+ * Runs one attempt of a task's agent: a process group in the task's worktree, every raw output
+ * line to a transcript file, heartbeats every ~2 s carrying resumable state, and the whole group
+ * killed on cancellation, on `timeout` and on `idleTimeout` (stalled).
+ *
+ * On a retry (a crashed worker, a killed or failed agent) the attempt reads the last heartbeat's
+ * details and resumes the agent's own session with a continuation prompt that states the task and
+ * what the worktree already holds; where the session cannot be resumed it starts fresh with that
+ * prompt. A process group an earlier attempt left behind is killed first (PID file), so two agents
+ * never run in one worktree at once.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { createWriteStream, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import type { AgentSpec } from '../mission/types';
 import { formatDuration } from '../mission/duration';
+import type { AgentSpec } from '../mission/types';
 import { ActivityConfig, paths } from './config';
+import { gitAt } from './git';
 import { killStaleGroup, removePidFile, spawnGroup, Tail, terminateGroup, writePidFile } from './process';
 import { runtimes } from './runtimes';
+import { taskContract } from './runtimes/contract';
+import type { AgentEvent, FailureClass, RuntimeAdapter } from './runtimes/types';
 
 export interface RunAgentInput {
   missionId: string;
   taskId: string;
   worktree: string;
+  /** The task branch and the SHA it started from (for the contract and the continuation prompt). */
+  branch: string;
+  baseSha: string;
   agent: AgentSpec;
+  /** The task's own prompt (iteration 1) or the gate's / a steering message (later). */
   prompt: string;
-  /** Gate iteration (1 = the task's own prompt). */
+  /** The task as given, restated in continuation prompts after a crash. */
+  taskPrompt: string;
   iteration: number;
+  /** Resume this agent session (gate iterations, steering, after a rate-limit wait). */
+  resumeSessionId?: string | null;
 }
 
-export interface RunAgentResult {
+/** Usage counters; cumulative over the attempts of one activity (retries included). */
+export interface AgentUsage {
+  sessionId: string | null;
+  turns: number;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface RunAgentResult extends AgentUsage {
   /** The Temporal attempt of this activity (1 = first try). */
   attempt: number;
   exitCode: number;
   durationMs: number;
   /** Absolute path of this attempt's transcript (JSON lines). */
   transcript: string;
-  /** The agent's last line of output, at most 500 characters. */
+  /** The agent's final words (Claude's result text, Codex's last message), at most 500 characters. */
   summary: string;
   events: number;
-  sessionId: string | null;
-  costUsd: number;
-  inputTokens: number;
-  outputTokens: number;
+  /** True when this attempt continued an earlier session. */
+  resumed: boolean;
 }
 
 /** Details each heartbeat carries; a retry reads the last ones (`Context.info.heartbeatDetails`). */
-export interface AgentHeartbeat {
+export interface AgentHeartbeat extends AgentUsage {
   pgid: number;
   attempt: number;
   events: number;
@@ -49,8 +71,18 @@ export interface AgentHeartbeat {
   transcript: string;
 }
 
+/** Details of every ApplicationFailure runAgent throws (the workflow accounts failed attempts too). */
+export interface AgentFailureDetails extends AgentUsage {
+  attempt: number;
+  /** For `AgentRateLimited`: how long to wait before resuming, ms. */
+  retryAfterMs?: number;
+}
+
 /** Variables every agent gets from the worker besides the ones the mission names. */
 const BASELINE_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'TERM'];
+
+/** Rate limits without a delay from the agent wait this long, ms. */
+export const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 
 function nextTranscript(dir: string): string {
   mkdirSync(dir, { recursive: true });
@@ -61,175 +93,353 @@ function nextTranscript(dir: string): string {
   return path.join(dir, `attempt-${used.length === 0 ? 1 : Math.max(...used) + 1}.jsonl`);
 }
 
+/** What the worktree holds against the task's base, for the continuation prompt. */
+async function worktreeSummary(worktree: string, baseSha: string): Promise<string> {
+  try {
+    const git = await gitAt(worktree);
+    const committed = (await git.raw(['diff', '--stat', baseSha, 'HEAD'])).trim();
+    const pending = (await git.raw(['status', '--short'])).trim();
+    return [
+      committed
+        ? `Committed on the task branch since it started:\n${committed}`
+        : 'Nothing is committed on the task branch yet.',
+      pending
+        ? `Uncommitted changes in the worktree:\n${pending.split('\n').slice(0, 40).join('\n')}`
+        : 'No uncommitted changes.',
+    ].join('\n');
+  } catch {
+    return '(the worktree state could not be read)';
+  }
+}
+
+function continuationPrompt(input: RunAgentInput, why: string, state: string): string {
+  return [
+    `Your previous run on this task was interrupted (${why}). Continue the task; do not redo work that is already done.`,
+    '',
+    state,
+    '',
+    'The task, as given:',
+    input.taskPrompt,
+    ...(input.prompt !== input.taskPrompt ? ['', 'The latest instruction you were working on:', input.prompt] : []),
+  ].join('\n');
+}
+
+interface RunOutcome extends AgentUsage {
+  exitCode: number | null;
+  ended: 'exited' | 'timeout' | 'stalled' | 'cancelled' | 'not-found';
+  errors: string[];
+  stderrTail: string;
+  summary: string;
+  events: number;
+  resultError: boolean;
+}
+
 export function createAgentActivities(config: ActivityConfig) {
   return {
     /**
-     * @throws non-retryable `AgentNotFound` (program missing) or `RuntimeUnavailable`;
-     *   retryable `AgentExit` (non-zero exit), `AgentTimeout`, `AgentStalled`; `CancelledFailure`
-     *   after killing the group when the activity is cancelled
+     * @throws non-retryable `AgentNotFound` (program missing, with the install command) and
+     *   `AgentAuth` (credentials: what to do); non-retryable `AgentRateLimited` with
+     *   `retryAfterMs` in its details (the workflow waits durably, then resumes the session);
+     *   retryable `AgentExit`, `AgentTimeout`, `AgentStalled`; `CancelledFailure` after killing
+     *   the group when the activity is cancelled. Every ApplicationFailure carries
+     *   {@link AgentFailureDetails}.
      */
     async runAgent(input: RunAgentInput): Promise<RunAgentResult> {
       const ctx = Context.current();
       const attempt = ctx.info.attempt;
       const adapter = runtimes[input.agent.runtime];
-      if (!adapter) {
-        throw ApplicationFailure.nonRetryable(
-          `runtime "${input.agent.runtime}" is not available in this version of Flotilla; use runtime: command`,
-          'RuntimeUnavailable',
-          { attempt },
-        );
-      }
+      const prev = attempt > 1 ? (ctx.info.heartbeatDetails as AgentHeartbeat | undefined) : undefined;
+      const usage: AgentUsage = {
+        sessionId: input.resumeSessionId ?? prev?.sessionId ?? null,
+        turns: prev?.turns ?? 0,
+        costUsd: prev?.costUsd ?? 0,
+        inputTokens: prev?.inputTokens ?? 0,
+        outputTokens: prev?.outputTokens ?? 0,
+      };
       const runDir = paths.runDir(config.home, input.missionId, input.taskId);
       const pidFile = path.join(runDir, 'agent.pid');
       const stale = await killStaleGroup(pidFile);
       if (stale) ctx.log.warn('killed an agent process group left by an earlier attempt', { pgid: stale });
 
-      const launch = adapter.build({
-        agent: input.agent,
-        prompt: input.prompt,
-        worktree: input.worktree,
-        missionId: input.missionId,
-        taskId: input.taskId,
-      });
-      const env: NodeJS.ProcessEnv = {};
-      for (const name of [...BASELINE_ENV, ...input.agent.env])
-        if (process.env[name] !== undefined) env[name] = process.env[name];
-      Object.assign(env, launch.env);
-
+      let prompt = input.prompt;
+      if (attempt > 1) {
+        const why = ctx.info.heartbeatDetails ? 'the worker or the agent stopped before it finished' : 'it failed';
+        prompt = continuationPrompt(input, why, await worktreeSummary(input.worktree, input.baseSha));
+      }
       const transcript = nextTranscript(runDir);
-      const out = createWriteStream(transcript, { flags: 'a' });
-      const record = (obj: Record<string, unknown>): void =>
-        void out.write(`${JSON.stringify({ ts: new Date().toISOString(), ...obj })}\n`);
-      record({
-        type: 'flotilla.attempt',
-        attempt,
-        iteration: input.iteration,
-        argv0: launch.argv[0],
-        runtime: input.agent.runtime,
-      });
-
       const started = Date.now();
-      let lastEventAt = started;
-      let events = 0;
-      let summary = '';
-      const errTail = new Tail(1500);
-      let proc: ReturnType<typeof spawnGroup>;
-      try {
-        proc = spawnGroup(launch.argv, { cwd: input.worktree, env, extendEnv: false });
-      } catch (err) {
-        out.end();
-        throw agentNotFound(launch.argv[0], attempt, err);
+      let resumed = usage.sessionId !== null && input.agent.runtime !== 'command';
+      let outcome = await runOnce(
+        adapter,
+        input,
+        prompt,
+        resumed ? usage.sessionId : null,
+        usage,
+        transcript,
+        pidFile,
+        attempt,
+        ctx,
+      );
+      if (resumed && outcome.ended === 'exited' && outcome.exitCode !== 0) {
+        const cls = adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail);
+        if (cls.kind === 'session_not_found') {
+          // The session is gone (another host, a cleaned home): start fresh, restating the task.
+          ctx.log.warn('agent session not found; starting a fresh one', { sessionId: usage.sessionId });
+          resumed = false;
+          usage.sessionId = null;
+          const fresh = continuationPrompt(
+            input,
+            'its session could not be resumed',
+            await worktreeSummary(input.worktree, input.baseSha),
+          );
+          outcome = await runOnce(adapter, input, fresh, null, usage, transcript, pidFile, attempt, ctx);
+        }
       }
-      const { child, pgid } = proc;
-      if (pgid > 0) writePidFile(pidFile, pgid);
-      const read = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr'): void => {
-        if (!stream) return;
-        readline.createInterface({ input: stream }).on('line', (line) => {
-          lastEventAt = Date.now();
-          record({ stream: name, line });
-          if (name === 'stderr') errTail.push(`${line}\n`);
-          const ev = adapter.parseLine(line, name);
-          if (ev) {
-            events++;
-            if (name === 'stdout') summary = ev.text.slice(0, 500);
-          }
+      const details = (extra: Partial<AgentFailureDetails> = {}): AgentFailureDetails[] => [
+        { ...usage, attempt, ...extra },
+      ];
+      if (outcome.ended === 'cancelled') throw new CancelledFailure('agent cancelled; its process group was killed');
+      if (outcome.ended === 'not-found') {
+        throw ApplicationFailure.create({
+          message: `agent program not found for runtime "${input.agent.runtime}": ${adapter.install}`,
+          type: 'AgentNotFound',
+          nonRetryable: true,
+          details: details(),
         });
-      };
-      read(child.stdout, 'stdout');
-      read(child.stderr, 'stderr');
-
-      let ended: 'timeout' | 'stalled' | 'cancelled' | undefined;
-      const stop = (why: 'timeout' | 'stalled' | 'cancelled'): void => {
-        if (ended) return;
-        ended = why;
-        void terminateGroup(pgid);
-      };
-      const onCancel = (): void => stop('cancelled');
-      ctx.cancellationSignal.addEventListener('abort', onCancel);
-      const tick = setInterval(() => {
-        const now = Date.now();
-        if (now - started > input.agent.timeoutMs) stop('timeout');
-        else if (now - lastEventAt > input.agent.idleTimeoutMs) stop('stalled');
-        const details: AgentHeartbeat = {
-          pgid,
-          attempt,
-          events,
-          lastEventAt: new Date(lastEventAt).toISOString(),
-          transcript,
-        };
-        ctx.heartbeat(details);
-      }, 1000);
-
-      try {
-        const result = await child;
-        // Whatever the agent left running in the background ends with its attempt.
-        await terminateGroup(pgid, ended ? 2000 : 500);
-        // With `reject: false`, execa resolves a failed spawn as a result carrying the errno.
-        const failedSpawn = result as unknown as { code?: string; message?: string };
-        if (
-          failedSpawn.code === 'ENOENT' ||
-          (result.exitCode === undefined && /ENOENT/.test(failedSpawn.message ?? ''))
-        ) {
-          throw agentNotFound(launch.argv[0], attempt);
-        }
-        const durationMs = Date.now() - started;
-        record({
-          type: 'flotilla.exit',
-          exitCode: result.exitCode ?? null,
-          signal: result.signal ?? null,
-          ended: ended ?? 'exited',
-          durationMs,
-        });
-        if (ended === 'cancelled') throw new CancelledFailure('agent cancelled; its process group was killed');
-        if (ended === 'timeout') {
-          throw ApplicationFailure.retryable(
-            `agent attempt timed out after ${formatDuration(input.agent.timeoutMs)} (timeout); its process group was killed`,
-            'AgentTimeout',
-            { attempt },
-          );
-        }
-        if (ended === 'stalled') {
-          throw ApplicationFailure.retryable(
-            `agent stalled: no output for ${formatDuration(input.agent.idleTimeoutMs)} (idleTimeout); its process group was killed`,
-            'AgentStalled',
-            { attempt },
-          );
-        }
-        if (result.exitCode !== 0) {
-          const tail = errTail.toString().trim();
-          throw ApplicationFailure.retryable(
-            `agent exited with code ${result.exitCode}${tail ? `: ${tail.split('\n').slice(-5).join(' | ')}` : ''}`,
-            'AgentExit',
-            { attempt },
-          );
-        }
-        return {
-          attempt,
-          exitCode: 0,
-          durationMs,
-          transcript,
-          summary,
-          events,
-          sessionId: null,
-          costUsd: 0,
-          inputTokens: 0,
-          outputTokens: 0,
-        };
-      } finally {
-        clearInterval(tick);
-        ctx.cancellationSignal.removeEventListener('abort', onCancel);
-        removePidFile(pidFile, pgid);
-        await new Promise<void>((resolve) => out.end(resolve));
       }
+      if (outcome.ended === 'timeout') {
+        throw ApplicationFailure.retryable(
+          `agent attempt timed out after ${formatDuration(input.agent.timeoutMs)} (timeout); its process group was killed`,
+          'AgentTimeout',
+          ...details(),
+        );
+      }
+      if (outcome.ended === 'stalled') {
+        throw ApplicationFailure.retryable(
+          `agent stalled: no output for ${formatDuration(input.agent.idleTimeoutMs)} (idleTimeout); its process group was killed`,
+          'AgentStalled',
+          ...details(),
+        );
+      }
+      if (outcome.exitCode !== 0 || outcome.resultError) {
+        throw failureFor(
+          adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail),
+          input.agent.runtime,
+          outcome.exitCode,
+          details,
+        );
+      }
+      return {
+        ...usage,
+        attempt,
+        exitCode: 0,
+        durationMs: Date.now() - started,
+        transcript,
+        summary: outcome.summary,
+        events: outcome.events,
+        resumed,
+      };
     },
   };
 }
 
-function agentNotFound(program: string, attempt: number, cause?: unknown): ApplicationFailure {
-  return ApplicationFailure.create({
-    message: `agent program not found: ${program}; install it or fix agent.command in the mission file${cause instanceof Error ? ` (${cause.message})` : ''}`,
-    type: 'AgentNotFound',
-    nonRetryable: true,
-    details: [{ attempt }],
+function failureFor(
+  cls: FailureClass,
+  runtime: string,
+  exitCode: number | null,
+  details: (extra?: Partial<AgentFailureDetails>) => AgentFailureDetails[],
+): ApplicationFailure {
+  switch (cls.kind) {
+    case 'auth': {
+      const fix =
+        runtime === 'claude'
+          ? 'set ANTHROPIC_API_KEY on the worker (Flotilla passes it through), or run `claude` and /login as the worker user'
+          : runtime === 'codex'
+            ? 'set OPENAI_API_KEY on the worker (Flotilla passes it through), or run `codex login` as the worker user'
+            : 'fix the credentials the command uses';
+      return ApplicationFailure.create({
+        message: `authentication failed: ${cls.message}; ${fix}`,
+        type: 'AgentAuth',
+        nonRetryable: true,
+        details: details(),
+      });
+    }
+    case 'rate_limit':
+      return ApplicationFailure.create({
+        message: `rate limited: ${cls.message}`,
+        type: 'AgentRateLimited',
+        // The workflow owns the wait (a durable timer) so waiting costs no attempt and no worker.
+        nonRetryable: true,
+        details: details({ retryAfterMs: cls.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS }),
+      });
+    default:
+      return ApplicationFailure.create({
+        message: `agent exited with code ${exitCode}: ${cls.message}`,
+        type: 'AgentExit',
+        details: details(),
+      });
+  }
+}
+
+/** Runs the agent once, streaming its output into the transcript and `usage`. */
+async function runOnce(
+  adapter: RuntimeAdapter,
+  input: RunAgentInput,
+  prompt: string,
+  resumeSessionId: string | null,
+  usage: AgentUsage,
+  transcript: string,
+  pidFile: string,
+  attempt: number,
+  ctx: Context,
+): Promise<RunOutcome> {
+  const launch = adapter.build({
+    agent: input.agent,
+    prompt,
+    worktree: input.worktree,
+    missionId: input.missionId,
+    taskId: input.taskId,
+    resumeSessionId: resumeSessionId ?? undefined,
+    contract: taskContract(input.taskId, input.branch, input.worktree),
   });
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of [...BASELINE_ENV, ...adapter.defaultEnv, ...input.agent.env]) {
+    if (process.env[name] !== undefined) env[name] = process.env[name];
+  }
+  Object.assign(env, launch.env);
+
+  const out = createWriteStream(transcript, { flags: 'a' });
+  const record = (obj: Record<string, unknown>): void =>
+    void out.write(`${JSON.stringify({ ts: new Date().toISOString(), ...obj })}\n`);
+  record({
+    type: 'flotilla.attempt',
+    attempt,
+    iteration: input.iteration,
+    runtime: input.agent.runtime,
+    resume: resumeSessionId,
+    argv0: launch.argv[0],
+  });
+
+  const started = Date.now();
+  let lastEventAt = started;
+  let events = 0;
+  let summary = '';
+  let resultError = false;
+  const errors: string[] = [];
+  const errTail = new Tail(2000);
+  const run = { turns: 0, costUsd: 0, inputTokens: 0, outputTokens: 0 };
+  const base = {
+    turns: usage.turns,
+    costUsd: usage.costUsd,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+  };
+  const publish = (): void => {
+    usage.turns = base.turns + run.turns;
+    usage.costUsd = base.costUsd + run.costUsd;
+    usage.inputTokens = base.inputTokens + run.inputTokens;
+    usage.outputTokens = base.outputTokens + run.outputTokens;
+  };
+  const apply = (ev: AgentEvent): void => {
+    events++;
+    if (ev.sessionId) usage.sessionId = ev.sessionId;
+    if (ev.turn) run.turns++;
+    run.inputTokens += ev.inputTokens ?? 0;
+    run.outputTokens += ev.outputTokens ?? 0;
+    if (ev.totalTurns !== undefined) run.turns = ev.totalTurns;
+    if (ev.totalCostUsd !== undefined) run.costUsd = ev.totalCostUsd;
+    if (ev.totalInputTokens !== undefined) run.inputTokens = ev.totalInputTokens;
+    if (ev.totalOutputTokens !== undefined) run.outputTokens = ev.totalOutputTokens;
+    if (ev.kind === 'error' || ev.isError) errors.push(ev.text);
+    if (ev.kind === 'result') {
+      resultError = !!ev.isError;
+      summary = ev.text.replace(/^(done|error)[^:]*: /, '').slice(0, 500);
+    } else if (ev.kind === 'text' && ev.text) summary = ev.text.slice(0, 500);
+    publish();
+  };
+
+  let proc: ReturnType<typeof spawnGroup>;
+  try {
+    proc = spawnGroup(launch.argv, { cwd: input.worktree, env, extendEnv: false });
+  } catch {
+    await new Promise<void>((resolve) => out.end(resolve));
+    return { ...usage, exitCode: null, ended: 'not-found', errors, stderrTail: '', summary, events, resultError };
+  }
+  const { child, pgid } = proc;
+  if (pgid > 0) writePidFile(pidFile, pgid);
+  const parse = adapter.parser();
+  const read = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr'): void => {
+    if (!stream) return;
+    readline.createInterface({ input: stream }).on('line', (line) => {
+      lastEventAt = Date.now();
+      record({ stream: name, line });
+      if (name === 'stderr') errTail.push(`${line}\n`);
+      const ev = parse(line, name);
+      if (ev) apply(ev);
+    });
+  };
+  read(child.stdout, 'stdout');
+  read(child.stderr, 'stderr');
+
+  let ended: RunOutcome['ended'] | undefined;
+  const stop = (why: 'timeout' | 'stalled' | 'cancelled'): void => {
+    if (ended) return;
+    ended = why;
+    void terminateGroup(pgid);
+  };
+  const onCancel = (): void => stop('cancelled');
+  ctx.cancellationSignal.addEventListener('abort', onCancel);
+  const beat = (): void => {
+    const details: AgentHeartbeat = {
+      ...usage,
+      pgid,
+      attempt,
+      events,
+      lastEventAt: new Date(lastEventAt).toISOString(),
+      transcript,
+    };
+    ctx.heartbeat(details);
+  };
+  beat();
+  const tick = setInterval(() => {
+    const now = Date.now();
+    if (now - started > input.agent.timeoutMs) stop('timeout');
+    else if (now - lastEventAt > input.agent.idleTimeoutMs) stop('stalled');
+    beat();
+  }, 1000);
+
+  try {
+    const result = await child;
+    // Whatever the agent left running in the background ends with its attempt.
+    await terminateGroup(pgid, ended ? 2000 : 500);
+    // With `reject: false`, execa resolves a failed spawn as a result carrying the errno.
+    const failedSpawn = result as unknown as { code?: string; message?: string };
+    if (failedSpawn.code === 'ENOENT' || (result.exitCode === undefined && /ENOENT/.test(failedSpawn.message ?? ''))) {
+      ended = 'not-found';
+    }
+    record({
+      type: 'flotilla.exit',
+      exitCode: result.exitCode ?? null,
+      signal: result.signal ?? null,
+      ended: ended ?? 'exited',
+      durationMs: Date.now() - started,
+      ...usage,
+    });
+    beat();
+    return {
+      ...usage,
+      exitCode: result.exitCode ?? null,
+      ended: ended ?? 'exited',
+      errors,
+      stderrTail: errTail.toString(),
+      summary,
+      events,
+      resultError,
+    };
+  } finally {
+    clearInterval(tick);
+    ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    removePidFile(pidFile, pgid);
+    await new Promise<void>((resolve) => out.end(resolve));
+  }
 }

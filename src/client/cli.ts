@@ -9,7 +9,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { MultiBar, Presets } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MissionFileError } from '../mission/errors';
 import { loadMission } from '../mission/load';
@@ -20,6 +20,7 @@ import { cancelSignal, pauseSignal, resumeSignal } from '../workflows/messages';
 import { FlotillaConfig, loadConfig, workflowUrl } from './config';
 import { getProgress, listMissions, loadForStart, NoWorkerError, startMission, workerPolling } from './missions';
 import { progressEvents, renderPlan, renderStatus, renderSummary } from './render';
+import { TranscriptRenderer, transcriptFiles } from './transcript';
 import {
   CliError,
   ensureSearchAttributes,
@@ -283,35 +284,6 @@ async function signalMission(
   }
 }
 
-function transcriptFiles(config: FlotillaConfig, missionId: string, taskId: string): string[] {
-  const dir = path.join(config.home, 'runs', missionId, taskId);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /^attempt-\d+\.jsonl$/.test(f))
-    .sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]))
-    .map((f) => path.join(dir, f));
-}
-
-function renderTranscriptLine(line: string, raw: boolean): string | undefined {
-  if (raw) return line;
-  try {
-    const rec = JSON.parse(line) as {
-      type?: string;
-      stream?: string;
-      line?: string;
-      attempt?: number;
-      iteration?: number;
-      exitCode?: number;
-      ended?: string;
-    };
-    if (rec.type === 'flotilla.attempt') return `--- attempt ${rec.attempt} (iteration ${rec.iteration}) ---`;
-    if (rec.type === 'flotilla.exit') return `--- ${rec.ended === 'exited' ? `exit ${rec.exitCode}` : rec.ended} ---`;
-    return rec.stream === 'stderr' ? `! ${rec.line}` : rec.line;
-  } catch {
-    return line;
-  }
-}
-
 export function buildProgram(): Command {
   const program = new Command('flotilla')
     .description('Run many AI coding agents on one git repository, durably, on Temporal.')
@@ -489,17 +461,18 @@ export function buildProgram(): Command {
     .argument('<id>', 'mission id')
     .argument('<task>', 'task id')
     .option('--follow', 'keep printing as the agent writes')
-    .option('--raw', 'print the JSON lines as stored')
+    .option('--raw', "print the agent's output lines exactly as it wrote them")
     .action(async (id: string, taskId: string, opts: { follow?: boolean; raw?: boolean }) => {
       const config = loadConfig();
       const printed = new Map<string, number>();
+      const renderer = new TranscriptRenderer(!!opts.raw);
       const pump = (): void => {
-        for (const file of transcriptFiles(config, id, taskId)) {
+        for (const file of transcriptFiles(config.home, id, taskId)) {
           const text = readFileSync(file, 'utf8');
           const from = printed.get(file) ?? 0;
           const end = text.lastIndexOf('\n') + 1;
           for (const line of text.slice(from, end).split('\n').filter(Boolean)) {
-            const shown = renderTranscriptLine(line, !!opts.raw);
+            const shown = renderer.render(line);
             if (shown !== undefined) say(shown);
           }
           printed.set(file, end);

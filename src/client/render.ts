@@ -41,6 +41,11 @@ export function renderStatus(p: MissionProgress): string {
     `mission ${p.missionId}: ${p.phase}${p.reason ? ` (${p.reason})` : ''}`,
     `  ${p.percent}% · ${c.merged}/${c.total} merged${c.running ? ` · ${c.running} running` : ''}${c.failed ? ` · ${c.failed} failed` : ''}${c.skipped ? ` · ${c.skipped} skipped` : ''}${c.conflict ? ` · ${c.conflict} conflict` : ''}${c.cancelled ? ` · ${c.cancelled} cancelled` : ''}`,
     `  repo ${p.repo}`,
+    ...(p.costUsd || p.inputTokens || p.outputTokens || p.budgetUsd
+      ? [
+          `  cost $${p.costUsd.toFixed(4)}${p.budgetUsd ? ` of $${p.budgetUsd} budget` : ''} · ${p.inputTokens} input / ${p.outputTokens} output tokens`,
+        ]
+      : []),
     `  base ${p.baseBranch} @ ${shortSha(p.baseSha)} -> ${p.integrationBranch} @ ${shortSha(p.integrationSha)}`,
   ];
   for (const w of p.waves) {
@@ -53,6 +58,9 @@ export function renderStatus(p: MissionProgress): string {
         t.attempts > 1 ? `attempts ${t.attempts}` : '',
         t.headSha ? shortSha(t.headSha) : '',
         t.diffstat ? `+${t.diffstat.insertions}/-${t.diffstat.deletions}` : '',
+        t.costUsd ? `$${t.costUsd.toFixed(4)}` : '',
+        t.inputTokens || t.outputTokens ? `${t.inputTokens}/${t.outputTokens} tokens` : '',
+        t.sessionId ? `session ${t.sessionId.slice(0, 8)}` : '',
       ]
         .filter(Boolean)
         .join(' ');

@@ -14,9 +14,6 @@ import { formatPath, MissionFileError, MissionProblem } from './errors';
 import { AgentSpec, MissionSpec, TaskSpec } from './types';
 import { ID_PATTERN, missionSchema, RawAgent, RawMission } from './schema';
 
-/** Runtimes whose adapters ship in this version; the schema accepts all three (DESIGN.md). */
-export const AVAILABLE_RUNTIMES: readonly string[] = ['command'];
-
 /** Largest prompt, bytes: prompts are workflow inputs, and Temporal caps a payload at 2 MB. */
 export const MAX_PROMPT_BYTES = 64 * 1024;
 
@@ -226,16 +223,6 @@ function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
         path: `copy[${i}]`,
         reason: `"${rel}" is not a path inside the repository`,
         fix: 'copy takes paths relative to the repository root, such as .env or config/local.json',
-      });
-    }
-  });
-  raw.tasks.forEach((t, i) => {
-    const runtime = t.agent?.runtime ?? raw.agent?.runtime ?? DEFAULTS.agent.runtime;
-    if (!AVAILABLE_RUNTIMES.includes(runtime)) {
-      problems.push({
-        path: t.agent?.runtime ? `tasks[${i}].agent.runtime` : 'agent.runtime',
-        reason: `runtime "${runtime}" is not available in this version of Flotilla${raw.agent?.runtime || t.agent?.runtime ? '' : ' (it is the default)'}`,
-        fix: "use `runtime: command` with your agent's command line, e.g. command: [my-agent, --prompt-env, FLOTILLA_PROMPT]",
       });
     }
   });

@@ -19,6 +19,8 @@ export interface TaskState {
   branch: string;
   headSha: string | null;
   sessionId: string | null;
+  /** Model turns, USD cost and tokens over every attempt (Claude reports cost; Codex does not). */
+  turns: number;
   costUsd: number;
   inputTokens: number;
   outputTokens: number;
@@ -61,9 +63,11 @@ export interface MissionState {
   tasks: TaskState[];
   startedAt: string;
   endedAt: string | null;
+  /** The mission's budget in USD; passing it pauses the mission once. */
+  budgetUsd: number | null;
 }
 
-/** The `status --json` shape (DESIGN.md), plus `reason`, `startedAt`, `endedAt`. */
+/** The `status --json` shape (DESIGN.md), plus `reason`, token totals, `budgetUsd`, `startedAt`, `endedAt`. */
 export interface MissionProgress {
   missionId: string;
   workflowId: string;
@@ -86,7 +90,12 @@ export interface MissionProgress {
   >;
   counts: Record<TaskStatus, number> & { total: number };
   percent: number;
+  /** Mission totals over every task. */
   costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** The mission's `budget.usd`, or null. */
+  budgetUsd: number | null;
   startedAt: string;
   endedAt: string | null;
   uiUrl: string | null;
@@ -120,6 +129,7 @@ export function initialState(spec: MissionSpec, waves: string[][], nowIso: strin
       branch: names.taskBranch(spec.id, t.id),
       headSha: null,
       sessionId: null,
+      turns: 0,
       costUsd: 0,
       inputTokens: 0,
       outputTokens: 0,
@@ -130,6 +140,7 @@ export function initialState(spec: MissionSpec, waves: string[][], nowIso: strin
     })),
     startedAt: nowIso,
     endedAt: null,
+    budgetUsd: spec.budgetUsd ?? null,
   };
 }
 
@@ -175,6 +186,9 @@ export function deriveProgress(missionId: string, state: MissionState): MissionP
     counts: { ...counts, total },
     percent: total === 0 ? 100 : Math.floor((100 * finished) / total),
     costUsd: Math.round(costUsd * 1e6) / 1e6,
+    inputTokens: state.tasks.reduce((sum, t) => sum + t.inputTokens, 0),
+    outputTokens: state.tasks.reduce((sum, t) => sum + t.outputTokens, 0),
+    budgetUsd: state.budgetUsd,
     startedAt: state.startedAt,
     endedAt: state.endedAt,
     uiUrl: null,

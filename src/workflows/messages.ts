@@ -4,6 +4,7 @@
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { MissionProgress } from '../mission/progress';
+import type { TaskUsage } from './task';
 
 /** Soft pause: running tasks finish, no new task starts. `reason` shows in status. */
 export const pauseSignal = defineSignal<[{ reason?: string }?]>('pause');
@@ -19,5 +20,13 @@ export const progressQuery = defineQuery<MissionProgress>('progress');
 export interface TaskStep {
   step: 'preparing' | 'agent' | 'checkpoint' | 'verify' | 'done';
   iteration: number;
+  /** What the task is waiting on, e.g. a rate limit's reset. */
+  note: string | null;
 }
 export const taskStepQuery = defineQuery<TaskStep>('step');
+
+/**
+ * From a task workflow to its mission: usage so far (live accounting and the budget) and a note
+ * for status (a rate-limit wait, a failed gate), or null when there is nothing to say.
+ */
+export const taskUpdateSignal = defineSignal<[{ taskId: string; usage: TaskUsage; note: string | null }]>('taskUpdate');

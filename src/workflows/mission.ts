@@ -20,10 +20,10 @@ import {
 import type { Activities } from '../activities';
 import { deriveProgress, initialState, MissionProgress, MissionState, TaskState } from '../mission/progress';
 import { MissionSpec, names, SEARCH_ATTRIBUTES } from '../mission/types';
-import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from './messages';
+import { cancelSignal, pauseSignal, progressQuery, resumeSignal, taskUpdateSignal } from './messages';
 import { ACTIVITY_SLACK_MS, MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS } from './limits';
 import { dependentsOf, planWaves } from './plan';
-import { failureMessage, taskWorkflow } from './task';
+import { failureMessage, TaskUsage, taskWorkflow } from './task';
 
 export interface MissionInput {
   spec: MissionSpec;
@@ -76,6 +76,14 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     resumes++;
     if (!state.blocked) state.reason = null;
   });
+  let budgetTripped = false;
+  setHandler(taskUpdateSignal, ({ taskId, usage, note }) => {
+    const t = state.tasks.find((x) => x.id === taskId);
+    if (!t || t.status !== 'running') return;
+    applyUsage(t, usage);
+    t.error = note;
+    checkBudget();
+  });
   setHandler(cancelSignal, (arg) => {
     if (cancelRequested || state.endedAt) return;
     cancelRequested = true;
@@ -83,6 +91,25 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     setupScope.cancel();
     cancelRunning();
   });
+
+  const applyUsage = (t: TaskState, u: TaskUsage): void => {
+    t.sessionId = u.sessionId ?? t.sessionId;
+    t.turns = u.turns;
+    t.costUsd = u.costUsd;
+    t.inputTokens = u.inputTokens;
+    t.outputTokens = u.outputTokens;
+    t.attempts = u.attempts;
+  };
+  /** Passing the budget pauses the mission once (soft: running tasks finish); `resume` goes on. */
+  const checkBudget = (): void => {
+    if (budgetTripped || spec.budgetUsd === undefined) return;
+    const spent = state.tasks.reduce((sum, t) => sum + t.costUsd, 0);
+    if (spent < spec.budgetUsd) return;
+    budgetTripped = true;
+    state.paused = true;
+    if (!state.blocked)
+      state.reason = `budget of $${spec.budgetUsd} reached ($${spent.toFixed(2)} spent); \`flotilla resume ${spec.id}\` to go on`;
+  };
 
   /** Waits for `resume` (or cancel) while blocked on something a human must look at. */
   const blockUntilResumed = async (reason: string): Promise<boolean> => {
@@ -144,9 +171,10 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       t.status = result.status;
       t.headSha = result.headSha;
       t.diffstat = result.diffstat;
-      t.attempts = result.attempts;
       t.iterations = result.iterations;
       t.error = result.error;
+      applyUsage(t, result);
+      checkBudget();
     } catch (err) {
       if (isCancellation(err)) {
         t.status = 'cancelled';

@@ -1,23 +1,28 @@
 /**
  * taskWorkflow: one task of a mission, as a child workflow `mission-<missionId>/task-<taskId>`.
  * prepareWorktree -> runAgent -> checkpoint -> task verify (gate); a failing gate sends the
- * output's tail back to the agent as its next prompt, at most `maxIterations` runs in all.
- * Every activity runs on the host queue (the worker holding the repository).
+ * output's tail back to the agent (its session resumed) as the next prompt, at most
+ * `maxIterations` runs in all. A rate-limited agent waits on a durable timer (no worker, no
+ * attempt spent) and then resumes its session. Every activity runs on the host queue.
  */
 import {
   ActivityCancellationType,
-  CancellationScope,
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
   setHandler,
+  sleep,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { AgentFailureDetails, AgentUsage, RunAgentResult } from '../activities/agent';
 import type { Diffstat } from '../mission/progress';
 import type { CommandLine, TaskSpec } from '../mission/types';
 import { ACTIVITY_SLACK_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
-import { TaskStep, taskStepQuery } from './messages';
+import { TaskStep, taskStepQuery, taskUpdateSignal } from './messages';
 
 export interface TaskInput {
   missionId: string;
@@ -32,17 +37,24 @@ export interface TaskInput {
   copy: string[];
 }
 
-export interface TaskResult {
+/** Usage of a whole task: every attempt, iteration and rate-limit round summed. */
+export interface TaskUsage extends AgentUsage {
+  /** Agent attempts, retries included. */
+  attempts: number;
+}
+
+export interface TaskResult extends TaskUsage {
   status: 'succeeded' | 'failed';
   branch: string;
   headSha: string | null;
   diffstat: Diffstat | null;
-  /** Agent attempts, retries included, over all iterations. */
-  attempts: number;
   iterations: number;
   summary: string;
   error: string | null;
 }
+
+/** How many rate-limit waits one task may sit through before it fails. */
+const MAX_RATE_LIMIT_WAITS = 50;
 
 /** The message of the deepest cause: what actually went wrong. */
 export function failureMessage(err: unknown): string {
@@ -51,13 +63,11 @@ export function failureMessage(err: unknown): string {
   return e instanceof Error ? e.message : String(err);
 }
 
-function attemptsOf(err: unknown, fallback: number): number {
+function failureDetails(err: unknown): { type?: string; details?: AgentFailureDetails } {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  if (cause instanceof ApplicationFailure) {
-    const d = cause.details?.[0] as { attempt?: number } | undefined;
-    if (typeof d?.attempt === 'number') return d.attempt;
-  }
-  return fallback;
+  if (cause instanceof ApplicationFailure)
+    return { type: cause.type ?? undefined, details: cause.details?.[0] as AgentFailureDetails | undefined };
+  return {};
 }
 
 function gatePrompt(task: TaskSpec, command: string, exitCode: number | null, tail: string, iteration: number): string {
@@ -69,16 +79,31 @@ function gatePrompt(task: TaskSpec, command: string, exitCode: number | null, ta
     tail.trim(),
     '',
     `Fix the problem in this worktree so that the command passes. This is iteration ${iteration} of ${task.maxIterations}.`,
-    '',
-    'The task, as given:',
-    task.prompt,
   ].join('\n');
 }
 
 export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   const { task } = input;
-  const step: TaskStep = { step: 'preparing', iteration: 0 };
+  const step: TaskStep = { step: 'preparing', iteration: 0, note: null };
   setHandler(taskStepQuery, () => step);
+  const usage: TaskUsage = { sessionId: null, turns: 0, costUsd: 0, inputTokens: 0, outputTokens: 0, attempts: 0 };
+  const parent = workflowInfo().parent;
+  /** Tells the mission (live accounting, budget, status notes); never fails the task. */
+  const report = async (note: string | null): Promise<void> => {
+    step.note = note;
+    if (!parent) return;
+    await getExternalWorkflowHandle(parent.workflowId, parent.runId)
+      .signal(taskUpdateSignal, { taskId: task.id, usage: { ...usage }, note })
+      .catch(() => undefined);
+  };
+  const add = (u: AgentUsage, attempts: number): void => {
+    usage.sessionId = u.sessionId ?? usage.sessionId;
+    usage.turns += u.turns;
+    usage.costUsd += u.costUsd;
+    usage.inputTokens += u.inputTokens;
+    usage.outputTokens += u.outputTokens;
+    usage.attempts += attempts;
+  };
 
   const git = proxyActivities<Activities>({
     taskQueue: input.hostQueue,
@@ -89,9 +114,9 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   const agent = proxyActivities<Activities>({
     taskQueue: input.hostQueue,
     // The agent enforces `timeout` itself and kills its group; this is the backstop.
-    startToCloseTimeout: task.agent.timeoutMs + 5 * 60_000,
+    startToCloseTimeout: task.agent.timeoutMs + ACTIVITY_SLACK_MS,
     // How fast a dead worker is noticed: the attempt is retried (and the stale group killed) then.
-    heartbeatTimeout: '30s',
+    heartbeatTimeout: '20s',
     // Wait for the kill to finish, so a cancelled task never leaves an agent running.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
@@ -99,7 +124,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
       backoffCoefficient: 2,
       maximumInterval: '5 minutes',
       maximumAttempts: task.agent.retries + 1,
-      nonRetryableErrorTypes: ['AgentNotFound', 'RuntimeUnavailable'],
+      nonRetryableErrorTypes: ['AgentNotFound', 'AgentAuth', 'AgentRateLimited'],
     },
   });
   const checks = proxyActivities<Activities>({
@@ -132,8 +157,53 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
       exclude: input.copy,
       note,
     });
+  const result = (
+    status: TaskResult['status'],
+    rest: Omit<TaskResult, 'status' | 'branch' | keyof TaskUsage>,
+  ): TaskResult => ({
+    status,
+    branch: wt.branch,
+    ...usage,
+    ...rest,
+  });
 
-  let attempts = 0;
+  /** One agent run for this iteration, through any number of rate-limit waits. */
+  const runAgent = async (prompt: string, iteration: number, resume: string | null): Promise<RunAgentResult> => {
+    let waits = 0;
+    for (;;) {
+      try {
+        const run = await agent.runAgent({
+          missionId: input.missionId,
+          taskId: task.id,
+          worktree: wt.worktree,
+          branch: wt.branch,
+          baseSha: input.baseSha,
+          agent: task.agent,
+          prompt,
+          taskPrompt: task.prompt,
+          iteration,
+          resumeSessionId: resume,
+        });
+        add(run, run.attempt);
+        await report(null);
+        return run;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const { type, details } = failureDetails(err);
+        if (details) add(details, details.attempt);
+        else usage.attempts += task.agent.retries + 1;
+        if (type !== 'AgentRateLimited' || ++waits > MAX_RATE_LIMIT_WAITS) throw err;
+        // A durable timer: nothing runs and nothing is paid while the limit lasts; the session
+        // then continues with a short nudge, so no finished turn is repeated.
+        const waitMs = Math.max(1000, details?.retryAfterMs ?? 60_000);
+        await report(`${failureMessage(err)}; resuming in ${Math.round(waitMs / 1000)}s`);
+        await sleep(waitMs);
+        resume = details?.sessionId ?? resume;
+        prompt = resume ? 'You were interrupted by a rate limit. Continue the task where you stopped.' : prompt;
+      }
+    }
+  };
+
   let prompt = task.prompt;
   let summary = '';
   let last: { headSha: string; diffstat: Diffstat } | null = null;
@@ -141,15 +211,8 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
     step.step = 'agent';
     step.iteration = iteration;
     try {
-      const run = await agent.runAgent({
-        missionId: input.missionId,
-        taskId: task.id,
-        worktree: wt.worktree,
-        agent: task.agent,
-        prompt,
-        iteration,
-      });
-      attempts += run.attempt;
+      // Gate iterations continue the same agent session, so it keeps its context.
+      const run = await runAgent(prompt, iteration, iteration > 1 ? usage.sessionId : null);
       summary = run.summary;
     } catch (err) {
       if (isCancellation(err)) {
@@ -157,19 +220,14 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
         await CancellationScope.nonCancellable(() => keep('[cancelled]').catch(() => undefined));
         throw err;
       }
-      attempts += attemptsOf(err, task.agent.retries + 1);
-      const error = failureMessage(err);
       const kept = await keep('[incomplete]').catch(() => null);
-      return {
-        status: 'failed',
-        branch: wt.branch,
+      return result('failed', {
         headSha: kept?.headSha ?? null,
         diffstat: kept?.diffstat ?? null,
-        attempts,
         iterations: iteration,
         summary,
-        error,
-      };
+        error: failureMessage(err),
+      });
     }
 
     step.step = 'checkpoint';
@@ -178,22 +236,17 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
       ck = await keep();
     } catch (err) {
       // The worktree is in a state whose commit would lose work (see `checkpoint`): say so.
-      return {
-        status: 'failed',
-        branch: wt.branch,
+      return result('failed', {
         headSha: null,
         diffstat: null,
-        attempts,
         iterations: iteration,
         summary,
         error: failureMessage(err),
-      };
+      });
     }
     const unchanged = last !== null && ck.headSha === last.headSha;
     last = { headSha: ck.headSha, diffstat: ck.diffstat };
-    if (task.verify.length === 0) {
-      return { status: 'succeeded', branch: wt.branch, ...last, attempts, iterations: iteration, summary, error: null };
-    }
+    if (task.verify.length === 0) return result('succeeded', { ...last, iterations: iteration, summary, error: null });
 
     step.step = 'verify';
     const gate = await checks.runChecks({
@@ -202,33 +255,26 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
       timeoutMs: TASK_VERIFY_COMMAND_TIMEOUT_MS,
       logFile: `${wt.worktree}.verify.log`,
     });
-    if (gate.ok) {
-      return { status: 'succeeded', branch: wt.branch, ...last, attempts, iterations: iteration, summary, error: null };
-    }
+    if (gate.ok) return result('succeeded', { ...last, iterations: iteration, summary, error: null });
     const f = gate.failed!;
     const why = `verify \`${f.command}\` failed (exit ${f.exitCode ?? 'timeout'})`;
     if (unchanged) {
-      return {
-        status: 'failed',
-        branch: wt.branch,
+      return result('failed', {
         ...last,
-        attempts,
         iterations: iteration,
         summary,
         error: `${why}; iteration ${iteration} changed nothing, so the gate stopped early`,
-      };
+      });
     }
     if (iteration === task.maxIterations) {
-      return {
-        status: 'failed',
-        branch: wt.branch,
+      return result('failed', {
         ...last,
-        attempts,
         iterations: iteration,
         summary,
         error: `${why} after ${iteration} iteration${iteration === 1 ? '' : 's'} (maxIterations)`,
-      };
+      });
     }
+    await report(`${why}; iteration ${iteration + 1} of ${task.maxIterations}`);
     prompt = gatePrompt(task, f.command, f.exitCode, f.outputTail, iteration + 1);
   }
   throw ApplicationFailure.nonRetryable('unreachable: gate loop ended without a result');

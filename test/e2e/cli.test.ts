@@ -94,10 +94,6 @@ test('malformed mission files exit 2 with the file, the field and a fix, and sta
       'id: demo\nbase: release\ntasks: [{ id: a, prompt: p, agent: { runtime: command, command: [x] } }]\n',
       /base: unknown branch "release"/,
     ],
-    [
-      'id: demo\ntasks: [{ id: a, prompt: p }]\n',
-      /agent\.runtime: runtime "claude" is not available in this version of Flotilla \(it is the default\)/,
-    ],
   ];
   for (const [body, message] of cases) {
     const file = path.join(dir, 'mission.yaml');

@@ -40,8 +40,11 @@ function agentInput(worktree: string, script: string, extra: Parameters<typeof b
     missionId: 'm',
     taskId: path.basename(worktree),
     worktree,
+    branch: 'flotilla/m/tasks/t',
+    baseSha: 'HEAD',
     agent: bashAgent(script, extra),
     prompt: 'the prompt',
+    taskPrompt: 'the prompt',
     iteration: 1,
   };
 }

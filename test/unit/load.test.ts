@@ -119,12 +119,6 @@ test.each([
     /needs a command/,
   ],
   [
-    'a runtime this version lacks',
-    minimal.replace('runtime: command', 'runtime: claude'),
-    'agent.runtime',
-    /runtime "claude" is not available in this version/,
-  ],
-  [
     'a copy path outside the repository',
     `${minimal}copy: [../secrets.env]\n`,
     'copy[0]',

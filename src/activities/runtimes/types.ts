@@ -1,6 +1,7 @@
 /**
- * What a runtime adapter owns for one agent program: how to build its argv and environment, and
- * how to read its output stream into normalized events.
+ * What a runtime adapter owns for one agent program: how to build its argv and environment
+ * (prompt, model, extra args, unattended-permission flags, resume), how to read its output stream
+ * into normalized events, and how to classify its failures.
  */
 import type { AgentSpec } from '../../mission/types';
 
@@ -10,6 +11,10 @@ export interface BuildInput {
   worktree: string;
   missionId: string;
   taskId: string;
+  /** The agent's own session to resume (Claude Code session id, Codex thread id). */
+  resumeSessionId?: string;
+  /** The task contract: rules every agent gets (stay in the worktree, do not switch branches, ...). */
+  contract: string;
 }
 
 export interface Launch {
@@ -18,14 +23,43 @@ export interface Launch {
   env: Record<string, string>;
 }
 
-/** One normalized event from an agent's output. */
+/** One normalized event from an agent's output. Counters are deltas unless named `total`. */
 export interface AgentEvent {
-  kind: 'text' | 'tool' | 'result' | 'error';
+  kind: 'session' | 'text' | 'tool' | 'tool_result' | 'usage' | 'result' | 'error';
+  /** For people (`flotilla logs`), one line. */
   text: string;
+  sessionId?: string;
+  /** A model turn finished (Claude `assistant` message, Codex `turn.completed`). */
+  turn?: boolean;
+  inputTokens?: number;
+  outputTokens?: number;
+  /** Cost of the whole run so far, USD (Claude's `total_cost_usd`). */
+  totalCostUsd?: number;
+  /** Totals for the whole run (Claude's `result`), which replace the running counts. */
+  totalTurns?: number;
+  totalInputTokens?: number;
+  totalOutputTokens?: number;
+  isError?: boolean;
 }
 
+/** Why an attempt failed, as Flotilla acts on it (DESIGN.md + issue 3's failure classes). */
+export type FailureClass =
+  | { kind: 'auth'; message: string }
+  | { kind: 'rate_limit'; message: string; retryAfterMs?: number }
+  | { kind: 'session_not_found'; message: string }
+  | { kind: 'other'; message: string };
+
 export interface RuntimeAdapter {
+  /** The program, for "not found" messages: how to install it. */
+  install: string;
+  /** Variables passed to this agent by default when the worker has them (beyond `agent.env`). */
+  defaultEnv: string[];
   build(input: BuildInput): Launch;
-  /** Reads one line of output; undefined for lines that carry nothing worth counting. */
-  parseLine(line: string, stream: 'stdout' | 'stderr'): AgentEvent | undefined;
+  /**
+   * A parser for one run's output (it may keep state, e.g. messages already counted). Returns
+   * undefined for lines that carry nothing worth showing or counting.
+   */
+  parser(): (line: string, stream: 'stdout' | 'stderr') => AgentEvent | undefined;
+  /** Classifies a failed run from its exit code, the error events and the stderr tail. */
+  classify(exitCode: number | null, errors: string[], stderrTail: string): FailureClass;
 }

@@ -1,0 +1,116 @@
+/**
+ * The `codex` runtime: Codex CLI's non-interactive mode, JSON lines on stdout.
+ *   codex exec --json -C WORKTREE --dangerously-bypass-approvals-and-sandbox --skip-git-repo-check
+ *              [-m MODEL] [args...] PROMPT
+ *   codex exec --json ... resume THREAD_ID PROMPT            (a retry, steering, a gate iteration)
+ * Events (`codex exec --json`): thread.started (thread_id), turn.started, item.started /
+ * item.updated / item.completed (agent_message, reasoning, command_execution, file_change, ...),
+ * turn.completed (usage: input_tokens, cached_input_tokens, output_tokens), turn.failed (error),
+ * error (message). Codex reports no cost, so costUsd stays 0 for it.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { classifyText } from './classify';
+import type { RuntimeAdapter } from './types';
+
+/** Codex ships with Flotilla (a dependency); a `codex` on PATH is the fallback. */
+export function codexBinary(): string {
+  try {
+    const pkg = require.resolve('@openai/codex/package.json');
+    const bin = path.join(path.dirname(pkg), 'bin', 'codex.js');
+    if (existsSync(bin)) return bin;
+  } catch {
+    // not installed with Flotilla
+  }
+  return 'codex';
+}
+
+interface Item {
+  id?: string;
+  type?: string;
+  text?: string;
+  command?: string;
+  exit_code?: number | null;
+  status?: string;
+  changes?: Array<{ path?: string; kind?: string }>;
+  message?: string;
+}
+interface Line {
+  type?: string;
+  thread_id?: string;
+  item?: Item;
+  usage?: { input_tokens?: number; cached_input_tokens?: number; output_tokens?: number };
+  error?: { message?: string };
+  message?: string;
+}
+
+export const codexRuntime: RuntimeAdapter = {
+  install: 'Codex ships with Flotilla (npm ci in the Flotilla checkout), or: npm install -g @openai/codex',
+  defaultEnv: ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'CODEX_HOME'],
+  build({ agent, prompt, contract, worktree, resumeSessionId }) {
+    // codex has no system-prompt flag in exec mode: the contract leads the prompt.
+    const text = `${contract}\n\n${prompt}`;
+    const argv = [codexBinary(), 'exec', '--json', '-C', worktree, '--skip-git-repo-check'];
+    // Unattended: no approval prompts. Flotilla's isolation is the worktree and the process group.
+    argv.push('--dangerously-bypass-approvals-and-sandbox');
+    if (agent.model) argv.push('-m', agent.model);
+    argv.push(...agent.args);
+    if (resumeSessionId) argv.push('resume', resumeSessionId);
+    argv.push(text);
+    return { argv, env: {} };
+  },
+  parser() {
+    return (raw, stream) => {
+      if (stream === 'stderr') return raw.trim() ? { kind: 'error', text: raw } : undefined;
+      let line: Line;
+      try {
+        line = JSON.parse(raw) as Line;
+      } catch {
+        return raw.trim() ? { kind: 'text', text: raw } : undefined;
+      }
+      switch (line.type) {
+        case 'thread.started':
+          return line.thread_id
+            ? { kind: 'session', sessionId: line.thread_id, text: `thread ${line.thread_id}` }
+            : undefined;
+        case 'item.completed': {
+          const item = line.item ?? {};
+          if (item.type === 'agent_message') return { kind: 'text', text: item.text ?? '' };
+          if (item.type === 'command_execution') {
+            return {
+              kind: 'tool',
+              text: `$ ${item.command ?? '?'}${item.exit_code != null ? ` (exit ${item.exit_code})` : ''}`,
+            };
+          }
+          if (item.type === 'file_change') {
+            return {
+              kind: 'tool',
+              text: `edit ${(item.changes ?? []).map((c) => `${c.kind ?? ''} ${c.path ?? ''}`.trim()).join(', ')}`,
+            };
+          }
+          if (item.type === 'error') return { kind: 'error', text: item.message ?? 'error', isError: true };
+          return undefined;
+        }
+        case 'turn.completed': {
+          const u = line.usage ?? {};
+          return {
+            kind: 'usage',
+            turn: true,
+            text: 'turn completed',
+            inputTokens: u.input_tokens ?? 0,
+            outputTokens: u.output_tokens ?? 0,
+          };
+        }
+        case 'turn.failed':
+          return { kind: 'error', isError: true, text: line.error?.message ?? 'turn failed' };
+        case 'error':
+          return { kind: 'error', isError: true, text: line.message ?? 'error' };
+        default:
+          return undefined;
+      }
+    };
+  },
+  classify(_exitCode, errors, stderrTail) {
+    return classifyText([...errors, stderrTail], /(no (session|thread|rollout) found|thread .* not found)/i);
+  },
+};
