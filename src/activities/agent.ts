@@ -37,11 +37,15 @@ export interface RunAgentInput {
   iteration: number;
   /** Resume this agent session (gate iterations, steering, after a rate-limit wait). */
   resumeSessionId?: string | null;
+  /** The resumed session's cumulative cost so far (Claude reports session totals), USD. */
+  sessionCostUsd?: number;
 }
 
 /** Usage counters; cumulative over the attempts of one activity (retries included). */
 export interface AgentUsage {
   sessionId: string | null;
+  /** The session's cumulative cost as the agent last reported it, USD: the base for a resume. */
+  sessionCostUsd: number;
   turns: number;
   costUsd: number;
   inputTokens: number;
@@ -132,6 +136,8 @@ interface RunOutcome extends AgentUsage {
   summary: string;
   events: number;
   resultError: boolean;
+  /** The last retry delay the agent's API asked for, ms. */
+  retryAfterMs?: number;
 }
 
 export function createAgentActivities(config: ActivityConfig) {
@@ -151,6 +157,7 @@ export function createAgentActivities(config: ActivityConfig) {
       const prev = attempt > 1 ? (ctx.info.heartbeatDetails as AgentHeartbeat | undefined) : undefined;
       const usage: AgentUsage = {
         sessionId: input.resumeSessionId ?? prev?.sessionId ?? null,
+        sessionCostUsd: input.resumeSessionId ? (input.sessionCostUsd ?? 0) : (prev?.sessionCostUsd ?? 0),
         turns: prev?.turns ?? 0,
         costUsd: prev?.costUsd ?? 0,
         inputTokens: prev?.inputTokens ?? 0,
@@ -187,6 +194,7 @@ export function createAgentActivities(config: ActivityConfig) {
           ctx.log.warn('agent session not found; starting a fresh one', { sessionId: usage.sessionId });
           resumed = false;
           usage.sessionId = null;
+          usage.sessionCostUsd = 0;
           const fresh = continuationPrompt(
             input,
             'its session could not be resumed',
@@ -222,12 +230,9 @@ export function createAgentActivities(config: ActivityConfig) {
         );
       }
       if (outcome.exitCode !== 0 || outcome.resultError) {
-        throw failureFor(
-          adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail),
-          input.agent.runtime,
-          outcome.exitCode,
-          details,
-        );
+        const cls = adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail);
+        if (cls.kind === 'rate_limit') cls.retryAfterMs ??= outcome.retryAfterMs;
+        throw failureFor(cls, input.agent.runtime, outcome.exitCode, details);
       }
       return {
         ...usage,
@@ -325,6 +330,9 @@ async function runOnce(
   let events = 0;
   let summary = '';
   let resultError = false;
+  let retryAfterMs: number | undefined;
+  // A resumed session reports its cumulative cost; this run's share is the difference.
+  const sessionBase = resumeSessionId ? usage.sessionCostUsd : 0;
   const errors: string[] = [];
   const errTail = new Tail(2000);
   const run = { turns: 0, costUsd: 0, inputTokens: 0, outputTokens: 0 };
@@ -347,7 +355,11 @@ async function runOnce(
     run.inputTokens += ev.inputTokens ?? 0;
     run.outputTokens += ev.outputTokens ?? 0;
     if (ev.totalTurns !== undefined) run.turns = ev.totalTurns;
-    if (ev.totalCostUsd !== undefined) run.costUsd = ev.totalCostUsd;
+    if (ev.totalCostUsd !== undefined) {
+      run.costUsd = Math.max(0, ev.totalCostUsd - sessionBase);
+      usage.sessionCostUsd = ev.totalCostUsd;
+    }
+    if (ev.retryAfterMs !== undefined) retryAfterMs = ev.retryAfterMs;
     if (ev.totalInputTokens !== undefined) run.inputTokens = ev.totalInputTokens;
     if (ev.totalOutputTokens !== undefined) run.outputTokens = ev.totalOutputTokens;
     if (ev.kind === 'error' || ev.isError) errors.push(ev.text);
@@ -435,6 +447,7 @@ async function runOnce(
       summary,
       events,
       resultError,
+      retryAfterMs,
     };
   } finally {
     clearInterval(tick);

@@ -13,10 +13,10 @@ const identityKnown = new Map<string, boolean>();
 async function identityConfig(dir: string): Promise<string[]> {
   let has = identityKnown.get(dir);
   if (has === undefined) {
-    const email = await simpleGit({ baseDir: dir })
-      .raw(['config', '--get', 'user.email'])
-      .catch(() => '');
-    has = email.trim().length > 0 || !!process.env.GIT_AUTHOR_EMAIL;
+    // Probe with the environment the git commands get (execa passes process.env explicitly), so
+    // HOME, and with it the global config, is the one the commands will see.
+    const probe = await execa('git', ['config', '--get', 'user.email'], { cwd: dir, reject: false, stdin: 'ignore' });
+    has = (probe.stdout ?? '').trim().length > 0 || !!process.env.GIT_AUTHOR_EMAIL;
     identityKnown.set(dir, has);
   }
   return has ? [] : FALLBACK_IDENTITY;

@@ -86,7 +86,15 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   const { task } = input;
   const step: TaskStep = { step: 'preparing', iteration: 0, note: null };
   setHandler(taskStepQuery, () => step);
-  const usage: TaskUsage = { sessionId: null, turns: 0, costUsd: 0, inputTokens: 0, outputTokens: 0, attempts: 0 };
+  const usage: TaskUsage = {
+    sessionId: null,
+    sessionCostUsd: 0,
+    turns: 0,
+    costUsd: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    attempts: 0,
+  };
   const parent = workflowInfo().parent;
   /** Tells the mission (live accounting, budget, status notes); never fails the task. */
   const report = async (note: string | null): Promise<void> => {
@@ -98,6 +106,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   };
   const add = (u: AgentUsage, attempts: number): void => {
     usage.sessionId = u.sessionId ?? usage.sessionId;
+    usage.sessionCostUsd = u.sessionCostUsd;
     usage.turns += u.turns;
     usage.costUsd += u.costUsd;
     usage.inputTokens += u.inputTokens;
@@ -183,6 +192,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
           taskPrompt: task.prompt,
           iteration,
           resumeSessionId: resume,
+          sessionCostUsd: resume && resume === usage.sessionId ? usage.sessionCostUsd : 0,
         });
         add(run, run.attempt);
         await report(null);

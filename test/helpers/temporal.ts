@@ -20,13 +20,16 @@ export function quietRuntime(): void {
   }
 }
 
-export async function startDevServer(): Promise<TestWorkflowEnvironment> {
+/** A dev server on `port` (any free one when omitted): its address is `127.0.0.1:<port>`. */
+export async function startDevServer(port?: number): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const cli = ensureTemporalCli((line) => console.log(line));
   if (!cli) throw new Error('tests need the Temporal CLI (or Go to install it)');
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli },
+      ip: '127.0.0.1',
+      port,
       extraArgs: Object.values(SEARCH_ATTRIBUTES).flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
     },
   });

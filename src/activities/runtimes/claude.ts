@@ -37,7 +37,10 @@ interface Line {
   total_cost_usd?: number;
   num_turns?: number;
   usage?: Usage;
-  error?: string;
+  error?: string | null;
+  error_status?: number | null;
+  retry_delay_ms?: number;
+  api_error_status?: number | null;
 }
 interface Usage {
   input_tokens?: number;
@@ -83,6 +86,10 @@ export const claudeRuntime: RuntimeAdapter = {
     // unattended worker running as root (a container) is that case. The updater must not swap the
     // binary in the middle of a mission.
     const env: Record<string, string> = { DISABLE_AUTOUPDATER: '1' };
+    // Claude Code retries API errors 10 times in-process by default (about 3 minutes, even for
+    // a 401). Flotilla owns retries: one quick retry absorbs a blip; then the attempt fails and
+    // auth fails the task, a rate limit waits on a durable timer. The worker's own value wins.
+    env.CLAUDE_CODE_MAX_RETRIES = process.env.CLAUDE_CODE_MAX_RETRIES ?? '1';
     if (process.getuid?.() === 0) env.IS_SANDBOX = '1';
     return { argv, env };
   },
@@ -98,6 +105,14 @@ export const claudeRuntime: RuntimeAdapter = {
       }
       switch (line.type) {
         case 'system':
+          if (line.subtype === 'api_retry') {
+            // Claude Code retries once itself (CLAUDE_CODE_MAX_RETRIES below); its delay honours retry-after.
+            return {
+              kind: 'error',
+              text: `API error ${line.error_status ?? ''} ${line.error ?? ''}; Claude Code retries in ${line.retry_delay_ms ?? '?'} ms`,
+              retryAfterMs: line.retry_delay_ms,
+            };
+          }
           if (line.subtype === 'init' && line.session_id) {
             return {
               kind: 'session',
@@ -135,10 +150,11 @@ export const claudeRuntime: RuntimeAdapter = {
         }
         case 'result': {
           const u = line.usage ?? {};
+          // API errors end as subtype "success" with is_error and api_error_status (Claude Code 2.1).
           return {
             kind: 'result',
             sessionId: line.session_id,
-            text: `${line.is_error ? 'error' : 'done'}${line.subtype && line.subtype !== 'success' ? ` (${line.subtype})` : ''}: ${short(line.result ?? '', 400)}`,
+            text: `${line.is_error ? `error${line.api_error_status ? ` ${line.api_error_status}` : ''}` : 'done'}${line.subtype && line.subtype !== 'success' ? ` (${line.subtype})` : ''}: ${short(line.result ?? '', 400)}`,
             isError: !!line.is_error,
             totalCostUsd: line.total_cost_usd,
             totalTurns: line.num_turns,

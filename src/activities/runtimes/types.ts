@@ -35,11 +35,16 @@ export interface AgentEvent {
   outputTokens?: number;
   /** Cost of the whole run so far, USD (Claude's `total_cost_usd`). */
   totalCostUsd?: number;
-  /** Totals for the whole run (Claude's `result`), which replace the running counts. */
+  /**
+   * Totals (Claude's `result`), which replace the running counts. `totalCostUsd` is cumulative
+   * for the whole agent session: on a resumed session it includes the earlier runs.
+   */
   totalTurns?: number;
   totalInputTokens?: number;
   totalOutputTokens?: number;
   isError?: boolean;
+  /** How long the agent's API asked it to wait (a rate limit's retry delay), ms. */
+  retryAfterMs?: number;
 }
 
 /** Why an attempt failed, as Flotilla acts on it (DESIGN.md + issue 3's failure classes). */
