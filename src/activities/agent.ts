@@ -37,15 +37,22 @@ export interface RunAgentInput {
   iteration: number;
   /** Resume this agent session (gate iterations, steering, after a rate-limit wait). */
   resumeSessionId?: string | null;
-  /** The resumed session's cumulative cost so far (Claude reports session totals), USD. */
+  /**
+   * The resumed session's cumulative totals so far: agents report some counters per session
+   * (Claude's cost, Codex's tokens), so a resumed run counts only the difference.
+   */
   sessionCostUsd?: number;
+  sessionInputTokens?: number;
+  sessionOutputTokens?: number;
 }
 
 /** Usage counters; cumulative over the attempts of one activity (retries included). */
 export interface AgentUsage {
   sessionId: string | null;
-  /** The session's cumulative cost as the agent last reported it, USD: the base for a resume. */
+  /** The session's cumulative totals as the agent last reported them: the base for a resume. */
   sessionCostUsd: number;
+  sessionInputTokens: number;
+  sessionOutputTokens: number;
   turns: number;
   costUsd: number;
   inputTokens: number;
@@ -158,6 +165,10 @@ export function createAgentActivities(config: ActivityConfig) {
       const usage: AgentUsage = {
         sessionId: input.resumeSessionId ?? prev?.sessionId ?? null,
         sessionCostUsd: input.resumeSessionId ? (input.sessionCostUsd ?? 0) : (prev?.sessionCostUsd ?? 0),
+        sessionInputTokens: input.resumeSessionId ? (input.sessionInputTokens ?? 0) : (prev?.sessionInputTokens ?? 0),
+        sessionOutputTokens: input.resumeSessionId
+          ? (input.sessionOutputTokens ?? 0)
+          : (prev?.sessionOutputTokens ?? 0),
         turns: prev?.turns ?? 0,
         costUsd: prev?.costUsd ?? 0,
         inputTokens: prev?.inputTokens ?? 0,
@@ -195,6 +206,8 @@ export function createAgentActivities(config: ActivityConfig) {
           resumed = false;
           usage.sessionId = null;
           usage.sessionCostUsd = 0;
+          usage.sessionInputTokens = 0;
+          usage.sessionOutputTokens = 0;
           const fresh = continuationPrompt(
             input,
             'its session could not be resumed',
@@ -331,8 +344,10 @@ async function runOnce(
   let summary = '';
   let resultError = false;
   let retryAfterMs: number | undefined;
-  // A resumed session reports its cumulative cost; this run's share is the difference.
-  const sessionBase = resumeSessionId ? usage.sessionCostUsd : 0;
+  // A resumed session reports cumulative totals; this run's share is the difference.
+  const sessionBase = resumeSessionId
+    ? { costUsd: usage.sessionCostUsd, inputTokens: usage.sessionInputTokens, outputTokens: usage.sessionOutputTokens }
+    : { costUsd: 0, inputTokens: 0, outputTokens: 0 };
   const errors: string[] = [];
   const errTail = new Tail(2000);
   const run = { turns: 0, costUsd: 0, inputTokens: 0, outputTokens: 0 };
@@ -356,8 +371,16 @@ async function runOnce(
     run.outputTokens += ev.outputTokens ?? 0;
     if (ev.totalTurns !== undefined) run.turns = ev.totalTurns;
     if (ev.totalCostUsd !== undefined) {
-      run.costUsd = Math.max(0, ev.totalCostUsd - sessionBase);
+      run.costUsd = Math.max(0, ev.totalCostUsd - sessionBase.costUsd);
       usage.sessionCostUsd = ev.totalCostUsd;
+    }
+    if (ev.sessionInputTokens !== undefined) {
+      run.inputTokens = Math.max(0, ev.sessionInputTokens - sessionBase.inputTokens);
+      usage.sessionInputTokens = ev.sessionInputTokens;
+    }
+    if (ev.sessionOutputTokens !== undefined) {
+      run.outputTokens = Math.max(0, ev.sessionOutputTokens - sessionBase.outputTokens);
+      usage.sessionOutputTokens = ev.sessionOutputTokens;
     }
     if (ev.retryAfterMs !== undefined) retryAfterMs = ev.retryAfterMs;
     if (ev.totalInputTokens !== undefined) run.inputTokens = ev.totalInputTokens;
@@ -366,7 +389,7 @@ async function runOnce(
     if (ev.kind === 'result') {
       resultError = !!ev.isError;
       summary = ev.text.replace(/^(done|error)[^:]*: /, '').slice(0, 500);
-    } else if (ev.kind === 'text' && ev.text) summary = ev.text.slice(0, 500);
+    } else if (ev.kind === 'text' && ev.text && !ev.text.startsWith('[stderr]')) summary = ev.text.slice(0, 500);
     publish();
   };
 

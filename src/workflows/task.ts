@@ -89,6 +89,8 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   const usage: TaskUsage = {
     sessionId: null,
     sessionCostUsd: 0,
+    sessionInputTokens: 0,
+    sessionOutputTokens: 0,
     turns: 0,
     costUsd: 0,
     inputTokens: 0,
@@ -107,6 +109,8 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   const add = (u: AgentUsage, attempts: number): void => {
     usage.sessionId = u.sessionId ?? usage.sessionId;
     usage.sessionCostUsd = u.sessionCostUsd;
+    usage.sessionInputTokens = u.sessionInputTokens;
+    usage.sessionOutputTokens = u.sessionOutputTokens;
     usage.turns += u.turns;
     usage.costUsd += u.costUsd;
     usage.inputTokens += u.inputTokens;
@@ -192,7 +196,13 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
           taskPrompt: task.prompt,
           iteration,
           resumeSessionId: resume,
-          sessionCostUsd: resume && resume === usage.sessionId ? usage.sessionCostUsd : 0,
+          ...(resume && resume === usage.sessionId
+            ? {
+                sessionCostUsd: usage.sessionCostUsd,
+                sessionInputTokens: usage.sessionInputTokens,
+                sessionOutputTokens: usage.sessionOutputTokens,
+              }
+            : {}),
         });
         add(run, run.attempt);
         await report(null);

@@ -96,7 +96,8 @@ export const claudeRuntime: RuntimeAdapter = {
   parser() {
     const counted = new Set<string>();
     return (raw, stream) => {
-      if (stream === 'stderr') return raw.trim() ? { kind: 'error', text: raw } : undefined;
+      // Failures come as JSON on stdout; stderr still feeds classification through its tail.
+      if (stream === 'stderr') return raw.trim() ? { kind: 'text', text: `[stderr] ${raw}` } : undefined;
       let line: Line;
       try {
         line = JSON.parse(raw) as Line;
@@ -168,6 +169,6 @@ export const claudeRuntime: RuntimeAdapter = {
     };
   },
   classify(_exitCode, errors, stderrTail) {
-    return classifyText([...errors, stderrTail], /no conversation found with session id/i);
+    return classifyText([stderrTail, ...errors], /no conversation found with session id/i);
   },
 };

@@ -53,6 +53,8 @@ export const codexRuntime: RuntimeAdapter = {
     const argv = [codexBinary(), 'exec', '--json', '-C', worktree, '--skip-git-repo-check'];
     // Unattended: no approval prompts. Flotilla's isolation is the worktree and the process group.
     argv.push('--dangerously-bypass-approvals-and-sandbox');
+    // An unattended run must not stop to look for a newer Codex.
+    argv.push('-c', 'check_for_update_on_startup=false');
     if (agent.model) argv.push('-m', agent.model);
     argv.push(...agent.args);
     if (resumeSessionId) argv.push('resume', resumeSessionId);
@@ -61,7 +63,8 @@ export const codexRuntime: RuntimeAdapter = {
   },
   parser() {
     return (raw, stream) => {
-      if (stream === 'stderr') return raw.trim() ? { kind: 'error', text: raw } : undefined;
+      // Codex's stderr is notices (PATH aliases, stdin); failures come as JSON events on stdout.
+      if (stream === 'stderr') return raw.trim() ? { kind: 'text', text: `[stderr] ${raw}` } : undefined;
       let line: Line;
       try {
         line = JSON.parse(raw) as Line;
@@ -93,24 +96,26 @@ export const codexRuntime: RuntimeAdapter = {
         }
         case 'turn.completed': {
           const u = line.usage ?? {};
+          // Sums every request of the turn and, after a resume, the whole thread (Codex 0.169).
           return {
             kind: 'usage',
             turn: true,
-            text: 'turn completed',
-            inputTokens: u.input_tokens ?? 0,
-            outputTokens: u.output_tokens ?? 0,
+            text: `turn completed (${u.input_tokens ?? 0} input / ${u.output_tokens ?? 0} output tokens in this thread)`,
+            sessionInputTokens: u.input_tokens ?? 0,
+            sessionOutputTokens: u.output_tokens ?? 0,
           };
         }
         case 'turn.failed':
           return { kind: 'error', isError: true, text: line.error?.message ?? 'turn failed' };
         case 'error':
-          return { kind: 'error', isError: true, text: line.message ?? 'error' };
+          // Not always fatal ("Reconnecting... 2/5"): the exit code and turn.failed decide.
+          return { kind: 'error', text: line.message ?? 'error' };
         default:
           return undefined;
       }
     };
   },
   classify(_exitCode, errors, stderrTail) {
-    return classifyText([...errors, stderrTail], /(no (session|thread|rollout) found|thread .* not found)/i);
+    return classifyText([stderrTail, ...errors], /(no (session|thread|rollout) found|thread .* not found)/i);
   },
 };

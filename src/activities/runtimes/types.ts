@@ -42,6 +42,9 @@ export interface AgentEvent {
   totalTurns?: number;
   totalInputTokens?: number;
   totalOutputTokens?: number;
+  /** Token totals cumulative for the whole session (Codex's `turn.completed` after a resume). */
+  sessionInputTokens?: number;
+  sessionOutputTokens?: number;
   isError?: boolean;
   /** How long the agent's API asked it to wait (a rate limit's retry delay), ms. */
   retryAfterMs?: number;
