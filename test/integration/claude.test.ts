@@ -12,6 +12,7 @@ import { groupAlive } from '../../src/activities/process';
 import type { AgentSpec, MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
 import { createWorkers, FlotillaWorkers } from '../../src/worker';
+import { resumeSignal } from '../../src/workflows/messages';
 import type { MissionInput, MissionResult } from '../../src/workflows/mission';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { mission, task, waitFor } from '../helpers/missions';
@@ -278,3 +279,35 @@ test('a worker SIGKILLed during a tool call: a new worker resumes the same sessi
     w.kill('SIGTERM');
   }
 }, 240_000);
+
+test('passing the mission budget pauses it with the reason; resume goes on', async () => {
+  const repo = makeRepo();
+  scripts.set('spend', () => reply.text('Spent some tokens.'));
+  scripts.set('after', () => reply.text('Ran after the resume.'));
+  const spec = mission(
+    'claude-budget',
+    repo,
+    [task('spend', '', { agent: claudeAgent() }), task('after', '', { agent: claudeAgent(), dependsOn: ['spend'] })],
+    { budgetUsd: 0.001 },
+  );
+  const input: MissionInput = { spec, searchAttributes: true };
+  const handle = await env.client.workflow.start('missionWorkflow', {
+    workflowId: names.missionWorkflowId(spec.id),
+    taskQueue,
+    args: [input],
+  });
+  const paused = await waitFor(
+    env.client,
+    'claude-budget',
+    (p) => p.phase === 'paused' && p.tasks[0].status === 'merged',
+    90_000,
+  );
+  expect(paused.reason).toMatch(/^budget of \$0\.001 reached \(\$0\.\d+ spent\)/);
+  expect(paused.costUsd).toBeGreaterThan(0.001);
+  await new Promise((r) => setTimeout(r, 2000));
+  expect((await waitFor(env.client, 'claude-budget', () => true)).tasks[1].status).toBe('pending');
+  await handle.signal(resumeSignal);
+  const result = (await handle.result()) as MissionResult;
+  expect(result.phase).toBe('completed');
+  expect(result.costUsd).toBeCloseTo(result.tasks[0].costUsd + result.tasks[1].costUsd, 6);
+});
