@@ -11,21 +11,11 @@ import type { MissionProgress } from '../../src/mission/progress';
 import { findTemporalCli } from '../../src/client/server';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { processAlive } from '../helpers/missions';
+import { freePort } from '../helpers/net';
 
 const root = path.resolve(__dirname, '..', '..');
 const home = tempDir('flotilla-e2e-home-');
 let address = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

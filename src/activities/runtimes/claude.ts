@@ -7,21 +7,13 @@
  * content block, same message id), `user` (tool_result blocks), `result` (subtype, is_error,
  * result, total_cost_usd, usage, num_turns, session_id).
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { classifyText } from './classify';
+import { packagedBinary, readJsonLine } from './shared';
 import type { AgentEvent, RuntimeAdapter } from './types';
 
 /** Claude Code ships with Flotilla (a dependency); a `claude` on PATH is the fallback. */
 export function claudeBinary(): string {
-  try {
-    const pkg = require.resolve('@anthropic-ai/claude-code/package.json');
-    const bin = path.join(path.dirname(pkg), 'bin', 'claude.exe');
-    if (existsSync(bin)) return bin;
-  } catch {
-    // not installed with Flotilla
-  }
-  return 'claude';
+  return packagedBinary('@anthropic-ai/claude-code', 'bin/claude.exe', 'claude');
 }
 
 type Block = { type: string; text?: string; name?: string; input?: unknown; content?: unknown; is_error?: boolean };
@@ -96,14 +88,9 @@ export const claudeRuntime: RuntimeAdapter = {
   parser() {
     const counted = new Set<string>();
     return (raw, stream) => {
-      // Failures come as JSON on stdout; stderr still feeds classification through its tail.
-      if (stream === 'stderr') return raw.trim() ? { kind: 'text', text: `[stderr] ${raw}` } : undefined;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-      } catch {
-        return raw.trim() ? { kind: 'text', text: raw } : undefined;
-      }
+      const read = readJsonLine<Line>(raw, stream);
+      if (!('json' in read)) return read.event;
+      const line = read.json;
       switch (line.type) {
         case 'system':
           if (line.subtype === 'api_retry') {

@@ -8,21 +8,13 @@
  * turn.completed (usage: input_tokens, cached_input_tokens, output_tokens), turn.failed (error),
  * error (message). Codex reports no cost, so costUsd stays 0 for it.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { classifyText } from './classify';
+import { packagedBinary, readJsonLine } from './shared';
 import type { RuntimeAdapter } from './types';
 
 /** Codex ships with Flotilla (a dependency); a `codex` on PATH is the fallback. */
 export function codexBinary(): string {
-  try {
-    const pkg = require.resolve('@openai/codex/package.json');
-    const bin = path.join(path.dirname(pkg), 'bin', 'codex.js');
-    if (existsSync(bin)) return bin;
-  } catch {
-    // not installed with Flotilla
-  }
-  return 'codex';
+  return packagedBinary('@openai/codex', 'bin/codex.js', 'codex');
 }
 
 interface Item {
@@ -63,14 +55,9 @@ export const codexRuntime: RuntimeAdapter = {
   },
   parser() {
     return (raw, stream) => {
-      // Codex's stderr is notices (PATH aliases, stdin); failures come as JSON events on stdout.
-      if (stream === 'stderr') return raw.trim() ? { kind: 'text', text: `[stderr] ${raw}` } : undefined;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-      } catch {
-        return raw.trim() ? { kind: 'text', text: raw } : undefined;
-      }
+      const read = readJsonLine<Line>(raw, stream);
+      if (!('json' in read)) return read.event;
+      const line = read.json;
       switch (line.type) {
         case 'thread.started':
           return line.thread_id
