@@ -35,6 +35,10 @@ export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
   const ctx = activityContext();
   for (const command of input.commands) {
     const shown = displayCommand(command);
+    const notFound = (): ChecksResult => ({
+      ok: false,
+      failed: { command: shown, exitCode: 127, outputTail: `command not found: ${toArgv(command)[0]}`, timedOut: false },
+    });
     appendFileSync(input.logFile, `\n$ ${shown}\n`);
     const { child, pgid } = spawnGroup(toArgv(command), { cwd: input.cwd });
     const tail = new Tail(3000);
@@ -60,15 +64,7 @@ export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
       if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
       // With `reject: false`, execa resolves a failed spawn as a result carrying the errno.
       if ((result as unknown as { code?: string }).code === 'ENOENT') {
-        return {
-          ok: false,
-          failed: {
-            command: shown,
-            exitCode: 127,
-            outputTail: `command not found: ${toArgv(command)[0]}`,
-            timedOut: false,
-          },
-        };
+        return notFound();
       }
       if (timedOut || result.exitCode !== 0) {
         return {
@@ -83,15 +79,7 @@ export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        return {
-          ok: false,
-          failed: {
-            command: shown,
-            exitCode: 127,
-            outputTail: `command not found: ${toArgv(command)[0]}`,
-            timedOut: false,
-          },
-        };
+        return notFound();
       }
       throw err;
     } finally {

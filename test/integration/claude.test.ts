@@ -11,9 +11,8 @@ import path from 'node:path';
 import { groupAlive } from '../../src/activities/process';
 import type { AgentSpec, MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
-import { createWorkers, FlotillaWorkers } from '../../src/worker';
 import { resumeSignal } from '../../src/workflows/messages';
-import type { MissionInput, MissionResult } from '../../src/workflows/mission';
+import type { MissionResult } from '../../src/workflows/mission';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { mission, task, waitFor } from '../helpers/missions';
 import { freePort } from '../helpers/net';
@@ -26,14 +25,14 @@ import {
   startAnthropicStub,
 } from '../helpers/stub-anthropic';
 import { startDevServer } from '../helpers/temporal';
+import { runMission, startMission, startTestWorkers } from '../helpers/worker';
 
 type Script = (req: RecordedRequest, turn: number) => AnthropicReply;
 
 let env: TestWorkflowEnvironment;
 let address: string;
 let stub: AnthropicStub;
-let workers: FlotillaWorkers;
-let running: Promise<void>;
+let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
 const home = tempDir('flotilla-claude-home-');
 const agentHome = tempDir('claude-home-');
 const scripts = new Map<string, Script>();
@@ -58,19 +57,11 @@ beforeAll(async () => {
   stubEnv = claudeEnv(stub, agentHome);
   // The worker's environment: agents get these by name (agent.env and the runtime's defaults).
   Object.assign(process.env, stubEnv);
-  workers = await createWorkers({
-    connection: env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    home,
-    hostId: 'claude-it',
-  });
-  running = workers.run();
+  workers = await startTestWorkers(env, taskQueue, 'claude-it', home);
 }, 180_000);
 
 afterAll(async () => {
-  workers?.shutdown();
-  await running;
+  await workers?.stop();
   await stub?.close();
   await env?.teardown();
   process.env = savedEnv;
@@ -89,15 +80,7 @@ function claudeAgent(extra: Partial<AgentSpec> = {}): AgentSpec {
   };
 }
 
-async function run(spec: MissionSpec, queue = taskQueue): Promise<MissionResult> {
-  const input: MissionInput = { spec, searchAttributes: true };
-  const handle = await env.client.workflow.start('missionWorkflow', {
-    workflowId: names.missionWorkflowId(spec.id),
-    taskQueue: queue,
-    args: [input],
-  });
-  return (await handle.result()) as MissionResult;
-}
+const run = (spec: MissionSpec): Promise<MissionResult> => runMission(env, taskQueue, spec);
 
 function steps(...replies: AnthropicReply[]): Script {
   return (_req, turn) => replies[Math.min(turn, replies.length - 1)];
@@ -247,12 +230,7 @@ test('a worker SIGKILLed during a tool call: a new worker resumes the same sessi
     });
   let w = worker();
   const spec = mission('claude-crash', repo, [task('crash', '', { agent: claudeAgent() })]);
-  const input: MissionInput = { spec, searchAttributes: true };
-  const handle = await env.client.workflow.start('missionWorkflow', {
-    workflowId: names.missionWorkflowId(spec.id),
-    taskQueue: queue,
-    args: [input],
-  });
+  const handle = await startMission(env, queue, spec);
   // Wait for the tool call to be running (the model answered turn 0), then kill the worker hard.
   await waitFor(env.client, 'claude-crash', () => agentRequestsOf('crash').length >= 1, 90_000).catch(() => undefined);
   const deadline = Date.now() + 90_000;
@@ -290,12 +268,7 @@ test('passing the mission budget pauses it with the reason; resume goes on', asy
     [task('spend', '', { agent: claudeAgent() }), task('after', '', { agent: claudeAgent(), dependsOn: ['spend'] })],
     { budgetUsd: 0.001 },
   );
-  const input: MissionInput = { spec, searchAttributes: true };
-  const handle = await env.client.workflow.start('missionWorkflow', {
-    workflowId: names.missionWorkflowId(spec.id),
-    taskQueue,
-    args: [input],
-  });
+  const handle = await startMission(env, taskQueue, spec);
   const paused = await waitFor(
     env.client,
     'claude-budget',

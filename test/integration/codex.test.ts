@@ -7,8 +7,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { AgentSpec, MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
-import { createWorkers, FlotillaWorkers } from '../../src/worker';
-import type { MissionInput, MissionResult } from '../../src/workflows/mission';
+import type { MissionResult } from '../../src/workflows/mission';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { mission, task } from '../helpers/missions';
 import {
@@ -21,13 +20,13 @@ import {
   userTexts,
 } from '../helpers/stub-openai';
 import { startDevServer } from '../helpers/temporal';
+import { runMission, startTestWorkers } from '../helpers/worker';
 
 type Script = (req: RecordedRequest, turn: number) => ResponsesReply;
 
 let env: TestWorkflowEnvironment;
 let stub: ResponsesStub;
-let workers: FlotillaWorkers;
-let running: Promise<void>;
+let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
 let config: { args: string[]; env: Record<string, string> };
 const scripts = new Map<string, Script>();
 const taskQueue = 'flotilla-codex';
@@ -49,19 +48,11 @@ beforeAll(async () => {
   });
   config = codexConfig(stub, tempDir('codex-home-'));
   Object.assign(process.env, config.env);
-  workers = await createWorkers({
-    connection: env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    home: tempDir('flotilla-codex-home-'),
-    hostId: 'codex-it',
-  });
-  running = workers.run();
+  workers = await startTestWorkers(env, taskQueue, 'codex-it', tempDir('flotilla-codex-home-'));
 }, 180_000);
 
 afterAll(async () => {
-  workers?.shutdown();
-  await running;
+  await workers?.stop();
   await stub?.close();
   await env?.teardown();
   process.env = savedEnv;
@@ -83,15 +74,7 @@ function codexAgent(extra: Partial<AgentSpec> = {}): AgentSpec {
   };
 }
 
-async function run(spec: MissionSpec): Promise<MissionResult> {
-  const input: MissionInput = { spec, searchAttributes: true };
-  const handle = await env.client.workflow.start('missionWorkflow', {
-    workflowId: names.missionWorkflowId(spec.id),
-    taskQueue,
-    args: [input],
-  });
-  return (await handle.result()) as MissionResult;
-}
+const run = (spec: MissionSpec): Promise<MissionResult> => runMission(env, taskQueue, spec);
 
 test('a mission of real codex tasks completes with the expected commits and token accounting', async () => {
   const repo = makeRepo();

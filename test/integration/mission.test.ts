@@ -6,49 +6,31 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { names } from '../../src/mission/types';
-import { createWorkers, FlotillaWorkers } from '../../src/worker';
 import { cancelSignal, pauseSignal, resumeSignal } from '../../src/workflows/messages';
-import type { MissionInput, MissionResult } from '../../src/workflows/mission';
+import type { MissionResult } from '../../src/workflows/mission';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { mission, processAlive, progress, task, waitFor } from '../helpers/missions';
 import { startDevServer } from '../helpers/temporal';
+import { runMission, startMission, startTestWorkers } from '../helpers/worker';
 import type { MissionSpec } from '../../src/mission/types';
 
 let env: TestWorkflowEnvironment;
-let workers: FlotillaWorkers;
-let running: Promise<void>;
+let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
 const taskQueue = 'flotilla-it';
 
 beforeAll(async () => {
   env = await startDevServer();
-  workers = await createWorkers({
-    connection: env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    home: tempDir('flotilla-home-'),
-    hostId: 'it',
-  });
-  running = workers.run();
+  workers = await startTestWorkers(env, taskQueue, 'it', tempDir('flotilla-home-'));
 }, 180_000);
 
 afterAll(async () => {
-  workers?.shutdown();
-  await running;
+  await workers?.stop();
   await env?.teardown();
 });
 
-function start(spec: MissionSpec) {
-  const input: MissionInput = { spec, searchAttributes: true };
-  return env.client.workflow.start('missionWorkflow', {
-    workflowId: names.missionWorkflowId(spec.id),
-    taskQueue,
-    args: [input],
-  });
-}
+const start = (spec: MissionSpec) => startMission(env, taskQueue, spec);
 
-async function run(spec: MissionSpec): Promise<MissionResult> {
-  return (await start(spec)).result() as Promise<MissionResult>;
-}
+const run = (spec: MissionSpec): Promise<MissionResult> => runMission(env, taskQueue, spec);
 
 const writeFile = (file: string, content: string) =>
   `mkdir -p "$(dirname ${file})"; printf '%s\\n' '${content}' > ${file}`;

@@ -1,0 +1,55 @@
+/** Flotilla workers and mission starts against a test dev server. */
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { MissionSpec } from '../../src/mission/types';
+import { names } from '../../src/mission/types';
+import { createWorkers } from '../../src/worker';
+import type { MissionInput, MissionResult } from '../../src/workflows/mission';
+import { tempDir } from './git';
+
+/** Both Flotilla workers (shared + host queue) in this process; `stop()` shuts them down. */
+export async function startTestWorkers(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  hostId: string,
+  home = tempDir('flotilla-home-'),
+) {
+  const workers = await createWorkers({
+    connection: env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    home,
+    hostId,
+  });
+  const running = workers.run();
+  return {
+    home,
+    async stop(): Promise<void> {
+      workers.shutdown();
+      await running;
+    },
+  };
+}
+
+/** Starts `missionWorkflow` for `spec` as the CLI would, with Flotilla's search attributes. */
+export function startMission(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  spec: MissionSpec,
+): Promise<WorkflowHandle> {
+  const input: MissionInput = { spec, searchAttributes: true };
+  return env.client.workflow.start('missionWorkflow', {
+    workflowId: names.missionWorkflowId(spec.id),
+    taskQueue,
+    args: [input],
+  });
+}
+
+/** Starts the mission and waits for its result (the final progress). */
+export async function runMission(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  spec: MissionSpec,
+): Promise<MissionResult> {
+  return (await (await startMission(env, taskQueue, spec)).result()) as MissionResult;
+}
