@@ -37,7 +37,12 @@ export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
     const shown = displayCommand(command);
     const notFound = (): ChecksResult => ({
       ok: false,
-      failed: { command: shown, exitCode: 127, outputTail: `command not found: ${toArgv(command)[0]}`, timedOut: false },
+      failed: {
+        command: shown,
+        exitCode: 127,
+        outputTail: `command not found: ${toArgv(command)[0]}`,
+        timedOut: false,
+      },
     });
     appendFileSync(input.logFile, `\n$ ${shown}\n`);
     const { child, pgid } = spawnGroup(toArgv(command), { cwd: input.cwd });

@@ -8,7 +8,10 @@
  * carried in state, so a resumed mission merges into the same base, never a configured default.
  */
 import {
+  allHandlersFinished,
   CancellationScope,
+  ContinueAsNew,
+  continueAsNew,
   condition,
   executeChild,
   isCancellation,
@@ -29,6 +32,15 @@ export interface MissionInput {
   spec: MissionSpec;
   /** Set Flotilla's search attributes (the client registered them on this namespace). */
   searchAttributes?: boolean;
+  /** What a continued-as-new run carries from the one before (absent on the first run). */
+  carried?: CarriedState;
+}
+
+/** Mission state across continue-as-new: everything decided so far. */
+export interface CarriedState {
+  state: MissionState;
+  resumes: number;
+  budgetTripped: boolean;
 }
 
 export type MissionResult = MissionProgress;
@@ -43,12 +55,12 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   const { spec } = input;
   const info = workflowInfo();
   const now = (): string => new Date().toISOString();
-  const state: MissionState = initialState(spec, planWaves(spec.tasks), now());
+  const state: MissionState = input.carried?.state ?? initialState(spec, planWaves(spec.tasks), now());
   const task = (id: string): TaskState => state.tasks.find((t) => t.id === id)!;
   const specOf = (id: string) => spec.tasks.find((t) => t.id === id)!;
 
   let cancelRequested = false;
-  let resumes = 0;
+  let resumes = input.carried?.resumes ?? 0;
   /** Set by stop-wave / stop-all / a failing merge or verify: no later wave starts. */
   let stopReason: string | null = null;
   const running = new Map<string, CancellationScope>();
@@ -76,7 +88,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     resumes++;
     if (!state.blocked) state.reason = null;
   });
-  let budgetTripped = false;
+  let budgetTripped = input.carried?.budgetTripped ?? false;
   setHandler(taskUpdateSignal, ({ taskId, usage, note }) => {
     const t = state.tasks.find((x) => x.id === taskId);
     if (!t || t.status !== 'running') return;
@@ -383,8 +395,22 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
           ? 'skipped'
           : 'failed';
       if (!state.paused) setPhase('running');
+      if (
+        workflowInfo().continueAsNewSuggested &&
+        w + 1 < state.waves.length &&
+        !cancelRequested &&
+        stopReason === null
+      ) {
+        // A wave boundary: no child runs, so the history can start over carrying the state. The
+        // next run claims the host again and reuses the integration branch and worktree, which
+        // belong to the mission's first run id.
+        state.currentWave = w + 1;
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof missionWorkflow>({ ...input, carried: { state, resumes, budgetTripped } });
+      }
     }
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
     if (isCancellation(err)) {
       // `cancel` during setup, or cancellation of the workflow itself (Web UI, `temporal workflow
       // cancel`): the children are cancelled with it; wait until they have stopped their agents.

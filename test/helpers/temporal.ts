@@ -21,7 +21,7 @@ export function quietRuntime(): void {
 }
 
 /** A dev server on `port` (any free one when omitted): its address is `127.0.0.1:<port>`. */
-export async function startDevServer(port?: number): Promise<TestWorkflowEnvironment> {
+export async function startDevServer(port?: number, extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const cli = ensureTemporalCli((line) => console.log(line));
   if (!cli) throw new Error('tests need the Temporal CLI (or Go to install it)');
@@ -30,7 +30,10 @@ export async function startDevServer(port?: number): Promise<TestWorkflowEnviron
       executable: { type: 'existing-path', path: cli },
       ip: '127.0.0.1',
       port,
-      extraArgs: Object.values(SEARCH_ATTRIBUTES).flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
+      extraArgs: [
+        ...Object.values(SEARCH_ATTRIBUTES).flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
+        ...extraArgs,
+      ],
     },
   });
 }
