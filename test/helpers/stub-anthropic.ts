@@ -106,6 +106,28 @@ function blocksOf(r: Extract<AnthropicReply, { kind: 'text' | 'tool_use' }>): Bl
   return blocks;
 }
 
+/** SSE headers and a `message_start` with tiny usage: the opening of a stream that then fails or stalls. */
+function openStream(res: http.ServerResponse, req: RecordedRequest): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'request-id': newId('req_stub_'),
+  });
+  sse(res, 'message_start', {
+    type: 'message_start',
+    message: {
+      id: newId('msg_stub_'),
+      type: 'message',
+      role: 'assistant',
+      model: req.model || 'claude-stub',
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 1, output_tokens: 1 },
+    },
+  });
+}
+
 function sse(res: http.ServerResponse, event: string, data: unknown): void {
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
@@ -258,24 +280,7 @@ export function startAnthropicStub(
           sendJson(res, r.status ?? 529, { type: 'error', error: { type: r.type, message: r.message } });
           return;
         }
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache',
-          'request-id': newId('req_stub_'),
-        });
-        sse(res, 'message_start', {
-          type: 'message_start',
-          message: {
-            id: newId('msg_stub_'),
-            type: 'message',
-            role: 'assistant',
-            model: req.model || 'claude-stub',
-            content: [],
-            stop_reason: null,
-            stop_sequence: null,
-            usage: { input_tokens: 1, output_tokens: 1 },
-          },
-        });
+        openStream(res, req);
         sse(res, 'error', { type: 'error', error: { type: r.type, message: r.message } });
         res.end();
         return;
@@ -286,24 +291,7 @@ export function startAnthropicStub(
           return;
         }
         log('  <- stall');
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache',
-          'request-id': newId('req_stub_'),
-        });
-        sse(res, 'message_start', {
-          type: 'message_start',
-          message: {
-            id: newId('msg_stub_'),
-            type: 'message',
-            role: 'assistant',
-            model: req.model || 'claude-stub',
-            content: [],
-            stop_reason: null,
-            stop_sequence: null,
-            usage: { input_tokens: 1, output_tokens: 1 },
-          },
-        });
+        openStream(res, req);
         if (r.text !== undefined) {
           sse(res, 'content_block_start', {
             type: 'content_block_start',

@@ -167,29 +167,36 @@ describe('checkpoint', () => {
   });
 });
 
+/** An integration worktree and a task branch holding one commit (`<taskId>.txt`), ready to merge. */
+async function integrationAndTaskCommit(repo: string, missionId: string, taskId: string) {
+  const integ = await mock(acts.prepareIntegration, {
+    missionId,
+    runId,
+    repo,
+    baseBranch: 'main',
+    baseSha: null,
+    setup: [],
+    copy: [],
+    setupTimeoutMs: 60_000,
+  });
+  const wt = await worktreeFor(repo, taskId, missionId);
+  writeFileSync(path.join(wt.worktree, `${taskId}.txt`), `${taskId}\n`);
+  const title = taskId.toUpperCase();
+  await mock(acts.checkpoint, {
+    worktree: wt.worktree,
+    taskId,
+    title,
+    branch: wt.branch,
+    baseSha: integ.baseSha,
+    exclude: [],
+  });
+  return { integ, wt };
+}
+
 describe('mergeBranch', () => {
   test('merges --no-ff once; a retry after the merge commit reports it merged without a second merge', async () => {
     const repo = makeRepo();
-    const integ = await mock(acts.prepareIntegration, {
-      missionId: 'mg',
-      runId,
-      repo,
-      baseBranch: 'main',
-      baseSha: null,
-      setup: [],
-      copy: [],
-      setupTimeoutMs: 60_000,
-    });
-    const wt = await worktreeFor(repo, 'x', 'mg');
-    writeFileSync(path.join(wt.worktree, 'x.txt'), 'x\n');
-    await mock(acts.checkpoint, {
-      worktree: wt.worktree,
-      taskId: 'x',
-      title: 'X',
-      branch: wt.branch,
-      baseSha: integ.baseSha,
-      exclude: [],
-    });
+    const { integ, wt } = await integrationAndTaskCommit(repo, 'mg', 'x');
     const input = { worktree: integ.worktree, repo, branch: wt.branch, taskId: 'x', title: 'X' };
     const first = await mock(acts.mergeBranch, input);
     expect(first).toMatchObject({ status: 'merged', alreadyMerged: false });
@@ -200,26 +207,7 @@ describe('mergeBranch', () => {
 
   test('a merge a dead worker left half-done is aborted and redone', async () => {
     const repo = makeRepo({ 'f.txt': 'base\n' });
-    const integ = await mock(acts.prepareIntegration, {
-      missionId: 'half',
-      runId,
-      repo,
-      baseBranch: 'main',
-      baseSha: null,
-      setup: [],
-      copy: [],
-      setupTimeoutMs: 60_000,
-    });
-    const wt = await worktreeFor(repo, 'y', 'half');
-    writeFileSync(path.join(wt.worktree, 'y.txt'), 'y\n');
-    await mock(acts.checkpoint, {
-      worktree: wt.worktree,
-      taskId: 'y',
-      title: 'Y',
-      branch: wt.branch,
-      baseSha: integ.baseSha,
-      exclude: [],
-    });
+    const { integ, wt } = await integrationAndTaskCommit(repo, 'half', 'y');
     git(integ.worktree, 'merge', '--no-ff', '--no-commit', wt.branch);
     expect(existsSync(path.join(repo, '.git', 'worktrees', 'integration', 'MERGE_HEAD'))).toBe(true);
     const r = await mock(acts.mergeBranch, {
