@@ -4,7 +4,7 @@
  * the client operations in `missions.ts` and `server.ts`, prints, and exits with the codes of the
  * design: 0 completed, 1 failed/cancelled, 2 invalid input, 3 needs a human, 4 unknown mission.
  */
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { MultiBar, Presets } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
@@ -16,7 +16,7 @@ import { loadMission } from '../mission/load';
 import type { MissionProgress } from '../mission/progress';
 import { names, TERMINAL_PHASES } from '../mission/types';
 import { createQueryWorker, createWorkers, FlotillaWorkers } from '../worker';
-import { cancelSignal, pauseSignal, resumeSignal } from '../workflows/messages';
+import { cancelSignal, pauseSignal, resumeSignal, retryUpdate, skipUpdate, steerUpdate } from '../workflows/messages';
 import { FlotillaConfig, loadConfig, workflowUrl } from './config';
 import { getProgress, listMissions, loadForStart, NoWorkerError, startMission, workerPolling } from './missions';
 import { progressEvents, renderPlan, renderStatus, renderSummary } from './render';
@@ -243,8 +243,17 @@ async function progressWithoutWorker(
     .describe()
     .then((d) => d.status.name === 'RUNNING')
     .catch(() => false);
-  if (!running || (await workerPolling(connection, config.namespace, config.taskQueue)))
-    return getProgress(client, config, missionId);
+  if (!running) return getProgress(client, config, missionId);
+  return withWorkflowWorker(connection, config, () => getProgress(client, config, missionId));
+}
+
+/**
+ * Runs `fn` (a query or an update) with a worker to answer it: the workers already polling, or,
+ * when none does, a short-lived workflow-only worker in this process. It runs no activity, so it
+ * cannot touch a repository; what the answer starts (a retried task) waits for a real worker.
+ */
+async function withWorkflowWorker<T>(connection: Connection, config: FlotillaConfig, fn: () => Promise<T>): Promise<T> {
+  if (await workerPolling(connection, config.namespace, config.taskQueue)) return fn();
   installRuntime(config, true);
   const native = await NativeConnection.connect({ address: config.address });
   try {
@@ -253,7 +262,7 @@ async function progressWithoutWorker(
       namespace: config.namespace,
       taskQueue: config.taskQueue,
     });
-    return await worker.runUntil(getProgress(client, config, missionId));
+    return await worker.runUntil(fn());
   } finally {
     await native.close();
   }
@@ -279,6 +288,44 @@ async function signalMission(
     if (status !== 'RUNNING')
       throw new CliError(`mission "${missionId}" has ended (${status.toLowerCase()}); there is nothing to ${verb}`, 1);
     await send(client);
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * Sends an update to a running mission and returns its result. A request the mission's validator
+ * rejects (unknown task, a running task retried) exits 2 with the validator's reason; an unknown
+ * mission exits 4; an ended one exits 1.
+ */
+async function updateMission<T>(
+  config: FlotillaConfig,
+  missionId: string,
+  verb: string,
+  send: (client: Client) => Promise<T>,
+): Promise<{ result: T; workerPolling: boolean }> {
+  const { client, connection } = await connectOrExplain(config);
+  try {
+    let status: string;
+    try {
+      status = (await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe()).status.name;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new CliError(`no mission "${missionId}" (see \`flotilla list\`)`, 4);
+      throw err;
+    }
+    if (status !== 'RUNNING')
+      throw new CliError(`mission "${missionId}" has ended (${status.toLowerCase()}); there is nothing to ${verb}`, 1);
+    const polling = await workerPolling(connection, config.namespace, config.taskQueue);
+    try {
+      return { result: await withWorkflowWorker(connection, config, () => send(client)), workerPolling: polling };
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        const cause = err.cause as Error | undefined;
+        throw new CliError(`cannot ${verb}: ${cause?.message ?? err.message}`, 2);
+      }
+      throw err;
+    }
   } finally {
     await connection.close();
   }
@@ -407,18 +454,26 @@ export function buildProgram(): Command {
 
   program
     .command('pause')
-    .description('soft pause: running tasks finish, no new task starts')
+    .description('soft pause: running tasks finish, no new task starts (--now: also stop running agents)')
     .argument('<id>', 'mission id')
+    .option('--now', 'also stop running agents after a checkpoint; `resume` resumes their sessions')
     .option('--reason <text>', 'shown in status')
-    .action(async (id: string, opts: { reason?: string }) => {
+    .action(async (id: string, opts: { reason?: string; now?: boolean }) => {
       const config = loadConfig();
       await signalMission(
         config,
         id,
-        (c) => c.workflow.getHandle(names.missionWorkflowId(id)).signal(pauseSignal, { reason: opts.reason }),
+        (c) =>
+          c.workflow
+            .getHandle(names.missionWorkflowId(id))
+            .signal(pauseSignal, { reason: opts.reason, now: !!opts.now }),
         'pause',
       );
-      say(`mission ${id}: pause requested (running tasks finish; nothing new starts until \`flotilla resume ${id}\`)`);
+      say(
+        opts.now
+          ? `mission ${id}: pause requested; running agents are checkpointed and stopped (\`flotilla resume ${id}\` resumes their sessions)`
+          : `mission ${id}: pause requested (running tasks finish; nothing new starts until \`flotilla resume ${id}\`)`,
+      );
     });
 
   program
@@ -453,6 +508,58 @@ export function buildProgram(): Command {
         'cancel',
       );
       say(`mission ${id}: cancel requested (agents are stopped; worktrees and branches are kept)`);
+    });
+
+  program
+    .command('steer')
+    .description("send a message to a running task's agent: it is interrupted and its session resumes with the message")
+    .argument('<id>', 'mission id')
+    .argument('<task>', 'task id')
+    .argument('<message>', 'the message (quote it)')
+    .option('--queue', "deliver when the agent's current run ends instead of interrupting it")
+    .action(async (id: string, taskId: string, message: string, opts: { queue?: boolean }) => {
+      const config = loadConfig();
+      const { result } = await updateMission(config, id, 'steer', (c) =>
+        c.workflow
+          .getHandle(names.missionWorkflowId(id))
+          .executeUpdate(steerUpdate, { args: [{ taskId, message, queue: !!opts.queue }] }),
+      );
+      say(
+        result.delivery === 'interrupt'
+          ? `mission ${id}: task ${taskId}'s agent is interrupted and resumes its session with your message`
+          : `mission ${id}: message queued for task ${taskId}; its agent gets it when its current run ends`,
+      );
+    });
+
+  program
+    .command('retry')
+    .description('run a failed, skipped or cancelled task again; its skipped dependents become runnable')
+    .argument('<id>', 'mission id')
+    .argument('<task>', 'task id')
+    .action(async (id: string, taskId: string) => {
+      const config = loadConfig();
+      const { result, workerPolling: polling } = await updateMission(config, id, 'retry', (c) =>
+        c.workflow.getHandle(names.missionWorkflowId(id)).executeUpdate(retryUpdate, { args: [{ taskId }] }),
+      );
+      say(
+        `mission ${id}: task ${taskId} will run again${result.reopened.length ? `, then ${result.reopened.join(', ')}` : ''}`,
+      );
+      if (!polling) say(`no worker is running: it starts when one does (\`flotilla worker\`)`);
+    });
+
+  program
+    .command('skip')
+    .description('give up on a task (its agent is stopped, its work kept); its dependents are skipped')
+    .argument('<id>', 'mission id')
+    .argument('<task>', 'task id')
+    .action(async (id: string, taskId: string) => {
+      const config = loadConfig();
+      const { result } = await updateMission(config, id, 'skip', (c) =>
+        c.workflow.getHandle(names.missionWorkflowId(id)).executeUpdate(skipUpdate, { args: [{ taskId }] }),
+      );
+      say(
+        `mission ${id}: task ${taskId} skipped (was ${result.was})${result.skipped.length ? `; also skipped: ${result.skipped.join(', ')}` : ''}`,
+      );
     });
 
   program

@@ -6,6 +6,10 @@
  * paused) -> merge the succeeded branches in task order (`--no-ff`) -> mission verify -> next
  * wave, which starts from the integration branch as merged. The base SHA is recorded once and
  * carried in state, so a resumed mission merges into the same base, never a configured default.
+ *
+ * Waves run in order; a task `flotilla retry` makes pending again (with its skipped dependents)
+ * runs when its wave comes round again, after the wave in flight: the loop always takes the first
+ * wave that still has pending tasks, which keeps the dependency order.
  */
 import {
   allHandlersFinished,
@@ -14,7 +18,9 @@ import {
   continueAsNew,
   condition,
   executeChild,
+  getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -23,7 +29,20 @@ import {
 import type { Activities } from '../activities';
 import { deriveProgress, initialState, MissionProgress, MissionState, TaskState } from '../mission/progress';
 import { MissionSpec, names, SEARCH_ATTRIBUTES } from '../mission/types';
-import { cancelSignal, pauseSignal, progressQuery, resumeSignal, taskUpdateSignal } from './messages';
+import {
+  cancelSignal,
+  holdSignal,
+  MAX_STEER_MESSAGE_CHARS,
+  pauseSignal,
+  progressQuery,
+  releaseSignal,
+  resumeSignal,
+  retryUpdate,
+  skipUpdate,
+  steerTaskSignal,
+  steerUpdate,
+  taskUpdateSignal,
+} from './messages';
 import { ACTIVITY_SLACK_MS, MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS } from './limits';
 import { dependentsOf, planWaves } from './plan';
 import { failureMessage, TaskUsage, taskWorkflow } from './task';
@@ -41,6 +60,8 @@ export interface CarriedState {
   state: MissionState;
   resumes: number;
   budgetTripped: boolean;
+  /** Tasks `flotilla retry` made pending that have not started yet: their usage and last error. */
+  retries?: Record<string, { usage: TaskUsage; error: string | null }>;
 }
 
 export type MissionResult = MissionProgress;
@@ -63,6 +84,24 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   let resumes = input.carried?.resumes ?? 0;
   /** Set by stop-wave / stop-all / a failing merge or verify: no later wave starts. */
   let stopReason: string | null = null;
+  /** The task whose failure set `stopReason`, so retrying it lifts the stop. */
+  let stoppedBy: string | null = null;
+  /** Tasks `pause --now` stopped, released by `resume`. */
+  const held = new Set<string>();
+  /** Running tasks `flotilla skip` is stopping. */
+  const skipping = new Set<string>();
+  /** The task whose branch is being merged right now (it can no longer be skipped). */
+  let merging: string | null = null;
+  /** Bumped by `skip` to wake a mission blocked on the skipped task's conflict. */
+  let nudges = 0;
+  /** The latest usage each task reported (session totals included), the base of a retry. */
+  const lastUsage = new Map<string, TaskUsage>();
+  const retries = new Map(Object.entries(input.carried?.retries ?? {}));
+  /**
+   * Whether the wave loop takes the first wave with pending tasks (so a retried task of an earlier
+   * wave runs again) rather than the next wave in order, as missions started before retry did.
+   */
+  let rerunsEarlierWaves = false;
   const running = new Map<string, CancellationScope>();
   /** Every task still in flight, so a cancelled mission can wait for its children to stop. */
   const inFlight = new Set<Promise<void>>();
@@ -78,24 +117,178 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   };
 
   setHandler(progressQuery, () => deriveProgress(spec.id, state));
-  setHandler(pauseSignal, (arg) => {
+  /** Signals a running task's workflow; a task that has just ended is not an error. */
+  const toTask = async (id: string, send: (h: ReturnType<typeof getExternalWorkflowHandle>) => Promise<void>) => {
+    await send(getExternalWorkflowHandle(names.taskWorkflowId(spec.id, id))).catch(() => undefined);
+  };
+  setHandler(pauseSignal, async (arg) => {
     if (state.endedAt) return;
     state.paused = true;
-    if (!state.blocked) state.reason = arg?.reason ?? 'paused by user';
+    if (!state.blocked) state.reason = arg?.reason ?? (arg?.now ? 'paused by user (--now)' : 'paused by user');
+    if (!arg?.now) return;
+    const ids = [...running.keys()].filter((id) => !held.has(id));
+    ids.forEach((id) => held.add(id));
+    await Promise.all(ids.map((id) => toTask(id, (h) => h.signal(holdSignal))));
   });
-  setHandler(resumeSignal, () => {
+  setHandler(resumeSignal, async () => {
     state.paused = false;
     resumes++;
     if (!state.blocked) state.reason = null;
+    const ids = [...held];
+    held.clear();
+    await Promise.all(ids.map((id) => toTask(id, (h) => h.signal(releaseSignal))));
   });
   let budgetTripped = input.carried?.budgetTripped ?? false;
-  setHandler(taskUpdateSignal, ({ taskId, usage, note }) => {
+  setHandler(taskUpdateSignal, ({ taskId, usage, note, held: isHeld }) => {
     const t = state.tasks.find((x) => x.id === taskId);
-    if (!t || t.status !== 'running') return;
+    if (!t || !running.has(taskId)) return;
     applyUsage(t, usage);
     t.error = note;
+    // A held task has no attempt in flight: status says `pending`, never a stale `running`.
+    if (isHeld !== undefined) t.status = isHeld ? 'pending' : 'running';
     checkBudget();
   });
+
+  const known = (taskId: string): TaskState => {
+    const t = state.tasks.find((x) => x.id === taskId);
+    if (!t) {
+      throw new Error(
+        `mission ${spec.id} has no task "${taskId}"; its tasks: ${state.tasks.map((x) => x.id).join(', ')}`,
+      );
+    }
+    return t;
+  };
+  const notEnding = (verb: string): void => {
+    if (cancelRequested) throw new Error(`mission ${spec.id} is being cancelled; there is nothing to ${verb}`);
+    if (state.endedAt) throw new Error(`mission ${spec.id} has ended; there is nothing to ${verb}`);
+  };
+
+  setHandler(
+    steerUpdate,
+    async ({ taskId, message, queue }) => {
+      await toTask(taskId, (h) => h.signal(steerTaskSignal, { message, queue: !!queue }));
+      return { taskId, delivery: queue || held.has(taskId) ? 'queued' : 'interrupt' };
+    },
+    {
+      validator: ({ taskId, message }) => {
+        notEnding('steer');
+        const t = known(taskId);
+        if (!running.has(taskId) || skipping.has(taskId))
+          throw new Error(`task ${taskId} is ${t.status}, not running: only a running task's agent can be steered`);
+        if (typeof message !== 'string' || message.trim() === '') throw new Error('the message is empty');
+        if (message.length > MAX_STEER_MESSAGE_CHARS)
+          throw new Error(
+            `the message has ${message.length} characters; at most ${MAX_STEER_MESSAGE_CHARS} (put long instructions in a file in the repository and point the agent to it)`,
+          );
+      },
+    },
+  );
+
+  /** Tasks that depend on `id`, directly or not. */
+  const dependentsClosure = (id: string): string[] => {
+    const out: string[] = [];
+    const visit = (x: string): void => {
+      for (const d of dependentsOf(spec.tasks, x)) {
+        if (out.includes(d)) continue;
+        out.push(d);
+        visit(d);
+      }
+    };
+    visit(id);
+    return out;
+  };
+  setHandler(
+    retryUpdate,
+    ({ taskId }) => {
+      const t = task(taskId);
+      retries.set(taskId, {
+        usage: lastUsage.get(taskId) ?? {
+          sessionId: t.sessionId,
+          sessionCostUsd: 0,
+          sessionInputTokens: 0,
+          sessionOutputTokens: 0,
+          turns: t.turns,
+          costUsd: t.costUsd,
+          inputTokens: t.inputTokens,
+          outputTokens: t.outputTokens,
+          attempts: t.attempts,
+        },
+        error: t.error,
+      });
+      t.status = 'pending';
+      t.error = null;
+      t.endedAt = null;
+      if (stoppedBy === taskId) {
+        stopReason = null;
+        stoppedBy = null;
+      }
+      // Dependents skipped because of this task (not those a user skipped) can run again.
+      const reopened = dependentsClosure(taskId).filter((d) => {
+        const x = task(d);
+        return x.status === 'skipped' && (x.error ?? '').startsWith('skipped: depends on');
+      });
+      for (const d of reopened) {
+        task(d).status = 'pending';
+        task(d).error = null;
+      }
+      return { taskId, reopened };
+    },
+    {
+      validator: ({ taskId }) => {
+        notEnding('retry');
+        if (!rerunsEarlierWaves)
+          throw new Error(`mission ${spec.id} was started by an older Flotilla that cannot retry tasks`);
+        const t = known(taskId);
+        if (!['failed', 'skipped', 'cancelled'].includes(t.status) || running.has(taskId))
+          throw new Error(
+            `task ${taskId} is ${t.status}; only a failed, skipped or cancelled task can be retried${t.status === 'conflict' ? ` (a conflict is retried by \`flotilla resume ${spec.id}\` once the branch merges cleanly)` : ''}`,
+          );
+        const blocker = specOf(taskId).dependsOn.find(
+          (d) => !['merged', 'pending', 'running', 'succeeded'].includes(task(d).status),
+        );
+        if (blocker)
+          throw new Error(
+            `task ${taskId} depends on ${blocker}, which is ${task(blocker).status}: retry ${blocker} first`,
+          );
+        if (stopReason !== null && stoppedBy !== taskId)
+          throw new Error(`mission ${spec.id} is stopping (${stopReason}); a retry cannot run`);
+      },
+    },
+  );
+
+  setHandler(
+    skipUpdate,
+    ({ taskId }) => {
+      const t = task(taskId);
+      const was = t.status;
+      if (running.has(taskId)) {
+        // The task workflow is cancelled: its agent is killed and its work kept; runTask marks it.
+        skipping.add(taskId);
+        running.get(taskId)!.cancel();
+      } else {
+        t.status = 'skipped';
+        t.error = `skipped by user (was ${was}${t.error ? `: ${t.error}` : ''})`;
+        t.endedAt ??= now();
+        nudges++;
+      }
+      const before = new Set(state.tasks.filter((x) => x.status === 'skipped').map((x) => x.id));
+      skipDependents(taskId, 'skipped by user');
+      const skipped = state.tasks.filter((x) => x.status === 'skipped' && !before.has(x.id)).map((x) => x.id);
+      return { taskId, was, skipped };
+    },
+    {
+      validator: ({ taskId }) => {
+        notEnding('skip');
+        const t = known(taskId);
+        if (['merged', 'skipped', 'cancelled'].includes(t.status) || skipping.has(taskId))
+          throw new Error(
+            `task ${taskId} is ${skipping.has(taskId) ? 'being skipped' : t.status}; there is nothing to skip`,
+          );
+        if (merging === taskId)
+          throw new Error(`task ${taskId} is being merged right now; it can no longer be skipped`);
+      },
+    },
+  );
   setHandler(cancelSignal, (arg) => {
     if (cancelRequested || state.endedAt) return;
     cancelRequested = true;
@@ -105,6 +298,18 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   });
 
   const applyUsage = (t: TaskState, u: TaskUsage): void => {
+    // Only the counters: `u` may be a whole TaskResult, whose status must not travel with a retry.
+    lastUsage.set(t.id, {
+      sessionId: u.sessionId,
+      sessionCostUsd: u.sessionCostUsd,
+      sessionInputTokens: u.sessionInputTokens,
+      sessionOutputTokens: u.sessionOutputTokens,
+      turns: u.turns,
+      costUsd: u.costUsd,
+      inputTokens: u.inputTokens,
+      outputTokens: u.outputTokens,
+      attempts: u.attempts,
+    });
     t.sessionId = u.sessionId ?? t.sessionId;
     t.turns = u.turns;
     t.costUsd = u.costUsd;
@@ -126,9 +331,10 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   /** Waits for `resume` (or cancel) while blocked on something a human must look at. */
   const blockUntilResumed = async (reason: string): Promise<boolean> => {
     const seen = resumes;
+    const seenNudges = nudges;
     state.blocked = true;
     state.reason = reason;
-    await condition(() => resumes > seen || cancelRequested);
+    await condition(() => resumes > seen || nudges > seenNudges || cancelRequested);
     state.blocked = false;
     if (!cancelRequested) state.reason = state.paused ? 'paused by user' : null;
     return !cancelRequested;
@@ -148,7 +354,10 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     skipDependents(t.id, t.status);
     const policy = spec.policy.onTaskFailure;
     if (policy === 'skip-dependents') return;
-    stopReason ??= `task ${t.id} ${t.status} (onTaskFailure: ${policy})`;
+    if (stopReason === null) {
+      stopReason = `task ${t.id} ${t.status} (onTaskFailure: ${policy})`;
+      stoppedBy = t.id;
+    }
     if (policy === 'stop-all') cancelRunning();
   };
 
@@ -156,8 +365,11 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     const t = task(id);
     t.status = 'running';
     t.startedAt = now();
+    t.endedAt = null;
     const scope = new CancellationScope();
     running.set(id, scope);
+    const retry = retries.get(id);
+    retries.delete(id);
     try {
       const result = await scope.run(() =>
         executeChild(taskWorkflow, {
@@ -173,6 +385,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
               task: specOf(id),
               setup: spec.setup,
               copy: spec.copy,
+              ...(retry ? { retry } : {}),
             },
           ],
           searchAttributes: input.searchAttributes
@@ -188,7 +401,10 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       applyUsage(t, result);
       checkBudget();
     } catch (err) {
-      if (isCancellation(err)) {
+      if (isCancellation(err) && skipping.has(id) && !cancelRequested) {
+        t.status = 'skipped';
+        t.error = 'skipped by user (its agent was stopped; the work is kept on its branch and worktree)';
+      } else if (isCancellation(err)) {
         t.status = 'cancelled';
         t.error = cancelRequested ? state.reason : (stopReason ?? 'cancelled');
       } else {
@@ -197,6 +413,8 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       }
     } finally {
       running.delete(id);
+      held.delete(id);
+      skipping.delete(id);
       t.endedAt = now();
     }
     if (t.status === 'failed') onTaskFailed(t);
@@ -233,6 +451,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       const t = task(id);
       if (t.status !== 'succeeded' || cancelRequested) continue;
       for (;;) {
+        merging = id;
         const r = await git.mergeBranch({
           worktree: state.integrationWorktree!,
           repo: spec.repo,
@@ -240,6 +459,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
           taskId: id,
           title: t.title,
         });
+        merging = null;
         if (r.status === 'merged') {
           t.status = 'merged';
           t.error = null;
@@ -257,6 +477,8 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
         // `resolve` (a resolver agent) is not available in this version: a human resolves.
         const reason = `task ${id}: ${r.message}; make ${t.branch} merge cleanly into ${state.integrationBranch}, then \`flotilla resume ${spec.id}\``;
         if (!(await blockUntilResumed(reason))) break;
+        // `flotilla skip` gave up on the conflicting task: its dependents were skipped with it.
+        if (task(id).status === 'skipped') break;
         t.status = 'succeeded';
       }
     }
@@ -313,6 +535,8 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     }
     state.paused = false;
     state.blocked = false;
+    // Waves never run because every task in them was skipped (or the mission stopped first).
+    for (const wave of state.waves) if (wave.status === 'pending') wave.status = 'skipped';
     for (const t of state.tasks) {
       // Only reachable when the workflow itself was cancelled before its children reported back.
       if (t.status === 'running') {
@@ -373,11 +597,23 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     state.integrationSha = integration.headSha;
     setPhase('running');
 
-    for (let w = state.currentWave; w < state.waves.length; w++) {
+    // Versioning: histories recorded before `retry` went wave by wave and must replay that way.
+    rerunsEarlierWaves = patched('retry-reruns-earlier-waves');
+    let inOrder = state.currentWave;
+    const nextWave = (): number =>
+      rerunsEarlierWaves
+        ? state.waves.findIndex((wave) => wave.taskIds.some((id) => task(id).status === 'pending'))
+        : inOrder < state.waves.length
+          ? inOrder
+          : -1;
+    for (;;) {
       // Soft pause holds the next wave; a cancel or stop ends the loop.
       await condition(() => cancelRequested || stopReason !== null || !state.paused);
       if (cancelRequested || stopReason !== null) break;
+      const w = nextWave();
+      if (w < 0) break;
       state.currentWave = w;
+      inOrder = w + 1;
       state.waves[w].status = 'running';
       setPhase('running');
       const preWaveSha = state.integrationSha!;
@@ -395,18 +631,16 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
           ? 'skipped'
           : 'failed';
       if (!state.paused) setPhase('running');
-      if (
-        workflowInfo().continueAsNewSuggested &&
-        w + 1 < state.waves.length &&
-        !cancelRequested &&
-        stopReason === null
-      ) {
+      if (workflowInfo().continueAsNewSuggested && nextWave() >= 0 && !cancelRequested && stopReason === null) {
         // A wave boundary: no child runs, so the history can start over carrying the state. The
         // next run claims the host again and reuses the integration branch and worktree, which
         // belong to the mission's first run id.
-        state.currentWave = w + 1;
+        state.currentWave = nextWave();
         await condition(allHandlersFinished);
-        await continueAsNew<typeof missionWorkflow>({ ...input, carried: { state, resumes, budgetTripped } });
+        await continueAsNew<typeof missionWorkflow>({
+          ...input,
+          carried: { state, resumes, budgetTripped, retries: Object.fromEntries(retries) },
+        });
       }
     }
   } catch (err) {

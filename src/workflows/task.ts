@@ -4,12 +4,19 @@
  * output's tail back to the agent (its session resumed) as the next prompt, at most
  * `maxIterations` runs in all. A rate-limited agent waits on a durable timer (no worker, no
  * attempt spent) and then resumes its session. Every activity runs on the host queue.
+ *
+ * Control from the mission: `hold` (`pause --now`) stops the agent, whose attempt ends with a
+ * checkpoint, and waits for `release`, which resumes the session; a steering message interrupts
+ * the agent the same way and resumes its session with the message (or, queued, is delivered when
+ * the agent's current run ends). Messages never consume gate iterations.
  */
 import {
   ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
+  condition,
   getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
@@ -22,7 +29,7 @@ import type { AgentFailureDetails, AgentUsage, RunAgentResult } from '../activit
 import type { Diffstat } from '../mission/progress';
 import type { CommandLine, TaskSpec } from '../mission/types';
 import { ACTIVITY_SLACK_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
-import { TaskStep, taskStepQuery, taskUpdateSignal } from './messages';
+import { holdSignal, releaseSignal, steerTaskSignal, TaskStep, taskStepQuery, taskUpdateSignal } from './messages';
 
 export interface TaskInput {
   missionId: string;
@@ -35,6 +42,8 @@ export interface TaskInput {
   task: TaskSpec;
   setup: CommandLine[];
   copy: string[];
+  /** Set when `flotilla retry` runs the task again: its usage so far and how it ended. */
+  retry?: { usage: TaskUsage; error: string | null };
 }
 
 /** Usage of a whole task: every attempt, iteration and rate-limit round summed. */
@@ -67,7 +76,32 @@ function failureDetails(err: unknown): { type?: string; details?: AgentFailureDe
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
   if (cause instanceof ApplicationFailure)
     return { type: cause.type ?? undefined, details: cause.details?.[0] as AgentFailureDetails | undefined };
+  // An agent stopped by `pause --now` or a steering message reports its usage with the cancellation.
+  if (cause instanceof CancelledFailure) return { details: cause.details?.[0] as AgentFailureDetails | undefined };
   return {};
+}
+
+/** The prompt that delivers steering messages to a resumed session (or restates the task without one). */
+function steerPrompt(task: TaskSpec, messages: string[], session: boolean): string {
+  const body = messages.length === 1 ? messages[0] : messages.map((m, i) => `${i + 1}. ${m}`).join('\n');
+  const note = `A message from the user about this task:\n\n${body}\n\nTake it into account and continue the task.`;
+  return session ? note : `${task.prompt}\n\n---\nYour earlier work on this task is in the worktree. ${note}`;
+}
+
+/** The prompt after `pause --now` and `resume`. */
+function resumePrompt(task: TaskSpec, session: boolean): string {
+  const note = 'You were paused by the user; your work so far is in the worktree. Continue the task where you stopped.';
+  return session ? note : `${task.prompt}\n\n---\n${note}`;
+}
+
+/** The first prompt of a task `flotilla retry` runs again. */
+function retryPrompt(task: TaskSpec, error: string | null, session: boolean): string {
+  const note = [
+    `This task ran before and ended without success${error ? `: ${error}` : ''}.`,
+    'The user asked to run it again. The worktree and the task branch hold the earlier work (see git status and git log);',
+    'continue the task and do not redo what is already done.',
+  ].join(' ');
+  return session ? note : `${task.prompt}\n\n---\n${note}`;
 }
 
 function gatePrompt(task: TaskSpec, command: string, exitCode: number | null, tail: string, iteration: number): string {
@@ -86,26 +120,53 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   const { task } = input;
   const step: TaskStep = { step: 'preparing', iteration: 0, note: null };
   setHandler(taskStepQuery, () => step);
+  // A retried task goes on counting from where its earlier run stopped.
+  const prior = input.retry?.usage;
   const usage: TaskUsage = {
-    sessionId: null,
-    sessionCostUsd: 0,
-    sessionInputTokens: 0,
-    sessionOutputTokens: 0,
-    turns: 0,
-    costUsd: 0,
-    inputTokens: 0,
-    outputTokens: 0,
-    attempts: 0,
+    sessionId: prior?.sessionId ?? null,
+    sessionCostUsd: prior?.sessionCostUsd ?? 0,
+    sessionInputTokens: prior?.sessionInputTokens ?? 0,
+    sessionOutputTokens: prior?.sessionOutputTokens ?? 0,
+    turns: prior?.turns ?? 0,
+    costUsd: prior?.costUsd ?? 0,
+    inputTokens: prior?.inputTokens ?? 0,
+    outputTokens: prior?.outputTokens ?? 0,
+    attempts: prior?.attempts ?? 0,
   };
   const parent = workflowInfo().parent;
   /** Tells the mission (live accounting, budget, status notes); never fails the task. */
-  const report = async (note: string | null): Promise<void> => {
+  const report = async (note: string | null, held?: boolean): Promise<void> => {
     step.note = note;
     if (!parent) return;
     await getExternalWorkflowHandle(parent.workflowId, parent.runId)
-      .signal(taskUpdateSignal, { taskId: task.id, usage: { ...usage }, note })
+      .signal(taskUpdateSignal, { taskId: task.id, usage: { ...usage }, note, held })
       .catch(() => undefined);
   };
+
+  /** `pause --now` holds the task until `release`. */
+  let held = false;
+  /** Why the running agent is being stopped, when the task itself stopped it. */
+  let interrupt: 'hold' | 'steer' | null = null;
+  /** The scope of the agent run in flight, which `hold` and a steering message cancel. */
+  let agentScope: CancellationScope | null = null;
+  /** Steering messages not yet delivered to the agent. */
+  const inbox: string[] = [];
+  const stopAgent = (why: 'hold' | 'steer'): void => {
+    if (!agentScope || interrupt) return;
+    interrupt = why;
+    agentScope.cancel();
+  };
+  setHandler(holdSignal, () => {
+    held = true;
+    stopAgent('hold');
+  });
+  setHandler(releaseSignal, () => {
+    held = false;
+  });
+  setHandler(steerTaskSignal, ({ message, queue }) => {
+    inbox.push(message);
+    if (!queue) stopAgent('steer');
+  });
   const add = (u: AgentUsage, attempts: number): void => {
     usage.sessionId = u.sessionId ?? usage.sessionId;
     usage.sessionCostUsd = u.sessionCostUsd;
@@ -224,15 +285,52 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
     }
   };
 
-  let prompt = task.prompt;
+  /**
+   * Runs the agent until it ends on its own with nothing left in the inbox: a `hold` or a steering
+   * message stops the run (its attempt ends with a checkpoint) and the session resumes afterwards.
+   */
+  const converse = async (prompt: string, iteration: number, resume: string | null): Promise<RunAgentResult> => {
+    for (;;) {
+      if (held) {
+        step.step = 'held';
+        await report('paused (--now): the agent was stopped after a checkpoint; `flotilla resume` continues it', true);
+        await condition(() => !held);
+        step.step = 'agent';
+        await report(null, false);
+      }
+      const scope = new CancellationScope();
+      agentScope = scope;
+      try {
+        const run = await scope.run(() => runAgent(prompt, iteration, resume));
+        if (inbox.length === 0) return run;
+        // Queued messages: the agent's run ended, so its session continues with them.
+        resume = usage.sessionId;
+        prompt = steerPrompt(task, inbox.splice(0), resume !== null);
+      } catch (err) {
+        // The workflow's own cancellation (the mission cancelled) always wins over an interrupt.
+        if (!isCancellation(err) || !interrupt || CancellationScope.current().consideredCancelled) throw err;
+        const { details } = failureDetails(err);
+        if (details) add(details, details.attempt);
+        resume = usage.sessionId ?? resume;
+        prompt =
+          inbox.length > 0 ? steerPrompt(task, inbox.splice(0), resume !== null) : resumePrompt(task, resume !== null);
+      } finally {
+        agentScope = null;
+        interrupt = null;
+      }
+    }
+  };
+
+  let resume: string | null = input.retry ? usage.sessionId : null;
+  let prompt = input.retry ? retryPrompt(task, input.retry.error, resume !== null) : task.prompt;
   let summary = '';
   let last: { headSha: string; diffstat: Diffstat } | null = null;
-  for (let iteration = 1; iteration <= task.maxIterations; iteration++) {
+  for (let iteration = 1; iteration <= task.maxIterations;) {
     step.step = 'agent';
     step.iteration = iteration;
     try {
-      // Gate iterations continue the same agent session, so it keeps its context.
-      const run = await runAgent(prompt, iteration, iteration > 1 ? usage.sessionId : null);
+      // Gate iterations and steering continue the same agent session, so it keeps its context.
+      const run = await converse(prompt, iteration, resume);
       summary = run.summary;
     } catch (err) {
       if (isCancellation(err)) {
@@ -266,6 +364,12 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
     }
     const unchanged = last !== null && ck.headSha === last.headSha;
     last = { headSha: ck.headSha, diffstat: ck.diffstat };
+    resume = usage.sessionId;
+    if (inbox.length > 0) {
+      // A message queued while the work was being committed: deliver it before the gate.
+      prompt = steerPrompt(task, inbox.splice(0), resume !== null);
+      continue;
+    }
     if (task.verify.length === 0) return result('succeeded', { ...last, iterations: iteration, summary, error: null });
 
     step.step = 'verify';
@@ -275,6 +379,11 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
       timeoutMs: TASK_VERIFY_COMMAND_TIMEOUT_MS,
       logFile: `${wt.worktree}.verify.log`,
     });
+    if (inbox.length > 0) {
+      // A message that arrived during the gate goes to the agent first; the gate runs again after.
+      prompt = steerPrompt(task, inbox.splice(0), resume !== null);
+      continue;
+    }
     if (gate.ok) return result('succeeded', { ...last, iterations: iteration, summary, error: null });
     const f = gate.failed!;
     const why = `verify \`${f.command}\` failed (exit ${f.exitCode ?? 'timeout'})`;
@@ -295,7 +404,8 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
       });
     }
     await report(`${why}; iteration ${iteration + 1} of ${task.maxIterations}`);
-    prompt = gatePrompt(task, f.command, f.exitCode, f.outputTail, iteration + 1);
+    iteration++;
+    prompt = gatePrompt(task, f.command, f.exitCode, f.outputTail, iteration);
   }
   throw ApplicationFailure.nonRetryable('unreachable: gate loop ended without a result');
 }

@@ -1,0 +1,247 @@
+/**
+ * Control of a running mission: `pause --now` / `resume`, `steer` (interrupting and queued),
+ * `retry` and `skip`, on a real dev server with real git and real agent processes (bash scripts
+ * run by the `command` runtime, which reads its prompt from $FLOTILLA_PROMPT). The CLI is run as a
+ * user runs it for the rejections, so their exit codes and messages are checked too.
+ */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { MissionSpec } from '../../src/mission/types';
+import { names } from '../../src/mission/types';
+import { pauseSignal, resumeSignal, retryUpdate, skipUpdate, steerUpdate } from '../../src/workflows/messages';
+import type { MissionResult } from '../../src/workflows/mission';
+import { git, makeRepo, tempDir } from '../helpers/git';
+import { mission, processAlive, progress, task, waitFor } from '../helpers/missions';
+import { startDevServer } from '../helpers/temporal';
+import { startMission, startTestWorkers } from '../helpers/worker';
+
+let env: TestWorkflowEnvironment;
+let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
+const taskQueue = 'flotilla-control';
+const root = path.resolve(__dirname, '..', '..');
+
+beforeAll(async () => {
+  env = await startDevServer();
+  workers = await startTestWorkers(env, taskQueue, 'control', tempDir('flotilla-home-'));
+}, 180_000);
+
+afterAll(async () => {
+  await workers?.stop();
+  await env?.teardown();
+});
+
+const start = (spec: MissionSpec) => startMission(env, taskQueue, spec);
+const handle = (id: string) => env.client.workflow.getHandle(names.missionWorkflowId(id));
+
+/** The built CLI against the test server; resolves with its exit code and output. */
+function flotilla(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(root, 'lib', 'client', 'cli.js'), ...args],
+      {
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: env.address,
+          FLOTILLA_TASK_QUEUE: taskQueue,
+          FLOTILLA_HOME: workers!.home,
+        },
+        timeout: 60_000,
+      },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** The validator's reason when an update is rejected. */
+async function rejection(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    return (err as WorkflowUpdateFailedError).cause?.message ?? '';
+  }
+  throw new Error('the update was accepted');
+}
+
+async function until(pred: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const readPid = (file: string): number => Number(readFileSync(file, 'utf8').trim());
+const prompts = (file: string): string[] =>
+  existsSync(file) ? (JSON.parse(`[${readFileSync(file, 'utf8').trim().split('\n').join(',')}]`) as string[]) : [];
+
+/**
+ * A bash agent that records each prompt (JSON lines in `log`) and its PID, appends `started` to
+ * work.txt, then ends only once its prompt contains `until`.
+ */
+function waitingAgent(log: string, pidFile: string, until: string, after: string): string {
+  return [
+    `node -e 'require("fs").appendFileSync(process.argv[1], JSON.stringify(process.env.FLOTILLA_PROMPT) + "\\n")' ${log}`,
+    `echo $$ > ${pidFile}`,
+    'echo started >> work.txt',
+    `case "$FLOTILLA_PROMPT" in *'${until}'*) ${after}; exit 0;; esac`,
+    'while :; do sleep 0.2; done',
+  ].join('\n');
+}
+
+test('pause --now stops running agents after a checkpoint; resume resumes them; nothing shows running meanwhile', async () => {
+  const repo = makeRepo();
+  const dir = tempDir('flotilla-hold-');
+  const [log, pidFile] = [path.join(dir, 'prompts.log'), path.join(dir, 'agent.pid')];
+  const spec = mission('hold', repo, [
+    task('h', waitingAgent(log, pidFile, 'paused by the user', 'echo resumed >> work.txt')),
+    task('later', 'echo later > later.txt', { dependsOn: ['h'] }),
+  ]);
+  const h = await start(spec);
+  await waitFor(env.client, 'hold', (p) => p.tasks[0].status === 'running');
+  await until(() => existsSync(pidFile));
+  const firstPid = readPid(pidFile);
+
+  await h.signal(pauseSignal, { now: true });
+  const paused = await waitFor(env.client, 'hold', (p) => p.tasks[0].status === 'pending');
+  expect(paused.phase).toBe('paused');
+  expect(paused.counts.running).toBe(0);
+  expect(paused.tasks[0].error).toMatch(/paused \(--now\)/);
+  await until(() => !processAlive(firstPid), 10_000);
+  // Held: no new agent starts while paused.
+  await new Promise((r) => setTimeout(r, 2000));
+  expect(readPid(pidFile)).toBe(firstPid);
+  expect((await progress(env.client, 'hold')).tasks[0].status).toBe('pending');
+
+  await h.signal(resumeSignal);
+  const result = (await h.result()) as MissionResult;
+  expect(result.phase).toBe('completed');
+  const runs = prompts(log);
+  expect(runs).toHaveLength(2);
+  expect(runs[0]).toBe('do h');
+  // No session to resume for a `command` agent: the task is restated with the note.
+  expect(runs[1]).toMatch(/^do h[\s\S]*paused by the user/);
+  const branch = names.taskBranch('hold', 'h');
+  // The work of both runs is kept, and the task branch holds one clean commit.
+  expect(git(repo, 'show', `${branch}:work.txt`)).toBe('started\nstarted\nresumed');
+  expect(git(repo, 'log', '--format=%s', `main..${branch}`)).toBe('flotilla(h): Task h');
+});
+
+test('steer interrupts an agent and resumes it with the message; --queue waits for the run to end; bad requests are rejected', async () => {
+  const repo = makeRepo();
+  const dir = tempDir('flotilla-steer-');
+  const logOf = (t: string) => path.join(dir, `${t}.log`);
+  const pidOf = (t: string) => path.join(dir, `${t}.pid`);
+  const spec = mission('steer', repo, [
+    task('paint', waitingAgent(logOf('paint'), pidOf('paint'), 'COLOR=blue', 'echo blue > color.txt')),
+    task(
+      'queue',
+      [
+        `node -e 'require("fs").appendFileSync(process.argv[1], JSON.stringify(process.env.FLOTILLA_PROMPT) + "\\n")' ${logOf('queue')}`,
+        `echo $$ > ${pidOf('queue')}`,
+        `case "$FLOTILLA_PROMPT" in *'ALSO=second'*) echo second > second.txt; exit 0;; esac`,
+        'sleep 4; echo first > first.txt',
+      ].join('\n'),
+    ),
+    task('after', 'echo after > after.txt', { dependsOn: ['paint'] }),
+  ]);
+  const h = await start(spec);
+  await until(() => existsSync(pidOf('paint')) && existsSync(pidOf('queue')));
+  const paintPid = readPid(pidOf('paint'));
+
+  // Rejections: an unknown task, a task that is not running, an empty message.
+  expect(await rejection(h.executeUpdate(steerUpdate, { args: [{ taskId: 'nope', message: 'x' }] }))).toMatch(
+    /no task "nope".*paint, queue, after/,
+  );
+  expect(await rejection(h.executeUpdate(steerUpdate, { args: [{ taskId: 'after', message: 'x' }] }))).toMatch(
+    /task after is pending, not running/,
+  );
+  expect(await rejection(h.executeUpdate(steerUpdate, { args: [{ taskId: 'paint', message: ' ' }] }))).toMatch(/empty/);
+  const cli = await flotilla(['steer', 'steer', 'nope', 'hello']);
+  expect(cli.code).toBe(2);
+  expect(cli.stderr).toMatch(/no task "nope"/);
+  expect((await flotilla(['steer', 'no-such-mission', 'paint', 'hello'])).code).toBe(4);
+
+  const queued = await flotilla(['steer', 'steer', 'queue', 'ALSO=second', '--queue']);
+  expect(queued).toMatchObject({ code: 0 });
+  expect(queued.stdout).toMatch(/queued/);
+  const steered = await h.executeUpdate(steerUpdate, { args: [{ taskId: 'paint', message: 'COLOR=blue' }] });
+  expect(steered).toEqual({ taskId: 'paint', delivery: 'interrupt' });
+  await until(() => !processAlive(paintPid), 10_000);
+
+  const result = (await h.result()) as MissionResult;
+  expect(result.phase).toBe('completed');
+  expect(prompts(logOf('paint'))).toEqual(['do paint', expect.stringMatching(/^do paint[\s\S]*COLOR=blue/)]);
+  // The queued message did not interrupt: the first run finished its work, then the message came.
+  expect(prompts(logOf('queue'))).toEqual(['do queue', expect.stringMatching(/ALSO=second/)]);
+  expect(git(repo, 'show', `${names.taskBranch('steer', 'queue')}:first.txt`)).toBe('first');
+  expect(git(repo, 'show', `${names.taskBranch('steer', 'queue')}:second.txt`)).toBe('second');
+  expect(git(repo, 'show', `${names.integrationBranch('steer')}:color.txt`)).toBe('blue');
+  const ended = await flotilla(['steer', 'steer', 'paint', 'too late']);
+  expect(ended.code).toBe(1);
+  expect(ended.stderr).toMatch(/has ended \(completed\)/);
+});
+
+test('retry runs a failed task again and reopens its dependents; skip gives up on a running task and its dependents', async () => {
+  const repo = makeRepo();
+  const dir = tempDir('flotilla-retry-');
+  const [flag, go, pidX] = [path.join(dir, 'flag'), path.join(dir, 'go'), path.join(dir, 'x.pid')];
+  const spec = mission(
+    'retry-skip',
+    repo,
+    [
+      task('a', `test -f ${flag} || { echo "no flag yet" >&2; exit 1; }; echo a > a.txt`),
+      task('c', `while [ ! -f ${go} ]; do sleep 0.2; done; echo c > c.txt`),
+      task('x', `echo $$ > ${pidX}; echo partial > x.txt; while :; do sleep 0.2; done`),
+      task('b', 'echo b > b.txt', { dependsOn: ['a'] }),
+      task('y', 'echo y > y.txt', { dependsOn: ['x'] }),
+    ],
+    { concurrency: 3 },
+  );
+  const h = await start(spec);
+  await waitFor(env.client, 'retry-skip', (p) => p.tasks[0].status === 'failed' && existsSync(pidX));
+  const st = await progress(env.client, 'retry-skip');
+  expect(st.tasks.find((t) => t.id === 'b')!.status).toBe('skipped');
+
+  // Rejections, through the CLI: a running task, a task whose dependency failed, an unknown task.
+  const running = await flotilla(['retry', 'retry-skip', 'c']);
+  expect(running.code).toBe(2);
+  expect(running.stderr).toMatch(/task c is running; only a failed, skipped or cancelled task can be retried/);
+  expect((await flotilla(['retry', 'retry-skip', 'b'])).stderr).toMatch(/depends on a, which is failed: retry a first/);
+  expect((await flotilla(['skip', 'retry-skip', 'nope'])).code).toBe(2);
+  expect((await flotilla(['retry', 'no-such-mission', 'a'])).code).toBe(4);
+
+  const xPid = readPid(pidX);
+  const skipped = await h.executeUpdate(skipUpdate, { args: [{ taskId: 'x' }] });
+  expect(skipped).toEqual({ taskId: 'x', was: 'running', skipped: ['y'] });
+  await waitFor(env.client, 'retry-skip', (p) => p.tasks.find((t) => t.id === 'x')!.status === 'skipped');
+  await until(() => !processAlive(xPid), 10_000);
+  expect(await rejection(h.executeUpdate(skipUpdate, { args: [{ taskId: 'x' }] }))).toMatch(/task x is skipped/);
+
+  writeFileSync(flag, '');
+  const retried = await flotilla(['retry', 'retry-skip', 'a']);
+  expect(retried.code).toBe(0);
+  expect(retried.stdout).toMatch(/task a will run again, then b/);
+  writeFileSync(go, '');
+
+  const result = (await h.result()) as MissionResult;
+  const status = Object.fromEntries(result.tasks.map((t) => [t.id, t.status]));
+  expect(status).toEqual({ a: 'merged', c: 'merged', x: 'skipped', b: 'merged', y: 'skipped' });
+  expect(result.tasks.find((t) => t.id === 'a')!.attempts).toBe(2);
+  expect(result.tasks.find((t) => t.id === 'y')!.error).toMatch(/depends on x/);
+  // Not every task merged, so the mission reports failed, naming the skipped ones.
+  expect(result.phase).toBe('failed');
+  expect(result.reason).toMatch(/x skipped, y skipped/);
+  const merges = git(repo, 'log', '--merges', '--format=%s', '--reverse', names.integrationBranch('retry-skip'));
+  expect(merges.split('\n')).toEqual([
+    'flotilla: merge c: Task c',
+    'flotilla: merge a: Task a',
+    'flotilla: merge b: Task b',
+  ]);
+  // The skipped task's work stays on its worktree and is kept, never merged.
+  expect(git(repo, 'ls-tree', '--name-only', names.integrationBranch('retry-skip'))).not.toMatch(/x\.txt/);
+});
