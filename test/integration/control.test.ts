@@ -34,7 +34,6 @@ afterAll(async () => {
 });
 
 const start = (spec: MissionSpec) => startMission(env, taskQueue, spec);
-const handle = (id: string) => env.client.workflow.getHandle(names.missionWorkflowId(id));
 
 /** The built CLI against the test server; resolves with its exit code and output. */
 function flotilla(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -215,6 +214,7 @@ test('retry runs a failed task again and reopens its dependents; skip gives up o
   expect((await flotilla(['skip', 'retry-skip', 'nope'])).code).toBe(2);
   expect((await flotilla(['retry', 'no-such-mission', 'a'])).code).toBe(4);
 
+  expect(await rejection(h.executeUpdate(retryUpdate, { args: [{ taskId: 'x' }] }))).toMatch(/task x is running/);
   const xPid = readPid(pidX);
   const skipped = await h.executeUpdate(skipUpdate, { args: [{ taskId: 'x' }] });
   expect(skipped).toEqual({ taskId: 'x', was: 'running', skipped: ['y'] });
