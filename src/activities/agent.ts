@@ -219,7 +219,9 @@ export function createAgentActivities(config: ActivityConfig) {
       const details = (extra: Partial<AgentFailureDetails> = {}): AgentFailureDetails[] => [
         { ...usage, attempt, ...extra },
       ];
-      if (outcome.ended === 'cancelled') throw new CancelledFailure('agent cancelled; its process group was killed');
+      // The usage travels with the cancellation: a stopped (steered, held) agent's session resumes.
+      if (outcome.ended === 'cancelled')
+        throw new CancelledFailure('agent cancelled; its process group was killed', details());
       if (outcome.ended === 'not-found') {
         throw ApplicationFailure.create({
           message: `agent program not found for runtime "${input.agent.runtime}": ${adapter.install}`,

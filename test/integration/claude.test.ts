@@ -11,7 +11,7 @@ import path from 'node:path';
 import { groupAlive } from '../../src/activities/process';
 import type { AgentSpec, MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
-import { resumeSignal } from '../../src/workflows/messages';
+import { resumeSignal, steerUpdate } from '../../src/workflows/messages';
 import type { MissionResult } from '../../src/workflows/mission';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { mission, task, waitFor } from '../helpers/missions';
@@ -204,6 +204,45 @@ test('a gate that fails once goes back to the same session and then passes', asy
   expect(JSON.stringify(feedbackReq.messages)).toContain('echo 41 > answer.txt');
   expect(git(repo, 'show', `${names.integrationBranch('claude-gate')}:answer.txt`)).toBe('42');
 });
+
+test('steer interrupts a claude agent mid tool call and resumes the same session with the message', async () => {
+  const repo = makeRepo();
+  scripts.set('paint', (req) => {
+    const seen = JSON.stringify(req.messages);
+    if (!seen.includes('Use the color blue'))
+      return reply.toolUse('Bash', { command: 'node -e "setTimeout(() => {}, 120000)"', description: 'think slowly' });
+    if (!seen.includes('color.txt')) {
+      const wt = /Work only inside (\S+),/.exec(req.system)?.[1];
+      return reply.toolUse('Write', { file_path: `${wt}/color.txt`, content: 'blue\n' });
+    }
+    return reply.text('Painted it blue.');
+  });
+  const handle = await startMission(
+    env,
+    taskQueue,
+    mission('claude-steer', repo, [task('paint', '', { agent: claudeAgent(), prompt: 'Paint it.' })]),
+  );
+  const deadline = Date.now() + 90_000;
+  while (agentRequestsOf('paint').length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 2000));
+  const steered = await handle.executeUpdate(steerUpdate, {
+    args: [{ taskId: 'paint', message: 'Use the color blue.' }],
+  });
+  expect(steered.delivery).toBe('interrupt');
+  const result = (await handle.result()) as MissionResult;
+  expect(result.tasks[0].status).toBe('merged');
+  expect(git(repo, 'show', `${names.integrationBranch('claude-steer')}:color.txt`)).toBe('blue');
+  // The session resumed (Claude Code gives the resumed run its own id; status reports the latest):
+  // the message arrives after the interrupted conversation, not in a new one.
+  const sessionOf = (r: RecordedRequest): string | undefined =>
+    /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(
+      r.headers['x-claude-code-session-id'] ?? JSON.stringify((r.body as { metadata?: unknown })?.metadata ?? ''),
+    )?.[0];
+  expect(sessionOf(agentRequestsOf('paint').at(-1)!)).toBe(result.tasks[0].sessionId);
+  const first = agentRequestsOf('paint').find((r) => JSON.stringify(r.messages).includes('Use the color blue'))!;
+  expect(JSON.stringify(first.messages)).toContain('setTimeout(() => {}, 120000)');
+  expect(JSON.stringify(first.messages)).toContain('Paint it.');
+}, 180_000);
 
 test('a worker SIGKILLed during a tool call: a new worker resumes the same session; no agent outlives its attempt', async () => {
   const repo = makeRepo();
