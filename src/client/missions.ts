@@ -11,7 +11,7 @@ import { simpleGit } from 'simple-git';
 import { MissionFileError } from '../mission/errors';
 import { LoadedMission, loadMission } from '../mission/load';
 import type { MissionProgress } from '../mission/progress';
-import { names, SEARCH_ATTRIBUTES } from '../mission/types';
+import { names, TASK_STATUSES, SEARCH_ATTRIBUTES } from '../mission/types';
 import { progressQuery } from '../workflows/messages';
 import type { MissionInput } from '../workflows/mission';
 import { FlotillaConfig, workflowUrl } from './config';
@@ -178,6 +178,16 @@ export async function getProgress(client: Client, config: FlotillaConfig, missio
   return progress;
 }
 
+/** A started agent attempt whose last heartbeat is older than this is not really in flight, ms. */
+const STALE_HEARTBEAT_MS = 10_000;
+
+/**
+ * Corrects what the mission knows about its running tasks with what Temporal knows about their
+ * agent activity (`pendingActivities` of the task workflow's description): an attempt waiting for
+ * its retry (scheduled, attempt > 1) or one whose worker stopped heartbeating (started, heartbeat
+ * older than {@link STALE_HEARTBEAT_MS}: the worker likely died, Temporal retries it after the
+ * heartbeat timeout) shows as `pending` with the attempt number and why, never a stale `running`.
+ */
 async function annotateRunningTasks(client: Client, missionId: string, progress: MissionProgress): Promise<void> {
   await Promise.all(
     progress.tasks
@@ -187,14 +197,28 @@ async function annotateRunningTasks(client: Client, missionId: string, progress:
           const d = await client.workflow.getHandle(names.taskWorkflowId(missionId, t.id)).describe();
           const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'runAgent');
           if (!pending) return;
-          t.attempts = Math.max(t.attempts, pending.attempt ?? 1);
+          const attempt = pending.attempt ?? 1;
+          t.attempts = Math.max(t.attempts, attempt);
           const last = pending.lastFailure?.message;
-          if (last && (pending.attempt ?? 1) > 1) t.error = `attempt ${pending.attempt}, retrying after: ${last}`;
+          const beat = pending.lastHeartbeatTime?.seconds
+            ? Number(pending.lastHeartbeatTime.seconds) * 1000
+            : pending.lastStartedTime?.seconds
+              ? Number(pending.lastStartedTime.seconds) * 1000
+              : 0;
+          const started = Number(pending.state) === 2; // PENDING_ACTIVITY_STATE_STARTED
+          if (!started && attempt > 1) {
+            t.status = 'pending';
+            t.error = `attempt ${attempt} waiting to start${last ? `, retrying after: ${last}` : ''}`;
+          } else if (started && beat > 0 && Date.now() - beat > STALE_HEARTBEAT_MS) {
+            t.status = 'pending';
+            t.error = `attempt ${attempt}: no heartbeat for ${Math.round((Date.now() - beat) / 1000)} s (its worker may have died); Temporal retries it after the heartbeat timeout`;
+          } else if (last && attempt > 1) t.error = `attempt ${attempt}, retrying after: ${last}`;
         } catch {
           // The child may just have closed; its result reaches the mission on its own.
         }
       }),
   );
+  for (const s of TASK_STATUSES) progress.counts[s] = progress.tasks.filter((t) => t.status === s).length;
 }
 
 export interface MissionListing {

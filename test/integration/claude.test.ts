@@ -9,6 +9,9 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { groupAlive } from '../../src/activities/process';
+import { loadConfig } from '../../src/client/config';
+import { getProgress } from '../../src/client/missions';
+import type { MissionProgress } from '../../src/mission/progress';
 import type { AgentSpec, MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
 import { resumeSignal, steerUpdate } from '../../src/workflows/messages';
@@ -282,6 +285,20 @@ test('a worker SIGKILLed during a tool call: a new worker resumes the same sessi
   w.kill('SIGKILL');
   w = worker();
   try {
+    // No ghost: once the dead worker's heartbeats stop, status shows the attempt as not in flight.
+    const config = loadConfig({ TEMPORAL_ADDRESS: address, FLOTILLA_TASK_QUEUE: queue, FLOTILLA_HOME: extHome });
+    let ghost: MissionProgress | undefined;
+    while (Date.now() - killedAt < 19_000) {
+      // The query may wait on the dead worker's sticky queue until the new worker takes over.
+      const p = await getProgress(env.client, config, 'claude-crash').catch(() => undefined);
+      if (p?.tasks[0].status === 'pending') {
+        ghost = p;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(ghost?.tasks[0].error).toMatch(/^attempt 1: no heartbeat for \d+ s \(its worker may have died\)/);
+    expect(ghost?.counts.running).toBe(0);
     const result = (await handle.result()) as MissionResult;
     const resumed = agentRequestsOf('crash')[1];
     console.log(`claude: worker SIGKILL -> resumed first request: ${resumed.at - killedAt} ms`);
