@@ -196,6 +196,12 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
           taskPrompt: task.prompt,
           iteration,
           resumeSessionId: resume,
+          repo: input.repo,
+          runId: input.runId,
+          exclude: input.copy,
+          checkpointEveryMs: task.checkpointEveryMs,
+          setup: input.setup,
+          setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
           ...(resume && resume === usage.sessionId
             ? {
                 sessionCostUsd: usage.sessionCostUsd,
