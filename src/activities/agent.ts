@@ -8,19 +8,29 @@
  * what the worktree already holds; where the session cannot be resumed it starts fresh with that
  * prompt. A process group an earlier attempt left behind is killed first (PID file), so two agents
  * never run in one worktree at once.
+ *
+ * Checkpoints: while the agent runs (every `checkpointEveryMs`) and whenever an attempt ends, the
+ * worktree's whole state is snapshotted under `refs/flotilla/checkpoints/<missionId>/<taskId>`
+ * without touching the agent's index, HEAD or files (checkpoint.ts). A worktree deleted under a
+ * running agent is noticed within a second: the agent's group is killed, the worktree rebuilt
+ * from the task branch plus the latest checkpoint (worktree.ts), and the attempt fails with the
+ * retryable `WorktreeLost`, so Temporal's retry resumes the agent's session in the new worktree.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { createWriteStream, mkdirSync, readdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { formatDuration } from '../mission/duration';
-import type { AgentSpec } from '../mission/types';
+import type { AgentSpec, CommandLine } from '../mission/types';
+import { names } from '../mission/types';
+import { snapshotWorktree } from './checkpoint';
 import { ActivityConfig, paths } from './config';
 import { gitAt } from './git';
 import { killStaleGroup, removePidFile, spawnGroup, Tail, terminateGroup, writePidFile } from './process';
 import { runtimes } from './runtimes';
 import { taskContract } from './runtimes/contract';
 import type { AgentEvent, FailureClass, RuntimeAdapter } from './runtimes/types';
+import { ensureTaskWorktree, PrepareWorktreeResult, taskWorktreeNeedsRebuild, taskWorktreePath } from './worktree';
 
 export interface RunAgentInput {
   missionId: string;
@@ -44,6 +54,26 @@ export interface RunAgentInput {
   sessionCostUsd?: number;
   sessionInputTokens?: number;
   sessionOutputTokens?: number;
+  /**
+   * The repository (absolute path). With `runId`, a worktree lost before or during the attempt
+   * is rebuilt from the task branch plus its latest checkpoint; without them a lost worktree only
+   * fails the attempt.
+   */
+  repo?: string;
+  /** The mission's first run id, owner of the task branch (as given to prepareWorktree). */
+  runId?: string;
+  /**
+   * The mission's `copy` files (e.g. `.env`): never recorded in a checkpoint, and copied again
+   * into a rebuilt worktree. Checkpoints are taken only when this is given (an empty list is
+   * fine), so a caller that does not say what to exclude never has a secret snapshotted.
+   */
+  exclude?: string[];
+  /** How often to checkpoint while the agent runs, ms; 0 or absent: only at the attempt's end. */
+  checkpointEveryMs?: number;
+  /** The mission's `setup`, run again in a rebuilt worktree (default: none). */
+  setup?: CommandLine[];
+  /** Limit for each setup command in a rebuilt worktree, ms (default 20 minutes). */
+  setupTimeoutMs?: number;
 }
 
 /** Usage counters; cumulative over the attempts of one activity (retries included). */
@@ -71,6 +101,8 @@ export interface RunAgentResult extends AgentUsage {
   events: number;
   /** True when this attempt continued an earlier session. */
   resumed: boolean;
+  /** The task's latest checkpoint (the snapshot taken when this attempt ended), if any. */
+  checkpointSha: string | null;
 }
 
 /** Details each heartbeat carries; a retry reads the last ones (`Context.info.heartbeatDetails`). */
@@ -80,6 +112,10 @@ export interface AgentHeartbeat extends AgentUsage {
   events: number;
   lastEventAt: string;
   transcript: string;
+  /** The task's latest checkpoint commit, or null when none is known. */
+  checkpointSha: string | null;
+  /** Set when this attempt rebuilt a lost worktree: the next attempt's prompt says so. */
+  worktreeRebuilt?: boolean;
 }
 
 /** Details of every ApplicationFailure runAgent throws (the workflow accounts failed attempts too). */
@@ -87,6 +123,8 @@ export interface AgentFailureDetails extends AgentUsage {
   attempt: number;
   /** For `AgentRateLimited`: how long to wait before resuming, ms. */
   retryAfterMs?: number;
+  /** The task's latest checkpoint when the attempt ended. */
+  checkpointSha?: string | null;
 }
 
 /** Variables every agent gets from the worker besides the ones the mission names. */
@@ -94,6 +132,86 @@ const BASELINE_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_AL
 
 /** Rate limits without a delay from the agent wait this long, ms. */
 export const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
+
+/** Setup commands in a rebuilt worktree get this long each when the caller gives no limit, ms. */
+const DEFAULT_SETUP_TIMEOUT_MS = 20 * 60_000;
+
+/** How often the steps around the agent (rebuild, checkpoints) heartbeat, ms. */
+const STEP_HEARTBEAT_MS = 5000;
+
+/**
+ * True when `worktree` is gone, or (`mustBeGit`) no longer a git worktree: its `.git` file is
+ * missing (a deletion in progress removes it before the directory).
+ */
+function worktreeGone(worktree: string, mustBeGit: boolean): boolean {
+  return !existsSync(worktree) || (mustBeGit && !existsSync(path.join(worktree, '.git')));
+}
+
+/**
+ * The checkpoints of one attempt: snapshots of the worktree under the task's checkpoint ref,
+ * one at a time, never failing the attempt (a snapshot that fails is logged and skipped: the
+ * agent's work is still in its worktree).
+ */
+class Checkpoints {
+  /** The latest checkpoint commit known. */
+  sha: string | null;
+  private chain: Promise<void> = Promise.resolve();
+  private periodicBusy = false;
+  private lastAt = Date.now();
+
+  constructor(
+    private readonly input: RunAgentInput,
+    private readonly attempt: number,
+    private readonly ctx: Context,
+    initialSha: string | null,
+  ) {
+    this.sha = initialSha;
+  }
+
+  get enabled(): boolean {
+    return this.input.exclude !== undefined;
+  }
+
+  /** Called every tick while the agent runs: starts a periodic snapshot when one is due. */
+  tick(now: number): void {
+    const every = this.input.checkpointEveryMs ?? 0;
+    if (!this.enabled || every <= 0 || this.periodicBusy || now - this.lastAt < every) return;
+    this.periodicBusy = true;
+    this.lastAt = now;
+    void this.take(`attempt ${this.attempt} running`).finally(() => {
+      this.periodicBusy = false;
+    });
+  }
+
+  /** Resolves when no snapshot is in flight. */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
+  /** Takes a snapshot after any that is in flight; resolves when it is recorded (or skipped). */
+  take(label: string): Promise<void> {
+    if (!this.enabled) return Promise.resolve();
+    const run = this.chain.then(async () => {
+      try {
+        const r = await snapshotWorktree({
+          worktree: this.input.worktree,
+          ref: names.checkpointRef(this.input.missionId, this.input.taskId),
+          exclude: this.input.exclude ?? [],
+          message: `flotilla(${this.input.taskId}): checkpoint, ${label}`,
+        });
+        if (r.sha) this.sha = r.sha;
+        if (r.changed) this.ctx.log.debug('checkpoint recorded', { sha: r.sha, label });
+      } catch (err) {
+        this.ctx.log.warn('checkpoint failed; the work is still in the worktree', {
+          error: (err as Error).message,
+          label,
+        });
+      }
+    });
+    this.chain = run;
+    return run;
+  }
+}
 
 function nextTranscript(dir: string): string {
   mkdirSync(dir, { recursive: true });
@@ -137,7 +255,8 @@ function continuationPrompt(input: RunAgentInput, why: string, state: string): s
 
 interface RunOutcome extends AgentUsage {
   exitCode: number | null;
-  ended: 'exited' | 'timeout' | 'stalled' | 'cancelled' | 'not-found';
+  /** `lost`: the worktree vanished while the agent ran. */
+  ended: 'exited' | 'timeout' | 'stalled' | 'cancelled' | 'not-found' | 'lost';
   errors: string[];
   stderrTail: string;
   summary: string;
@@ -153,15 +272,21 @@ export function createAgentActivities(config: ActivityConfig) {
      * @throws non-retryable `AgentNotFound` (program missing, with the install command) and
      *   `AgentAuth` (credentials: what to do); non-retryable `AgentRateLimited` with
      *   `retryAfterMs` in its details (the workflow waits durably, then resumes the session);
-     *   retryable `AgentExit`, `AgentTimeout`, `AgentStalled`; `CancelledFailure` after killing
-     *   the group when the activity is cancelled. Every ApplicationFailure carries
-     *   {@link AgentFailureDetails}.
+     *   retryable `AgentExit`, `AgentTimeout`, `AgentStalled`; retryable `WorktreeLost` when the
+     *   worktree vanished while the agent ran (group killed, worktree rebuilt from the task branch
+     *   plus its latest checkpoint when `repo` and `runId` are given), non-retryable `WorktreeLost`
+     *   when it is gone and cannot be rebuilt; `SetupFailed` (retryable) from a rebuild's setup;
+     *   `CancelledFailure` after killing the group when the activity is cancelled. Every
+     *   ApplicationFailure carries {@link AgentFailureDetails}. Checkpoints (when `exclude` is
+     *   given) are taken before any of these is thrown and never fail the attempt themselves.
      */
     async runAgent(input: RunAgentInput): Promise<RunAgentResult> {
       const ctx = Context.current();
       const attempt = ctx.info.attempt;
       const adapter = runtimes[input.agent.runtime];
-      const prev = attempt > 1 ? (ctx.info.heartbeatDetails as AgentHeartbeat | undefined) : undefined;
+      const raw = attempt > 1 ? (ctx.info.heartbeatDetails as Partial<AgentHeartbeat> | undefined) : undefined;
+      // Only an agent heartbeat counts: setup commands run during a rebuild heartbeat their own details.
+      const prev = raw && typeof raw === 'object' && typeof raw.attempt === 'number' ? raw : undefined;
       const usage: AgentUsage = {
         sessionId: input.resumeSessionId ?? prev?.sessionId ?? null,
         sessionCostUsd: input.resumeSessionId ? (input.sessionCostUsd ?? 0) : (prev?.sessionCostUsd ?? 0),
@@ -176,12 +301,99 @@ export function createAgentActivities(config: ActivityConfig) {
       };
       const runDir = paths.runDir(config.home, input.missionId, input.taskId);
       const pidFile = path.join(runDir, 'agent.pid');
+      const ckpt = new Checkpoints(input, attempt, ctx, prev?.checkpointSha ?? null);
+      const details = (extra: Partial<AgentFailureDetails> = {}): AgentFailureDetails[] => [
+        { ...usage, attempt, checkpointSha: ckpt.sha, ...extra },
+      ];
+      /** Heartbeats (with this attempt's details) while a step around the agent runs. */
+      const beating = async <T>(fn: () => Promise<T>, extra: Partial<AgentHeartbeat> = {}): Promise<T> => {
+        const beat = (): void =>
+          ctx.heartbeat({
+            ...usage,
+            pgid: 0,
+            attempt,
+            events: 0,
+            lastEventAt: new Date().toISOString(),
+            transcript: '',
+            checkpointSha: ckpt.sha,
+            ...extra,
+          } satisfies AgentHeartbeat);
+        beat();
+        const timer = setInterval(beat, STEP_HEARTBEAT_MS);
+        try {
+          return await fn();
+        } finally {
+          clearInterval(timer);
+          // The last details a retry reads must be the agent's, not a setup command's.
+          beat();
+        }
+      };
+      const { repo, runId } = input;
+      // A rebuild needs the repository and the run, and makes the worktree at its usual path.
+      const canRebuild =
+        !!repo && !!runId && taskWorktreePath(config.home, input.missionId, runId, input.taskId) === input.worktree;
+      /** Rebuilds a lost worktree from the task branch plus its latest checkpoint. */
+      const rebuild = async (): Promise<PrepareWorktreeResult> => {
+        if (!canRebuild || !repo || !runId) {
+          throw ApplicationFailure.create({
+            message: `the worktree ${input.worktree} is gone and this attempt cannot rebuild it; retry the task (flotilla retry ${input.missionId} ${input.taskId})`,
+            type: 'WorktreeLost',
+            nonRetryable: true,
+            details: details(),
+          });
+        }
+        const wt = await ensureTaskWorktree(config.home, {
+          missionId: input.missionId,
+          runId,
+          taskId: input.taskId,
+          repo,
+          baseSha: input.baseSha,
+          setup: input.setup ?? [],
+          copy: input.exclude ?? [],
+          setupTimeoutMs: input.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS,
+        });
+        ctx.log.warn('rebuilt a lost worktree from the task branch and its latest checkpoint', {
+          worktree: wt.worktree,
+          restoredCheckpoint: wt.restoredCheckpoint,
+        });
+        if (wt.restoredCheckpoint) ckpt.sha = wt.restoredCheckpoint;
+        return wt;
+      };
+
       const stale = await killStaleGroup(pidFile);
       if (stale) ctx.log.warn('killed an agent process group left by an earlier attempt', { pgid: stale });
 
+      let rebuiltNow = false;
+      await beating(async () => {
+        // When it can, a directory that is no longer a worktree, or whose rebuild was interrupted,
+        // is rebuilt too.
+        const needsRebuild =
+          canRebuild && runId
+            ? taskWorktreeNeedsRebuild(config.home, { missionId: input.missionId, runId, taskId: input.taskId })
+            : worktreeGone(input.worktree, false);
+        if (needsRebuild) {
+          await rebuild();
+          rebuiltNow = true;
+        } else if (attempt > 1) {
+          // What the interrupted attempt left, recorded before this one changes anything.
+          await ckpt.take(`before attempt ${attempt}`);
+        }
+      });
+
+      if (ctx.cancellationSignal.aborted) {
+        // Cancelled while the worktree was being rebuilt or checkpointed: launch nothing.
+        await beating(() => ckpt.take(`attempt ${attempt} cancelled before it started`));
+        throw new CancelledFailure('agent cancelled before it started');
+      }
+
       let prompt = input.prompt;
       if (attempt > 1) {
-        const why = ctx.info.heartbeatDetails ? 'the worker or the agent stopped before it finished' : 'it failed';
+        const why =
+          prev?.worktreeRebuilt || rebuiltNow
+            ? 'its worktree was deleted; Flotilla rebuilt it from the task branch and your latest checkpoint, so changes made after that checkpoint may be missing'
+            : ctx.info.heartbeatDetails
+              ? 'the worker or the agent stopped before it finished'
+              : 'it failed';
         prompt = continuationPrompt(input, why, await worktreeSummary(input.worktree, input.baseSha));
       }
       const transcript = nextTranscript(runDir);
@@ -197,6 +409,7 @@ export function createAgentActivities(config: ActivityConfig) {
         pidFile,
         attempt,
         ctx,
+        ckpt,
       );
       if (resumed && outcome.ended === 'exited' && outcome.exitCode !== 0) {
         const cls = adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail);
@@ -213,12 +426,41 @@ export function createAgentActivities(config: ActivityConfig) {
             'its session could not be resumed',
             await worktreeSummary(input.worktree, input.baseSha),
           );
-          outcome = await runOnce(adapter, input, fresh, null, usage, transcript, pidFile, attempt, ctx);
+          outcome = await runOnce(adapter, input, fresh, null, usage, transcript, pidFile, attempt, ctx, ckpt);
         }
       }
-      const details = (extra: Partial<AgentFailureDetails> = {}): AgentFailureDetails[] => [
-        { ...usage, attempt, ...extra },
-      ];
+      if (outcome.ended === 'lost') {
+        // The agent's group is dead (runOnce killed it). Rebuild now, so the retry finds the
+        // worktree ready; if that fails, the next attempt tries again before it starts.
+        const lostAfterMs = Date.now() - started;
+        const rebuilt = await beating(
+          async (): Promise<{ wt: PrepareWorktreeResult | null; error: unknown }> => {
+            try {
+              // A snapshot that was running when the worktree went must end (or roll itself
+              // back) before a new worktree appears at the same path.
+              await ckpt.settled();
+              const wt = await rebuild();
+              await ckpt.take(`attempt ${attempt} lost its worktree`);
+              return { wt, error: null };
+            } catch (error) {
+              return { wt: null, error };
+            }
+          },
+          { worktreeRebuilt: true },
+        );
+        if (ctx.cancellationSignal.aborted)
+          throw new CancelledFailure('agent cancelled; its process group was killed', details());
+        if (rebuilt.error instanceof ApplicationFailure && rebuilt.error.nonRetryable) throw rebuilt.error;
+        const how = rebuilt.wt
+          ? `rebuilt it from the task branch${rebuilt.wt.restoredCheckpoint ? ` plus checkpoint ${rebuilt.wt.restoredCheckpoint.slice(0, 12)}` : ''}`
+          : `could not rebuild it yet (${(rebuilt.error as Error).message}); the retry will try again`;
+        throw ApplicationFailure.create({
+          message: `the worktree ${input.worktree} was deleted while the agent ran (after ${formatDuration(lostAfterMs)}); its process group was killed; Flotilla ${how}`,
+          type: 'WorktreeLost',
+          details: details(),
+        });
+      }
+      await beating(() => ckpt.take(`attempt ${attempt} ${endedLabel(outcome)}`));
       // The usage travels with the cancellation: a stopped (steered, held) agent's session resumes.
       if (outcome.ended === 'cancelled')
         throw new CancelledFailure('agent cancelled; its process group was killed', details());
@@ -258,9 +500,15 @@ export function createAgentActivities(config: ActivityConfig) {
         summary: outcome.summary,
         events: outcome.events,
         resumed,
+        checkpointSha: ckpt.sha,
       };
     },
   };
+}
+
+/** How an attempt ended, for checkpoint messages: `exited 0`, `timeout`, `cancelled`… */
+function endedLabel(outcome: RunOutcome): string {
+  return outcome.ended === 'exited' ? `exited ${outcome.exitCode ?? 'by a signal'}` : outcome.ended;
 }
 
 function failureFor(
@@ -312,6 +560,7 @@ async function runOnce(
   pidFile: string,
   attempt: number,
   ctx: Context,
+  ckpt: Checkpoints,
 ): Promise<RunOutcome> {
   const launch = adapter.build({
     agent: input.agent,
@@ -404,6 +653,7 @@ async function runOnce(
   }
   const { child, pgid } = proc;
   if (pgid > 0) writePidFile(pidFile, pgid);
+  const isGit = existsSync(path.join(input.worktree, '.git'));
   const parse = adapter.parser();
   const read = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr'): void => {
     if (!stream) return;
@@ -419,13 +669,15 @@ async function runOnce(
   read(child.stderr, 'stderr');
 
   let ended: RunOutcome['ended'] | undefined;
-  const stop = (why: 'timeout' | 'stalled' | 'cancelled'): void => {
+  const stop = (why: 'timeout' | 'stalled' | 'cancelled' | 'lost'): void => {
     if (ended) return;
     ended = why;
     void terminateGroup(pgid);
   };
   const onCancel = (): void => stop('cancelled');
   ctx.cancellationSignal.addEventListener('abort', onCancel);
+  // A cancellation that arrived before the listener (during a rebuild) must not be missed.
+  if (ctx.cancellationSignal.aborted) onCancel();
   const beat = (): void => {
     const details: AgentHeartbeat = {
       ...usage,
@@ -434,14 +686,18 @@ async function runOnce(
       events,
       lastEventAt: new Date(lastEventAt).toISOString(),
       transcript,
+      checkpointSha: ckpt.sha,
     };
     ctx.heartbeat(details);
   };
   beat();
   const tick = setInterval(() => {
     const now = Date.now();
-    if (now - started > input.agent.timeoutMs) stop('timeout');
+    // An agent whose worktree is gone can only fail or write into nowhere: stop it at once.
+    if (worktreeGone(input.worktree, isGit)) stop('lost');
+    else if (now - started > input.agent.timeoutMs) stop('timeout');
     else if (now - lastEventAt > input.agent.idleTimeoutMs) stop('stalled');
+    else ckpt.tick(now);
     beat();
   }, 1000);
 

@@ -1,14 +1,24 @@
 /**
- * Commits what an agent left in its worktree on the task branch: `flotilla(<taskId>): <title>`.
- * Idempotent: with nothing to commit it only reports HEAD, so a retry after a crash that already
- * committed does nothing twice.
+ * Two kinds of commit of a task's worktree:
+ *
+ * - `checkpoint` commits what an agent left on the task branch: `flotilla(<taskId>): <title>`.
+ *   Idempotent: with nothing to commit it only reports HEAD, so a retry after a crash that
+ *   already committed does nothing twice.
+ * - `snapshot` (and `snapshotWorktree`, which runAgent calls while the agent runs) records the
+ *   worktree's whole state as a commit under `refs/flotilla/checkpoints/<missionId>/<taskId>`
+ *   without touching the agent's index, HEAD or files: it stages into a temporary index, so it
+ *   can run while the agent itself runs git. Every snapshot stays in that ref's reflog. A lost
+ *   worktree is rebuilt from the task branch plus the latest snapshot (see worktree.ts).
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { existsSync } from 'node:fs';
+import execa from 'execa';
+import { copyFileSync, existsSync, mkdtempSync, realpathSync, rmSync, statSync, utimesSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Diffstat } from '../mission/progress';
+import { names } from '../mission/types';
 import { heartbeating } from './checks';
-import { diffstat, gitAt } from './git';
+import { diffstat, gitAt, identityConfig, resolveRef } from './git';
 
 export interface CheckpointInput {
   worktree: string;
@@ -29,6 +39,177 @@ export interface CheckpointResult {
   committed: boolean;
   /** Changes of the task branch against its base. */
   diffstat: Diffstat;
+}
+
+export interface SnapshotOptions {
+  /** The worktree to snapshot (absolute path). */
+  worktree: string;
+  /** The ref to record the snapshot under, e.g. `names.checkpointRef(missionId, taskId)`. */
+  ref: string;
+  /** Paths (relative to the worktree, taken literally) never to record: the mission's `copy` files. */
+  exclude: string[];
+  /** Commit message and reflog message of the snapshot. */
+  message: string;
+}
+export interface SnapshotResult {
+  /** The snapshot commit the ref points at after the call; null when the worktree is gone. */
+  sha: string | null;
+  /** True when this call made a new snapshot commit (false: nothing changed since the last one). */
+  changed: boolean;
+}
+
+export interface SnapshotInput {
+  worktree: string;
+  /** The repository the worktree belongs to: where the ref is read when the worktree is gone. */
+  repo: string;
+  missionId: string;
+  taskId: string;
+  /** The mission's `copy` files (e.g. `.env`): never recorded, they may hold secrets. */
+  exclude: string[];
+  /** Why the snapshot is taken, e.g. `[cancelled]` or `[incomplete]`; goes into its message. */
+  note: string;
+}
+export interface SnapshotActivityResult {
+  /** `refs/flotilla/checkpoints/<missionId>/<taskId>`. */
+  ref: string;
+  /**
+   * The latest snapshot after the call: the new one, the unchanged previous one, or (when the
+   * worktree is gone) whatever the ref held; null when there has never been one.
+   */
+  sha: string | null;
+  changed: boolean;
+  /** True when the worktree directory no longer exists (nothing could be recorded). */
+  worktreeGone: boolean;
+}
+
+/** A git failure of a snapshot step, with what git said. */
+class GitStepError extends Error {}
+
+/**
+ * Exclude pathspecs for `git add --all -- .`, one per `exclude` path that is not ignored anyway.
+ * An exclude pathspec naming a path .gitignore ignores (the usual `.env`) makes `git add` fail
+ * ("The following paths are ignored…"), and `add --all` skips such a path by itself.
+ * `env` selects the index (tracked paths are never reported as ignored).
+ */
+async function excludePathspecs(dir: string, exclude: string[], env: Record<string, string> = {}): Promise<string[]> {
+  const paths = exclude.filter((p) => p.trim() !== '');
+  if (paths.length === 0) return [];
+  const r = await execa('git', ['check-ignore', '--', ...paths], { cwd: dir, env, reject: false, stdin: 'ignore' });
+  // check-ignore exits 1 when nothing is ignored; anything else but 0 is an error.
+  if (r.exitCode !== 0 && r.exitCode !== 1) throw new GitStepError(`git check-ignore failed in ${dir}: ${r.stderr}`);
+  const ignored = new Set(r.stdout.split('\n').filter(Boolean));
+  return paths.filter((p) => !ignored.has(p)).map((p) => `:(exclude,literal)${p}`);
+}
+
+/** Snapshots of one ref never overlap inside this process (the ref update is compare-and-swap anyway). */
+const snapshotLocks = new Map<string, Promise<unknown>>();
+
+async function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = snapshotLocks.get(key) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(fn);
+  snapshotLocks.set(key, run);
+  try {
+    return await run;
+  } finally {
+    if (snapshotLocks.get(key) === run) snapshotLocks.delete(key);
+  }
+}
+
+/**
+ * Records the full state of `worktree` (tracked and untracked files, minus what .gitignore
+ * ignores and minus `exclude`) as a commit whose parent is the worktree's HEAD, and points `ref`
+ * at it (with a reflog entry, so every snapshot stays reachable for git's reflog expiry).
+ *
+ * Never disturbs an agent working there: it stages into a copy of the worktree's index (a
+ * temporary file; the copy keeps the stat cache, so unchanged files are not re-hashed), never
+ * takes the real `index.lock`, never moves HEAD or a branch and never writes a file of the
+ * worktree. Idempotent: when the ref's commit already holds the same tree on the same parent it
+ * makes no commit and returns that one.
+ *
+ * @returns `{ sha: null, changed: false }` when the worktree directory is gone (or no longer a
+ *   git worktree), also when it vanishes during the snapshot (a ref update that raced the
+ *   deletion is rolled back, so a half-deleted tree never becomes the latest snapshot)
+ * @throws Error when git fails for another reason (a corrupt repository, a full disk)
+ */
+export async function snapshotWorktree(opts: SnapshotOptions): Promise<SnapshotResult> {
+  const worktree = path.resolve(opts.worktree);
+  const gone = (): boolean => !existsSync(path.join(worktree, '.git'));
+  if (gone()) return { sha: null, changed: false };
+  return serialized(`${worktree}\0${opts.ref}`, async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'flotilla-snapshot-'));
+    try {
+      return await snapshotIn(worktree, opts, path.join(tmp, 'index'), gone);
+    } catch (err) {
+      if (gone()) return { sha: null, changed: false };
+      throw err;
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+}
+
+async function snapshotIn(
+  worktree: string,
+  opts: SnapshotOptions,
+  tmpIndex: string,
+  gone: () => boolean,
+): Promise<SnapshotResult> {
+  const identity = (await identityConfig(worktree)).flatMap((c) => ['-c', c]);
+  // GIT_CEILING_DIRECTORIES: if the worktree's `.git` vanishes mid-way, git must fail rather
+  // than find some enclosing repository (a dotfiles repo in $HOME) and snapshot that.
+  const baseEnv = { GIT_CEILING_DIRECTORIES: path.dirname(worktree) };
+  const git = async (args: string[], env: Record<string, string> = {}): Promise<string> => {
+    const r = await execa('git', [...identity, ...args], {
+      cwd: worktree,
+      env: { ...baseEnv, ...env },
+      reject: false,
+      stdin: 'ignore',
+    });
+    if (r.exitCode !== 0) throw new GitStepError(`git ${args[0]} failed in ${worktree}: ${r.stderr || r.stdout}`);
+    return r.stdout.trim();
+  };
+  const [top, realIndex, head] = (await git(['rev-parse', '--show-toplevel', '--git-path', 'index', 'HEAD'])).split(
+    '\n',
+  );
+  if (realpathSync(top) !== realpathSync(worktree)) return { sha: null, changed: false };
+
+  // The temporary index starts as a copy of the agent's, with its mtime: git's racy-clean check
+  // compares file mtimes against the index file's own, and a newer copy would hide a change made
+  // in the same instant the agent's index was written.
+  const realIndexPath = path.resolve(worktree, realIndex);
+  if (existsSync(realIndexPath)) {
+    copyFileSync(realIndexPath, tmpIndex);
+    const st = statSync(realIndexPath);
+    utimesSync(tmpIndex, st.atime, st.mtime);
+  } else {
+    await git(['read-tree', 'HEAD'], { GIT_INDEX_FILE: tmpIndex });
+  }
+  const env = { GIT_INDEX_FILE: tmpIndex };
+  const literal = opts.exclude.filter((p) => p.trim() !== '');
+  const excludes = await excludePathspecs(worktree, literal, { ...baseEnv, ...env });
+  await git(['add', '--all', '--', '.', ...excludes], env);
+  // A copy file the agent staged in its own index would still be in the copy: put those paths
+  // back to HEAD's version (or out of the index), so a secret never lands in a snapshot.
+  if (literal.length > 0) await git(['reset', '--quiet', 'HEAD', '--', ...literal.map((p) => `:(literal)${p}`)], env);
+  const tree = await git(['write-tree'], env);
+
+  const old = await git(['rev-parse', '--verify', '--quiet', `${opts.ref}^{commit}`]).catch(() => '');
+  if (old) {
+    const [oldTree, oldParents = ''] = (await git(['show', '-s', '--format=%T%n%P', old])).split('\n');
+    if (oldTree === tree && oldParents.split(' ')[0] === head) return { sha: old, changed: false };
+  }
+  const sha = await git(['commit-tree', '--no-gpg-sign', tree, '-p', head, '-m', opts.message]);
+  const expected = old || '0'.repeat(sha.length);
+  await git(['update-ref', '--create-reflog', '-m', opts.message, opts.ref, sha, expected]);
+  if (gone()) {
+    // The worktree was being deleted while we staged it: the tree may be half empty. Put the ref
+    // back, so the rebuild restores the last complete snapshot instead.
+    if (old)
+      await git(['update-ref', '-m', 'flotilla: roll back a snapshot that raced a deletion', opts.ref, old, sha]);
+    else await git(['update-ref', '-d', opts.ref, sha]);
+    return { sha: null, changed: false };
+  }
+  return { sha, changed: true };
 }
 
 const IN_PROGRESS = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD'];
@@ -53,7 +234,7 @@ export function createCheckpointActivities() {
             'WorktreeState',
           );
         }
-        const excludes = input.exclude.map((p) => `:(exclude)${p}`);
+        const excludes = await excludePathspecs(input.worktree, input.exclude);
         await git.raw(['add', '--all', '--', '.', ...excludes]);
         const staged = (await git.raw(['diff', '--cached', '--name-only'])).trim().length > 0;
         let committed = false;
@@ -64,6 +245,29 @@ export function createCheckpointActivities() {
         }
         const headSha = (await git.revparse(['HEAD'])).trim();
         return { headSha, committed, diffstat: await diffstat(git, input.baseSha, headSha) };
+      });
+    },
+
+    /**
+     * Records the worktree's full state under `refs/flotilla/checkpoints/<missionId>/<taskId>`
+     * (see {@link snapshotWorktree}) without committing on the task branch: for work kept after a
+     * failure or a cancellation. Idempotent (an unchanged worktree makes no new commit).
+     * Heartbeats every 5 s.
+     * @returns the latest snapshot; `worktreeGone` when the worktree no longer exists
+     * @throws Error (retryable) when git fails for another reason
+     */
+    async snapshot(input: SnapshotInput): Promise<SnapshotActivityResult> {
+      return heartbeating(async () => {
+        const ref = names.checkpointRef(input.missionId, input.taskId);
+        const { sha, changed } = await snapshotWorktree({
+          worktree: input.worktree,
+          ref,
+          exclude: input.exclude,
+          message: `flotilla(${input.taskId}): checkpoint${input.note ? ` ${input.note}` : ''}`,
+        });
+        if (sha) return { ref, sha, changed, worktreeGone: false };
+        const latest = existsSync(input.repo) ? ((await resolveRef(await gitAt(input.repo), ref)) ?? null) : null;
+        return { ref, sha: latest, changed: false, worktreeGone: true };
       });
     },
   };

@@ -10,7 +10,11 @@ import { SimpleGit, simpleGit } from 'simple-git';
 const FALLBACK_IDENTITY = ['user.name=Flotilla', 'user.email=flotilla@localhost'];
 const identityKnown = new Map<string, boolean>();
 
-async function identityConfig(dir: string): Promise<string[]> {
+/**
+ * `-c` values (`user.name=…`, `user.email=…`) to put before a git command run in `dir` when git
+ * has no identity configured there, else none. Cached per directory.
+ */
+export async function identityConfig(dir: string): Promise<string[]> {
   let has = identityKnown.get(dir);
   if (has === undefined) {
     // Probe with the environment the git commands get (execa passes process.env explicitly), so

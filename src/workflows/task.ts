@@ -19,6 +19,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -231,6 +232,16 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
       exclude: input.copy,
       note,
     });
+  /** Records the worktree's state under the task's checkpoint ref; the task branch is not touched. */
+  const stash = (note: string) =>
+    git.snapshot({
+      worktree: wt.worktree,
+      repo: input.repo,
+      missionId: input.missionId,
+      taskId: task.id,
+      exclude: input.copy,
+      note,
+    });
   const result = (
     status: TaskResult['status'],
     rest: Omit<TaskResult, 'status' | 'branch' | keyof TaskUsage>,
@@ -257,6 +268,12 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
           taskPrompt: task.prompt,
           iteration,
           resumeSessionId: resume,
+          repo: input.repo,
+          runId: input.runId,
+          exclude: input.copy,
+          checkpointEveryMs: task.checkpointEveryMs,
+          setup: input.setup,
+          setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
           ...(resume && resume === usage.sessionId
             ? {
                 sessionCostUsd: usage.sessionCostUsd,
@@ -333,10 +350,31 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
       const run = await converse(prompt, iteration, resume);
       summary = run.summary;
     } catch (err) {
+      // Versioning: missions started before WIP checkpoints committed `[cancelled]` and
+      // `[incomplete]` work on the task branch; their histories replay that way.
+      const toRef = patched('wip-checkpoints');
       if (isCancellation(err)) {
-        // The agent is dead (the activity waited for the kill); keep what it left, then stop.
-        await CancellationScope.nonCancellable(() => keep('[cancelled]').catch(() => undefined));
+        // The agent is dead (the activity waited for the kill and took a checkpoint); this one
+        // also covers a task cancelled while no attempt ran (held, between attempts).
+        await CancellationScope.nonCancellable(() =>
+          (toRef ? stash('[cancelled]') : keep('[cancelled]')).then(
+            () => undefined,
+            () => undefined,
+          ),
+        );
         throw err;
+      }
+      if (toRef) {
+        // The task branch only ever gets the clean final commit: unfinished work goes to the
+        // checkpoint ref, and the worktree keeps it for `flotilla retry`.
+        const kept = await stash('[incomplete]').catch(() => null);
+        return result('failed', {
+          headSha: null,
+          diffstat: null,
+          iterations: iteration,
+          summary,
+          error: `${failureMessage(err)}${kept?.sha ? ` (its work is kept in checkpoint ${kept.sha.slice(0, 12)}, ${kept.ref})` : ''}`,
+        });
       }
       const kept = await keep('[incomplete]').catch(() => null);
       return result('failed', {

@@ -81,10 +81,12 @@ test('a failing task skips its dependents; independent tasks still merge; its wo
   expect(result.phase).toBe('failed');
   expect(result.tasks[0].error).toMatch(/exited with code 3: boom/);
   expect(result.tasks[2].error).toMatch(/depends on bad/);
-  // Nothing lost: the failed agent's file is committed on its branch, marked incomplete.
-  const bad = names.taskBranch('skip-deps', 'bad');
-  expect(git(repo, 'show', `${bad}:partial.txt`)).toBe('partial');
-  expect(git(repo, 'log', '-1', '--format=%s', bad)).toBe('flotilla(bad): Task bad [incomplete]');
+  // Nothing lost: the failed agent's file is in the task's checkpoint ref (the error says where);
+  // the task branch itself gets no unfinished commit.
+  const ref = names.checkpointRef('skip-deps', 'bad');
+  expect(result.tasks[0].error).toContain(`its work is kept in checkpoint ${git(repo, 'rev-parse', ref).slice(0, 12)}`);
+  expect(git(repo, 'show', `${ref}:partial.txt`)).toBe('partial');
+  expect(git(repo, 'rev-parse', names.taskBranch('skip-deps', 'bad'))).toBe(result.baseSha);
 });
 
 test('stop-wave lets the running wave finish and merge, then starts nothing more', async () => {
@@ -173,10 +175,12 @@ test("cancel kills a running agent's whole process group and keeps its worktree 
   expect(result.tasks.map((t) => t.status)).toEqual(['cancelled', 'skipped']);
   expect(processAlive(agentPid)).toBe(false);
   expect(processAlive(childPid)).toBe(false);
-  // Worktree and branch stay; what the agent left is committed on its branch, marked cancelled.
-  const branch = names.taskBranch('cancel', 'long');
-  expect(git(repo, 'log', '-1', '--format=%s', branch)).toBe('flotilla(long): Task long [cancelled]');
-  expect(git(repo, 'show', `${branch}:wip.txt`)).toBe('wip');
+  // Worktree and branch stay; what the agent left is in the checkpoint ref, taken as its attempt
+  // ended; the task branch gets no unfinished commit.
+  const ref = names.checkpointRef('cancel', 'long');
+  expect(git(repo, 'log', '-1', '--format=%s', ref)).toMatch(/^flotilla\(long\): checkpoint.*cancelled/);
+  expect(git(repo, 'show', `${ref}:wip.txt`)).toBe('wip');
+  expect(git(repo, 'rev-parse', names.taskBranch('cancel', 'long'))).toBe(result.baseSha);
   const worktrees = git(repo, 'worktree', 'list', '--porcelain');
   const wt = /worktree (.*\/tasks\/long)$/m.exec(worktrees)?.[1];
   expect(wt && readFileSync(path.join(wt, 'wip.txt'), 'utf8')).toBe('wip\n');
