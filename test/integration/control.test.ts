@@ -15,6 +15,7 @@ import { pauseSignal, resumeSignal, retryUpdate, skipUpdate, steerUpdate } from 
 import type { MissionResult } from '../../src/workflows/mission';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { mission, processAlive, progress, task, waitFor } from '../helpers/missions';
+import { replayRecorded } from '../helpers/histories';
 import { startDevServer } from '../helpers/temporal';
 import { startMission, startTestWorkers } from '../helpers/worker';
 
@@ -244,4 +245,9 @@ test('retry runs a failed task again and reopens its dependents; skip gives up o
   ]);
   // The skipped task's work stays on its worktree and is kept, never merged.
   expect(git(repo, 'ls-tree', '--name-only', names.integrationBranch('retry-skip'))).not.toMatch(/x\.txt/);
+});
+
+test('every history this suite recorded replays against the current workflow code', async () => {
+  const replayed = await replayRecorded(env, taskQueue, /^mission-(hold|steer|retry-skip)(\/|$)/);
+  expect(replayed).toBeGreaterThanOrEqual(8);
 });

@@ -8,8 +8,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { quietRuntime } from '../helpers/temporal';
 
+// One folder per era of the workflow code (`before-control`: recorded before pause --now, steer,
+// retry, skip and WIP checkpoints; `current`: the latest recordings). Every one must keep replaying.
 const dir = path.join(__dirname, '..', 'fixtures', 'histories');
-const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+const files = readdirSync(dir, { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.json'));
 
 test('fixtures exist for mission and task workflows', () => {
   expect(files.some((f) => !f.includes('__task-'))).toBe(true);

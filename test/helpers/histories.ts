@@ -1,0 +1,36 @@
+/**
+ * Replay guard for integration suites: every closed workflow a suite ran on its task queue must
+ * replay against the current workflow code. `FLOTILLA_RECORD_HISTORIES=1` also writes the chosen
+ * ones to test/fixtures/histories/current, which test/unit/replay.test.ts replays on every run.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Replays the suite's closed workflows; returns how many replayed. `record` picks the fixtures. */
+export async function replayRecorded(env: TestWorkflowEnvironment, taskQueue: string, record: RegExp): Promise<number> {
+  const { Worker } = await import('@temporalio/worker');
+  const { historyToJSON } = await import('@temporalio/common/lib/proto-utils');
+  const executions = env.client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus != 'Running'` });
+  const histories: Array<{ workflowId: string; history: unknown }> = [];
+  for await (const h of executions.intoHistories()) histories.push(h);
+  const results = Worker.runReplayHistories(
+    { workflowsPath: require.resolve('../../src/workflows'), replayName: 'suite' },
+    histories as never,
+  );
+  let replayed = 0;
+  for await (const r of results) {
+    if (r.error) throw new Error(`${r.workflowId} does not replay: ${r.error.message}`);
+    replayed++;
+  }
+  if (process.env.FLOTILLA_RECORD_HISTORIES) {
+    const dir = path.join(__dirname, '..', 'fixtures', 'histories', 'current');
+    mkdirSync(dir, { recursive: true });
+    for (const h of histories) {
+      if (!record.test(h.workflowId)) continue;
+      // proto3 JSON, the format of `temporal workflow show --output json`
+      writeFileSync(path.join(dir, `${h.workflowId.replace(/[/]/g, '__')}.json`), historyToJSON(h.history as never));
+    }
+  }
+  return replayed;
+}
