@@ -226,7 +226,7 @@ function nextTranscript(dir: string): string {
 async function worktreeSummary(worktree: string, baseSha: string): Promise<string> {
   try {
     const git = await gitAt(worktree);
-    const committed = (await git.raw(['diff', '--stat', baseSha, 'HEAD'])).trim();
+    const committed = (await git.raw(['diff', '--stat', `${baseSha}...HEAD`])).trim();
     const pending = (await git.raw(['status', '--short'])).trim();
     return [
       committed

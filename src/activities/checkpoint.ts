@@ -194,6 +194,8 @@ async function snapshotIn(
   const tree = await git(['write-tree'], env);
 
   const old = await git(['rev-parse', '--verify', '--quiet', `${opts.ref}^{commit}`]).catch(() => '');
+  // Nothing beyond what the branch already holds, and no checkpoint yet: there is nothing to keep.
+  if (!old && tree === (await git(['rev-parse', 'HEAD^{tree}']))) return { sha: null, changed: false };
   if (old) {
     const [oldTree, oldParents = ''] = (await git(['show', '-s', '--format=%T%n%P', old])).split('\n');
     if (oldTree === tree && oldParents.split(' ')[0] === head) return { sha: old, changed: false };

@@ -72,13 +72,15 @@ export async function resolveRef(git: SimpleGit, ref: string): Promise<string | 
   }
 }
 
-/** `git diff --shortstat from to` as numbers. */
+/** `git diff --shortstat from...to` (what `to` changed since its merge base with `from`) as numbers. */
 export async function diffstat(
   git: SimpleGit,
   from: string,
   to: string,
 ): Promise<{ files: number; insertions: number; deletions: number }> {
-  const out = await git.raw(['diff', '--shortstat', from, to]);
+  // Three dots: changes on `to` since it forked from `from`. A retried task's branch started
+  // from an older integration SHA than the one it is given now; its own work is what counts.
+  const out = await git.raw(['diff', '--shortstat', `${from}...${to}`]);
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
   return {
     files: num(/(\d+) files? changed/),

@@ -273,7 +273,7 @@ async function signalMission(
   missionId: string,
   send: (client: Client) => Promise<void>,
   verb: string,
-): Promise<void> {
+): Promise<{ workerPolling: boolean }> {
   const { client, connection } = await connectOrExplain(config);
   try {
     const handle = client.workflow.getHandle(names.missionWorkflowId(missionId));
@@ -288,6 +288,7 @@ async function signalMission(
     if (status !== 'RUNNING')
       throw new CliError(`mission "${missionId}" has ended (${status.toLowerCase()}); there is nothing to ${verb}`, 1);
     await send(client);
+    return { workerPolling: await workerPolling(connection, config.namespace, config.taskQueue) };
   } finally {
     await connection.close();
   }
@@ -482,13 +483,17 @@ export function buildProgram(): Command {
     .argument('<id>', 'mission id')
     .action(async (id: string) => {
       const config = loadConfig();
-      await signalMission(
+      const { workerPolling: polling } = await signalMission(
         config,
         id,
         (c) => c.workflow.getHandle(names.missionWorkflowId(id)).signal(resumeSignal),
         'resume',
       );
       say(`mission ${id}: resumed`);
+      if (!polling)
+        say(
+          `no worker is running: the mission goes on when one does (\`flotilla worker\` or \`flotilla watch ${id}\`)`,
+        );
     });
 
   program

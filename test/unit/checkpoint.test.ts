@@ -138,9 +138,17 @@ describe('snapshotWorktree', () => {
     const { repo, wt, ref } = await taskWorktree({ 'a.txt': 'a\n' });
     write(wt.worktree, '.env', 'SECRET=1\n');
     git(wt.worktree, 'add', '-f', '.env');
+    write(wt.worktree, 'b.txt', 'b\n');
     const r = await snapshotWorktree({ worktree: wt.worktree, ref, exclude: ['.env'], message: 'ck' });
-    expect(Object.keys(treeOf(repo, r.sha!))).toEqual(['a.txt']);
+    expect(Object.keys(treeOf(repo, r.sha!)).sort()).toEqual(['a.txt', 'b.txt']);
     expect(git(wt.worktree, 'diff', '--cached', '--name-only')).toBe('.env');
+  });
+
+  test('no checkpoint is made while the worktree holds nothing beyond its branch', async () => {
+    const { repo, wt, ref } = await taskWorktree({ 'a.txt': 'a\n' });
+    const r = await snapshotWorktree({ worktree: wt.worktree, ref, exclude: [], message: 'ck' });
+    expect(r).toEqual({ sha: null, changed: false });
+    expect(() => git(repo, 'rev-parse', '--verify', '--quiet', ref)).toThrow();
   });
 
   test('a copy file that .gitignore already ignores is no error (git add refuses an exclude of an ignored path)', async () => {
