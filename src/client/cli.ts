@@ -273,6 +273,8 @@ async function signalMission(
   missionId: string,
   send: (client: Client) => Promise<void>,
   verb: string,
+  /** A precondition on the mission's progress: the reason it makes no sense, or null. */
+  check?: (p: MissionProgress) => string | null,
 ): Promise<{ workerPolling: boolean }> {
   const { client, connection } = await connectOrExplain(config);
   try {
@@ -287,6 +289,11 @@ async function signalMission(
     }
     if (status !== 'RUNNING')
       throw new CliError(`mission "${missionId}" has ended (${status.toLowerCase()}); there is nothing to ${verb}`, 1);
+    if (check) {
+      // Signals cannot be rejected by the workflow, so the client checks what makes no sense.
+      const why = check(await progressWithoutWorker(client, connection, config, missionId));
+      if (why) throw new CliError(why, 2);
+    }
     await send(client);
     return { workerPolling: await workerPolling(connection, config.namespace, config.taskQueue) };
   } finally {
@@ -469,6 +476,14 @@ export function buildProgram(): Command {
             .getHandle(names.missionWorkflowId(id))
             .signal(pauseSignal, { reason: opts.reason, now: !!opts.now }),
         'pause',
+        (p) =>
+          !p.paused
+            ? null
+            : !opts.now
+              ? `mission ${id} is already paused${p.counts.running > 0 ? `; \`flotilla pause ${id} --now\` also stops its ${p.counts.running} running agent(s)` : ''}`
+              : p.counts.running === 0
+                ? `mission ${id} is already paused and no agent is running`
+                : null,
       );
       say(
         opts.now
@@ -488,6 +503,10 @@ export function buildProgram(): Command {
         id,
         (c) => c.workflow.getHandle(names.missionWorkflowId(id)).signal(resumeSignal),
         'resume',
+        (p) =>
+          p.phase === 'paused' || p.phase === 'blocked'
+            ? null
+            : `mission ${id} is ${p.phase}, neither paused nor blocked: there is nothing to resume`,
       );
       say(`mission ${id}: resumed`);
       if (!polling)

@@ -116,6 +116,10 @@ test('pause --now stops running agents after a checkpoint; resume resumes them; 
   await new Promise((r) => setTimeout(r, 2000));
   expect(readPid(pidFile)).toBe(firstPid);
   expect((await progress(env.client, 'hold')).tasks[0].status).toBe('pending');
+  // Signals cannot be rejected by the workflow: the CLI checks what makes no sense first.
+  const again = await flotilla(['pause', 'hold']);
+  expect(again.code).toBe(2);
+  expect(again.stderr).toMatch(/mission hold is already paused/);
 
   await h.signal(resumeSignal);
   const result = (await h.result()) as MissionResult;
@@ -144,7 +148,8 @@ test('steer interrupts an agent and resumes it with the message; --queue waits f
         `node -e 'require("fs").appendFileSync(process.argv[1], JSON.stringify(process.env.FLOTILLA_PROMPT) + "\\n")' ${logOf('queue')}`,
         `echo $$ > ${pidOf('queue')}`,
         `case "$FLOTILLA_PROMPT" in *'ALSO=second'*) echo second > second.txt; exit 0;; esac`,
-        'sleep 4; echo first > first.txt',
+        // The first run ends on its own once the test has queued the message.
+        `while [ ! -f ${path.join(dir, 'queue.go')} ]; do sleep 0.2; done; echo first > first.txt`,
       ].join('\n'),
     ),
     task('after', 'echo after > after.txt', { dependsOn: ['paint'] }),
@@ -166,9 +171,13 @@ test('steer interrupts an agent and resumes it with the message; --queue waits f
   expect(cli.stderr).toMatch(/no task "nope"/);
   expect((await flotilla(['steer', 'no-such-mission', 'paint', 'hello'])).code).toBe(4);
 
+  const notPaused = await flotilla(['resume', 'steer']);
+  expect(notPaused.code).toBe(2);
+  expect(notPaused.stderr).toMatch(/mission steer is running, neither paused nor blocked/);
   const queued = await flotilla(['steer', 'steer', 'queue', 'ALSO=second', '--queue']);
   expect(queued).toMatchObject({ code: 0 });
   expect(queued.stdout).toMatch(/queued/);
+  writeFileSync(path.join(dir, 'queue.go'), '');
   const steered = await h.executeUpdate(steerUpdate, { args: [{ taskId: 'paint', message: 'COLOR=blue' }] });
   expect(steered).toEqual({ taskId: 'paint', delivery: 'interrupt' });
   await until(() => !processAlive(paintPid), 10_000);
