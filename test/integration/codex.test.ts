@@ -7,9 +7,10 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { AgentSpec, MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
+import { pauseSignal, resumeSignal } from '../../src/workflows/messages';
 import type { MissionResult } from '../../src/workflows/mission';
 import { git, makeRepo, tempDir } from '../helpers/git';
-import { mission, task } from '../helpers/missions';
+import { mission, task, waitFor } from '../helpers/missions';
 import {
   codexConfig,
   RecordedRequest,
@@ -20,7 +21,7 @@ import {
   userTexts,
 } from '../helpers/stub-openai';
 import { startDevServer } from '../helpers/temporal';
-import { runMission, startTestWorkers } from '../helpers/worker';
+import { runMission, startMission, startTestWorkers } from '../helpers/worker';
 
 type Script = (req: RecordedRequest, turn: number) => ResponsesReply;
 
@@ -131,3 +132,35 @@ test('a failing gate resumes the same codex thread with the failure, and the tas
   expect(JSON.stringify(feedback.input)).toContain('echo 41 > answer.txt');
   expect(git(repo, 'show', `${names.integrationBranch('codex-gate')}:answer.txt`)).toBe('42');
 });
+
+test('pause --now stops a codex agent mid command; resume continues the same thread', async () => {
+  const repo = makeRepo();
+  scripts.set('hold', (req) => {
+    const texts = userTexts(req).join('\n');
+    if (!texts.includes('paused by the user')) return reply.sh('node -e "setTimeout(() => {}, 120000)"');
+    return JSON.stringify(req.input).includes('done.txt')
+      ? reply.message('Finished after the pause.')
+      : reply.sh('echo done > done.txt');
+  });
+  const handle = await startMission(
+    env,
+    taskQueue,
+    mission('codex-hold', repo, [task('hold', '', { agent: codexAgent(), prompt: 'Do the slow thing.' })]),
+  );
+  const deadline = Date.now() + 90_000;
+  while (requestsOf('hold').length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 2000));
+  await handle.signal(pauseSignal, { now: true });
+  const held = await waitFor(env.client, 'codex-hold', (p) => p.tasks[0].status === 'pending', 30_000);
+  expect(held.phase).toBe('paused');
+  const before = requestsOf('hold').length;
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(requestsOf('hold')).toHaveLength(before);
+  await handle.signal(resumeSignal);
+  const result = (await handle.result()) as MissionResult;
+  expect(result.tasks[0].status).toBe('merged');
+  expect(git(repo, 'show', `${names.integrationBranch('codex-hold')}:done.txt`)).toBe('done');
+  const resumed = requestsOf('hold').find((r) => userTexts(r).join('\n').includes('paused by the user'))!;
+  // The same thread: the interrupted command is in the resumed conversation.
+  expect(JSON.stringify(resumed.input)).toContain('setTimeout(() => {}, 120000)');
+}, 180_000);
