@@ -5,6 +5,8 @@
  * (DESIGN.md: `fatal: failed to read .git/worktrees/N/commondir` with 8 at once).
  */
 import execa from 'execa';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
 import { SimpleGit, simpleGit } from 'simple-git';
 
 const FALLBACK_IDENTITY = ['user.name=Flotilla', 'user.email=flotilla@localhost'];
@@ -44,8 +46,18 @@ export async function gitRun(dir: string, args: string[]): Promise<{ exitCode: n
 const locks = new Map<string, Promise<unknown>>();
 
 /**
- * Runs `fn` while holding this worker's lock on `repo` (keyed by absolute path). Serializes
- * worktree creation, branch creation and merges per repository inside one worker process.
+ * How long a lock whose holder stopped refreshing it counts as held, ms. proper-lockfile refreshes
+ * a held lock's mtime every half of this, so only a dead holder (a SIGKILLed worker) lets it age.
+ */
+const REPO_LOCK_STALE_MS = 20_000;
+
+/**
+ * Runs `fn` while holding the lock on `repo`: first this process's queue (keyed by absolute path,
+ * so calls run in order), then a lock file in the repository's git directory
+ * (`.git/flotilla.lock`, through proper-lockfile), because two workers on one host (say
+ * `flotilla run` and a `flotilla worker`) share the host's task queue. Serializes worktree and
+ * branch creation and merges per repository.
+ * @throws when the lock file stays held by a live process for about 5 minutes
  */
 export async function withRepoLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
   const previous = locks.get(repo) ?? Promise.resolve();
@@ -55,11 +67,34 @@ export async function withRepoLock<T>(repo: string, fn: () => Promise<T>): Promi
   locks.set(repo, chained);
   await previous.catch(() => undefined);
   try {
-    return await fn();
+    const unlock = await lockfile.lock(repo, {
+      lockfilePath: path.join(await gitCommonDir(repo), 'flotilla.lock'),
+      realpath: false,
+      stale: REPO_LOCK_STALE_MS,
+      retries: { retries: 300, factor: 1.2, minTimeout: 50, maxTimeout: 1000 },
+    });
+    try {
+      return await fn();
+    } finally {
+      await unlock().catch(() => undefined);
+    }
   } finally {
     release();
     if (locks.get(repo) === chained) locks.delete(repo);
   }
+}
+
+const commonDirs = new Map<string, string>();
+
+/** The repository's shared git directory (`.git` of the main worktree), absolute. */
+async function gitCommonDir(repo: string): Promise<string> {
+  let dir = commonDirs.get(repo);
+  if (!dir) {
+    const r = await execa('git', ['rev-parse', '--git-common-dir'], { cwd: repo, stdin: 'ignore' });
+    dir = path.resolve(repo, r.stdout.trim());
+    commonDirs.set(repo, dir);
+  }
+  return dir;
 }
 
 /** The SHA `ref` points at, or undefined when it does not exist. */
