@@ -17,7 +17,7 @@ import {
   ContinueAsNew,
   continueAsNew,
   condition,
-  executeChild,
+  startChild,
   getExternalWorkflowHandle,
   isCancellation,
   patched,
@@ -62,6 +62,10 @@ export interface CarriedState {
   budgetTripped: boolean;
   /** Tasks `flotilla retry` made pending that have not started yet: their usage and last error. */
   retries?: Record<string, { usage: TaskUsage; error: string | null }>;
+  /** Each task's latest usage, session totals included (the base of a retry). */
+  lastUsage?: Record<string, TaskUsage>;
+  /** The run before already took the `retry-reruns-earlier-waves` path. */
+  rerunsEarlierWaves?: boolean;
 }
 
 export type MissionResult = MissionProgress;
@@ -95,13 +99,15 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   /** Bumped by `skip` to wake a mission blocked on the skipped task's conflict. */
   let nudges = 0;
   /** The latest usage each task reported (session totals included), the base of a retry. */
-  const lastUsage = new Map<string, TaskUsage>();
+  const lastUsage = new Map(Object.entries(input.carried?.lastUsage ?? {}));
   const retries = new Map(Object.entries(input.carried?.retries ?? {}));
   /**
    * Whether the wave loop takes the first wave with pending tasks (so a retried task of an earlier
    * wave runs again) rather than the next wave in order, as missions started before retry did.
    */
-  let rerunsEarlierWaves = false;
+  let rerunsEarlierWaves = input.carried?.rerunsEarlierWaves ?? false;
+  /** Tasks whose child workflow has started (signals can reach it). */
+  const childStarted = new Set<string>();
   const running = new Map<string, CancellationScope>();
   /** Every task still in flight, so a cancelled mission can wait for its children to stop. */
   const inFlight = new Set<Promise<void>>();
@@ -166,7 +172,11 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   setHandler(
     steerUpdate,
     async ({ taskId, message, queue }) => {
-      await toTask(taskId, (h) => h.signal(steerTaskSignal, { message, queue: !!queue }));
+      // Not swallowed: a task that ended just now cannot take the message, and the user must know.
+      await getExternalWorkflowHandle(names.taskWorkflowId(spec.id, taskId)).signal(steerTaskSignal, {
+        message,
+        queue: !!queue,
+      });
       return { taskId, delivery: queue || held.has(taskId) ? 'queued' : 'interrupt' };
     },
     {
@@ -175,6 +185,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
         const t = known(taskId);
         if (!running.has(taskId) || skipping.has(taskId))
           throw new Error(`task ${taskId} is ${t.status}, not running: only a running task's agent can be steered`);
+        if (!childStarted.has(taskId)) throw new Error(`task ${taskId} is starting; try again in a moment`);
         if (typeof message !== 'string' || message.trim() === '') throw new Error('the message is empty');
         if (message.length > MAX_STEER_MESSAGE_CHARS)
           throw new Error(
@@ -201,20 +212,22 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     retryUpdate,
     ({ taskId }) => {
       const t = task(taskId);
-      retries.set(taskId, {
-        usage: lastUsage.get(taskId) ?? {
-          sessionId: t.sessionId,
-          sessionCostUsd: 0,
-          sessionInputTokens: 0,
-          sessionOutputTokens: 0,
-          turns: t.turns,
-          costUsd: t.costUsd,
-          inputTokens: t.inputTokens,
-          outputTokens: t.outputTokens,
-          attempts: t.attempts,
-        },
-        error: t.error,
-      });
+      // A task that never ran (skipped as a dependent) simply runs; one that ran continues.
+      if (t.attempts > 0 || t.startedAt !== null)
+        retries.set(taskId, {
+          usage: lastUsage.get(taskId) ?? {
+            sessionId: t.sessionId,
+            sessionCostUsd: 0,
+            sessionInputTokens: 0,
+            sessionOutputTokens: 0,
+            turns: t.turns,
+            costUsd: t.costUsd,
+            inputTokens: t.inputTokens,
+            outputTokens: t.outputTokens,
+            attempts: t.attempts,
+          },
+          error: t.error,
+        });
       t.status = 'pending';
       t.error = null;
       t.endedAt = null;
@@ -269,7 +282,8 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
         t.status = 'skipped';
         t.error = `skipped by user (was ${was}${t.error ? `: ${t.error}` : ''})`;
         t.endedAt ??= now();
-        nudges++;
+        // Only the task a blocked mission waits on (its conflict) unblocks it.
+        if (was === 'conflict') nudges++;
       }
       const before = new Set(state.tasks.filter((x) => x.status === 'skipped').map((x) => x.id));
       skipDependents(taskId, 'skipped by user');
@@ -371,8 +385,8 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     const retry = retries.get(id);
     retries.delete(id);
     try {
-      const result = await scope.run(() =>
-        executeChild(taskWorkflow, {
+      const result = await scope.run(async () => {
+        const child = await startChild(taskWorkflow, {
           workflowId: names.taskWorkflowId(spec.id, id),
           taskQueue: info.taskQueue,
           args: [
@@ -391,14 +405,24 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
           searchAttributes: input.searchAttributes
             ? { [SEARCH_ATTRIBUTES.missionId]: [spec.id], [SEARCH_ATTRIBUTES.taskId]: [id] }
             : undefined,
-        }),
-      );
-      t.status = result.status;
+        });
+        childStarted.add(id);
+        // `pause --now` that came while the child was starting could not reach it then.
+        if (held.has(id)) await child.signal(holdSignal);
+        return child.result();
+      });
+      applyUsage(t, result);
       t.headSha = result.headSha;
       t.diffstat = result.diffstat;
       t.iterations = result.iterations;
-      t.error = result.error;
-      applyUsage(t, result);
+      if (skipping.has(id) && !cancelRequested) {
+        // The task finished just as `skip` stopped it: the user's decision stands.
+        t.status = 'skipped';
+        t.error = `skipped by user (it had just ${result.status === 'failed' ? 'failed' : 'finished'}; its branch is not merged)`;
+      } else {
+        t.status = result.status;
+        t.error = result.error;
+      }
       checkBudget();
     } catch (err) {
       if (isCancellation(err) && skipping.has(id) && !cancelRequested) {
@@ -415,6 +439,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       running.delete(id);
       held.delete(id);
       skipping.delete(id);
+      childStarted.delete(id);
       t.endedAt = now();
     }
     if (t.status === 'failed') onTaskFailed(t);
@@ -430,7 +455,10 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       const t = task(id);
       if (cancelRequested || stopReason !== null) break;
       if (t.status !== 'pending') continue;
-      const blockedBy = specOf(id).dependsOn.find((d) => task(d).status !== 'merged');
+      const deps = specOf(id).dependsOn.map(task);
+      // A dependency `retry` made pending again runs first (an earlier wave); this one waits for it.
+      if (deps.some((d) => ['pending', 'running', 'succeeded'].includes(d.status))) continue;
+      const blockedBy = deps.find((d) => d.status !== 'merged')?.id;
       if (blockedBy) {
         t.status = 'skipped';
         t.error = `skipped: depends on ${blockedBy} (${task(blockedBy).status})`;
@@ -444,7 +472,9 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     await Promise.all(started);
   };
 
-  const mergeWave = async (w: number, git: ReturnType<typeof proxyActivities<Activities>>): Promise<void> => {
+  /** Merges the wave's succeeded tasks; returns the ids merged by this pass. */
+  const mergeWave = async (w: number, git: ReturnType<typeof proxyActivities<Activities>>): Promise<string[]> => {
+    const merged: string[] = [];
     setPhase('merging');
     state.waves[w].status = 'merging';
     for (const id of state.waves[w].taskIds) {
@@ -464,6 +494,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
           t.status = 'merged';
           t.error = null;
           state.integrationSha = r.sha;
+          merged.push(id);
           break;
         }
         t.status = 'conflict';
@@ -482,11 +513,13 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
         t.status = 'succeeded';
       }
     }
+    return merged;
   };
 
   const verifyWave = async (
     w: number,
     preWaveSha: string,
+    mergedNow: string[],
     git: ReturnType<typeof proxyActivities<Activities>>,
   ): Promise<void> => {
     if (cancelRequested) return;
@@ -511,9 +544,9 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       if (policy === 'revert') {
         await git.resetIntegration({ worktree: state.integrationWorktree!, repo: spec.repo, sha: preWaveSha });
         state.integrationSha = preWaveSha;
-        for (const id of state.waves[w].taskIds) {
+        // Only what this pass merged was reverted (a wave run again after a retry keeps the rest).
+        for (const id of mergedNow) {
           const t = task(id);
-          if (t.status !== 'merged') continue;
           t.status = 'failed';
           t.error = `${why}; the wave's merges were reverted`;
           skipDependents(id, 'reverted');
@@ -622,8 +655,8 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
         state.waves[w].status = 'cancelled';
         break;
       }
-      await mergeWave(w, git);
-      await verifyWave(w, preWaveSha, git);
+      const mergedNow = await mergeWave(w, git);
+      await verifyWave(w, preWaveSha, mergedNow, git);
       const ids = state.waves[w].taskIds;
       state.waves[w].status = ids.every((id) => task(id).status === 'merged')
         ? 'merged'
@@ -639,7 +672,14 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
         await condition(allHandlersFinished);
         await continueAsNew<typeof missionWorkflow>({
           ...input,
-          carried: { state, resumes, budgetTripped, retries: Object.fromEntries(retries) },
+          carried: {
+            state,
+            resumes,
+            budgetTripped,
+            retries: Object.fromEntries(retries),
+            lastUsage: Object.fromEntries(lastUsage),
+            rerunsEarlierWaves,
+          },
         });
       }
     }

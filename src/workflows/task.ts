@@ -314,6 +314,8 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
         await condition(() => !held);
         step.step = 'agent';
         await report(null, false);
+        // Messages sent while held go with the resume.
+        if (inbox.length > 0) prompt = steerPrompt(task, inbox.splice(0), resume !== null);
       }
       const scope = new CancellationScope();
       agentScope = scope;
@@ -342,6 +344,8 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   let prompt = input.retry ? retryPrompt(task, input.retry.error, resume !== null) : task.prompt;
   let summary = '';
   let last: { headSha: string; diffstat: Diffstat } | null = null;
+  /** The head the gate last failed on: an iteration that leaves it unchanged cannot pass. */
+  let failedGateSha: string | null = null;
   for (let iteration = 1; iteration <= task.maxIterations;) {
     step.step = 'agent';
     step.iteration = iteration;
@@ -400,7 +404,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
         error: failureMessage(err),
       });
     }
-    const unchanged = last !== null && ck.headSha === last.headSha;
+    const unchanged = ck.headSha === failedGateSha;
     last = { headSha: ck.headSha, diffstat: ck.diffstat };
     resume = usage.sessionId;
     if (inbox.length > 0) {
@@ -425,6 +429,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
     if (gate.ok) return result('succeeded', { ...last, iterations: iteration, summary, error: null });
     const f = gate.failed!;
     const why = `verify \`${f.command}\` failed (exit ${f.exitCode ?? 'timeout'})`;
+    failedGateSha = last.headSha;
     if (unchanged) {
       return result('failed', {
         ...last,
