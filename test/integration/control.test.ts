@@ -256,6 +256,32 @@ test('retry runs a failed task again and reopens its dependents; skip gives up o
   expect(git(repo, 'ls-tree', '--name-only', names.integrationBranch('retry-skip'))).not.toMatch(/x\.txt/);
 });
 
+test('a dependent reopened by retry waits for its dependency even when its own wave is already running', async () => {
+  const repo = makeRepo();
+  const dir = tempDir('flotilla-reopen-');
+  const [flag, go] = [path.join(dir, 'flag'), path.join(dir, 'go')];
+  const spec = mission(
+    'reopen',
+    repo,
+    [
+      task('a', `test -f ${flag} || exit 1; echo a > a.txt`),
+      task('z', 'echo z > z.txt'),
+      task('y', `while [ ! -f ${go} ]; do sleep 0.2; done; echo y > y.txt`, { dependsOn: ['z'] }),
+      task('c', 'cat a.txt > c.txt', { dependsOn: ['a'] }),
+    ],
+    { concurrency: 1 },
+  );
+  const h = await start(spec);
+  // Wave 1 is in flight (y waits), and c, skipped when a failed, has not been reached.
+  await waitFor(env.client, 'reopen', (p) => p.tasks.find((t) => t.id === 'y')!.status === 'running');
+  writeFileSync(flag, '');
+  expect(await h.executeUpdate(retryUpdate, { args: [{ taskId: 'a' }] })).toEqual({ taskId: 'a', reopened: ['c'] });
+  writeFileSync(go, '');
+  const result = (await h.result()) as MissionResult;
+  expect(result.phase).toBe('completed');
+  expect(git(repo, 'show', `${names.integrationBranch('reopen')}:c.txt`)).toBe('a');
+});
+
 test('every history this suite recorded replays against the current workflow code', async () => {
   const replayed = await replayRecorded(env, taskQueue, /^mission-(hold|steer|retry-skip)(\/|$)/);
   expect(replayed).toBeGreaterThanOrEqual(8);
