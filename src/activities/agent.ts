@@ -17,7 +17,7 @@
  * retryable `WorktreeLost`, so Temporal's retry resumes the agent's session in the new worktree.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { formatDuration } from '../mission/duration';
@@ -222,6 +222,27 @@ function nextTranscript(dir: string): string {
   return path.join(dir, `attempt-${used.length === 0 ? 1 : Math.max(...used) + 1}.jsonl`);
 }
 
+/** The last agent session the newest transcript in `dir` names (read with the runtime's parser), or null. */
+function sessionInLastTranscript(adapter: RuntimeAdapter, dir: string): string | null {
+  const numbered = (existsSync(dir) ? readdirSync(dir) : [])
+    .map((f) => ({ f, n: Number(/^attempt-(\d+)\.jsonl$/.exec(f)?.[1] ?? NaN) }))
+    .filter((x) => !Number.isNaN(x.n))
+    .sort((a, b) => b.n - a.n);
+  if (numbered.length === 0) return null;
+  const parse = adapter.parser();
+  let session: string | null = null;
+  for (const raw of readFileSync(path.join(dir, numbered[0].f), 'utf8').split('\n')) {
+    try {
+      const rec = JSON.parse(raw) as { stream?: 'stdout' | 'stderr'; line?: unknown };
+      if (!rec.stream || typeof rec.line !== 'string') continue;
+      session = parse(rec.line, rec.stream)?.sessionId ?? session;
+    } catch {
+      // A torn last line (the worker died writing it).
+    }
+  }
+  return session;
+}
+
 /** What the worktree holds against the task's base, for the continuation prompt. */
 async function worktreeSummary(worktree: string, baseSha: string): Promise<string> {
   try {
@@ -395,6 +416,13 @@ export function createAgentActivities(config: ActivityConfig) {
               ? 'the worker or the agent stopped before it finished'
               : 'it failed';
         prompt = continuationPrompt(input, why, await worktreeSummary(input.worktree, input.baseSha));
+      }
+      if (attempt > 1 && usage.sessionId === null && input.agent.runtime !== 'command') {
+        // A worker that died within a heartbeat interval of the agent's start never reported the
+        // session; the interrupted attempt's transcript names it.
+        usage.sessionId = sessionInLastTranscript(adapter, runDir);
+        if (usage.sessionId)
+          ctx.log.info('resuming the session named in the last transcript', { sessionId: usage.sessionId });
       }
       const transcript = nextTranscript(runDir);
       const started = Date.now();

@@ -18,7 +18,15 @@ import { names, TERMINAL_PHASES } from '../mission/types';
 import { createQueryWorker, createWorkers, FlotillaWorkers } from '../worker';
 import { cancelSignal, pauseSignal, resumeSignal, retryUpdate, skipUpdate, steerUpdate } from '../workflows/messages';
 import { FlotillaConfig, loadConfig, workflowUrl } from './config';
-import { getProgress, listMissions, loadForStart, NoWorkerError, startMission, workerPolling } from './missions';
+import {
+  getProgress,
+  listMissions,
+  loadForStart,
+  NoWorkerError,
+  runningSince,
+  startMission,
+  workerPolling,
+} from './missions';
 import { progressEvents, renderPlan, renderStatus, renderSummary } from './render';
 import { TranscriptRenderer, transcriptFiles } from './transcript';
 import {
@@ -365,10 +373,27 @@ export function buildProgram(): Command {
   const startAction = (follow: boolean) => async (file: string, opts: { id?: string; detach?: boolean }) => {
     const config = loadConfig();
     // Bad input (schema, repository, base branch) fails here, before any server or worker starts.
-    await loadMission(file, { idOverride: opts.id, checkRepo: true, scaffoldRoot: path.join(config.home, 'repos') });
+    const validated = await loadMission(file, {
+      idOverride: opts.id,
+      checkRepo: true,
+      scaffoldRoot: path.join(config.home, 'repos'),
+    });
     const { embedded } = await ensureService(config);
     const { client, connection } = await connectOrExplain(config);
     try {
+      // `run` again after the first one died (a crash, a closed terminal): the mission goes on in
+      // Temporal, so follow it (with a worker, if none polls) instead of refusing to start it twice.
+      const since = follow && !opts.detach ? await runningSince(client, validated.spec.id) : undefined;
+      if (since) {
+        const workflowId = names.missionWorkflowId(validated.spec.id);
+        say(
+          `mission ${validated.spec.id} is already running (workflow ${workflowId}, started ${since.toISOString()}): following it instead of starting it again`,
+        );
+        const url = workflowUrl(config, workflowId);
+        if (url) say(`  Web UI: ${url}`);
+        process.exitCode = await followWithWorker(client, connection, config, validated.spec.id);
+        return;
+      }
       const withAttributes = embedded || (await ensureSearchAttributes(connection, config.namespace));
       const loaded = await loadForStart(client, config, file, opts.id);
       const workflowId = await startMission(client, config, loaded, withAttributes);

@@ -91,6 +91,17 @@ export async function loadForStart(
   return loaded;
 }
 
+/** When the mission `missionId` is running, the time it started; undefined when it is not running. */
+export async function runningSince(client: Client, missionId: string): Promise<Date | undefined> {
+  try {
+    const d = await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe();
+    return d.status.name === 'RUNNING' ? d.startTime : undefined;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
 async function refuseIfRunning(client: Client, missionId: string): Promise<void> {
   try {
     const d = await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe();
