@@ -211,18 +211,18 @@ async function annotateRunningTasks(client: Client, missionId: string, progress:
           const attempt = pending.attempt ?? 1;
           t.attempts = Math.max(t.attempts, attempt);
           const last = pending.lastFailure?.message;
-          const beat = pending.lastHeartbeatTime?.seconds
-            ? Number(pending.lastHeartbeatTime.seconds) * 1000
-            : pending.lastStartedTime?.seconds
-              ? Number(pending.lastStartedTime.seconds) * 1000
-              : 0;
+          // The later of the last heartbeat and this attempt's start: a new attempt inherits the
+          // previous one's heartbeat time until it beats itself.
+          const seconds = (t?: { seconds?: unknown } | null): number => (t?.seconds ? Number(t.seconds) * 1000 : 0);
+          const beat = Math.max(seconds(pending.lastHeartbeatTime), seconds(pending.lastStartedTime));
           const started = Number(pending.state) === 2; // PENDING_ACTIVITY_STATE_STARTED
           if (!started && attempt > 1) {
             t.status = 'pending';
             t.error = `attempt ${attempt} waiting to start${last ? `, retrying after: ${last}` : ''}`;
           } else if (started && beat > 0 && Date.now() - beat > STALE_HEARTBEAT_MS) {
             t.status = 'pending';
-            t.error = `attempt ${attempt}: no heartbeat for ${Math.round((Date.now() - beat) / 1000)} s (its worker may have died); Temporal retries it after the heartbeat timeout`;
+            // A time rather than an age, so `watch` prints the line once, not every second.
+            t.error = `attempt ${attempt}: no heartbeat since ${new Date(beat).toISOString().slice(11, 19)} UTC (its worker may have died); Temporal retries it after the heartbeat timeout`;
           } else if (last && attempt > 1) t.error = `attempt ${attempt}, retrying after: ${last}`;
         } catch {
           // The child may just have closed; its result reaches the mission on its own.
