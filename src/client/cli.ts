@@ -276,6 +276,23 @@ async function withWorkflowWorker<T>(connection: Connection, config: FlotillaCon
   }
 }
 
+/**
+ * Checks that the mission exists and runs, before a control command touches it.
+ * @throws CliError exit 4 for an unknown mission, exit 1 for one that has ended
+ */
+async function requireRunning(client: Client, missionId: string, verb: string): Promise<void> {
+  let status: string;
+  try {
+    status = (await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe()).status.name;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      throw new CliError(`no mission "${missionId}" (see \`flotilla list\`)`, 4);
+    throw err;
+  }
+  if (status !== 'RUNNING')
+    throw new CliError(`mission "${missionId}" has ended (${status.toLowerCase()}); there is nothing to ${verb}`, 1);
+}
+
 async function signalMission(
   config: FlotillaConfig,
   missionId: string,
@@ -286,17 +303,7 @@ async function signalMission(
 ): Promise<{ workerPolling: boolean }> {
   const { client, connection } = await connectOrExplain(config);
   try {
-    const handle = client.workflow.getHandle(names.missionWorkflowId(missionId));
-    let status: string;
-    try {
-      status = (await handle.describe()).status.name;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        throw new CliError(`no mission "${missionId}" (see \`flotilla list\`)`, 4);
-      throw err;
-    }
-    if (status !== 'RUNNING')
-      throw new CliError(`mission "${missionId}" has ended (${status.toLowerCase()}); there is nothing to ${verb}`, 1);
+    await requireRunning(client, missionId, verb);
     if (check) {
       // Signals cannot be rejected by the workflow, so the client checks what makes no sense.
       const why = check(await progressWithoutWorker(client, connection, config, missionId));
@@ -322,16 +329,7 @@ async function updateMission<T>(
 ): Promise<{ result: T; workerPolling: boolean }> {
   const { client, connection } = await connectOrExplain(config);
   try {
-    let status: string;
-    try {
-      status = (await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe()).status.name;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        throw new CliError(`no mission "${missionId}" (see \`flotilla list\`)`, 4);
-      throw err;
-    }
-    if (status !== 'RUNNING')
-      throw new CliError(`mission "${missionId}" has ended (${status.toLowerCase()}); there is nothing to ${verb}`, 1);
+    await requireRunning(client, missionId, verb);
     const polling = await workerPolling(connection, config.namespace, config.taskQueue);
     try {
       return { result: await withWorkflowWorker(connection, config, () => send(client)), workerPolling: polling };
