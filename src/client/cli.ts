@@ -23,6 +23,7 @@ import {
   listMissions,
   loadForStart,
   NoWorkerError,
+  reopenMission,
   runningSince,
   startMission,
   workerPolling,
@@ -317,6 +318,34 @@ async function signalMission(
 }
 
 /**
+ * `retry` on a mission that has ended failed reopens it (see `reopenMission`).
+ * @returns false when the mission is still running (the retry goes as an update)
+ */
+async function reopenIfEnded(config: FlotillaConfig, missionId: string, taskId: string): Promise<boolean> {
+  const { client, connection } = await connectOrExplain(config);
+  try {
+    let status: string;
+    try {
+      status = (await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe()).status.name;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw new CliError(`no mission "${missionId}" (see \`flotilla list\`)`, 4);
+      throw err;
+    }
+    if (status === 'RUNNING') return false;
+    const { workflowId } = await reopenMission(client, missionId, taskId);
+    say(`mission ${missionId} had ended failed; reopened it: task ${taskId} runs again, with what the failure skipped`);
+    const url = workflowUrl(config, workflowId);
+    if (url) say(`  Web UI: ${url}`);
+    if (!(await workerPolling(connection, config.namespace, config.taskQueue)))
+      say(`no worker is running: it goes on when one does (\`flotilla worker\` or \`flotilla watch ${missionId}\`)`);
+    return true;
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
  * Sends an update to a running mission and returns its result. A request the mission's validator
  * rejects (unknown task, a running task retried) exits 2 with the validator's reason; an unknown
  * mission exits 4; an ended one exits 1.
@@ -585,6 +614,7 @@ export function buildProgram(): Command {
     .argument('<task>', 'task id')
     .action(async (id: string, taskId: string) => {
       const config = loadConfig();
+      if (await reopenIfEnded(config, id, taskId)) return;
       const { result, workerPolling: polling } = await updateMission(config, id, 'retry', (c) =>
         c.workflow.getHandle(names.missionWorkflowId(id)).executeUpdate(retryUpdate, { args: [{ taskId }] }),
       );

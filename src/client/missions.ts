@@ -3,11 +3,13 @@
  * its scaffold repository), starting it, reading its progress, listing missions, and telling
  * whether any worker polls the task queue.
  */
+import { defaultPayloadConverter } from '@temporalio/common';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { simpleGit } from 'simple-git';
+import { retryRejection, stateFromResult } from '../mission/control';
 import { MissionFileError } from '../mission/errors';
 import { LoadedMission, loadMission } from '../mission/load';
 import type { MissionProgress } from '../mission/progress';
@@ -89,6 +91,63 @@ export async function loadForStart(
     );
   }
   return loaded;
+}
+
+/**
+ * `flotilla retry` on a mission that has ended failed: starts a new execution of its workflow
+ * (same workflow id, same spec, same branch owner) from its final state, with the task retried and
+ * what Flotilla skipped or cancelled because of the failure runnable again. The spec and owner come
+ * from the last run's start event; the state from its result.
+ * @throws CliError exit 2 when the retry makes no sense (the reason of `retryRejection`), exit 1
+ *   when the mission did not end failed (completed: nothing to retry; cancelled: start it again)
+ */
+export async function reopenMission(
+  client: Client,
+  missionId: string,
+  taskId: string,
+): Promise<{ workflowId: string; taskQueue: string }> {
+  const handle = client.workflow.getHandle(names.missionWorkflowId(missionId));
+  const d = await handle.describe();
+  if (d.status.name !== 'COMPLETED')
+    throw new CliError(`mission "${missionId}" ended as ${d.status.name.toLowerCase()}; it cannot be reopened`, 1);
+  const result = (await handle.result()) as MissionProgress;
+  if (result.phase !== 'failed')
+    throw new CliError(
+      result.phase === 'completed'
+        ? `mission "${missionId}" completed; there is nothing to retry`
+        : `mission "${missionId}" was cancelled; start it again (with another --id, or after deleting its branches)`,
+      1,
+    );
+  const history = await handle.fetchHistory();
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const payload = started?.input?.payloads?.[0];
+  if (!started || !payload) throw new CliError(`cannot read how mission "${missionId}" was started`, 1);
+  const input = defaultPayloadConverter.fromPayload<MissionInput>(payload);
+  const state = stateFromResult(result);
+  const why = retryRejection(input.spec, state, taskId);
+  if (why) throw new CliError(`cannot retry: ${why}`, 2);
+  const spent = state.tasks.reduce((sum, t) => sum + t.costUsd, 0);
+  const next: MissionInput = {
+    spec: input.spec,
+    searchAttributes: input.searchAttributes,
+    carried: {
+      state,
+      resumes: 0,
+      budgetTripped: input.spec.budgetUsd !== undefined && spent >= input.spec.budgetUsd,
+      ownerRunId: input.carried?.ownerRunId ?? started.firstExecutionRunId ?? undefined,
+      rerunsEarlierWaves: true,
+      reopen: taskId,
+    },
+  };
+  await client.workflow.start('missionWorkflow', {
+    workflowId: handle.workflowId,
+    taskQueue: d.taskQueue,
+    args: [next],
+    searchAttributes: input.searchAttributes
+      ? { [SEARCH_ATTRIBUTES.missionId]: [missionId], [SEARCH_ATTRIBUTES.phase]: ['running'] }
+      : undefined,
+  });
+  return { workflowId: handle.workflowId, taskQueue: d.taskQueue };
 }
 
 /** When the mission `missionId` is running, the time it started; undefined when it is not running. */

@@ -28,6 +28,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { deriveProgress, initialState, MissionProgress, MissionState, TaskState } from '../mission/progress';
+import { retryRejection, skippedBySystem } from '../mission/control';
 import { MissionSpec, names, SEARCH_ATTRIBUTES } from '../mission/types';
 import {
   cancelSignal,
@@ -66,6 +67,13 @@ export interface CarriedState {
   lastUsage?: Record<string, TaskUsage>;
   /** The run before already took the `retry-reruns-earlier-waves` path. */
   rerunsEarlierWaves?: boolean;
+  /**
+   * The run id that owns the mission's branches and worktrees: the first run of the first
+   * execution. Carried because a reopened mission is a new execution with a new first run id.
+   */
+  ownerRunId?: string;
+  /** Reopen an ended (failed) mission by retrying this task: set by `flotilla retry` on it. */
+  reopen?: string;
 }
 
 export type MissionResult = MissionProgress;
@@ -82,6 +90,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   const now = (): string => new Date().toISOString();
   const state: MissionState = input.carried?.state ?? initialState(spec, planWaves(spec.tasks), now());
   const task = (id: string): TaskState => state.tasks.find((t) => t.id === id)!;
+  const ownerRunId = input.carried?.ownerRunId ?? info.firstExecutionRunId;
   const specOf = (id: string) => spec.tasks.find((t) => t.id === id)!;
 
   let cancelRequested = false;
@@ -208,66 +217,54 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     visit(id);
     return out;
   };
-  setHandler(
-    retryUpdate,
-    ({ taskId }) => {
-      const t = task(taskId);
-      // A task that never ran (skipped as a dependent) simply runs; one that ran continues.
-      if (t.attempts > 0 || t.startedAt !== null)
-        retries.set(taskId, {
-          usage: lastUsage.get(taskId) ?? {
-            sessionId: t.sessionId,
-            sessionCostUsd: 0,
-            sessionInputTokens: 0,
-            sessionOutputTokens: 0,
-            turns: t.turns,
-            costUsd: t.costUsd,
-            inputTokens: t.inputTokens,
-            outputTokens: t.outputTokens,
-            attempts: t.attempts,
-          },
-          error: t.error,
-        });
-      t.status = 'pending';
-      t.error = null;
-      t.endedAt = null;
-      if (stoppedBy === taskId) {
-        stopReason = null;
-        stoppedBy = null;
-      }
-      // Dependents skipped because of this task (not those a user skipped) can run again.
-      const reopened = dependentsClosure(taskId).filter((d) => {
-        const x = task(d);
-        return x.status === 'skipped' && (x.error ?? '').startsWith('skipped: depends on');
+  /** Makes `taskId` pending again (with what it needs to continue) and reopens its dependents. */
+  const applyRetry = (taskId: string): string[] => {
+    const t = task(taskId);
+    // A task that never ran (skipped as a dependent) simply runs; one that ran continues.
+    if (t.attempts > 0 || t.startedAt !== null)
+      retries.set(taskId, {
+        usage: lastUsage.get(taskId) ?? {
+          sessionId: t.sessionId,
+          sessionCostUsd: 0,
+          sessionInputTokens: 0,
+          sessionOutputTokens: 0,
+          turns: t.turns,
+          costUsd: t.costUsd,
+          inputTokens: t.inputTokens,
+          outputTokens: t.outputTokens,
+          attempts: t.attempts,
+        },
+        error: t.error,
       });
-      for (const d of reopened) {
-        task(d).status = 'pending';
-        task(d).error = null;
-      }
-      return { taskId, reopened };
+    t.status = 'pending';
+    t.error = null;
+    t.endedAt = null;
+    if (stoppedBy === taskId) {
+      stopReason = null;
+      stoppedBy = null;
+    }
+    // Dependents skipped because of this task (not those a user skipped) can run again.
+    const reopened = dependentsClosure(taskId).filter((d) => {
+      const x = task(d);
+      return x.status === 'skipped' && (x.error ?? '').startsWith('skipped: depends on');
+    });
+    for (const d of reopened) {
+      task(d).status = 'pending';
+      task(d).error = null;
+    }
+    return reopened;
+  };
+  setHandler(retryUpdate, ({ taskId }) => ({ taskId, reopened: applyRetry(taskId) }), {
+    validator: ({ taskId }) => {
+      notEnding('retry');
+      if (!rerunsEarlierWaves)
+        throw new Error(`mission ${spec.id} was started by an older Flotilla that cannot retry tasks`);
+      const why = retryRejection(spec, state, taskId, running.has(taskId));
+      if (why) throw new Error(why);
+      if (stopReason !== null && stoppedBy !== taskId)
+        throw new Error(`mission ${spec.id} is stopping (${stopReason}); a retry cannot run`);
     },
-    {
-      validator: ({ taskId }) => {
-        notEnding('retry');
-        if (!rerunsEarlierWaves)
-          throw new Error(`mission ${spec.id} was started by an older Flotilla that cannot retry tasks`);
-        const t = known(taskId);
-        if (!['failed', 'skipped', 'cancelled'].includes(t.status) || running.has(taskId))
-          throw new Error(
-            `task ${taskId} is ${t.status}; only a failed, skipped or cancelled task can be retried${t.status === 'conflict' ? ` (a conflict is retried by \`flotilla resume ${spec.id}\` once the branch merges cleanly)` : ''}`,
-          );
-        const blocker = specOf(taskId).dependsOn.find(
-          (d) => !['merged', 'pending', 'running', 'succeeded'].includes(task(d).status),
-        );
-        if (blocker)
-          throw new Error(
-            `task ${taskId} depends on ${blocker}, which is ${task(blocker).status}: retry ${blocker} first`,
-          );
-        if (stopReason !== null && stoppedBy !== taskId)
-          throw new Error(`mission ${spec.id} is stopping (${stopReason}); a retry cannot run`);
-      },
-    },
-  );
+  });
 
   setHandler(
     skipUpdate,
@@ -392,7 +389,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
           args: [
             {
               missionId: spec.id,
-              runId: info.firstExecutionRunId,
+              runId: ownerRunId,
               repo: spec.repo,
               hostQueue,
               baseSha: state.integrationSha!,
@@ -590,6 +587,22 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     return deriveProgress(spec.id, state);
   };
 
+  const reopen = input.carried?.reopen;
+  if (reopen) {
+    // `flotilla retry` on a mission that ended failed: it goes on from its final state. What
+    // Flotilla skipped or cancelled because of the failure runs again; what the user skipped stays.
+    state.endedAt = null;
+    state.reason = null;
+    for (const t of state.tasks) {
+      if (t.id === reopen || !(skippedBySystem(t) || t.status === 'cancelled')) continue;
+      t.status = 'pending';
+      t.error = null;
+      t.endedAt = null;
+    }
+    applyRetry(reopen);
+    for (const w of state.waves) if (w.taskIds.some((id) => task(id).status === 'pending')) w.status = 'pending';
+  }
+
   let verifier: ReturnType<typeof proxyActivities<Activities>>;
   try {
     const { hostQueue, git, integration } = await setupScope.run(async () => {
@@ -609,7 +622,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       });
       const integration = await git.prepareIntegration({
         missionId: spec.id,
-        runId: info.firstExecutionRunId,
+        runId: ownerRunId,
         repo: spec.repo,
         baseBranch: spec.base,
         baseSha: state.baseSha,
@@ -681,6 +694,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
             retries: Object.fromEntries(retries),
             lastUsage: Object.fromEntries(lastUsage),
             rerunsEarlierWaves,
+            ownerRunId,
           },
         });
       }

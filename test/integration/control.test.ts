@@ -282,6 +282,45 @@ test('a dependent reopened by retry waits for its dependency even when its own w
   expect(git(repo, 'show', `${names.integrationBranch('reopen')}:c.txt`)).toBe('a');
 });
 
+test('retry on a mission that ended failed reopens it: the task runs again, then what its failure skipped', async () => {
+  const repo = makeRepo();
+  const flag = path.join(tempDir('flotilla-ended-'), 'flag');
+  const spec = mission('ended', repo, [
+    task('a', `test -f ${flag} || { echo "no flag yet" >&2; exit 1; }; echo a > a.txt`),
+    task('b', 'cat a.txt > b.txt', { dependsOn: ['a'] }),
+    task('ok', 'echo ok > ok.txt'),
+  ]);
+  const first = (await (await start(spec)).result()) as MissionResult;
+  expect(first.phase).toBe('failed');
+  const blocked = await flotilla(['retry', 'ended', 'b']);
+  expect(blocked.code).toBe(2);
+  expect(blocked.stderr).toMatch(/depends on a, which is failed: retry a first/);
+  expect((await flotilla(['retry', 'ended', 'ok'])).stderr).toMatch(/task ok is merged/);
+
+  writeFileSync(flag, '');
+  const reopened = await flotilla(['retry', 'ended', 'a']);
+  expect(reopened.code).toBe(0);
+  expect(reopened.stdout).toMatch(/mission ended had ended failed; reopened it: task a runs again/);
+  const result = (await env.client.workflow.getHandle(names.missionWorkflowId('ended')).result()) as MissionResult;
+  expect(result.phase).toBe('completed');
+  expect(result.tasks.map((t) => [t.id, t.status])).toEqual([
+    ['a', 'merged'],
+    ['b', 'merged'],
+    ['ok', 'merged'],
+  ]);
+  expect(result.tasks[0].attempts).toBe(2);
+  // The same integration branch (the same owner): the first run's merge stays, the rest follow.
+  const merges = git(repo, 'log', '--merges', '--format=%s', '--reverse', names.integrationBranch('ended'));
+  expect(merges.split('\n')).toEqual([
+    'flotilla: merge ok: Task ok',
+    'flotilla: merge a: Task a',
+    'flotilla: merge b: Task b',
+  ]);
+  const done = await flotilla(['retry', 'ended', 'a']);
+  expect(done.code).toBe(1);
+  expect(done.stderr).toMatch(/completed; there is nothing to retry/);
+});
+
 test('every history this suite recorded replays against the current workflow code', async () => {
   const replayed = await replayRecorded(env, taskQueue, /^mission-(hold|steer|retry-skip)(\/|$)/);
   expect(replayed).toBeGreaterThanOrEqual(8);
