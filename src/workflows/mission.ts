@@ -593,6 +593,8 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     // Flotilla skipped or cancelled because of the failure runs again; what the user skipped stays.
     state.endedAt = null;
     state.reason = null;
+    // Not `failed` while it sets up again: status derives a terminal phase from it.
+    state.phase = 'planning';
     for (const t of state.tasks) {
       if (t.id === reopen || !(skippedBySystem(t) || t.status === 'cancelled')) continue;
       t.status = 'pending';
