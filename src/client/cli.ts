@@ -609,7 +609,9 @@ export function buildProgram(): Command {
 
   program
     .command('retry')
-    .description('run a failed, skipped or cancelled task again; its skipped dependents become runnable')
+    .description(
+      'run a failed, skipped or cancelled task again; its skipped dependents become runnable (reopens a mission that ended failed)',
+    )
     .argument('<id>', 'mission id')
     .argument('<task>', 'task id')
     .action(async (id: string, taskId: string) => {
