@@ -278,18 +278,25 @@ async function withWorkflowWorker<T>(connection: Connection, config: FlotillaCon
 }
 
 /**
- * Checks that the mission exists and runs, before a control command touches it.
- * @throws CliError exit 4 for an unknown mission, exit 1 for one that has ended
+ * The status of a mission's workflow (`RUNNING`, `COMPLETED`, ...).
+ * @throws CliError exit 4 for an unknown mission
  */
-async function requireRunning(client: Client, missionId: string, verb: string): Promise<void> {
-  let status: string;
+async function missionStatus(client: Client, missionId: string): Promise<string> {
   try {
-    status = (await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe()).status.name;
+    return (await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe()).status.name;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError)
       throw new CliError(`no mission "${missionId}" (see \`flotilla list\`)`, 4);
     throw err;
   }
+}
+
+/**
+ * Checks that the mission exists and runs, before a control command touches it.
+ * @throws CliError exit 4 for an unknown mission, exit 1 for one that has ended
+ */
+async function requireRunning(client: Client, missionId: string, verb: string): Promise<void> {
+  const status = await missionStatus(client, missionId);
   if (status !== 'RUNNING')
     throw new CliError(`mission "${missionId}" has ended (${status.toLowerCase()}); there is nothing to ${verb}`, 1);
 }
@@ -324,15 +331,7 @@ async function signalMission(
 async function reopenIfEnded(config: FlotillaConfig, missionId: string, taskId: string): Promise<boolean> {
   const { client, connection } = await connectOrExplain(config);
   try {
-    let status: string;
-    try {
-      status = (await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe()).status.name;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        throw new CliError(`no mission "${missionId}" (see \`flotilla list\`)`, 4);
-      throw err;
-    }
-    if (status === 'RUNNING') return false;
+    if ((await missionStatus(client, missionId)) === 'RUNNING') return false;
     const { workflowId } = await reopenMission(client, missionId, taskId);
     say(`mission ${missionId} had ended failed; reopened it: task ${taskId} runs again, with what the failure skipped`);
     const url = workflowUrl(config, workflowId);
