@@ -7,12 +7,18 @@ import path from 'node:path';
 import { simpleGit } from 'simple-git';
 import YAML from 'yaml';
 import type { ZodError } from 'zod';
-import { gitSucceeds } from '../activities/git';
-import { CycleError, findCycle, planWaves } from '../workflows/plan';
+import execa from 'execa';
+import { CycleError, findCycle, planWaves } from './plan';
 import { parseDuration } from './duration';
 import { formatPath, MissionFileError, MissionProblem } from './errors';
 import { AgentSpec, MissionSpec, TaskSpec } from './types';
 import { ID_PATTERN, missionSchema, RawAgent, RawMission } from './schema';
+
+/** Whether `git args` exits 0 in `dir` (rev-parse --verify --quiet answers "no" with exit 1). */
+async function gitSays(dir: string, args: string[]): Promise<boolean> {
+  const r = await execa('git', args, { cwd: dir, reject: false, stdin: 'ignore' });
+  return r.exitCode === 0;
+}
 
 /** Largest prompt, bytes: prompts are workflow inputs, and Temporal caps a payload at 2 MB. */
 export const MAX_PROMPT_BYTES = 64 * 1024;
@@ -268,7 +274,7 @@ async function checkRepo(
       },
     ]);
   }
-  if (!(await gitSucceeds(top, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']))) {
+  if (!(await gitSays(top, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']))) {
     throw new MissionFileError(file, [
       {
         path: fieldRepo,
@@ -291,7 +297,7 @@ async function checkRepo(
     }
     branch = head;
   } else {
-    const ok = await gitSucceeds(top, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]);
+    const ok = await gitSays(top, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]);
     if (!ok) {
       const branches = (await git.branchLocal()).all;
       throw new MissionFileError(file, [

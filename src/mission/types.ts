@@ -4,6 +4,7 @@
  * This file is imported by workflow code, which runs in Temporal's deterministic sandbox, so it
  * holds types and pure constants only: no Node APIs, no zod, no I/O.
  */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 /** The agent program a task runs. */
 export type Runtime = 'claude' | 'codex' | 'command';
@@ -116,3 +117,10 @@ export const SEARCH_ATTRIBUTES = {
   taskId: 'FlotillaTaskId',
   phase: 'FlotillaPhase',
 } as const;
+
+/** The same attributes as typed keys, for `upsertTypedSearchAttributes` and `typedSearchAttributes`. */
+export const SEARCH_ATTRIBUTE_KEYS = {
+  missionId: defineSearchAttributeKey(SEARCH_ATTRIBUTES.missionId, SearchAttributeType.KEYWORD),
+  taskId: defineSearchAttributeKey(SEARCH_ATTRIBUTES.taskId, SearchAttributeType.KEYWORD),
+  phase: defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase, SearchAttributeType.KEYWORD),
+};

@@ -7,7 +7,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { MissionProgress } from '../mission/progress';
-import type { TaskUsage } from './task';
+import type { TaskUsage } from '../mission/usage';
 
 /**
  * Pause. Soft by default: running tasks finish, no new task starts. With `now`, running agents
@@ -59,15 +59,6 @@ export interface SkipResult {
 }
 /** Gives up on a task (stopping its agent if it runs); its dependents are skipped. */
 export const skipUpdate = defineUpdate<SkipResult, [TaskRequest]>('skip');
-
-/** Where a task workflow is: `preparing`, `agent` (iteration n), `checkpoint`, `verify`, `held`, `done`. */
-export interface TaskStep {
-  step: 'preparing' | 'agent' | 'checkpoint' | 'verify' | 'held' | 'done';
-  iteration: number;
-  /** What the task is waiting on, e.g. a rate limit's reset. */
-  note: string | null;
-}
-export const taskStepQuery = defineQuery<TaskStep>('step');
 
 /**
  * From a task workflow to its mission: usage so far (live accounting and the budget), a note for
