@@ -6,6 +6,7 @@ import { names } from '../../src/mission/types';
 import { createWorkers } from '../../src/worker';
 import type { MissionInput, MissionResult } from '../../src/workflows/mission';
 import { tempDir } from './git';
+import { missionResult } from './outcome';
 
 /** Both Flotilla workers (shared + host queue) in this process; `stop()` shuts them down. */
 export async function startTestWorkers(
@@ -51,5 +52,5 @@ export async function runMission(
   taskQueue: string,
   spec: MissionSpec,
 ): Promise<MissionResult> {
-  return (await (await startMission(env, taskQueue, spec)).result()) as MissionResult;
+  return await missionResult(await startMission(env, taskQueue, spec));
 }

@@ -14,6 +14,7 @@ import { replayRecorded } from '../helpers/histories';
 import { startDevServer } from '../helpers/temporal';
 import { runMission, startMission, startTestWorkers } from '../helpers/worker';
 import type { MissionSpec } from '../../src/mission/types';
+import { missionResult } from '../helpers/outcome';
 
 let env: TestWorkflowEnvironment;
 let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
@@ -149,7 +150,7 @@ test('pause holds the next wave until resume', async () => {
   expect(still.tasks[1].status).toBe('pending');
   expect(still.phase).toBe('paused');
   await handle.signal(resumeSignal);
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   expect(result.phase).toBe('completed');
   expect(result.tasks.map((t) => t.status)).toEqual(['merged', 'merged']);
 });
@@ -169,7 +170,7 @@ test("cancel kills a running agent's whole process group and keeps its worktree 
   expect(processAlive(agentPid) && processAlive(childPid)).toBe(true);
   const t0 = Date.now();
   await handle.signal(cancelSignal, { reason: 'changed my mind' });
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   expect(Date.now() - t0).toBeLessThan(15_000);
   expect(result.phase).toBe('cancelled');
   expect(result.reason).toBe('changed my mind');
@@ -217,7 +218,7 @@ test('a merge conflict with onMergeConflict: pause blocks until the branch is fi
   const wt = /worktree (.*\/tasks\/two)$/m.exec(git(repo, 'worktree', 'list', '--porcelain'))![1];
   git(wt, 'merge', '--quiet', '-X', 'ours', '-m', 'resolve', names.integrationBranch('blocked'));
   await handle.signal(resumeSignal);
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   expect(result.phase).toBe('completed');
   expect(git(repo, 'show', `${names.integrationBranch('blocked')}:shared.txt`)).toBe('two');
 });
