@@ -81,11 +81,11 @@ export interface MissionSpec {
   sourceFile?: string;
 }
 
-/** Task status, as in DESIGN.md's `status --json` contract. */
+/** Task status, as in the `status --json` contract (README.md). */
 export type TaskStatus =
   'pending' | 'running' | 'succeeded' | 'merged' | 'failed' | 'skipped' | 'conflict' | 'cancelled';
 
-/** Mission phase, as in DESIGN.md's `status --json` contract. */
+/** Mission phase, as in the `status --json` contract (README.md). */
 export type MissionPhase =
   'planning' | 'running' | 'paused' | 'merging' | 'blocked' | 'completed' | 'failed' | 'cancelled';
 
@@ -102,7 +102,7 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
 
 export const TERMINAL_PHASES: readonly MissionPhase[] = ['completed', 'failed', 'cancelled'];
 
-/** Names from DESIGN.md: workflow ids and branches. */
+/** Names of workflow ids, branches and refs (docs/architecture.md): other tools rely on them. */
 export const names = {
   missionWorkflowId: (missionId: string): string => `mission-${missionId}`,
   taskWorkflowId: (missionId: string, taskId: string): string => `mission-${missionId}/task-${taskId}`,

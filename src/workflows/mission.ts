@@ -57,7 +57,11 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       if (m.requestCancel('cancelled (workflow cancellation requested)')) steps.effects.cancelAll();
     });
   }
-  if (input.carried?.reopen) m.reopen(input.carried.reopen);
+  if (input.carried?.reopen) {
+    m.reopen(input.carried.reopen);
+    // The client may have started this run with the phase the mission ended in.
+    if (outcomeStatus) steps.setPhase('planning');
+  }
 
   const story = async (): Promise<void> => {
     await steps.setup();
