@@ -228,3 +228,49 @@ export function addAgentRun(task: TaskUsage, run: AgentUsage, attempts: number):
 export function missionCost(tasks: ReadonlyArray<{ costUsd: number }>): number {
   return tasks.reduce((sum, t) => sum + t.costUsd, 0);
 }
+
+/** The counters a mission keeps per task (the `TaskState` fields of `status --json`). */
+export interface TaskCounters extends Counters {
+  id: string;
+  sessionId: string | null;
+  attempts: number;
+}
+
+/**
+ * A mission's ledger: each task's latest `TaskUsage` (session totals included), which a retry, a
+ * continue-as-new and a reopened mission carry so a resumed session is never paid twice.
+ */
+export class MissionLedger {
+  private readonly byTask: Map<string, TaskUsage>;
+
+  constructor(carried?: Record<string, TaskUsage>) {
+    this.byTask = new Map(Object.entries(carried ?? {}));
+  }
+
+  /** Records a task's usage (a live report or its result) and shows it on the task's counters. */
+  record(t: TaskCounters, u: Partial<TaskUsage>): void {
+    const usage = taskUsage(u);
+    this.byTask.set(t.id, usage);
+    t.sessionId = usage.sessionId ?? t.sessionId;
+    t.turns = usage.turns;
+    t.costUsd = usage.costUsd;
+    t.inputTokens = usage.inputTokens;
+    t.outputTokens = usage.outputTokens;
+    t.attempts = usage.attempts;
+  }
+
+  /**
+   * The task's ledger: its latest record, or, for a mission that never kept one, its counters
+   * without session totals (a resume then counts the session's earlier cost again).
+   */
+  of(t: TaskCounters): TaskUsage {
+    return (
+      this.byTask.get(t.id) ?? taskUsage({ ...t, sessionCostUsd: 0, sessionInputTokens: 0, sessionOutputTokens: 0 })
+    );
+  }
+
+  /** What the next run carries (`CarriedState.lastUsage`). */
+  carry(): Record<string, TaskUsage> {
+    return Object.fromEntries(this.byTask);
+  }
+}

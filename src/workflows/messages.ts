@@ -35,8 +35,7 @@ export interface SteerResult {
   /** `interrupt`: the agent is stopped and its session resumed with the message now. */
   delivery: 'interrupt' | 'queued';
 }
-/** The longest steering message accepted, in characters. */
-export const MAX_STEER_MESSAGE_CHARS = 16_384;
+export { MAX_STEER_MESSAGE_CHARS } from '../mission/control';
 export const steerUpdate = defineUpdate<SteerResult, [SteerRequest]>('steer');
 
 /** `flotilla retry` / `flotilla skip`: one task of the mission. */

@@ -5,6 +5,7 @@
  * enters history, so a rejected request leaves no trace.
  */
 import { getExternalWorkflowHandle, setHandler } from '@temporalio/workflow';
+import { endingRejection, skipRejection, steerRejection } from '../mission/control';
 import { names } from '../mission/types';
 import {
   cancelSignal,
@@ -30,8 +31,14 @@ export interface MissionEffects {
   now(): string;
 }
 
+/** A validator's refusal: the update is rejected with `rejection` (what the user reads). */
+function refuse(rejection: string | null): void {
+  if (rejection) throw new Error(rejection);
+}
+
 /** Installs every signal, query and update handler of `missionWorkflow`. */
 export function installMissionHandlers(m: Mission, fx: MissionEffects): void {
+  const ending = (verb: string) => endingRejection(m.spec.id, m.halt.cancel !== null, m.state.endedAt, verb);
   const task = (id: string) => getExternalWorkflowHandle(names.taskWorkflowId(m.spec.id, id));
   /** A task that has just ended cannot take the signal, and that is not an error. */
   const tell = async (ids: string[], signal: typeof holdSignal | typeof releaseSignal): Promise<void> => {
@@ -53,7 +60,7 @@ export function installMissionHandlers(m: Mission, fx: MissionEffects): void {
     await tell(m.resume(), releaseSignal);
   });
   setHandler(cancelSignal, (arg) => {
-    if (m.requestCancel(arg?.reason ?? 'cancelled by user')) fx.cancelAll();
+    if (m.halt.requestCancel(arg?.reason ?? 'cancelled by user')) fx.cancelAll();
   });
   setHandler(taskUpdateSignal, ({ taskId, usage, note, held }) => m.taskUpdate(taskId, usage, note, held));
 
@@ -62,12 +69,15 @@ export function installMissionHandlers(m: Mission, fx: MissionEffects): void {
     async ({ taskId, message, queue }) => {
       // Not swallowed: a task that ended just now cannot take the message, and the user must know.
       await task(taskId).signal(steerTaskSignal, { message, queue: !!queue });
-      return { taskId, delivery: m.steerDelivery(taskId, !!queue) };
+      return { taskId, delivery: queue || m.held.has(taskId) ? ('queued' as const) : ('interrupt' as const) };
     },
-    { validator: ({ taskId, message }) => m.checkSteer(taskId, message) },
+    {
+      validator: ({ taskId, message }) =>
+        refuse(ending('steer') ?? steerRejection(m.spec.id, m.state, taskId, message, m)),
+    },
   );
   setHandler(retryUpdate, ({ taskId }) => ({ taskId, reopened: m.retry(taskId) }), {
-    validator: ({ taskId }) => m.checkRetry(taskId),
+    validator: ({ taskId }) => refuse(m.retryRejection(taskId)),
   });
   setHandler(
     skipUpdate,
@@ -77,6 +87,6 @@ export function installMissionHandlers(m: Mission, fx: MissionEffects): void {
       if (stopTask) fx.cancelTask(taskId);
       return { taskId, was, skipped };
     },
-    { validator: ({ taskId }) => m.checkSkip(taskId) },
+    { validator: ({ taskId }) => refuse(ending('skip') ?? skipRejection(m.spec.id, m.state, taskId, m)) },
   );
 }

@@ -86,7 +86,7 @@ export class MissionSteps {
     const started: Promise<void>[] = [];
     for (const id of m.state.waves[w].taskIds) {
       await condition(() => m.mayStartTask());
-      if (m.halted) break;
+      if (m.halt.halted) break;
       if (m.startable(id) !== 'start') continue;
       const run = this.runTask(id);
       this.inFlight.add(run);
@@ -151,7 +151,7 @@ export class MissionSteps {
     m.state.waves[w].status = 'merging';
     for (const id of m.state.waves[w].taskIds) {
       const t = m.task(id);
-      if (t.status !== 'succeeded' || m.cancel) continue;
+      if (t.status !== 'succeeded' || m.halt.cancel) continue;
       for (;;) {
         m.merging = id;
         const r = await this.host.mergeBranch({
@@ -180,7 +180,7 @@ export class MissionSteps {
   /** Runs the mission verify on the integration branch; applies `onVerifyFailure` when it fails. */
   async verifyWave(w: number, preWaveSha: string, mergedNow: string[]): Promise<void> {
     const { m, spec } = this;
-    if (m.cancel) return;
+    if (m.halt.cancel) return;
     if (spec.verify.length === 0 || !m.state.waves[w].taskIds.some((id) => m.task(id).status === 'merged')) return;
     m.state.waves[w].status = 'verifying';
     for (;;) {
@@ -205,7 +205,7 @@ export class MissionSteps {
         m.reverted(mergedNow, preWaveSha, why);
         return;
       }
-      m.verifyFailed(why);
+      m.halt.stopFor(`${why} (onVerifyFailure: fail)`);
       return;
     }
   }
@@ -213,9 +213,9 @@ export class MissionSteps {
   /** Waits until the block is lifted (`resume`, or a skip of its task) or the mission is cancelled. */
   private async blockUntilLifted(block: Block): Promise<boolean> {
     const { m } = this;
-    m.blockOn(block);
-    await condition(() => m.block === null || m.cancel !== null);
-    return m.unblocked();
+    m.halt.blockOn(block);
+    await condition(() => m.halt.block === null || m.halt.cancel !== null);
+    return m.halt.unblocked();
   }
 
   /** After a workflow cancellation request: wait until every child has stopped its agent. */
@@ -231,7 +231,7 @@ export class MissionSteps {
 
   /** An error that ends the setup or the loop (e.g. an activity out of retries). */
   stopOn(err: unknown): void {
-    this.m.stop ??= { reason: failureMessage(err), byTask: null };
+    this.m.halt.stopFor(failureMessage(err));
   }
 }
 

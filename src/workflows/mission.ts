@@ -54,7 +54,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   if (outcomeStatus) {
     CancellationScope.current().cancelRequested.catch(() => {
       cancelRequested = true;
-      if (m.requestCancel('cancelled (workflow cancellation requested)')) steps.effects.cancelAll();
+      if (m.halt.requestCancel('cancelled (workflow cancellation requested)')) steps.effects.cancelAll();
     });
   }
   if (input.carried?.reopen) {
@@ -70,8 +70,8 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     let inOrder = m.state.currentWave;
     for (;;) {
       // Soft pause holds the next wave; a cancel or stop ends the loop.
-      await condition(() => m.halted || !m.state.paused);
-      const w = m.halted ? -1 : m.nextWave(inOrder);
+      await condition(() => m.halt.halted || !m.state.paused);
+      const w = m.halt.halted ? -1 : m.nextWave(inOrder);
       if (w < 0) break;
       m.state.currentWave = w;
       inOrder = w + 1;
@@ -79,7 +79,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       steps.setPhase('running');
       const preWaveSha = m.state.integrationSha!;
       await steps.runWave(w);
-      if (m.cancel || (input.spec.policy.onTaskFailure === 'stop-all' && m.stop)) {
+      if (m.halt.cancel || (input.spec.policy.onTaskFailure === 'stop-all' && m.halt.stop)) {
         m.state.waves[w].status = 'cancelled';
         break;
       }
@@ -87,7 +87,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       await steps.verifyWave(w, preWaveSha, mergedNow);
       m.waveDone(w);
       if (!m.state.paused) steps.setPhase('running');
-      if (workflowInfo().continueAsNewSuggested && m.nextWave(inOrder) >= 0 && !m.halted) {
+      if (workflowInfo().continueAsNewSuggested && m.nextWave(inOrder) >= 0 && !m.halt.halted) {
         // A wave boundary: no child runs, so the history can start over carrying the state. The
         // next run claims the host again and reuses the integration branch and worktree, which
         // belong to the mission's first run id.
@@ -105,7 +105,8 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     if (isCancellation(err)) {
       // `cancel` during setup, or (older missions) a workflow cancellation request: the children
       // are cancelled with it; wait until they have stopped their agents.
-      if (!m.cancel) m.cancel = { reason: (m.state.reason ??= 'cancelled (workflow cancellation requested)') };
+      if (!m.halt.cancel)
+        m.halt.cancel = { reason: (m.state.reason ??= 'cancelled (workflow cancellation requested)') };
       await steps.childrenStopped();
     } else {
       // An activity out of retries (e.g. the base branch vanished): the mission ends failed with

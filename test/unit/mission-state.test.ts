@@ -4,6 +4,7 @@
  */
 import { Mission, TaskOutcome } from '../../src/workflows/mission-state';
 import { taskUsage } from '../../src/mission/usage';
+import { endingRejection, skipRejection } from '../../src/mission/control';
 import type { MissionSpec } from '../../src/mission/types';
 import { mission, task } from '../helpers/missions';
 
@@ -49,7 +50,7 @@ test('a failed task skips its dependents, transitively; skip-dependents does not
   const m = new Mission(spec(), undefined, 'run1', T0);
   run(m, 'a', result('failed'));
   expect(['b', 'c'].map((id) => m.task(id).status)).toEqual(['skipped', 'skipped']);
-  expect(m.stop).toBeNull();
+  expect(m.halt.stop).toBeNull();
 });
 
 test('stop-wave and stop-all stop the mission, and only stop-all cancels the running tasks', () => {
@@ -63,18 +64,18 @@ test('stop-wave and stop-all stop the mission, and only stop-all cancels the run
     m.taskStarting('a', T0);
     m.taskEnded('a', result('failed'), T0);
     expect(m.taskFailed('a')).toBe(policy === 'stop-all');
-    expect(m.stop).toEqual({ reason: `task a failed (onTaskFailure: ${policy})`, byTask: 'a' });
-    expect(m.halted).toBe(true);
+    expect(m.halt.stop).toEqual({ reason: `task a failed (onTaskFailure: ${policy})`, byTask: 'a' });
+    expect(m.halt.halted).toBe(true);
     // Retrying the task that stopped the mission lifts the stop; another task's retry is refused.
-    expect(() => m.checkRetry('a')).not.toThrow();
+    expect(m.retryRejection('a')).toBeNull();
     m.retry('a');
-    expect(m.stop).toBeNull();
+    expect(m.halt.stop).toBeNull();
   }
 });
 
 test('retry makes the task pending with its ledger, reopens only the dependents Flotilla skipped', () => {
   const m = new Mission(spec(), undefined, 'r', T0);
-  m.checkSkip('c');
+  expect(skipRejection('m', m.state, 'c', m)).toBeNull();
   m.skip('c', T0); // the user's skip stays
   m.taskStarting('a', T0);
   m.taskUpdate(
@@ -104,21 +105,21 @@ test('retry is refused for a running or merged task, and while another task stop
   );
   m.rerunsEarlierWaves = true;
   m.taskStarting('a', T0);
-  expect(() => m.checkRetry('a')).toThrow(/only a failed, skipped or cancelled task/);
+  expect(m.retryRejection('a')).toMatch(/only a failed, skipped or cancelled task/);
   m.taskEnded('a', result('failed'), T0);
   m.taskFailed('a');
   run(m, 'd', result('failed'));
-  expect(() => m.checkRetry('d')).toThrow(/is stopping \(task a failed/);
-  expect(() => m.checkRetry('ghost')).toThrow(/has no task "ghost"/);
+  expect(m.retryRejection('d')).toMatch(/is stopping \(task a failed/);
+  expect(m.retryRejection('ghost')).toMatch(/has no task "ghost"/);
 });
 
 test('a retry while a new run is still setting up is accepted (the patch decision comes later)', () => {
   const m = new Mission(spec(), undefined, 'r', T0);
   run(m, 'd', result('failed'));
   expect(m.rerunsEarlierWaves).toBeUndefined();
-  expect(() => m.checkRetry('d')).not.toThrow();
+  expect(m.retryRejection('d')).toBeNull();
   m.rerunsEarlierWaves = false; // a replayed history from before retry existed
-  expect(() => m.checkRetry('d')).toThrow(/older Flotilla/);
+  expect(m.retryRejection('d')).toMatch(/older Flotilla/);
 });
 
 test('a block is lifted only by resume or a skip of the very task whose conflict it is', () => {
@@ -130,30 +131,30 @@ test('a block is lifted only by resume or a skip of the very task whose conflict
   );
   // d ended in conflict under an earlier `fail`-like stop; the mission now waits on a failed verify.
   m.task('d').status = 'conflict';
-  m.blockOn({ kind: 'verify', reason: 'mission verify failed' });
+  m.halt.blockOn({ kind: 'verify', reason: 'mission verify failed' });
   m.skip('d', T0);
-  expect(m.block).not.toBeNull();
+  expect(m.halt.block).not.toBeNull();
   m.resume();
-  expect(m.block).toBeNull();
-  expect(m.unblocked()).toBe(true);
+  expect(m.halt.block).toBeNull();
+  expect(m.halt.unblocked()).toBe(true);
 
   run(m, 'a', result('succeeded'));
   const block = m.conflict('a', 'conflict in x.txt');
   expect(block).toMatchObject({ kind: 'conflict', taskId: 'a' });
-  m.blockOn(block!);
+  m.halt.blockOn(block!);
   expect(m.state.blocked).toBe(true);
   m.task('b').status = 'conflict';
   m.skip('b', T0);
-  expect(m.block).not.toBeNull();
+  expect(m.halt.block).not.toBeNull();
   m.skip('a', T0);
-  expect(m.block).toBeNull();
+  expect(m.halt.block).toBeNull();
 });
 
 test('a conflict under onMergeConflict: fail stops the mission and skips the dependents', () => {
   const m = new Mission(spec(), undefined, 'r', T0);
   run(m, 'a', result('succeeded'));
   expect(m.conflict('a', 'conflict in x')).toBeNull();
-  expect(m.stop?.reason).toBe('task a: conflict in x (onMergeConflict: fail)');
+  expect(m.halt.stop?.reason).toBe('task a: conflict in x (onMergeConflict: fail)');
   expect(m.task('b').status).toBe('skipped');
 });
 
@@ -187,7 +188,7 @@ test('skip of a running task only marks it; its end records the skip whatever it
   m.taskStarting('a', T0);
   m.childStarted.add('a');
   expect(m.skip('a', T0)).toEqual({ was: 'running', skipped: ['b', 'c'], stopTask: true });
-  expect(() => m.checkSkip('a')).toThrow(/being skipped/);
+  expect(skipRejection('m', m.state, 'a', m)).toMatch(/being skipped/);
   m.taskEnded('a', { kind: 'cancelled' }, T0);
   expect(m.task('a')).toMatchObject({ status: 'skipped', error: expect.stringContaining('skipped by user') });
 });
@@ -195,9 +196,9 @@ test('skip of a running task only marks it; its end records the skip whatever it
 test('cancel is recorded once; running tasks end cancelled with its reason; the mission ends cancelled', () => {
   const m = new Mission(spec(), undefined, 'r', T0);
   m.taskStarting('a', T0);
-  expect(m.requestCancel('cancelled by user')).toBe(true);
-  expect(m.requestCancel('again')).toBe(false);
-  expect(() => m.checkSkip('d')).toThrow(/being cancelled/);
+  expect(m.halt.requestCancel('cancelled by user')).toBe(true);
+  expect(m.halt.requestCancel('again')).toBe(false);
+  expect(endingRejection('m', m.halt.cancel !== null, m.state.endedAt, 'skip')).toMatch(/being cancelled/);
   m.taskEnded('a', { kind: 'cancelled' }, T0);
   expect(m.finish(T0)).toBe('cancelled');
   expect(m.task('a')).toMatchObject({ status: 'cancelled', error: 'cancelled by user' });
