@@ -4,7 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
 import { createWorkers } from '../../src/worker';
-import type { MissionInput, MissionResult } from '../../src/workflows/mission';
+import { missionWorkflow, type MissionInput, type MissionResult } from '../../src/workflows/mission';
 import { tempDir } from './git';
 import { missionResult } from './outcome';
 
@@ -39,7 +39,7 @@ export function startMission(
   spec: MissionSpec,
 ): Promise<WorkflowHandle> {
   const input: MissionInput = { spec, searchAttributes: true };
-  return env.client.workflow.start('missionWorkflow', {
+  return env.client.workflow.start(missionWorkflow, {
     workflowId: names.missionWorkflowId(spec.id),
     taskQueue,
     args: [input],
