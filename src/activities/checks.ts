@@ -29,8 +29,6 @@ export interface ChecksInput {
    * tail (the mission's `agent.env`).
    */
   env?: string[];
-  /** Called about every second while a command runs (not part of the activity's input). */
-  onProgress?: (p: CommandProgress) => void;
 }
 
 export interface ChecksResult {
@@ -45,7 +43,10 @@ export interface ChecksResult {
  * kills the running command's group, then rethrows. Values of `env`'s variables are redacted from
  * the result (the log file keeps the full output: it never enters history).
  */
-export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
+export async function runCommands(
+  input: ChecksInput,
+  onProgress?: (p: CommandProgress) => void,
+): Promise<ChecksResult> {
   mkdirSync(path.dirname(input.logFile), { recursive: true });
   const ctx = activityContext();
   const redactor = new Redactor(input.env);
@@ -75,7 +76,7 @@ export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
       timedOut = true;
       void terminateGroup(pgid);
     }, input.timeoutMs);
-    const beat = setInterval(() => input.onProgress?.({ command: shown }), 1000);
+    const beat = setInterval(() => onProgress?.({ command: shown }), 1000);
     const onCancel = (): void => void terminateGroup(pgid);
     ctx?.cancellationSignal.addEventListener('abort', onCancel);
     try {
@@ -156,7 +157,7 @@ export function createChecksActivities() {
      */
     async runChecks(input: ChecksInput): Promise<ChecksResult> {
       const ctx = Context.current();
-      return runCommands({ ...input, onProgress: (p) => ctx.heartbeat(p) });
+      return runCommands(input, (p) => ctx.heartbeat(p));
     },
   };
 }

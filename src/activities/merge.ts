@@ -167,6 +167,11 @@ function warn(message: string, meta: Record<string, unknown>): void {
 
 export function createMergeActivities() {
   return {
+    /**
+     * Merges the task branch into the integration worktree (`--no-ff`), under the repository lock,
+     * heartbeating every 5 s. A conflict is a result (`status: 'conflict'`, the merge aborted).
+     * @throws Error when the task branch is missing or git fails for another reason
+     */
     async mergeBranch(input: MergeInput): Promise<MergeResult> {
       return heartbeating(() =>
         withRepoLock(input.repo, async () => {

@@ -215,14 +215,16 @@ async function provision(
   }
   const marker = path.join(stateDir, 'setup.done');
   if (setup.length === 0 || existsSync(marker)) return;
-  const result = await runCommands({
-    cwd: worktree,
-    commands: setup,
-    timeoutMs: input.setupTimeoutMs,
-    logFile: path.join(stateDir, 'setup.log'),
-    env: input.redact,
-    onProgress: opts.onProgress,
-  });
+  const result = await runCommands(
+    {
+      cwd: worktree,
+      commands: setup,
+      timeoutMs: input.setupTimeoutMs,
+      logFile: path.join(stateDir, 'setup.log'),
+      env: input.redact,
+    },
+    opts.onProgress,
+  );
   if (!result.ok) {
     const f = result.failed!;
     throw ApplicationFailure.retryable(
