@@ -63,7 +63,7 @@ export interface RunAgentResult extends AgentUsage {
   events: number;
   /** True when this attempt continued an earlier session. */
   resumed: boolean;
-  /** The task's latest checkpoint (the snapshot taken when this attempt ended), if any. */
+  /** The task's latest checkpoint (the one taken when this attempt ended), if any. */
   checkpointSha: string | null;
 }
 
