@@ -1,34 +1,37 @@
 /**
- * The `ApplicationFailure` types Flotilla's activities throw, in one place: activities throw them,
- * workflows name them in retry policies (`nonRetryableErrorTypes`) and act on them. Pure (workflow
- * code imports it). The strings are recorded in workflow histories: never change one.
+ * The `type` of every ApplicationFailure Flotilla throws, in one place: activities throw them,
+ * workflows match on them (`nonRetryableErrorTypes`, rate-limit waits), the client reads
+ * `MissionFailed`. Pure, so workflow code may
+ * import it. The strings are recorded in workflow histories: never change a value, only add.
  */
 export const ErrorType = {
-  /** The agent's program is not installed on the worker (non-retryable). */
+  /** The agent program is not installed (non-retryable; the message says how to install it). */
   AgentNotFound: 'AgentNotFound',
-  /** The agent's credentials were refused (non-retryable: a retry cannot fix them). */
+  /** The agent's credentials were refused (non-retryable; the message says what to set). */
   AgentAuth: 'AgentAuth',
-  /** The agent hit a rate limit; details carry `retryAfterMs` (the task waits on a durable timer). */
+  /** The agent's API is rate limited (non-retryable: the workflow waits `retryAfterMs` durably). */
   AgentRateLimited: 'AgentRateLimited',
-  /** The agent exited non-zero for another reason. */
+  /** The agent exited non-zero for another reason (retryable). */
   AgentExit: 'AgentExit',
-  /** The agent ran past `timeout`. */
+  /** One attempt ran longer than `agent.timeout` (retryable). */
   AgentTimeout: 'AgentTimeout',
-  /** The agent printed nothing for `idleTimeout`. */
+  /** No agent output for `agent.idleTimeout` (retryable). */
   AgentStalled: 'AgentStalled',
-  /** The task's worktree disappeared; it was rebuilt (retryable) or could not be (non-retryable). */
+  /** The task's worktree vanished; retryable once rebuilt, non-retryable when it cannot be. */
   WorktreeLost: 'WorktreeLost',
-  /** The worktree is in a state whose commit would lose work (e.g. a merge in progress). */
+  /** HEAD off the task branch or a merge/rebase in progress: committing would lose work (non-retryable). */
   WorktreeState: 'WorktreeState',
-  /** A task or integration branch belongs to another run of the mission. */
-  BranchTaken: 'BranchTaken',
-  /** The mission's base branch is gone from the repository. */
-  BaseMissing: 'BaseMissing',
-  /** A `setup` command failed in a new worktree. */
+  /** The task branch does not hold the commit just made on it (non-retryable). */
+  CommitMissing: 'CommitMissing',
+  /** A setup command failed (retryable). */
   SetupFailed: 'SetupFailed',
-  /** The repository is not on the worker that was asked to use it. */
+  /** A branch Flotilla would create belongs to another mission run (non-retryable). */
+  BranchTaken: 'BranchTaken',
+  /** The mission's base branch does not exist (non-retryable). */
+  BaseMissing: 'BaseMissing',
+  /** The repository is not on the host that took the activity (retryable: another host may take it). */
   RepoNotOnHost: 'RepoNotOnHost',
-  /** The mission ended failed: the mission workflow fails with its final progress as details. */
+  /** The mission ended failed: its workflow fails with details [final progress, carried state]. */
   MissionFailed: 'MissionFailed',
 } as const;
 
