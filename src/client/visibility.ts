@@ -39,12 +39,16 @@ export async function listMissions(client: Client, limit = 50): Promise<MissionL
   return out.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }
 
-/** Marks the identity of a worker that `run`/`watch` runs in-process, which leaves with its command. */
-const IN_PROCESS = ' in-process';
+/**
+ * What a worker this CLI runs says about itself after its `<pid>@<host>` identity: `in-process`,
+ * the worker of a `run`/`watch`, which leaves with its command; `query`, a workflow-only worker
+ * that answers one query or update and leaves at once.
+ */
+export type WorkerKind = 'in-process' | 'query';
 
-/** The worker identity of an in-process worker of this process: `<pid>@<host> in-process`. */
-export function inProcessIdentity(): string {
-  return `${process.pid}@${os.hostname()}${IN_PROCESS}`;
+/** The identity of a worker of this process: `<pid>@<host> <kind>`. */
+export function workerIdentity(kind: WorkerKind): string {
+  return `${process.pid}@${os.hostname()} ${kind}`;
 }
 
 export interface PollingOptions {
@@ -59,7 +63,7 @@ export interface PollingOptions {
  * Whether a live worker polls `taskQueue`. The service keeps pollers listed for minutes after
  * they die, so a poller on this host counts only while its process lives (SDK identities are
  * `<pid>@<hostname>`), and one elsewhere only if seen in the last 90 s. This process's own
- * workers never count.
+ * workers and the short-lived query workers of other commands never count.
  */
 export async function workerPolling(
   connection: Connection,
@@ -75,7 +79,9 @@ export async function workerPolling(
   const now = Date.now();
   return (res.pollers ?? []).some((p) => {
     const identity = p.identity ?? '';
-    if (opts.standaloneOnly && identity.endsWith(IN_PROCESS)) return false;
+    // A query worker runs no activity and leaves within seconds: nothing can rely on it.
+    if (identity.endsWith(' query')) return false;
+    if (opts.standaloneOnly && identity.endsWith(' in-process')) return false;
     const m = /^(\d+)@(\S+)/.exec(identity);
     if (m && m[2] === os.hostname()) {
       if (Number(m[1]) === process.pid) return false;

@@ -9,7 +9,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createQueryWorker, createWorkers, FlotillaWorkers } from '../worker';
 import { FlotillaConfig } from './config';
-import { inProcessIdentity, workerPolling } from './visibility';
+import { workerIdentity, workerPolling } from './visibility';
 
 let runtimeInstalled = false;
 
@@ -75,7 +75,7 @@ export async function startWorkers(
       concurrency: opts.concurrency,
       ...(opts.inProcess
         ? {
-            identity: inProcessIdentity(),
+            identity: workerIdentity('in-process'),
             shutdownGraceTime: IN_PROCESS_SHUTDOWN_GRACE_MS,
             shutdownForceTime: IN_PROCESS_SHUTDOWN_FORCE_MS,
           }
@@ -120,6 +120,7 @@ export async function withWorkflowWorker<T>(
       connection: native,
       namespace: config.namespace,
       taskQueue: config.taskQueue,
+      identity: workerIdentity('query'),
     });
     return await worker.runUntil(fn());
   } finally {

@@ -52,12 +52,13 @@ function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath
  * runs. It registers no activity, so it never touches a repository or starts an agent.
  */
 export async function createQueryWorker(
-  opts: Pick<FlotillaWorkerOptions, 'connection' | 'namespace' | 'taskQueue'>,
+  opts: Pick<FlotillaWorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'identity'>,
 ): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
+    ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
     ...workflowSource(),
   });
 }
@@ -82,8 +83,9 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     // cancelled agent dies within ~2 s instead of 80% of its heartbeat timeout.
     maxHeartbeatThrottleInterval: '2s',
     shutdownGraceTime: opts.shutdownGraceTime ?? '10s',
-    shutdownForceTime: opts.shutdownForceTime,
-    identity: opts.identity,
+    // Only when set: an explicit undefined would replace the SDK's defaults.
+    ...(opts.shutdownForceTime !== undefined ? { shutdownForceTime: opts.shutdownForceTime } : {}),
+    ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
   } satisfies Partial<WorkerOptions>;
   const shared = await Worker.create({
     ...common,
