@@ -7,7 +7,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
-import { runCli, spawnCli } from '../helpers/cli';
+import { CliProcess, runCli, spawnCli } from '../helpers/cli';
 import { makeRepo, tempDir } from '../helpers/git';
 import { processAlive } from '../helpers/missions';
 import { startDevServer } from '../helpers/temporal';
@@ -30,7 +30,20 @@ const cliEnv = (): NodeJS.ProcessEnv => ({
   FLOTILLA_TASK_QUEUE: 'flotilla-lifecycle',
 });
 const flotilla = (args: string[]) => runCli(args, { env: cliEnv(), timeoutMs: 180_000 });
-const spawnFlotilla = (args: string[]) => spawnCli(args, { env: cliEnv(), timeoutMs: 180_000 });
+/** CLIs a test started and may leave running when it fails: killed after each test. */
+const started: CliProcess[] = [];
+const spawnFlotilla = (args: string[]): CliProcess => {
+  const cli = spawnCli(args, { env: cliEnv(), timeoutMs: 180_000 });
+  started.push(cli);
+  return cli;
+};
+
+afterEach(async () => {
+  for (const cli of started.splice(0)) {
+    cli.kill('SIGKILL');
+    await cli.result;
+  }
+});
 
 /** A mission file of `command` agents (bash scripts: test code, not user input). */
 function missionFile(id: string, tasks: Array<{ id: string; script: string; dependsOn?: string[] }>, retries = 3) {

@@ -2,8 +2,8 @@
  * How the client reads an ended mission (`finalProgress`), for every way its workflow can end:
  * Completed with the progress as result (every mission before the Failed/Canceled contract, also
  * failed and cancelled ones), Failed with a `MissionFailed` failure (the progress and the state a
- * reopen continues from), Canceled (the progress query, answered by a workflow-only worker when
- * none polls), and anything else (outside Flotilla's control: exit 1).
+ * reopen continues from), Canceled (the progress query of the closed workflow), and anything
+ * else (outside Flotilla's control: exit 1).
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../config';
 import { say, withMission } from './context';
 
+/** Adds `flotilla cancel` to the program. */
 export function register(program: Command): void {
   program
     .command('cancel')

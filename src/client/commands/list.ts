@@ -4,6 +4,7 @@ import { loadConfig } from '../config';
 import { listMissions } from '../visibility';
 import { say, withConnection } from './context';
 
+/** Adds `flotilla list` to the program. */
 export function register(program: Command): void {
   program
     .command('list')

@@ -10,6 +10,7 @@ import { say } from './context';
 /** Between two reads of a followed transcript, ms. */
 const FOLLOW_POLL_MS = 500;
 
+/** Adds `flotilla logs` to the program. */
 export function register(program: Command): void {
   program
     .command('logs')

@@ -4,6 +4,7 @@ import { pauseSignal } from '../../workflows/messages';
 import { loadConfig } from '../config';
 import { say, withMission } from './context';
 
+/** Adds `flotilla pause` to the program. */
 export function register(program: Command): void {
   program
     .command('pause')

@@ -4,6 +4,7 @@ import { resumeSignal } from '../../workflows/messages';
 import { loadConfig } from '../config';
 import { say, withMission } from './context';
 
+/** Adds `flotilla resume` to the program. */
 export function register(program: Command): void {
   program
     .command('resume')

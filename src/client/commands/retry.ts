@@ -30,6 +30,7 @@ async function reopen(mission: MissionContext, taskId: string): Promise<boolean>
   return true;
 }
 
+/** Adds `flotilla retry` to the program. */
 export function register(program: Command): void {
   program
     .command('retry')

@@ -74,6 +74,7 @@ async function startAndMaybeFollow(file: string, opts: StartOptions, follow: boo
   });
 }
 
+/** Adds `flotilla run` and `flotilla start` to the program. */
 export function register(program: Command): void {
   program
     .command('run')

@@ -8,6 +8,7 @@ import { CliError, EXIT } from '../errors';
 import { ensureTemporalCli, readServerRecord, startDevArgs, stopEmbeddedServer } from '../server';
 import { say } from './context';
 
+/** Adds `flotilla server` and `flotilla server stop` to the program. */
 export function register(program: Command): void {
   const server = program
     .command('server')

@@ -4,6 +4,7 @@ import { skipUpdate } from '../../workflows/messages';
 import { loadConfig } from '../config';
 import { say, withMission } from './context';
 
+/** Adds `flotilla skip` to the program. */
 export function register(program: Command): void {
   program
     .command('skip')

@@ -4,6 +4,7 @@ import { loadConfig } from '../config';
 import { renderStatus } from '../render';
 import { say, withMission } from './context';
 
+/** Adds `flotilla status` to the program. */
 export function register(program: Command): void {
   program
     .command('status')

@@ -4,6 +4,7 @@ import { steerUpdate } from '../../workflows/messages';
 import { loadConfig } from '../config';
 import { say, withMission } from './context';
 
+/** Adds `flotilla steer` to the program. */
 export function register(program: Command): void {
   program
     .command('steer')

@@ -6,6 +6,7 @@ import { loadConfig } from '../config';
 import { renderPlan } from '../render';
 import { say } from './context';
 
+/** Adds `flotilla validate` to the program. */
 export function register(program: Command): void {
   program
     .command('validate')

@@ -4,6 +4,7 @@ import { loadConfig } from '../config';
 import { followWithWorker } from './follow';
 import { withMission } from './context';
 
+/** Adds `flotilla watch` to the program. */
 export function register(program: Command): void {
   program
     .command('watch')

@@ -10,6 +10,7 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** Adds `flotilla worker` to the program. */
 export function register(program: Command): void {
   program
     .command('worker')
