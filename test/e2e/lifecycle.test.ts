@@ -1,7 +1,7 @@
 /**
  * The CLI's own lifecycle as users meet it, on a real dev server with the real CLI (its own
- * in-process workers, real agent processes): Ctrl-C on `run`, two `run`s at once, `cancel` on an
- * ended mission, and two `retry`s racing to reopen a failed mission.
+ * in-process workers, real agent processes): Ctrl-C on `run`, two `run`s at once, and `cancel`
+ * on an ended mission.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -157,27 +157,4 @@ test('cancel on an ended mission says how it ended: failed, or cancelled', async
   const again = await flotilla(['cancel', 'ends-cancelled']);
   expect(again.code).toBe(1);
   expect(again.stderr).toMatch(/mission "ends-cancelled" has ended \(cancelled.*\); there is nothing to cancel/);
-});
-
-test('two retries racing to reopen a failed mission: one reopens it, the other says what happened; no crash', async () => {
-  const flag = marker('race.flag');
-  const file = missionFile(
-    'race',
-    [
-      { id: 'a', script: `test -f ${flag} || { echo "no flag yet" >&2; exit 1; }; echo a > a.txt` },
-      { id: 'b', script: 'cat a.txt > b.txt', dependsOn: ['a'] },
-    ],
-    0,
-  );
-  expect((await flotilla(['run', file])).code).toBe(1);
-  writeFileSync(flag, '');
-  const retries = await Promise.all([1, 2, 3].map(() => flotilla(['retry', 'race', 'a'])));
-  for (const r of retries) {
-    if (![0, 2].includes(r.code ?? -1)) throw new Error(`retry exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
-    expect(r.stderr).not.toMatch(/already started|\n\s+at /i);
-  }
-  expect(retries.filter((r) => /reopened it: task a runs again/.test(r.stdout))).toHaveLength(1);
-  const watch = await flotilla(['watch', 'race']);
-  expect(watch.stdout).toMatch(/mission race completed/);
-  expect(watch.code).toBe(0);
 });

@@ -30,6 +30,40 @@ async function reopen(mission: MissionContext, taskId: string): Promise<boolean>
   return true;
 }
 
+/**
+ * Retries `taskId` of the mission: an update to a running mission; a reopening of one that ended
+ * failed. When another `retry` reopened it first, this one goes to the reopened run as an update,
+ * and a rejection because the task runs again already is no failure.
+ * @throws CliError exit 2 rejected, exit 1 ended otherwise (completed, cancelled), exit 4 unknown
+ */
+export async function retryTask(first: MissionContext, taskId: string): Promise<void> {
+  const id = first.missionId;
+  let mission = first;
+  let reopenedByOther = false;
+  if (!(await mission.running())) {
+    if (await reopen(mission, taskId)) return;
+    reopenedByOther = true;
+    say(`mission ${id} was reopened meanwhile by another \`flotilla retry\`; sending this retry to it`);
+    // Describe the reopened run, not the ended one.
+    mission = new MissionContext(first.connected, id);
+  }
+  let reopened: string[];
+  try {
+    reopened = (await mission.update('retry', (h) => h.executeUpdate(retryUpdate, { args: [{ taskId }] }))).reopened;
+  } catch (err) {
+    if (!(reopenedByOther && err instanceof CliError && err.exitCode === EXIT.invalid)) throw err;
+    // Two retries of the same task: the other one's reopening runs it already.
+    const task = (await mission.progress()).tasks.find((t) => t.id === taskId);
+    if (task && ['pending', 'running'].includes(task.status)) {
+      say(`mission ${id}: task ${taskId} runs again already (the other retry reopened the mission for it)`);
+      return;
+    }
+    throw err;
+  }
+  say(`mission ${id}: task ${taskId} will run again${reopened.length ? `, then ${reopened.join(', ')}` : ''}`);
+  if (!(await mission.workerPolling())) say(`no worker is running: it starts when one does (\`flotilla worker\`)`);
+}
+
 /** Adds `flotilla retry` to the program. */
 export function register(program: Command): void {
   program
@@ -40,33 +74,6 @@ export function register(program: Command): void {
     .argument('<id>', 'mission id')
     .argument('<task>', 'task id')
     .action(async (id: string, taskId: string) => {
-      await withMission(loadConfig(), id, async (first) => {
-        let mission = first;
-        let reopenedByOther = false;
-        if (!(await mission.running())) {
-          if (await reopen(mission, taskId)) return;
-          reopenedByOther = true;
-          say(`mission ${id} was reopened meanwhile by another \`flotilla retry\`; sending this retry to it`);
-          // Describe the reopened run, not the ended one.
-          mission = new MissionContext(first.connected, id);
-        }
-        let reopened: string[];
-        try {
-          reopened = (await mission.update('retry', (h) => h.executeUpdate(retryUpdate, { args: [{ taskId }] })))
-            .reopened;
-        } catch (err) {
-          if (!(reopenedByOther && err instanceof CliError && err.exitCode === EXIT.invalid)) throw err;
-          // Two retries of the same task: the other one's reopening runs it already.
-          const task = (await mission.progress()).tasks.find((t) => t.id === taskId);
-          if (task && ['pending', 'running'].includes(task.status)) {
-            say(`mission ${id}: task ${taskId} runs again already (the other retry reopened the mission for it)`);
-            return;
-          }
-          throw err;
-        }
-        say(`mission ${id}: task ${taskId} will run again${reopened.length ? `, then ${reopened.join(', ')}` : ''}`);
-        if (!(await mission.workerPolling()))
-          say(`no worker is running: it starts when one does (\`flotilla worker\`)`);
-      });
+      await withMission(loadConfig(), id, (mission) => retryTask(mission, taskId));
     });
 }
