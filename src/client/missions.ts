@@ -3,6 +3,7 @@
  * can end ({@link finalProgress}): `status`, `watch`, `run` and `retry`'s reopening all read it
  * from here.
  */
+import { ErrorType } from '../mission/error-types';
 import {
   ApplicationFailure,
   Client,
@@ -18,12 +19,6 @@ import type { CarriedState } from '../workflows/mission';
 import { FlotillaConfig, workflowUrl } from './config';
 import { CliError, EXIT, NoWorkerError } from './errors';
 import { annotateRunningTasks } from './live-tasks';
-
-/**
- * The `ApplicationFailure` type of a mission that ended failed: its workflow ends Failed with
- * `details[0]` the final progress and `details[1]` (when present) the state to reopen it from.
- */
-export const MISSION_FAILED = 'MissionFailed';
 
 /** How long a progress query may wait for a worker to answer, ms. */
 const QUERY_DEADLINE_MS = 10_000;
@@ -100,7 +95,7 @@ export async function finalProgress(
         () => undefined,
         (err: unknown) => (err instanceof WorkflowFailedError ? err.cause : err),
       );
-      if (failure instanceof ApplicationFailure && failure.type === MISSION_FAILED && failure.details?.[0]) {
+      if (failure instanceof ApplicationFailure && failure.type === ErrorType.MissionFailed && failure.details?.[0]) {
         const [progress, carried] = failure.details as [MissionProgress, CarriedState | undefined];
         return { progress, carried: carried ?? undefined };
       }

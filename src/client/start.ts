@@ -3,13 +3,13 @@
  * its id is in the way, and the start of `missionWorkflow` itself.
  */
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import { defineSearchAttributeKey, SearchAttributePair, SearchAttributeType } from '@temporalio/common';
+import type { SearchAttributePair } from '@temporalio/common';
 import { cpSync, existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { simpleGit } from 'simple-git';
 import { MissionFileError } from '../mission/errors';
 import type { LoadedMission } from '../mission/load';
-import { MissionPhase, names, SEARCH_ATTRIBUTES } from '../mission/types';
+import { MissionPhase, names, SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
 // A value import, as Temporal's samples do: the workflow's function name is its type name
 // ('missionWorkflow'), which every recorded history refers to.
 import { missionWorkflow } from '../workflows';
@@ -19,14 +19,11 @@ import { CliError, EXIT } from './errors';
 
 const SCAFFOLD_MARK = 'flotilla-scaffold';
 
-const MISSION_ID_KEY = defineSearchAttributeKey(SEARCH_ATTRIBUTES.missionId, SearchAttributeType.KEYWORD);
-const PHASE_KEY = defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase, SearchAttributeType.KEYWORD);
-
 /** The search attributes a mission starts with (the workflow keeps the phase current). */
 export function startAttributes(missionId: string, phase: MissionPhase): SearchAttributePair[] {
   return [
-    { key: MISSION_ID_KEY, value: missionId },
-    { key: PHASE_KEY, value: phase },
+    { key: SEARCH_ATTRIBUTE_KEYS.missionId, value: missionId },
+    { key: SEARCH_ATTRIBUTE_KEYS.phase, value: phase },
   ];
 }
 

@@ -45,6 +45,9 @@ export type MissionResult = MissionProgress;
 export async function missionWorkflow(input: MissionInput): Promise<MissionResult> {
   const m = new Mission(input.spec, input.carried, workflowInfo().firstExecutionRunId, now());
   const steps = new MissionSteps(m, input.spec, !!input.searchAttributes);
+  // A reopened run is reopened before any handler runs: a retry racing the reopen sees its task pending.
+  const reopen = input.carried?.reopen;
+  if (reopen) m.reopen(reopen);
   installMissionHandlers(m, steps.effects);
   // Versioning: missions started before this ended Completed whatever their outcome, and a
   // cancellation request cancelled every scope at once. Now a request cancels like `cancel` does
@@ -57,11 +60,8 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       if (m.halt.requestCancel('cancelled (workflow cancellation requested)')) steps.effects.cancelAll();
     });
   }
-  if (input.carried?.reopen) {
-    m.reopen(input.carried.reopen);
-    // The client may have started this run with the phase the mission ended in.
-    if (outcomeStatus) steps.setPhase('planning');
-  }
+  // The client may have started this run with the phase the mission ended in.
+  if (reopen && outcomeStatus) steps.setPhase('planning');
 
   const story = async (): Promise<void> => {
     await steps.setup();

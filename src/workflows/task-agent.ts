@@ -8,6 +8,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   setHandler,
   sleep,
   workflowInfo,
@@ -24,6 +25,10 @@ import type { TaskInput } from './task';
 
 /** How many rate-limit waits one task may sit through before it fails. */
 const MAX_RATE_LIMIT_WAITS = 50;
+/** How many times a task's agent may lose its worker after its attempts ran out. */
+const MAX_WORKER_SHUTDOWNS = 20;
+const WORKER_STOPPED_PROMPT =
+  'The worker running you stopped; your work so far is in the worktree. Continue the task where you stopped.';
 
 export class TaskAgent {
   /** `pause --now` holds the task until `release`. */
@@ -119,6 +124,18 @@ export class TaskAgent {
     }
   }
 
+  /**
+   * Whether `err` says the agent's worker shut down (the SDK cancels running activities then),
+   * rather than that the task was stopped: its own scope was not cancelled.
+   */
+  private workerStopped(err: unknown): boolean {
+    const shutdown =
+      failureDetails(err).type === 'WorkerShutdown' ||
+      (isCancellation(err) && !CancellationScope.current().consideredCancelled);
+    // Versioning: tasks recorded before this failed or were cancelled here.
+    return shutdown && patched('worker-shutdown-not-a-failure');
+  }
+
   /** One agent run for this iteration, through any number of rate-limit waits. */
   private async runAgent(
     acts: ReturnType<typeof taskHost>,
@@ -129,7 +146,7 @@ export class TaskAgent {
   ): Promise<RunAgentResult> {
     const { input, usage } = this;
     const { task } = input;
-    for (let waits = 0; ;) {
+    for (let waits = 0, shutdowns = 0; ;) {
       try {
         const run = await acts.runAgent({
           missionId: input.missionId,
@@ -154,6 +171,15 @@ export class TaskAgent {
         await this.report(null);
         return run;
       } catch (err) {
+        if (this.workerStopped(err) && ++shutdowns <= MAX_WORKER_SHUTDOWNS) {
+          // The worker running the agent shut down (Ctrl-C on `run`, a worker drained) and the
+          // attempts ran out meanwhile: not the agent's failure. Its session goes on elsewhere.
+          const { details } = failureDetails(err);
+          if (details) addAgentRun(usage, details, details.attempt);
+          resume = details?.sessionId ?? usage.sessionId ?? resume;
+          prompt = resume ? WORKER_STOPPED_PROMPT : prompt;
+          continue;
+        }
         if (isCancellation(err)) throw err;
         const { type, details } = failureDetails(err);
         // Without details (a timeout, a lost worker) every attempt the policy allowed was spent.

@@ -277,6 +277,30 @@ test('values of agent.env variables never reach history: agent summary, gate out
   }
 });
 
+test('an agent whose worker shuts down (Ctrl-C on run) goes on on the next worker, even with retries: 0', async () => {
+  const repo = makeRepo();
+  const queue = 'flotilla-it-shutdown';
+  const home = tempDir('flotilla-home-');
+  const marks = path.join(tempDir(), 'runs');
+  // The first run is stopped with its worker; the second finds the first's work and finishes.
+  const script = `echo run >> ${marks}; if [ "$(wc -l < ${marks})" -eq 1 ]; then echo half > half.txt; sleep 300; fi; echo done > done.txt`;
+  const first = await startTestWorkers(env, queue, 'shutdown-host', home);
+  const handle = await startMission(env, queue, mission('shutdown', repo, [task('t', script)]));
+  await waitFor(env.client, 'shutdown', () => existsSync(marks));
+  await first.stop();
+  const second = await startTestWorkers(env, queue, 'shutdown-host', home);
+  try {
+    const result = await missionResult(handle);
+    expect(result.phase).toBe('completed');
+    expect(readFileSync(marks, 'utf8').trim().split('\n')).toHaveLength(2);
+    const branch = names.taskBranch('shutdown', 't');
+    expect(git(repo, 'show', `${branch}:half.txt`)).toBe('half');
+    expect(git(repo, 'show', `${branch}:done.txt`)).toBe('done');
+  } finally {
+    await second.stop();
+  }
+});
+
 test('a merge conflict marks the task conflict and, with onMergeConflict: fail, fails the mission', async () => {
   const repo = makeRepo({ 'shared.txt': 'base\n' });
   const spec = mission('conflict', repo, [
