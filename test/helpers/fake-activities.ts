@@ -146,25 +146,25 @@ export function blockingAgent(release: Promise<unknown>, onCancel?: (input: RunA
 }
 
 /**
- * Every activity as a typed `jest.fn` with a working default; `overrides` replace defaults.
- * `claimHost` names `hostQueue`, where the mission sends every git, agent and check activity.
+ * Working defaults for every activity, in the real ones' shapes. Like the real repository, they
+ * remember each repository's integration head: merges and resets move it, and a later
+ * `prepareIntegration` (after continue-as-new or a reopen) finds it where it was left.
  */
-export function fakeActivities(
-  overrides: Partial<Activities> = {},
-  { hostQueue = FAKE.hostQueue }: { hostQueue?: string } = {},
-): FakeActivities {
-  const defaults: Activities = {
+function defaultActivities(hostQueue: string): Activities {
+  const heads = new Map<string, string>();
+  return {
     async claimHost() {
       return { taskQueue: hostQueue, hostname: FAKE.hostname };
     },
     async prepareIntegration(input) {
       // The base SHA is recorded once: a later run (continue-as-new, reopen) passes it back.
       const baseSha = input.baseSha ?? FAKE.baseSha;
+      if (!heads.has(input.repo)) heads.set(input.repo, baseSha);
       return {
         worktree: FAKE.integrationWorktree(input.missionId),
         branch: names.integrationBranch(input.missionId),
         baseSha,
-        headSha: baseSha,
+        headSha: heads.get(input.repo)!,
       };
     },
     async prepareWorktree(input) {
@@ -190,17 +190,32 @@ export function fakeActivities(
       };
     },
     async mergeBranch(input) {
+      heads.set(input.repo, FAKE.mergeSha(input.branch));
       return { status: 'merged', sha: FAKE.mergeSha(input.branch), alreadyMerged: false };
     },
-    async resetIntegration() {},
+    async resetIntegration(input) {
+      heads.set(input.repo, input.sha);
+    },
     async runChecks() {
       return { ok: true, failed: null };
     },
   };
+}
+
+/** The name of every activity a worker registers. */
+export const ACTIVITY_NAMES = Object.keys(defaultActivities(FAKE.hostQueue)) as Array<keyof Activities>;
+
+/**
+ * Every activity as a typed `jest.fn` with a working default; `overrides` replace defaults.
+ * `claimHost` names `hostQueue`, where the mission sends every git, agent and check activity.
+ */
+export function fakeActivities(
+  overrides: Partial<Activities> = {},
+  { hostQueue = FAKE.hostQueue }: { hostQueue?: string } = {},
+): FakeActivities {
+  const defaults = defaultActivities(hostQueue);
   const fakes = {} as Record<string, jest.Mock>;
-  for (const name of Object.keys(defaults) as Array<keyof Activities>) {
-    fakes[name] = jest.fn((overrides[name] ?? defaults[name]) as Fn);
-  }
+  for (const name of ACTIVITY_NAMES) fakes[name] = jest.fn((overrides[name] ?? defaults[name]) as Fn);
   return fakes as unknown as FakeActivities;
 }
 

@@ -3,10 +3,11 @@
  * server, with every activity a typed `jest.fn` fake (test/helpers/fake-activities.ts).
  *
  * `workflowSuite()` registers the file's hooks: one dev server and one workflow bundle per test
- * file (bundled once, in parallel with the server's start), and per mission a fresh pair of
- * workers, as Flotilla runs them: the shared task queue (workflows and `claimHost`) and the host
- * queue `claimHost` names (every other activity). An activity that reaches the shared queue fails
- * at once, so a routing mistake in the workflow shows as a failure, not a hang.
+ * file (bundled once, in parallel with the server's start), and one pair of workers as Flotilla
+ * runs them: the shared task queue (workflows and `claimHost`) and the host queue `claimHost`
+ * names (every other activity). An activity that reaches the shared queue fails at once, so a
+ * routing mistake in the workflow shows as a failure, not a hang. The workers' activities answer
+ * with the fakes of the mission in flight (one per test; a test's leftover run is terminated).
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -19,7 +20,7 @@ import { names } from '../../src/mission/types';
 import { progressQuery } from '../../src/workflows/messages';
 import type { MissionInput, MissionResult, missionWorkflow } from '../../src/workflows/mission';
 import { workflowBundle } from './bundle';
-import { FAKE, FakeActivities } from './fake-activities';
+import { ACTIVITY_NAMES, FAKE, FakeActivities } from './fake-activities';
 import { mission, task } from './missions';
 import { startDevServer } from './temporal';
 
@@ -39,7 +40,7 @@ export interface RunningMission {
   progress(): Promise<MissionProgress>;
   /** Polls the progress query until `pred` holds. */
   waitFor(pred: (p: MissionProgress) => boolean, what: string, timeoutMs?: number): Promise<MissionProgress>;
-  /** Waits for the mission's result, then stops its workers. */
+  /** Waits for the mission's result. */
   result(): Promise<MissionResult>;
 }
 
@@ -51,22 +52,56 @@ export interface WorkflowSuite {
   run(spec: MissionSpec, fakes: FakeActivities): Promise<MissionResult & { mission: RunningMission }>;
 }
 
-let queues = 0;
-
-/** Registers the file's hooks (dev server, bundle, worker cleanup) and returns the harness. */
+/** Registers the file's hooks (dev server, bundle, workers, cleanup) and returns the harness. */
 export function workflowSuite(opts: { serverArgs?: string[] } = {}): WorkflowSuite {
   let env: TestWorkflowEnvironment | undefined;
-  let bundle: WorkflowBundleWithSourceMap;
-  const live: Array<() => Promise<void>> = [];
+  let workers: Worker[] = [];
+  let running: Promise<unknown> | undefined;
+  const taskQueue = `wft-${process.pid}`;
+  /** The mission in flight: its fakes answer the workers' activities, its log records them. */
+  let current: { fakes: FakeActivities; runs: ActivityRun[]; stop(): Promise<void> } | undefined;
+
+  /** Activities that delegate to the current mission's fakes; on the shared queue, only `only`. */
+  const delegates = (queue: string, only?: keyof Activities) =>
+    Object.fromEntries(
+      ACTIVITY_NAMES.map((name) => [
+        name,
+        async (...args: unknown[]) => {
+          const info = Context.current().info;
+          if (!current) throw ApplicationFailure.nonRetryable(`${name} ran with no mission in flight`, 'NoMission');
+          current.runs.push({ activity: name, taskQueue: queue, workflowId: info.workflowExecution?.workflowId ?? '' });
+          if (only && name !== only)
+            throw ApplicationFailure.nonRetryable(`${name} ran on the shared task queue ${queue}`, 'MisroutedActivity');
+          return (current.fakes[name] as unknown as (...a: unknown[]) => Promise<unknown>)(...args);
+        },
+      ]),
+    );
 
   beforeAll(async () => {
+    const started = Date.now();
+    let bundle: WorkflowBundleWithSourceMap;
     [env, bundle] = await Promise.all([startDevServer(undefined, opts.serverArgs ?? []), workflowBundle()]);
+    const common = {
+      connection: env.nativeConnection,
+      // Cancellation reaches an activity with a heartbeat's response: let it through at once.
+      maxHeartbeatThrottleInterval: '100ms',
+      defaultHeartbeatThrottleInterval: '100ms',
+    } as const;
+    workers = await Promise.all([
+      Worker.create({ ...common, taskQueue, workflowBundle: bundle, activities: delegates(taskQueue, 'claimHost') }),
+      Worker.create({ ...common, taskQueue: FAKE.hostQueue, activities: delegates(FAKE.hostQueue) }),
+    ]);
+    running = Promise.all(workers.map((w) => w.run()));
+    if (process.env.FLOTILLA_TEST_LOG) console.log(`workflow suite ready in ${Date.now() - started} ms`);
   }, 180_000);
   afterEach(async () => {
-    // A test that failed midway leaves its mission running: terminate it and stop its workers.
-    await Promise.all(live.splice(0).map((stop) => stop()));
+    // A test that failed midway leaves its mission running: terminate it.
+    await current?.stop();
+    current = undefined;
   }, 30_000);
   afterAll(async () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running;
     await env?.teardown();
   }, 30_000);
 
@@ -76,51 +111,17 @@ export function workflowSuite(opts: { serverArgs?: string[] } = {}): WorkflowSui
     input: Partial<MissionInput> = {},
   ): Promise<RunningMission> => {
     const e = env!;
-    const taskQueue = `wft-${process.pid}-${++queues}`;
+    if (current) throw new Error('one mission at a time per test file: the workers answer with its fakes');
     const runs: ActivityRun[] = [];
-    const on = (queue: string, only?: keyof Activities) =>
-      Object.fromEntries(
-        (Object.keys(fakes) as Array<keyof Activities>).map((name) => [
-          name,
-          async (...args: unknown[]) => {
-            const info = Context.current().info;
-            runs.push({ activity: name, taskQueue: queue, workflowId: info.workflowExecution?.workflowId ?? '' });
-            if (only && name !== only)
-              throw ApplicationFailure.nonRetryable(
-                `${name} ran on the shared task queue ${queue}`,
-                'MisroutedActivity',
-              );
-            return (fakes[name] as unknown as (...a: unknown[]) => Promise<unknown>)(...args);
-          },
-        ]),
-      );
-    const common = {
-      connection: e.nativeConnection,
-      // Cancellation reaches an activity with a heartbeat's response: let it through at once.
-      maxHeartbeatThrottleInterval: '100ms',
-      defaultHeartbeatThrottleInterval: '100ms',
-    } as const;
-    const shared = await Worker.create({
-      ...common,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: on(taskQueue, 'claimHost'),
-    });
-    const host = await Worker.create({ ...common, taskQueue: FAKE.hostQueue, activities: on(FAKE.hostQueue) });
-    const running = Promise.all([shared.run(), host.run()]);
     const handle = await e.client.workflow.start<typeof missionWorkflow>('missionWorkflow', {
       workflowId: names.missionWorkflowId(spec.id),
       taskQueue,
       args: [{ spec, ...input }],
     });
-    let stopped: Promise<void> | undefined;
-    const stop = (): Promise<void> =>
-      (stopped ??= (async () => {
-        await handle.terminate('test over').catch(() => undefined);
-        for (const w of [shared, host]) if (w.getState() === 'RUNNING') w.shutdown();
-        await running;
-      })());
-    live.push(stop);
+    const stop = async (): Promise<void> => {
+      await handle.terminate('test over').catch(() => undefined);
+    };
+    current = { fakes, runs, stop };
     const progress = () => handle.query(progressQuery);
     return {
       handle,
@@ -139,13 +140,7 @@ export function workflowSuite(opts: { serverArgs?: string[] } = {}): WorkflowSui
           await new Promise((r) => setTimeout(r, 50));
         }
       },
-      async result() {
-        try {
-          return await handle.result();
-        } finally {
-          await stop();
-        }
-      },
+      result: () => handle.result(),
     };
   };
 
