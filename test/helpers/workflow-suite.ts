@@ -40,14 +40,21 @@ export interface RunningMission {
   progress(): Promise<MissionProgress>;
   /** Polls the progress query until `pred` holds. */
   waitFor(pred: (p: MissionProgress) => boolean, what: string, timeoutMs?: number): Promise<MissionProgress>;
-  /** Waits for the mission's result. */
-  result(): Promise<MissionResult>;
+  /** Waits for the mission's result (failing after `timeoutMs` instead of hanging the test). */
+  result(timeoutMs?: number): Promise<MissionResult>;
 }
 
 export interface WorkflowSuite {
   env(): TestWorkflowEnvironment;
   /** Starts workers with `fakes` and the mission; `input` adds to `{ spec }` (e.g. `carried`). */
   start(spec: MissionSpec, fakes: FakeActivities, input?: Partial<MissionInput>): Promise<RunningMission>;
+  /**
+   * Follows a mission workflow something else started on this suite's task queue (e.g. the
+   * client reopening an ended mission), its activities answered by `fakes`.
+   */
+  follow(missionId: string, fakes: FakeActivities): RunningMission;
+  /** The shared task queue the suite's workers poll. */
+  taskQueue: string;
   /** Starts the mission and waits for its result. */
   run(spec: MissionSpec, fakes: FakeActivities): Promise<MissionResult & { mission: RunningMission }>;
 }
@@ -105,23 +112,19 @@ export function workflowSuite(opts: { serverArgs?: string[] } = {}): WorkflowSui
     await env?.teardown();
   }, 30_000);
 
-  const start = async (
-    spec: MissionSpec,
-    fakes: FakeActivities,
-    input: Partial<MissionInput> = {},
-  ): Promise<RunningMission> => {
-    const e = env!;
-    if (current) throw new Error('one mission at a time per test file: the workers answer with its fakes');
+  const track = (missionId: string, fakes: FakeActivities): RunningMission => {
+    const handle = env!.client.workflow.getHandle<typeof missionWorkflow>(names.missionWorkflowId(missionId));
     const runs: ActivityRun[] = [];
-    const handle = await e.client.workflow.start<typeof missionWorkflow>('missionWorkflow', {
-      workflowId: names.missionWorkflowId(spec.id),
-      taskQueue,
-      args: [{ spec, ...input }],
-    });
-    const stop = async (): Promise<void> => {
-      await handle.terminate('test over').catch(() => undefined);
+    // A mission of this test that has ended leaves its fakes; the new one takes over the workers.
+    current = {
+      fakes,
+      runs,
+      stop: () =>
+        handle.terminate('test over').then(
+          () => undefined,
+          () => undefined,
+        ),
     };
-    current = { fakes, runs, stop };
     const progress = () => handle.query(progressQuery);
     return {
       handle,
@@ -140,13 +143,42 @@ export function workflowSuite(opts: { serverArgs?: string[] } = {}): WorkflowSui
           await new Promise((r) => setTimeout(r, 50));
         }
       },
-      result: () => handle.result(),
+      async result(timeoutMs = 30_000) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`mission ${missionId} did not end within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        });
+        try {
+          return await Promise.race([handle.result(), late]);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
     };
+  };
+
+  const start = async (
+    spec: MissionSpec,
+    fakes: FakeActivities,
+    input: Partial<MissionInput> = {},
+  ): Promise<RunningMission> => {
+    // One mission at a time: the workers answer with the fakes of the latest one.
+    await env!.client.workflow.start<typeof missionWorkflow>('missionWorkflow', {
+      workflowId: names.missionWorkflowId(spec.id),
+      taskQueue,
+      args: [{ spec, ...input }],
+    });
+    return track(spec.id, fakes);
   };
 
   return {
     env: () => env!,
     start,
+    follow: track,
+    taskQueue,
     async run(spec, fakes) {
       const m = await start(spec, fakes);
       return { ...(await m.result()), mission: m };
