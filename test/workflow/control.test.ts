@@ -94,7 +94,7 @@ test('pause --now stops the running agent; resume restarts its session; the next
   expect(taskOf(held, 'h').error).toContain('paused (--now)');
   expect(cancelled.map((i) => i.taskId)).toEqual(['h']);
   // Held: no new attempt until resume.
-  await sleep(500);
+  await sleep(300);
   expect(callsFor(fakes.runAgent, 'h')).toHaveLength(1);
 
   await m.handle.signal(resumeSignal);

@@ -14,7 +14,6 @@ import {
   deferred,
   FAKE,
   fakeActivities,
-  heartbeatUntil,
   inputsOf,
 } from '../helpers/fake-activities';
 import { fakeMission, fakeTask, taskOf, workflowSuite } from '../helpers/workflow-suite';
@@ -217,7 +216,7 @@ test('onMergeConflict pause: skipping an unrelated task does not unblock; `resum
     was: 'pending',
     skipped: [],
   });
-  await sleep(500);
+  await sleep(300);
   expect((await m.progress()).phase).toBe('blocked');
   expect(callsFor(fakes.mergeBranch, 'b')).toHaveLength(1);
 
@@ -258,7 +257,7 @@ test.failing('a blocked mission verify is not lifted by skipping another task in
   expect(blocked.reason).toContain('mission verify `npm test` failed after wave 0');
   expect(taskOf(blocked, 'b').status).toBe('conflict');
   await m.handle.executeUpdate(skipUpdate, { args: [{ taskId: 'b' }] });
-  await sleep(1000);
+  await sleep(600);
   // Still blocked on the verify, which has not run again (only `resume` re-runs it).
   expect(fakes.runChecks).toHaveBeenCalledTimes(1);
   expect((await m.progress()).phase).toBe('blocked');
@@ -313,7 +312,7 @@ test('budget: passing budget.usd pauses the mission once with the reason; resume
   );
   expect(paused.reason).toBe('budget of $0.03 reached ($0.04 spent); `flotilla resume budget` to go on');
   expect(paused.costUsd).toBeCloseTo(0.04, 6);
-  await sleep(500);
+  await sleep(300);
   expect(callsFor(fakes.runAgent, 'c')).toEqual([]);
   expect((await m.progress()).phase).toBe('paused');
 
@@ -325,16 +324,24 @@ test('budget: passing budget.usd pauses the mission once with the reason; resume
   expect(callsFor(fakes.runAgent, 'd')).toHaveLength(1);
 });
 
-test('a task that never started is not merged: the workflow only merges what succeeded', async () => {
-  // A guard for the fakes themselves: a failed task's branch is never offered to mergeBranch.
+test('onTaskFailure skip-dependents: the failed task and its dependents are left out, the rest goes on', async () => {
   const fakes = fakeActivities({
     async runAgent(input: RunAgentInput) {
       if (input.taskId === 'x') throw ApplicationFailure.nonRetryable('no', 'AgentFailed');
-      await heartbeatUntil(Promise.resolve());
       return agentResult(input);
     },
   });
-  const result = await suite.run(fakeMission('merge-only-ok', [fakeTask('x'), fakeTask('y')]), fakes);
-  expect(inputsOf(fakes.mergeBranch).map((i) => i.taskId)).toEqual(['y']);
-  expect(result.reason).toBe('not every task merged: x failed');
+  const spec = fakeMission('skip-deps', [fakeTask('x'), fakeTask('y'), fakeTask('x2', ['x']), fakeTask('y2', ['y'])]);
+  const result = await suite.run(spec, fakes);
+  expect(result.tasks.map((t) => [t.id, t.status])).toEqual([
+    ['x', 'failed'],
+    ['y', 'merged'],
+    ['x2', 'skipped'],
+    ['y2', 'merged'],
+  ]);
+  expect(taskOf(result, 'x2').error).toBe('skipped: depends on x (failed)');
+  expect(inputsOf(fakes.mergeBranch).map((i) => i.taskId)).toEqual(['y', 'y2']);
+  expect(callsFor(fakes.runAgent, 'x2')).toEqual([]);
+  expect(result.phase).toBe('failed');
+  expect(result.reason).toBe('not every task merged: x failed, x2 skipped');
 });
