@@ -14,6 +14,7 @@ import {
   deferred,
   FAKE,
   fakeActivities,
+  fakeSha,
   inputsOf,
 } from '../helpers/fake-activities';
 import { fakeMission, fakeTask, taskOf, workflowSuite } from '../helpers/workflow-suite';
@@ -344,4 +345,54 @@ test('onTaskFailure skip-dependents: the failed task and its dependents are left
   expect(callsFor(fakes.runAgent, 'x2')).toEqual([]);
   expect(result.phase).toBe('failed');
   expect(result.reason).toBe('not every task merged: x failed, x2 skipped');
+});
+
+test('task gate: a failing verify goes back to the same session as the next iteration, then passes', async () => {
+  let commits = 0;
+  const fakes = fakeActivities({
+    // Each iteration commits something new (the gate stops early when the head does not move).
+    async checkpoint(input) {
+      return { headSha: fakeSha(input.branch, String(++commits)), committed: true, diffstat: FAKE.diffstat };
+    },
+  });
+  fakes.runChecks.mockResolvedValueOnce({
+    ok: false,
+    failed: { command: 'npm test -- gate', exitCode: 2, outputTail: 'expected 42, got 41', timedOut: false },
+  });
+  const spec = fakeMission('gate', [fakeTask('g', [], { verify: ['npm test -- gate'], maxIterations: 3 })]);
+  const result = await suite.run(spec, fakes);
+
+  expect(result.phase).toBe('completed');
+  const runs = callsFor(fakes.runAgent, 'g');
+  expect(runs.map((i) => [i.iteration, i.resumeSessionId])).toEqual([
+    [1, null],
+    [2, FAKE.sessionId('g')],
+  ]);
+  expect(runs[1].prompt).toContain('Command: npm test -- gate');
+  expect(runs[1].prompt).toContain('Exit code: 2');
+  expect(runs[1].prompt).toContain('expected 42, got 41');
+  expect(runs[1].prompt).toContain('iteration 2 of 3');
+  expect(inputsOf(fakes.runChecks).map((i) => [i.cwd, i.commands])).toEqual([
+    [FAKE.taskWorktree('gate', 'g'), ['npm test -- gate']],
+    [FAKE.taskWorktree('gate', 'g'), ['npm test -- gate']],
+  ]);
+  const t = taskOf(result, 'g');
+  expect([t.iterations, t.attempts, t.headSha]).toEqual([2, 2, fakeSha(branch('gate', 'g'), '2')]);
+});
+
+test('task gate: an iteration that changes nothing stops the gate early; the task fails', async () => {
+  const fakes = fakeActivities();
+  fakes.runChecks.mockResolvedValue({
+    ok: false,
+    failed: { command: 'make check', exitCode: 1, outputTail: 'nope', timedOut: false },
+  });
+  const spec = fakeMission('gate-stuck', [fakeTask('g', [], { verify: ['make check'], maxIterations: 5 })]);
+  const result = await suite.run(spec, fakes);
+
+  expect(taskOf(result, 'g').status).toBe('failed');
+  expect(taskOf(result, 'g').error).toBe(
+    'verify `make check` failed (exit 1); iteration 2 changed nothing, so the gate stopped early',
+  );
+  expect(callsFor(fakes.runAgent, 'g')).toHaveLength(2);
+  expect(fakes.mergeBranch).not.toHaveBeenCalled();
 });
