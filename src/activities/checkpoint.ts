@@ -1,45 +1,18 @@
 /**
- * Two kinds of commit of a task's worktree:
- *
- * - `checkpoint` commits what an agent left on the task branch: `flotilla(<taskId>): <title>`.
- *   Idempotent: with nothing to commit it only reports HEAD, so a retry after a crash that
- *   already committed does nothing twice.
- * - `snapshot` (and `snapshotWorktree`, which runAgent calls while the agent runs) records the
- *   worktree's whole state as a commit under `refs/flotilla/checkpoints/<missionId>/<taskId>`
- *   without touching the agent's index, HEAD or files: it stages into a temporary index, so it
- *   can run while the agent itself runs git. Every snapshot stays in that ref's reflog. A lost
- *   worktree is rebuilt from the task branch plus the latest snapshot (see worktree.ts).
+ * Checkpoints: WIP snapshots of a task's worktree. `snapshotWorktree` (which runAgent calls while
+ * the agent runs) and the `snapshot` activity record the worktree's whole state as a commit under
+ * `refs/flotilla/checkpoints/<missionId>/<taskId>` without touching the agent's index, HEAD or
+ * files: it stages into a temporary index, so it can run while the agent itself runs git. Every
+ * checkpoint stays in that ref's reflog. A lost worktree is rebuilt from the task branch plus the
+ * latest checkpoint (see worktree.ts). The task's clean commit on its branch is commit.ts.
  */
-import { ApplicationFailure } from '@temporalio/activity';
 import execa from 'execa';
 import { copyFileSync, existsSync, mkdtempSync, realpathSync, rmSync, statSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Diffstat } from '../mission/progress';
 import { names } from '../mission/types';
 import { heartbeating } from './checks';
-import { diffstat, gitAt, identityConfig, resolveRef } from './git';
-
-export interface CheckpointInput {
-  worktree: string;
-  taskId: string;
-  title: string;
-  /** The task branch; the commit must land on it, or the merge would silently miss the work. */
-  branch: string;
-  /** The SHA the task branch started from, for the diffstat. */
-  baseSha: string;
-  /** Files the mission copied in (`copy:`, e.g. `.env`): never committed. */
-  exclude: string[];
-  /** Appended to the subject, e.g. `[incomplete]` for work kept after a failure. */
-  note?: string;
-}
-export interface CheckpointResult {
-  headSha: string;
-  /** True when this call made a commit. */
-  committed: boolean;
-  /** Changes of the task branch against its base. */
-  diffstat: Diffstat;
-}
+import { excludePathspecs, GitStepError, identityConfig, resolveRef } from './git';
 
 export interface SnapshotOptions {
   /** The worktree to snapshot (absolute path). */
@@ -80,25 +53,6 @@ export interface SnapshotActivityResult {
   changed: boolean;
   /** True when the worktree directory no longer exists (nothing could be recorded). */
   worktreeGone: boolean;
-}
-
-/** A git failure of a snapshot step, with what git said. */
-class GitStepError extends Error {}
-
-/**
- * Exclude pathspecs for `git add --all -- .`, one per `exclude` path that is not ignored anyway.
- * An exclude pathspec naming a path .gitignore ignores (the usual `.env`) makes `git add` fail
- * ("The following paths are ignored…"), and `add --all` skips such a path by itself.
- * `env` selects the index (tracked paths are never reported as ignored).
- */
-async function excludePathspecs(dir: string, exclude: string[], env: Record<string, string> = {}): Promise<string[]> {
-  const paths = exclude.filter((p) => p.trim() !== '');
-  if (paths.length === 0) return [];
-  const r = await execa('git', ['check-ignore', '--', ...paths], { cwd: dir, env, reject: false, stdin: 'ignore' });
-  // check-ignore exits 1 when nothing is ignored; anything else but 0 is an error.
-  if (r.exitCode !== 0 && r.exitCode !== 1) throw new GitStepError(`git check-ignore failed in ${dir}: ${r.stderr}`);
-  const ignored = new Set(r.stdout.split('\n').filter(Boolean));
-  return paths.filter((p) => !ignored.has(p)).map((p) => `:(exclude,literal)${p}`);
 }
 
 /** Snapshots of one ref never overlap inside this process (the ref update is compare-and-swap anyway). */
@@ -214,42 +168,8 @@ async function snapshotIn(
   return { sha, changed: true };
 }
 
-const IN_PROGRESS = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD'];
-
 export function createCheckpointActivities() {
   return {
-    /**
-     * @throws non-retryable `WorktreeState` when HEAD is not on the task branch or a merge or
-     *   rebase is in progress (committing then would lose the work or commit conflict markers)
-     */
-    async checkpoint(input: CheckpointInput): Promise<CheckpointResult> {
-      return heartbeating(async () => {
-        const git = await gitAt(input.worktree);
-        const head = (await git.raw(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
-        const gitDir = path.resolve(input.worktree, (await git.revparse(['--git-dir'])).trim());
-        const busy = IN_PROGRESS.find((f) => existsSync(path.join(gitDir, f)));
-        if (head !== input.branch || busy) {
-          throw ApplicationFailure.nonRetryable(
-            busy
-              ? `the agent left a ${busy.replace(/_HEAD|-merge|-apply/, '').toLowerCase()} in progress in ${input.worktree}; finish or abort it there, then retry the task`
-              : `the agent left HEAD on ${head || 'a detached commit'} instead of ${input.branch} in ${input.worktree}; check out the task branch there (its work may be on ${head || 'HEAD'}), then retry the task`,
-            'WorktreeState',
-          );
-        }
-        const excludes = await excludePathspecs(input.worktree, input.exclude);
-        await git.raw(['add', '--all', '--', '.', ...excludes]);
-        const staged = (await git.raw(['diff', '--cached', '--name-only'])).trim().length > 0;
-        let committed = false;
-        if (staged) {
-          const subject = `flotilla(${input.taskId}): ${input.title}${input.note ? ` ${input.note}` : ''}`;
-          await git.raw(['commit', '--no-verify', '--quiet', '-m', subject]);
-          committed = true;
-        }
-        const headSha = (await git.revparse(['HEAD'])).trim();
-        return { headSha, committed, diffstat: await diffstat(git, input.baseSha, headSha) };
-      });
-    },
-
     /**
      * Records the worktree's full state under `refs/flotilla/checkpoints/<missionId>/<taskId>`
      * (see {@link snapshotWorktree}) without committing on the task branch: for work kept after a
@@ -268,7 +188,7 @@ export function createCheckpointActivities() {
           message: `flotilla(${input.taskId}): checkpoint${input.note ? ` ${input.note}` : ''}`,
         });
         if (sha) return { ref, sha, changed, worktreeGone: false };
-        const latest = existsSync(input.repo) ? ((await resolveRef(await gitAt(input.repo), ref)) ?? null) : null;
+        const latest = existsSync(input.repo) ? ((await resolveRef(input.repo, ref)) ?? null) : null;
         return { ref, sha: latest, changed: false, worktreeGone: true };
       });
     },

@@ -1,13 +1,21 @@
 /**
  * Commands from the mission file (`setup`, task `verify`, mission `verify`), each in its own
- * process group, heartbeating while it runs so cancellation reaches it; the full output goes to a
- * log file, only its tail goes back into history.
+ * process group; the full output goes to a log file, only its tail (redacted of the named
+ * variables' values) goes back into history. `runCommands` reports progress to its caller, which
+ * owns the activity's heartbeat: a setup command run inside `runAgent` must not overwrite the
+ * agent's heartbeat details with its own.
  */
 import { Context } from '@temporalio/activity';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandLine } from '../mission/types';
 import { displayCommand, spawnGroup, Tail, terminateGroup, toArgv } from './process';
+import { Redactor } from './redact';
+
+/** What {@link runCommands} reports about every second while a command runs. */
+export interface CommandProgress {
+  command: string;
+}
 
 export interface ChecksInput {
   cwd: string;
@@ -16,7 +24,10 @@ export interface ChecksInput {
   timeoutMs: number;
   /** Full output is appended here. */
   logFile: string;
-  /** Names of environment variables passed through (values never enter history). */
+  /**
+   * Names of environment variables whose values never enter history: redacted from the output
+   * tail (the mission's `agent.env`).
+   */
   env?: string[];
 }
 
@@ -27,20 +38,26 @@ export interface ChecksResult {
 }
 
 /**
- * Runs `commands` in order in `cwd`, stopping at the first failure. Heartbeats every second when
- * called from an activity. Cancellation kills the running command's group, then rethrows.
+ * Runs `commands` in order in `cwd`, stopping at the first failure. Calls `onProgress` every
+ * second while a command runs; heartbeats nothing itself. Cancellation of the calling activity
+ * kills the running command's group, then rethrows. Values of `env`'s variables are redacted from
+ * the result (the log file keeps the full output: it never enters history).
  */
-export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
+export async function runCommands(
+  input: ChecksInput,
+  onProgress?: (p: CommandProgress) => void,
+): Promise<ChecksResult> {
   mkdirSync(path.dirname(input.logFile), { recursive: true });
   const ctx = activityContext();
+  const redactor = new Redactor(input.env);
   for (const command of input.commands) {
-    const shown = displayCommand(command);
+    const shown = redactor.text(displayCommand(command));
     const notFound = (): ChecksResult => ({
       ok: false,
       failed: {
         command: shown,
         exitCode: 127,
-        outputTail: `command not found: ${toArgv(command)[0]}`,
+        outputTail: redactor.text(`command not found: ${toArgv(command)[0]}`),
         timedOut: false,
       },
     });
@@ -59,7 +76,7 @@ export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
       timedOut = true;
       void terminateGroup(pgid);
     }, input.timeoutMs);
-    const beat = setInterval(() => ctx?.heartbeat({ command: shown }), 1000);
+    const beat = setInterval(() => onProgress?.({ command: shown }), 1000);
     const onCancel = (): void => void terminateGroup(pgid);
     ctx?.cancellationSignal.addEventListener('abort', onCancel);
     try {
@@ -77,7 +94,7 @@ export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
           failed: {
             command: shown,
             exitCode: timedOut ? null : (result.exitCode ?? null),
-            outputTail: tail.toString(),
+            outputTail: redactor.text(tail.toString()),
             timedOut,
           },
         };
@@ -96,18 +113,29 @@ export async function runCommands(input: ChecksInput): Promise<ChecksResult> {
   return { ok: true, failed: null };
 }
 
+/** How often {@link heartbeating} beats, ms. */
+export const HEARTBEAT_EVERY_MS = 5000;
+
 /**
- * Runs `fn` while heartbeating every 5 s, for activities whose steps (waiting for the repository
- * lock, `git worktree add` in a large repository) do not heartbeat on their own but run under a
- * heartbeat timeout, so a dead worker is noticed quickly.
+ * Runs `fn` while heartbeating at once and every {@link HEARTBEAT_EVERY_MS}, for activities whose
+ * steps (waiting minutes for the repository lock, `git worktree add` in a large repository) do not
+ * heartbeat on their own but run under a heartbeat timeout, so a dead worker is noticed quickly.
+ * `fn` gets `beat(details)` to heartbeat progress of its own (the latest details are repeated by
+ * the timer). Outside an activity (direct calls from tests) nothing beats.
  */
-export async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
+export async function heartbeating<T>(fn: (beat: (details?: unknown) => void) => Promise<T>): Promise<T> {
   const ctx = activityContext();
-  const beat = setInterval(() => ctx?.heartbeat(), 5000);
+  let details: unknown;
+  const beat = (d?: unknown): void => {
+    if (d !== undefined) details = d;
+    ctx?.heartbeat(details);
+  };
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
   try {
-    return await fn();
+    return await fn(beat);
   } finally {
-    clearInterval(beat);
+    clearInterval(timer);
   }
 }
 
@@ -122,9 +150,14 @@ export function activityContext(): Context | undefined {
 
 export function createChecksActivities() {
   return {
-    /** Runs verify commands (task gate or mission verify); a failure is a result, not an error. */
+    /**
+     * Runs verify commands (task gate or mission verify); a failure is a result, not an error.
+     * Heartbeats `{ command }` every second while a command runs; the output tail in the result
+     * is redacted of the values of `input.env`'s variables.
+     */
     async runChecks(input: ChecksInput): Promise<ChecksResult> {
-      return runCommands(input);
+      const ctx = Context.current();
+      return runCommands(input, (p) => ctx.heartbeat(p));
     },
   };
 }

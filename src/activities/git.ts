@@ -1,13 +1,14 @@
 /**
- * git through simple-git, with two guards the activities share: a commit identity when the
- * repository has none (agents' work must always be committable), and a per-repository lock,
- * because `git worktree add` and ref updates are not safe to run concurrently in one repository
- * (DESIGN.md: `fatal: failed to read .git/worktrees/N/commondir` with 8 at once).
+ * git for the activities, through execa with exit codes (never simple-git: it sleeps 50 ms after
+ * every command that prints nothing, which inside the repository lock added ~350 ms per worktree).
+ * Two guards the activities share: a commit identity when the repository has none (agents' work
+ * must always be committable), and a per-repository lock, because `git worktree add` and ref
+ * updates are not safe to run concurrently in one repository (`fatal: failed to read
+ * .git/worktrees/N/commondir` with 8 at once).
  */
 import execa from 'execa';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { SimpleGit, simpleGit } from 'simple-git';
 
 const FALLBACK_IDENTITY = ['user.name=Flotilla', 'user.email=flotilla@localhost'];
 const identityKnown = new Map<string, boolean>();
@@ -28,19 +29,115 @@ export async function identityConfig(dir: string): Promise<string[]> {
   return has ? [] : FALLBACK_IDENTITY;
 }
 
-/** A simple-git instance for `dir`, with Flotilla's identity only where git has none configured. */
-export async function gitAt(dir: string): Promise<SimpleGit> {
-  return simpleGit({ baseDir: dir, config: await identityConfig(dir) });
+/** A git command that exited non-zero: its arguments, exit code and what it printed. */
+export class GitError extends Error {
+  constructor(
+    readonly args: string[],
+    readonly dir: string,
+    readonly exitCode: number,
+    readonly output: string,
+  ) {
+    super(`git ${args.join(' ')} failed in ${dir} (exit ${exitCode}): ${output.trim().slice(-1000)}`);
+    this.name = 'GitError';
+  }
+}
+
+export interface GitOptions {
+  /** Extra environment (added to the worker's). */
+  env?: Record<string, string>;
+  /** Written to git's stdin (default: stdin closed). */
+  input?: string;
+  /** Put Flotilla's identity before the command when the repository has none (commits, merges). */
+  identity?: boolean;
+}
+
+/**
+ * Runs `git args` in `dir`.
+ * @returns its stdout without the trailing newline
+ * @throws GitError when git exits non-zero (or cannot start)
+ */
+export async function git(dir: string, args: string[], opts: GitOptions = {}): Promise<string> {
+  const config = opts.identity ? (await identityConfig(dir)).flatMap((c) => ['-c', c]) : [];
+  const r = await execa('git', [...config, ...args], {
+    cwd: dir,
+    env: opts.env,
+    reject: false,
+    ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
+  });
+  if (r.exitCode !== 0)
+    throw new GitError(args, dir, r.exitCode ?? -1, r.stderr || r.stdout || (r as { message?: string }).message || '');
+  return r.stdout;
 }
 
 /**
  * Runs git in `dir` and returns its exit code and output instead of throwing: for commands whose
- * non-zero exit is an answer (a merge with conflicts prints them on stdout and exits 1).
+ * non-zero exit is an answer (a merge with conflicts prints them on stdout and exits 1). Uses
+ * Flotilla's identity where the repository has none.
  */
 export async function gitRun(dir: string, args: string[]): Promise<{ exitCode: number; output: string }> {
   const config = (await identityConfig(dir)).flatMap((c) => ['-c', c]);
   const r = await execa('git', [...config, ...args], { cwd: dir, reject: false, stdin: 'ignore', all: true });
   return { exitCode: r.exitCode ?? 1, output: r.all ?? '' };
+}
+
+/**
+ * Runs a git predicate (`merge-base --is-ancestor`, `rev-parse --verify --quiet`) and reports
+ * whether it exited 0: how these commands say yes or no.
+ */
+export async function gitSucceeds(dir: string, args: string[]): Promise<boolean> {
+  const r = await execa('git', args, { cwd: dir, reject: false, stdin: 'ignore' });
+  return r.exitCode === 0;
+}
+
+/** The commit SHA `ref` points at in the repository of `dir`, or undefined when it does not exist. */
+export async function resolveRef(dir: string, ref: string): Promise<string | undefined> {
+  const r = await execa('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {
+    cwd: dir,
+    reject: false,
+    stdin: 'ignore',
+  });
+  return (r.exitCode === 0 && r.stdout.trim()) || undefined;
+}
+
+/** `git diff --shortstat from...to` (what `to` changed since its merge base with `from`) as numbers. */
+export async function diffstat(
+  dir: string,
+  from: string,
+  to: string,
+): Promise<{ files: number; insertions: number; deletions: number }> {
+  // Three dots: changes on `to` since it forked from `from`. A retried task's branch started
+  // from an older integration SHA than the one it is given now; its own work is what counts.
+  const out = await git(dir, ['diff', '--shortstat', `${from}...${to}`]);
+  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
+  return {
+    files: num(/(\d+) files? changed/),
+    insertions: num(/(\d+) insertions?/),
+    deletions: num(/(\d+) deletions?/),
+  };
+}
+
+/** A git failure of a checkpoint or commit step, with what git said. */
+export class GitStepError extends Error {}
+
+/**
+ * Exclude pathspecs for `git add --all -- .`, one per `exclude` path that is not ignored anyway.
+ * An exclude pathspec naming a path .gitignore ignores (the usual `.env`) makes `git add` fail
+ * ("The following paths are ignored…"), and `add --all` skips such a path by itself.
+ * `env` selects the index (tracked paths are never reported as ignored).
+ * @throws GitStepError when `git check-ignore` fails
+ */
+export async function excludePathspecs(
+  dir: string,
+  exclude: string[],
+  env: Record<string, string> = {},
+): Promise<string[]> {
+  const paths = exclude.filter((p) => p.trim() !== '');
+  if (paths.length === 0) return [];
+  const r = await execa('git', ['check-ignore', '--', ...paths], { cwd: dir, env, reject: false, stdin: 'ignore' });
+  // check-ignore exits 1 when nothing is ignored; anything else but 0 is an error.
+  if (r.exitCode !== 0 && r.exitCode !== 1) throw new GitStepError(`git check-ignore failed in ${dir}: ${r.stderr}`);
+  const ignored = new Set(r.stdout.split('\n').filter(Boolean));
+  return paths.filter((p) => !ignored.has(p)).map((p) => `:(exclude,literal)${p}`);
 }
 
 const locks = new Map<string, Promise<unknown>>();
@@ -56,7 +153,8 @@ const REPO_LOCK_STALE_MS = 20_000;
  * so calls run in order), then a lock file in the repository's git directory
  * (`.git/flotilla.lock`, through proper-lockfile), because two workers on one host (say
  * `flotilla run` and a `flotilla worker`) share the host's task queue. Serializes worktree and
- * branch creation and merges per repository.
+ * branch creation and merges per repository. Activities that call it heartbeat around it (see
+ * `heartbeating` in checks.ts): the wait may take minutes.
  * @throws when the lock file stays held by a live process for about 5 minutes
  */
 export async function withRepoLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
@@ -87,49 +185,11 @@ export async function withRepoLock<T>(repo: string, fn: () => Promise<T>): Promi
 const commonDirs = new Map<string, string>();
 
 /** The repository's shared git directory (`.git` of the main worktree), absolute. */
-async function gitCommonDir(repo: string): Promise<string> {
+export async function gitCommonDir(repo: string): Promise<string> {
   let dir = commonDirs.get(repo);
   if (!dir) {
-    const r = await execa('git', ['rev-parse', '--git-common-dir'], { cwd: repo, stdin: 'ignore' });
-    dir = path.resolve(repo, r.stdout.trim());
+    dir = path.resolve(repo, (await git(repo, ['rev-parse', '--git-common-dir'])).trim());
     commonDirs.set(repo, dir);
   }
   return dir;
-}
-
-/** The SHA `ref` points at, or undefined when it does not exist. */
-export async function resolveRef(git: SimpleGit, ref: string): Promise<string | undefined> {
-  try {
-    const out = await git.raw(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
-    return out.trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** `git diff --shortstat from...to` (what `to` changed since its merge base with `from`) as numbers. */
-export async function diffstat(
-  git: SimpleGit,
-  from: string,
-  to: string,
-): Promise<{ files: number; insertions: number; deletions: number }> {
-  // Three dots: changes on `to` since it forked from `from`. A retried task's branch started
-  // from an older integration SHA than the one it is given now; its own work is what counts.
-  const out = await git.raw(['diff', '--shortstat', `${from}...${to}`]);
-  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
-  return {
-    files: num(/(\d+) files? changed/),
-    insertions: num(/(\d+) insertions?/),
-    deletions: num(/(\d+) deletions?/),
-  };
-}
-
-/**
- * Runs a git predicate (`merge-base --is-ancestor`, `rev-parse --verify --quiet`) and reports
- * its exit status. simple-git's `raw()` cannot: it resolves on a non-zero exit whose stderr is
- * empty, which is exactly how these commands say "no".
- */
-export async function gitSucceeds(dir: string, args: string[]): Promise<boolean> {
-  const r = await execa('git', args, { cwd: dir, reject: false, stdin: 'ignore' });
-  return r.exitCode === 0;
 }

@@ -8,6 +8,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
+import { ErrorType } from '../mission/error-types';
 import type { ActivityConfig } from './config';
 
 export interface ClaimHostInput {
@@ -26,7 +27,10 @@ export function createHostActivities(config: ActivityConfig) {
      */
     async claimHost(input: ClaimHostInput): Promise<ClaimHostResult> {
       if (!existsSync(input.repo)) {
-        throw ApplicationFailure.retryable(`repository ${input.repo} is not on host ${os.hostname()}`, 'RepoNotOnHost');
+        throw ApplicationFailure.retryable(
+          `repository ${input.repo} is not on host ${os.hostname()}`,
+          ErrorType.RepoNotOnHost,
+        );
       }
       return { taskQueue: config.hostQueue, hostname: os.hostname() };
     },

@@ -1,10 +1,12 @@
 /**
  * All activities, bound to one worker's configuration. Workflows import this module as a type
- * only (`import type * as activities`), never its code.
+ * only (`import type * as activities`), never its code. Activity names are recorded in workflow
+ * histories: never rename one (`checkpoint` is the task's commit, see commit.ts).
  */
 import { createAgentActivities } from './agent';
 import { createCheckpointActivities } from './checkpoint';
 import { createChecksActivities } from './checks';
+import { createCommitActivities } from './commit';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createMergeActivities } from './merge';
@@ -16,6 +18,7 @@ export function createActivities(config: ActivityConfig) {
     ...createWorktreeActivities(config),
     ...createAgentActivities(config),
     ...createCheckpointActivities(),
+    ...createCommitActivities(),
     ...createMergeActivities(),
     ...createChecksActivities(),
   };

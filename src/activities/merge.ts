@@ -9,7 +9,7 @@ import execa from 'execa';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { activityContext, heartbeating } from './checks';
-import { gitAt, gitRun, gitSucceeds, resolveRef, withRepoLock } from './git';
+import { git, gitRun, gitSucceeds, resolveRef, withRepoLock } from './git';
 
 /**
  * A git lock file (`index.lock`, `HEAD.lock`, the integration branch's ref lock) older than this,
@@ -37,9 +37,7 @@ export interface ResetInput {
 }
 
 async function gitDir(worktree: string): Promise<string> {
-  const git = await gitAt(worktree);
-  const dir = (await git.revparse(['--git-dir'])).trim();
-  return path.resolve(worktree, dir);
+  return path.resolve(worktree, (await git(worktree, ['rev-parse', '--git-dir'])).trim());
 }
 
 /** git in `dir` with paths taken literally (no pathspec magic); output and exit code, never throws. */
@@ -169,25 +167,31 @@ function warn(message: string, meta: Record<string, unknown>): void {
 
 export function createMergeActivities() {
   return {
+    /**
+     * Merges the task branch into the integration worktree (`--no-ff`), under the repository lock,
+     * heartbeating every 5 s. A conflict is a result (`status: 'conflict'`, the merge aborted).
+     * @throws Error when the task branch is missing or git fails for another reason
+     */
     async mergeBranch(input: MergeInput): Promise<MergeResult> {
       return heartbeating(() =>
         withRepoLock(input.repo, async () => {
-          const git = await gitAt(input.worktree);
+          const wt = input.worktree;
           const own = await gitDir(input.worktree);
           // What a worker killed in the middle of a merge leaves behind: stale locks first (every
           // git command would fail on them), then a merge in progress, then an uncommitted result.
           const locks = await removeStaleLocks(input.worktree, own);
           if (locks.length) warn('removed git locks left by a killed git', { locks });
           if (existsSync(path.join(own, 'MERGE_HEAD'))) {
-            await git.raw(['merge', '--abort']);
+            await git(wt, ['merge', '--abort']);
           }
           const restored = await recoverInterruptedMerge(input.worktree, input.branch);
           if (restored.length)
             warn('undid an interrupted merge before merging again', { branch: input.branch, paths: restored });
-          const tip = await resolveRef(git, `refs/heads/${input.branch}`);
+          const tip = await resolveRef(wt, `refs/heads/${input.branch}`);
           if (!tip) throw new Error(`task branch ${input.branch} does not exist`);
           const contained = await gitSucceeds(input.worktree, ['merge-base', '--is-ancestor', tip, 'HEAD']);
-          if (contained) return { status: 'merged', sha: (await git.revparse(['HEAD'])).trim(), alreadyMerged: true };
+          if (contained)
+            return { status: 'merged', sha: (await git(wt, ['rev-parse', 'HEAD'])).trim(), alreadyMerged: true };
           const merge = await gitRun(input.worktree, [
             'merge',
             '--no-ff',
@@ -197,26 +201,32 @@ export function createMergeActivities() {
             input.branch,
           ]);
           if (merge.exitCode !== 0) {
-            const files = (await git.raw(['diff', '--name-only', '--diff-filter=U']).catch(() => ''))
+            const files = (await git(wt, ['diff', '--name-only', '--diff-filter=U']).catch(() => ''))
               .split('\n')
               .map((f) => f.trim())
               .filter(Boolean);
-            if (existsSync(path.join(await gitDir(input.worktree), 'MERGE_HEAD'))) await git.raw(['merge', '--abort']);
+            if (existsSync(path.join(await gitDir(wt), 'MERGE_HEAD'))) await git(wt, ['merge', '--abort']);
             if (files.length === 0)
               throw new Error(`git merge ${input.branch} failed: ${merge.output.trim().slice(-1000)}`);
             return { status: 'conflict', files, message: `merge conflict in ${files.join(', ')}` };
           }
-          return { status: 'merged', sha: (await git.revparse(['HEAD'])).trim(), alreadyMerged: false };
+          return { status: 'merged', sha: (await git(wt, ['rev-parse', 'HEAD'])).trim(), alreadyMerged: false };
         }),
       );
     },
 
-    /** Moves the integration branch back to `sha` (policy `onVerifyFailure: revert`). */
+    /**
+     * Moves the integration branch back to `sha` (policy `onVerifyFailure: revert`). Heartbeats
+     * every 5 s, also while it waits (possibly minutes) for the repository lock: it runs under a
+     * short heartbeat timeout.
+     * @throws GitError when the reset fails
+     */
     async resetIntegration(input: ResetInput): Promise<void> {
-      await withRepoLock(input.repo, async () => {
-        const git = await gitAt(input.worktree);
-        await git.raw(['reset', '--hard', input.sha]);
-      });
+      await heartbeating(() =>
+        withRepoLock(input.repo, async () => {
+          await git(input.worktree, ['reset', '--hard', '--quiet', input.sha]);
+        }),
+      );
     },
   };
 }

@@ -11,12 +11,16 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { SimpleGit } from 'simple-git';
+import { ErrorType } from '../mission/error-types';
 import type { CommandLine } from '../mission/types';
 import { names } from '../mission/types';
-import { heartbeating, runCommands } from './checks';
+import { CommandProgress, heartbeating, runCommands } from './checks';
 import { ActivityConfig, paths } from './config';
-import { gitAt, gitRun, resolveRef, withRepoLock } from './git';
+import { git, gitRun, resolveRef, withRepoLock } from './git';
+import { Redactor } from './redact';
+import { REBUILD_MARKER, runKey, taskStateDir, taskWorktreePath } from './worktree-layout';
+
+export { runKey, taskWorktreeNeedsRebuild, taskWorktreePath } from './worktree-layout';
 
 export interface PrepareIntegrationInput {
   missionId: string;
@@ -31,6 +35,8 @@ export interface PrepareIntegrationInput {
   copy: string[];
   /** Limit for each setup command, ms. */
   setupTimeoutMs: number;
+  /** Environment variables (names) whose values are redacted from setup output in failures. */
+  redact?: string[];
 }
 export interface PrepareIntegrationResult {
   worktree: string;
@@ -50,6 +56,8 @@ export interface PrepareWorktreeInput {
   copy: string[];
   /** Limit for each setup command, ms. */
   setupTimeoutMs: number;
+  /** Environment variables (names) whose values are redacted from setup output in failures. */
+  redact?: string[];
 }
 export interface PrepareWorktreeResult {
   worktree: string;
@@ -65,34 +73,10 @@ export interface PrepareWorktreeResult {
 /** What {@link ensureTaskWorktree} needs: the same as the `prepareWorktree` activity. */
 export type TaskWorktreeInput = PrepareWorktreeInput;
 
-const runKey = (runId: string): string => runId.replace(/-/g, '').slice(0, 8);
-
-/** Where the worktree of task `taskId` of the mission run `runId` lives under `home`. */
-export function taskWorktreePath(home: string, missionId: string, runId: string, taskId: string): string {
-  return path.join(paths.worktreesRoot(home, missionId, runKey(runId)), 'tasks', taskId);
-}
-
-/** The task worktree's state files (setup marker, rebuild marker), outside the worktree. */
-const taskStateDir = (home: string, missionId: string, runId: string, taskId: string): string =>
-  path.join(paths.runDir(home, missionId, taskId), `worktree-${runKey(runId)}`);
-
-/** Written before a worktree is (re-)created, removed once its checkpoint is restored. */
-const REBUILD_MARKER = 'rebuild.pending';
-
-/**
- * True when the task's worktree must go through {@link ensureTaskWorktree} before an agent runs
- * in it: it is gone, no longer a worktree (no `.git`), or a rebuild of it was interrupted before
- * its checkpoint was restored.
- */
-export function taskWorktreeNeedsRebuild(
-  home: string,
-  t: { missionId: string; runId: string; taskId: string },
-): boolean {
-  const worktree = taskWorktreePath(home, t.missionId, t.runId, t.taskId);
-  return (
-    !existsSync(path.join(worktree, '.git')) ||
-    existsSync(path.join(taskStateDir(home, t.missionId, t.runId, t.taskId), REBUILD_MARKER))
-  );
+/** How a caller of {@link ensureTaskWorktree} hears about setup commands that run. */
+export interface ProvisionOptions {
+  /** Called about every second while a setup command runs (the caller heartbeats its own details). */
+  onProgress?: (p: CommandProgress) => void;
 }
 
 /**
@@ -105,33 +89,38 @@ export function taskWorktreeNeedsRebuild(
  * Used by the `prepareWorktree` activity and by `runAgent` (a worktree lost while its agent runs).
  * Serialized per repository with the other worktree operations of this worker.
  * @throws non-retryable `BranchTaken` when the task branch belongs to another mission run;
- *   retryable `SetupFailed` when a setup command fails; Error when git fails
+ *   retryable `SetupFailed` when a setup command fails (its output redacted of `input.redact`);
+ *   GitError when git fails
  */
-export async function ensureTaskWorktree(home: string, input: TaskWorktreeInput): Promise<PrepareWorktreeResult> {
-  const git = await gitAt(input.repo);
+export async function ensureTaskWorktree(
+  home: string,
+  input: TaskWorktreeInput,
+  opts: ProvisionOptions = {},
+): Promise<PrepareWorktreeResult> {
+  const { repo } = input;
   const branch = names.taskBranch(input.missionId, input.taskId);
   const ref = names.checkpointRef(input.missionId, input.taskId);
   const worktree = taskWorktreePath(home, input.missionId, input.runId, input.taskId);
   const stateDir = taskStateDir(home, input.missionId, input.runId, input.taskId);
   const marker = path.join(stateDir, REBUILD_MARKER);
-  const { created, restoredCheckpoint } = await withRepoLock(input.repo, async () => {
-    if (!(await resolveRef(git, `refs/heads/${branch}`))) await archiveStaleCheckpoint(git, ref);
-    await ensureBranch(git, branch, input.baseSha, input.runId);
+  const { created, restoredCheckpoint } = await withRepoLock(repo, async () => {
+    if (!(await resolveRef(repo, `refs/heads/${branch}`))) await archiveStaleCheckpoint(repo, ref);
+    await ensureBranch(repo, branch, input.baseSha, input.runId);
     // The marker makes the restore crash-safe: a retry that finds the new worktree healthy but
     // the marker still there restores the checkpoint it did not get to.
     if (!existsSync(path.join(worktree, '.git'))) {
       mkdirSync(stateDir, { recursive: true });
       writeFileSync(marker, new Date().toISOString());
     }
-    const made = await ensureWorktree(git, worktree, branch);
+    const made = await ensureWorktree(repo, worktree, branch);
     if (!made && !existsSync(marker)) return { created: false, restoredCheckpoint: null };
-    const restored = await restoreCheckpoint(git, worktree, branch, ref);
+    const restored = await restoreCheckpoint(repo, worktree, branch, ref);
     // A new worktree has none of what setup made in the old one (node_modules, builds).
     rmSync(path.join(stateDir, 'setup.done'), { force: true });
     rmSync(marker, { force: true });
     return { created: made, restoredCheckpoint: restored };
   });
-  await provision(worktree, input.repo, input.copy, input.setup, input.setupTimeoutMs, stateDir);
+  await provision(worktree, input, stateDir, opts);
   return { worktree, branch, created, restoredCheckpoint };
 }
 
@@ -140,12 +129,12 @@ export async function ensureTaskWorktree(home: string, input: TaskWorktreeInput)
  * the same id (its branches deleted since): moved aside, never deleted, so it is not restored
  * into this run's worktree.
  */
-async function archiveStaleCheckpoint(git: SimpleGit, ref: string): Promise<void> {
-  const stale = await resolveRef(git, ref);
+async function archiveStaleCheckpoint(repo: string, ref: string): Promise<void> {
+  const stale = await resolveRef(repo, ref);
   if (!stale) return;
   const aside = ref.replace(/^refs\/flotilla\/checkpoints\//, 'refs/flotilla/stale-checkpoints/') + `/${Date.now()}`;
-  await git.raw(['update-ref', aside, stale]);
-  await git.raw(['update-ref', '-d', ref, stale]);
+  await git(repo, ['update-ref', aside, stale]);
+  await git(repo, ['update-ref', '-d', ref, stale]);
 }
 
 /**
@@ -153,16 +142,11 @@ async function archiveStaleCheckpoint(git: SimpleGit, ref: string): Promise<void
  * the branch's tip (later commits on the branch supersede an older checkpoint).
  * @returns the restored checkpoint's SHA, or null
  */
-async function restoreCheckpoint(
-  git: SimpleGit,
-  worktree: string,
-  branch: string,
-  ref: string,
-): Promise<string | null> {
-  const ckpt = await resolveRef(git, ref);
+async function restoreCheckpoint(repo: string, worktree: string, branch: string, ref: string): Promise<string | null> {
+  const ckpt = await resolveRef(repo, ref);
   if (!ckpt) return null;
-  const tip = await resolveRef(git, `refs/heads/${branch}`);
-  const parent = await resolveRef(git, `${ckpt}^1`);
+  const tip = await resolveRef(repo, `refs/heads/${branch}`);
+  const parent = await resolveRef(repo, `${ckpt}^1`);
   if (!tip || parent !== tip) return null;
   // --worktree only: files come back as the agent left them, nothing staged; paths tracked on the
   // branch but absent from the checkpoint (the agent deleted them) are deleted again.
@@ -172,55 +156,54 @@ async function restoreCheckpoint(
 }
 
 /** Creates `branch` at `sha` owned by `runId`, or checks that an existing one is ours. */
-async function ensureBranch(git: SimpleGit, branch: string, sha: string, runId: string): Promise<void> {
+async function ensureBranch(repo: string, branch: string, sha: string, runId: string): Promise<void> {
   const key = `branch.${branch}.flotillaRun`;
-  if (await resolveRef(git, `refs/heads/${branch}`)) {
-    const owner = (await git.raw(['config', '--get', key]).catch(() => '')).trim();
+  if (await resolveRef(repo, `refs/heads/${branch}`)) {
+    const owner = (await git(repo, ['config', '--get', key]).catch(() => '')).trim();
     if (owner !== runId) {
       throw ApplicationFailure.nonRetryable(
         `branch ${branch} already exists and belongs to another mission run; delete it (git branch -D ${branch}) or start the mission with another --id`,
-        'BranchTaken',
+        ErrorType.BranchTaken,
       );
     }
     return;
   }
   // Owner first: a crash between the two steps must not leave a branch a retry refuses as foreign.
-  await git.raw(['config', key, runId]);
-  await git.raw(['branch', branch, sha]);
+  await git(repo, ['config', key, runId]);
+  await git(repo, ['branch', branch, sha]);
 }
 
 /**
  * Makes `dir` a worktree of `repo` with `branch` checked out. An existing healthy worktree is
  * reused; a directory that is not one (e.g. left by a deleted repository) is moved aside, never
  * deleted, since it may hold someone's work.
+ * @returns true when it created the worktree
  */
-async function ensureWorktree(repoGit: SimpleGit, dir: string, branch: string): Promise<boolean> {
+async function ensureWorktree(repo: string, dir: string, branch: string): Promise<boolean> {
   if (existsSync(dir)) {
-    const wt = await gitAt(dir);
-    const top = (await wt.revparse(['--show-toplevel']).catch(() => '')).trim();
-    const head = (await wt.raw(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
+    const top = (await git(dir, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
+    const head = (await git(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
     if (top && path.resolve(top) === path.resolve(dir) && head === branch) return false;
     renameSync(dir, `${dir}.stale-${Date.now()}`);
   }
-  await repoGit.raw(['worktree', 'prune']);
+  await git(repo, ['worktree', 'prune']);
   mkdirSync(path.dirname(dir), { recursive: true });
-  await repoGit.raw(['worktree', 'add', dir, branch]);
+  await git(repo, ['worktree', 'add', '--quiet', dir, branch]);
   return true;
 }
 
 /**
  * Copies the mission's `copy` files the worktree lacks (paths stay inside the repository), then
- * runs `setup` once per worktree: a marker file records that it passed.
- * @throws retryable `SetupFailed` when a setup command fails
+ * runs `setup` once per worktree: a marker file in `stateDir` records that it passed.
+ * @throws retryable `SetupFailed` when a setup command fails, its output redacted of `redact`
  */
 async function provision(
   worktree: string,
-  repo: string,
-  copy: string[],
-  setup: CommandLine[],
-  setupTimeoutMs: number,
+  input: Pick<TaskWorktreeInput, 'repo' | 'copy' | 'setup' | 'setupTimeoutMs' | 'redact'>,
   stateDir: string,
+  opts: ProvisionOptions,
 ): Promise<void> {
+  const { repo, copy, setup } = input;
   for (const rel of copy) {
     const from = path.resolve(repo, rel);
     const to = path.resolve(worktree, rel);
@@ -232,17 +215,21 @@ async function provision(
   }
   const marker = path.join(stateDir, 'setup.done');
   if (setup.length === 0 || existsSync(marker)) return;
-  const result = await runCommands({
-    cwd: worktree,
-    commands: setup,
-    timeoutMs: setupTimeoutMs,
-    logFile: path.join(stateDir, 'setup.log'),
-  });
+  const result = await runCommands(
+    {
+      cwd: worktree,
+      commands: setup,
+      timeoutMs: input.setupTimeoutMs,
+      logFile: path.join(stateDir, 'setup.log'),
+      env: input.redact,
+    },
+    opts.onProgress,
+  );
   if (!result.ok) {
     const f = result.failed!;
     throw ApplicationFailure.retryable(
       `setup failed: \`${f.command}\` exited ${f.exitCode ?? '(timeout)'}\n${f.outputTail}`,
-      'SetupFailed',
+      ErrorType.SetupFailed,
     );
   }
   mkdirSync(stateDir, { recursive: true });
@@ -253,50 +240,56 @@ export function createWorktreeActivities(config: ActivityConfig) {
   return {
     /**
      * Records the base SHA (first call), creates the integration branch from it and its worktree.
+     * Heartbeats every 5 s (with `{ command }` while a setup command runs).
      * @throws non-retryable `BaseMissing` when the base branch is gone, `BranchTaken` when the
-     *   integration branch belongs to another mission run
+     *   integration branch belongs to another mission run; retryable `SetupFailed`
      */
     async prepareIntegration(input: PrepareIntegrationInput): Promise<PrepareIntegrationResult> {
-      return heartbeating(() => prepareIntegration(input));
+      const redactor = new Redactor(input.redact);
+      return redactor.guard(() => heartbeating((beat) => prepareIntegration(input, beat)));
     },
 
     /**
      * Creates (or reuses) the task's branch from `baseSha` and its worktree, copies the
      * mission's `copy` files that the worktree lacks, and runs `setup` once per worktree. A lost
      * worktree is rebuilt from the branch plus its latest checkpoint (see ensureTaskWorktree).
+     * Heartbeats every 5 s (with `{ command }` while a setup command runs).
      * @throws non-retryable `BranchTaken`; retryable `SetupFailed` when a setup command fails
      */
     async prepareWorktree(input: PrepareWorktreeInput): Promise<PrepareWorktreeResult> {
-      return heartbeating(() => prepareWorktree(input));
+      const redactor = new Redactor(input.redact);
+      return redactor.guard(() =>
+        heartbeating((beat) => ensureTaskWorktree(config.home, input, { onProgress: (p) => beat(p) })),
+      );
     },
   };
 
-  async function prepareIntegration(input: PrepareIntegrationInput): Promise<PrepareIntegrationResult> {
-    const git = await gitAt(input.repo);
-    const result = await withRepoLock(input.repo, async () => {
+  async function prepareIntegration(
+    input: PrepareIntegrationInput,
+    beat: (details?: unknown) => void,
+  ): Promise<PrepareIntegrationResult> {
+    const { repo } = input;
+    const key = runKey(config.home, input.missionId, input.runId);
+    const result = await withRepoLock(repo, async () => {
       let baseSha = input.baseSha;
       if (!baseSha) {
-        baseSha = (await resolveRef(git, `refs/heads/${input.baseBranch}`)) ?? null;
+        baseSha = (await resolveRef(repo, `refs/heads/${input.baseBranch}`)) ?? null;
         if (!baseSha) {
           throw ApplicationFailure.nonRetryable(
-            `base branch ${input.baseBranch} does not exist in ${input.repo}`,
-            'BaseMissing',
+            `base branch ${input.baseBranch} does not exist in ${repo}`,
+            ErrorType.BaseMissing,
           );
         }
       }
       const branch = names.integrationBranch(input.missionId);
-      await ensureBranch(git, branch, baseSha, input.runId);
-      const worktree = path.join(paths.worktreesRoot(config.home, input.missionId, runKey(input.runId)), 'integration');
-      await ensureWorktree(git, worktree, branch);
-      const headSha = (await (await gitAt(worktree)).revparse(['HEAD'])).trim();
+      await ensureBranch(repo, branch, baseSha, input.runId);
+      const worktree = path.join(paths.worktreesRoot(config.home, input.missionId, key), 'integration');
+      await ensureWorktree(repo, worktree, branch);
+      const headSha = (await git(worktree, ['rev-parse', 'HEAD'])).trim();
       return { worktree, branch, baseSha, headSha };
     });
-    const stateDir = path.join(config.home, 'runs', input.missionId, `integration-${runKey(input.runId)}`);
-    await provision(result.worktree, input.repo, input.copy, input.setup, input.setupTimeoutMs, stateDir);
+    const stateDir = path.join(config.home, 'runs', input.missionId, `integration-${key}`);
+    await provision(result.worktree, input, stateDir, { onProgress: (p) => beat(p) });
     return result;
-  }
-
-  async function prepareWorktree(input: PrepareWorktreeInput): Promise<PrepareWorktreeResult> {
-    return ensureTaskWorktree(config.home, input);
   }
 }

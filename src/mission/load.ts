@@ -7,12 +7,18 @@ import path from 'node:path';
 import { simpleGit } from 'simple-git';
 import YAML from 'yaml';
 import type { ZodError } from 'zod';
-import { gitSucceeds } from '../activities/git';
-import { CycleError, findCycle, planWaves } from '../workflows/plan';
+import execa from 'execa';
+import { CycleError, findCycle, planWaves } from './plan';
 import { parseDuration } from './duration';
 import { formatPath, MissionFileError, MissionProblem } from './errors';
 import { AgentSpec, MissionSpec, TaskSpec } from './types';
 import { ID_PATTERN, missionSchema, RawAgent, RawMission } from './schema';
+
+/** Whether `git args` exits 0 in `dir` (rev-parse --verify --quiet answers "no" with exit 1). */
+async function gitSays(dir: string, args: string[]): Promise<boolean> {
+  const r = await execa('git', args, { cwd: dir, reject: false, stdin: 'ignore' });
+  return r.exitCode === 0;
+}
 
 /** Largest prompt, bytes: prompts are workflow inputs, and Temporal caps a payload at 2 MB. */
 export const MAX_PROMPT_BYTES = 64 * 1024;
@@ -121,6 +127,15 @@ function mergeAgent(base: RawAgent | undefined, override: RawAgent | undefined):
 /** Cross-field rules zod cannot express; returns problems (empty when fine). */
 function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
   const problems: MissionProblem[] = [];
+  if (raw.policy?.onMergeConflict === 'resolve') {
+    // Accepted by the schema so that files written for the resolver agent read well, but until
+    // it exists `resolve` would silently do what `pause` does.
+    problems.push({
+      path: 'policy.onMergeConflict',
+      reason: '`resolve` (a resolver agent that merges conflicting branches) is not available in this version',
+      fix: 'use `pause` (the mission blocks until you make the branch merge and run `flotilla resume`) or `fail`',
+    });
+  }
   const ids = raw.tasks.map((t) => t.id);
   const seen = new Map<string, number>();
   raw.tasks.forEach((t, i) => {
@@ -268,7 +283,7 @@ async function checkRepo(
       },
     ]);
   }
-  if (!(await gitSucceeds(top, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']))) {
+  if (!(await gitSays(top, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']))) {
     throw new MissionFileError(file, [
       {
         path: fieldRepo,
@@ -291,7 +306,7 @@ async function checkRepo(
     }
     branch = head;
   } else {
-    const ok = await gitSucceeds(top, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]);
+    const ok = await gitSays(top, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]);
     if (!ok) {
       const branches = (await git.branchLocal()).all;
       throw new MissionFileError(file, [

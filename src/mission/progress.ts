@@ -1,6 +1,6 @@
 /**
  * Mission state as kept by `missionWorkflow`, and its derivation into the `status --json` shape of
- * DESIGN.md. Pure: imported by the workflow (for the progress query) and by the client.
+ * README.md ("status --json"). Pure: imported by the workflow (for the progress query) and by the client.
  */
 import { MissionPhase, MissionSpec, TaskStatus, TASK_STATUSES, TERMINAL_PHASES, names } from './types';
 
@@ -67,7 +67,7 @@ export interface MissionState {
   budgetUsd: number | null;
 }
 
-/** The `status --json` shape (DESIGN.md), plus `reason`, token totals, `budgetUsd`, `startedAt`, `endedAt`. */
+/** The `status --json` shape (README.md), plus `reason`, token totals, `budgetUsd`, `startedAt`, `endedAt`. */
 export interface MissionProgress {
   missionId: string;
   workflowId: string;

@@ -1,5 +1,5 @@
 /**
- * The mission file schema (DESIGN.md, "Mission file"), written with zod. It checks shape and
+ * The mission file schema (README.md, "The mission file"), written with zod. It checks shape and
  * types; cross-field rules (unknown dependencies, cycles, duplicates) live in `load.ts`, which
  * reports every problem as a {@link MissionProblem}.
  */

@@ -4,6 +4,7 @@
  * This file is imported by workflow code, which runs in Temporal's deterministic sandbox, so it
  * holds types and pure constants only: no Node APIs, no zod, no I/O.
  */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 /** The agent program a task runs. */
 export type Runtime = 'claude' | 'codex' | 'command';
@@ -80,11 +81,11 @@ export interface MissionSpec {
   sourceFile?: string;
 }
 
-/** Task status, as in DESIGN.md's `status --json` contract. */
+/** Task status, as in the `status --json` contract (README.md). */
 export type TaskStatus =
   'pending' | 'running' | 'succeeded' | 'merged' | 'failed' | 'skipped' | 'conflict' | 'cancelled';
 
-/** Mission phase, as in DESIGN.md's `status --json` contract. */
+/** Mission phase, as in the `status --json` contract (README.md). */
 export type MissionPhase =
   'planning' | 'running' | 'paused' | 'merging' | 'blocked' | 'completed' | 'failed' | 'cancelled';
 
@@ -101,7 +102,7 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
 
 export const TERMINAL_PHASES: readonly MissionPhase[] = ['completed', 'failed', 'cancelled'];
 
-/** Names from DESIGN.md: workflow ids and branches. */
+/** Names of workflow ids, branches and refs (docs/architecture.md): other tools rely on them. */
 export const names = {
   missionWorkflowId: (missionId: string): string => `mission-${missionId}`,
   taskWorkflowId: (missionId: string, taskId: string): string => `mission-${missionId}/task-${taskId}`,
@@ -116,3 +117,10 @@ export const SEARCH_ATTRIBUTES = {
   taskId: 'FlotillaTaskId',
   phase: 'FlotillaPhase',
 } as const;
+
+/** The same attributes as typed keys, for `upsertTypedSearchAttributes` and `typedSearchAttributes`. */
+export const SEARCH_ATTRIBUTE_KEYS = {
+  missionId: defineSearchAttributeKey(SEARCH_ATTRIBUTES.missionId, SearchAttributeType.KEYWORD),
+  taskId: defineSearchAttributeKey(SEARCH_ATTRIBUTES.taskId, SearchAttributeType.KEYWORD),
+  phase: defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase, SearchAttributeType.KEYWORD),
+};

@@ -7,7 +7,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { MissionProgress } from '../mission/progress';
-import type { TaskUsage } from './task';
+import type { TaskUsage } from '../mission/usage';
 
 /**
  * Pause. Soft by default: running tasks finish, no new task starts. With `now`, running agents
@@ -35,8 +35,7 @@ export interface SteerResult {
   /** `interrupt`: the agent is stopped and its session resumed with the message now. */
   delivery: 'interrupt' | 'queued';
 }
-/** The longest steering message accepted, in characters. */
-export const MAX_STEER_MESSAGE_CHARS = 16_384;
+export { MAX_STEER_MESSAGE_CHARS } from '../mission/control';
 export const steerUpdate = defineUpdate<SteerResult, [SteerRequest]>('steer');
 
 /** `flotilla retry` / `flotilla skip`: one task of the mission. */
@@ -59,15 +58,6 @@ export interface SkipResult {
 }
 /** Gives up on a task (stopping its agent if it runs); its dependents are skipped. */
 export const skipUpdate = defineUpdate<SkipResult, [TaskRequest]>('skip');
-
-/** Where a task workflow is: `preparing`, `agent` (iteration n), `checkpoint`, `verify`, `held`, `done`. */
-export interface TaskStep {
-  step: 'preparing' | 'agent' | 'checkpoint' | 'verify' | 'held' | 'done';
-  iteration: number;
-  /** What the task is waiting on, e.g. a rate limit's reset. */
-  note: string | null;
-}
-export const taskStepQuery = defineQuery<TaskStep>('step');
 
 /**
  * From a task workflow to its mission: usage so far (live accounting and the budget), a note for

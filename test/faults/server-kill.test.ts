@@ -14,7 +14,6 @@ import type { Client, Connection } from '@temporalio/client';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { names } from '../../src/mission/types';
-import type { MissionResult } from '../../src/workflows/mission';
 import { makeRepo, tempDir } from '../helpers/git';
 import { mission, progress, task } from '../helpers/missions';
 import {
@@ -35,6 +34,7 @@ import {
   startMissionOn,
   until,
 } from './harness';
+import { missionResult } from '../helpers/outcome';
 
 const h = new Harness();
 const home = tempDir('flotilla-faults-server-home-');
@@ -98,7 +98,7 @@ async function outage(name: string, downMs: number, readyToGo: (startsFile: stri
   await until('the agent to be ready to finish', () => readyToGo(starts), 120_000);
   const resumedMs = Date.now() - killedAt;
   writeFileSync(go, 'go\n');
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   const completedMs = Date.now() - killedAt;
   reportFault(`server-kill (${name} outage)`, recoveredMs, {
     downMs,

@@ -10,7 +10,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
-import type { MissionResult } from '../../src/workflows/mission';
 import { makeRepo, tempDir } from '../helpers/git';
 import { mission, task } from '../helpers/missions';
 import { freePort } from '../helpers/net';
@@ -29,6 +28,7 @@ import {
   startMissionOn,
   until,
 } from './harness';
+import { missionResult } from '../helpers/outcome';
 
 const h = new Harness();
 const home = tempDir('flotilla-faults-agent-home-');
@@ -121,7 +121,7 @@ async function crashDuringToolCall(taskId: string, ready: (sessionId: string) =>
   expect(liveGroupMembers(pgid).length).toBeGreaterThan(0);
   const second = await h.worker(`${taskId}-worker-2`, workerEnv);
 
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   await second.stop();
   const resumed = requestsOf(taskId)[before];
   const recoveredMs = resumed.at - killedAt;

@@ -14,7 +14,6 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
-import type { MissionResult } from '../../src/workflows/mission';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent, mission, task } from '../helpers/missions';
 import { freePort } from '../helpers/net';
@@ -29,6 +28,7 @@ import {
   startMissionOn,
   until,
 } from './harness';
+import { missionResult } from '../helpers/outcome';
 
 const h = new Harness();
 const home = tempDir('flotilla-faults-merge-home-');
@@ -98,7 +98,7 @@ async function crashDuringMerge(
     180_000,
   );
   const recoveredMs = Date.now() - killedAt;
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   await second.stop();
   return { result, recoveredMs, second, wt, gitDir };
 }

@@ -9,11 +9,11 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { groupAlive } from '../../src/activities/process';
 import { names } from '../../src/mission/types';
-import type { MissionResult } from '../../src/workflows/mission';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent, mission, task } from '../helpers/missions';
 import { startDevServer } from '../helpers/temporal';
 import { startMission, startTestWorkers } from '../helpers/worker';
+import { missionResult } from '../helpers/outcome';
 
 let env: TestWorkflowEnvironment;
 let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
@@ -96,7 +96,7 @@ test('a worktree deleted under a running agent is rebuilt from branch + checkpoi
       `worktree rebuilt with checkpoint ${ckpt.slice(0, 12)} after ${rebuiltMs} ms, attempt 2 started after ${attempt2Ms} ms`,
   );
 
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   expect(result.phase).toBe('completed');
   expect(result.tasks[0]).toMatchObject({ status: 'merged', attempts: 2 });
   // The final commit is the clean task commit and holds the work of both attempts: before.txt

@@ -4,7 +4,7 @@ import type { MissionProgress } from '../../src/mission/progress';
 import type { AgentSpec, MissionSpec, TaskSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
 import { progressQuery } from '../../src/workflows/messages';
-import { planWaves } from '../../src/workflows/plan';
+import { planWaves } from '../../src/mission/plan';
 
 /** A `command` agent running a bash script (the script is test code, not user input). */
 export function bashAgent(script: string, extra: Partial<AgentSpec> = {}): AgentSpec {

@@ -4,8 +4,9 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
 import { createWorkers } from '../../src/worker';
-import type { MissionInput, MissionResult } from '../../src/workflows/mission';
+import { missionWorkflow, type MissionInput, type MissionResult } from '../../src/workflows/mission';
 import { tempDir } from './git';
+import { missionResult } from './outcome';
 
 /** Both Flotilla workers (shared + host queue) in this process; `stop()` shuts them down. */
 export async function startTestWorkers(
@@ -38,7 +39,7 @@ export function startMission(
   spec: MissionSpec,
 ): Promise<WorkflowHandle> {
   const input: MissionInput = { spec, searchAttributes: true };
-  return env.client.workflow.start('missionWorkflow', {
+  return env.client.workflow.start(missionWorkflow, {
     workflowId: names.missionWorkflowId(spec.id),
     taskQueue,
     args: [input],
@@ -51,5 +52,5 @@ export async function runMission(
   taskQueue: string,
   spec: MissionSpec,
 ): Promise<MissionResult> {
-  return (await (await startMission(env, taskQueue, spec)).result()) as MissionResult;
+  return await missionResult(await startMission(env, taskQueue, spec));
 }

@@ -29,6 +29,7 @@ import {
 } from '../helpers/stub-anthropic';
 import { startDevServer } from '../helpers/temporal';
 import { runMission, startMission, startTestWorkers } from '../helpers/worker';
+import { missionResult } from '../helpers/outcome';
 
 type Script = (req: RecordedRequest, turn: number) => AnthropicReply;
 
@@ -232,7 +233,7 @@ test('steer interrupts a claude agent mid tool call and resumes the same session
     args: [{ taskId: 'paint', message: 'Use the color blue.' }],
   });
   expect(steered.delivery).toBe('interrupt');
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   expect(result.tasks[0].status).toBe('merged');
   expect(git(repo, 'show', `${names.integrationBranch('claude-steer')}:color.txt`)).toBe('blue');
   // The session resumed (Claude Code gives the resumed run its own id; status reports the latest):
@@ -301,7 +302,7 @@ test('a worker SIGKILLed during a tool call: a new worker resumes the same sessi
       /^attempt 1: no heartbeat since \d\d:\d\d:\d\d UTC \(its worker may have died\)/,
     );
     expect(ghost?.counts.running).toBe(0);
-    const result = (await handle.result()) as MissionResult;
+    const result = await missionResult(handle);
     const resumed = agentRequestsOf('crash')[1];
     console.log(`claude: worker SIGKILL -> resumed first request: ${resumed.at - killedAt} ms`);
     expect(result.tasks[0].status).toBe('merged');
@@ -338,7 +339,7 @@ test('passing the mission budget pauses it with the reason; resume goes on', asy
   await new Promise((r) => setTimeout(r, 2000));
   expect((await waitFor(env.client, 'claude-budget', () => true)).tasks[1].status).toBe('pending');
   await handle.signal(resumeSignal);
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   expect(result.phase).toBe('completed');
   expect(result.costUsd).toBeCloseTo(result.tasks[0].costUsd + result.tasks[1].costUsd, 6);
 });

@@ -22,6 +22,7 @@ import {
 } from '../helpers/stub-openai';
 import { startDevServer } from '../helpers/temporal';
 import { runMission, startMission, startTestWorkers } from '../helpers/worker';
+import { missionResult } from '../helpers/outcome';
 
 type Script = (req: RecordedRequest, turn: number) => ResponsesReply;
 
@@ -157,7 +158,7 @@ test('pause --now stops a codex agent mid command; resume continues the same thr
   await new Promise((r) => setTimeout(r, 1500));
   expect(requestsOf('hold')).toHaveLength(before);
   await handle.signal(resumeSignal);
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   expect(result.tasks[0].status).toBe('merged');
   expect(git(repo, 'show', `${names.integrationBranch('codex-hold')}:done.txt`)).toBe('done');
   const resumed = requestsOf('hold').find((r) => userTexts(r).join('\n').includes('paused by the user'))!;

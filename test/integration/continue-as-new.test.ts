@@ -6,11 +6,11 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { names } from '../../src/mission/types';
 import { pauseSignal, resumeSignal } from '../../src/workflows/messages';
-import type { MissionResult } from '../../src/workflows/mission';
 import { git, makeRepo } from '../helpers/git';
 import { mission, task, waitFor } from '../helpers/missions';
 import { startDevServer } from '../helpers/temporal';
 import { startMission, startTestWorkers } from '../helpers/worker';
+import { missionResult } from '../helpers/outcome';
 
 let env: TestWorkflowEnvironment;
 let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
@@ -57,7 +57,7 @@ test('a 5-wave mission continues as new at wave boundaries; state, queries and s
   await new Promise((r) => setTimeout(r, 2000));
   expect((await waitFor(env.client, 'can', () => true)).counts.merged).toBe(mergedWhilePaused);
   await handle.signal(resumeSignal);
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
 
   expect(result.phase).toBe('completed');
   expect(result.tasks.map((t) => t.status)).toEqual(ids.map(() => 'merged'));

@@ -12,12 +12,12 @@ import path from 'node:path';
 import type { MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
 import { pauseSignal, resumeSignal, retryUpdate, skipUpdate, steerUpdate } from '../../src/workflows/messages';
-import type { MissionResult } from '../../src/workflows/mission';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { mission, processAlive, progress, task, waitFor } from '../helpers/missions';
 import { replayRecorded } from '../helpers/histories';
 import { startDevServer } from '../helpers/temporal';
 import { startMission, startTestWorkers } from '../helpers/worker';
+import { missionResult } from '../helpers/outcome';
 
 let env: TestWorkflowEnvironment;
 let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
@@ -122,7 +122,7 @@ test('pause --now stops running agents after a checkpoint; resume resumes them; 
   expect(again.stderr).toMatch(/mission hold is already paused/);
 
   await h.signal(resumeSignal);
-  const result = (await h.result()) as MissionResult;
+  const result = await missionResult(h);
   expect(result.phase).toBe('completed');
   const runs = prompts(log);
   expect(runs).toHaveLength(2);
@@ -182,7 +182,7 @@ test('steer interrupts an agent and resumes it with the message; --queue waits f
   expect(steered).toEqual({ taskId: 'paint', delivery: 'interrupt' });
   await until(() => !processAlive(paintPid), 10_000);
 
-  const result = (await h.result()) as MissionResult;
+  const result = await missionResult(h);
   expect(result.phase).toBe('completed');
   expect(prompts(logOf('paint'))).toEqual(['do paint', expect.stringMatching(/^do paint[\s\S]*COLOR=blue/)]);
   // The queued message did not interrupt: the first run finished its work, then the message came.
@@ -238,7 +238,7 @@ test('retry runs a failed task again and reopens its dependents; skip gives up o
   expect(retried.stdout).toMatch(/task a will run again, then b/);
   writeFileSync(go, '');
 
-  const result = (await h.result()) as MissionResult;
+  const result = await missionResult(h);
   const status = Object.fromEntries(result.tasks.map((t) => [t.id, t.status]));
   expect(status).toEqual({ a: 'merged', c: 'merged', x: 'skipped', b: 'merged', y: 'skipped' });
   expect(result.tasks.find((t) => t.id === 'a')!.attempts).toBe(2);
@@ -277,7 +277,7 @@ test('a dependent reopened by retry waits for its dependency even when its own w
   writeFileSync(flag, '');
   expect(await h.executeUpdate(retryUpdate, { args: [{ taskId: 'a' }] })).toEqual({ taskId: 'a', reopened: ['c'] });
   writeFileSync(go, '');
-  const result = (await h.result()) as MissionResult;
+  const result = await missionResult(h);
   expect(result.phase).toBe('completed');
   expect(git(repo, 'show', `${names.integrationBranch('reopen')}:c.txt`)).toBe('a');
 });
@@ -290,7 +290,7 @@ test('retry on a mission that ended failed reopens it: the task runs again, then
     task('b', 'cat a.txt > b.txt', { dependsOn: ['a'] }),
     task('ok', 'echo ok > ok.txt'),
   ]);
-  const first = (await (await start(spec)).result()) as MissionResult;
+  const first = await missionResult(await start(spec));
   expect(first.phase).toBe('failed');
   const blocked = await flotilla(['retry', 'ended', 'b']);
   expect(blocked.code).toBe(2);
@@ -301,7 +301,7 @@ test('retry on a mission that ended failed reopens it: the task runs again, then
   const reopened = await flotilla(['retry', 'ended', 'a']);
   expect(reopened.code).toBe(0);
   expect(reopened.stdout).toMatch(/mission ended had ended failed; reopened it: task a runs again/);
-  const result = (await env.client.workflow.getHandle(names.missionWorkflowId('ended')).result()) as MissionResult;
+  const result = await missionResult(env.client.workflow.getHandle(names.missionWorkflowId('ended')));
   expect(result.phase).toBe('completed');
   expect(result.tasks.map((t) => [t.id, t.status])).toEqual([
     ['a', 'merged'],

@@ -2,6 +2,8 @@
  * missionWorkflow and taskWorkflow on a real Temporal dev server, with real git repositories and
  * real agent processes (bash scripts run by the `command` runtime).
  */
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import { replayRecorded } from '../helpers/histories';
 import { startDevServer } from '../helpers/temporal';
 import { runMission, startMission, startTestWorkers } from '../helpers/worker';
 import type { MissionSpec } from '../../src/mission/types';
+import { missionResult } from '../helpers/outcome';
 
 let env: TestWorkflowEnvironment;
 let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
@@ -149,7 +152,7 @@ test('pause holds the next wave until resume', async () => {
   expect(still.tasks[1].status).toBe('pending');
   expect(still.phase).toBe('paused');
   await handle.signal(resumeSignal);
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   expect(result.phase).toBe('completed');
   expect(result.tasks.map((t) => t.status)).toEqual(['merged', 'merged']);
 });
@@ -169,7 +172,7 @@ test("cancel kills a running agent's whole process group and keeps its worktree 
   expect(processAlive(agentPid) && processAlive(childPid)).toBe(true);
   const t0 = Date.now();
   await handle.signal(cancelSignal, { reason: 'changed my mind' });
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   expect(Date.now() - t0).toBeLessThan(15_000);
   expect(result.phase).toBe('cancelled');
   expect(result.reason).toBe('changed my mind');
@@ -185,6 +188,48 @@ test("cancel kills a running agent's whole process group and keeps its worktree 
   const worktrees = git(repo, 'worktree', 'list', '--porcelain');
   const wt = /worktree (.*\/tasks\/long)$/m.exec(worktrees)?.[1];
   expect(wt && readFileSync(path.join(wt, 'wip.txt'), 'utf8')).toBe('wip\n');
+});
+
+test('a workflow cancellation request (Web UI, temporal workflow cancel) ends the mission Canceled after its agents stopped', async () => {
+  const repo = makeRepo();
+  const pids = path.join(tempDir(), 'pids');
+  const spec = mission('cancel-request', repo, [
+    task('long', `sleep 300 & echo $! > ${pids}.child; echo wip > wip.txt; wait`),
+    task('later', 'true', { dependsOn: ['long'] }),
+  ]);
+  const handle = await start(spec);
+  await waitFor(env.client, 'cancel-request', () => existsSync(`${pids}.child`));
+  const childPid = Number(readFileSync(`${pids}.child`, 'utf8'));
+  await handle.cancel();
+  await expect(handle.result()).rejects.toThrow(/cancel/i);
+  expect((await handle.describe()).status.name).toBe('CANCELLED');
+  // Canceled only after the task stopped its agent (the activity waits for the group's kill).
+  expect(processAlive(childPid)).toBe(false);
+  const child = env.client.workflow.getHandle(names.taskWorkflowId('cancel-request', 'long'));
+  expect((await child.describe()).status.name).toBe('CANCELLED');
+  const result = await missionResult(handle);
+  expect(result.phase).toBe('cancelled');
+  expect(result.tasks.map((t) => t.status)).toEqual(['cancelled', 'skipped']);
+  expect(git(repo, 'show', `${names.checkpointRef('cancel-request', 'long')}:wip.txt`)).toBe('wip');
+});
+
+test('a failed mission ends its workflow Failed, with its final progress in the failure', async () => {
+  const repo = makeRepo();
+  const handle = await start(mission('ends-failed', repo, [task('bad', 'exit 3'), task('good', 'echo ok > ok.txt')]));
+  const err = await handle.result().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+  expect(cause.type).toBe('MissionFailed');
+  expect(cause.message).toMatch(/^mission ends-failed failed: not every task merged: bad failed/);
+  expect((await handle.describe()).status.name).toBe('FAILED');
+  const [progress, carried] = cause.details as [MissionResult, { lastUsage: Record<string, unknown> }];
+  expect(progress.phase).toBe('failed');
+  expect(progress.tasks.map((t) => t.status)).toEqual(['failed', 'merged']);
+  // What a reopen needs to go on counting from the right base.
+  expect(Object.keys(carried.lastUsage).sort()).toEqual(['bad', 'good']);
 });
 
 test('a merge conflict marks the task conflict and, with onMergeConflict: fail, fails the mission', async () => {
@@ -217,7 +262,7 @@ test('a merge conflict with onMergeConflict: pause blocks until the branch is fi
   const wt = /worktree (.*\/tasks\/two)$/m.exec(git(repo, 'worktree', 'list', '--porcelain'))![1];
   git(wt, 'merge', '--quiet', '-X', 'ours', '-m', 'resolve', names.integrationBranch('blocked'));
   await handle.signal(resumeSignal);
-  const result = (await handle.result()) as MissionResult;
+  const result = await missionResult(handle);
   expect(result.phase).toBe('completed');
   expect(git(repo, 'show', `${names.integrationBranch('blocked')}:shared.txt`)).toBe('two');
 });

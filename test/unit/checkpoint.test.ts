@@ -12,7 +12,12 @@ import { createActivities } from '../../src/activities';
 import type { AgentFailureDetails } from '../../src/activities/agent';
 import { snapshotWorktree } from '../../src/activities/checkpoint';
 import { groupAlive } from '../../src/activities/process';
-import { ensureTaskWorktree, taskWorktreeNeedsRebuild, type TaskWorktreeInput } from '../../src/activities/worktree';
+import {
+  ensureTaskWorktree,
+  runKey,
+  taskWorktreeNeedsRebuild,
+  type TaskWorktreeInput,
+} from '../../src/activities/worktree';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent } from '../helpers/missions';
@@ -297,7 +302,7 @@ describe('rebuilding a lost worktree', () => {
     const ck = await snapshotWorktree({ worktree: wt.worktree, ref, exclude: [], message: 'ck' });
     rmSync(wt.worktree, { recursive: true, force: true });
     // What a worker that died mid-rebuild leaves: the marker, and a fresh worktree without the checkpoint.
-    const stateDir = path.join(home, 'runs', 'm', input.taskId, 'worktree-0190aaaa');
+    const stateDir = path.join(home, 'runs', 'm', input.taskId, `worktree-${runKey(home, 'm', runId)}`);
     mkdirSync(stateDir, { recursive: true });
     writeFileSync(path.join(stateDir, 'rebuild.pending'), 'x');
     git(repo, 'worktree', 'prune');

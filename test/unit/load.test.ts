@@ -212,3 +212,12 @@ test('repo is relative to the mission file and resolves to the repository top le
   writeFileSync(file, `${minimal}repo: ${path.relative(elsewhere, path.join(repo, 'sub'))}\n`);
   expect((await loadMission(file)).spec.repo).toBe(repo);
 });
+
+test('onMergeConflict: resolve is refused until a resolver agent exists, instead of acting as pause', async () => {
+  const found = await problems(missionFile(`${minimal}policy: { onMergeConflict: resolve }\n`));
+  expect(found).toEqual([
+    expect.objectContaining({ path: 'policy.onMergeConflict', reason: expect.stringContaining('not available') }),
+  ]);
+  // pause and fail still load
+  await expect(loadMission(missionFile(`${minimal}policy: { onMergeConflict: fail }\n`))).resolves.toBeDefined();
+});

@@ -1,4 +1,4 @@
-import { CycleError, dependentsOf, findCycle, planWaves } from '../../src/workflows/plan';
+import { CycleError, dependentsOf, findCycle, planWaves } from '../../src/mission/plan';
 
 const n = (id: string, ...dependsOn: string[]) => ({ id, dependsOn });
 

@@ -1,0 +1,198 @@
+/**
+ * One launch of an agent CLI: its process group in the task's worktree, every raw output line to
+ * the transcript, events parsed into the attempt's usage (through the usage ledger's RunMeter), and
+ * the group killed on cancellation, on `timeout`, on `idleTimeout` (stalled) and when the worktree
+ * vanishes under it.
+ */
+import type { Context } from '@temporalio/activity';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { RunMeter } from '../mission/usage';
+import type { AttemptCheckpoints } from './agent-checkpoints';
+import type { AgentUsage, RunAgentInput } from './agent-types';
+import type { AgentHeartbeater } from './heartbeat';
+import { removePidFile, spawnGroup, Tail, terminateGroup, writePidFile } from './process';
+import { taskContract } from './runtimes/contract';
+import type { AgentEvent, RuntimeAdapter } from './runtimes/types';
+import { TranscriptWriter } from './transcript';
+
+/** Variables every agent gets from the worker besides the ones the mission names. */
+const BASELINE_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'TERM'];
+
+/** How often a running agent is checked (timeouts, a lost worktree) and heartbeats, ms. */
+const TICK_MS = 1000;
+
+export interface LaunchSpec {
+  adapter: RuntimeAdapter;
+  input: RunAgentInput;
+  prompt: string;
+  /** True: continue `usage.sessionId`, whose totals so far are in `usage`. */
+  resume: boolean;
+  /** The attempt's live usage; updated after every event. */
+  usage: AgentUsage;
+  transcript: string;
+  /** Where the group's id is recorded, so a later attempt can kill a group a dead worker left. */
+  pidFile: string;
+  attempt: number;
+  ctx: Pick<Context, 'cancellationSignal' | 'log'>;
+  heartbeat: AgentHeartbeater;
+  checkpoints: Pick<AttemptCheckpoints, 'tick'>;
+}
+
+/** How a launch ended. `lost`: the worktree vanished while the agent ran. */
+export type Ended = 'exited' | 'timeout' | 'stalled' | 'cancelled' | 'not-found' | 'lost';
+
+export interface LaunchOutcome {
+  exitCode: number | null;
+  ended: Ended;
+  errors: string[];
+  stderrTail: string;
+  /** The agent's final words, at most 500 characters (not yet redacted). */
+  summary: string;
+  events: number;
+  /** The agent's result said it failed (Claude's `is_error`). */
+  resultError: boolean;
+  /** The last retry delay the agent's API asked for, ms. */
+  retryAfterMs?: number;
+}
+
+/** The environment an agent gets: the baseline, the runtime's defaults, the mission's names, the launch's own. */
+function agentEnv(adapter: RuntimeAdapter, named: string[], own: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of [...BASELINE_ENV, ...adapter.defaultEnv, ...named]) {
+    if (process.env[name] !== undefined) env[name] = process.env[name];
+  }
+  return Object.assign(env, own);
+}
+
+/** Runs the agent once and resolves when its whole group is gone. Never throws for the agent's failures. */
+export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
+  const { adapter, input, usage, ctx, heartbeat, checkpoints } = spec;
+  const resumeSessionId = spec.resume ? usage.sessionId : null;
+  const launch = adapter.build({
+    agent: input.agent,
+    prompt: spec.prompt,
+    worktree: input.worktree,
+    missionId: input.missionId,
+    taskId: input.taskId,
+    resumeSessionId: resumeSessionId ?? undefined,
+    contract: taskContract(input.taskId, input.branch, input.worktree),
+  });
+  const out = new TranscriptWriter(spec.transcript, (err) =>
+    ctx.log.warn('transcript write failed; the agent runs on without it', { error: err.message }),
+  );
+  out.record({
+    type: 'flotilla.attempt',
+    attempt: spec.attempt,
+    iteration: input.iteration,
+    runtime: input.agent.runtime,
+    resume: resumeSessionId,
+    argv0: launch.argv[0],
+  });
+
+  const started = Date.now();
+  const meter = new RunMeter(usage, spec.resume);
+  const o: LaunchOutcome = {
+    exitCode: null,
+    ended: 'exited',
+    errors: [],
+    stderrTail: '',
+    summary: '',
+    events: 0,
+    resultError: false,
+  };
+  let lastEventAt = started;
+  const apply = (ev: AgentEvent): void => {
+    o.events++;
+    meter.apply(ev);
+    if (ev.retryAfterMs !== undefined) o.retryAfterMs = ev.retryAfterMs;
+    if (ev.kind === 'error' || ev.isError) o.errors.push(ev.text);
+    if (ev.kind === 'result') {
+      o.resultError = !!ev.isError;
+      o.summary = ev.text.replace(/^(done|error)[^:]*: /, '').slice(0, 500);
+    } else if (ev.kind === 'text' && ev.text && !ev.text.startsWith('[stderr]')) o.summary = ev.text.slice(0, 500);
+  };
+
+  let proc: ReturnType<typeof spawnGroup>;
+  try {
+    proc = spawnGroup(launch.argv, {
+      cwd: input.worktree,
+      env: agentEnv(adapter, input.agent.env, launch.env),
+      extendEnv: false,
+    });
+  } catch {
+    await out.close();
+    return { ...o, ended: 'not-found' };
+  }
+  const { child, pgid } = proc;
+  if (pgid > 0) writePidFile(spec.pidFile, pgid);
+  heartbeat.launched(pgid, spec.transcript);
+  const errTail = new Tail(2000);
+  const isGit = existsSync(path.join(input.worktree, '.git'));
+  const parse = adapter.parser();
+  const read = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr'): void => {
+    if (!stream) return;
+    readline.createInterface({ input: stream }).on('line', (line) => {
+      lastEventAt = Date.now();
+      out.record({ stream: name, line });
+      if (name === 'stderr') errTail.push(`${line}\n`);
+      const ev = parse(line, name);
+      if (ev) apply(ev);
+      heartbeat.progress(o.events, lastEventAt);
+    });
+  };
+  read(child.stdout, 'stdout');
+  read(child.stderr, 'stderr');
+
+  let ended: Ended | undefined;
+  const stop = (why: 'timeout' | 'stalled' | 'cancelled' | 'lost'): void => {
+    if (ended) return;
+    ended = why;
+    void terminateGroup(pgid);
+  };
+  const onCancel = (): void => stop('cancelled');
+  ctx.cancellationSignal.addEventListener('abort', onCancel);
+  // A cancellation that arrived before the listener (during a rebuild) must not be missed.
+  if (ctx.cancellationSignal.aborted) onCancel();
+  heartbeat.beat();
+  const tick = setInterval(() => {
+    const now = Date.now();
+    // An agent whose worktree is gone can only fail or write into nowhere: stop it at once.
+    if (!existsSync(input.worktree) || (isGit && !existsSync(path.join(input.worktree, '.git')))) stop('lost');
+    else if (now - started > input.agent.timeoutMs) stop('timeout');
+    else if (now - lastEventAt > input.agent.idleTimeoutMs) stop('stalled');
+    else checkpoints.tick(now);
+    heartbeat.beat();
+  }, TICK_MS);
+
+  try {
+    const result = await child;
+    // Whatever the agent left running in the background ends with its attempt.
+    await terminateGroup(pgid, ended ? 2000 : 500);
+    // With `reject: false`, execa resolves a failed spawn as a result carrying the errno.
+    const failedSpawn = result as unknown as { code?: string; message?: string };
+    if (failedSpawn.code === 'ENOENT' || (result.exitCode === undefined && /ENOENT/.test(failedSpawn.message ?? ''))) {
+      ended = 'not-found';
+    }
+    o.exitCode = result.exitCode ?? null;
+    o.ended = ended ?? 'exited';
+    o.stderrTail = errTail.toString();
+    out.record({
+      type: 'flotilla.exit',
+      exitCode: o.exitCode,
+      signal: result.signal ?? null,
+      ended: o.ended,
+      durationMs: Date.now() - started,
+      ...usage,
+    });
+    heartbeat.beat();
+    return o;
+  } finally {
+    clearInterval(tick);
+    ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    removePidFile(spec.pidFile, pgid);
+    heartbeat.idle();
+    await out.close();
+  }
+}

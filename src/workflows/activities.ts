@@ -1,0 +1,100 @@
+/**
+ * The workflows' activity proxies, by task queue (as in samples-typescript's
+ * `worker-specific-task-queues`): `claimHost` runs on the shared queue any worker polls; everything
+ * that touches the repository runs on the queue of the one host that holds it, which `claimHost`
+ * names. Options live here, next to the reason for each.
+ */
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { TaskSpec } from '../mission/types';
+import { ErrorType } from '../mission/error-types';
+import {
+  ACTIVITY_SLACK_MS,
+  MISSION_VERIFY_COMMAND_TIMEOUT_MS,
+  SETUP_COMMAND_TIMEOUT_MS,
+  TASK_VERIFY_COMMAND_TIMEOUT_MS,
+} from './limits';
+
+/** What any worker may run. */
+export type AnyWorkerActivities = Pick<Activities, 'claimHost'>;
+/** What only the repository's host runs (its worker-specific task queue). */
+export type HostActivities = Omit<Activities, 'claimHost'>;
+
+export const anyWorker = proxyActivities<AnyWorkerActivities>({
+  // Any worker may answer; the answer names the host queue everything else goes to.
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2s', maximumInterval: '30s' },
+});
+
+// Git activities heartbeat every 5 s: a worker killed mid-merge is noticed in 20 s and the retry
+// finishes its merge (test:faults measured 62 s to recovery with a 1-minute timeout).
+const GIT_HEARTBEAT_TIMEOUT = '20s';
+
+/** The mission's activities on its host's queue: the integration branch and the mission verify. */
+export function missionHost(queue: string, spec: { setup: unknown[]; verify: unknown[] }) {
+  const git = proxyActivities<Pick<HostActivities, 'prepareIntegration' | 'mergeBranch' | 'resetIntegration'>>({
+    taskQueue: queue,
+    startToCloseTimeout: spec.setup.length * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
+    heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
+    retry: {
+      initialInterval: '2s',
+      maximumInterval: '1 minute',
+      maximumAttempts: 10,
+      nonRetryableErrorTypes: [ErrorType.BranchTaken, ErrorType.BaseMissing],
+    },
+  });
+  const verify = proxyActivities<Pick<HostActivities, 'runChecks'>>({
+    taskQueue: queue,
+    // Each verify command may take MISSION_VERIFY_COMMAND_TIMEOUT_MS, and one activity runs them all.
+    startToCloseTimeout: spec.verify.length * MISSION_VERIFY_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
+    heartbeatTimeout: '1 minute',
+    retry: { maximumAttempts: 2 },
+  });
+  // The SDK's proxies are not spreadable (a Proxy without ownKeys): name each activity.
+  return {
+    prepareIntegration: git.prepareIntegration,
+    mergeBranch: git.mergeBranch,
+    resetIntegration: git.resetIntegration,
+    runChecks: verify.runChecks,
+  };
+}
+
+/** A task's activities on its host's queue: its worktree, its agent, its commit and its gate. */
+export function taskHost(queue: string, task: TaskSpec, setupCommands: number) {
+  const git = proxyActivities<Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot'>>({
+    taskQueue: queue,
+    startToCloseTimeout: setupCommands * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
+    heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
+    retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5 },
+  });
+  const agent = proxyActivities<Pick<HostActivities, 'runAgent'>>({
+    taskQueue: queue,
+    // The agent enforces `timeout` itself and kills its group; this is the backstop.
+    startToCloseTimeout: task.agent.timeoutMs + ACTIVITY_SLACK_MS,
+    // How fast a dead worker is noticed: the attempt is retried (and the stale group killed) then.
+    heartbeatTimeout: '20s',
+    // Wait for the kill to finish, so a cancelled task never leaves an agent running.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '5s',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: task.agent.retries + 1,
+      nonRetryableErrorTypes: [ErrorType.AgentNotFound, ErrorType.AgentAuth, ErrorType.AgentRateLimited],
+    },
+  });
+  const checks = proxyActivities<Pick<HostActivities, 'runChecks'>>({
+    taskQueue: queue,
+    startToCloseTimeout: task.verify.length * TASK_VERIFY_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
+    heartbeatTimeout: '30s',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { maximumAttempts: 3 },
+  });
+  return {
+    prepareWorktree: git.prepareWorktree,
+    checkpoint: git.checkpoint,
+    snapshot: git.snapshot,
+    runAgent: agent.runAgent,
+    runChecks: checks.runChecks,
+  };
+}

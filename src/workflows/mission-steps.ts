@@ -1,0 +1,239 @@
+/**
+ * The steps of `missionWorkflow`: set up on the repository's host, run a wave's tasks as child
+ * workflows, merge them, verify, end. The rules each step applies live in {@link Mission}; this
+ * module performs them with Temporal (children, activities, scopes, search attributes).
+ */
+import {
+  CancellationScope,
+  condition,
+  isCancellation,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { failureMessage } from '../mission/failures';
+import type { MissionProgress } from '../mission/progress';
+import { MissionPhase, MissionSpec, names, SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
+import { anyWorker, missionHost } from './activities';
+import { holdSignal } from './messages';
+import type { MissionEffects } from './mission-handlers';
+import { Block, Mission, TaskOutcome } from './mission-state';
+import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS } from './limits';
+import { taskWorkflow } from './task';
+
+export class MissionSteps {
+  /** Each running task's scope: cancelling it cancels the child workflow. */
+  private readonly scopes = new Map<string, CancellationScope>();
+  /** Every task still in flight, so a cancelled mission can wait for its children to stop. */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Host claim and integration setup; cancelled by `cancel` (the claim may wait for a worker). */
+  private readonly setupScope = new CancellationScope();
+  private host!: ReturnType<typeof missionHost>;
+
+  constructor(
+    private readonly m: Mission,
+    private readonly spec: MissionSpec,
+    private readonly searchAttributes: boolean,
+  ) {}
+
+  /** What the message handlers may ask for. */
+  readonly effects: MissionEffects = {
+    cancelTask: (id) => this.scopes.get(id)?.cancel(),
+    cancelAll: () => {
+      this.setupScope.cancel();
+      this.cancelRunning();
+    },
+    now: () => now(),
+  };
+
+  /** Sets the phase; the search attribute is upserted even when it does not change (history). */
+  setPhase(phase: MissionPhase): void {
+    this.m.state.phase = phase;
+    if (this.searchAttributes) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTE_KEYS.phase, value: phase }]);
+  }
+
+  private cancelRunning(): void {
+    for (const scope of this.scopes.values()) scope.cancel();
+  }
+
+  /** Claims the repository's host and prepares the integration branch and worktree there. */
+  async setup(): Promise<void> {
+    const { m, spec } = this;
+    const integration = await this.setupScope.run(async () => {
+      const { taskQueue } = await anyWorker.claimHost({ repo: spec.repo });
+      this.host = missionHost(taskQueue, spec);
+      m.state.hostQueue = taskQueue;
+      return this.host.prepareIntegration({
+        missionId: spec.id,
+        runId: m.ownerRunId,
+        repo: spec.repo,
+        baseBranch: spec.base,
+        baseSha: m.state.baseSha,
+        setup: spec.setup,
+        copy: spec.copy,
+        setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+      });
+    });
+    m.state.baseSha = integration.baseSha;
+    m.state.integrationWorktree = integration.worktree;
+    m.state.integrationSha = integration.headSha;
+    this.setPhase('running');
+  }
+
+  /** Starts the wave's tasks, at most `concurrency` at once and none while paused, and waits for all. */
+  async runWave(w: number): Promise<void> {
+    const { m } = this;
+    const started: Promise<void>[] = [];
+    for (const id of m.state.waves[w].taskIds) {
+      await condition(() => m.mayStartTask());
+      if (m.halt.halted) break;
+      if (m.startable(id) !== 'start') continue;
+      const run = this.runTask(id);
+      this.inFlight.add(run);
+      void run.finally(() => this.inFlight.delete(run));
+      started.push(run);
+    }
+    await Promise.all(started);
+  }
+
+  /** One task as a child workflow, from start to its recorded end. */
+  private async runTask(id: string): Promise<void> {
+    const { m, spec } = this;
+    const retry = m.taskStarting(id, now());
+    const scope = new CancellationScope();
+    this.scopes.set(id, scope);
+    let outcome: TaskOutcome;
+    try {
+      const result = await scope.run(async () => {
+        const child = await startChild(taskWorkflow, {
+          workflowId: names.taskWorkflowId(spec.id, id),
+          taskQueue: workflowInfo().taskQueue,
+          args: [
+            {
+              missionId: spec.id,
+              runId: m.ownerRunId,
+              repo: spec.repo,
+              hostQueue: m.state.hostQueue!,
+              baseSha: m.state.integrationSha!,
+              task: m.specOf(id),
+              setup: spec.setup,
+              copy: spec.copy,
+              ...(retry ? { retry } : {}),
+            },
+          ],
+          typedSearchAttributes: this.searchAttributes
+            ? [
+                { key: SEARCH_ATTRIBUTE_KEYS.missionId, value: spec.id },
+                { key: SEARCH_ATTRIBUTE_KEYS.taskId, value: id },
+              ]
+            : undefined,
+        });
+        m.childStarted.add(id);
+        // `pause --now` that came while the child was starting could not reach it then.
+        if (m.held.has(id)) await child.signal(holdSignal);
+        return child.result();
+      });
+      outcome = { kind: 'result', result };
+    } catch (err) {
+      outcome = isCancellation(err) ? { kind: 'cancelled' } : { kind: 'error', message: failureMessage(err) };
+    } finally {
+      this.scopes.delete(id);
+    }
+    m.taskEnded(id, outcome, now());
+    if (m.task(id).status === 'failed' && m.taskFailed(id)) this.cancelRunning();
+  }
+
+  /** Merges the wave's succeeded tasks in task order; returns the ids merged by this pass. */
+  async mergeWave(w: number): Promise<string[]> {
+    const { m, spec } = this;
+    const merged: string[] = [];
+    this.setPhase('merging');
+    m.state.waves[w].status = 'merging';
+    for (const id of m.state.waves[w].taskIds) {
+      const t = m.task(id);
+      if (t.status !== 'succeeded' || m.halt.cancel) continue;
+      for (;;) {
+        m.merging = id;
+        const r = await this.host.mergeBranch({
+          worktree: m.state.integrationWorktree!,
+          repo: spec.repo,
+          branch: t.branch,
+          taskId: id,
+          title: t.title,
+        });
+        m.merging = null;
+        if (r.status === 'merged') {
+          m.merged(id, r.sha);
+          merged.push(id);
+          break;
+        }
+        const block = m.conflict(id, r.message);
+        if (!block || !(await this.blockUntilLifted(block))) break;
+        // `flotilla skip` gave up on the conflicting task: its dependents were skipped with it.
+        if (m.task(id).status === 'skipped') break;
+        t.status = 'succeeded';
+      }
+    }
+    return merged;
+  }
+
+  /** Runs the mission verify on the integration branch; applies `onVerifyFailure` when it fails. */
+  async verifyWave(w: number, preWaveSha: string, mergedNow: string[]): Promise<void> {
+    const { m, spec } = this;
+    if (m.halt.cancel) return;
+    if (spec.verify.length === 0 || !m.state.waves[w].taskIds.some((id) => m.task(id).status === 'merged')) return;
+    m.state.waves[w].status = 'verifying';
+    for (;;) {
+      const r = await this.host.runChecks({
+        cwd: m.state.integrationWorktree!,
+        commands: spec.verify,
+        timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
+        logFile: `${m.state.integrationWorktree}.verify.log`,
+      });
+      if (r.ok) return;
+      const f = r.failed!;
+      const why = `mission verify \`${f.command}\` failed after wave ${w} (exit ${f.exitCode ?? 'timeout'})`;
+      const policy = spec.policy.onVerifyFailure;
+      if (policy === 'pause') {
+        const reason = `${why}; fix ${m.state.integrationBranch}, then \`flotilla resume ${spec.id}\``;
+        if (await this.blockUntilLifted({ kind: 'verify', reason })) continue;
+        return;
+      }
+      if (policy === 'revert') {
+        await this.host.resetIntegration({ worktree: m.state.integrationWorktree!, repo: spec.repo, sha: preWaveSha });
+        // Only what this pass merged was reverted (a wave run again after a retry keeps the rest).
+        m.reverted(mergedNow, preWaveSha, why);
+        return;
+      }
+      m.halt.stopFor(`${why} (onVerifyFailure: fail)`);
+      return;
+    }
+  }
+
+  /** Waits until the block is lifted (`resume`, or a skip of its task) or the mission is cancelled. */
+  private async blockUntilLifted(block: Block): Promise<boolean> {
+    const { m } = this;
+    m.halt.blockOn(block);
+    await condition(() => m.halt.block === null || m.halt.cancel !== null);
+    return m.halt.unblocked();
+  }
+
+  /** After a workflow cancellation request: wait until every child has stopped its agent. */
+  async childrenStopped(): Promise<void> {
+    await CancellationScope.nonCancellable(() => Promise.all([...this.inFlight]));
+  }
+
+  /** Settles the state for the end and sets the final phase; returns the final progress. */
+  end(): MissionProgress {
+    this.setPhase(this.m.finish(now()));
+    return this.m.progress();
+  }
+
+  /** An error that ends the setup or the loop (e.g. an activity out of retries). */
+  stopOn(err: unknown): void {
+    this.m.halt.stopFor(failureMessage(err));
+  }
+}
+
+/** Workflow time as ISO-8601 (deterministic in the sandbox). */
+export const now = (): string => new Date().toISOString();

@@ -1,0 +1,173 @@
+/**
+ * A task's conversation with its agent: runs of `runAgent` through rate-limit waits, `pause --now`
+ * holds and steering messages, all continuing one agent session. Every run's usage goes into the
+ * task's ledger here and nowhere else.
+ */
+import {
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RunAgentResult } from '../activities/agent';
+import { ErrorType } from '../mission/error-types';
+import { failureDetails, failureMessage } from '../mission/failures';
+import { addAgentRun, sessionBaseFor, TaskUsage } from '../mission/usage';
+import type { taskHost } from './activities';
+import { SETUP_COMMAND_TIMEOUT_MS } from './limits';
+import { holdSignal, releaseSignal, steerTaskSignal, taskUpdateSignal } from './messages';
+import { RATE_LIMIT_RESUME_PROMPT, resumePrompt, steerPrompt } from './task-prompts';
+import type { TaskInput } from './task';
+
+/** How many rate-limit waits one task may sit through before it fails. */
+const MAX_RATE_LIMIT_WAITS = 50;
+
+export class TaskAgent {
+  /** `pause --now` holds the task until `release`. */
+  private held = false;
+  /** Why the running agent is being stopped, when the task itself stopped it. */
+  private interrupt: 'hold' | 'steer' | null = null;
+  /** The scope of the agent run in flight, which `hold` and a steering message cancel. */
+  private agentScope: CancellationScope | null = null;
+  /** Steering messages not yet delivered to the agent. */
+  private readonly inbox: string[] = [];
+
+  constructor(
+    private readonly input: TaskInput,
+    /** The task's ledger, shared with the workflow (its result carries it). */
+    readonly usage: TaskUsage,
+  ) {
+    setHandler(holdSignal, () => {
+      this.held = true;
+      this.stopAgent('hold');
+    });
+    setHandler(releaseSignal, () => {
+      this.held = false;
+    });
+    setHandler(steerTaskSignal, ({ message, queue }) => {
+      this.inbox.push(message);
+      if (!queue) this.stopAgent('steer');
+    });
+  }
+
+  private stopAgent(why: 'hold' | 'steer'): void {
+    if (!this.agentScope || this.interrupt) return;
+    this.interrupt = why;
+    this.agentScope.cancel();
+  }
+
+  /** Tells the mission (live accounting, budget, status notes); never fails the task. */
+  async report(note: string | null, held?: boolean): Promise<void> {
+    const parent = workflowInfo().parent;
+    if (!parent) return;
+    await getExternalWorkflowHandle(parent.workflowId, parent.runId)
+      .signal(taskUpdateSignal, { taskId: this.input.task.id, usage: { ...this.usage }, note, held })
+      .catch(() => undefined);
+  }
+
+  /** The prompt that delivers waiting steering messages, or null when there are none. */
+  takeMessages(resume: string | null): string | null {
+    return this.inbox.length > 0 ? steerPrompt(this.input.task, this.inbox.splice(0), resume !== null) : null;
+  }
+
+  /**
+   * Runs the agent until it ends on its own with nothing left in the inbox: a `hold` or a steering
+   * message stops the run (its attempt ends with a checkpoint) and the session resumes afterwards.
+   */
+  async converse(
+    acts: ReturnType<typeof taskHost>,
+    wt: { worktree: string; branch: string },
+    prompt: string,
+    iteration: number,
+    resume: string | null,
+  ): Promise<RunAgentResult> {
+    const { task } = this.input;
+    for (;;) {
+      if (this.held) {
+        await this.report(
+          'paused (--now): the agent was stopped after a checkpoint; `flotilla resume` continues it',
+          true,
+        );
+        await condition(() => !this.held);
+        await this.report(null, false);
+        // Messages sent while held go with the resume.
+        prompt = this.takeMessages(resume) ?? prompt;
+      }
+      const scope = new CancellationScope();
+      this.agentScope = scope;
+      try {
+        const run = await scope.run(() => this.runAgent(acts, wt, prompt, iteration, resume));
+        // Queued messages: the agent's run ended, so its session continues with them.
+        resume = this.usage.sessionId;
+        const next = this.takeMessages(resume);
+        if (next === null) return run;
+        prompt = next;
+      } catch (err) {
+        // The workflow's own cancellation (the mission cancelled) always wins over an interrupt.
+        if (!isCancellation(err) || !this.interrupt || CancellationScope.current().consideredCancelled) throw err;
+        const { details } = failureDetails(err);
+        if (details) addAgentRun(this.usage, details, details.attempt);
+        resume = this.usage.sessionId ?? resume;
+        prompt = this.takeMessages(resume) ?? resumePrompt(task, resume !== null);
+      } finally {
+        this.agentScope = null;
+        this.interrupt = null;
+      }
+    }
+  }
+
+  /** One agent run for this iteration, through any number of rate-limit waits. */
+  private async runAgent(
+    acts: ReturnType<typeof taskHost>,
+    wt: { worktree: string; branch: string },
+    prompt: string,
+    iteration: number,
+    resume: string | null,
+  ): Promise<RunAgentResult> {
+    const { input, usage } = this;
+    const { task } = input;
+    for (let waits = 0; ;) {
+      try {
+        const run = await acts.runAgent({
+          missionId: input.missionId,
+          taskId: task.id,
+          worktree: wt.worktree,
+          branch: wt.branch,
+          baseSha: input.baseSha,
+          agent: task.agent,
+          prompt,
+          taskPrompt: task.prompt,
+          iteration,
+          resumeSessionId: resume,
+          repo: input.repo,
+          runId: input.runId,
+          exclude: input.copy,
+          checkpointEveryMs: task.checkpointEveryMs,
+          setup: input.setup,
+          setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+          ...sessionBaseFor(usage, resume),
+        });
+        addAgentRun(usage, run, run.attempt);
+        await this.report(null);
+        return run;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const { type, details } = failureDetails(err);
+        // Without details (a timeout, a lost worker) every attempt the policy allowed was spent.
+        if (details) addAgentRun(usage, details, details.attempt);
+        else usage.attempts += task.agent.retries + 1;
+        if (type !== ErrorType.AgentRateLimited || ++waits > MAX_RATE_LIMIT_WAITS) throw err;
+        // A durable timer: nothing runs and nothing is paid while the limit lasts; the session
+        // then continues with a short nudge, so no finished turn is repeated.
+        const waitMs = Math.max(1000, details?.retryAfterMs ?? 60_000);
+        await this.report(`${failureMessage(err)}; resuming in ${Math.round(waitMs / 1000)}s`);
+        await sleep(waitMs);
+        resume = details?.sessionId ?? resume;
+        prompt = resume ? RATE_LIMIT_RESUME_PROMPT : prompt;
+      }
+    }
+  }
+}

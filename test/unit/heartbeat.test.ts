@@ -1,0 +1,98 @@
+/**
+ * Heartbeats: activities that wait for the repository lock heartbeat while they wait, and a
+ * worktree rebuild's setup commands inside runAgent report through the agent's heartbeat, never
+ * with details of their own that a retry would read as the agent's.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { createActivities } from '../../src/activities';
+import { withRepoLock } from '../../src/activities/git';
+import { git, makeRepo, tempDir } from '../helpers/git';
+import { bashAgent } from '../helpers/missions';
+
+const home = tempDir('flotilla-home-');
+const acts = createActivities({ home, hostQueue: 'q@test' });
+const runId = '0190dddd-bbbb-7ccc-8ddd-eeeeeeeeeeee';
+
+/** Runs an activity in `env` (MockActivityEnvironment.run loses the return type). */
+function inEnv<A extends unknown[], R>(
+  env: MockActivityEnvironment,
+  fn: (...a: A) => Promise<R>,
+  ...args: A
+): Promise<R> {
+  return env.run(fn, ...args) as Promise<R>;
+}
+
+test('resetIntegration heartbeats while another holder keeps the repository lock', async () => {
+  const repo = makeRepo();
+  const base = git(repo, 'rev-parse', 'main');
+  const integ = await inEnv(new MockActivityEnvironment(), acts.prepareIntegration, {
+    missionId: 'r',
+    runId,
+    repo,
+    baseBranch: 'main',
+    baseSha: null,
+    setup: [],
+    copy: [],
+    setupTimeoutMs: 60_000,
+  });
+  git(integ.worktree, 'commit', '--quiet', '--allow-empty', '-m', 'to revert');
+  let releasedAt = 0;
+  let held!: () => void;
+  const holding = new Promise<void>((r) => (held = r));
+  const holder = withRepoLock(repo, async () => {
+    held();
+    await new Promise((r) => setTimeout(r, 6000));
+    releasedAt = Date.now();
+  });
+  await holding;
+  const env = new MockActivityEnvironment();
+  const beats: number[] = [];
+  env.on('heartbeat', () => beats.push(Date.now()));
+  await inEnv(env, acts.resetIntegration, { worktree: integ.worktree, repo, sha: base });
+  await holder;
+  expect(git(integ.worktree, 'rev-parse', 'HEAD')).toBe(base);
+  // At least one beat at the start and one ~5 s later, both while the lock was held elsewhere.
+  expect(beats.filter((t) => t < releasedAt).length).toBeGreaterThanOrEqual(2);
+}, 30_000);
+
+test("a worktree rebuilt inside runAgent runs setup without overwriting the agent's heartbeat details", async () => {
+  const repo = makeRepo();
+  const prep = {
+    missionId: 'hb',
+    runId,
+    taskId: 'rb',
+    repo,
+    baseSha: git(repo, 'rev-parse', 'main'),
+    setup: ['sleep 2.5'],
+    copy: [],
+    setupTimeoutMs: 60_000,
+  };
+  const wt = await inEnv(new MockActivityEnvironment(), acts.prepareWorktree, prep);
+  rmSync(wt.worktree, { recursive: true, force: true });
+  const env = new MockActivityEnvironment();
+  const details: unknown[] = [];
+  env.on('heartbeat', (d: unknown) => details.push(d));
+  const r = await inEnv(env, acts.runAgent, {
+    missionId: 'hb',
+    taskId: 'rb',
+    worktree: wt.worktree,
+    branch: wt.branch,
+    baseSha: prep.baseSha,
+    agent: bashAgent('echo rebuilt-and-ran'),
+    prompt: 'p',
+    taskPrompt: 'p',
+    iteration: 1,
+    repo,
+    runId,
+    exclude: [],
+    setup: prep.setup,
+    setupTimeoutMs: 60_000,
+  });
+  expect(r.summary).toBe('rebuilt-and-ran');
+  expect(path.dirname(r.transcript)).toContain(path.join('runs', 'hb', 'rb'));
+  expect(details.length).toBeGreaterThanOrEqual(3);
+  for (const d of details) expect(d).toMatchObject({ attempt: 1, sessionId: null, costUsd: 0 });
+  expect(details.some((d) => (d as { command?: string }).command !== undefined)).toBe(false);
+});
