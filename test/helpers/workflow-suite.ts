@@ -20,6 +20,7 @@ import { names } from '../../src/mission/types';
 import { progressQuery } from '../../src/workflows/messages';
 import type { MissionInput, MissionResult, missionWorkflow } from '../../src/workflows/mission';
 import { workflowBundle } from './bundle';
+import { missionResult } from './outcome';
 import { ACTIVITY_NAMES, FAKE, FakeActivities } from './fake-activities';
 import { mission, task } from './missions';
 import { startDevServer } from './temporal';
@@ -40,8 +41,13 @@ export interface RunningMission {
   progress(): Promise<MissionProgress>;
   /** Polls the progress query until `pred` holds. */
   waitFor(pred: (p: MissionProgress) => boolean, what: string, timeoutMs?: number): Promise<MissionProgress>;
-  /** Waits for the mission's result (failing after `timeoutMs` instead of hanging the test). */
+  /**
+   * Waits for the mission's final progress however its workflow ended (Completed, Failed with
+   * `MissionFailed`, Canceled), failing after `timeoutMs` instead of hanging the test.
+   */
   result(timeoutMs?: number): Promise<MissionResult>;
+  /** How the workflow's latest run closed (`COMPLETED`, `FAILED`, `CANCELLED`…), or `RUNNING`. */
+  status(): Promise<string>;
 }
 
 export interface WorkflowSuite {
@@ -143,6 +149,7 @@ export function workflowSuite(opts: { serverArgs?: string[] } = {}): WorkflowSui
           await new Promise((r) => setTimeout(r, 50));
         }
       },
+      status: async () => (await handle.describe()).status.name,
       async result(timeoutMs = 30_000) {
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<never>((_, reject) => {
@@ -152,7 +159,7 @@ export function workflowSuite(opts: { serverArgs?: string[] } = {}): WorkflowSui
           );
         });
         try {
-          return await Promise.race([handle.result(), late]);
+          return await Promise.race([missionResult(handle), late]);
         } finally {
           clearTimeout(timer);
         }

@@ -31,6 +31,7 @@ test('a two-wave mission: every activity on the host queue, each wave starts fro
   const { mission: m, ...result } = await suite.run(spec, fakes);
 
   expect(result.phase).toBe('completed');
+  expect(await m.status()).toBe('COMPLETED');
   expect(result.tasks.map((t) => [t.id, t.status])).toEqual([
     ['a', 'merged'],
     ['b', 'merged'],
@@ -96,6 +97,7 @@ test('onTaskFailure stop-all: a failure cancels the running sibling and no later
   const { mission: m, ...result } = await suite.run(spec, fakes);
 
   expect(result.phase).toBe('failed');
+  expect(await m.status()).toBe('FAILED');
   expect(result.reason).toBe('task bad failed (onTaskFailure: stop-all)');
   expect(taskOf(result, 'bad').status).toBe('failed');
   expect(taskOf(result, 'bad').error).toContain('the agent exploded');
@@ -239,11 +241,10 @@ test('onMergeConflict pause: skipping an unrelated task does not unblock; `resum
   expect(result.phase).toBe('failed'); // c was skipped by the user
 });
 
-// BUG (issue 8, "Skipping any task in `conflict` lifts any block, even a failed mission verify"):
-// the skip handler bumps one `nudges` counter that every block waits on, so skipping a task left
-// in `conflict` (onMergeConflict: fail) re-runs a mission verify that is blocked (onVerifyFailure:
-// pause) without any `resume`. Marked failing until the workflow refactor fixes it.
-test.failing('a blocked mission verify is not lifted by skipping another task in conflict', async () => {
+// Issue 8: "Skipping any task in `conflict` lifts any block, even a failed mission verify": the
+// skip handler bumped one counter every block waited on, so skipping a task left in `conflict`
+// (onMergeConflict: fail) re-ran a mission verify blocked by onVerifyFailure: pause.
+test('a blocked mission verify is not lifted by skipping another task in conflict', async () => {
   const fakes = conflictOn('b');
   fakes.runChecks.mockResolvedValue({
     ok: false,
