@@ -31,7 +31,8 @@ const workflowImported = [
 ];
 
 export default tseslint.config(
-  { ignores: ['lib/', 'node_modules/', 'coverage/', 'examples/', '*.js', '*.mjs'] },
+  // scripts/*.js run before anything is installed: plain Node, outside the TypeScript project.
+  { ignores: ['lib/', 'node_modules/', 'coverage/', 'examples/', '*.js', '*.mjs', 'scripts/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -8,24 +8,15 @@
  * `@temporalio/testing` (see `sdk-server.ts`).
  */
 import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../mission/types';
 import { FlotillaConfig, isLoopback, portOf } from './config';
+import { CliError, EXIT } from './errors';
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
-
-/** A user-facing failure of the CLI: printed without a stack trace, with this exit code. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    public readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
 
 function which(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
@@ -50,7 +41,8 @@ function goBin(): string | undefined {
 export function findTemporalCli(): string | undefined {
   const fromEnv = process.env.TEMPORAL_CLI_PATH;
   if (fromEnv) {
-    if (!existsSync(fromEnv)) throw new CliError(`TEMPORAL_CLI_PATH=${fromEnv} does not exist; fix or unset it`, 2);
+    if (!existsSync(fromEnv))
+      throw new CliError(`TEMPORAL_CLI_PATH=${fromEnv} does not exist; fix or unset it`, EXIT.invalid);
     return fromEnv;
   }
   const onPath = which('temporal');
@@ -224,8 +216,9 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
     if (missing.length === 0) return true;
     await connection.operatorService.addSearchAttributes({
       namespace,
-      // IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD (temporal/api/enums/v1/common.proto)
-      searchAttributes: Object.fromEntries(missing.map((n) => [n, 2])),
+      searchAttributes: Object.fromEntries(
+        missing.map((n) => [n, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+      ),
     });
     return true;
   } catch {

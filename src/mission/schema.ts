@@ -85,3 +85,15 @@ export const missionSchema = z.strictObject({
 export type RawMission = z.infer<typeof missionSchema>;
 export type RawAgent = z.infer<typeof agentSchema>;
 export type RawTask = z.infer<typeof taskSchema>;
+
+/** Largest prompt, bytes: prompts are workflow inputs, and Temporal caps a payload at 2 MB. */
+export const MAX_PROMPT_BYTES = 64 * 1024;
+
+/** Defaults for fields the mission file leaves out (documented in README.md). */
+export const DEFAULTS = {
+  concurrency: 3,
+  agent: { runtime: 'claude', args: [], env: [], timeout: '2h', idleTimeout: '10m', retries: 3 },
+  maxIterations: 3,
+  checkpointEvery: '5m',
+  policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'pause', onVerifyFailure: 'pause' },
+} as const;

@@ -6,6 +6,7 @@
  *   worktrees or an agent. Named after the host, not the process, so a worker restarted after a
  *   crash takes over the dead one's activities (their retries after the heartbeat timeout).
  */
+import type { Duration } from '@temporalio/common';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -23,6 +24,15 @@ export interface FlotillaWorkerOptions {
   concurrency?: number;
   /** Overrides the host part of the host queue (`FLOTILLA_HOST_ID`), e.g. for tests. */
   hostId?: string;
+  /** How the workers name themselves to the service (default: the SDK's `<pid>@<host>`). */
+  identity?: string;
+  /**
+   * How long a shutdown waits for running activities before cancelling them (ms or an `ms`
+   * string; default 10 s). Cancelled agents are killed with their process group and checkpointed.
+   */
+  shutdownGraceTime?: Duration;
+  /** After this long a shutdown gives up waiting for activities (default: never). */
+  shutdownForceTime?: Duration;
 }
 
 /** The host task queue for `taskQueue` on this machine. */
@@ -42,12 +52,13 @@ function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath
  * runs. It registers no activity, so it never touches a repository or starts an agent.
  */
 export async function createQueryWorker(
-  opts: Pick<FlotillaWorkerOptions, 'connection' | 'namespace' | 'taskQueue'>,
+  opts: Pick<FlotillaWorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'identity'>,
 ): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
+    ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
     ...workflowSource(),
   });
 }
@@ -71,7 +82,10 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     // Cancellation reaches an activity only through a heartbeat response: heartbeat often, so a
     // cancelled agent dies within ~2 s instead of 80% of its heartbeat timeout.
     maxHeartbeatThrottleInterval: '2s',
-    shutdownGraceTime: '10s',
+    shutdownGraceTime: opts.shutdownGraceTime ?? '10s',
+    // Only when set: an explicit undefined would replace the SDK's defaults.
+    ...(opts.shutdownForceTime !== undefined ? { shutdownForceTime: opts.shutdownForceTime } : {}),
+    ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
   } satisfies Partial<WorkerOptions>;
   const shared = await Worker.create({
     ...common,

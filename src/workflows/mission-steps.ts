@@ -52,6 +52,11 @@ export class MissionSteps {
     if (this.searchAttributes) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTE_KEYS.phase, value: phase }]);
   }
 
+  /** The variables named in any task's `agent.env`: their values are redacted from what activities report. */
+  private secretNames(): string[] {
+    return [...new Set(this.spec.tasks.flatMap((t) => t.agent.env))];
+  }
+
   private cancelRunning(): void {
     for (const scope of this.scopes.values()) scope.cancel();
   }
@@ -72,6 +77,7 @@ export class MissionSteps {
         setup: spec.setup,
         copy: spec.copy,
         setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+        redact: this.secretNames(),
       });
     });
     m.state.baseSha = integration.baseSha;
@@ -189,6 +195,7 @@ export class MissionSteps {
         commands: spec.verify,
         timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
         logFile: `${m.state.integrationWorktree}.verify.log`,
+        env: this.secretNames(),
       });
       if (r.ok) return;
       const f = r.failed!;

@@ -3,7 +3,7 @@
  * branch, the WIP checkpoint of unfinished work, and the task's `verify` gate.
  */
 import { CancellationScope, patched } from '@temporalio/workflow';
-import type { CheckpointResult } from '../activities/checkpoint';
+import type { CheckpointResult } from '../activities/commit';
 import { failureMessage } from '../mission/failures';
 import type { Diffstat } from '../mission/progress';
 import type { TaskUsage } from '../mission/usage';
@@ -46,6 +46,7 @@ export class TaskSteps {
       setup: input.setup,
       copy: input.copy,
       setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+      redact: input.task.agent.env,
     });
   }
 
@@ -90,6 +91,7 @@ export class TaskSteps {
       commands: this.input.task.verify,
       timeoutMs: TASK_VERIFY_COMMAND_TIMEOUT_MS,
       logFile: `${this.wt.worktree}.verify.log`,
+      env: this.input.task.agent.env,
     });
   }
 

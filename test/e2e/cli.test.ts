@@ -12,8 +12,8 @@ import { findTemporalCli } from '../../src/client/server';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { processAlive } from '../helpers/missions';
 import { freePort } from '../helpers/net';
+import { CliResult, ROOT, runCli } from '../helpers/cli';
 
-const root = path.resolve(__dirname, '..', '..');
 const home = tempDir('flotilla-e2e-home-');
 let address = '';
 
@@ -25,25 +25,15 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const env = (): NodeJS.ProcessEnv => ({
+  TEMPORAL_ADDRESS: address,
+  FLOTILLA_HOME: home,
+  FLOTILLA_TASK_QUEUE: 'flotilla-e2e',
+});
 
-function flotilla(args: string[], cwd = root): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      path.join(root, 'flotilla'),
-      args,
-      {
-        cwd,
-        env: { ...process.env, TEMPORAL_ADDRESS: address, FLOTILLA_HOME: home, FLOTILLA_TASK_QUEUE: 'flotilla-e2e' },
-        timeout: 240_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+/** `./flotilla ARGS` as a user runs it, to its end. */
+function flotilla(args: string[], cwd = ROOT): Promise<CliResult> {
+  return runCli(args, { env: env(), cwd, launcher: true });
 }
 
 beforeAll(async () => {

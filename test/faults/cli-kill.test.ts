@@ -7,10 +7,10 @@
  *      "already running", says so, and brings a worker that finishes it;
  *  (b) `./flotilla worker` picks the mission up while `./flotilla watch ID` follows it.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { names } from '../../src/mission/types';
+import { CliResult, cliArgv, runCli } from '../helpers/cli';
 import { makeRepo, tempDir } from '../helpers/git';
 import { processAlive } from '../helpers/missions';
 import {
@@ -21,12 +21,10 @@ import {
   faultAgentArgv,
   fileAt,
   Harness,
-  LAUNCHER,
   liveGroupMembers,
   processesIn,
   readPgid,
   reportFault,
-  ROOT,
   until,
 } from './harness';
 
@@ -44,12 +42,8 @@ const cliEnv = (): NodeJS.ProcessEnv => ({
 });
 
 /** Runs `./flotilla ARGS` to its end. */
-function flotilla(args: string[], timeoutMs = 240_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(LAUNCHER, args, { cwd: ROOT, env: cliEnv(), timeout: timeoutMs }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function flotilla(args: string[], timeoutMs = 240_000): Promise<CliResult> {
+  return runCli(args, { env: cliEnv(), launcher: true, timeoutMs });
 }
 
 beforeAll(async () => {
@@ -94,7 +88,7 @@ function missionFile(missionId: string): { file: string; repo: string; starts: (
  * checks that the agents were orphaned (alive, their worker gone).
  */
 async function runAndKill(name: string, file: string, missionId: string, starts: (task: string) => string) {
-  const cli = h.spawn(name, [LAUNCHER, 'run', file], { env: cliEnv() });
+  const cli = h.spawn(name, cliArgv(['run', file], { launcher: true }), { env: cliEnv() });
   await until(
     'both agents to run',
     () => {
@@ -141,7 +135,7 @@ test('(a) `flotilla run` SIGKILLed; `flotilla run FILE` again follows the runnin
   const { killedAt, pgids, output } = await runAndKill('run-1', file, missionId, starts);
   expect(output).toMatch(/starting the embedded dev server/);
 
-  const again = h.spawn('run-2', [LAUNCHER, 'run', file], { env: cliEnv() });
+  const again = h.spawn('run-2', cliArgv(['run', file], { launcher: true }), { env: cliEnv() });
   const recoveredMs = await secondAttempts(starts, killedAt);
   const { code } = await again.exit;
   reportFault('cli-kill (run again)', recoveredMs);
@@ -161,7 +155,7 @@ test('(b) `flotilla run` SIGKILLed; `flotilla worker` picks the mission up while
   const { file, repo, starts } = missionFile(missionId);
   const { killedAt, pgids } = await runAndKill('run-3', file, missionId, starts);
 
-  const worker = h.spawn('worker', [LAUNCHER, 'worker'], { env: cliEnv() });
+  const worker = h.spawn('worker', cliArgv(['worker'], { launcher: true }), { env: cliEnv() });
   await until('the worker to start', () => /flotilla worker: task queues/.test(worker.output()), 60_000);
   const watched = flotilla(['watch', missionId]);
   const recoveredMs = await secondAttempts(starts, killedAt);

@@ -16,14 +16,11 @@ import { startDevArgs, temporalReachable, ensureTemporalCli } from '../../src/cl
 import type { MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
 import type { MissionInput } from '../../src/workflows/mission';
+import { cliArgv } from '../helpers/cli';
 import { git, tempDir } from '../helpers/git';
 import { freePort } from '../helpers/net';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
-/** The built CLI (`npm run build` first; `npm run test:faults` does). */
-export const CLI_JS = path.join(ROOT, 'lib', 'client', 'cli.js');
-/** The launcher a user runs. */
-export const LAUNCHER = path.join(ROOT, 'flotilla');
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -196,7 +193,7 @@ export class Harness {
 
   /** A Flotilla worker (`flotilla worker`) as its own process; resolves once it polls. */
   async worker(name: string, env: NodeJS.ProcessEnv): Promise<Proc> {
-    const w = this.spawn(name, [process.execPath, CLI_JS, 'worker'], { env: { ...process.env, ...env } });
+    const w = this.spawn(name, cliArgv(['worker']), { env: { ...process.env, ...env } });
     const exited = w.exit.then((e) => {
       throw new Error(`${name} exited (code ${e.code}, signal ${e.signal}):\n${w.output()}`);
     });

@@ -5,7 +5,7 @@
  * many assistant turns the conversation already holds, which stays right across resumes.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ChildProcess, spawn } from 'node:child_process';
+import { CliProcess, spawnCli } from '../helpers/cli';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { groupAlive } from '../../src/activities/process';
@@ -260,16 +260,9 @@ test('a worker SIGKILLed during a tool call: a new worker resumes the same sessi
       });
     return reply.text('Picked up after the crash.');
   });
-  const worker = (): ChildProcess =>
-    spawn(process.execPath, [path.resolve(__dirname, '../../lib/client/cli.js'), 'worker'], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: address,
-        FLOTILLA_HOME: extHome,
-        FLOTILLA_TASK_QUEUE: queue,
-        FLOTILLA_HOST_ID: 'ext',
-      },
-      stdio: 'ignore',
+  const worker = (): CliProcess =>
+    spawnCli(['worker'], {
+      env: { TEMPORAL_ADDRESS: address, FLOTILLA_HOME: extHome, FLOTILLA_TASK_QUEUE: queue, FLOTILLA_HOST_ID: 'ext' },
     });
   let w = worker();
   const spec = mission('claude-crash', repo, [task('crash', '', { agent: claudeAgent() })]);

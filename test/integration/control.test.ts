@@ -6,12 +6,12 @@
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
 import { pauseSignal, resumeSignal, retryUpdate, skipUpdate, steerUpdate } from '../../src/workflows/messages';
+import { CliResult, runCli } from '../helpers/cli';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { mission, processAlive, progress, task, waitFor } from '../helpers/missions';
 import { replayRecorded } from '../helpers/histories';
@@ -22,7 +22,6 @@ import { missionResult } from '../helpers/outcome';
 let env: TestWorkflowEnvironment;
 let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
 const taskQueue = 'flotilla-control';
-const root = path.resolve(__dirname, '..', '..');
 
 beforeAll(async () => {
   env = await startDevServer();
@@ -37,22 +36,10 @@ afterAll(async () => {
 const start = (spec: MissionSpec) => startMission(env, taskQueue, spec);
 
 /** The built CLI against the test server; resolves with its exit code and output. */
-function flotilla(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(root, 'lib', 'client', 'cli.js'), ...args],
-      {
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: env.address,
-          FLOTILLA_TASK_QUEUE: taskQueue,
-          FLOTILLA_HOME: workers!.home,
-        },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
+function flotilla(args: string[]): Promise<CliResult> {
+  return runCli(args, {
+    env: { TEMPORAL_ADDRESS: env.address, FLOTILLA_TASK_QUEUE: taskQueue, FLOTILLA_HOME: workers!.home },
+    timeoutMs: 60_000,
   });
 }
 

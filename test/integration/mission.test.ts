@@ -36,6 +36,15 @@ const start = (spec: MissionSpec) => startMission(env, taskQueue, spec);
 
 const run = (spec: MissionSpec): Promise<MissionResult> => runMission(env, taskQueue, spec);
 
+/** Every string and payload (decoded as UTF-8) in a history, for searching. */
+function historyText(value: unknown): string {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map(historyText).join('\n');
+  if (value && typeof value === 'object') return Object.values(value).map(historyText).join('\n');
+  return '';
+}
+
 const writeFile = (file: string, content: string) =>
   `mkdir -p "$(dirname ${file})"; printf '%s\\n' '${content}' > ${file}`;
 
@@ -230,6 +239,42 @@ test('a failed mission ends its workflow Failed, with its final progress in the 
   expect(progress.tasks.map((t) => t.status)).toEqual(['failed', 'merged']);
   // What a reopen needs to go on counting from the right base.
   expect(Object.keys(carried.lastUsage).sort()).toEqual(['bad', 'good']);
+});
+
+test('values of agent.env variables never reach history: agent summary, gate output, mission verify output', async () => {
+  const secret = 'sk-test-9f8e7d6c5b4a';
+  process.env.FLOTILLA_IT_SECRET = secret;
+  try {
+    const repo = makeRepo();
+    const spec = mission(
+      'redact',
+      repo,
+      [
+        task('fine', 'echo fine > fine.txt'),
+        task('leaky', '', {
+          agent: {
+            ...task('x', 'true').agent,
+            command: ['bash', '-c', 'echo "my token is $FLOTILLA_IT_SECRET"; echo "$RANDOM" > x.txt'],
+            env: ['FLOTILLA_IT_SECRET'],
+          },
+          verify: [['bash', '-c', 'echo "gate sees $FLOTILLA_IT_SECRET"; test -f ok.txt']],
+          maxIterations: 2,
+        }),
+      ],
+      { verify: [['bash', '-c', 'echo "verify sees $FLOTILLA_IT_SECRET"; exit 1']] },
+    );
+    const result = await run(spec);
+    expect(result.tasks.map((t) => t.status)).toEqual(['merged', 'failed']);
+    expect(result.reason).toMatch(/mission verify/);
+    for (const id of [names.missionWorkflowId('redact'), names.taskWorkflowId('redact', 'leaky')]) {
+      const history = historyText(await env.client.workflow.getHandle(id).fetchHistory());
+      expect(history).not.toContain(secret);
+      // The gate's output went back to the agent, redacted.
+      if (id.includes('task-')) expect(history).toContain('[redacted:FLOTILLA_IT_SECRET]');
+    }
+  } finally {
+    delete process.env.FLOTILLA_IT_SECRET;
+  }
 });
 
 test('a merge conflict marks the task conflict and, with onMergeConflict: fail, fails the mission', async () => {

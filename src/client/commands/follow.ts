@@ -1,0 +1,184 @@
+/**
+ * Following a mission until it ends or needs a human (`run`, `watch`), with an in-process worker
+ * when no standalone worker polls. Ctrl-C leaves the mission running: it says so and how to come
+ * back, stops this process's worker within seconds, and exits 130.
+ */
+import { MultiBar, Presets } from 'cli-progress';
+import path from 'node:path';
+import type { MissionProgress } from '../../mission/progress';
+import { TERMINAL_PHASES } from '../../mission/types';
+import { EXIT, NoWorkerError } from '../errors';
+import { getProgress } from '../missions';
+import { progressEvents, renderStatus, renderSummary } from '../render';
+import { workerPolling } from '../visibility';
+import { installRuntime, RunningWorkers, startWorkers } from '../workers';
+import { Connected, say, warn } from './context';
+
+/** Between two progress polls, ms. */
+const POLL_MS = 1000;
+/** Unanswered queries in a row tolerated while a just-started mission gets its first workflow task. */
+const MAX_MISSES = 30;
+
+/** Whether the mission needs a human now: blocked, or paused with nothing left running. */
+function needsHuman(p: MissionProgress): boolean {
+  return p.phase === 'blocked' || (p.phase === 'paused' && p.counts.running === 0);
+}
+
+interface Display {
+  line(text: string): void;
+  update(p: MissionProgress): void;
+  stop(): void;
+}
+
+/**
+ * A live progress bar (cli-progress) under the event lines when stdout is a terminal; plain event
+ * lines otherwise (pipes, CI, tests).
+ */
+function progressDisplay(missionId: string): Display {
+  if (!process.stdout.isTTY) return { line: say, update: () => undefined, stop: () => undefined };
+  const multi = new MultiBar(
+    {
+      // {percentage}, {value} and {total} are cli-progress's own tokens; ours have other names.
+      format: `${missionId} [{bar}] {percentage}% | {merged}/{tasks} merged | {wavesDone}/{waves} waves | {phase}{running}`,
+      hideCursor: true,
+      barsize: 24,
+      clearOnComplete: true,
+      autopadding: true,
+    },
+    Presets.shades_classic,
+  );
+  const bar = multi.create(100, 0, { merged: 0, tasks: 0, wavesDone: 0, waves: 0, phase: 'starting', running: '' });
+  return {
+    line: (text) => multi.log(`${text}\n`),
+    update: (p) => {
+      const running = p.tasks.filter((t) => t.status === 'running').map((t) => t.id);
+      bar.update(p.percent, {
+        merged: p.counts.merged,
+        tasks: p.counts.total,
+        wavesDone: p.waves.filter((w) => ['merged', 'failed', 'skipped', 'cancelled'].includes(w.status)).length,
+        waves: p.waves.length,
+        phase: p.phase,
+        running: running.length ? ` | running: ${running.join(', ')}` : '',
+      });
+    },
+    stop: () => multi.stop(),
+  };
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}
+
+/**
+ * Prints progress events until the mission ends or needs a human, or `stop` aborts.
+ * @param workerDone the in-process worker's run: its failure ends the follow with that error
+ * @returns the exit code for the final state (0 completed, 1 failed/cancelled, 3 needs a human),
+ *   or undefined when `stop` aborted
+ */
+async function follow(
+  { client, config }: Connected,
+  missionId: string,
+  stop: AbortSignal,
+  workerDone?: Promise<void>,
+): Promise<number | undefined> {
+  const started = Date.now();
+  let prev: MissionProgress | undefined;
+  let workerError: unknown;
+  void workerDone?.catch((err) => (workerError = err));
+  let misses = 0;
+  const display = progressDisplay(missionId);
+  const aborted = new Promise<undefined>((resolve) => stop.addEventListener('abort', () => resolve(undefined)));
+  try {
+    while (!stop.aborted) {
+      if (workerError) throw workerError;
+      let p: MissionProgress | undefined;
+      try {
+        // A query may wait seconds for a worker; an interruption does not wait for it.
+        p = await Promise.race([getProgress(client, config, missionId), aborted]);
+        misses = 0;
+      } catch (err) {
+        // A mission just started may not have had its first workflow task yet.
+        if (err instanceof NoWorkerError && ++misses < MAX_MISSES) {
+          await pause(POLL_MS, stop);
+          continue;
+        }
+        throw err;
+      }
+      if (!p) break;
+      for (const line of progressEvents(prev, p)) display.line(line);
+      display.update(p);
+      prev = p;
+      if (TERMINAL_PHASES.includes(p.phase)) {
+        display.stop();
+        say(renderSummary(p, Date.now() - started));
+        return p.phase === 'completed' ? EXIT.ok : EXIT.failed;
+      }
+      if (needsHuman(p)) {
+        display.stop();
+        say(renderStatus(p));
+        say(
+          p.phase === 'blocked'
+            ? `\nthe mission waits for you: ${p.reason}`
+            : `\nthe mission is paused; continue it with \`flotilla resume ${missionId}\` and \`flotilla watch ${missionId}\``,
+        );
+        return EXIT.needsHuman;
+      }
+      await pause(POLL_MS, stop);
+    }
+    return undefined;
+  } finally {
+    display.stop();
+  }
+}
+
+/**
+ * Follows the mission (see `follow`), with a worker in this process unless a standalone
+ * `flotilla worker` polls: another `run`'s in-process worker leaves with its own mission, so this
+ * one never relies on it. SIGINT/SIGTERM: says that the mission keeps running and how to come
+ * back (`reattach`, e.g. `flotilla run FILE`, next to `flotilla watch ID`), stops the worker
+ * (running agents are killed with their process group and checkpointed; their tasks resume on
+ * the next worker) and returns 130.
+ * @returns the exit code
+ */
+export async function followWithWorker(connected: Connected, missionId: string, reattach?: string): Promise<number> {
+  const { config, connection } = connected;
+  let inProcess: RunningWorkers | undefined;
+  if (!(await workerPolling(connection, config.namespace, config.taskQueue, { standaloneOnly: true }))) {
+    installRuntime(config, true);
+    inProcess = await startWorkers(config, { inProcess: true });
+    say(
+      `worker: in-process on task queues ${config.taskQueue} and ${inProcess.workers.hostQueue} (log: ${path.join(config.home, 'worker.log')})`,
+    );
+  }
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupt.signal.aborted) {
+      // A second Ctrl-C: the user will not wait for the worker; its agents' next attempt cleans up.
+      process.exit(EXIT.interrupted);
+    }
+    warn(
+      `\n${signal === 'SIGINT' ? 'interrupted' : signal}: mission ${missionId} keeps running; follow it again with \`flotilla watch ${missionId}\`${reattach ? ` (or \`${reattach}\`)` : ''}`,
+    );
+    if (inProcess)
+      warn('stopping this worker: running agents are stopped and checkpointed; their tasks go on with the next worker');
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return (await follow(connected, missionId, interrupt.signal, inProcess?.done)) ?? EXIT.interrupted;
+  } finally {
+    await inProcess?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

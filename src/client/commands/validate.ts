@@ -1,0 +1,26 @@
+/** `flotilla validate FILE`: the mission file checked and its wave plan printed; needs no server. */
+import { Command } from 'commander';
+import path from 'node:path';
+import { loadMission } from '../../mission/load';
+import { loadConfig } from '../config';
+import { renderPlan } from '../render';
+import { say } from './context';
+
+/** Adds `flotilla validate` to the program. */
+export function register(program: Command): void {
+  program
+    .command('validate')
+    .description('validate a mission file and print its wave plan (needs no server)')
+    .argument('<file>', 'mission file (YAML or JSON)')
+    .option('--id <id>', 'mission id (overrides the file)')
+    .action(async (file: string, opts: { id?: string }) => {
+      const loaded = await loadMission(file, {
+        idOverride: opts.id,
+        checkRepo: true,
+        scaffoldRoot: path.join(loadConfig().home, 'repos'),
+      });
+      say(renderPlan(loaded.spec, loaded.waves, path.relative(process.cwd(), loaded.file) || loaded.file));
+      if (loaded.scaffoldDir) say(`  (the repository is created fresh from ${loaded.scaffoldDir} on each run)`);
+      say('valid');
+    });
+}

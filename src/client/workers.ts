@@ -1,0 +1,129 @@
+/**
+ * Workers the CLI runs itself: the standalone `flotilla worker`, the in-process worker of
+ * `run`/`watch` when no standalone one polls, and a short-lived workflow-only worker that answers
+ * a query or an update when no worker runs at all.
+ */
+import { Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createQueryWorker, createWorkers, FlotillaWorkers } from '../worker';
+import { FlotillaConfig } from './config';
+import { workerIdentity, workerPolling } from './visibility';
+
+let runtimeInstalled = false;
+
+/**
+ * Installs the SDK's runtime once per process. `inProcess`: its log goes to
+ * `$FLOTILLA_HOME/worker.log` (the terminal shows progress instead) and it leaves SIGINT/SIGTERM
+ * to the command, which says what happens to the mission before its worker stops.
+ */
+export function installRuntime(config: FlotillaConfig, inProcess: boolean): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  if (!inProcess) {
+    Runtime.install({ logger: new DefaultLogger('INFO') });
+    return;
+  }
+  mkdirSync(config.home, { recursive: true });
+  const file = path.join(config.home, 'worker.log');
+  Runtime.install({
+    shutdownSignals: [],
+    logger: new DefaultLogger('INFO', (entry) => {
+      appendFileSync(
+        file,
+        `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message} ${entry.meta ? JSON.stringify(entry.meta) : ''}\n`,
+      );
+    }),
+  });
+}
+
+/** Workers running in this process; `stop()` shuts them down and closes their connection. */
+export interface RunningWorkers {
+  workers: FlotillaWorkers;
+  /** Settles when both workers stopped; rejects when one failed. */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * How long the in-process worker of `run`/`watch` lets running agents go on after it was asked
+ * to stop, ms. Short: the command is leaving (Ctrl-C, or its mission ended while agents of another
+ * mission ran here); the agents are killed with their process group and checkpointed by the
+ * activity's cancellation path, and their tasks resume on the next worker.
+ */
+export const IN_PROCESS_SHUTDOWN_GRACE_MS = 500;
+/** After this long a leaving in-process worker stops waiting for its activities, ms. */
+export const IN_PROCESS_SHUTDOWN_FORCE_MS = 15_000;
+
+/**
+ * Starts both Flotilla workers (shared and host queue) in this process.
+ * @param inProcess the worker of a `run`/`watch`: marked as such to other commands (see
+ *   `workerPolling`), and quick to leave
+ */
+export async function startWorkers(
+  config: FlotillaConfig,
+  opts: { concurrency?: number; inProcess?: boolean } = {},
+): Promise<RunningWorkers> {
+  const connection = await NativeConnection.connect({ address: config.address });
+  try {
+    const workers = await createWorkers({
+      connection,
+      namespace: config.namespace,
+      taskQueue: config.taskQueue,
+      home: config.home,
+      concurrency: opts.concurrency,
+      ...(opts.inProcess
+        ? {
+            identity: workerIdentity('in-process'),
+            shutdownGraceTime: IN_PROCESS_SHUTDOWN_GRACE_MS,
+            shutdownForceTime: IN_PROCESS_SHUTDOWN_FORCE_MS,
+          }
+        : {}),
+    });
+    const done = workers.run();
+    // Observed by `stop()` and by the follower; never an unhandled rejection.
+    done.catch(() => undefined);
+    let stopping: Promise<void> | undefined;
+    return {
+      workers,
+      done,
+      stop: () =>
+        (stopping ??= (async () => {
+          workers.shutdown();
+          await done.catch(() => undefined);
+          await connection.close();
+        })()),
+    };
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+}
+
+/**
+ * Runs `fn` (a query or an update) with a worker to answer it: the workers already polling, or,
+ * when none does, a short-lived workflow-only worker in this process. It runs no activity, so it
+ * cannot touch a repository; what the answer starts (a retried task) waits for a real worker.
+ * Queries on a closed workflow need it too: the worker replays the history to answer.
+ */
+export async function withWorkflowWorker<T>(
+  connection: Connection,
+  config: FlotillaConfig,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (await workerPolling(connection, config.namespace, config.taskQueue)) return fn();
+  installRuntime(config, true);
+  const native = await NativeConnection.connect({ address: config.address });
+  try {
+    const worker = await createQueryWorker({
+      connection: native,
+      namespace: config.namespace,
+      taskQueue: config.taskQueue,
+      identity: workerIdentity('query'),
+    });
+    return await worker.runUntil(fn());
+  } finally {
+    await native.close();
+  }
+}

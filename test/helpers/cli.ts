@@ -1,0 +1,111 @@
+/**
+ * The `flotilla` CLI as a user runs it, for tests: the built CLI (`node lib/client/cli.js`, so
+ * `npm run build` first; `npm test` does) or the `./flotilla` launcher. One place spawns it, so
+ * every test reads exit codes and output the same way.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+/** The built CLI. */
+export const CLI_JS = path.join(ROOT, 'lib', 'client', 'cli.js');
+/** The launcher a user runs (installs and builds what is missing first). */
+export const LAUNCHER = path.join(ROOT, 'flotilla');
+
+export interface CliOptions {
+  /** Added to this process's environment (TEMPORAL_ADDRESS, FLOTILLA_HOME, ...). */
+  env?: NodeJS.ProcessEnv;
+  /** Working directory; default the repository root. */
+  cwd?: string;
+  /** Run `./flotilla` instead of `node lib/client/cli.js`. */
+  launcher?: boolean;
+  /** SIGKILL after this long, ms (default 240 000); the result then says `signal: 'SIGKILL'`. */
+  timeoutMs?: number;
+}
+
+export interface CliResult {
+  /** The exit code; null when a signal ended the process. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** From spawn to exit, ms. */
+  ms: number;
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Output so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when the process exited, with all of its output. */
+  result: Promise<CliResult>;
+  /** Resolves once stdout or stderr matches `pattern`; rejects after `timeoutMs` or an exit first. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** The argv that runs the CLI with `args` (for harnesses that spawn processes their own way). */
+export function cliArgv(args: string[], opts: Pick<CliOptions, 'launcher'> = {}): string[] {
+  return opts.launcher ? [LAUNCHER, ...args] : [process.execPath, CLI_JS, ...args];
+}
+
+/** Starts the CLI with `args`; see {@link CliProcess}. */
+export function spawnCli(args: string[], opts: CliOptions = {}): CliProcess {
+  const [cmd, ...argv] = cliArgv(args, opts);
+  const started = Date.now();
+  const child = spawn(cmd, argv, {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  const notify = (): void => waiters.forEach((w) => w());
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => ((stdout += d), notify()));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => ((stderr += d), notify()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 240_000);
+  let exited = false;
+  const result = new Promise<CliResult>((resolve) =>
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      exited = true;
+      notify();
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    }),
+  );
+  return {
+    child,
+    pid: child.pid!,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    result,
+    kill: (signal = 'SIGTERM') => void child.kill(signal),
+    waitFor: (pattern, timeoutMs = 60_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (pattern.test(stdout) || pattern.test(stderr)) done(null);
+          else if (exited) done(new Error(`the CLI exited before printing ${pattern}:\n${stdout}\n${stderr}`));
+        };
+        const timeout = setTimeout(
+          () => done(new Error(`timed out waiting for ${pattern}:\n${stdout}\n${stderr}`)),
+          timeoutMs,
+        );
+        function done(err: Error | null): void {
+          clearTimeout(timeout);
+          waiters.delete(check);
+          if (err) reject(err);
+          else resolve();
+        }
+        waiters.add(check);
+        check();
+      }),
+  };
+}
+
+/** Runs the CLI with `args` to its end. */
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return spawnCli(args, opts).result;
+}
