@@ -6,6 +6,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { workflowBundle } from './bundle';
 
 /** Replays the suite's closed workflows; returns how many replayed. `record` picks the fixtures. */
 export async function replayRecorded(env: TestWorkflowEnvironment, taskQueue: string, record: RegExp): Promise<number> {
@@ -15,7 +16,7 @@ export async function replayRecorded(env: TestWorkflowEnvironment, taskQueue: st
   const histories: Array<{ workflowId: string; history: unknown }> = [];
   for await (const h of executions.intoHistories()) histories.push(h);
   const results = Worker.runReplayHistories(
-    { workflowsPath: require.resolve('../../src/workflows'), replayName: 'suite' },
+    { workflowBundle: await workflowBundle(), replayName: 'suite' },
     histories as never,
   );
   let replayed = 0;

@@ -3,9 +3,10 @@
  * replay against the current workflow code. A change that breaks this would break running
  * missions: put it behind `patched()` instead.
  */
-import { Worker } from '@temporalio/worker';
+import { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { workflowBundle } from '../helpers/bundle';
 import { quietRuntime } from '../helpers/temporal';
 
 // One folder per era of the workflow code (`before-control`: recorded before pause --now, steer,
@@ -15,6 +16,13 @@ const files = readdirSync(dir, { recursive: true })
   .map(String)
   .filter((f) => f.endsWith('.json'));
 
+// Bundled once for every fixture (webpack is most of a replay's cost).
+let bundle: WorkflowBundleWithSourceMap;
+beforeAll(async () => {
+  quietRuntime();
+  bundle = await workflowBundle();
+}, 120_000);
+
 test('fixtures exist for mission and task workflows', () => {
   expect(files.some((f) => !f.includes('__task-'))).toBe(true);
   expect(files.some((f) => f.includes('__task-'))).toBe(true);
@@ -23,9 +31,8 @@ test('fixtures exist for mission and task workflows', () => {
 test.each(files)(
   '%s replays',
   async (file) => {
-    quietRuntime();
     const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
-    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows'), replayName: file }, history);
+    await Worker.runReplayHistory({ workflowBundle: bundle, replayName: file }, history);
   },
   60_000,
 );

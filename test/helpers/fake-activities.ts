@@ -1,0 +1,239 @@
+/**
+ * Typed `jest.fn` fakes of every Flotilla activity, for running the real workflows on a dev server
+ * without git or agents. Each default answers with the shape the real activity returns (see
+ * src/activities/*.ts), derived from its input, so the workflow's data flow can be asserted: SHAs
+ * are stable hashes of what produced them, paths name the mission and task.
+ *
+ * A test overrides what its story needs (`fakeActivities({ runAgent: ... })`) or changes a fake
+ * later (`fakes.mergeBranch.mockImplementationOnce(...)`), and asserts on `fakes.X.mock.calls`.
+ * The object's type requires a fake for every activity: a new activity breaks this file's
+ * compilation until it gets a default.
+ */
+import { CancelledFailure, Context } from '@temporalio/activity';
+import { createHash } from 'node:crypto';
+import type { Activities } from '../../src/activities';
+import type { AgentFailureDetails, AgentUsage, RunAgentInput, RunAgentResult } from '../../src/activities/agent';
+import { names } from '../../src/mission/types';
+
+type Fn = (...args: never[]) => unknown;
+/** A `jest.Mock` with the activity's own signature. */
+export type FakeOf<F extends Fn> = jest.Mock<ReturnType<F>, Parameters<F>>;
+export type FakeActivities = { [K in keyof Activities]: FakeOf<Activities[K]> };
+
+/** A 40-hex SHA that depends only on `parts` (so a test can compute the one it expects). */
+export function fakeSha(...parts: string[]): string {
+  return createHash('sha1').update(parts.join('\0')).digest('hex');
+}
+
+/** The fakes' fixed answers, exported so tests compute expectations from them, not from literals. */
+export const FAKE = {
+  hostname: 'fake-host',
+  /** The host task queue `claimHost` names (the suite's host worker polls it). */
+  hostQueue: 'flotilla-test@fake-host',
+  baseSha: fakeSha('base'),
+  /** Per agent run: one turn, this cost and these tokens. */
+  costUsd: 0.01,
+  inputTokens: 100,
+  outputTokens: 10,
+  integrationWorktree: (missionId: string) => `/fake/${missionId}/integration`,
+  taskWorktree: (missionId: string, taskId: string) => `/fake/${missionId}/tasks/${taskId}`,
+  sessionId: (taskId: string) => `session-${taskId}`,
+  /** The commit `checkpoint` reports for a task branch (one per task; tests may vary it). */
+  headSha: (branch: string) => fakeSha('head', branch),
+  /** The merge commit `mergeBranch` reports for a branch merged onto the integration worktree. */
+  mergeSha: (branch: string) => fakeSha('merge', branch),
+  diffstat: { files: 1, insertions: 2, deletions: 0 },
+};
+
+/** Usage of one default agent run, as the real activity reports it (session totals included). */
+export function agentUsage(input: RunAgentInput, extra: Partial<AgentUsage> = {}): AgentUsage {
+  const sessionId = input.resumeSessionId ?? FAKE.sessionId(input.taskId);
+  return {
+    sessionId,
+    sessionCostUsd: (input.sessionCostUsd ?? 0) + FAKE.costUsd,
+    sessionInputTokens: (input.sessionInputTokens ?? 0) + FAKE.inputTokens,
+    sessionOutputTokens: (input.sessionOutputTokens ?? 0) + FAKE.outputTokens,
+    turns: 1,
+    costUsd: FAKE.costUsd,
+    inputTokens: FAKE.inputTokens,
+    outputTokens: FAKE.outputTokens,
+    ...extra,
+  };
+}
+
+/** What the default `runAgent` returns for `input`. */
+export function agentResult(input: RunAgentInput, extra: Partial<RunAgentResult> = {}): RunAgentResult {
+  const attempt = activityAttempt();
+  return {
+    ...agentUsage(input),
+    attempt,
+    exitCode: 0,
+    durationMs: 1,
+    transcript: `/fake/transcripts/${input.missionId}/${input.taskId}-${input.iteration}-${attempt}.jsonl`,
+    summary: `${input.taskId} done`,
+    events: 1,
+    resumed: !!input.resumeSessionId,
+    checkpointSha: null,
+    ...extra,
+  };
+}
+
+/** The failure details the real `runAgent` attaches to its failures and cancellations. */
+export function agentFailureDetails(
+  input: RunAgentInput,
+  extra: Partial<AgentFailureDetails> = {},
+): AgentFailureDetails {
+  return { ...agentUsage(input), attempt: activityAttempt(), checkpointSha: null, ...extra };
+}
+
+function activityAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1; // called outside an activity (a unit test of a fake)
+  }
+}
+
+/** A promise a test settles from outside. */
+export interface Deferred<T = void> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Inside a fake activity: heartbeats (so a cancellation reaches it) until `until` settles, and
+ * rejects with the activity's CancelledFailure when the workflow cancels it first.
+ */
+export async function heartbeatUntil<T>(until: Promise<T>, everyMs = 100): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), everyMs);
+  try {
+    return await Promise.race([until, ctx.cancelled]);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * A `runAgent` fake that blocks until `release` settles (then returns the default result) and,
+ * when cancelled meanwhile (pause --now, steer, skip, stop-all), stops the way the real one does:
+ * a CancelledFailure carrying the attempt's usage. `onCancel` observes the cancellation.
+ */
+export function blockingAgent(release: Promise<unknown>, onCancel?: (input: RunAgentInput) => void) {
+  return async (input: RunAgentInput): Promise<RunAgentResult> => {
+    try {
+      await heartbeatUntil(release);
+    } catch (err) {
+      if (err instanceof CancelledFailure) {
+        onCancel?.(input);
+        throw new CancelledFailure('agent cancelled; its process group was killed', [agentFailureDetails(input)]);
+      }
+      throw err;
+    }
+    return agentResult(input);
+  };
+}
+
+/**
+ * Working defaults for every activity, in the real ones' shapes. Like the real repository, they
+ * remember each repository's integration head: merges and resets move it, and a later
+ * `prepareIntegration` (after continue-as-new or a reopen) finds it where it was left.
+ */
+function defaultActivities(hostQueue: string): Activities {
+  const heads = new Map<string, string>();
+  return {
+    async claimHost() {
+      return { taskQueue: hostQueue, hostname: FAKE.hostname };
+    },
+    async prepareIntegration(input) {
+      // The base SHA is recorded once: a later run (continue-as-new, reopen) passes it back.
+      const baseSha = input.baseSha ?? FAKE.baseSha;
+      if (!heads.has(input.repo)) heads.set(input.repo, baseSha);
+      return {
+        worktree: FAKE.integrationWorktree(input.missionId),
+        branch: names.integrationBranch(input.missionId),
+        baseSha,
+        headSha: heads.get(input.repo)!,
+      };
+    },
+    async prepareWorktree(input) {
+      return {
+        worktree: FAKE.taskWorktree(input.missionId, input.taskId),
+        branch: names.taskBranch(input.missionId, input.taskId),
+        created: true,
+        restoredCheckpoint: null,
+      };
+    },
+    async runAgent(input) {
+      return agentResult(input);
+    },
+    async checkpoint(input) {
+      return { headSha: FAKE.headSha(input.branch), committed: true, diffstat: FAKE.diffstat };
+    },
+    async snapshot(input) {
+      return {
+        ref: names.checkpointRef(input.missionId, input.taskId),
+        sha: fakeSha('snapshot', input.taskId, input.note),
+        changed: true,
+        worktreeGone: false,
+      };
+    },
+    async mergeBranch(input) {
+      heads.set(input.repo, FAKE.mergeSha(input.branch));
+      return { status: 'merged', sha: FAKE.mergeSha(input.branch), alreadyMerged: false };
+    },
+    async resetIntegration(input) {
+      heads.set(input.repo, input.sha);
+    },
+    async runChecks() {
+      return { ok: true, failed: null };
+    },
+  };
+}
+
+/** The name of every activity a worker registers. */
+export const ACTIVITY_NAMES = Object.keys(defaultActivities(FAKE.hostQueue)) as Array<keyof Activities>;
+
+/**
+ * Every activity as a typed `jest.fn` with a working default; `overrides` replace defaults.
+ * `claimHost` names `hostQueue`, where the mission sends every git, agent and check activity.
+ */
+export function fakeActivities(
+  overrides: Partial<Activities> = {},
+  { hostQueue = FAKE.hostQueue }: { hostQueue?: string } = {},
+): FakeActivities {
+  const defaults = defaultActivities(hostQueue);
+  const fakes = {} as Record<string, jest.Mock>;
+  for (const name of ACTIVITY_NAMES) fakes[name] = jest.fn((overrides[name] ?? defaults[name]) as Fn);
+  return fakes as unknown as FakeActivities;
+}
+
+/** The inputs of every call of `fake` (the first argument of each). */
+export function inputsOf<F extends Fn>(fake: FakeOf<F>): Parameters<F>[0][] {
+  return fake.mock.calls.map((c) => c[0]);
+}
+
+/** The inputs of the calls of a task-scoped fake for `taskId`. */
+export function callsFor<I extends { taskId: string }>(fake: jest.Mock<unknown, [I]>, taskId: string): I[] {
+  return fake.mock.calls.map((c) => c[0]).filter((i) => i.taskId === taskId);
+}
+
+/** Polls until `pred` holds (e.g. a fake was called), failing with `what` after `timeoutMs`. */
+export async function eventually(pred: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
