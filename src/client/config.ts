@@ -1,4 +1,4 @@
-/** Settings from the environment (DESIGN.md, "Environment"), read once per command. */
+/** Settings from the environment (README.md, "Environment"), read once per command. */
 import os from 'node:os';
 import path from 'node:path';
 

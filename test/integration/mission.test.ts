@@ -387,6 +387,10 @@ test('the task gate sends the failure back to the agent and passes on the next i
 test('every history this suite recorded replays against the current workflow code', async () => {
   // `FLOTILLA_RECORD_HISTORIES=1 npx jest test/integration` refreshes the committed fixtures (do it
   // only for workflow changes that are meant to be compatible; keep the older ones).
-  const replayed = await replayRecorded(env, taskQueue, /^mission-(two-waves|pause|blocked|revert|gate|cancel)(\/|$)/);
+  const replayed = await replayRecorded(
+    env,
+    taskQueue,
+    /^mission-(two-waves|pause|blocked|revert|gate|cancel|cancel-request|ends-failed)(\/|$)/,
+  );
   expect(replayed).toBeGreaterThanOrEqual(10);
 });

@@ -50,7 +50,7 @@ export interface AgentEvent {
   retryAfterMs?: number;
 }
 
-/** Why an attempt failed, as Flotilla acts on it (DESIGN.md + issue 3's failure classes). */
+/** Why an attempt failed, as Flotilla acts on it: the failure classes of README.md, "Agents". */
 export type FailureClass =
   | { kind: 'auth'; message: string }
   | { kind: 'rate_limit'; message: string; retryAfterMs?: number }
