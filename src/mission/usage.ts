@@ -50,16 +50,21 @@ export interface SessionBase {
   sessionOutputTokens?: number;
 }
 
-/** The agent-event fields the meter reads (see `AgentEvent` in src/activities/runtimes/types.ts). */
+/** The usage an agent event reports (the runtimes' parsers fill it; see `AgentEvent`). */
 export interface UsageEvent {
   sessionId?: string;
+  /** A model turn finished (Claude `assistant` message, Codex `turn.completed`). */
   turn?: boolean;
+  /** Tokens of this event (deltas). */
   inputTokens?: number;
   outputTokens?: number;
+  /** Cost of the whole session so far, USD (Claude's `total_cost_usd`): includes earlier runs of a resumed session. */
   totalCostUsd?: number;
+  /** Totals of this run (Claude's `result`), which replace the running counts. */
   totalTurns?: number;
   totalInputTokens?: number;
   totalOutputTokens?: number;
+  /** Token totals of the whole session (Codex's `turn.completed` after a resume). */
   sessionInputTokens?: number;
   sessionOutputTokens?: number;
 }

@@ -17,11 +17,11 @@ import type { RunAgentResult } from '../activities/agent';
 import { ErrorType } from '../mission/error-types';
 import { failureDetails, failureMessage } from '../mission/failures';
 import { addAgentRun, sessionBaseFor, TaskUsage } from '../mission/usage';
-import type { taskHost } from './activities';
 import { SETUP_COMMAND_TIMEOUT_MS } from './limits';
 import { holdSignal, releaseSignal, steerTaskSignal, taskUpdateSignal } from './messages';
 import { RATE_LIMIT_RESUME_PROMPT, resumePrompt, steerPrompt } from './task-prompts';
 import type { TaskInput } from './task';
+import type { TaskSteps } from './task-steps';
 
 /** How many rate-limit waits one task may sit through before it fails. */
 const MAX_RATE_LIMIT_WAITS = 50;
@@ -44,6 +44,8 @@ export class TaskAgent {
     private readonly input: TaskInput,
     /** The task's ledger, shared with the workflow (its result carries it). */
     readonly usage: TaskUsage,
+    /** The task's activities and (once prepared) its worktree. */
+    private readonly steps: TaskSteps,
   ) {
     setHandler(holdSignal, () => {
       this.held = true;
@@ -82,13 +84,7 @@ export class TaskAgent {
    * Runs the agent until it ends on its own with nothing left in the inbox: a `hold` or a steering
    * message stops the run (its attempt ends with a checkpoint) and the session resumes afterwards.
    */
-  async converse(
-    acts: ReturnType<typeof taskHost>,
-    wt: { worktree: string; branch: string },
-    prompt: string,
-    iteration: number,
-    resume: string | null,
-  ): Promise<RunAgentResult> {
+  async converse(prompt: string, iteration: number, resume: string | null): Promise<RunAgentResult> {
     const { task } = this.input;
     for (;;) {
       if (this.held) {
@@ -104,7 +100,7 @@ export class TaskAgent {
       const scope = new CancellationScope();
       this.agentScope = scope;
       try {
-        const run = await scope.run(() => this.runAgent(acts, wt, prompt, iteration, resume));
+        const run = await scope.run(() => this.runAgent(prompt, iteration, resume));
         // Queued messages: the agent's run ended, so its session continues with them.
         resume = this.usage.sessionId;
         const next = this.takeMessages(resume);
@@ -137,17 +133,12 @@ export class TaskAgent {
   }
 
   /** One agent run for this iteration, through any number of rate-limit waits. */
-  private async runAgent(
-    acts: ReturnType<typeof taskHost>,
-    wt: { worktree: string; branch: string },
-    prompt: string,
-    iteration: number,
-    resume: string | null,
-  ): Promise<RunAgentResult> {
+  private async runAgent(prompt: string, iteration: number, resume: string | null): Promise<RunAgentResult> {
     const { input, usage } = this;
     const { task } = input;
     for (let waits = 0, shutdowns = 0; ;) {
       try {
+        const { acts, wt } = this.steps;
         const run = await acts.runAgent({
           missionId: input.missionId,
           taskId: task.id,

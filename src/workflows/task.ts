@@ -37,8 +37,8 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   const { task } = input;
   // A retried task goes on counting from where its earlier run stopped.
   const usage = taskUsage(input.retry?.usage);
-  const agent = new TaskAgent(input, usage);
   const steps = new TaskSteps(input, usage);
+  const agent = new TaskAgent(input, usage, steps);
   await steps.prepare();
 
   let resume = input.retry ? usage.sessionId : null;
@@ -49,7 +49,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   for (let iteration = 1; iteration <= task.maxIterations;) {
     try {
       // Gate iterations and steering continue the same agent session, so it keeps its context.
-      summary = (await agent.converse(steps.acts, steps.wt, prompt, iteration, resume)).summary;
+      summary = (await agent.converse(prompt, iteration, resume)).summary;
     } catch (err) {
       return steps.agentFailed(err, iteration, summary, isCancellation(err));
     }

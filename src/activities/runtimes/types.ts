@@ -3,6 +3,7 @@
  * (prompt, model, extra args, unattended-permission flags, resume), how to read its output stream
  * into normalized events, and how to classify its failures.
  */
+import type { UsageEvent } from '../../mission/usage';
 import type { AgentSpec } from '../../mission/types';
 
 export interface BuildInput {
@@ -23,28 +24,14 @@ export interface Launch {
   env: Record<string, string>;
 }
 
-/** One normalized event from an agent's output. Counters are deltas unless named `total`. */
-export interface AgentEvent {
+/**
+ * One normalized event from an agent's output. Counters are deltas unless named `total` or
+ * `session` (their meaning, and how they add up, in src/mission/usage.ts `UsageEvent`).
+ */
+export interface AgentEvent extends UsageEvent {
   kind: 'session' | 'text' | 'tool' | 'tool_result' | 'usage' | 'result' | 'error';
   /** For people (`flotilla logs`), one line. */
   text: string;
-  sessionId?: string;
-  /** A model turn finished (Claude `assistant` message, Codex `turn.completed`). */
-  turn?: boolean;
-  inputTokens?: number;
-  outputTokens?: number;
-  /** Cost of the whole run so far, USD (Claude's `total_cost_usd`). */
-  totalCostUsd?: number;
-  /**
-   * Totals (Claude's `result`), which replace the running counts. `totalCostUsd` is cumulative
-   * for the whole agent session: on a resumed session it includes the earlier runs.
-   */
-  totalTurns?: number;
-  totalInputTokens?: number;
-  totalOutputTokens?: number;
-  /** Token totals cumulative for the whole session (Codex's `turn.completed` after a resume). */
-  sessionInputTokens?: number;
-  sessionOutputTokens?: number;
   isError?: boolean;
   /** How long the agent's API asked it to wait (a rate limit's retry delay), ms. */
   retryAfterMs?: number;
