@@ -87,14 +87,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       await steps.verifyWave(w, preWaveSha, mergedNow);
       m.waveDone(w);
       if (!m.state.paused) steps.setPhase('running');
-      if (workflowInfo().continueAsNewSuggested && m.nextWave(inOrder) >= 0 && !m.halt.halted) {
-        // A wave boundary: no child runs, so the history can start over carrying the state. The
-        // next run claims the host again and reuses the integration branch and worktree, which
-        // belong to the mission's first run id.
-        m.state.currentWave = m.nextWave(inOrder);
-        await condition(allHandlersFinished);
-        await continueAsNew<typeof missionWorkflow>({ ...input, carried: m.carry() });
-      }
+      await continueAsNewIfSuggested(m, input, inOrder);
     }
   };
 
@@ -124,4 +117,16 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       details: [result, m.carry()],
     });
   return result;
+}
+
+/**
+ * At a wave boundary no child runs, so when Temporal suggests it the history starts over carrying
+ * the state. The next run claims the host again and reuses the integration branch and worktree,
+ * which belong to the mission's first run id.
+ */
+async function continueAsNewIfSuggested(m: Mission, input: MissionInput, inOrder: number): Promise<void> {
+  if (!workflowInfo().continueAsNewSuggested || m.nextWave(inOrder) < 0 || m.halt.halted) return;
+  m.state.currentWave = m.nextWave(inOrder);
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof missionWorkflow>({ ...input, carried: m.carry() });
 }
