@@ -32,6 +32,13 @@ export class Halt {
     return true;
   }
 
+  /** A reason for a cancellation already under way (the `cancel` signal after the request). */
+  explain(reason: string): void {
+    if (!this.cancel || this.state.endedAt) return;
+    this.cancel.reason = reason;
+    this.state.reason = reason;
+  }
+
   /** Stops the mission (the first reason stands); `byTask`: the task whose retry lifts it. */
   stopFor(reason: string, byTask: string | null = null): void {
     this.stop ??= { reason, byTask };

@@ -60,7 +60,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       if (m.halt.requestCancel('cancelled (workflow cancellation requested)')) steps.effects.cancelAll();
     });
   }
-  // The client may have started this run with the phase the mission ended in.
+  // Clients before this started a reopened run with the phase `running`.
   if (reopen && outcomeStatus) steps.setPhase('planning');
 
   const story = async (): Promise<void> => {
@@ -98,8 +98,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     if (isCancellation(err)) {
       // `cancel` during setup, or (older missions) a workflow cancellation request: the children
       // are cancelled with it; wait until they have stopped their agents.
-      if (!m.halt.cancel)
-        m.halt.cancel = { reason: (m.state.reason ??= 'cancelled (workflow cancellation requested)') };
+      if (!m.halt.cancel) m.halt.requestCancel(m.state.reason ?? 'cancelled (workflow cancellation requested)');
       await steps.childrenStopped();
     } else {
       // An activity out of retries (e.g. the base branch vanished): the mission ends failed with

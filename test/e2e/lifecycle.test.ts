@@ -146,15 +146,21 @@ test('cancel on an ended mission says how it ended: failed, or cancelled', async
   expect(start.code).toBe(0);
   const watch = spawnFlotilla(['watch', 'ends-cancelled']);
   await watch.waitFor(/▶ w running/, 90_000);
-  const cancel = await flotilla(['cancel', 'ends-cancelled']);
+  const cancel = await flotilla(['cancel', 'ends-cancelled', '--reason', 'wrong base branch']);
   expect(cancel.code).toBe(0);
   const watched = await watch.result;
   expect(watched.stdout).toMatch(/mission ends-cancelled cancelled/);
   expect(watched.code).toBe(1);
   const status = await flotilla(['status', 'ends-cancelled', '--json']);
   expect(status.code).toBe(0);
-  expect((JSON.parse(status.stdout) as MissionProgress).phase).toBe('cancelled');
+  const final = JSON.parse(status.stdout) as MissionProgress;
+  expect(final.phase).toBe('cancelled');
+  // The reason travels with the cancel signal: status shows it, and the task's error says it.
+  expect(final.reason).toBe('wrong base branch');
+  expect(final.tasks[0]).toMatchObject({ status: 'cancelled', error: 'wrong base branch' });
   const again = await flotilla(['cancel', 'ends-cancelled']);
   expect(again.code).toBe(1);
-  expect(again.stderr).toMatch(/mission "ends-cancelled" has ended \(cancelled.*\); there is nothing to cancel/);
+  expect(again.stderr).toMatch(
+    /mission "ends-cancelled" has ended \(cancelled: wrong base branch\); there is nothing to cancel/,
+  );
 });
