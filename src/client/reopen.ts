@@ -3,7 +3,7 @@
  * workflow id, same spec, same branch owner) from its final state.
  */
 import { Client, defaultPayloadConverter, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { retryRejection, stateFromResult } from '../mission/control';
+import { budgetReached, retryRejection, stateFromResult } from '../mission/control';
 import { missionWorkflow } from '../workflows';
 import type { CarriedState, MissionInput } from '../workflows/mission';
 import { FlotillaConfig } from './config';
@@ -60,9 +60,7 @@ export async function reopenMission(
     : {
         state,
         resumes: 0,
-        budgetTripped:
-          input.spec.budgetUsd !== undefined &&
-          state.tasks.reduce((sum, t) => sum + t.costUsd, 0) >= input.spec.budgetUsd,
+        budgetTripped: budgetReached(input.spec, state) !== null,
         ownerRunId,
         rerunsEarlierWaves: true,
         reopen: taskId,

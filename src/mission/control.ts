@@ -27,7 +27,7 @@ export function retryRejection(
   running = false,
 ): string | null {
   const t = state.tasks.find((x) => x.id === taskId);
-  if (!t) return `mission ${spec.id} has no task "${taskId}"; its tasks: ${state.tasks.map((x) => x.id).join(', ')}`;
+  if (!t) return unknownTask(spec.id, state, taskId);
   if (!(RETRYABLE as readonly string[]).includes(t.status) || running)
     return `task ${taskId} is ${t.status}; only a failed, skipped or cancelled task can be retried${t.status === 'conflict' ? ` (a conflict is retried by \`flotilla resume ${spec.id}\` once the branch merges cleanly)` : ''}`;
   const deps = spec.tasks.find((x) => x.id === taskId)?.dependsOn ?? [];
@@ -123,7 +123,7 @@ export function skipRejection(
   return null;
 }
 
-/** Marks the pending dependents of `id` (transitively) skipped because of it. */
+/** Marks the pending dependents of `id` skipped because of it (`dependentsOf` is already transitive). */
 export function skipDependents(spec: MissionSpec, state: MissionState, id: string, why: string): void {
   for (const dep of dependentsOf(spec.tasks, id)) {
     const t = state.tasks.find((x) => x.id === dep)!;

@@ -31,6 +31,8 @@ export const ErrorType = {
   BaseMissing: 'BaseMissing',
   /** The repository is not on the host that took the activity (retryable: another host may take it). */
   RepoNotOnHost: 'RepoNotOnHost',
+  /** Thrown by the SDK (not Flotilla) for an activity whose worker shut down while it ran. */
+  WorkerShutdown: 'WorkerShutdown',
   /** The mission ended failed: its workflow fails with details [final progress, carried state]. */
   MissionFailed: 'MissionFailed',
 } as const;

@@ -15,7 +15,7 @@
  *   sums its tasks ({@link missionCost}). Continue-as-new and a reopened mission carry each task's
  *   latest {@link TaskUsage}, session totals included, so a retry resumes on the right base.
  *
- * See docs/architecture.md, "Usage ledger".
+ * See docs/architecture.md, "The usage ledger".
  */
 
 /** What a run, an activity or a task adds up. Cost in USD; tokens as the agent counts them. */

@@ -102,7 +102,7 @@ export class Mission {
     return ids;
   }
 
-  // --- updates (their validators are in mission-handlers.ts) ------------------------------------
+  // --- updates (the handlers in mission-handlers.ts validate with these rules and control.ts's) ------------------------------------
 
   /** Why `retry taskId` cannot run now, or null. */
   retryRejection(taskId: string): string | null {

@@ -30,11 +30,16 @@ export class MissionSteps {
   private readonly setupScope = new CancellationScope();
   private host!: ReturnType<typeof missionHost>;
 
+  /** The variables named in any task's `agent.env`: their values are redacted from what activities report. */
+  private readonly secretNames: string[];
+
   constructor(
     private readonly m: Mission,
     private readonly spec: MissionSpec,
     private readonly searchAttributes: boolean,
-  ) {}
+  ) {
+    this.secretNames = [...new Set(spec.tasks.flatMap((t) => t.agent.env))];
+  }
 
   /** What the message handlers may ask for. */
   readonly effects: MissionEffects = {
@@ -50,11 +55,6 @@ export class MissionSteps {
   setPhase(phase: MissionPhase): void {
     this.m.state.phase = phase;
     if (this.searchAttributes) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTE_KEYS.phase, value: phase }]);
-  }
-
-  /** The variables named in any task's `agent.env`: their values are redacted from what activities report. */
-  private secretNames(): string[] {
-    return [...new Set(this.spec.tasks.flatMap((t) => t.agent.env))];
   }
 
   private cancelRunning(): void {
@@ -77,7 +77,7 @@ export class MissionSteps {
         setup: spec.setup,
         copy: spec.copy,
         setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-        redact: this.secretNames(),
+        redact: this.secretNames,
       });
     });
     m.state.baseSha = integration.baseSha;
@@ -195,7 +195,7 @@ export class MissionSteps {
         commands: spec.verify,
         timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
         logFile: `${m.state.integrationWorktree}.verify.log`,
-        env: this.secretNames(),
+        env: this.secretNames,
       });
       if (r.ok) return;
       const f = r.failed!;

@@ -124,8 +124,9 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
  * which belong to the mission's first run id.
  */
 async function continueAsNewIfSuggested(m: Mission, input: MissionInput, inOrder: number): Promise<void> {
-  if (!workflowInfo().continueAsNewSuggested || m.nextWave(inOrder) < 0 || m.halt.halted) return;
-  m.state.currentWave = m.nextWave(inOrder);
+  const next = m.nextWave(inOrder);
+  if (!workflowInfo().continueAsNewSuggested || next < 0 || m.halt.halted) return;
+  m.state.currentWave = next;
   await condition(allHandlersFinished);
   await continueAsNew<typeof missionWorkflow>({ ...input, carried: m.carry() });
 }

@@ -126,7 +126,7 @@ export class TaskAgent {
    */
   private workerStopped(err: unknown): boolean {
     const shutdown =
-      failureDetails(err).type === 'WorkerShutdown' ||
+      failureDetails(err).type === ErrorType.WorkerShutdown ||
       (isCancellation(err) && !CancellationScope.current().consideredCancelled);
     // Versioning: tasks recorded before this failed or were cancelled here.
     return shutdown && patched('worker-shutdown-not-a-failure');
