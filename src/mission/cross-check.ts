@@ -13,15 +13,6 @@ import type { RawMission } from './schema';
 /** Cross-field rules zod cannot express; returns problems (empty when fine). */
 export function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
   const problems: MissionProblem[] = [];
-  if (raw.policy?.onMergeConflict === 'resolve') {
-    // Accepted by the schema so that files written for the resolver agent read well, but until
-    // it exists `resolve` would silently do what `pause` does.
-    problems.push({
-      path: 'policy.onMergeConflict',
-      reason: '`resolve` (a resolver agent that merges conflicting branches) is not available in this version',
-      fix: 'use `pause` (the mission blocks until you make the branch merge and run `flotilla resume`) or `fail`',
-    });
-  }
   const ids = raw.tasks.map((t) => t.id);
   const seen = new Map<string, number>();
   raw.tasks.forEach((t, i) => {

@@ -14,6 +14,7 @@ import { parseDuration } from './duration';
 import { formatPath, MissionFileError, MissionProblem } from './errors';
 import { AgentSpec, MissionSpec, TaskSpec } from './types';
 import { DEFAULTS, ID_PATTERN, missionSchema, RawAgent } from './schema';
+import { serializeOverlaps } from './touches';
 
 /** Whether `git args` exits 0 in `dir` (rev-parse --verify --quiet answers "no" with exit 1). */
 async function gitSays(dir: string, args: string[]): Promise<boolean> {
@@ -226,16 +227,19 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
   }
 
   const checkpointDefault = raw.checkpointEvery ?? DEFAULTS.checkpointEvery;
-  const tasks: TaskSpec[] = raw.tasks.map((t) => ({
-    id: t.id,
-    title: t.title ?? t.id,
-    prompt: t.prompt ?? readFileSync(path.resolve(dir, t.promptFile!), 'utf8'),
-    dependsOn: [...(t.dependsOn ?? [])],
-    verify: t.verify ?? [],
-    maxIterations: t.maxIterations ?? DEFAULTS.maxIterations,
-    agent: mergeAgent(raw.agent, t.agent),
-    checkpointEveryMs: parseDuration(t.checkpointEvery ?? checkpointDefault)!,
-  }));
+  const tasks: TaskSpec[] = serializeOverlaps(
+    raw.tasks.map((t) => ({
+      id: t.id,
+      title: t.title ?? t.id,
+      prompt: t.prompt ?? readFileSync(path.resolve(dir, t.promptFile!), 'utf8'),
+      dependsOn: [...(t.dependsOn ?? [])],
+      verify: t.verify ?? [],
+      maxIterations: t.maxIterations ?? DEFAULTS.maxIterations,
+      agent: mergeAgent(raw.agent, t.agent),
+      checkpointEveryMs: parseDuration(t.checkpointEvery ?? checkpointDefault)!,
+      touches: [...(t.touches ?? [])],
+    })),
+  );
   let waves: string[][];
   try {
     waves = planWaves(tasks);
@@ -257,6 +261,9 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
     verify: raw.verify ?? [],
     policy: { ...DEFAULTS.policy, ...(raw.policy ?? {}) },
     budgetUsd: raw.budget?.usd,
+    resolver: mergeAgent(raw.agent, raw.resolver),
+    land: raw.land ?? DEFAULTS.land,
+    keepWorktrees: raw.keepWorktrees ?? DEFAULTS.keepWorktrees,
     tasks,
     sourceFile: file,
   };

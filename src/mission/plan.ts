@@ -6,7 +6,12 @@
 export interface PlanNode {
   id: string;
   dependsOn: string[];
+  /** Earlier tasks it is serialized after (`touches` overlap): ordered like dependencies in the plan. */
+  after?: string[];
 }
+
+/** What a node waits for in the plan: its dependencies and the tasks it is serialized after. */
+const waitsFor = (n: PlanNode | undefined): string[] => [...(n?.dependsOn ?? []), ...(n?.after ?? [])];
 
 /** Thrown when the dependencies are not a DAG; `cycle` lists the ids, first id repeated last. */
 export class CycleError extends Error {
@@ -28,7 +33,7 @@ export function findCycle(nodes: PlanNode[]): string[] | undefined {
   const visit = (id: string): string[] | undefined => {
     state.set(id, 'visiting');
     stack.push(id);
-    for (const dep of byId.get(id)?.dependsOn ?? []) {
+    for (const dep of waitsFor(byId.get(id))) {
       if (!byId.has(dep)) continue;
       if (state.get(dep) === 'visiting') return [...stack.slice(stack.indexOf(dep)), dep];
       if (!state.has(dep)) {
@@ -65,7 +70,7 @@ export function planWaves(nodes: PlanNode[]): string[][] {
   const depth = (id: string): number => {
     const cached = waveOf.get(id);
     if (cached !== undefined) return cached;
-    const deps = (byId.get(id)?.dependsOn ?? []).filter((d) => known.has(d));
+    const deps = waitsFor(byId.get(id)).filter((d) => known.has(d));
     const w = deps.length === 0 ? 0 : Math.max(...deps.map(depth)) + 1;
     waveOf.set(id, w);
     return w;

@@ -52,6 +52,11 @@ export const taskSchema = z.strictObject({
   maxIterations: z.number({ error: 'must be a whole number' }).int().min(1).max(50).optional(),
   agent: agentSchema.optional(),
   checkpointEvery: duration.optional(),
+  touches: z
+    .array(z.string().min(1, { error: 'must not be empty' }), {
+      error: 'must be a list of path globs, e.g. ["src/greet/**"]',
+    })
+    .optional(),
 });
 
 export const missionSchema = z.strictObject({
@@ -74,9 +79,14 @@ export const missionSchema = z.strictObject({
       onMergeConflict: z
         .enum(['pause', 'resolve', 'fail'], { error: 'must be one of: pause, resolve, fail' })
         .optional(),
-      onVerifyFailure: z.enum(['pause', 'revert', 'fail'], { error: 'must be one of: pause, revert, fail' }).optional(),
+      onVerifyFailure: z
+        .enum(['fix', 'revert', 'pause', 'fail'], { error: 'must be one of: fix, revert, pause, fail' })
+        .optional(),
     })
     .optional(),
+  resolver: agentSchema.optional(),
+  land: z.enum(['ff', 'push', 'pr', 'none'], { error: 'must be one of: ff, push, pr, none' }).optional(),
+  keepWorktrees: z.boolean({ error: 'must be true or false' }).optional(),
   budget: z.strictObject({ usd: z.number({ error: 'must be a number of US dollars' }).positive() }).optional(),
   checkpointEvery: duration.optional(),
   tasks: z.array(taskSchema, { error: 'must be a list of tasks' }).min(1, { error: 'must hold at least one task' }),
@@ -95,5 +105,7 @@ export const DEFAULTS = {
   agent: { runtime: 'claude', args: [], env: [], timeout: '2h', idleTimeout: '10m', retries: 3 },
   maxIterations: 3,
   checkpointEvery: '5m',
-  policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'pause', onVerifyFailure: 'pause' },
+  policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'pause', onVerifyFailure: 'fix' },
+  land: 'none',
+  keepWorktrees: false,
 } as const;

@@ -36,7 +36,9 @@ export interface AgentSpec {
 
 export type OnTaskFailure = 'skip-dependents' | 'stop-wave' | 'stop-all';
 export type OnMergeConflict = 'pause' | 'resolve' | 'fail';
-export type OnVerifyFailure = 'pause' | 'revert' | 'fail';
+export type OnVerifyFailure = 'fix' | 'revert' | 'pause' | 'fail';
+/** What happens when a mission completes (`flotilla land` does the same by hand). */
+export type LandMode = 'ff' | 'push' | 'pr' | 'none';
 
 export interface MissionPolicy {
   onTaskFailure: OnTaskFailure;
@@ -57,6 +59,13 @@ export interface TaskSpec {
   agent: AgentSpec;
   /** WIP checkpoint period while the agent runs, ms. */
   checkpointEveryMs: number;
+  /** Path globs the task expects to edit (`touches:`); absent in specs from before the merge queue. */
+  touches?: string[];
+  /**
+   * Earlier tasks (in file order) whose `touches` overlap this one's: it starts only after they
+   * are merged (or ended unmerged). Computed by the client; absent in older specs.
+   */
+  after?: string[];
 }
 
 /**
@@ -74,6 +83,12 @@ export interface MissionSpec {
   copy: string[];
   verify: CommandLine[];
   policy: MissionPolicy;
+  /** The merge-conflict resolver agent (`resolver:`, defaulting to the mission's `agent:`); absent in older specs. */
+  resolver?: AgentSpec;
+  /** What happens when the mission completes; absent in older specs (= `none`). */
+  land?: LandMode;
+  /** Keep merged tasks' worktrees (`keepWorktrees: true`); by default they are removed once merged and clean. */
+  keepWorktrees?: boolean;
   /** Mission budget in USD (accounting arrives with the agent runtimes). */
   budgetUsd?: number;
   tasks: TaskSpec[];
