@@ -10,6 +10,7 @@ import { createCommitActivities } from './commit';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createMergeActivities } from './merge';
+import { createSyncActivities } from './sync';
 import { createWorktreeActivities } from './worktree';
 
 export function createActivities(config: ActivityConfig) {
@@ -21,6 +22,7 @@ export function createActivities(config: ActivityConfig) {
     ...createCommitActivities(),
     ...createMergeActivities(),
     ...createChecksActivities(),
+    ...createSyncActivities(),
   };
 }
 

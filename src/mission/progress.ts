@@ -44,6 +44,63 @@ export interface WaveState {
   status: WaveStatus;
 }
 
+/** A conflict the queue met, and how its resolution goes (status, the Web UI). */
+export interface ConflictState {
+  taskId: string;
+  files: string[];
+  /** Tasks already merged whose changes the conflict is with (from their merge commits). */
+  withTasks: string[];
+  /** `resolving` (the resolver agent works), `checking`, `resolved`, `replayed` (rerere), `rejected`, `blocked` (a human). */
+  state: 'resolving' | 'checking' | 'resolved' | 'replayed' | 'rejected' | 'blocked';
+  /** Resolver runs so far (at most 2: a rejected resolution goes back once). */
+  attempts: number;
+  /** What the last check found wrong, or the resolver's explanation of what it kept. */
+  note: string | null;
+  /** What the resolver's runs cost, USD (counted in the mission's cost). */
+  costUsd?: number;
+}
+
+/** One mission verify run of the merge queue. */
+export interface VerifyRun {
+  batch: number;
+  /** The candidate commit verified. */
+  sha: string;
+  /** The tasks whose merges it holds (the batch, or the prefix bisection tried). */
+  taskIds: string[];
+  /** `batch`, `rerun` (the same commit again: flaky commands), `bisect`. */
+  kind: 'batch' | 'rerun' | 'bisect';
+  ok: boolean;
+  /** The failing command and its exit code, when it failed. */
+  failed: string | null;
+}
+
+/** The batch the merge queue is merging and verifying now. */
+export interface BatchState {
+  index: number;
+  taskIds: string[];
+  /** `merging` onto the candidate ref, `verifying` it, `bisecting` for the culprit. */
+  step: 'merging' | 'resolving' | 'verifying' | 'bisecting';
+  candidateSha: string | null;
+}
+
+/** Live work of two running tasks that would conflict if merged now (`merge-tree` on their checkpoints). */
+export interface PredictedConflict {
+  a: string;
+  b: string;
+  files: string[];
+}
+
+/** A culprit sent back to its agent under `onVerifyFailure: fix`. */
+export interface FixRequest {
+  command: string;
+  exitCode: number | null;
+  outputTail: string;
+  /** The candidate commit that failed: the task branch is fast-forwarded to it first, so the agent sees the failure. */
+  syncTo: string;
+  /** The commit the task's merge went onto (the integration branch then): the fix run's base. */
+  onto: string;
+}
+
 export interface MissionState {
   phase: MissionPhase;
   paused: boolean;
@@ -65,7 +122,29 @@ export interface MissionState {
   endedAt: string | null;
   /** The mission's budget in USD; passing it pauses the mission once. */
   budgetUsd: number | null;
+  // The merge queue (missions started with it; absent in older ones).
+  /** True when this mission merges through the queue (tasks start when their dependencies are merged). */
+  mergeQueue?: boolean;
+  /** Tasks that succeeded and wait to be merged, in the order they will be. */
+  queue?: string[];
+  batch?: BatchState | null;
+  batches?: number;
+  /** Every conflict met (latest per task). */
+  conflicts?: ConflictState[];
+  /** The latest mission verify runs (at most {@link MAX_VERIFY_RUNS}). */
+  verifyRuns?: VerifyRun[];
+  predicted?: PredictedConflict[];
+  /** Pending tasks that wait for a running task their `touches` match (predicted), by id. */
+  waitingFor?: Record<string, string[]>;
+  /** `onVerifyFailure: fix` runs per task so far, and the ones about to start. */
+  fixes?: Record<string, number>;
+  fixRequests?: Record<string, FixRequest>;
+  /** What the candidate ref (`refs/flotilla/candidates/<id>`) holds, or null before the first merge. */
+  candidateTip?: string | null;
 }
+
+/** How many verify runs the state keeps (history carries it across continue-as-new). */
+export const MAX_VERIFY_RUNS = 50;
 
 /** The `status --json` shape (README.md), plus `reason`, token totals, `budgetUsd`, `startedAt`, `endedAt`. */
 export interface MissionProgress {
@@ -99,6 +178,16 @@ export interface MissionProgress {
   startedAt: string;
   endedAt: string | null;
   uiUrl: string | null;
+  /** Merge queue missions only (absent otherwise): the queue, the batch in flight, conflicts, verify runs, predictions. */
+  mergeQueue?: {
+    queue: string[];
+    batch: BatchState | null;
+    batches: number;
+    conflicts: ConflictState[];
+    verifyRuns: VerifyRun[];
+    predictedConflicts: PredictedConflict[];
+    waitingFor: Record<string, string[]>;
+  };
 }
 
 /** A fresh state for a mission about to start. */
@@ -168,7 +257,8 @@ export function deriveProgress(missionId: string, state: MissionState): MissionP
   for (const t of state.tasks) counts[t.status]++;
   const total = state.tasks.length;
   const finished = state.tasks.filter((t) => FINISHED.includes(t.status)).length;
-  const costUsd = state.tasks.reduce((sum, t) => sum + t.costUsd, 0);
+  const costUsd =
+    state.tasks.reduce((sum, t) => sum + t.costUsd, 0) + (state.conflicts ?? []).reduce((sum, c) => sum + (c.costUsd ?? 0), 0);
   return {
     missionId,
     workflowId: names.missionWorkflowId(missionId),
@@ -192,5 +282,18 @@ export function deriveProgress(missionId: string, state: MissionState): MissionP
     startedAt: state.startedAt,
     endedAt: state.endedAt,
     uiUrl: null,
+    ...(state.mergeQueue
+      ? {
+          mergeQueue: {
+            queue: [...(state.queue ?? [])],
+            batch: state.batch ? { ...state.batch, taskIds: [...state.batch.taskIds] } : null,
+            batches: state.batches ?? 0,
+            conflicts: (state.conflicts ?? []).map((c) => ({ ...c, files: [...c.files], withTasks: [...c.withTasks] })),
+            verifyRuns: (state.verifyRuns ?? []).map((v) => ({ ...v, taskIds: [...v.taskIds] })),
+            predictedConflicts: (state.predicted ?? []).map((p) => ({ ...p, files: [...p.files] })),
+            waitingFor: { ...(state.waitingFor ?? {}) },
+          },
+        }
+      : {}),
   };
 }

@@ -6,7 +6,7 @@
  */
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { TaskSpec } from '../mission/types';
+import type { MissionSpec, TaskSpec } from '../mission/types';
 import { ErrorType } from '../mission/error-types';
 import {
   ACTIVITY_SLACK_MS,
@@ -61,7 +61,7 @@ export function missionHost(queue: string, spec: { setup: unknown[]; verify: unk
 
 /** A task's activities on its host's queue: its worktree, its agent, its commit and its gate. */
 export function taskHost(queue: string, task: TaskSpec, setupCommands: number) {
-  const git = proxyActivities<Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot'>>({
+  const git = proxyActivities<Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot' | 'syncTaskBranch'>>({
     taskQueue: queue,
     startToCloseTimeout: setupCommands * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
@@ -94,7 +94,81 @@ export function taskHost(queue: string, task: TaskSpec, setupCommands: number) {
     prepareWorktree: git.prepareWorktree,
     checkpoint: git.checkpoint,
     snapshot: git.snapshot,
+    syncTaskBranch: git.syncTaskBranch,
     runAgent: agent.runAgent,
     runChecks: checks.runChecks,
+  };
+}
+
+/** The merge queue's activities on the mission's host queue (missions started with the queue). */
+export function queueHost(queue: string, spec: MissionSpec) {
+  const git = proxyActivities<
+    Pick<HostActivities, 'queueMerge' | 'publishRef' | 'removeTaskWorktree' | 'predictConflicts' | 'checkResolution'>
+  >({
+    taskQueue: queue,
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
+    retry: {
+      initialInterval: '2s',
+      maximumInterval: '1 minute',
+      maximumAttempts: 10,
+      // The candidate ref moved under us: only a bug or a person can do that, retrying cannot help.
+      nonRetryableErrorTypes: [ErrorType.CandidateMoved],
+    },
+  });
+  const conflict = proxyActivities<
+    Pick<HostActivities, 'prepareConflict' | 'commitResolution' | 'dropConflict' | 'landMission'>
+  >({
+    taskQueue: queue,
+    // The conflict worktree runs the mission's `setup`; landing may run the mission verify.
+    startToCloseTimeout:
+      spec.setup.length * SETUP_COMMAND_TIMEOUT_MS +
+      spec.verify.length * MISSION_VERIFY_COMMAND_TIMEOUT_MS +
+      ACTIVITY_SLACK_MS,
+    heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
+    retry: {
+      initialInterval: '2s',
+      maximumInterval: '1 minute',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: [ErrorType.CandidateMoved],
+    },
+  });
+  const verify = proxyActivities<Pick<HostActivities, 'verifyAt' | 'runChecks'>>({
+    taskQueue: queue,
+    // Resolution checks run both tasks' gates and the mission verify in one activity.
+    startToCloseTimeout:
+      (spec.verify.length + Math.max(0, ...spec.tasks.map((t) => t.verify.length)) * 2) *
+        MISSION_VERIFY_COMMAND_TIMEOUT_MS +
+      ACTIVITY_SLACK_MS,
+    heartbeatTimeout: '1 minute',
+    retry: { maximumAttempts: 2 },
+  });
+  const resolver = spec.resolver ?? spec.tasks[0].agent;
+  const agent = proxyActivities<Pick<HostActivities, 'runAgent'>>({
+    taskQueue: queue,
+    startToCloseTimeout: resolver.timeoutMs + ACTIVITY_SLACK_MS,
+    heartbeatTimeout: '20s',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '5s',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: resolver.retries + 1,
+      nonRetryableErrorTypes: [ErrorType.AgentNotFound, ErrorType.AgentAuth, ErrorType.AgentRateLimited],
+    },
+  });
+  return {
+    queueMerge: git.queueMerge,
+    publishRef: git.publishRef,
+    removeTaskWorktree: git.removeTaskWorktree,
+    predictConflicts: git.predictConflicts,
+    checkResolution: git.checkResolution,
+    prepareConflict: conflict.prepareConflict,
+    commitResolution: conflict.commitResolution,
+    dropConflict: conflict.dropConflict,
+    landMission: conflict.landMission,
+    verifyAt: verify.verifyAt,
+    runChecks: verify.runChecks,
+    runResolver: agent.runAgent,
   };
 }

@@ -7,7 +7,7 @@
  *   under `fail`, an error the mission cannot get past. No wave starts; a `retry` of `byTask` (the
  *   task whose failure stopped it) lifts it.
  * - `block {kind, taskId}`: a human must fix a conflict or the integration branch. Lifted only by
- *   what it waits for: `resume`, or a `skip` of the very task whose conflict it is.
+ *   what it waits for: `resume`, or a `skip` of the very task whose conflict (or failed verify) it is.
  */
 import type { MissionState } from '../mission/progress';
 import type { Block } from './mission-types';
@@ -63,7 +63,7 @@ export class Halt {
 
   /** A skip of `taskId` lifts the block only when it is that task's conflict. */
   skipped(taskId: string): void {
-    if (this.block?.kind === 'conflict' && this.block.taskId === taskId) this.block = null;
+    if (this.block?.taskId !== undefined && this.block.taskId === taskId) this.block = null;
   }
 
   /** The wait is over (lifted or cancelled); returns false when cancelled. */

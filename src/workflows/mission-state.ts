@@ -270,6 +270,23 @@ export class Mission {
     };
   }
 
+  /** The merge queue sends a culprit back to its agent (`onVerifyFailure: fix`): it runs again, continuing its session. */
+  sendBack(id: string, note: string): void {
+    const t = this.task(id);
+    this.retries.set(id, { usage: this.ledger.of(t), error: note });
+    t.status = 'pending';
+    t.error = note;
+    t.endedAt = null;
+  }
+
+  /** The merge queue's culprit is given up on (`revert`, `fail`, or fixes used up): failed, dependents skipped. */
+  breaksVerify(id: string, note: string): void {
+    const t = this.task(id);
+    t.status = 'failed';
+    t.error = note;
+    this.skipDependents(id, 'breaks mission verify');
+  }
+
   /** A failed verify under `revert`: what this pass merged is failed again, its dependents skipped. */
   reverted(ids: string[], preWaveSha: string, why: string): void {
     this.state.integrationSha = preWaveSha;

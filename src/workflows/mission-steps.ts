@@ -19,7 +19,7 @@ import { holdSignal } from './messages';
 import type { MissionEffects } from './mission-handlers';
 import { Block, Mission, TaskOutcome } from './mission-state';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS } from './limits';
-import { taskWorkflow } from './task';
+import { TaskInput, taskWorkflow } from './task';
 
 export class MissionSteps {
   /** Each running task's scope: cancelling it cancels the child workflow. */
@@ -61,8 +61,17 @@ export class MissionSteps {
     for (const scope of this.scopes.values()) scope.cancel();
   }
 
-  /** Claims the repository's host and prepares the integration branch and worktree there. */
-  async setup(): Promise<void> {
+  /**
+   * Called when a task's end is recorded (the merge queue enqueues what succeeded).
+   * Set by the queue's story; the wave loop merges after the wave instead.
+   */
+  onTaskEnded: ((id: string, outcome: TaskOutcome) => void) | null = null;
+
+  /**
+   * Claims the repository's host and prepares the integration branch and worktree there;
+   * `detached`: the worktree's HEAD is detached (the merge queue moves the branch with update-ref).
+   */
+  async setup(detached = false): Promise<void> {
     const { m, spec } = this;
     const integration = await this.setupScope.run(async () => {
       const { taskQueue } = await anyWorker.claimHost({ repo: spec.repo });
@@ -78,6 +87,7 @@ export class MissionSteps {
         copy: spec.copy,
         setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
         redact: this.secretNames,
+        ...(detached ? { detached } : {}),
       });
     });
     m.state.baseSha = integration.baseSha;
@@ -102,8 +112,21 @@ export class MissionSteps {
     await Promise.all(started);
   }
 
+  /** Starts one task (the merge queue's scheduler); it is tracked like a wave's task. */
+  launch(id: string, extra: Pick<TaskInput, 'fix'> & { baseSha?: string } = {}): Promise<void> {
+    const run = this.runTask(id, extra);
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
+    return run;
+  }
+
+  /** The variables named in any task's `agent.env` (redacted; passed by name). */
+  get secrets(): string[] {
+    return this.secretNames;
+  }
+
   /** One task as a child workflow, from start to its recorded end. */
-  private async runTask(id: string): Promise<void> {
+  private async runTask(id: string, extra: Pick<TaskInput, 'fix'> & { baseSha?: string } = {}): Promise<void> {
     const { m, spec } = this;
     const retry = m.taskStarting(id, now());
     const scope = new CancellationScope();
@@ -120,11 +143,12 @@ export class MissionSteps {
               runId: m.ownerRunId,
               repo: spec.repo,
               hostQueue: m.state.hostQueue!,
-              baseSha: m.state.integrationSha!,
+              baseSha: extra.baseSha ?? m.state.integrationSha!,
               task: m.specOf(id),
               setup: spec.setup,
               copy: spec.copy,
               ...(retry ? { retry } : {}),
+              ...(extra.fix ? { fix: extra.fix } : {}),
             },
           ],
           typedSearchAttributes: this.searchAttributes
@@ -147,6 +171,7 @@ export class MissionSteps {
     }
     m.taskEnded(id, outcome, now());
     if (m.task(id).status === 'failed' && m.taskFailed(id)) this.cancelRunning();
+    this.onTaskEnded?.(id, outcome);
   }
 
   /** Merges the wave's succeeded tasks in task order; returns the ids merged by this pass. */
@@ -218,7 +243,7 @@ export class MissionSteps {
   }
 
   /** Waits until the block is lifted (`resume`, or a skip of its task) or the mission is cancelled. */
-  private async blockUntilLifted(block: Block): Promise<boolean> {
+  async blockUntilLifted(block: Block): Promise<boolean> {
     const { m } = this;
     m.halt.blockOn(block);
     await condition(() => m.halt.block === null || m.halt.cancel !== null);

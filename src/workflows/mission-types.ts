@@ -29,7 +29,10 @@ export interface CarriedState {
 }
 
 /** What a blocked mission waits for: a human to fix a conflict or the integration branch. */
-export type Block = { kind: 'conflict'; taskId: string; reason: string } | { kind: 'verify'; reason: string };
+export type Block =
+  | { kind: 'conflict'; taskId: string; reason: string }
+  /** `taskId`: the culprit the merge queue found (a skip of it lifts the block). */
+  | { kind: 'verify'; taskId?: string; reason: string };
 
 /** How a task's child workflow ended, as `missionWorkflow` saw it. */
 export type TaskOutcome =

@@ -29,6 +29,7 @@ import type { MissionSpec } from '../mission/types';
 import { installMissionHandlers } from './mission-handlers';
 import { CarriedState, Mission } from './mission-state';
 import { MissionSteps, now } from './mission-steps';
+import { queueStory } from './mission-queue';
 
 export type { CarriedState } from './mission-state';
 
@@ -62,8 +63,10 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   }
   // Clients before this started a reopened run with the phase `running`.
   if (reopen && outcomeStatus) steps.setPhase('planning');
+  // Versioning: missions started before the merge queue merge wave by wave and replay that way.
+  const mergeQueue = patched('merge-queue');
 
-  const story = async (): Promise<void> => {
+  const waveStory = async (): Promise<void> => {
     await steps.setup();
     // Versioning: histories recorded before `retry` went wave by wave and must replay that way.
     m.rerunsEarlierWaves = patched('retry-reruns-earlier-waves');
@@ -88,6 +91,14 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       m.waveDone(w);
       if (!m.state.paused) steps.setPhase('running');
       await continueAsNewIfSuggested(m, input, inOrder);
+    }
+  };
+
+  const story = async (): Promise<void> => {
+    if (!mergeQueue) return waveStory();
+    if ((await queueStory(m, steps)) === 'continue') {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof missionWorkflow>({ ...input, carried: m.carry() });
     }
   };
 

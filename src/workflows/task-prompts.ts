@@ -48,3 +48,27 @@ export function gatePrompt(
     `Fix the problem in this worktree so that the command passes. This is iteration ${iteration} of ${task.maxIterations}.`,
   ].join('\n');
 }
+
+/**
+ * The first prompt of a task the merge queue sends back to its agent (`onVerifyFailure: fix`):
+ * the mission verify failed with the task's branch merged, and bisection named this task.
+ */
+export function fixPrompt(
+  task: TaskSpec,
+  fix: { command: string; exitCode: number | null; outputTail: string },
+  round: number,
+  session: boolean,
+): string {
+  const note = [
+    `Your work on task "${task.title}" (${task.id}) was merged into a candidate of the integration branch, and the mission's verification failed there;`,
+    'bisecting the merge batch found that your merge is the one that breaks it.',
+    'Your branch now holds that candidate (the integration branch with your work merged), so you can run the command yourself.',
+    `Command: ${fix.command}`,
+    `Exit code: ${fix.exitCode ?? 'killed (timeout)'}`,
+    'Output (last lines):',
+    fix.outputTail.trim(),
+    '',
+    `Fix it in this worktree without undoing the other tasks' work. This is fix ${round} of at most ${task.maxIterations}.`,
+  ].join('\n');
+  return session ? note : `${task.prompt}\n\n---\n${note}`;
+}

@@ -50,6 +50,11 @@ export class TaskSteps {
     });
   }
 
+  /** Fast-forwards the task branch to the candidate that failed the mission verify (a fix run). */
+  async syncTo(sha: string): Promise<void> {
+    await this.acts.syncTaskBranch({ worktree: this.wt.worktree, sha });
+  }
+
   result(status: TaskResult['status'], rest: TaskEnding): TaskResult {
     return { status, branch: this.wt.branch, ...this.usage, ...rest };
   }

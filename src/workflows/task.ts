@@ -8,11 +8,12 @@
  * See task-agent.ts for the conversation and task-steps.ts for the git and gate steps.
  */
 import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import type { FixRequest } from '../mission/progress';
 import type { CommandLine, TaskSpec } from '../mission/types';
 import { taskUsage, TaskUsage } from '../mission/usage';
 import { failureMessage } from '../mission/failures';
 import { TaskAgent } from './task-agent';
-import { gatePrompt, retryPrompt } from './task-prompts';
+import { fixPrompt, gatePrompt, retryPrompt } from './task-prompts';
 import { TaskResult, TaskSteps } from './task-steps';
 
 export type { TaskResult } from './task-steps';
@@ -31,6 +32,11 @@ export interface TaskInput {
   copy: string[];
   /** Set when `flotilla retry` runs the task again: its usage so far and how it ended. */
   retry?: { usage: TaskUsage; error: string | null };
+  /**
+   * Set when the merge queue sends the task back to its agent (`onVerifyFailure: fix`): the failed
+   * mission verify and the candidate to start from; `retry` carries its usage and session.
+   */
+  fix?: FixRequest & { round: number };
 }
 
 export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
@@ -43,6 +49,10 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
 
   let resume = input.retry ? usage.sessionId : null;
   let prompt = input.retry ? retryPrompt(task, input.retry.error, resume !== null) : task.prompt;
+  if (input.fix) {
+    await steps.syncTo(input.fix.syncTo);
+    prompt = fixPrompt(task, input.fix, input.fix.round, resume !== null);
+  }
   let summary = '';
   /** The head the gate last failed on: an iteration that leaves it unchanged cannot pass. */
   let failedGateSha: string | null = null;

@@ -42,6 +42,8 @@ export const FAKE = {
   headSha: (branch: string) => fakeSha('head', branch),
   /** The merge commit `mergeBranch` reports for a branch merged onto the integration worktree. */
   mergeSha: (branch: string) => fakeSha('merge', branch),
+  /** The merge commit `queueMerge` (and `commitResolution`) makes for a branch merged onto `onto`. */
+  queueSha: (onto: string, branch: string) => fakeSha('queue', onto, branch),
   diffstat: { files: 1, insertions: 2, deletions: 0 },
 };
 
@@ -198,6 +200,48 @@ function defaultActivities(hostQueue: string): Activities {
     },
     async runChecks() {
       return { ok: true, failed: null };
+    },
+    async syncTaskBranch(input) {
+      return { headSha: input.sha };
+    },
+    async queueMerge(input) {
+      return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
+    },
+    async publishRef(input) {
+      // The integration branch, as `prepareIntegration` of a later run will find it.
+      if (input.ref.endsWith('/integration')) heads.set(input.repo, input.sha);
+    },
+    async verifyAt() {
+      return { ok: true, failed: null };
+    },
+    async removeTaskWorktree() {
+      return { removed: true, kept: null };
+    },
+    async predictConflicts() {
+      return { conflicts: [], waitFor: {} };
+    },
+    async prepareConflict(input) {
+      return {
+        worktree: `${FAKE.taskWorktree(input.missionId, input.taskId)}.conflict`,
+        conflicted: ['conflicted.txt'],
+        remaining: ['conflicted.txt'],
+        mergeBase: FAKE.baseSha,
+        branchTip: FAKE.headSha(input.branch),
+        otherTasks: [],
+        oursDiff: '',
+        theirsDiff: '',
+        mergedLog: '',
+      };
+    },
+    async checkResolution() {
+      return { ok: true, problems: [] };
+    },
+    async commitResolution(input) {
+      return { sha: FAKE.queueSha(input.onto, `resolved:${input.taskId}`) };
+    },
+    async dropConflict() {},
+    async landMission() {
+      return LAND_RESULT;
     },
   };
 }

@@ -1,0 +1,33 @@
+/**
+ * Brings a task's worktree up to a candidate commit of the merge queue before its agent fixes a
+ * failed mission verify (`onVerifyFailure: fix`): the candidate is the integration branch with the
+ * task's own merge on top, so the agent sees, and can run, exactly what failed.
+ */
+import { heartbeating } from './checks';
+import { git, gitSucceeds } from './git';
+
+export interface SyncTaskInput {
+  /** The task's worktree (its branch checked out). */
+  worktree: string;
+  /** The commit to fast-forward to: it descends from the task branch's tip (the queue merged the branch into it). */
+  sha: string;
+}
+
+export function createSyncActivities() {
+  return {
+    /**
+     * Fast-forwards the worktree's branch to `sha` (`git merge --ff-only`). Idempotent: a branch that
+     * already contains `sha` is left as it is (a retry after a crash).
+     * @returns the branch's new HEAD
+     * @throws GitError when the worktree has changes that the fast-forward would overwrite, or when
+     *   `sha` does not descend from HEAD (the branch moved since the queue merged it)
+     */
+    async syncTaskBranch(input: SyncTaskInput): Promise<{ headSha: string }> {
+      return heartbeating(async () => {
+        const contained = await gitSucceeds(input.worktree, ['merge-base', '--is-ancestor', input.sha, 'HEAD']);
+        if (!contained) await git(input.worktree, ['merge', '--ff-only', '--quiet', input.sha]);
+        return { headSha: (await git(input.worktree, ['rev-parse', 'HEAD'])).trim() };
+      });
+    },
+  };
+}

@@ -1,0 +1,446 @@
+/**
+ * The mission's merge queue: a task that succeeds enters it at once; the queue takes everything
+ * waiting as one batch, merges it onto the candidate ref without a worktree (merge-tree,
+ * commit-tree, update-ref), runs the mission verify on the candidate, and moves the integration
+ * branch only to verified commits. A failing batch is verified once more (flaky commands), then
+ * bisected over its merges to find the culprit; what merged before it lands, what came after it
+ * goes back to the front of the queue, and `onVerifyFailure` decides the culprit's fate. A
+ * conflict goes to the resolver agent (`onMergeConflict: resolve`), a human (`pause`) or ends the
+ * mission (`fail`).
+ *
+ * Everything is decided here, in workflow code, from activity results: the order of merges is the
+ * order tasks ended in, which history records, so a replay takes the same batches.
+ */
+import { condition } from '@temporalio/workflow';
+import type { QueueMergeResult } from '../activities/queue-types';
+import { failureMessage } from '../mission/failures';
+import { ConflictState, MAX_VERIFY_RUNS, VerifyRun } from '../mission/progress';
+import { bisectNext, refreshWaves } from '../mission/queue';
+import type { CommandLine, MissionSpec } from '../mission/types';
+import { queueHost } from './activities';
+import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
+import type { Mission } from './mission-state';
+import type { Block } from './mission-types';
+import { resolverPrompt } from './resolver-prompt';
+
+/** A merge on the candidate: the task and the commit whose first-parent chain holds it. */
+interface Link {
+  id: string;
+  sha: string;
+  /** The commit the merge went onto. */
+  onto: string;
+}
+
+/** What the queue needs from the mission's steps. */
+export interface QueueHooks {
+  /** Waits until a block is lifted (resume, or a skip of its task); false when the mission was cancelled. */
+  blockUntilLifted(block: Block): Promise<boolean>;
+  setPhase(phase: 'running' | 'merging'): void;
+  now(): string;
+  /** Names of secret environment variables (passed by name to commands and agents, never values). */
+  secretNames: string[];
+}
+
+const commandText = (c: CommandLine): string => (Array.isArray(c) ? c.join(' ') : c);
+
+export class MergeQueue {
+  private readonly acts: ReturnType<typeof queueHost>;
+  /** Set when the queue must not start another batch (cancel, a stop that ends merging). */
+  closed = false;
+  /** Task summaries (the agents' final words), for the resolver's prompt. */
+  readonly summaries = new Map<string, string>();
+
+  constructor(
+    private readonly m: Mission,
+    private readonly spec: MissionSpec,
+    hostQueue: string,
+    private readonly hooks: QueueHooks,
+  ) {
+    this.acts = queueHost(hostQueue, spec);
+    const s = m.state;
+    s.queue ??= [];
+    s.batch ??= null;
+    s.batches ??= 0;
+    s.conflicts ??= [];
+    s.verifyRuns ??= [];
+    s.fixes ??= {};
+    s.fixRequests ??= {};
+    s.candidateTip ??= null;
+  }
+
+  private get candidateRef(): string {
+    return `refs/flotilla/candidates/${this.spec.id}`;
+  }
+
+  /** Whether nothing waits and no batch is in flight. */
+  get idle(): boolean {
+    return this.m.state.queue!.length === 0 && !this.m.state.batch;
+  }
+
+  /** A task succeeded: it joins the queue. */
+  enqueue(id: string, summary: string | undefined): void {
+    if (summary) this.summaries.set(id, summary);
+    this.m.state.queue!.push(id);
+  }
+
+  /** Takes one batch after another until `stopWhen` says the mission is done with merging. */
+  async run(stopWhen: () => boolean): Promise<void> {
+    const s = this.m.state;
+    for (;;) {
+      await condition(() => this.closed || s.queue!.length > 0 || stopWhen());
+      if (this.closed || s.queue!.length === 0) return;
+      const ids = s.queue!.splice(0, s.queue!.length);
+      await this.batch(ids);
+    }
+  }
+
+  /** One batch: merge each task onto the candidate, verify, bisect on failure, publish what passed. */
+  private async batch(ids: string[]): Promise<void> {
+    const { m } = this;
+    const s = m.state;
+    const index = (s.batches = (s.batches ?? 0) + 1);
+    s.batch = { index, taskIds: [...ids], step: 'merging', candidateSha: s.integrationSha };
+    this.hooks.setPhase('merging');
+    refreshWaves(s);
+    const chain: Link[] = [];
+    let tip = s.integrationSha!;
+    for (const id of ids) {
+      if (m.halt.cancel) {
+        // Left succeeded and unmerged: the cancelled mission reports them so.
+        continue;
+      }
+      if (m.task(id).status !== 'succeeded') continue; // skipped while it waited
+      const sha = await this.mergeOne(id, tip);
+      if (sha === null) continue;
+      chain.push({ id, sha, onto: tip });
+      tip = sha;
+      s.batch.candidateSha = sha;
+    }
+    const verdict = await this.verify(index, chain);
+    if (verdict.good.length > 0) await this.publish(verdict.good);
+    if (verdict.culprit) await this.culprit(verdict.culprit, verdict.failed!, verdict.rest);
+    s.batch = null;
+    refreshWaves(s);
+    this.hooks.setPhase('running');
+  }
+
+  /** Merges `id` onto `onto` (a conflict goes by `onMergeConflict`); the merge commit, or null. */
+  private async mergeOne(id: string, onto: string): Promise<string | null> {
+    const { m, spec } = this;
+    const t = m.task(id);
+    for (;;) {
+      m.merging = id;
+      let r: QueueMergeResult;
+      try {
+        r = await this.acts.queueMerge({
+          repo: spec.repo,
+          onto,
+          branch: t.branch,
+          taskId: id,
+          title: t.title,
+          ref: this.candidateRef,
+          expected: m.state.candidateTip ?? null,
+          date: this.hooks.now(),
+        });
+      } finally {
+        m.merging = null;
+      }
+      if (r.status === 'merged') {
+        m.state.candidateTip = r.sha;
+        return r.sha;
+      }
+      if (spec.policy.onMergeConflict === 'resolve' && !m.halt.cancel) {
+        const sha = await this.resolve(id, onto, r.files);
+        if (sha !== null) return sha;
+      }
+      const block = m.conflict(id, r.message);
+      const entry = this.conflictEntry(id, r.files);
+      if (!block) return null;
+      if (spec.policy.onMergeConflict === 'resolve') {
+        block.reason = `task ${id}: the resolver agent could not resolve the conflict in ${r.files.join(', ')} (${entry.note ?? 'no explanation'}); make ${t.branch} merge cleanly into ${m.state.integrationBranch}, then \`flotilla resume ${spec.id}\` (or \`flotilla skip ${spec.id} ${id}\`)`;
+      }
+      entry.state = 'blocked';
+      if (!(await this.hooks.blockUntilLifted(block))) return null;
+      if (m.task(id).status === 'skipped') return null;
+      t.status = 'succeeded';
+      t.error = null;
+    }
+  }
+
+  private conflictEntry(id: string, files: string[]): ConflictState {
+    const list = this.m.state.conflicts!;
+    let entry = list.find((c) => c.taskId === id);
+    if (!entry) {
+      entry = { taskId: id, files, withTasks: [], state: 'resolving', attempts: 0, note: null };
+      list.push(entry);
+    }
+    entry.files = files;
+    return entry;
+  }
+
+  /**
+   * `onMergeConflict: resolve`: the conflicting merge is set up in its own worktree, the resolver
+   * agent resolves it, and Flotilla checks the result (markers, files outside the conflict, lines
+   * each side added, both tasks' gates and the mission verify). A rejected resolution goes back to
+   * the resolver once with the reasons. Returns the merge commit, or null (the mission blocks).
+   */
+  private async resolve(id: string, onto: string, files: string[]): Promise<string | null> {
+    const { m, spec, acts } = this;
+    const t = m.task(id);
+    const entry = this.conflictEntry(id, files);
+    entry.state = 'resolving';
+    entry.attempts = 0;
+    entry.note = null;
+    m.state.batch!.step = 'resolving';
+    const prep = await acts.prepareConflict({
+      missionId: spec.id,
+      runId: m.ownerRunId,
+      repo: spec.repo,
+      taskId: id,
+      onto,
+      branch: t.branch,
+      setup: spec.setup,
+      copy: spec.copy,
+      setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+    });
+    entry.withTasks = prep.otherTasks;
+    const others = prep.otherTasks.map((x) => m.specOf(x)).filter((x) => x !== undefined);
+    const gates = [...m.specOf(id).verify, ...others.flatMap((o) => o.verify), ...spec.verify];
+    const commit = async (): Promise<string> => {
+      const { sha } = await acts.commitResolution({
+        repo: spec.repo,
+        worktree: prep.worktree,
+        taskId: id,
+        title: t.title,
+        onto,
+        branchTip: prep.branchTip,
+        ref: this.candidateRef,
+        expected: m.state.candidateTip ?? null,
+        date: this.hooks.now(),
+      });
+      m.state.candidateTip = sha;
+      m.state.batch!.step = 'merging';
+      return sha;
+    };
+    /** The checks a resolution must pass; the problems found (empty: it passes). */
+    const check = async (): Promise<string[]> => {
+      entry.state = 'checking';
+      const r = await acts.checkResolution({
+        worktree: prep.worktree,
+        conflicted: prep.conflicted,
+        onto,
+        branchTip: prep.branchTip,
+        mergeBase: prep.mergeBase,
+      });
+      if (!r.ok) return r.problems;
+      if (gates.length === 0) return [];
+      const g = await acts.runChecks({
+        cwd: prep.worktree,
+        commands: gates,
+        timeoutMs: Math.max(TASK_VERIFY_COMMAND_TIMEOUT_MS, MISSION_VERIFY_COMMAND_TIMEOUT_MS),
+        logFile: `${prep.worktree}.verify.log`,
+        env: this.hooks.secretNames,
+      });
+      if (g.ok) return [];
+      const f = g.failed!;
+      return [`\`${f.command}\` failed (exit ${f.exitCode ?? 'timeout'}):\n${f.outputTail.trim()}`];
+    };
+
+    if (prep.remaining.length === 0) {
+      // rerere replayed a resolution recorded when an earlier batch merged this same conflict.
+      const problems = await check();
+      if (problems.length === 0) {
+        entry.state = 'replayed';
+        entry.note = 'resolution replayed by git rerere';
+        return commit();
+      }
+    }
+    let feedback: string[] = [];
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      entry.state = 'resolving';
+      entry.attempts = attempt;
+      let summary = '';
+      try {
+        const run = await acts.runResolver({
+          missionId: spec.id,
+          taskId: id,
+          worktree: prep.worktree,
+          branch: t.branch,
+          baseSha: onto,
+          agent: spec.resolver ?? m.specOf(id).agent,
+          prompt: resolverPrompt({
+            task: { ...this.promptTask(id) },
+            others: prep.otherTasks.map((x) => this.promptTask(x)),
+            conflict: prep,
+            missionVerify: spec.verify.map(commandText),
+            feedback,
+          }),
+          taskPrompt: m.specOf(id).prompt,
+          iteration: attempt,
+          role: 'resolver',
+          extraEnv: { FLOTILLA_CONFLICTS: prep.remaining.length ? prep.remaining.join('\n') : files.join('\n') },
+        });
+        summary = run.summary;
+        entry.costUsd = (entry.costUsd ?? 0) + (run.costUsd ?? 0);
+      } catch (err) {
+        entry.state = 'rejected';
+        entry.note = `the resolver agent failed: ${failureMessage(err)}`;
+        break;
+      }
+      const problems = await check();
+      if (problems.length === 0) {
+        entry.state = 'resolved';
+        entry.note = summary || null;
+        return commit();
+      }
+      entry.state = 'rejected';
+      entry.note = `resolution rejected: ${problems.join('; ').slice(0, 1500)}`;
+      feedback = problems;
+    }
+    await acts.dropConflict({ repo: spec.repo, worktree: prep.worktree }).catch(() => undefined);
+    return null;
+  }
+
+  private promptTask(id: string): { id: string; title: string; prompt: string; summary: string | null } {
+    const s = this.m.specOf(id);
+    return { id, title: s.title, prompt: s.prompt, summary: this.summaries.get(id) ?? null };
+  }
+
+  /**
+   * Verifies the candidate; on failure once more (flaky commands), then bisects over the batch's
+   * prefixes for the first merge whose prefix fails. `good` is the verified prefix to publish.
+   */
+  private async verify(
+    batch: number,
+    chain: Link[],
+  ): Promise<{
+    good: Link[];
+    culprit?: Link;
+    failed?: { command: string; exitCode: number | null; outputTail: string };
+    rest: string[];
+  }> {
+    const { spec } = this;
+    if (chain.length === 0 || spec.verify.length === 0 || this.m.halt.cancel) return { good: chain, rest: [] };
+    this.m.state.batch!.step = 'verifying';
+    const tip = chain[chain.length - 1];
+    let failed = await this.verifyRun(batch, chain, chain.length - 1, 'batch');
+    if (failed === null) return { good: chain, rest: [] };
+    failed = await this.verifyRun(batch, chain, chain.length - 1, 'rerun');
+    if (failed === null) return { good: chain, rest: [] };
+    // The prefix ending at `hi` fails; prefixes before `lo` pass (the integration branch itself passed).
+    this.m.state.batch!.step = 'bisecting';
+    let lo = 0;
+    let hi = chain.length - 1;
+    for (let mid = bisectNext(lo, hi); mid !== null; mid = bisectNext(lo, hi)) {
+      const f = await this.verifyRun(batch, chain, mid, 'bisect');
+      if (f === null) lo = mid + 1;
+      else {
+        hi = mid;
+        failed = f;
+      }
+    }
+    void tip;
+    return {
+      good: chain.slice(0, lo),
+      culprit: chain[lo],
+      failed,
+      rest: chain.slice(lo + 1).map((l) => l.id),
+    };
+  }
+
+  /** One mission verify run on the prefix ending at `chain[i]`; null when it passes, else what failed. */
+  private async verifyRun(
+    batch: number,
+    chain: Link[],
+    i: number,
+    kind: VerifyRun['kind'],
+  ): Promise<{ command: string; exitCode: number | null; outputTail: string } | null> {
+    const { m, spec } = this;
+    const r = await this.acts.verifyAt({
+      repo: spec.repo,
+      worktree: m.state.integrationWorktree!,
+      sha: chain[i].sha,
+      commands: spec.verify,
+      timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
+      logFile: `${m.state.integrationWorktree}.verify.log`,
+      env: this.hooks.secretNames,
+    });
+    const runs = m.state.verifyRuns!;
+    runs.push({
+      batch,
+      sha: chain[i].sha,
+      taskIds: chain.slice(0, i + 1).map((l) => l.id),
+      kind,
+      ok: r.ok,
+      failed: r.ok ? null : `${r.failed!.command} (exit ${r.failed!.exitCode ?? 'timeout'})`,
+    });
+    if (runs.length > MAX_VERIFY_RUNS) runs.splice(0, runs.length - MAX_VERIFY_RUNS);
+    return r.ok ? null : r.failed!;
+  }
+
+  /** Moves the integration branch to the last verified merge; the tasks are merged, their worktrees removed. */
+  private async publish(good: Link[]): Promise<void> {
+    const { m, spec } = this;
+    const sha = good[good.length - 1].sha;
+    await this.acts.publishRef({
+      repo: spec.repo,
+      ref: `refs/heads/${m.state.integrationBranch}`,
+      sha,
+      expected: m.state.integrationSha,
+    });
+    for (const l of good) m.merged(l.id, l.sha);
+    m.state.integrationSha = sha;
+    refreshWaves(m.state);
+    if (spec.keepWorktrees) return;
+    for (const l of good) {
+      // Best effort: a worktree that cannot be removed now is listed by `flotilla clean` later.
+      await this.acts
+        .removeTaskWorktree({ missionId: spec.id, runId: m.ownerRunId, repo: spec.repo, taskId: l.id, copy: spec.copy })
+        .catch(() => undefined);
+    }
+  }
+
+  /** Applies `onVerifyFailure` to the culprit of a failed batch; the merges after it queue again first. */
+  private async culprit(
+    c: Link,
+    failed: { command: string; exitCode: number | null; outputTail: string },
+    rest: string[],
+  ): Promise<void> {
+    const { m, spec } = this;
+    const s = m.state;
+    s.queue!.unshift(...rest);
+    const t = m.task(c.id);
+    const why = `mission verify \`${failed.command}\` failed (exit ${failed.exitCode ?? 'timeout'}) with ${c.id} merged`;
+    const policy = spec.policy.onVerifyFailure;
+    if (policy === 'fix') {
+      const round = (s.fixes![c.id] ?? 0) + 1;
+      if (round <= m.specOf(c.id).maxIterations) {
+        s.fixes![c.id] = round;
+        s.fixRequests![c.id] = { ...failed, syncTo: c.sha, onto: c.onto };
+        m.sendBack(c.id, `${why}; sent back to its agent (fix ${round} of ${m.specOf(c.id).maxIterations})`);
+        return;
+      }
+      m.breaksVerify(c.id, `breaks mission verify: ${why}; ${round - 1} fix${round === 2 ? '' : 'es'} did not help`);
+      return;
+    }
+    if (policy === 'revert') {
+      m.breaksVerify(c.id, `breaks mission verify: ${why}`);
+      return;
+    }
+    if (policy === 'pause') {
+      t.status = 'conflict';
+      t.error = `breaks mission verify: ${why}`;
+      const reason = `${why}; fix ${t.branch} (the failing candidate is ${c.sha.slice(0, 12)}), then \`flotilla resume ${spec.id}\`, or \`flotilla skip ${spec.id} ${c.id}\``;
+      const lifted = await this.hooks.blockUntilLifted({ kind: 'verify', taskId: c.id, reason });
+      if (lifted && m.task(c.id).status !== 'skipped') {
+        t.status = 'succeeded';
+        t.error = null;
+        s.queue!.unshift(c.id);
+      }
+      return;
+    }
+    m.breaksVerify(c.id, `breaks mission verify: ${why}`);
+    m.halt.stopFor(`${why} (onVerifyFailure: fail)`);
+    this.closed = true;
+  }
+}

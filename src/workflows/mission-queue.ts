@@ -1,0 +1,142 @@
+/**
+ * The mission's story with the merge queue (missions started since `patched('merge-queue')`):
+ * a task starts as soon as its dependencies are merged and verified (and the tasks its `touches`
+ * overlap have ended), at most `concurrency` at once and none while paused or blocked; a task that
+ * succeeds enters the merge queue at once (merge-queue.ts). Waves are only the plan. While two or
+ * more tasks run, their live work is compared every {@link PREDICT_EVERY_MS} to predict conflicts.
+ */
+import { condition, sleep, workflowInfo } from '@temporalio/workflow';
+import { failureMessage } from '../mission/failures';
+import { queueStartDecision, refreshWaves } from '../mission/queue';
+import { names } from '../mission/types';
+import { queueHost } from './activities';
+import { MergeQueue } from './merge-queue';
+import type { Mission } from './mission-state';
+import { MissionSteps, now } from './mission-steps';
+
+/** How often running tasks' work is compared for predicted conflicts, ms. */
+export const PREDICT_EVERY_MS = 60_000;
+
+/** How the queue's story ended: `continue` means continue-as-new at this quiet point. */
+export type QueueStoryEnd = 'done' | 'continue';
+
+export async function queueStory(m: Mission, steps: MissionSteps): Promise<QueueStoryEnd> {
+  const { spec } = m;
+  const s = m.state;
+  s.mergeQueue = true;
+  await steps.setup(true);
+  const queue = new MergeQueue(m, spec, s.hostQueue!, {
+    blockUntilLifted: (b) => steps.blockUntilLifted(b),
+    setPhase: (p) => steps.setPhase(p),
+    now,
+    secretNames: steps.secrets,
+  });
+  steps.onTaskEnded = (id, outcome) => {
+    if (m.task(id).status === 'succeeded')
+      queue.enqueue(id, outcome.kind === 'result' ? (outcome.result as { summary?: string }).summary : undefined);
+    refreshWaves(s);
+  };
+  // A reopened mission, or one the queue stopped merging: what succeeded and never merged goes first.
+  for (const t of s.tasks) if (t.status === 'succeeded' && !s.queue!.includes(t.id)) s.queue!.push(t.id);
+
+  let drain = false;
+  let done = false;
+  const closeQueue = (): boolean =>
+    m.halt.cancel !== null || (m.halt.stop !== null && spec.policy.onTaskFailure === 'stop-all');
+  const merger = queue.run(() => done || closeQueue());
+  const predictor = predictWhileRunning(m, () => done);
+
+  /** Marks pending tasks whose dependency ended unmerged as skipped. */
+  const skipGone = (): void => {
+    for (const t of s.tasks) {
+      const d = queueStartDecision(spec, s, t.id);
+      if (d.kind !== 'skip') continue;
+      t.status = 'skipped';
+      t.error = `skipped: depends on ${d.because.id} (${d.because.status})`;
+    }
+  };
+  const ready = (): string[] => s.tasks.filter((t) => queueStartDecision(spec, s, t.id).kind === 'start').map((t) => t.id);
+  const mayStart = (): boolean =>
+    !m.halt.halted && !s.paused && !s.blocked && !drain && m.inFlight.size < spec.concurrency;
+  const quiet = (): boolean => m.inFlight.size === 0 && (queue.idle || (queue.closed && !s.batch));
+  const over = (): boolean => quiet() && (m.halt.halted || drain || ready().length === 0);
+
+  for (;;) {
+    skipGone();
+    refreshWaves(s);
+    if (workflowInfo().continueAsNewSuggested && !drain) drain = true;
+    if (mayStart()) {
+      const next = ready()[0];
+      if (next !== undefined) {
+        start(m, steps, next);
+        continue;
+      }
+    }
+    if (closeQueue()) queue.closed = true;
+    if (over()) break;
+    await condition(
+      () =>
+        (mayStart() && ready().length > 0) ||
+        over() ||
+        (closeQueue() && !queue.closed) ||
+        s.tasks.some((t) => queueStartDecision(spec, s, t.id).kind === 'skip') ||
+        (!drain && workflowInfo().continueAsNewSuggested),
+    );
+  }
+  done = true;
+  if (m.halt.halted) queue.closed = true;
+  await merger;
+  await predictor;
+  refreshWaves(s);
+  return drain && !m.halt.halted && s.tasks.some((t) => t.status === 'pending') ? 'continue' : 'done';
+}
+
+/** Starts a task: a culprit sent back under `fix` gets its request and starts from its merge's base. */
+function start(m: Mission, steps: MissionSteps, id: string): void {
+  const s = m.state;
+  const fix = s.fixRequests?.[id];
+  if (fix) delete s.fixRequests![id];
+  void steps.launch(id, fix ? { fix: { ...fix, round: s.fixes?.[id] ?? 1 }, baseSha: fix.onto } : {});
+}
+
+/**
+ * Compares running tasks' live work (checkpoint ref, else branch) every {@link PREDICT_EVERY_MS}
+ * while two or more run, or one runs while a task with `touches` waits: predicted conflicts show
+ * in `status`, and a pending task whose `touches` match a running task's changed files waits for it.
+ */
+async function predictWhileRunning(m: Mission, stop: () => boolean): Promise<void> {
+  const { spec } = m;
+  const s = m.state;
+  const acts = queueHost(s.hostQueue!, spec);
+  const running = (): string[] => s.tasks.filter((t) => t.status === 'running').map((t) => t.id);
+  const waiting = (): Array<{ taskId: string; touches: string[] }> =>
+    s.tasks
+      .filter((t) => t.status === 'pending' && (m.specOf(t.id).touches ?? []).length > 0)
+      .map((t) => ({ taskId: t.id, touches: m.specOf(t.id).touches! }));
+  const worthIt = (): boolean => running().length >= 2 || (running().length >= 1 && waiting().length > 0);
+  for (;;) {
+    await condition(() => stop() || worthIt());
+    if (stop()) break;
+    try {
+      const r = await acts.predictConflicts({
+        repo: spec.repo,
+        base: s.integrationSha!,
+        running: running().map((id) => ({
+          taskId: id,
+          refs: [names.checkpointRef(spec.id, id), `refs/heads/${names.taskBranch(spec.id, id)}`],
+        })),
+        pending: waiting(),
+      });
+      s.predicted = r.conflicts;
+      s.waitingFor = r.waitFor;
+    } catch (err) {
+      // A prediction is advice: a failure to make one never stops the mission.
+      s.predicted = [];
+      s.waitingFor = {};
+      void failureMessage(err);
+    }
+    await Promise.race([sleep(PREDICT_EVERY_MS), condition(stop)]);
+  }
+  s.predicted = [];
+  s.waitingFor = {};
+}

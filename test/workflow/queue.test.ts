@@ -1,0 +1,262 @@
+/**
+ * The merge queue, run by the real workflows on a dev server with fake activities: dependents
+ * start as soon as their dependencies are merged (not when the wave is), a batch failing verify is
+ * rerun once and bisected to its culprit (which `fix` sends back to its agent and `revert` fails),
+ * a flaky verify passes on its rerun, `touches` serializes two tasks, and a conflict goes to the
+ * resolver agent (accepted, or rejected twice and then blocked until the task is skipped).
+ */
+import type { RunAgentInput } from '../../src/activities/agent';
+import type { QueueMergeInput, VerifyAtInput } from '../../src/activities/queue-types';
+import type { MissionProgress } from '../../src/mission/progress';
+import { names } from '../../src/mission/types';
+import { skipUpdate } from '../../src/workflows/messages';
+import {
+  agentResult,
+  blockingAgent,
+  deferred,
+  eventually,
+  FAKE,
+  fakeActivities,
+  FakeActivities,
+  inputsOf,
+} from '../helpers/fake-activities';
+import { fakeMission, fakeTask, RunningMission, taskOf, workflowSuite } from '../helpers/workflow-suite';
+
+const suite = workflowSuite();
+const branch = (missionId: string, taskId: string) => names.taskBranch(missionId, taskId);
+
+/**
+ * Fakes that know which tasks each candidate commit holds (so verify can fail exactly when a
+ * culprit is in it), and whose agents wait for `release[id]` when one is given.
+ */
+function queueFakes(
+  opts: {
+    /** Whether verify fails on a candidate holding `tasks`; `agentRuns(id)`: how often id's agent ran. */
+    breaks?: (tasks: string[], call: number, agentRuns: (id: string) => number) => boolean;
+    release?: Record<string, Promise<unknown>>;
+    verifyGate?: Promise<unknown>;
+  } = {},
+) {
+  const contents = new Map<string, string[]>([[FAKE.baseSha, []]]);
+  let verifyCalls = 0;
+  const runs = new Map<string, number>();
+  const fakes: FakeActivities = fakeActivities({
+    async queueMerge(input: QueueMergeInput) {
+      const sha = FAKE.queueSha(input.onto, input.branch);
+      contents.set(sha, [...(contents.get(input.onto) ?? []), input.taskId]);
+      return { status: 'merged', sha, alreadyMerged: false };
+    },
+    async verifyAt(input: VerifyAtInput) {
+      verifyCalls++;
+      if (verifyCalls === 1 && opts.verifyGate) await opts.verifyGate;
+      const tasks = contents.get(input.sha) ?? [];
+      if (opts.breaks?.(tasks, verifyCalls, (id) => runs.get(id) ?? 0))
+        return { ok: false, failed: { command: 'npm test', exitCode: 1, outputTail: `broken with ${tasks.join(',')}` } };
+      return { ok: true, failed: null };
+    },
+    async runAgent(input: RunAgentInput) {
+      runs.set(input.taskId, (runs.get(input.taskId) ?? 0) + 1);
+      const gate = opts.release?.[input.taskId];
+      if (gate) await blockingAgent(gate)(input);
+      return agentResult(input);
+    },
+  });
+  return { fakes, contents };
+}
+
+const statuses = (p: MissionProgress) => Object.fromEntries(p.tasks.map((t) => [t.id, t.status]));
+
+test('a dependent starts as soon as its dependency is merged, while its wave-mate still runs', async () => {
+  const slow = deferred();
+  const spec = fakeMission('early', [fakeTask('a'), fakeTask('b'), fakeTask('c', ['b'])]);
+  const { fakes } = queueFakes({ release: { a: slow.promise } });
+  const m = await suite.start(spec, fakes);
+  const p = await m.waitFor((x) => taskOf(x, 'c').status !== 'pending', 'c to start');
+  expect(taskOf(p, 'a').status).toBe('running');
+  expect(taskOf(p, 'b').status).toBe('merged');
+  // c starts from the integration branch with b merged: b's queue merge onto the base.
+  const cStart = inputsOf(fakes.prepareWorktree).find((i) => i.taskId === 'c')!;
+  expect(cStart.baseSha).toBe(FAKE.queueSha(FAKE.baseSha, branch('early', 'b')));
+  slow.resolve();
+  const result = await m.result();
+  expect(result.phase).toBe('completed');
+  expect(statuses(result)).toEqual({ a: 'merged', b: 'merged', c: 'merged' });
+  // Waves stay the plan; merges went through the queue, never the wave merge.
+  expect(result.waves.map((w) => w.taskIds)).toEqual([['a', 'b'], ['c']]);
+  expect(fakes.mergeBranch).not.toHaveBeenCalled();
+  expect(inputsOf(fakes.prepareIntegration)[0]).toEqual(expect.objectContaining({ detached: true }));
+  // The integration branch moved only by publishRef, compare-and-swap from the SHA before.
+  const publishes = inputsOf(fakes.publishRef);
+  expect(publishes[0]).toEqual(
+    expect.objectContaining({ ref: `refs/heads/${names.integrationBranch('early')}`, expected: FAKE.baseSha }),
+  );
+  expect(publishes.at(-1)!.sha).toBe(result.integrationSha);
+  // Merged worktrees are removed (keepWorktrees is false).
+  expect(inputsOf(fakes.removeTaskWorktree).map((i) => i.taskId).sort()).toEqual(['a', 'b', 'c']);
+});
+
+/**
+ * A warm-up task `w` goes first; its batch's verify waits until the four others have succeeded,
+ * so they form one batch of four.
+ */
+async function batchOfFour(
+  id: string,
+  policy: 'fix' | 'revert',
+  breaks: (tasks: string[], call: number, agentRuns: (id: string) => number) => boolean,
+): Promise<{ m: RunningMission; fakes: FakeActivities; result: MissionProgress }> {
+  const allDone = deferred();
+  const four = ['t1', 't2', 't3', 't4'];
+  const release = deferred();
+  const spec = fakeMission(
+    id,
+    [fakeTask('w'), ...four.map((t) => fakeTask(t, [], { maxIterations: 2 })), fakeTask('after3', ['t3'])],
+    { concurrency: 5, verify: ['npm test'], policy: { ...fakeMission(id, []).policy, onVerifyFailure: policy } },
+  );
+  const { fakes } = queueFakes({
+    breaks,
+    verifyGate: allDone.promise,
+    release: Object.fromEntries(four.map((t) => [t, release.promise])),
+  });
+  const m = await suite.start(spec, fakes);
+  await m.waitFor((p) => taskOf(p, 'w').status !== 'running' && p.mergeQueue?.batch !== null, 'w in a batch');
+  release.resolve();
+  await m.waitFor((p) => four.every((t) => taskOf(p, t).status === 'succeeded'), 'the four to succeed');
+  allDone.resolve();
+  return { m, fakes, result: await m.result() };
+}
+
+test('a batch of four that fails verify is rerun, bisected to its culprit, and the rest merges (revert)', async () => {
+  const { fakes, result } = await batchOfFour('bisect', 'revert', (tasks) => tasks.includes('t3'));
+  expect(statuses(result)).toEqual({
+    w: 'merged',
+    t1: 'merged',
+    t2: 'merged',
+    t3: 'failed',
+    t4: 'merged',
+    after3: 'skipped',
+  });
+  expect(taskOf(result, 't3').error).toMatch(/^breaks mission verify: mission verify `npm test` failed \(exit 1\)/);
+  expect(result.phase).toBe('failed');
+  const runs = result.mergeQueue!.verifyRuns.filter((r) => r.batch === 2);
+  // The batch, its rerun, then bisection over prefixes [t1,t2] (passes) and [t1,t2,t3] (fails).
+  expect(runs.map((r) => [r.kind, r.taskIds.join('+'), r.ok])).toEqual([
+    ['batch', 't1+t2+t3+t4', false],
+    ['rerun', 't1+t2+t3+t4', false],
+    ['bisect', 't1+t2', true],
+    ['bisect', 't1+t2+t3', false],
+  ]);
+  // t4 went back to the queue and merged in the next batch, on top of t1 and t2.
+  const next = result.mergeQueue!.verifyRuns.filter((r) => r.batch === 3);
+  expect(next.map((r) => [r.kind, r.taskIds.join('+'), r.ok])).toEqual([['batch', 't4', true]]);
+  expect(fakes.verifyAt).toHaveBeenCalledTimes(1 + 4 + 1);
+});
+
+test('under fix, the culprit goes back to its agent with the failure and merges once fixed', async () => {
+  // t3 breaks verify until its agent has run a second time (the fix).
+  const { fakes, result } = await batchOfFour('fix', 'fix', (tasks, _call, runs) => tasks.includes('t3') && runs('t3') < 2);
+  expect(result.phase).toBe('completed');
+  expect(Object.values(statuses(result)).every((s) => s === 'merged')).toBe(true);
+  const t3Agent = inputsOf(fakes.runAgent).filter((i) => i.taskId === 't3');
+  expect(t3Agent).toHaveLength(2);
+  expect(t3Agent[1].prompt).toMatch(/mission's verification failed/);
+  expect(t3Agent[1].prompt).toContain('broken with w,t1,t2,t3');
+  expect(t3Agent[1].resumeSessionId).toBe(FAKE.sessionId('t3'));
+  // Its branch was brought to the failing candidate first.
+  expect(inputsOf(fakes.syncTaskBranch)).toHaveLength(1);
+});
+
+test('a flaky verify that passes on its rerun merges the batch', async () => {
+  const spec = fakeMission('flaky', [fakeTask('a')], { verify: ['npm test'] });
+  const { fakes } = queueFakes({ breaks: (_tasks, call) => call === 1 });
+  const result = (await suite.run(spec, fakes)) as MissionProgress;
+  expect(result.phase).toBe('completed');
+  expect(result.mergeQueue!.verifyRuns.map((r) => [r.kind, r.ok])).toEqual([
+    ['batch', false],
+    ['rerun', true],
+  ]);
+});
+
+test('touches: the later of two overlapping tasks starts after the earlier one is merged, from its result', async () => {
+  const spec = fakeMission(
+    'touch',
+    [fakeTask('a', [], { touches: ['src/**'] }), fakeTask('b', [], { touches: ['src/x.ts'], after: ['a'] })],
+    { concurrency: 2 },
+  );
+  const { fakes } = queueFakes();
+  const result = (await suite.run(spec, fakes)) as MissionProgress;
+  expect(result.phase).toBe('completed');
+  const b = inputsOf(fakes.prepareWorktree).find((i) => i.taskId === 'b')!;
+  expect(b.baseSha).toBe(FAKE.queueSha(FAKE.baseSha, branch('touch', 'a')));
+  expect(taskOf(result, 'b').startedAt! >= taskOf(result, 'a').endedAt!).toBe(true);
+});
+
+test('a conflict goes to the resolver agent, is checked, and its resolution merges', async () => {
+  const spec = fakeMission('resolve', [fakeTask('a'), fakeTask('b', ['a'], { verify: ['npm test -- b'] })], {
+    verify: ['npm test'],
+    policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'resolve', onVerifyFailure: 'fail' },
+  });
+  const fakes = fakeActivities({
+    async queueMerge(input) {
+      if (input.taskId === 'b') return { status: 'conflict', files: ['greet.ts'], message: 'merge conflict in greet.ts' };
+      return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
+    },
+    async prepareConflict(input) {
+      return {
+        worktree: `/fake/${input.taskId}.conflict`,
+        conflicted: ['greet.ts'],
+        remaining: ['greet.ts'],
+        mergeBase: FAKE.baseSha,
+        branchTip: FAKE.headSha(input.branch),
+        otherTasks: ['a'],
+        oursDiff: '+hello from a',
+        theirsDiff: '+hello from b',
+        mergedLog: 'flotilla: merge a: Task a',
+      };
+    },
+  });
+  const result = (await suite.run(spec, fakes)) as MissionProgress;
+  expect(result.phase).toBe('completed');
+  const resolver = inputsOf(fakes.runAgent).filter((i) => i.role === 'resolver');
+  expect(resolver).toHaveLength(1);
+  expect(resolver[0].extraEnv).toEqual({ FLOTILLA_CONFLICTS: 'greet.ts' });
+  expect(resolver[0].worktree).toBe('/fake/b.conflict');
+  expect(resolver[0].prompt).toContain('do a');
+  expect(resolver[0].prompt).toContain('+hello from b');
+  // Both tasks' gates and the mission verify ran on the resolution before it was committed.
+  expect(inputsOf(fakes.runChecks).find((i) => i.cwd === '/fake/b.conflict')!.commands).toEqual([
+    'npm test -- b',
+    'npm test',
+  ]);
+  expect(inputsOf(fakes.commitResolution)).toHaveLength(1);
+  expect(result.mergeQueue!.conflicts).toEqual([
+    expect.objectContaining({ taskId: 'b', files: ['greet.ts'], withTasks: ['a'], state: 'resolved', attempts: 1 }),
+  ]);
+});
+
+test('a resolution rejected twice blocks the mission with the reason; skipping the task lifts it', async () => {
+  const spec = fakeMission('reject', [fakeTask('a'), fakeTask('b', ['a'])], {
+    policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'resolve', onVerifyFailure: 'fail' },
+  });
+  const fakes = fakeActivities({
+    async queueMerge(input) {
+      if (input.taskId === 'b') return { status: 'conflict', files: ['greet.ts'], message: 'merge conflict in greet.ts' };
+      return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
+    },
+    async checkResolution() {
+      return { ok: false, problems: ['conflict markers left in greet.ts (line 3)'] };
+    },
+  });
+  const m = await suite.start(spec, fakes);
+  const blocked = await m.waitFor((p) => p.phase === 'blocked', 'the mission to block');
+  expect(blocked.reason).toMatch(/resolver agent could not resolve the conflict in greet.ts/);
+  expect(blocked.reason).toContain('conflict markers left in greet.ts');
+  const resolver = inputsOf(fakes.runAgent).filter((i) => i.role === 'resolver');
+  expect(resolver).toHaveLength(2);
+  // The second run is told why the first was rejected.
+  expect(resolver[1].prompt).toContain('conflict markers left in greet.ts (line 3)');
+  expect(fakes.commitResolution).not.toHaveBeenCalled();
+  await eventually(() => fakes.dropConflict.mock.calls.length === 1, 'the conflict worktree to be dropped');
+  await m.handle.executeUpdate(skipUpdate, { args: [{ taskId: 'b' }] });
+  const result = await m.result();
+  expect(statuses(result)).toEqual({ a: 'merged', b: 'skipped' });
+});
