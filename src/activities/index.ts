@@ -6,10 +6,13 @@
 import { createAgentActivities } from './agent';
 import { createCheckpointActivities } from './checkpoint';
 import { createChecksActivities } from './checks';
+import { createCleanupActivities } from './cleanup';
 import { createCommitActivities } from './commit';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createMergeActivities } from './merge';
+import { createPredictActivities } from './predict';
+import { createQueueActivities } from './queue';
 import { createWorktreeActivities } from './worktree';
 
 export function createActivities(config: ActivityConfig) {
@@ -21,6 +24,10 @@ export function createActivities(config: ActivityConfig) {
     ...createCommitActivities(),
     ...createMergeActivities(),
     ...createChecksActivities(),
+    // The merge queue: queueMerge, publishRef, verifyAt, removeTaskWorktree, predictConflicts.
+    ...createQueueActivities(),
+    ...createCleanupActivities(config),
+    ...createPredictActivities(),
   };
 }
 

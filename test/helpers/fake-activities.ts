@@ -42,6 +42,8 @@ export const FAKE = {
   headSha: (branch: string) => fakeSha('head', branch),
   /** The merge commit `mergeBranch` reports for a branch merged onto the integration worktree. */
   mergeSha: (branch: string) => fakeSha('merge', branch),
+  /** The merge commit `queueMerge` reports for a branch merged onto a candidate commit. */
+  queueMergeSha: (onto: string, branch: string) => fakeSha('queue-merge', onto, branch),
   diffstat: { files: 1, insertions: 2, deletions: 0 },
 };
 
@@ -198,6 +200,22 @@ function defaultActivities(hostQueue: string): Activities {
     },
     async runChecks() {
       return { ok: true, failed: null };
+    },
+    async queueMerge(input) {
+      return { status: 'merged', sha: FAKE.queueMergeSha(input.onto, input.branch), alreadyMerged: false };
+    },
+    async publishRef(input) {
+      // Publishing to the integration branch moves the head a later prepareIntegration reports.
+      if (input.ref.endsWith('/integration')) heads.set(input.repo, input.sha);
+    },
+    async verifyAt() {
+      return { ok: true, failed: null };
+    },
+    async removeTaskWorktree() {
+      return { removed: true, kept: null };
+    },
+    async predictConflicts() {
+      return { conflicts: [], waitFor: {} };
     },
   };
 }
