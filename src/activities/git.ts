@@ -6,9 +6,11 @@
  * updates are not safe to run concurrently in one repository (`fatal: failed to read
  * .git/worktrees/N/commondir` with 8 at once).
  */
+import { ApplicationFailure } from '@temporalio/activity';
 import execa from 'execa';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
+import { ErrorType } from '../mission/error-types';
 
 const FALLBACK_IDENTITY = ['user.name=Flotilla', 'user.email=flotilla@localhost'];
 const identityKnown = new Map<string, boolean>();
@@ -192,4 +194,29 @@ export async function gitCommonDir(repo: string): Promise<string> {
     commonDirs.set(repo, dir);
   }
   return dir;
+}
+
+let versionProbe: Promise<number[]> | undefined;
+
+/**
+ * Checks that the host's git is at least `major.minor`, for a command that needs it (`merge-tree
+ * --write-tree`, `--name-only` and `-z`: git 2.38, see git-merge-tree(1)). The version is read
+ * once per process from `git --version` ("git version 2.39.5", also "2.39.5.windows.1" and
+ * "2.39.5 (Apple Git-143)").
+ * @throws non-retryable `GitTooOld` naming the version found and what needs the newer one
+ */
+export async function requireGitVersion(major: number, minor: number, feature: string): Promise<void> {
+  versionProbe ??= execa('git', ['--version'], { reject: false, stdin: 'ignore' }).then((r) =>
+    (/(\d+)\.(\d+)/.exec(r.stdout ?? '') ?? []).slice(1).map(Number),
+  );
+  const [maj, min] = await versionProbe;
+  if (maj === undefined || min === undefined) {
+    versionProbe = undefined; // git missing or unreadable: ask again next time
+    throw new Error(`cannot tell the version of git (\`git --version\`), which ${feature} needs`);
+  }
+  if (maj > major || (maj === major && min >= minor)) return;
+  throw ApplicationFailure.nonRetryable(
+    `${feature} needs git >= ${major}.${minor}; this host has git ${maj}.${min}: upgrade git on the worker's host`,
+    ErrorType.GitTooOld,
+  );
 }

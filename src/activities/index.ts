@@ -6,10 +6,13 @@
 import { createAgentActivities } from './agent';
 import { createCheckpointActivities } from './checkpoint';
 import { createChecksActivities } from './checks';
+import { createCleanupActivities } from './cleanup';
 import { createCommitActivities } from './commit';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createMergeActivities } from './merge';
+import { createPredictActivities } from './predict';
+import { createQueueActivities } from './queue';
 import { createSyncActivities } from './sync';
 import { createWorktreeActivities } from './worktree';
 
@@ -23,6 +26,10 @@ export function createActivities(config: ActivityConfig) {
     ...createMergeActivities(),
     ...createChecksActivities(),
     ...createSyncActivities(),
+    // The merge queue: queueMerge, publishRef, verifyAt, removeTaskWorktree, predictConflicts.
+    ...createQueueActivities(),
+    ...createCleanupActivities(config),
+    ...createPredictActivities(),
   };
 }
 

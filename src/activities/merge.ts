@@ -85,7 +85,7 @@ function gitProcessesIn(dir: string): number[] | undefined {
  * be held is left alone: the merge then fails on it and Temporal retries it later.
  * @returns the lock files removed
  */
-async function removeStaleLocks(worktree: string, ownGitDir: string): Promise<string[]> {
+export async function removeStaleLocks(worktree: string, ownGitDir: string): Promise<string[]> {
   const common = path.resolve(worktree, (await gitOut(worktree, ['rev-parse', '--git-common-dir'])).out.trim());
   const head = await gitOut(worktree, ['symbolic-ref', '-q', 'HEAD']);
   const locks = [path.join(ownGitDir, 'index.lock'), path.join(ownGitDir, 'HEAD.lock')];

@@ -1,5 +1,5 @@
 /**
- * The shapes of the merge queue's activities (queue.ts, conflict.ts, cleanup.ts). They are recorded
+ * The shapes of the merge queue's activities (queue.ts, conflict.ts, cleanup.ts, predict.ts). They are recorded
  * in workflow histories: add optional fields only. Every SHA is a full hex object id.
  */
 import type { ChecksResult } from './checks';
@@ -135,6 +135,7 @@ export interface RemoveTaskWorktreeInput {
   copy: string[];
 }
 export interface RemoveTaskWorktreeResult {
+  /** True when the worktree is gone afterwards, also when it was already gone (a retry). */
   removed: boolean;
   /** Why it was kept (modified or untracked files, in use), or null. */
   kept: string | null;
@@ -143,7 +144,10 @@ export interface RemoveTaskWorktreeResult {
 /** Live conflict prediction between running tasks (their latest checkpoint or commit). */
 export interface PredictConflictsInput {
   repo: string;
-  /** Each running task with the ref holding its latest work (checkpoint ref, else its branch). */
+  /**
+   * Each running task with the refs that may hold its latest work, first choice first (checkpoint
+   * ref, then its branch); the first that resolves counts, a task with none is left out.
+   */
   running: Array<{ taskId: string; refs: string[] }>;
   /** The integration commit tasks branch from (the merge base for files-changed). */
   base: string;
@@ -153,6 +157,6 @@ export interface PredictConflictsInput {
 export interface PredictConflictsResult {
   /** Pairs of running tasks whose work conflicts now (by `merge-tree`), with the files. */
   conflicts: Array<{ a: string; b: string; files: string[] }>;
-  /** Pending task id -> running task ids whose changed files match its `touches`. */
+  /** Pending task id -> running task ids whose changed files match its `touches` (only tasks that wait on one). */
   waitFor: Record<string, string[]>;
 }

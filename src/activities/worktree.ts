@@ -37,11 +37,20 @@ export interface PrepareIntegrationInput {
   setupTimeoutMs: number;
   /** Environment variables (names) whose values are redacted from setup output in failures. */
   redact?: string[];
+  /**
+   * The merge queue's integration worktree: its HEAD is detached (at the integration branch's tip
+   * when the worktree is made), so moving the branch with `git update-ref` (publishRef) never
+   * leaves a worktree that has it checked out stale; `verifyAt` checks out what it verifies. An
+   * existing worktree with the branch checked out is detached where it is, nothing lost. Absent
+   * (missions from before the queue replay without it): the branch is checked out, as always.
+   */
+  detached?: boolean;
 }
 export interface PrepareIntegrationResult {
   worktree: string;
   branch: string;
   baseSha: string;
+  /** The integration branch's tip (with `detached`, the worktree's HEAD may be elsewhere: see verifyAt). */
   headSha: string;
 }
 
@@ -193,6 +202,33 @@ async function ensureWorktree(repo: string, dir: string, branch: string): Promis
 }
 
 /**
+ * Makes `dir` a worktree of `repo` whose HEAD is detached: a new one at `branch`'s tip (`git
+ * worktree add --detach`). An existing healthy worktree that is detached is reused where its HEAD
+ * is (verifyAt may have checked out a candidate there); one that has `branch` checked out is
+ * detached at the same commit (`git checkout --detach`: index, files and untracked files stay as
+ * they are). Anything else at `dir` is moved aside, as in {@link ensureWorktree}.
+ * @returns true when it created the worktree
+ */
+async function ensureDetachedWorktree(repo: string, dir: string, branch: string): Promise<boolean> {
+  if (existsSync(dir)) {
+    const top = (await git(dir, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
+    if (top && path.resolve(top) === path.resolve(dir)) {
+      const head = await gitRun(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
+      if (head.exitCode !== 0) return false; // already detached
+      if (head.output.trim() === branch) {
+        await git(dir, ['checkout', '--quiet', '--detach']);
+        return false;
+      }
+    }
+    renameSync(dir, `${dir}.stale-${Date.now()}`);
+  }
+  await git(repo, ['worktree', 'prune']);
+  mkdirSync(path.dirname(dir), { recursive: true });
+  await git(repo, ['worktree', 'add', '--quiet', '--detach', dir, `refs/heads/${branch}`]);
+  return true;
+}
+
+/**
  * Copies the mission's `copy` files the worktree lacks (paths stay inside the repository), then
  * runs `setup` once per worktree: a marker file in `stateDir` records that it passed.
  * @throws retryable `SetupFailed` when a setup command fails, its output redacted of `redact`
@@ -239,7 +275,8 @@ async function provision(
 export function createWorktreeActivities(config: ActivityConfig) {
   return {
     /**
-     * Records the base SHA (first call), creates the integration branch from it and its worktree.
+     * Records the base SHA (first call), creates the integration branch from it and its worktree
+     * (with `input.detached`, a worktree whose HEAD is detached: see {@link PrepareIntegrationInput}).
      * Heartbeats every 5 s (with `{ command }` while a setup command runs).
      * @throws non-retryable `BaseMissing` when the base branch is gone, `BranchTaken` when the
      *   integration branch belongs to another mission run; retryable `SetupFailed`
@@ -284,8 +321,11 @@ export function createWorktreeActivities(config: ActivityConfig) {
       const branch = names.integrationBranch(input.missionId);
       await ensureBranch(repo, branch, baseSha, input.runId);
       const worktree = path.join(paths.worktreesRoot(config.home, input.missionId, key), 'integration');
-      await ensureWorktree(repo, worktree, branch);
-      const headSha = (await git(worktree, ['rev-parse', 'HEAD'])).trim();
+      if (input.detached) await ensureDetachedWorktree(repo, worktree, branch);
+      else await ensureWorktree(repo, worktree, branch);
+      const headSha = input.detached
+        ? (await resolveRef(repo, `refs/heads/${branch}`))!
+        : (await git(worktree, ['rev-parse', 'HEAD'])).trim();
       return { worktree, branch, baseSha, headSha };
     });
     const stateDir = path.join(config.home, 'runs', input.missionId, `integration-${key}`);
