@@ -135,26 +135,3 @@ export function renderSummary(p: MissionProgress, elapsedMs: number): string {
   return lines.join('\n');
 }
 
-/** The merge queue's part of `status`: the batch in flight, what waits, conflicts, predictions. */
-function renderQueue(p: MissionProgress): string[] {
-  const q = p.mergeQueue;
-  if (!q) return [];
-  const lines: string[] = [];
-  if (q.batch)
-    lines.push(`  merge queue: batch ${q.batch.index} ${q.batch.step} (${q.batch.taskIds.join(', ')})`);
-  if (q.queue.length) lines.push(`  waiting to merge: ${q.queue.join(', ')}`);
-  for (const c of q.conflicts) {
-    const withWhom = c.withTasks.length ? ` with ${c.withTasks.join(', ')}` : '';
-    lines.push(
-      `  conflict ${c.taskId}${withWhom} in ${c.files.join(', ')}: ${c.state}${c.attempts ? ` (resolver runs: ${c.attempts})` : ''}`,
-    );
-    if (c.note) lines.push(`    ${c.note.split('\n')[0].slice(0, 300)}`);
-  }
-  for (const x of q.predictedConflicts) lines.push(`  predicted conflict: ${x.a} and ${x.b} in ${x.files.join(', ')}`);
-  for (const [id, running] of Object.entries(q.waitingFor))
-    if (running.length) lines.push(`  ${id} waits for ${running.join(', ')} (its touches match their changes)`);
-  const failedRuns = q.verifyRuns.filter((r) => !r.ok).length;
-  if (q.verifyRuns.length)
-    lines.push(`  verify runs: ${q.verifyRuns.length}${failedRuns ? ` (${failedRuns} failed)` : ''} over ${q.batches} batches`);
-  return lines;
-}

@@ -20,9 +20,20 @@ export function globsOverlap(a: string, b: string): boolean {
   const sa = picomatch.scan(ga);
   const sb = picomatch.scan(gb);
   if (!sa.isGlob && !sb.isGlob) return under(ga, gb) || under(gb, ga);
-  if (!sa.isGlob) return picomatch.isMatch(ga, gb, { dot: true }) || under(sb.base, ga);
-  if (!sb.isGlob) return picomatch.isMatch(gb, ga, { dot: true }) || under(sa.base, gb);
+  if (!sa.isGlob) return literalOverlaps(ga, gb, sb.base);
+  if (!sb.isGlob) return literalOverlaps(gb, ga, sa.base);
   return under(sa.base, sb.base) || under(sb.base, sa.base);
+}
+
+/**
+ * A literal path against a glob: a file (its last segment has an extension) overlaps only when the
+ * glob matches it; a folder overlaps when the glob's base lies inside it or it lies inside the
+ * glob's base (something under it may match).
+ */
+function literalOverlaps(literal: string, glob: string, globBase: string): boolean {
+  if (picomatch.isMatch(literal, glob, { dot: true })) return true;
+  if (/\.[^/]+$/.test(literal)) return false;
+  return under(globBase, literal) || under(literal, globBase);
 }
 
 /** Whether any glob of `a` overlaps any glob of `b`. */

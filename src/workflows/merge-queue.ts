@@ -16,12 +16,12 @@ import type { QueueMergeResult } from '../activities/queue-types';
 import { failureMessage } from '../mission/failures';
 import { ConflictState, MAX_VERIFY_RUNS, VerifyRun } from '../mission/progress';
 import { bisectNext, refreshWaves } from '../mission/queue';
-import type { CommandLine, MissionSpec } from '../mission/types';
+import type { MissionSpec } from '../mission/types';
 import { queueHost } from './activities';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 import type { Mission } from './mission-state';
 import type { Block } from './mission-types';
-import { resolverPrompt } from './resolver-prompt';
+import { resolverPrompt, ResolverPromptTask } from './resolver-prompt';
 
 /** A merge on the candidate: the task and the commit whose first-parent chain holds it. */
 interface Link {
@@ -40,8 +40,6 @@ export interface QueueHooks {
   /** Names of secret environment variables (passed by name to commands and agents, never values). */
   secretNames: string[];
 }
-
-const commandText = (c: CommandLine): string => (Array.isArray(c) ? c.join(' ') : c);
 
 export class MergeQueue {
   private readonly acts: ReturnType<typeof queueHost>;
@@ -204,7 +202,7 @@ export class MergeQueue {
       setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
     });
     entry.withTasks = prep.otherTasks;
-    const others = prep.otherTasks.map((x) => m.specOf(x)).filter((x) => x !== undefined);
+    const others = prep.otherTasks.filter((x) => m.state.tasks.some((y) => y.id === x)).map((x) => m.specOf(x));
     const gates = [...m.specOf(id).verify, ...others.flatMap((o) => o.verify), ...spec.verify];
     const commit = async (): Promise<string> => {
       const { sha } = await acts.commitResolution({
@@ -261,6 +259,13 @@ export class MergeQueue {
       entry.attempts = attempt;
       let summary = '';
       try {
+        const prompt = resolverPrompt({
+          task: this.promptTask(id),
+          others: prep.otherTasks.filter((x) => m.state.tasks.some((y) => y.id === x)).map((x) => this.promptTask(x)),
+          conflict: prep,
+          missionVerify: spec.verify,
+          feedback,
+        });
         const run = await acts.runResolver({
           missionId: spec.id,
           taskId: id,
@@ -268,14 +273,9 @@ export class MergeQueue {
           branch: t.branch,
           baseSha: onto,
           agent: spec.resolver ?? m.specOf(id).agent,
-          prompt: resolverPrompt({
-            task: { ...this.promptTask(id) },
-            others: prep.otherTasks.map((x) => this.promptTask(x)),
-            conflict: prep,
-            missionVerify: spec.verify.map(commandText),
-            feedback,
-          }),
-          taskPrompt: m.specOf(id).prompt,
+          prompt,
+          // Restated by a retried attempt's continuation prompt: the resolver's task is the prompt.
+          taskPrompt: prompt,
           iteration: attempt,
           role: 'resolver',
           extraEnv: { FLOTILLA_CONFLICTS: prep.remaining.length ? prep.remaining.join('\n') : files.join('\n') },
@@ -301,9 +301,9 @@ export class MergeQueue {
     return null;
   }
 
-  private promptTask(id: string): { id: string; title: string; prompt: string; summary: string | null } {
+  private promptTask(id: string): ResolverPromptTask {
     const s = this.m.specOf(id);
-    return { id, title: s.title, prompt: s.prompt, summary: this.summaries.get(id) ?? null };
+    return { id, title: s.title, prompt: s.prompt, summary: this.summaries.get(id) ?? null, verify: s.verify };
   }
 
   /**

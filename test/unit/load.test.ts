@@ -38,7 +38,10 @@ test('a minimal file loads with the documented defaults', async () => {
   expect(spec.repo).toBe(dir);
   expect(spec.base).toBe('main');
   expect(spec.concurrency).toBe(3);
-  expect(spec.policy).toEqual({ onTaskFailure: 'skip-dependents', onMergeConflict: 'pause', onVerifyFailure: 'pause' });
+  expect(spec.policy).toEqual({ onTaskFailure: 'skip-dependents', onMergeConflict: 'pause', onVerifyFailure: 'fix' });
+  expect(spec).toMatchObject({ land: 'none', keepWorktrees: false });
+  // The resolver defaults to the mission's agent.
+  expect(spec.resolver).toEqual(spec.tasks[0].agent);
   expect(spec.tasks[0]).toMatchObject({ id: 'a', title: 'a', maxIterations: 3, checkpointEveryMs: 300_000 });
   expect(spec.tasks[0].agent).toMatchObject({
     runtime: 'command',
@@ -213,11 +216,40 @@ test('repo is relative to the mission file and resolves to the repository top le
   expect((await loadMission(file)).spec.repo).toBe(repo);
 });
 
-test('onMergeConflict: resolve is refused until a resolver agent exists, instead of acting as pause', async () => {
-  const found = await problems(missionFile(`${minimal}policy: { onMergeConflict: resolve }\n`));
-  expect(found).toEqual([
-    expect.objectContaining({ path: 'policy.onMergeConflict', reason: expect.stringContaining('not available') }),
-  ]);
-  // pause and fail still load
-  await expect(loadMission(missionFile(`${minimal}policy: { onMergeConflict: fail }\n`))).resolves.toBeDefined();
+test('resolver, land and keepWorktrees load; the resolver takes the mission agent\'s fields it does not set', async () => {
+  const { spec } = await loadMission(
+    missionFile(
+      `${minimal}policy: { onMergeConflict: resolve, onVerifyFailure: revert }\nresolver: { runtime: command, command: [sh, -c, "true"], timeout: 5m }\nland: ff\nkeepWorktrees: true\n`,
+    ),
+  );
+  expect(spec.policy).toMatchObject({ onMergeConflict: 'resolve', onVerifyFailure: 'revert' });
+  expect(spec.resolver).toMatchObject({ runtime: 'command', command: ['sh', '-c', 'true'], timeoutMs: 300_000, retries: 3 });
+  expect(spec).toMatchObject({ land: 'ff', keepWorktrees: true });
+  const bad = await problems(missionFile(`${minimal}land: yes\npolicy: { onVerifyFailure: retry }\n`));
+  expect(bad).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ path: 'land', reason: expect.stringContaining('ff, push, pr, none') }),
+      expect.objectContaining({ path: 'policy.onVerifyFailure', reason: expect.stringContaining('fix, revert') }),
+    ]),
+  );
+});
+
+test('touches: the later of two overlapping tasks is serialized after the earlier one, unless dependsOn already orders them', async () => {
+  const loaded = await loadMission(
+    missionFile(`id: t
+agent: { runtime: command, command: [bash, -c, "true"] }
+tasks:
+  - { id: a, prompt: a, touches: ["src/greet/**"] }
+  - { id: b, prompt: b, touches: ["src/greet/hello.ts"] }
+  - { id: c, prompt: c, touches: ["docs/**"] }
+  - { id: d, prompt: d, touches: ["src/**"], dependsOn: [a] }
+  - { id: e, prompt: e }
+`),
+  );
+  const after = Object.fromEntries(loaded.spec.tasks.map((t) => [t.id, t.after]));
+  expect(after).toEqual({ a: [], b: ['a'], c: [], d: ['b'], e: [] });
+  // The plan shows the serialization as an ordering.
+  expect(loaded.waves).toEqual([['a', 'c', 'e'], ['b'], ['d']]);
+  const bad = await problems(missionFile(`${minimal.replace('prompt: do a', 'prompt: do a\n    touches: "src"')}`));
+  expect(bad).toEqual([expect.objectContaining({ path: 'tasks[0].touches' })]);
 });
