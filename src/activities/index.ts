@@ -9,6 +9,7 @@ import { createChecksActivities } from './checks';
 import { createCommitActivities } from './commit';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
+import { createLandActivities } from './land';
 import { createMergeActivities } from './merge';
 import { createWorktreeActivities } from './worktree';
 
@@ -21,6 +22,7 @@ export function createActivities(config: ActivityConfig) {
     ...createCommitActivities(),
     ...createMergeActivities(),
     ...createChecksActivities(),
+    ...createLandActivities(config),
   };
 }
 
