@@ -10,6 +10,7 @@ import { createCleanupActivities } from './cleanup';
 import { createCommitActivities } from './commit';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
+import { createLandActivities } from './land';
 import { createMergeActivities } from './merge';
 import { createPredictActivities } from './predict';
 import { createQueueActivities } from './queue';
@@ -30,6 +31,7 @@ export function createActivities(config: ActivityConfig) {
     ...createQueueActivities(),
     ...createCleanupActivities(config),
     ...createPredictActivities(),
+    ...createLandActivities(config),
   };
 }
 

@@ -7,6 +7,7 @@ import { ErrorType } from '../mission/error-types';
 import {
   ApplicationFailure,
   Client,
+  defaultPayloadConverter,
   WorkflowExecutionDescription,
   WorkflowFailedError,
   WorkflowHandle,
@@ -15,7 +16,7 @@ import {
 import type { MissionProgress } from '../mission/progress';
 import { names } from '../mission/types';
 import { progressQuery } from '../workflows/messages';
-import type { CarriedState } from '../workflows/mission';
+import type { CarriedState, MissionInput } from '../workflows/mission';
 import { FlotillaConfig, workflowUrl } from './config';
 import { CliError, EXIT, NoWorkerError } from './errors';
 import { annotateRunningTasks } from './live-tasks';
@@ -167,4 +168,41 @@ export async function getProgress(
 /** How an ended mission ended, for messages: `failed: task a failed`, `completed`. */
 export function endedAs(progress: Pick<MissionProgress, 'phase' | 'reason'>): string {
   return `${progress.phase}${progress.reason && progress.phase !== 'completed' ? `: ${progress.reason}` : ''}`;
+}
+
+/** How a mission's current run was started. */
+export interface MissionStart {
+  /** The run's input: the spec, and what the run carried from the one before. */
+  input: MissionInput;
+  /** The first run id of the run's chain (continue-as-new keeps it; a reopening starts a new one). */
+  firstRunId: string;
+  /**
+   * The run id that owns the mission's branches and worktrees (`CarriedState.ownerRunId`, else the
+   * first run id): with `$FLOTILLA_HOME` it names the worktree folder (worktree-layout.ts).
+   */
+  ownerRunId: string;
+}
+
+/**
+ * Reads how the mission's current run was started from the first event of its history (one
+ * event, not the whole history: a long mission's history can be large).
+ * @throws CliError exit 1 when the start event cannot be read
+ */
+export async function missionStart(
+  client: Client,
+  config: FlotillaConfig,
+  { handle, description }: DescribedMission,
+): Promise<MissionStart> {
+  const res = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: config.namespace,
+    execution: { workflowId: handle.workflowId, runId: description.runId },
+    maximumPageSize: 1,
+  });
+  const started = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const payload = started?.input?.payloads?.[0];
+  const missionId = handle.workflowId.replace(/^mission-/, '');
+  if (!started || !payload) throw new CliError(`cannot read how mission "${missionId}" was started`, EXIT.failed);
+  const input = defaultPayloadConverter.fromPayload<MissionInput>(payload);
+  const firstRunId = started.firstExecutionRunId || description.runId;
+  return { input, firstRunId, ownerRunId: input.carried?.ownerRunId ?? firstRunId };
 }

@@ -240,10 +240,24 @@ function defaultActivities(hostQueue: string): Activities {
       return { sha: FAKE.queueSha(input.onto, `resolved:${input.taskId}`) };
     },
     async dropConflict() {},
-    async landMission() {
-      return LAND_RESULT;
-    },
-  };
+    async landMission(input) {
+      // The base had not moved: the integration head lands as it is.
+      return {
+        status: 'landed',
+        landed: input.integrationSha,
+        mode: input.mode,
+        base: input.baseBranch,
+        baseBefore: input.baseSha,
+        baseMerged: false,
+        verified: false,
+        alreadyLanded: false,
+        checkout: null,
+        remote: input.mode === 'ff' ? null : (input.remote ?? 'origin'),
+        pushed: input.mode === 'push' ? [input.baseBranch] : input.mode === 'pr' ? [input.integrationBranch] : [],
+        pr: null,
+        tasks: input.tasks.map((t) => t.id),
+      };
+    },  };
 }
 
 /** The name of every activity a worker registers. */

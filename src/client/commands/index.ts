@@ -1,6 +1,8 @@
 /** Every `flotilla` command, in the order `flotilla --help` lists them. */
 import type { Command } from 'commander';
 import * as cancel from './cancel';
+import * as clean from './clean';
+import * as land from './land';
 import * as list from './list';
 import * as logs from './logs';
 import * as pause from './pause';
@@ -33,6 +35,8 @@ export const COMMANDS: readonly CommandModule[] = [
   retry,
   skip,
   logs,
+  land,
+  clean,
   worker,
   server,
 ];

@@ -1,0 +1,60 @@
+/**
+ * `flotilla clean`'s plan and its execution on a real repository, without Temporal (the facts it
+ * would read from Temporal are given): what `git branch -d` alone would refuse (a branch merged by
+ * patch only, one merged into the integration branch but not into HEAD), `copy` files, archives.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { executeCleanup, planCleanup } from '../../src/client/clean';
+import { git, makeRepo, tempDir } from '../helpers/git';
+
+test('a branch merged by patch, or only into the integration branch, is archived and deleted; copies of `copy` files do not make a worktree dirty', async () => {
+  const repo = makeRepo();
+  // A `copy` file the repository does not ignore (an ignored one never shows as untracked).
+  writeFileSync(path.join(repo, 'local.cfg'), 'port=1\n');
+  const home = tempDir('flotilla-clean-home-');
+  const run = path.join(home, 'worktrees', 'm', '0123456789abcdef0123456789abcdef');
+  git(repo, 'branch', 'flotilla/m/integration');
+  mkdirSync(path.join(run, 'tasks'), { recursive: true });
+  for (const t of ['picked', 'merged']) {
+    const wt = path.join(run, 'tasks', t);
+    git(repo, 'worktree', 'add', '--quiet', '-b', `flotilla/m/tasks/${t}`, wt, 'main');
+    writeFileSync(path.join(wt, `${t}.txt`), `${t}\n`);
+    git(wt, 'add', `${t}.txt`);
+    git(wt, 'commit', '--quiet', '-m', `work of ${t}`);
+  }
+  // The mission copied local.cfg into one worktree: an identical copy is nobody's work.
+  writeFileSync(path.join(run, 'tasks', 'merged', 'local.cfg'), 'port=1\n');
+  git(repo, 'cherry-pick', 'flotilla/m/tasks/picked');
+  const integration = path.join(run, 'integration');
+  git(repo, 'worktree', 'add', '--quiet', integration, 'flotilla/m/integration');
+  git(integration, 'merge', '--quiet', '--no-ff', '-m', 'merge merged', 'flotilla/m/tasks/merged');
+  const tips = {
+    picked: git(repo, 'rev-parse', 'flotilla/m/tasks/picked'),
+    merged: git(repo, 'rev-parse', 'flotilla/m/tasks/merged'),
+  };
+
+  const facts = new Map([['m', { running: false, base: 'main', copy: ['local.cfg'] }]]);
+  const plan = await planCleanup(repo, home, ['m'], facts);
+  expect(plan.remove.map((i) => `${i.kind} ${i.name}`).sort()).toEqual([
+    'task-branch flotilla/m/tasks/merged',
+    'task-branch flotilla/m/tasks/picked',
+    'task-worktree flotilla/m/tasks/merged',
+    'task-worktree flotilla/m/tasks/picked',
+  ]);
+  expect(plan.keep.map((i) => `${i.kind} ${i.name}: ${i.reason}`).sort()).toEqual([
+    'integration-branch flotilla/m/integration: not landed: its tip is not in main (flotilla land m)',
+    'integration-worktree flotilla/m/integration: flotilla/m/integration has not landed on main',
+  ]);
+
+  const outcome = await executeCleanup(plan);
+  expect(outcome.failed).toEqual([]);
+  expect(git(repo, 'branch', '--list', 'flotilla/*', '--format=%(refname:short)')).toBe('flotilla/m/integration');
+  expect(git(repo, 'rev-parse', 'refs/flotilla/archive/m/picked')).toBe(tips.picked);
+  expect(git(repo, 'rev-parse', 'refs/flotilla/archive/m/merged')).toBe(tips.merged);
+  expect(existsSync(path.join(run, 'tasks', 'merged'))).toBe(false);
+  // `git branch -d` took its upstream setting with the branch.
+  expect(git(repo, 'config', '--list')).not.toContain('branch.flotilla/m/tasks');
+  // Nothing of the repository's own checkout changed.
+  expect(git(repo, 'status', '--porcelain')).toBe('?? local.cfg');
+});

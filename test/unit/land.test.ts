@@ -1,0 +1,101 @@
+/**
+ * The landing's pieces on real git repositories, without Temporal: which merged tasks are in the
+ * integration branch (by commit, or by patch after a cherry-pick), the candidate merge without a
+ * worktree, and the pull request's description.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { mergeWithoutWorktree, missingTasks, prDescription } from '../../src/activities/land';
+import { git, makeRepo } from '../helpers/git';
+
+function commit(repo: string, file: string, content: string, message: string): string {
+  writeFileSync(path.join(repo, file), content);
+  git(repo, 'add', file);
+  git(repo, 'commit', '--quiet', '-m', message);
+  return git(repo, 'rev-parse', 'HEAD');
+}
+
+test('missingTasks: a task is in by ancestry or by patch; one whose change is not there is named', async () => {
+  const repo = makeRepo();
+  git(repo, 'branch', 'integration');
+  for (const t of ['merged', 'picked', 'lost']) {
+    git(repo, 'checkout', '--quiet', '-b', `flotilla/m/tasks/${t}`, 'main');
+    commit(repo, `${t}.txt`, `${t}\n`, `work of ${t}`);
+  }
+  git(repo, 'checkout', '--quiet', 'integration');
+  git(repo, 'merge', '--quiet', '--no-ff', '-m', 'merge merged', 'flotilla/m/tasks/merged');
+  git(repo, 'cherry-pick', 'flotilla/m/tasks/picked');
+  const tip = git(repo, 'rev-parse', 'HEAD');
+  const tasks = ['merged', 'picked', 'lost', 'gone'].map((id) => ({ id, branch: `flotilla/m/tasks/${id}` }));
+  expect(await missingTasks(repo, 'm', tip, tasks)).toEqual(['lost', 'gone']);
+});
+
+test('mergeWithoutWorktree: a clean merge is a commit with both parents; a conflict names the files; nothing is checked out', async () => {
+  const repo = makeRepo({ 'shared.txt': 'base\n', 'README.md': '# r\n' });
+  git(repo, 'checkout', '--quiet', '-b', 'integration');
+  const ours = commit(repo, 'ours.txt', 'ours\n', 'ours');
+  git(repo, 'checkout', '--quiet', 'main');
+  const theirs = commit(repo, 'theirs.txt', 'theirs\n', 'theirs');
+  const m = await mergeWithoutWorktree(repo, ours, theirs, 'land it', '2026-01-02T03:04:05Z');
+  expect(m.status).toBe('merged');
+  const sha = (m as { sha: string }).sha;
+  expect(git(repo, 'rev-parse', `${sha}^1`, `${sha}^2`).split('\n')).toEqual([ours, theirs]);
+  expect(git(repo, 'ls-tree', '--name-only', sha).split('\n').sort()).toEqual([
+    'README.md',
+    'ours.txt',
+    'shared.txt',
+    'theirs.txt',
+  ]);
+  // The same date makes the same commit: a retried landing activity repeats itself exactly.
+  expect(await mergeWithoutWorktree(repo, ours, theirs, 'land it', '2026-01-02T03:04:05Z')).toEqual(m);
+
+  const conflicting = commit(repo, 'shared.txt', 'main\n', 'main edits shared');
+  git(repo, 'checkout', '--quiet', 'integration');
+  const edited = commit(repo, 'shared.txt', 'mission\n', 'mission edits shared');
+  git(repo, 'checkout', '--quiet', 'main');
+  expect(await mergeWithoutWorktree(repo, edited, conflicting, 'land it')).toEqual({
+    status: 'conflict',
+    files: ['shared.txt'],
+  });
+  expect(git(repo, 'status', '--porcelain')).toBe('');
+});
+
+test('prDescription: a table of the tasks, the verify commands, and the notes a workflow recorded', () => {
+  const { title, body } = prDescription(
+    {
+      missionId: 'demo',
+      baseBranch: 'main',
+      baseSha: 'a'.repeat(40),
+      integrationBranch: 'flotilla/demo/integration',
+      tasks: [
+        {
+          id: 'api',
+          title: 'Add the | endpoint',
+          branch: 'flotilla/demo/tasks/api',
+          runtime: 'claude',
+          model: 'claude-sonnet-4-5',
+          costUsd: 0.4213,
+          diffstat: { files: 3, insertions: 40, deletions: 2 },
+        },
+        { id: 'docs', title: 'Docs', branch: 'flotilla/demo/tasks/docs', runtime: 'command' },
+      ],
+      verify: ['npm test', ['node', 'check.js', '--all']],
+      notes: {
+        notMerged: [{ id: 'ui', title: 'UI', status: 'failed' }],
+        conflicts: [{ taskId: 'docs', files: ['README.md'], resolution: 'kept both sections' }],
+        verifyRuns: [{ sha: 'b'.repeat(8), ok: true }],
+      },
+    },
+    { landed: 'c'.repeat(40), baseMerged: true, verified: true },
+  );
+  expect(title).toBe('Flotilla mission demo: 2 tasks');
+  expect(body).toContain('| `api` | Add the \\| endpoint | claude (claude-sonnet-4-5) | $0.42 | 3 (+40 −2) |');
+  expect(body).toContain('| `docs` | Docs | command |  |  |');
+  expect(body).toContain('- `ui` UI: failed');
+  expect(body).toContain('- `npm test`\n- `node check.js --all`');
+  expect(body).toContain(
+    '`main` had moved since the mission started: cccccccc merges it, and the verify passed there.',
+  );
+  expect(body).toContain('- taskId: docs; files: README.md; resolution: kept both sections');
+  expect(body).toContain('- sha: bbbbbbbb; ok: true');
+});
