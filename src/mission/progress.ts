@@ -141,6 +141,18 @@ export interface MissionState {
   fixRequests?: Record<string, FixRequest>;
   /** What the candidate ref (`refs/flotilla/candidates/<id>`) holds, or null before the first merge. */
   candidateTip?: string | null;
+  /** The automatic landing (`land:` ff, push or pr) when the mission completed. */
+  landing?: LandingState | null;
+}
+
+/** How the mission's automatic landing went (`land:`); `flotilla land` does the same by hand. */
+export interface LandingState {
+  mode: 'ff' | 'push' | 'pr';
+  status: 'landed' | 'needs-human' | 'failed';
+  /** The commit landed, when it landed. */
+  sha: string | null;
+  /** What happened, in words (a pull request's URL, what to do). */
+  message: string;
 }
 
 /** How many verify runs the state keeps (history carries it across continue-as-new). */
@@ -187,6 +199,7 @@ export interface MissionProgress {
     verifyRuns: VerifyRun[];
     predictedConflicts: PredictedConflict[];
     waitingFor: Record<string, string[]>;
+    landing: LandingState | null;
   };
 }
 
@@ -292,6 +305,7 @@ export function deriveProgress(missionId: string, state: MissionState): MissionP
             verifyRuns: (state.verifyRuns ?? []).map((v) => ({ ...v, taskIds: [...v.taskIds] })),
             predictedConflicts: (state.predicted ?? []).map((p) => ({ ...p, files: [...p.files] })),
             waitingFor: { ...(state.waitingFor ?? {}) },
+            landing: state.landing ? { ...state.landing } : null,
           },
         }
       : {}),

@@ -13,6 +13,7 @@ import { queueHost } from './activities';
 import { MergeQueue } from './merge-queue';
 import type { Mission } from './mission-state';
 import { MissionSteps, now } from './mission-steps';
+import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 
 /** How often running tasks' work is compared for predicted conflicts, ms. */
 export const PREDICT_EVERY_MS = 60_000;
@@ -88,6 +89,7 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
   await merger;
   await predictor;
   refreshWaves(s);
+  if (!m.halt.halted && s.tasks.every((t) => t.status === 'merged')) await land(m, steps);
   return drain && !m.halt.halted && s.tasks.some((t) => t.status === 'pending') ? 'continue' : 'done';
 }
 
@@ -129,14 +131,64 @@ async function predictWhileRunning(m: Mission, stop: () => boolean): Promise<voi
       });
       s.predicted = r.conflicts;
       s.waitingFor = r.waitFor;
-    } catch (err) {
+    } catch {
       // A prediction is advice: a failure to make one never stops the mission.
       s.predicted = [];
       s.waitingFor = {};
-      void failureMessage(err);
     }
     await Promise.race([sleep(PREDICT_EVERY_MS), condition(stop)]);
   }
   s.predicted = [];
   s.waitingFor = {};
+}
+
+/**
+ * `land: ff | push | pr`: a completed mission lands its verified integration branch. A landing
+ * that needs a person or fails leaves the mission completed (its work is merged and verified) and
+ * says what happened in `status`; `flotilla land` can then be run by hand.
+ */
+async function land(m: Mission, steps: MissionSteps): Promise<void> {
+  const { spec } = m;
+  const s = m.state;
+  const mode = spec.land ?? 'none';
+  if (mode === 'none') return;
+  const acts = queueHost(s.hostQueue!, spec);
+  try {
+    const r = await acts.landMission({
+      missionId: spec.id,
+      repo: spec.repo,
+      baseBranch: spec.base,
+      baseSha: s.baseSha!,
+      integrationBranch: s.integrationBranch,
+      integrationSha: s.integrationSha!,
+      tasks: s.tasks.map((t) => ({
+        id: t.id,
+        title: t.title,
+        branch: t.branch,
+        runtime: m.specOf(t.id).agent.runtime,
+        model: m.specOf(t.id).agent.model,
+        costUsd: t.costUsd,
+        diffstat: t.diffstat,
+      })),
+      verify: spec.verify,
+      verifyTimeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
+      integrationWorktree: s.integrationWorktree!,
+      setup: spec.setup,
+      redact: steps.secrets,
+      mode,
+      date: now(),
+      notes: { conflicts: s.conflicts, verifyRuns: s.verifyRuns },
+    });
+    if (r.status === 'landed') {
+      const pr = r.pr ? (r.pr.url ? `; pull request ${r.pr.url}` : `; open the pull request with: ${r.pr.command.join(' ')}`) : '';
+      s.landing = {
+        mode,
+        status: 'landed',
+        sha: r.landed,
+        message: `${r.alreadyLanded ? 'already landed' : `landed on ${r.base}`}${r.pushed.length ? ` (pushed ${r.pushed.join(', ')} to ${r.remote})` : ''}${pr}`,
+      };
+    } else s.landing = { mode, status: r.status, sha: null, message: r.message };
+  } catch (err) {
+    s.landing = { mode, status: 'failed', sha: null, message: failureMessage(err) };
+  }
 }
