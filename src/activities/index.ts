@@ -7,6 +7,7 @@ import { createAgentActivities } from './agent';
 import { createCheckpointActivities } from './checkpoint';
 import { createChecksActivities } from './checks';
 import { createCommitActivities } from './commit';
+import { createConflictActivities } from './conflict';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createMergeActivities } from './merge';
@@ -20,6 +21,7 @@ export function createActivities(config: ActivityConfig) {
     ...createCheckpointActivities(),
     ...createCommitActivities(),
     ...createMergeActivities(),
+    ...createConflictActivities(config),
     ...createChecksActivities(),
   };
 }

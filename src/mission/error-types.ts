@@ -33,6 +33,12 @@ export const ErrorType = {
   RepoNotOnHost: 'RepoNotOnHost',
   /** Thrown by the SDK (not Flotilla) for an activity whose worker shut down while it ran. */
   WorkerShutdown: 'WorkerShutdown',
+  /**
+   * A compare-and-swap ref update (`git update-ref ref new expected`, the merge queue's candidate
+   * ref or integration branch) found the ref holding something else than expected (non-retryable:
+   * the workflow's view of the ref is out of date; the message says what the ref holds).
+   */
+  CandidateMoved: 'CandidateMoved',
   /** The mission ended failed: its workflow fails with details [final progress, carried state]. */
   MissionFailed: 'MissionFailed',
 } as const;
