@@ -23,7 +23,7 @@ import type { AgentFailureDetails, AgentHeartbeat, AgentUsage, RunAgentInput, Ru
 import { ActivityConfig, paths } from './config';
 import { AgentHeartbeater, previousHeartbeat } from './heartbeat';
 import { killStaleGroup } from './process';
-import { continuationPrompt, interruptionOf, worktreeSummary } from './prompts';
+import { continuationPrompt, interruptionOf, mergeSummary, worktreeSummary } from './prompts';
 import { Redactor } from './redact';
 import { runtimes } from './runtimes';
 import type { RuntimeAdapter } from './runtimes/types';
@@ -66,9 +66,16 @@ export class AgentAttempt {
     this.adapter = runtimes[input.agent.runtime];
     this.prev = previousHeartbeat(ctx.info);
     this.usage = activityStart(input, this.prev);
-    this.runDir = paths.runDir(config.home, input.missionId, input.taskId);
+    // A resolver keeps its transcripts, session and PID file apart from the task agent's: `logs
+    // --resolver` shows them alone, and a resolver's retry never resumes (or kills) the task's agent.
+    this.runDir =
+      input.role === 'resolver'
+        ? paths.resolverDir(config.home, input.missionId, input.taskId)
+        : paths.runDir(config.home, input.missionId, input.taskId);
     this.pidFile = path.join(this.runDir, 'agent.pid');
-    this.checkpoints = new AttemptCheckpoints(input, this.attempt, ctx.log, this.prev?.checkpointSha ?? null);
+    // A conflict worktree is not the task's work: it never goes to the task's checkpoint ref.
+    const checkpointed = input.role === 'resolver' ? { ...input, exclude: undefined } : input;
+    this.checkpoints = new AttemptCheckpoints(checkpointed, this.attempt, ctx.log, this.prev?.checkpointSha ?? null);
     this.heartbeat = new AgentHeartbeater(ctx, this.usage, this.attempt, () => this.checkpoints.sha);
     // The runtime's own credentials are as secret as the ones the mission names.
     const secretDefaults = this.adapter.defaultEnv.filter((n) => /KEY|TOKEN|SECRET|PASSWORD/i.test(n));
@@ -112,7 +119,13 @@ export class AgentAttempt {
         ctx.log.info('resuming the session named in the last transcript', { sessionId: this.usage.sessionId });
     }
     const why = interruptionOf(!!this.prev?.worktreeRebuilt || this.rebuiltNow, !!ctx.info.heartbeatDetails);
-    return continuationPrompt(input, why, await worktreeSummary(input.worktree, input.baseSha));
+    return continuationPrompt(input, why, await this.stateSummary());
+  }
+
+  /** What the worktree holds, for a continuation prompt. */
+  private stateSummary(): Promise<string> {
+    const { input } = this;
+    return input.role === 'resolver' ? mergeSummary(input.worktree) : worktreeSummary(input.worktree, input.baseSha);
   }
 
   /** Launches the agent with `prompt`; when the session to resume is gone, once more with a fresh one. */
@@ -143,7 +156,7 @@ export class AgentAttempt {
         this.ctx.log.warn('agent session not found; starting a fresh one', { sessionId: usage.sessionId });
         resumed = false;
         forgetSession(usage);
-        const state = await worktreeSummary(input.worktree, input.baseSha);
+        const state = await this.stateSummary();
         outcome = await run(continuationPrompt(input, 'session-lost', state), false);
       }
     }
@@ -182,9 +195,13 @@ export class AgentAttempt {
     };
   }
 
-  /** A rebuild needs the repository and the run, and makes the worktree at its usual path. */
+  /**
+   * A rebuild needs the repository and the run, and makes the worktree at its usual path. A
+   * resolver's conflict worktree is never rebuilt here: only `prepareConflict` can set the merge up.
+   */
   private get canRebuild(): boolean {
-    const { repo, runId, missionId, taskId, worktree } = this.input;
+    const { repo, runId, missionId, taskId, worktree, role } = this.input;
+    if (role === 'resolver') return false;
     return !!repo && !!runId && taskWorktreePath(this.config.home, missionId, runId, taskId) === worktree;
   }
 
@@ -201,7 +218,10 @@ export class AgentAttempt {
     const { input } = this;
     if (!this.canRebuild || !input.repo || !input.runId) {
       throw ApplicationFailure.create({
-        message: `the worktree ${input.worktree} is gone and this attempt cannot rebuild it; retry the task (flotilla retry ${input.missionId} ${input.taskId})`,
+        message:
+          input.role === 'resolver'
+            ? `the conflict worktree ${input.worktree} is gone; the merge must be prepared again (prepareConflict) before a resolver can run`
+            : `the worktree ${input.worktree} is gone and this attempt cannot rebuild it; retry the task (flotilla retry ${input.missionId} ${input.taskId})`,
         type: ErrorType.WorktreeLost,
         nonRetryable: true,
         details: [this.details()],

@@ -13,7 +13,7 @@ import type { AttemptCheckpoints } from './agent-checkpoints';
 import type { AgentUsage, RunAgentInput } from './agent-types';
 import type { AgentHeartbeater } from './heartbeat';
 import { removePidFile, spawnGroup, Tail, terminateGroup, writePidFile } from './process';
-import { taskContract } from './runtimes/contract';
+import { resolverContract, taskContract } from './runtimes/contract';
 import type { AgentEvent, RuntimeAdapter } from './runtimes/types';
 import { TranscriptWriter } from './transcript';
 
@@ -57,13 +57,21 @@ export interface LaunchOutcome {
   retryAfterMs?: number;
 }
 
-/** The environment an agent gets: the baseline, the runtime's defaults, the mission's names, the launch's own. */
-function agentEnv(adapter: RuntimeAdapter, named: string[], own: Record<string, string>): NodeJS.ProcessEnv {
+/**
+ * The environment an agent gets: the baseline, the runtime's defaults, the mission's names, the
+ * caller's `extra` values (RunAgentInput.extraEnv), then the launch's own, which win.
+ */
+function agentEnv(
+  adapter: RuntimeAdapter,
+  named: string[],
+  extra: Record<string, string>,
+  own: Record<string, string>,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const name of [...BASELINE_ENV, ...adapter.defaultEnv, ...named]) {
     if (process.env[name] !== undefined) env[name] = process.env[name];
   }
-  return Object.assign(env, own);
+  return Object.assign(env, extra, own);
 }
 
 /** Runs the agent once and resolves when its whole group is gone. Never throws for the agent's failures. */
@@ -77,7 +85,10 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
     missionId: input.missionId,
     taskId: input.taskId,
     resumeSessionId: resumeSessionId ?? undefined,
-    contract: taskContract(input.taskId, input.branch, input.worktree),
+    contract:
+      input.role === 'resolver'
+        ? resolverContract(input.taskId, input.branch, input.worktree)
+        : taskContract(input.taskId, input.branch, input.worktree),
   });
   const out = new TranscriptWriter(spec.transcript, (err) =>
     ctx.log.warn('transcript write failed; the agent runs on without it', { error: err.message }),
@@ -87,6 +98,7 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
     attempt: spec.attempt,
     iteration: input.iteration,
     runtime: input.agent.runtime,
+    ...(input.role === 'resolver' ? { role: 'resolver' } : {}),
     resume: resumeSessionId,
     argv0: launch.argv[0],
   });
@@ -118,7 +130,12 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
   try {
     proc = spawnGroup(launch.argv, {
       cwd: input.worktree,
-      env: agentEnv(adapter, input.agent.env, launch.env),
+      env: agentEnv(
+        adapter,
+        input.agent.env,
+        { ...input.extraEnv, ...(input.role === 'resolver' ? { FLOTILLA_ROLE: 'resolver' } : {}) },
+        launch.env,
+      ),
       extendEnv: false,
     });
   } catch {

@@ -49,6 +49,23 @@ export interface RunAgentInput {
   setup?: CommandLine[];
   /** Limit for each setup command in a rebuilt worktree, ms (default 20 minutes). */
   setupTimeoutMs?: number;
+  /**
+   * What the agent is for (default `task`). `resolver`: it resolves a merge in progress in a
+   * conflict worktree (conflict.ts `prepareConflict`): its transcripts go to
+   * `runs/<missionId>/<taskId>/resolver/attempt-<n>.jsonl` (`flotilla logs ID TASK --resolver`),
+   * it gets the resolver's contract instead of the task's, no checkpoint is ever taken (`exclude`
+   * is ignored) and a lost worktree is never rebuilt (the merge queue prepares the conflict
+   * again). For a resolver, `worktree` is the conflict worktree, `branch` the task branch being
+   * merged, `baseSha` the candidate commit it is merged onto (`onto`), and `taskPrompt` the
+   * resolver prompt (restated by the continuation prompt of a retried attempt).
+   */
+  role?: 'task' | 'resolver';
+  /**
+   * Extra environment for the agent, e.g. `FLOTILLA_CONFLICTS` (the conflicted paths, one a line)
+   * for a resolver. Values are recorded in history: never secrets (those go by name in
+   * `agent.env`). The runtime's own variables (`FLOTILLA_PROMPT`, ...) win over these.
+   */
+  extraEnv?: Record<string, string>;
 }
 
 export interface RunAgentResult extends AgentUsage {

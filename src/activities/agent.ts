@@ -16,6 +16,11 @@
  * from the task branch plus the latest checkpoint (worktree.ts), and the attempt fails with the
  * retryable `WorktreeLost`, so Temporal's retry resumes the agent's session in the new worktree.
  *
+ * A merge-conflict resolver (`role: 'resolver'`, see conflict.ts) runs through the same activity in
+ * a conflict worktree: its transcripts go to `runs/<mission>/<task>/resolver/`, it gets the
+ * resolver's contract and `extraEnv` (`FLOTILLA_CONFLICTS`), and it is never checkpointed and its
+ * worktree never rebuilt (a lost one fails the attempt with a non-retryable `WorktreeLost`).
+ *
  * The attempt itself is agent-attempt.ts (prepare, launch, settle); prompts are prompts.ts; the
  * heartbeat's one owner is heartbeat.ts; usage is counted by the ledger in src/mission/usage.ts.
  */

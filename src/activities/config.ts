@@ -15,4 +15,10 @@ export const paths = {
   worktreesRoot: (home: string, missionId: string, runKey: string): string =>
     path.join(home, 'worktrees', missionId, runKey),
   runDir: (home: string, missionId: string, taskId: string): string => path.join(home, 'runs', missionId, taskId),
+  /**
+   * The merge-conflict resolver's files for a task (transcripts `attempt-<n>.jsonl`, its PID file):
+   * apart from the task agent's, so `flotilla logs ID TASK --resolver` shows only the resolver.
+   */
+  resolverDir: (home: string, missionId: string, taskId: string): string =>
+    path.join(home, 'runs', missionId, taskId, 'resolver'),
 };

@@ -8,6 +8,7 @@ import { createCheckpointActivities } from './checkpoint';
 import { createChecksActivities } from './checks';
 import { createCleanupActivities } from './cleanup';
 import { createCommitActivities } from './commit';
+import { createConflictActivities } from './conflict';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createLandActivities } from './land';
@@ -25,6 +26,7 @@ export function createActivities(config: ActivityConfig) {
     ...createCheckpointActivities(),
     ...createCommitActivities(),
     ...createMergeActivities(),
+    ...createConflictActivities(config),
     ...createChecksActivities(),
     ...createSyncActivities(),
     // The merge queue: queueMerge, publishRef, verifyAt, removeTaskWorktree, predictConflicts.

@@ -11,6 +11,8 @@ export interface TaskPrompts {
   taskPrompt: string;
   /** The instruction of this activity: the task's prompt, the gate's failures or a steering message. */
   prompt: string;
+  /** `resolver`: the agent resolves a merge conflict (RunAgentInput.role); its prompt says so. */
+  role?: 'task' | 'resolver';
 }
 
 /** Why an attempt continues earlier work, as the continuation prompt says it. */
@@ -54,14 +56,33 @@ export async function worktreeSummary(worktree: string, baseSha: string): Promis
   }
 }
 
-/** The prompt of an attempt that continues interrupted work; `state` from {@link worktreeSummary}. */
+/**
+ * What a conflict worktree holds for a resolver's continuation prompt: `git status --short` (at
+ * most 40 lines; `UU` = still unmerged, `M` = staged). Never throws.
+ */
+export async function mergeSummary(worktree: string): Promise<string> {
+  try {
+    const status = (await git(worktree, ['status', '--short', '--untracked-files=all'])).trim();
+    return status
+      ? `The merge in progress, as \`git status --short\` shows it now:\n${status.split('\n').slice(0, 40).join('\n')}`
+      : 'git status shows no changes: the merge is no longer in progress.';
+  } catch {
+    return '(the worktree state could not be read)';
+  }
+}
+
+/**
+ * The prompt of an attempt that continues interrupted work; `state` from {@link worktreeSummary}
+ * (a task) or {@link mergeSummary} (a resolver).
+ */
 export function continuationPrompt(task: TaskPrompts, why: Interruption, state: string): string {
+  const what = task.role === 'resolver' ? 'merge resolution' : 'task';
   return [
-    `Your previous run on this task was interrupted (${WHY[why]}). Continue the task; do not redo work that is already done.`,
+    `Your previous run on this ${what} was interrupted (${WHY[why]}). Continue the ${what}; do not redo work that is already done.`,
     '',
     state,
     '',
-    'The task, as given:',
+    `The ${what}, as given:`,
     task.taskPrompt,
     ...(task.prompt !== task.taskPrompt ? ['', 'The latest instruction you were working on:', task.prompt] : []),
   ].join('\n');

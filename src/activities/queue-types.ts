@@ -69,6 +69,8 @@ export interface PrepareConflictInput {
   setup: CommandLine[];
   copy: string[];
   setupTimeoutMs: number;
+  /** Environment variables (names) whose values are redacted from setup output in failures. */
+  redact?: string[];
 }
 export interface PrepareConflictResult {
   /** The conflict worktree: detached at `onto`, with `git merge --no-commit` of the branch in progress (diff3 markers). */
@@ -96,6 +98,8 @@ export interface CheckResolutionInput {
   onto: string;
   branchTip: string;
   mergeBase: string;
+  /** The task being merged, named in the problems (else only MERGE_HEAD's SHA is). */
+  taskId?: string;
 }
 export interface CheckResolutionResult {
   ok: boolean;
@@ -114,6 +118,8 @@ export interface CommitResolutionInput {
   ref: string;
   expected: string | null;
   date: string;
+  /** PrepareConflictResult.conflicted (staged and named in the message); recomputed with `git merge-tree` anyway. */
+  conflicted?: string[];
 }
 export interface CommitResolutionResult {
   sha: string;

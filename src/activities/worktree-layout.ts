@@ -1,7 +1,7 @@
 /**
  * Where a mission run's worktrees and their state files live:
- * `$FLOTILLA_HOME/worktrees/<missionId>/<runKey>/{integration,tasks/<taskId>}` and
- * `$FLOTILLA_HOME/runs/<missionId>/<taskId>/worktree-<runKey>/`.
+ * `$FLOTILLA_HOME/worktrees/<missionId>/<runKey>/{integration,tasks/<taskId>,tasks/<taskId>.conflict}`
+ * and `$FLOTILLA_HOME/runs/<missionId>/<taskId>/{worktree,conflict}-<runKey>/`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -69,6 +69,21 @@ function ownedBy(dir: string, runId: string): boolean {
 export function taskWorktreePath(home: string, missionId: string, runId: string, taskId: string): string {
   return path.join(paths.worktreesRoot(home, missionId, runKey(home, missionId, runId)), 'tasks', taskId);
 }
+
+/** The suffix of a conflict worktree's folder (task ids have no dots, so it never names a task). */
+export const CONFLICT_SUFFIX = '.conflict';
+
+/**
+ * Where the merge of task `taskId` is set up for a resolver agent when it conflicts (conflict.ts):
+ * next to the task's worktree, `<task worktree>.conflict`.
+ */
+export function conflictWorktreePath(home: string, missionId: string, runId: string, taskId: string): string {
+  return taskWorktreePath(home, missionId, runId, taskId) + CONFLICT_SUFFIX;
+}
+
+/** The conflict worktree's files outside it (its setup log). */
+export const conflictStateDir = (home: string, missionId: string, runId: string, taskId: string): string =>
+  path.join(paths.runDir(home, missionId, taskId), `conflict-${runKey(home, missionId, runId)}`);
 
 /** The task worktree's state files (setup marker, rebuild marker), outside the worktree. */
 export const taskStateDir = (home: string, missionId: string, runId: string, taskId: string): string =>

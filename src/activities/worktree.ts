@@ -229,6 +229,22 @@ async function ensureDetachedWorktree(repo: string, dir: string, branch: string)
 }
 
 /**
+ * Copies the mission's `copy` files (paths relative to the repository, e.g. `.env`) from `repo`
+ * into `worktree` where the worktree lacks them; paths leaving either directory are skipped.
+ */
+export function copyMissionFiles(repo: string, worktree: string, copy: string[]): void {
+  for (const rel of copy) {
+    const from = path.resolve(repo, rel);
+    const to = path.resolve(worktree, rel);
+    if (!from.startsWith(repo + path.sep) || !to.startsWith(worktree + path.sep)) continue;
+    if (existsSync(from) && statSync(from).isFile() && !existsSync(to)) {
+      mkdirSync(path.dirname(to), { recursive: true });
+      copyFileSync(from, to);
+    }
+  }
+}
+
+/**
  * Copies the mission's `copy` files the worktree lacks (paths stay inside the repository), then
  * runs `setup` once per worktree: a marker file in `stateDir` records that it passed.
  * @throws retryable `SetupFailed` when a setup command fails, its output redacted of `redact`
@@ -239,16 +255,8 @@ async function provision(
   stateDir: string,
   opts: ProvisionOptions,
 ): Promise<void> {
-  const { repo, copy, setup } = input;
-  for (const rel of copy) {
-    const from = path.resolve(repo, rel);
-    const to = path.resolve(worktree, rel);
-    if (!from.startsWith(repo + path.sep) || !to.startsWith(worktree + path.sep)) continue;
-    if (existsSync(from) && statSync(from).isFile() && !existsSync(to)) {
-      mkdirSync(path.dirname(to), { recursive: true });
-      copyFileSync(from, to);
-    }
-  }
+  const { setup } = input;
+  copyMissionFiles(input.repo, worktree, input.copy);
   const marker = path.join(stateDir, 'setup.done');
   if (setup.length === 0 || existsSync(marker)) return;
   const result = await runCommands(

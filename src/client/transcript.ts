@@ -1,18 +1,28 @@
 /**
- * Reading transcripts (`$FLOTILLA_HOME/runs/<missionId>/<taskId>/attempt-<n>.jsonl`): each line is
+ * Reading transcripts (`$FLOTILLA_HOME/runs/<missionId>/<taskId>/attempt-<n>.jsonl`, a resolver's in
+ * `…/<taskId>/resolver/attempt-<n>.jsonl`): each line is
  * `{ts, stream, line}` for an agent output line, or a `flotilla.attempt` / `flotilla.exit` record.
  * For people, agent lines go through their runtime's own parser (assistant text, tool calls and
  * results, errors, cost); `--raw` prints the agent's lines exactly as it wrote them.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { paths } from '../activities/config';
 import { runtimes } from '../activities/runtimes';
 import type { AgentEvent } from '../activities/runtimes/types';
 import type { Runtime } from '../mission/types';
 
-/** Transcript files of a task, in attempt order. */
-export function transcriptFiles(home: string, missionId: string, taskId: string): string[] {
-  const dir = path.join(home, 'runs', missionId, taskId);
+/**
+ * The folder holding a task's transcripts: its agent's (`runs/<m>/<task>/`), or with `resolver`
+ * its merge-conflict resolver's (`runs/<m>/<task>/resolver/`, written by runAgent with role resolver).
+ */
+export function transcriptDir(home: string, missionId: string, taskId: string, resolver = false): string {
+  return resolver ? paths.resolverDir(home, missionId, taskId) : paths.runDir(home, missionId, taskId);
+}
+
+/** Transcript files of a task's agent (or, with `resolver`, of its resolver), in attempt order. */
+export function transcriptFiles(home: string, missionId: string, taskId: string, resolver = false): string[] {
+  const dir = transcriptDir(home, missionId, taskId, resolver);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => /^attempt-\d+\.jsonl$/.test(f))
@@ -28,6 +38,8 @@ interface Record {
   attempt?: number;
   iteration?: number;
   runtime?: Runtime;
+  /** `resolver` for a merge-conflict resolver's attempt (absent: a task's agent). */
+  role?: string;
   resume?: string | null;
   exitCode?: number | null;
   ended?: string;
@@ -64,7 +76,7 @@ export class TranscriptRenderer {
     if (rec.type === 'flotilla.attempt') {
       this.parse = runtimes[rec.runtime ?? 'command']?.parser();
       if (this.raw) return undefined;
-      return `--- attempt ${rec.attempt}, iteration ${rec.iteration} (${rec.runtime ?? 'command'}${rec.resume ? `, resuming session ${rec.resume}` : ''}) ${rec.ts ?? ''} ---`;
+      return `--- ${rec.role === 'resolver' ? 'resolver ' : ''}attempt ${rec.attempt}, iteration ${rec.iteration} (${rec.runtime ?? 'command'}${rec.resume ? `, resuming session ${rec.resume}` : ''}) ${rec.ts ?? ''} ---`;
     }
     if (rec.type === 'flotilla.exit') {
       if (this.raw) return undefined;

@@ -1,10 +1,13 @@
-/** `flotilla logs ID TASK [--follow] [--raw]`: a task's agent transcript, from its files. */
+/**
+ * `flotilla logs ID TASK [--follow] [--raw] [--resolver]`: a task's agent transcript, or with
+ * `--resolver` the transcript of the agent that resolved its merge conflicts, from their files.
+ */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { CliError, EXIT } from '../errors';
-import { TranscriptRenderer, transcriptFiles } from '../transcript';
+import { TranscriptRenderer, transcriptDir, transcriptFiles } from '../transcript';
 import { say } from './context';
 
 /** Between two reads of a followed transcript, ms. */
@@ -19,13 +22,14 @@ export function register(program: Command): void {
     .argument('<task>', 'task id')
     .option('--follow', 'keep printing as the agent writes')
     .option('--raw', "print the agent's output lines exactly as it wrote them")
-    .action(async (id: string, taskId: string, opts: { follow?: boolean; raw?: boolean }) => {
+    .option('--resolver', "the transcript of the agent that resolved the task's merge conflict")
+    .action(async (id: string, taskId: string, opts: { follow?: boolean; raw?: boolean; resolver?: boolean }) => {
       const config = loadConfig();
       // Per file, how far it was printed: only whole lines, so a line being written waits.
       const printed = new Map<string, number>();
       const renderer = new TranscriptRenderer(!!opts.raw);
       const pump = (): void => {
-        for (const file of transcriptFiles(config.home, id, taskId)) {
+        for (const file of transcriptFiles(config.home, id, taskId, !!opts.resolver)) {
           const text = readFileSync(file, 'utf8');
           const from = printed.get(file) ?? 0;
           const end = text.lastIndexOf('\n') + 1;
@@ -39,7 +43,9 @@ export function register(program: Command): void {
       pump();
       if (printed.size === 0 && !opts.follow)
         throw new CliError(
-          `no transcript for task "${taskId}" of mission "${id}" in ${path.join(config.home, 'runs')}`,
+          opts.resolver
+            ? `no resolver transcript for task "${taskId}" of mission "${id}" in ${transcriptDir(config.home, id, taskId, true)}: no merge conflict of this task was given to a resolver agent`
+            : `no transcript for task "${taskId}" of mission "${id}" in ${path.join(config.home, 'runs')}`,
           EXIT.unknownMission,
         );
       while (opts.follow) {

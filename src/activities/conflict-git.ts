@@ -1,0 +1,171 @@
+/**
+ * The git underneath the conflict activities (conflict.ts, conflict-check.ts): commands with
+ * literal pathspecs, the merge as `git merge-tree` computes it, the conflict worktree's files, and
+ * its removal.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import execa from 'execa';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ErrorType } from '../mission/error-types';
+import { git, gitCommonDir, resolveRef } from './git';
+import { CONFLICT_SUFFIX } from './worktree-layout';
+
+/**
+ * The untracked, not ignored files a conflict worktree held after `copy` and `setup` (path ->
+ * blob id), kept in the worktree's own git directory so it goes with the worktree: they are not
+ * the resolver's doing, so `checkResolution` lets them be while they are unchanged.
+ */
+const BASELINE_FILE = 'flotilla-untracked.json';
+
+export interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** git in `dir` with literal pathspecs; exit code and output, never throws (for answers given by exit codes). */
+export async function run(dir: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const r = await execa('git', args, {
+    cwd: dir,
+    reject: false,
+    stdin: 'ignore',
+    stripFinalNewline: false,
+    env: { GIT_LITERAL_PATHSPECS: '1', ...env },
+  });
+  return { code: r.exitCode ?? 1, out: r.stdout ?? '', err: r.stderr ?? '' };
+}
+
+/** git in `dir` with literal pathspecs. @throws GitError when it exits non-zero */
+export const lit = (dir: string, args: string[], opts: { env?: Record<string, string>; identity?: boolean } = {}) =>
+  git(dir, args, { identity: opts.identity, env: { GIT_LITERAL_PATHSPECS: '1', ...opts.env } });
+
+export const nul = (out: string): string[] => out.split('\0').filter(Boolean);
+export const short = (sha: string | undefined | null): string => (sha ? sha.slice(0, 12) : '(none)');
+export const unique = (xs: string[]): string[] => [...new Set(xs)];
+
+/** Up to 10 paths, then how many more. */
+export function list(files: string[]): string {
+  return files.slice(0, 10).join(', ') + (files.length > 10 ? ` and ${files.length - 10} more` : '');
+}
+
+/** The contents of `rev:file` (bytes), or null when the file is not in that commit. */
+export async function blobAt(dir: string, rev: string, file: string): Promise<Buffer | null> {
+  const r = await execa('git', ['cat-file', 'blob', `${rev}:${file}`], {
+    cwd: dir,
+    reject: false,
+    stdin: 'ignore',
+    encoding: null,
+    stripFinalNewline: false,
+  });
+  return r.exitCode === 0 ? (r.stdout as Buffer) : null;
+}
+
+/**
+ * The merge of `tip` onto `onto` as git computes it without a worktree (`git merge-tree
+ * --write-tree`, git >= 2.38, the same `ort` merge `git merge` runs): the resulting tree (conflicted
+ * files in it hold markers) and every path that conflicts.
+ * @throws Error when git cannot merge them (an unknown commit, a git too old)
+ */
+export async function mergeTree(
+  dir: string,
+  onto: string,
+  tip: string,
+): Promise<{ tree: string; conflicted: string[] }> {
+  const r = await run(dir, ['merge-tree', '--write-tree', '--name-only', '-z', '--no-messages', onto, tip]);
+  const [tree, ...conflicted] = nul(r.out);
+  // Exit 1: the merge has conflicts; anything else but 0 is a failure.
+  if ((r.code !== 0 && r.code !== 1) || !/^[0-9a-f]{40,64}$/.test(tree ?? ''))
+    throw new Error(`git merge-tree ${onto} ${tip} failed (exit ${r.code}; git >= 2.38 is needed): ${r.err.trim()}`);
+  return { tree, conflicted: unique(conflicted) };
+}
+
+/** Paths with unmerged entries in the worktree's index (`git ls-files -u`). */
+export async function unmergedPaths(worktree: string): Promise<string[]> {
+  const out = await lit(worktree, ['ls-files', '--unmerged', '-z']);
+  return unique(nul(out).map((e) => e.slice(e.indexOf('\t') + 1)));
+}
+
+/** The worktree's own git directory (`.git/worktrees/<name>`), absolute. */
+export async function ownGitDir(worktree: string): Promise<string> {
+  return path.resolve(worktree, (await git(worktree, ['rev-parse', '--git-dir'])).trim());
+}
+
+/** Untracked, not ignored files in the worktree with their blob ids. */
+export async function untrackedFiles(worktree: string): Promise<Map<string, string>> {
+  const files = nul(await lit(worktree, ['ls-files', '--others', '--exclude-standard', '-z']));
+  // --stdin-paths reads one path a line: a name with a newline in it cannot be hashed this way.
+  const hashable = files.filter((f) => !f.includes('\n'));
+  const ids = hashable.length
+    ? (await git(worktree, ['hash-object', '--stdin-paths'], { input: hashable.join('\n') + '\n' })).split('\n')
+    : [];
+  const result = new Map(files.map((f) => [f, '']));
+  hashable.forEach((f, i) => result.set(f, ids[i] ?? ''));
+  return result;
+}
+
+/** Records the worktree's untracked files now (after copy and setup) as not the resolver's. */
+export async function writeBaseline(worktree: string): Promise<void> {
+  const baseline = Object.fromEntries(await untrackedFiles(worktree));
+  writeFileSync(path.join(await ownGitDir(worktree), BASELINE_FILE), JSON.stringify(baseline));
+}
+
+/** The untracked files recorded by {@link writeBaseline} (path -> blob id); none when unreadable. */
+export async function readBaseline(worktree: string): Promise<Record<string, string>> {
+  try {
+    return JSON.parse(readFileSync(path.join(await ownGitDir(worktree), BASELINE_FILE), 'utf8')) as Record<
+      string,
+      string
+    >;
+  } catch {
+    return {};
+  }
+}
+
+/** Refuses a path that is not a conflict worktree: dropping or committing must never touch a task's worktree. */
+export function assertConflictWorktree(worktree: string): void {
+  if (!path.isAbsolute(worktree) || !worktree.endsWith(CONFLICT_SUFFIX))
+    throw ApplicationFailure.nonRetryable(
+      `${worktree} is not a conflict worktree (an absolute path ending in ${CONFLICT_SUFFIX}); refusing to remove it`,
+      ErrorType.WorktreeState,
+    );
+}
+
+/** True when `dir` is the top of a worktree of `repo` (`.git` there, same common git directory). */
+export async function isWorktreeOf(repo: string, dir: string): Promise<boolean> {
+  if (!existsSync(path.join(dir, '.git'))) return false;
+  const top = await run(dir, ['rev-parse', '--show-toplevel']);
+  const common = await run(dir, ['rev-parse', '--git-common-dir']);
+  return (
+    top.code === 0 &&
+    path.resolve(top.out.trim()) === path.resolve(dir) &&
+    common.code === 0 &&
+    path.resolve(dir, common.out.trim()) === (await gitCommonDir(repo))
+  );
+}
+
+/**
+ * Removes a conflict worktree: a merge in progress there is aborted first (`git merge --abort`
+ * also clears rerere's half-recorded conflicts of that merge), then `git worktree remove --force`.
+ * Forcing is right only for a conflict worktree: what it holds is either committed already (the
+ * merge commit) or a rejected or abandoned resolution, whose record is the resolver's transcript;
+ * its setup products (ignored files) are rebuilt by the next `prepareConflict`. A directory
+ * there that is not a worktree of `repo` is moved aside, never deleted. Call under the repository lock.
+ * @returns true when something was removed or moved aside
+ */
+export async function removeConflictWorktree(repo: string, worktree: string): Promise<boolean> {
+  let removed = false;
+  if (existsSync(worktree)) {
+    if (await isWorktreeOf(repo, worktree)) {
+      if (await resolveRef(worktree, 'MERGE_HEAD')) await run(worktree, ['merge', '--abort']);
+      const r = await run(repo, ['worktree', 'remove', '--force', worktree]);
+      // A worktree git cannot remove (a stale lock, a half-deleted folder): it is ours to delete.
+      if (r.code !== 0 || existsSync(worktree)) rmSync(worktree, { recursive: true, force: true });
+    } else {
+      renameSync(worktree, `${worktree}.stale-${Date.now()}`);
+    }
+    removed = true;
+  }
+  await git(repo, ['worktree', 'prune']);
+  return removed;
+}
