@@ -78,8 +78,7 @@ function renderQueue(p: MissionProgress): string[] {
   const q = p.mergeQueue;
   if (!q) return [];
   const lines: string[] = [];
-  if (q.batch)
-    lines.push(`  merge queue: batch ${q.batch.index} ${q.batch.step} (${q.batch.taskIds.join(', ')})`);
+  if (q.batch) lines.push(`  merge queue: batch ${q.batch.index} ${q.batch.step} (${q.batch.taskIds.join(', ')})`);
   if (q.queue.length) lines.push(`  waiting to merge: ${q.queue.join(', ')}`);
   for (const c of q.conflicts) {
     const withWhom = c.withTasks.length ? ` with ${c.withTasks.join(', ')}` : '';
@@ -93,7 +92,9 @@ function renderQueue(p: MissionProgress): string[] {
     if (running.length) lines.push(`  ${id} waits for ${running.join(', ')} (its touches match their changes)`);
   const failedRuns = q.verifyRuns.filter((r) => !r.ok).length;
   if (q.verifyRuns.length)
-    lines.push(`  verify runs: ${q.verifyRuns.length}${failedRuns ? ` (${failedRuns} failed)` : ''} over ${q.batches} batches`);
+    lines.push(
+      `  verify runs: ${q.verifyRuns.length}${failedRuns ? ` (${failedRuns} failed)` : ''} over ${q.batches} batches`,
+    );
   return lines;
 }
 
@@ -134,4 +135,3 @@ export function renderSummary(p: MissionProgress, elapsedMs: number): string {
   if (p.uiUrl) lines.push(`  Web UI: ${p.uiUrl}`);
   return lines.join('\n');
 }
-

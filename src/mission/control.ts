@@ -119,7 +119,8 @@ export function skipRejection(
   const t = state.tasks.find((x) => x.id === taskId)!;
   if (['merged', 'skipped', 'cancelled'].includes(t.status) || tasks.skipping.has(taskId))
     return `task ${taskId} is ${tasks.skipping.has(taskId) ? 'being skipped' : t.status}; there is nothing to skip`;
-  if (tasks.merging === taskId || state.batch?.taskIds.includes(taskId))
+  // A task of the batch in flight may be on the candidate already; one blocked on its conflict may go.
+  if (tasks.merging === taskId || (state.batch?.taskIds.includes(taskId) && t.status === 'succeeded'))
     return `task ${taskId} is being merged right now; it can no longer be skipped`;
   return null;
 }

@@ -271,7 +271,8 @@ export function deriveProgress(missionId: string, state: MissionState): MissionP
   const total = state.tasks.length;
   const finished = state.tasks.filter((t) => FINISHED.includes(t.status)).length;
   const costUsd =
-    state.tasks.reduce((sum, t) => sum + t.costUsd, 0) + (state.conflicts ?? []).reduce((sum, c) => sum + (c.costUsd ?? 0), 0);
+    state.tasks.reduce((sum, t) => sum + t.costUsd, 0) +
+    (state.conflicts ?? []).reduce((sum, c) => sum + (c.costUsd ?? 0), 0);
   return {
     missionId,
     workflowId: names.missionWorkflowId(missionId),

@@ -8,8 +8,8 @@
  * conflict goes to the resolver agent (`onMergeConflict: resolve`), a human (`pause`) or ends the
  * mission (`fail`).
  *
- * Everything is decided here, in workflow code, from activity results: the order of merges is the
- * order tasks ended in, which history records, so a replay takes the same batches.
+ * Everything is decided here, in workflow code, from activity results: a batch holds the
+ * tasks that ended while the batch before ran (history records it), in the mission file's order.
  */
 import { condition } from '@temporalio/workflow';
 import type { QueueMergeResult } from '../activities/queue-types';
@@ -87,7 +87,9 @@ export class MergeQueue {
     for (;;) {
       await condition(() => this.closed || s.queue!.length > 0 || stopWhen());
       if (this.closed || s.queue!.length === 0) return;
-      const ids = s.queue!.splice(0, s.queue!.length);
+      // A batch merges in the mission file's order, whatever order its tasks finished in.
+      const order = (id: string): number => this.spec.tasks.findIndex((t) => t.id === id);
+      const ids = s.queue!.splice(0, s.queue!.length).sort((a, b) => order(a) - order(b));
       await this.batch(ids);
     }
   }
@@ -200,6 +202,7 @@ export class MergeQueue {
       setup: spec.setup,
       copy: spec.copy,
       setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+      redact: this.hooks.secretNames,
     });
     entry.withTasks = prep.otherTasks;
     const others = prep.otherTasks.filter((x) => m.state.tasks.some((y) => y.id === x)).map((x) => m.specOf(x));
@@ -212,6 +215,7 @@ export class MergeQueue {
         title: t.title,
         onto,
         branchTip: prep.branchTip,
+        conflicted: prep.conflicted,
         ref: this.candidateRef,
         expected: m.state.candidateTip ?? null,
         date: this.hooks.now(),
@@ -224,6 +228,7 @@ export class MergeQueue {
     const check = async (): Promise<string[]> => {
       entry.state = 'checking';
       const r = await acts.checkResolution({
+        taskId: id,
         worktree: prep.worktree,
         conflicted: prep.conflicted,
         onto,

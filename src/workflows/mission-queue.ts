@@ -56,7 +56,8 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
       t.error = `skipped: depends on ${d.because.id} (${d.because.status})`;
     }
   };
-  const ready = (): string[] => s.tasks.filter((t) => queueStartDecision(spec, s, t.id).kind === 'start').map((t) => t.id);
+  const ready = (): string[] =>
+    s.tasks.filter((t) => queueStartDecision(spec, s, t.id).kind === 'start').map((t) => t.id);
   const mayStart = (): boolean =>
     !m.halt.halted && !s.paused && !s.blocked && !drain && m.inFlight.size < spec.concurrency;
   const quiet = (): boolean => m.inFlight.size === 0 && (queue.idle || (queue.closed && !s.batch));
@@ -180,7 +181,11 @@ async function land(m: Mission, steps: MissionSteps): Promise<void> {
       notes: { conflicts: s.conflicts, verifyRuns: s.verifyRuns },
     });
     if (r.status === 'landed') {
-      const pr = r.pr ? (r.pr.url ? `; pull request ${r.pr.url}` : `; open the pull request with: ${r.pr.command.join(' ')}`) : '';
+      const pr = r.pr
+        ? r.pr.url
+          ? `; pull request ${r.pr.url}`
+          : `; open the pull request with: ${r.pr.command.join(' ')}`
+        : '';
       s.landing = {
         mode,
         status: 'landed',

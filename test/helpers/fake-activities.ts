@@ -198,28 +198,6 @@ function defaultActivities(hostQueue: string): Activities {
     async resetIntegration(input) {
       heads.set(input.repo, input.sha);
     },
-    // The conflict resolver's activities (conflict.ts): one conflicted file, resolved and committed.
-    async prepareConflict(input) {
-      const branchTip = FAKE.headSha(input.branch);
-      return {
-        worktree: `${FAKE.taskWorktree(input.missionId, input.taskId)}.conflict`,
-        conflicted: ['conflicted.txt'],
-        remaining: ['conflicted.txt'],
-        mergeBase: FAKE.baseSha,
-        branchTip,
-        otherTasks: [],
-        oursDiff: '',
-        theirsDiff: '',
-        mergedLog: '',
-      };
-    },
-    async checkResolution() {
-      return { ok: true, problems: [] };
-    },
-    async commitResolution(input) {
-      return { sha: fakeSha('resolution', input.onto, input.branchTip) };
-    },
-    async dropConflict() {},
     async runChecks() {
       return { ok: true, failed: null };
     },
@@ -279,7 +257,8 @@ function defaultActivities(hostQueue: string): Activities {
         pr: null,
         tasks: input.tasks.map((t) => t.id),
       };
-    },  };
+    },
+  };
 }
 
 /** The name of every activity a worker registers. */

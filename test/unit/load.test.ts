@@ -216,14 +216,19 @@ test('repo is relative to the mission file and resolves to the repository top le
   expect((await loadMission(file)).spec.repo).toBe(repo);
 });
 
-test('resolver, land and keepWorktrees load; the resolver takes the mission agent\'s fields it does not set', async () => {
+test("resolver, land and keepWorktrees load; the resolver takes the mission agent's fields it does not set", async () => {
   const { spec } = await loadMission(
     missionFile(
       `${minimal}policy: { onMergeConflict: resolve, onVerifyFailure: revert }\nresolver: { runtime: command, command: [sh, -c, "true"], timeout: 5m }\nland: ff\nkeepWorktrees: true\n`,
     ),
   );
   expect(spec.policy).toMatchObject({ onMergeConflict: 'resolve', onVerifyFailure: 'revert' });
-  expect(spec.resolver).toMatchObject({ runtime: 'command', command: ['sh', '-c', 'true'], timeoutMs: 300_000, retries: 3 });
+  expect(spec.resolver).toMatchObject({
+    runtime: 'command',
+    command: ['sh', '-c', 'true'],
+    timeoutMs: 300_000,
+    retries: 3,
+  });
   expect(spec).toMatchObject({ land: 'ff', keepWorktrees: true });
   const bad = await problems(missionFile(`${minimal}land: yes\npolicy: { onVerifyFailure: retry }\n`));
   expect(bad).toEqual(

@@ -51,7 +51,10 @@ function queueFakes(
       if (verifyCalls === 1 && opts.verifyGate) await opts.verifyGate;
       const tasks = contents.get(input.sha) ?? [];
       if (opts.breaks?.(tasks, verifyCalls, (id) => runs.get(id) ?? 0))
-        return { ok: false, failed: { command: 'npm test', exitCode: 1, outputTail: `broken with ${tasks.join(',')}` } };
+        return {
+          ok: false,
+          failed: { command: 'npm test', exitCode: 1, outputTail: `broken with ${tasks.join(',')}`, timedOut: false },
+        };
       return { ok: true, failed: null };
     },
     async runAgent(input: RunAgentInput) {
@@ -92,7 +95,11 @@ test('a dependent starts as soon as its dependency is merged, while its wave-mat
   );
   expect(publishes.at(-1)!.sha).toBe(result.integrationSha);
   // Merged worktrees are removed (keepWorktrees is false).
-  expect(inputsOf(fakes.removeTaskWorktree).map((i) => i.taskId).sort()).toEqual(['a', 'b', 'c']);
+  expect(
+    inputsOf(fakes.removeTaskWorktree)
+      .map((i) => i.taskId)
+      .sort(),
+  ).toEqual(['a', 'b', 'c']);
 });
 
 /**
@@ -153,7 +160,11 @@ test('a batch of four that fails verify is rerun, bisected to its culprit, and t
 
 test('under fix, the culprit goes back to its agent with the failure and merges once fixed', async () => {
   // t3 breaks verify until its agent has run a second time (the fix).
-  const { fakes, result } = await batchOfFour('fix', 'fix', (tasks, _call, runs) => tasks.includes('t3') && runs('t3') < 2);
+  const { fakes, result } = await batchOfFour(
+    'fix',
+    'fix',
+    (tasks, _call, runs) => tasks.includes('t3') && runs('t3') < 2,
+  );
   expect(result.phase).toBe('completed');
   expect(Object.values(statuses(result)).every((s) => s === 'merged')).toBe(true);
   const t3Agent = inputsOf(fakes.runAgent).filter((i) => i.taskId === 't3');
@@ -197,7 +208,8 @@ test('a conflict goes to the resolver agent, is checked, and its resolution merg
   });
   const fakes = fakeActivities({
     async queueMerge(input) {
-      if (input.taskId === 'b') return { status: 'conflict', files: ['greet.ts'], message: 'merge conflict in greet.ts' };
+      if (input.taskId === 'b')
+        return { status: 'conflict', files: ['greet.ts'], message: 'merge conflict in greet.ts' };
       return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
     },
     async prepareConflict(input) {
@@ -239,7 +251,8 @@ test('a resolution rejected twice blocks the mission with the reason; skipping t
   });
   const fakes = fakeActivities({
     async queueMerge(input) {
-      if (input.taskId === 'b') return { status: 'conflict', files: ['greet.ts'], message: 'merge conflict in greet.ts' };
+      if (input.taskId === 'b')
+        return { status: 'conflict', files: ['greet.ts'], message: 'merge conflict in greet.ts' };
       return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
     },
     async checkResolution() {
