@@ -1,6 +1,6 @@
 /**
- * Continue-as-new with fake activities. The mission continues as new at a wave boundary when
- * `workflowInfo().continueAsNewSuggested` is set; the dev server suggests it after a number of
+ * Continue-as-new with fake activities. The mission continues as new at a quiet point (nothing
+ * running, nothing waiting to merge) once `workflowInfo().continueAsNewSuggested` is set; the dev server suggests it after a number of
  * history events (`limit.historyCount.suggestContinueAsNew`), so this file's server suggests it
  * after 40 and a five-wave chain crosses it at least once.
  */
@@ -13,7 +13,7 @@ const suite = workflowSuite({
   serverArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=40'],
 });
 
-test('a long mission continues as new at wave boundaries, carrying its state and its branches', async () => {
+test('a long mission continues as new at quiet points, carrying its state and its branches', async () => {
   const ids = ['w0', 'w1', 'w2', 'w3', 'w4'];
   const spec = fakeMission(
     'can',
@@ -46,13 +46,20 @@ test('a long mission continues as new at wave boundaries, carrying its state and
   const firstRunId = executions[0].runId;
   expect(integrations[0].runId).toBe(firstRunId);
 
-  // Every task ran and merged once, in order, each from the merge before it (state carried over).
+  // Every task ran and merged once, in order, each from the merge before it (state carried over:
+  // the merge queue's candidate and integration SHAs too).
   expect(inputsOf(fakes.runAgent).map((i) => i.taskId)).toEqual(ids);
-  expect(inputsOf(fakes.mergeBranch).map((i) => i.taskId)).toEqual(ids);
+  expect(inputsOf(fakes.queueMerge).map((i) => i.taskId)).toEqual(ids);
+  const heads = [FAKE.baseSha];
+  for (const id of ids) heads.push(FAKE.queueSha(heads[heads.length - 1], names.taskBranch('can', id)));
   expect(inputsOf(fakes.prepareWorktree).map((i) => [i.taskId, i.baseSha, i.runId])).toEqual(
-    ids.map((id, i) => [id, i === 0 ? FAKE.baseSha : FAKE.mergeSha(names.taskBranch('can', ids[i - 1])), firstRunId]),
+    ids.map((id, i) => [id, heads[i], firstRunId]),
   );
-  expect(result.integrationSha).toBe(FAKE.mergeSha(names.taskBranch('can', 'w4')));
+  // Each merge goes onto the one before and moves the candidate ref from where the last run left it.
+  expect(inputsOf(fakes.queueMerge).map((i) => [i.onto, i.expected])).toEqual(
+    ids.map((_, i) => [heads[i], i === 0 ? null : heads[i]]),
+  );
+  expect(result.integrationSha).toBe(heads[ids.length]);
   expect(result.costUsd).toBeCloseTo(ids.length * FAKE.costUsd, 6);
   // The last run answers the progress query with the whole mission.
   const last = await suite.env().client.workflow.getHandle(names.missionWorkflowId('can')).query(progressQuery);

@@ -78,6 +78,7 @@ test('a dependent starts as soon as its dependency is merged, while its wave-mat
   expect(taskOf(p, 'a').status).toBe('running');
   expect(taskOf(p, 'b').status).toBe('merged');
   // c starts from the integration branch with b merged: b's queue merge onto the base.
+  await eventually(() => inputsOf(fakes.prepareWorktree).some((i) => i.taskId === 'c'), 'c to prepare its worktree');
   const cStart = inputsOf(fakes.prepareWorktree).find((i) => i.taskId === 'c')!;
   expect(cStart.baseSha).toBe(FAKE.queueSha(FAKE.baseSha, branch('early', 'b')));
   slow.resolve();
