@@ -29,6 +29,8 @@ export interface TaskState {
   endedAt: string | null;
   error: string | null;
   diffstat: Diffstat | null;
+  /** When its merge was published to the integration branch (merge queue missions), ISO-8601. */
+  mergedAt?: string | null;
 }
 
 /** `git diff --shortstat` numbers. */

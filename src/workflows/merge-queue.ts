@@ -393,7 +393,10 @@ export class MergeQueue {
       sha,
       expected: m.state.integrationSha,
     });
-    for (const l of good) m.merged(l.id, l.sha);
+    for (const l of good) {
+      m.merged(l.id, l.sha);
+      m.task(l.id).mergedAt = this.hooks.now();
+    }
     m.state.integrationSha = sha;
     refreshWaves(m.state);
     if (spec.keepWorktrees) return;

@@ -180,11 +180,11 @@ test('land after the base moved merges it into a candidate and runs the mission 
   ]);
   expect(readFileSync(verifyLog, 'utf8').trim().split('\n').pop()).toBe(landed.landed);
   for (const f of ['a.txt', 'b.txt', 'later.txt']) expect(existsSync(path.join(m.repo, f))).toBe(true);
-  // The integration worktree is back on its branch after the verify.
+  // The integration worktree stays detached (the merge queue moves its branch with update-ref).
   const integration = git(m.repo, 'worktree', 'list', '--porcelain')
     .split('\n\n')
-    .find((w) => w.includes(`branch refs/heads/${p.integrationBranch}`));
-  expect(integration).toBeDefined();
+    .find((w) => /^worktree .*\/integration$/m.test(w));
+  expect(integration).toMatch(/^detached$/m);
 });
 
 test('land on a base that conflicts with the mission exits 3 naming the files and changes nothing', async () => {
@@ -213,7 +213,8 @@ test('clean lists without changing anything; clean --yes removes what landed, ar
     /^worktree (.+)$/m.exec(worktrees.split('\n\n').find((w) => w.includes(`branch refs/heads/${branch}`))!)![1];
   const wtA = worktreeOf('flotilla/tidy/tasks/a');
   const wtB = worktreeOf('flotilla/tidy/tasks/b');
-  const wtInt = worktreeOf(p.integrationBranch);
+  // The integration worktree is detached: found by its folder (worktree-layout.ts).
+  const wtInt = /^worktree (.+\/integration)$/m.exec(worktrees)![1];
   const tipA = git(m.repo, 'rev-parse', 'flotilla/tidy/tasks/a');
   // A dirty task worktree, and a task branch with a commit that is nowhere else.
   writeFileSync(path.join(wtB, 'scratch.txt'), 'unsaved\n');

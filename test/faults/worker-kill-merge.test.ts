@@ -1,13 +1,12 @@
 /**
- * Crash matrix, case 2: the worker is SIGKILLed (its whole process group, git included, as a
- * machine crash would) in the middle of merging a task branch into the integration branch. A new
- * worker process retries the merge after the git activities' heartbeat timeout and finishes it
- * exactly once: one merge commit per task, whatever the killed git left behind.
- *  - killed in a `pre-merge-commit` hook: the merge's result is staged, HEAD has not moved and
- *    there is no MERGE_HEAD (a plain retry would fail forever: "local changes would be overwritten");
- *  - killed in a merge driver: git dies holding the worktree's `index.lock` (a plain retry would
- *    fail forever: "Unable to create index.lock: File exists").
- * Hooks live in the repository's .git/hooks and drivers in its config: every worktree uses them.
+ * Crash matrix, case 2: the worker is SIGKILLed (its whole process group, git and agents
+ * included, as a machine crash would) in the middle of the merge queue's work. A new worker
+ * process retries after the heartbeat timeout and finishes exactly once: one merge commit per task.
+ *  - killed in a merge driver while `queueMerge` runs `git merge-tree`: the candidate ref has not
+ *    moved; the retry computes the same merge and moves it with compare-and-swap;
+ *  - killed while the resolver agent works on a conflict (`onMergeConflict: resolve`): the conflict
+ *    worktree is rebuilt, the resolver runs again, and its resolution is merged once.
+ * Drivers live in the repository's config and info/attributes: merge-tree uses them too.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -103,42 +102,51 @@ async function crashDuringMerge(
   return { result, recoveredMs, second, wt, gitDir };
 }
 
-test('killed in a pre-merge-commit hook: the staged half-merge is undone and the merge happens once', async () => {
-  const repo = makeRepo();
-  const marker = path.join(h.dir, 'hook.marker');
-  const runs = path.join(h.dir, 'hook.runs');
-  script(
-    path.join(repo, '.git', 'hooks', 'pre-merge-commit'),
-    `echo "$$" >> '${runs}'\nif [ ! -e '${marker}' ]; then echo "$$" > '${marker}'; exec sleep 120; fi`,
+test('killed while the resolver agent resolves a conflict: the resolution is redone and merged once', async () => {
+  const lines = Array.from({ length: 10 }, (_, i) => `line ${i + 1}`);
+  const repo = makeRepo({ 'shared.txt': `${lines.join('\n')}\n` });
+  const marker = path.join(h.dir, 'resolver.marker');
+  const runs = path.join(h.dir, 'resolver.runs');
+  const edit = (n: number, text: string): string =>
+    `node -e "const fs=require('fs');const l=fs.readFileSync('shared.txt','utf8').split('\\n');l[${n}]='${text}';fs.writeFileSync('shared.txt',l.join('\\n'))"`;
+  // The resolver hangs the first time (as a slow agent would), then keeps both sides' lines.
+  const resolver = bashAgent(
+    [
+      `echo "$$" >> '${runs}'`,
+      `if [ ! -e '${marker}' ]; then echo "$$" > '${marker}'; exec sleep 120; fi`,
+      'git show :1:shared.txt > /tmp/base.$$; git show :2:shared.txt > /tmp/ours.$$; git show :3:shared.txt > /tmp/theirs.$$',
+      'git merge-file --union -p /tmp/ours.$$ /tmp/base.$$ /tmp/theirs.$$ > shared.txt; rm -f /tmp/*.$$',
+    ].join('\n'),
   );
-  const spec = mission('fault-merge-hook', repo, [
-    task('a', '', { agent: bashAgent('echo alpha > a.txt') }),
-    task('b', '', { agent: bashAgent('echo beta > b.txt') }),
-  ]);
-  const { result, recoveredMs, second, wt, gitDir } = await crashDuringMerge('hook', spec, marker, 'a', (w, gd) => {
-    expect(existsSync(path.join(gd, 'MERGE_HEAD'))).toBe(false);
-    expect(git(w, 'status', '--porcelain')).toMatch(/^A {2}a\.txt$/m);
-  });
-  reportFault('worker-kill-merge (pre-merge-commit hook)', recoveredMs);
+  const spec = mission(
+    'fault-merge-resolve',
+    repo,
+    [
+      task('a', '', { agent: bashAgent(edit(4, 'middle by a')) }),
+      task('b', '', { dependsOn: [], agent: bashAgent(`sleep 2; ${edit(4, 'middle by b')}`) }),
+    ],
+    {
+      policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'resolve', onVerifyFailure: 'fail' },
+      resolver,
+    },
+  );
+  const { result, recoveredMs } = await crashDuringMerge('resolver', spec, marker, 'b', () => undefined);
+  reportFault('worker-kill-merge (resolver agent)', recoveredMs);
 
   expect(result.phase).toBe('completed');
   expect(result.tasks.map((t) => t.status)).toEqual(['merged', 'merged']);
   expectOneMergePerTask(repo, spec.id, ['a', 'b']);
-  const integration = names.integrationBranch(spec.id);
-  expect(fileAt(repo, integration, 'a.txt')).toBe('alpha');
-  expect(fileAt(repo, integration, 'b.txt')).toBe('beta');
-  expect(fileAt(repo, names.taskBranch(spec.id, 'a'), 'a.txt')).toBe('alpha');
-  expect(fileAt(repo, names.taskBranch(spec.id, 'b'), 'b.txt')).toBe('beta');
-  // The hook ran for the killed merge, its retry and b's merge: the retry went through git's normal path.
-  expect(readFileSync(runs, 'utf8').trim().split('\n')).toHaveLength(3);
-  expect(second.output()).toMatch(/undid an interrupted merge before merging again/);
-  expect(git(wt, 'status', '--porcelain')).toBe('');
-  expect(existsSync(path.join(gitDir, 'index.lock'))).toBe(false);
+  const merged = fileAt(repo, names.integrationBranch(spec.id), 'shared.txt')!;
+  expect(merged).toContain('middle by a');
+  expect(merged).toContain('middle by b');
+  // The killed resolver and its retry on the second worker.
+  expect(readFileSync(runs, 'utf8').trim().split('\n')).toHaveLength(2);
+  expect(result.mergeQueue!.conflicts).toEqual([expect.objectContaining({ taskId: 'b', state: 'resolved' })]);
   expect(processesIn(path.join(home, 'worktrees'))).toEqual([]);
   expect(recoveredMs).toBeLessThan(120_000);
 }, 300_000);
 
-test('killed in a merge driver holding index.lock: the stale lock is removed and the merge happens once', async () => {
+test('killed in a merge driver during a queue merge: the retry makes the same merge, once', async () => {
   const lines = Array.from({ length: 10 }, (_, i) => `line ${i + 1}`);
   const repo = makeRepo({ 'shared.txt': `${lines.join('\n')}\n` });
   const marker = path.join(h.dir, 'driver.marker');
@@ -156,19 +164,23 @@ test('killed in a merge driver holding index.lock: the stale lock is removed and
     task('a', '', { agent: bashAgent(edit(0, 'first by a')) }),
     task('b', '', { agent: bashAgent(edit(9, 'last by b')) }),
   ]);
-  const { result, recoveredMs, second, wt, gitDir } = await crashDuringMerge('driver', spec, marker, 'b', (_w, gd) => {
-    expect(existsSync(path.join(gd, 'index.lock'))).toBe(true);
+  const candidate = `refs/flotilla/candidates/${spec.id}`;
+  let candidateAtKill = '';
+  const { result, recoveredMs, wt } = await crashDuringMerge('driver', spec, marker, 'b', () => {
+    // merge-tree works without a worktree or index: the killed merge left only loose objects, and
+    // the candidate still holds a's merge alone.
+    candidateAtKill = git(repo, 'rev-parse', candidate);
   });
-  reportFault('worker-kill-merge (merge driver, index.lock)', recoveredMs);
+  reportFault('worker-kill-merge (merge driver, queue merge)', recoveredMs);
 
   expect(result.phase).toBe('completed');
   expect(result.tasks.map((t) => t.status)).toEqual(['merged', 'merged']);
   expectOneMergePerTask(repo, spec.id, ['a', 'b']);
   const merged = fileAt(repo, names.integrationBranch(spec.id), 'shared.txt')!.split('\n');
   expect([merged[0], merged[9]]).toEqual(['first by a', 'last by b']);
-  expect(second.output()).toMatch(/removed git locks left by a killed git/);
-  expect(existsSync(path.join(gitDir, 'index.lock'))).toBe(false);
-  expect(git(wt, 'status', '--porcelain')).toBe('');
+  // b's merge went onto the candidate as it stood at the kill: nothing merged twice or lost.
+  expect(git(repo, 'rev-parse', `${names.integrationBranch(spec.id)}^1`)).toBe(candidateAtKill);
+  expect(git(wt, 'status', '--porcelain', '--untracked-files=no')).toBe('');
   expect(processesIn(path.join(home, 'worktrees'))).toEqual([]);
   expect(recoveredMs).toBeLessThan(120_000);
 }, 300_000);
