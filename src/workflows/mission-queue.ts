@@ -50,14 +50,16 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
   /** Marks pending tasks whose dependency ended unmerged as skipped. */
   const skipGone = (): void => {
     for (const t of s.tasks) {
+      if (m.inFlight.has(t.id)) continue;
       const d = queueStartDecision(spec, s, t.id);
       if (d.kind !== 'skip') continue;
       t.status = 'skipped';
       t.error = `skipped: depends on ${d.because.id} (${d.because.status})`;
     }
   };
+  // A task `pause --now` holds shows `pending` while its child waits: it is in flight, not ready.
   const ready = (): string[] =>
-    s.tasks.filter((t) => queueStartDecision(spec, s, t.id).kind === 'start').map((t) => t.id);
+    s.tasks.filter((t) => !m.inFlight.has(t.id) && queueStartDecision(spec, s, t.id).kind === 'start').map((t) => t.id);
   const mayStart = (): boolean =>
     !m.halt.halted && !s.paused && !s.blocked && !drain && m.inFlight.size < spec.concurrency;
   const quiet = (): boolean => m.inFlight.size === 0 && (queue.idle || (queue.closed && !s.batch));
@@ -81,7 +83,7 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
         (mayStart() && ready().length > 0) ||
         over() ||
         (closeQueue() && !queue.closed) ||
-        s.tasks.some((t) => queueStartDecision(spec, s, t.id).kind === 'skip') ||
+        s.tasks.some((t) => !m.inFlight.has(t.id) && queueStartDecision(spec, s, t.id).kind === 'skip') ||
         (!drain && workflowInfo().continueAsNewSuggested),
     );
   }

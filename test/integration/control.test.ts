@@ -110,7 +110,11 @@ test('pause --now stops running agents after a checkpoint; resume resumes them; 
 
   await h.signal(resumeSignal);
   const result = await missionResult(h);
-  expect(result.phase).toBe('completed');
+  expect([result.phase, result.reason, result.tasks.map((t) => `${t.id} ${t.status} ${t.error}`)]).toEqual([
+    'completed',
+    null,
+    ['h merged null', 'later merged null'],
+  ]);
   const runs = prompts(log);
   expect(runs).toHaveLength(2);
   expect(runs[0]).toBe('do h');
