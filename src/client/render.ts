@@ -24,8 +24,12 @@ export function renderPlan(spec: MissionSpec, waves: string[][], file: string): 
     lines.push(`  wave ${i}:`);
     for (const id of ids) {
       const t = spec.tasks.find((x) => x.id === id)!;
-      const deps = t.dependsOn.length ? `  (after ${t.dependsOn.join(', ')})` : '';
-      lines.push(`    - ${id}: ${t.title} [${t.agent.runtime}]${deps}`);
+      const deps = [
+        t.dependsOn.length ? `after ${t.dependsOn.join(', ')}` : '',
+        t.after?.length ? `serialized after ${t.after.join(', ')}: touches overlap` : '',
+      ].filter(Boolean);
+      const notes = deps.length ? `  (${deps.join('; ')})` : '';
+      lines.push(`    - ${id}: ${t.title} [${t.agent.runtime}]${notes}`);
     }
   });
   return lines.join('\n');

@@ -70,9 +70,9 @@ test('a 2-wave mission completes with one merge per task on the integration bran
   expect(result.baseSha).toBe(git(repo, 'rev-parse', 'main'));
   const integration = names.integrationBranch('two-waves');
   expect(result.integrationSha).toBe(git(repo, 'rev-parse', integration));
-  // One --no-ff merge per task, in task order within each wave.
+  // One merge per task, each as the task finished (b before the slower a), c after both.
   const merges = git(repo, 'log', '--merges', '--format=%s', '--reverse', integration).split('\n');
-  expect(merges).toEqual(['flotilla: merge a: Task a', 'flotilla: merge b: Task b', 'flotilla: merge c: Task c']);
+  expect(merges).toEqual(['flotilla: merge b: Task b', 'flotilla: merge a: Task a', 'flotilla: merge c: Task c']);
   expect(git(repo, 'show', `${integration}:c.txt`)).toBe('from a\nfrom b');
   // Each task's work is one commit on its branch, with the message of DESIGN.md.
   expect(git(repo, 'log', '-1', '--format=%s', names.taskBranch('two-waves', 'c'))).toBe('flotilla(c): Task c');
@@ -264,7 +264,8 @@ test('values of agent.env variables never reach history: agent summary, gate out
       { verify: [['bash', '-c', 'echo "verify sees $FLOTILLA_IT_SECRET"; exit 1']] },
     );
     const result = await run(spec);
-    expect(result.tasks.map((t) => t.status)).toEqual(['merged', 'failed']);
+    // The verify always fails: `fine` is its culprit (onVerifyFailure: fail); leaky fails its gate.
+    expect(result.tasks.map((t) => t.status)).toEqual(['failed', 'failed']);
     expect(result.reason).toMatch(/mission verify/);
     for (const id of [names.missionWorkflowId('redact'), names.taskWorkflowId('redact', 'leaky')]) {
       const history = historyText(await env.client.workflow.getHandle(id).fetchHistory());
@@ -305,7 +306,8 @@ test('a merge conflict marks the task conflict and, with onMergeConflict: fail, 
   const repo = makeRepo({ 'shared.txt': 'base\n' });
   const spec = mission('conflict', repo, [
     task('one', `echo one > shared.txt`),
-    task('two', `echo two > shared.txt`),
+    // Ends after one, so one is merged first and two's merge meets it.
+    task('two', `sleep 1; echo two > shared.txt`),
     task('three', 'true', { dependsOn: ['two'] }),
   ]);
   const result = await run(spec);
@@ -313,15 +315,20 @@ test('a merge conflict marks the task conflict and, with onMergeConflict: fail, 
   expect(status).toEqual({ one: 'merged', two: 'conflict', three: 'skipped' });
   expect(result.tasks[1].error).toBe('merge conflict in shared.txt');
   expect(result.phase).toBe('failed');
-  // The aborted merge leaves the integration worktree clean, on task one's merge.
+  // Nothing of two reached the integration branch, which holds one's merge.
   expect(git(repo, 'show', `${names.integrationBranch('conflict')}:shared.txt`)).toBe('one');
 });
 
 test('a merge conflict with onMergeConflict: pause blocks until the branch is fixed and the mission resumed', async () => {
   const repo = makeRepo({ 'shared.txt': 'base\n' });
-  const spec = mission('blocked', repo, [task('one', `echo one > shared.txt`), task('two', `echo two > shared.txt`)], {
-    policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'pause', onVerifyFailure: 'fail' },
-  });
+  const spec = mission(
+    'blocked',
+    repo,
+    [task('one', `echo one > shared.txt`), task('two', `sleep 1; echo two > shared.txt`)],
+    {
+      policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'pause', onVerifyFailure: 'fail' },
+    },
+  );
   const handle = await start(spec);
   const blocked = await waitFor(env.client, 'blocked', (p) => p.phase === 'blocked');
   expect(blocked.reason).toMatch(/task two: merge conflict in shared.txt/);
@@ -336,7 +343,7 @@ test('a merge conflict with onMergeConflict: pause blocks until the branch is fi
   expect(git(repo, 'show', `${names.integrationBranch('blocked')}:shared.txt`)).toBe('two');
 });
 
-test('mission verify failure with onVerifyFailure: revert resets the wave and skips dependents', async () => {
+test('mission verify failure with onVerifyFailure: revert fails the culprit, skips its dependents, and never moves the integration branch', async () => {
   const repo = makeRepo();
   const spec = mission(
     'revert',
@@ -349,17 +356,24 @@ test('mission verify failure with onVerifyFailure: revert resets the wave and sk
   );
   const result = await run(spec);
   expect(result.tasks.map((t) => t.status)).toEqual(['failed', 'skipped']);
-  expect(result.tasks[0].error).toMatch(/mission verify `test ! -f broken.txt` failed after wave 0.*reverted/);
+  expect(result.tasks[0].error).toBe(
+    'breaks mission verify: mission verify `test ! -f broken.txt` failed (exit 1) with breaks merged',
+  );
   expect(result.integrationSha).toBe(result.baseSha);
   expect(git(repo, 'rev-parse', names.integrationBranch('revert'))).toBe(result.baseSha);
 });
 
-test('a mission verify failing on the last wave with onVerifyFailure: fail ends failed, not completed', async () => {
+test('a mission verify failing with onVerifyFailure: fail ends failed, not completed', async () => {
   const repo = makeRepo();
   const spec = mission('verify-fail', repo, [task('only', 'echo x > x.txt')], { verify: [['false']] });
   const result = await run(spec);
   expect(result.phase).toBe('failed');
-  expect(result.reason).toMatch(/mission verify `false` failed after wave 0 \(exit 1\) \(onVerifyFailure: fail\)/);
+  expect(result.reason).toBe('mission verify `false` failed (exit 1) with only merged (onVerifyFailure: fail)');
+  // Run twice (a flaky command gets its rerun), on the same candidate.
+  expect(result.mergeQueue!.verifyRuns.map((r) => [r.kind, r.ok])).toEqual([
+    ['batch', false],
+    ['rerun', false],
+  ]);
 });
 
 test('an activity out of retries ends the mission as failed with the reason, still queryable', async () => {

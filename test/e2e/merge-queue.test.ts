@@ -1,0 +1,82 @@
+/**
+ * examples/merge-queue run as a new user runs it, with the real CLI (its own in-process worker)
+ * on a real dev server: a conflict resolved by the resolver agent with both sides kept, a culprit
+ * found by bisection and fixed by its agent, `touches` serializing two tasks, a dependent starting
+ * before its dependency's wave-mates end; then `logs --resolver`, `land` and `clean --yes`.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import path from 'node:path';
+import type { MissionProgress } from '../../src/mission/progress';
+import { runCli } from '../helpers/cli';
+import { git, tempDir } from '../helpers/git';
+import { startDevServer } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+const home = tempDir('flotilla-mq-home-');
+
+beforeAll(async () => {
+  env = await startDevServer();
+}, 180_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const flotilla = (args: string[]) =>
+  runCli(args, {
+    env: { TEMPORAL_ADDRESS: env.address, FLOTILLA_HOME: home, FLOTILLA_TASK_QUEUE: 'flotilla-mq' },
+    timeoutMs: 240_000,
+  });
+
+test('the merge-queue example: resolved, bisected, fixed, serialized; landed and cleaned', async () => {
+  const run = await flotilla(['run', 'examples/merge-queue/mission.yaml']);
+  expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(run.stdout).toMatch(/mission merge-queue completed in .*: 6\/6 tasks merged/);
+  const p = JSON.parse((await flotilla(['status', 'merge-queue', '--json'])).stdout) as MissionProgress;
+  const t = (id: string) => p.tasks.find((x) => x.id === id)!;
+  const repo = path.join(home, 'repos', 'merge-queue');
+  const integration = p.integrationBranch;
+
+  // Both greetings kept, each side's line outside the conflict too; no markers.
+  const greet = git(repo, 'show', `${integration}:greet.txt`);
+  for (const line of ['Greeting: Hello', 'Greeting: Bonjour', '# salutations', 'signed: en'])
+    expect(greet).toContain(line);
+  expect(greet).not.toMatch(/^(<<<<<<<|>>>>>>>|=======)/m);
+  const resolved = p.mergeQueue!.conflicts.filter((c) => c.state === 'resolved');
+  expect(resolved.map((c) => c.files)).toContainEqual(['greet.txt']);
+  const first = resolved[0].taskId;
+  const log = await flotilla(['logs', 'merge-queue', first, '--resolver']);
+  expect(log.stdout).toContain('kept both sides of greet.txt (union merge)');
+
+  // shout broke the verify: bisected out of its batch, sent back once, fixed, merged.
+  expect(t('shout').attempts).toBe(2);
+  expect(git(repo, 'show', `${integration}:notes.txt`)).toBe('a fixed note');
+  const runs = p.mergeQueue!.verifyRuns;
+  expect(runs.some((r) => r.kind === 'rerun' && !r.ok && r.taskIds.includes('shout'))).toBe(true);
+  // Every commit on the integration branch's first-parent chain passes the verify.
+  for (const sha of git(repo, 'rev-list', '--first-parent', integration).split('\n')) {
+    expect(() => git(repo, 'grep', '-q', 'BROKEN', sha, '--', 'notes.txt')).toThrow();
+  }
+
+  // touches: docs-b started after docs-a was merged; polish started as soon as hello was merged,
+  // before shout (a wave-0 task) was merged.
+  expect(t('docs-b').startedAt! >= t('docs-a').mergedAt!).toBe(true);
+  expect(t('polish').startedAt! >= t('hello').mergedAt!).toBe(true);
+  expect(t('polish').startedAt! < t('shout').mergedAt!).toBe(true);
+  // Merged worktrees were removed as they merged: only the integration worktree is left.
+  const worktrees = git(repo, 'worktree', 'list', '--porcelain')
+    .split('\n')
+    .filter((l) => l.startsWith('worktree ') && l.includes(`${path.sep}worktrees${path.sep}`));
+  expect(worktrees.map((l) => path.basename(l))).toEqual(['integration']);
+
+  // Land on main (checked out in the scaffolded repository, clean), then clean up.
+  const land = await flotilla(['land', 'merge-queue']);
+  expect(land.code).toBe(0);
+  expect(git(repo, 'rev-parse', 'main')).toBe(p.integrationSha);
+  const clean = await flotilla(['clean', 'merge-queue', '--yes']);
+  expect(clean.code).toBe(0);
+  expect(git(repo, 'branch', '--list', 'flotilla/*')).toBe('');
+  expect(git(repo, 'for-each-ref', '--format=%(refname)', 'refs/flotilla/archive/merge-queue/shout')).toBe(
+    'refs/flotilla/archive/merge-queue/shout',
+  );
+}, 300_000);
