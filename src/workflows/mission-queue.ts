@@ -56,8 +56,9 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
       t.error = `skipped: depends on ${d.because.id} (${d.because.status})`;
     }
   };
+  // A task `pause --now` holds shows `pending` while its child is still in flight: never start it twice.
   const ready = (): string[] =>
-    s.tasks.filter((t) => queueStartDecision(spec, s, t.id).kind === 'start').map((t) => t.id);
+    s.tasks.filter((t) => !m.inFlight.has(t.id) && queueStartDecision(spec, s, t.id).kind === 'start').map((t) => t.id);
   const mayStart = (): boolean =>
     !m.halt.halted && !s.paused && !s.blocked && !drain && m.inFlight.size < spec.concurrency;
   const quiet = (): boolean => m.inFlight.size === 0 && (queue.idle || (queue.closed && !s.batch));
