@@ -34,13 +34,21 @@ export function queueStartDecision(
   return { kind: 'start' };
 }
 
-/** A wave's status while the queue runs its tasks whenever they are ready (waves are only the plan). */
+/**
+ * A wave's status while the queue runs its tasks whenever they are ready (waves are only the plan).
+ * Once the mission has ended (`endedAt`), every task's status is final (a `conflict` or an unmerged
+ * `succeeded` included): the wave is `merged`, `skipped`, `cancelled` (a task cancelled or left
+ * unmerged by a cancel, none failed) or `failed`, never `running`.
+ */
 export function liveWaveStatus(state: MissionState, w: number): WaveStatus {
   const tasks = state.waves[w].taskIds.map((id) => state.tasks.find((t) => t.id === id)!);
   const inBatch = new Set(state.batch?.taskIds ?? []);
-  if (tasks.every((t) => ENDED.includes(t.status))) {
+  if (state.endedAt !== null || tasks.every((t) => ENDED.includes(t.status))) {
     if (tasks.every((t) => t.status === 'merged')) return 'merged';
-    return tasks.every((t) => t.status === 'skipped') ? 'skipped' : 'failed';
+    if (tasks.every((t) => t.status === 'skipped')) return 'skipped';
+    const broken = tasks.some((t) => t.status === 'failed' || t.status === 'conflict');
+    const cutShort = tasks.some((t) => t.status === 'cancelled' || t.status === 'succeeded');
+    return !broken && cutShort ? 'cancelled' : 'failed';
   }
   if (tasks.some((t) => inBatch.has(t.id))) return state.batch?.step === 'merging' ? 'merging' : 'verifying';
   if (tasks.every((t) => t.status === 'pending')) return 'pending';

@@ -18,6 +18,7 @@ import {
   waveOutcome,
 } from '../mission/control';
 import { planWaves } from '../mission/plan';
+import { refreshWaves } from '../mission/queue';
 import { deriveProgress, initialState, MissionProgress, MissionState, TaskState } from '../mission/progress';
 import type { MissionPhase, MissionSpec, TaskSpec } from '../mission/types';
 import { Halt } from './mission-halt';
@@ -307,7 +308,10 @@ export class Mission {
 
   /** Settles every task and wave for the end; returns the phase the mission ends in. */
   finish(nowIso: string): MissionPhase {
-    return settle(this.state, nowIso, this.halt.cancel !== null, this.halt.stop?.reason ?? null);
+    const phase = settle(this.state, nowIso, this.halt.cancel !== null, this.halt.stop?.reason ?? null);
+    // The queue's waves follow their tasks: once more, now that settling gave every task its final status.
+    if (this.state.mergeQueue) refreshWaves(this.state);
+    return phase;
   }
 
   /** What the next run (continue-as-new, or a reopen) starts from. */

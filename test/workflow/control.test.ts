@@ -1,8 +1,9 @@
 /**
  * A running mission under control, with the real workflows and fake activities: a rate-limited
  * agent waits on a durable timer and resumes its session, `pause --now` stops the agent and
- * `resume` restarts its session, `steer` interrupts it with a message, `retry` runs a failed task
- * again, `cancel` stops everything. Each test asserts the outcome and the fakes' calls.
+ * `resume` restarts its session (nothing new starts meanwhile), `steer` interrupts it with a
+ * message, `retry` runs a failed task again at once, `cancel` stops everything. Each test asserts
+ * the outcome and the fakes' calls.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -84,19 +85,32 @@ test('a rate-limited agent waits on a durable timer, then resumes the same sessi
   expect(t.costUsd).toBeCloseTo(2 * FAKE.costUsd, 6);
 });
 
-test('pause --now stops the running agent; resume restarts its session; the next wave waits', async () => {
+test('pause --now stops the running agent; resume restarts its session; dependents wait while paused', async () => {
   const { fakes, cancelled } = firstRunBlocks('h');
-  const m = await suite.start(fakeMission('hold', [fakeTask('h'), fakeTask('later', ['h'])]), fakes);
+  // q's merge waits until the mission is paused: later, which needs q, becomes ready during the pause.
+  const pausedNow = deferred();
+  fakes.queueMerge.mockImplementation(async (input) => {
+    if (input.taskId === 'q') await pausedNow.promise;
+    return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
+  });
+  const spec = fakeMission('hold', [fakeTask('h'), fakeTask('q'), fakeTask('later', ['q']), fakeTask('next', ['h'])]);
+  const m = await suite.start(spec, fakes);
   await eventually(() => callsFor(fakes.runAgent, 'h').length === 1, "h's agent to start");
+  await m.waitFor((p) => taskOf(p, 'q').status === 'succeeded', 'q to succeed');
   await m.handle.signal(pauseSignal, { now: true });
   const held = await m.waitFor((p) => taskOf(p, 'h').status === 'pending', 'h to be held');
   expect(held.phase).toBe('paused');
   expect(held.reason).toBe('paused by user (--now)');
   expect(taskOf(held, 'h').error).toContain('paused (--now)');
   expect(cancelled.map((i) => i.taskId)).toEqual(['h']);
-  // Held: no new attempt until resume.
+  // The merge queue goes on while paused: q merges, but its dependent does not start.
+  pausedNow.resolve();
+  await m.waitFor((p) => taskOf(p, 'q').status === 'merged', 'q to merge');
+  // Held: no new attempt until resume, and nothing new starts.
   await sleep(300);
   expect(callsFor(fakes.runAgent, 'h')).toHaveLength(1);
+  expect(callsFor(fakes.prepareWorktree, 'later')).toEqual([]);
+  expect((await m.progress()).phase).toBe('paused');
 
   await m.handle.signal(resumeSignal);
   const result = await m.result();
@@ -106,10 +120,19 @@ test('pause --now stops the running agent; resume restarts its session; the next
   expect(runs[1].resumeSessionId).toBe(FAKE.sessionId('h'));
   expect(runs[1].prompt).toContain('You were paused by the user');
   expect(runs[1].iteration).toBe(1);
+  // The same child went on: h was never started a second time (nor failed meanwhile, which would
+  // have skipped its dependent).
+  expect(callsFor(fakes.prepareWorktree, 'h')).toHaveLength(1);
+  expect(taskOf(result, 'next').status).toBe('merged');
+  expect(callsFor(fakes.runAgent, 'next')).toHaveLength(1);
   // The stopped attempt's usage counted once, the resumed one's too.
   expect(taskOf(result, 'h').attempts).toBe(2);
   expect(taskOf(result, 'h').costUsd).toBeCloseTo(2 * FAKE.costUsd, 6);
+  // later started on resume, from the integration branch with q merged.
   expect(callsFor(fakes.runAgent, 'later')).toHaveLength(1);
+  expect(callsFor(fakes.prepareWorktree, 'later').map((i) => i.baseSha)).toEqual([
+    FAKE.queueSha(FAKE.baseSha, names.taskBranch('hold', 'q')),
+  ]);
   // The held agent's work went through its own attempt's checkpoint, not a `[cancelled]` snapshot.
   expect(fakes.snapshot).not.toHaveBeenCalled();
 });
@@ -141,24 +164,32 @@ test('steer interrupts the agent and resumes its session with the message', asyn
   expect(taskOf(result, 's').iterations).toBe(1);
 });
 
-test('retry runs a failed task again after the wave in flight, continuing its session; its dependents follow', async () => {
+test('retry runs a failed task again at once, from the integration branch as it is, continuing its session; its dependents follow', async () => {
   const slowRelease = deferred();
+  const quickMerged = deferred();
   let badRuns = 0;
   const fakes = fakeActivities({
     async runAgent(input: RunAgentInput) {
       if (input.taskId === 'slow') return blockingAgent(slowRelease.promise)(input);
-      if (input.taskId === 'bad' && ++badRuns === 1)
+      if (input.taskId === 'bad' && ++badRuns === 1) {
+        // bad fails once quick is merged, so its retry starts from quick's merge.
+        await heartbeatUntil(quickMerged.promise);
         throw ApplicationFailure.create({
           type: 'AgentFailed',
           message: 'tests still fail',
           nonRetryable: true,
           details: [agentFailureDetails(input)],
         });
+      }
       return agentResult(input);
     },
   });
-  const spec = fakeMission('retry', [fakeTask('bad'), fakeTask('slow'), fakeTask('dep', ['bad'])]);
+  const spec = fakeMission('retry', [fakeTask('bad'), fakeTask('slow'), fakeTask('quick'), fakeTask('dep', ['bad'])], {
+    concurrency: 3,
+  });
   const m = await suite.start(spec, fakes);
+  await m.waitFor((p) => taskOf(p, 'quick').status === 'merged', 'quick to merge');
+  quickMerged.resolve();
   const failed = await m.waitFor((p) => taskOf(p, 'dep').status === 'skipped', 'bad to fail and dep to be skipped');
   expect(taskOf(failed, 'bad').status).toBe('failed');
   // Only a failed, skipped or cancelled task can be retried.
@@ -170,8 +201,12 @@ test('retry runs a failed task again after the wave in flight, continuing its se
     taskId: 'bad',
     reopened: ['dep'],
   });
-  await sleep(300);
-  expect(callsFor(fakes.runAgent, 'bad')).toHaveLength(1); // waits for the wave in flight
+  // No wave to wait for: bad runs again, merges, and dep runs and merges while slow still runs.
+  const bothMerged = await m.waitFor(
+    (p) => taskOf(p, 'bad').status === 'merged' && taskOf(p, 'dep').status === 'merged',
+    'bad and dep to merge',
+  );
+  expect(taskOf(bothMerged, 'slow').status).toBe('running');
   slowRelease.resolve();
   const result = await m.result();
 
@@ -179,6 +214,7 @@ test('retry runs a failed task again after the wave in flight, continuing its se
   expect(result.tasks.map((t) => [t.id, t.status])).toEqual([
     ['bad', 'merged'],
     ['slow', 'merged'],
+    ['quick', 'merged'],
     ['dep', 'merged'],
   ]);
   const runs = callsFor(fakes.runAgent, 'bad');
@@ -186,13 +222,20 @@ test('retry runs a failed task again after the wave in flight, continuing its se
   expect(runs[1].resumeSessionId).toBe(FAKE.sessionId('bad'));
   expect(runs[1].prompt).toContain('This task ran before and ended without success: tests still fail');
   expect(taskOf(result, 'bad').attempts).toBe(2);
-  // The retried task starts from the integration branch as it is now (slow merged), dep after it.
-  const slowMerged = FAKE.mergeSha(names.taskBranch('retry', 'slow'));
-  expect(callsFor(fakes.prepareWorktree, 'bad').map((i) => i.baseSha)).toEqual([FAKE.baseSha, slowMerged]);
-  expect(callsFor(fakes.prepareWorktree, 'dep').map((i) => i.baseSha)).toEqual([
-    FAKE.mergeSha(names.taskBranch('retry', 'bad')),
+  // The retried task starts from the integration branch as it is now (quick merged), dep after it.
+  const merge = (onto: string, id: string) => FAKE.queueSha(onto, names.taskBranch('retry', id));
+  const afterQuick = merge(FAKE.baseSha, 'quick');
+  const afterBad = merge(afterQuick, 'bad');
+  const afterDep = merge(afterBad, 'dep');
+  expect(callsFor(fakes.prepareWorktree, 'bad').map((i) => i.baseSha)).toEqual([FAKE.baseSha, afterQuick]);
+  expect(callsFor(fakes.prepareWorktree, 'dep').map((i) => i.baseSha)).toEqual([afterBad]);
+  expect(inputsOf(fakes.queueMerge).map((i) => [i.taskId, i.onto])).toEqual([
+    ['quick', FAKE.baseSha],
+    ['bad', afterQuick],
+    ['dep', afterBad],
+    ['slow', afterDep],
   ]);
-  expect(inputsOf(fakes.mergeBranch).map((i) => i.taskId)).toEqual(['slow', 'bad', 'dep']);
+  expect(result.integrationSha).toBe(merge(afterDep, 'slow'));
 });
 
 test('cancel stops the running agents, keeps their work, and ends the mission cancelled', async () => {
@@ -209,8 +252,9 @@ test('cancel stops the running agents, keeps their work, and ends the mission ca
     ['after', 'skipped'],
   ]);
   expect(cancelled.map((i) => i.taskId)).toEqual(['long']);
+  expect(result.waves.map((w) => w.status)).toEqual(['cancelled', 'skipped']);
   expect(inputsOf(fakes.snapshot).map((i) => [i.taskId, i.note])).toEqual([['long', '[cancelled]']]);
-  expect(fakes.mergeBranch).not.toHaveBeenCalled();
+  expect(fakes.queueMerge).not.toHaveBeenCalled();
   expect(callsFor(fakes.runAgent, 'after')).toEqual([]);
 });
 
