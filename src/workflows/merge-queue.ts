@@ -147,6 +147,12 @@ export class MergeQueue {
       }
       if (r.status === 'merged') {
         m.state.candidateTip = r.sha;
+        // A conflict a person fixed on the task branch, then `resume`d.
+        const fixed = m.state.conflicts!.find((c) => c.taskId === id && c.state === 'blocked');
+        if (fixed) {
+          fixed.state = 'resolved';
+          fixed.note = 'resolved by hand on the task branch, then resumed';
+        }
         return r.sha;
       }
       if (spec.policy.onMergeConflict === 'resolve' && !m.halt.cancel) {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { names } from '../../src/mission/types';
 import { skipUpdate } from '../../src/workflows/messages';
 import { git, makeRepo, tempDir } from '../helpers/git';
+import { replayRecorded } from '../helpers/histories';
 import { bashAgent, mission, task, waitFor } from '../helpers/missions';
 import { missionResult } from '../helpers/outcome';
 import { startDevServer } from '../helpers/temporal';
@@ -182,3 +183,8 @@ test('a flaky mission verify passes on its rerun; a culprit is bisected out of i
     ['p', 'q', 'r', 's', 'w'].map((id) => `flotilla: merge ${id}: Task ${id}`).sort(),
   );
 }, 180_000);
+
+test('every history this suite recorded replays against the current workflow code', async () => {
+  const replayed = await replayRecorded(env, taskQueue, /^mission-(resolve-it|reject-it|bisect-it)(\/|$)/);
+  expect(replayed).toBeGreaterThanOrEqual(3);
+});

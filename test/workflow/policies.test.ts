@@ -327,6 +327,10 @@ test('onMergeConflict pause: skipping an unrelated task does not unblock; `resum
   expect(callsFor(fakes.queueMerge, 'b').map((i) => i.onto)).toEqual([afterA, afterA]);
   expect(result.integrationSha).toBe(merge(afterA, 'conflict-resume', 'b'));
   expect(result.phase).toBe('failed'); // c was skipped by the user
+  // The conflict shows as resolved by hand once its merge went through.
+  expect(result.mergeQueue!.conflicts).toEqual([
+    expect.objectContaining({ taskId: 'b', state: 'resolved', note: 'resolved by hand on the task branch, then resumed' }),
+  ]);
 });
 
 // Issue 8: "Skipping any task in `conflict` lifts any block, even a failed mission verify": the

@@ -111,14 +111,15 @@ async function batchOfFour(
   id: string,
   policy: 'fix' | 'revert',
   breaks: (tasks: string[], call: number, agentRuns: (id: string) => number) => boolean,
+  size = 4,
 ): Promise<{ m: RunningMission; fakes: FakeActivities; result: MissionProgress }> {
   const allDone = deferred();
-  const four = ['t1', 't2', 't3', 't4'];
+  const four = Array.from({ length: size }, (_, i) => `t${i + 1}`);
   const release = deferred();
   const spec = fakeMission(
     id,
     [fakeTask('w'), ...four.map((t) => fakeTask(t, [], { maxIterations: 2 })), fakeTask('after3', ['t3'])],
-    { concurrency: 5, verify: ['npm test'], policy: { ...fakeMission(id, []).policy, onVerifyFailure: policy } },
+    { concurrency: size + 1, verify: ['npm test'], policy: { ...fakeMission(id, []).policy, onVerifyFailure: policy } },
   );
   const { fakes } = queueFakes({
     breaks,
@@ -157,6 +158,23 @@ test('a batch of four that fails verify is rerun, bisected to its culprit, and t
   const next = result.mergeQueue!.verifyRuns.filter((r) => r.batch === 3);
   expect(next.map((r) => [r.kind, r.taskIds.join('+'), r.ok])).toEqual([['batch', 't4', true]]);
   expect(fakes.verifyAt).toHaveBeenCalledTimes(1 + 4 + 1);
+});
+
+test('a batch of eight with one culprit takes six verify runs: the batch, its rerun, three bisection steps, the rest', async () => {
+  const { result } = await batchOfFour('eight', 'revert', (tasks) => tasks.includes('t5'), 8);
+  expect(statuses(result).t5).toBe('failed');
+  // w, the seven others, and after3 (its dependency t3 merged).
+  expect(Object.entries(statuses(result)).filter(([, s]) => s === 'merged')).toHaveLength(9);
+  // after3's own batch comes after: not part of the eight's story.
+  const runs = result.mergeQueue!.verifyRuns.filter((r) => r.batch >= 2 && !r.taskIds.includes('after3'));
+  expect(runs.map((r) => [r.kind, r.taskIds.length, r.ok])).toEqual([
+    ['batch', 8, false],
+    ['rerun', 8, false],
+    ['bisect', 4, true], // t1..t4 pass
+    ['bisect', 6, false], // t1..t6 fail
+    ['bisect', 5, false], // t1..t5 fail: t5 is the culprit
+    ['batch', 3, true], // t6, t7, t8 merge on top of t1..t4
+  ]);
 });
 
 test('under fix, the culprit goes back to its agent with the failure and merges once fixed', async () => {
