@@ -331,9 +331,10 @@ export class MergeQueue {
     rest: string[];
   }> {
     const { spec } = this;
-    if (chain.length === 0 || spec.verify.length === 0 || this.m.halt.cancel) return { good: chain, rest: [] };
+    if (chain.length === 0 || spec.verify.length === 0) return { good: chain, rest: [] };
+    // A cancelled mission publishes nothing it has not verified: its merges stay on the candidate.
+    if (this.m.halt.cancel) return { good: [], rest: [] };
     this.m.state.batch!.step = 'verifying';
-    const tip = chain[chain.length - 1];
     let failed = await this.verifyRun(batch, chain, chain.length - 1, 'batch');
     if (failed === null) return { good: chain, rest: [] };
     failed = await this.verifyRun(batch, chain, chain.length - 1, 'rerun');
@@ -350,7 +351,6 @@ export class MergeQueue {
         failed = f;
       }
     }
-    void tip;
     return {
       good: chain.slice(0, lo),
       culprit: chain[lo],
