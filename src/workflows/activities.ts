@@ -6,7 +6,7 @@
  */
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { MissionSpec, TaskSpec } from '../mission/types';
+import type { AgentSpec, MissionSpec, TaskSpec } from '../mission/types';
 import { ErrorType } from '../mission/error-types';
 import {
   ACTIVITY_SLACK_MS,
@@ -59,18 +59,12 @@ export function missionHost(queue: string, spec: { setup: unknown[]; verify: unk
   };
 }
 
-/** A task's activities on its host's queue: its worktree, its agent, its commit and its gate. */
-export function taskHost(queue: string, task: TaskSpec, setupCommands: number) {
-  const git = proxyActivities<Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot' | 'syncTaskBranch'>>({
-    taskQueue: queue,
-    startToCloseTimeout: setupCommands * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
-    heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
-    retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5 },
-  });
-  const agent = proxyActivities<Pick<HostActivities, 'runAgent'>>({
+/** `runAgent` on the host's queue for an agent (a task's, or the conflict resolver's). */
+function agentHost(queue: string, agent: AgentSpec) {
+  return proxyActivities<Pick<HostActivities, 'runAgent'>>({
     taskQueue: queue,
     // The agent enforces `timeout` itself and kills its group; this is the backstop.
-    startToCloseTimeout: task.agent.timeoutMs + ACTIVITY_SLACK_MS,
+    startToCloseTimeout: agent.timeoutMs + ACTIVITY_SLACK_MS,
     // How fast a dead worker is noticed: the attempt is retried (and the stale group killed) then.
     heartbeatTimeout: '20s',
     // Wait for the kill to finish, so a cancelled task never leaves an agent running.
@@ -79,10 +73,21 @@ export function taskHost(queue: string, task: TaskSpec, setupCommands: number) {
       initialInterval: '5s',
       backoffCoefficient: 2,
       maximumInterval: '5 minutes',
-      maximumAttempts: task.agent.retries + 1,
+      maximumAttempts: agent.retries + 1,
       nonRetryableErrorTypes: [ErrorType.AgentNotFound, ErrorType.AgentAuth, ErrorType.AgentRateLimited],
     },
   });
+}
+
+/** A task's activities on its host's queue: its worktree, its agent, its commit and its gate. */
+export function taskHost(queue: string, task: TaskSpec, setupCommands: number) {
+  const git = proxyActivities<Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot' | 'syncTaskBranch'>>({
+    taskQueue: queue,
+    startToCloseTimeout: setupCommands * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
+    heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
+    retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5 },
+  });
+  const agent = agentHost(queue, task.agent);
   const checks = proxyActivities<Pick<HostActivities, 'runChecks'>>({
     taskQueue: queue,
     startToCloseTimeout: task.verify.length * TASK_VERIFY_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
@@ -143,20 +148,7 @@ export function queueHost(queue: string, spec: MissionSpec) {
     heartbeatTimeout: '1 minute',
     retry: { maximumAttempts: 2 },
   });
-  const resolver = spec.resolver ?? spec.tasks[0].agent;
-  const agent = proxyActivities<Pick<HostActivities, 'runAgent'>>({
-    taskQueue: queue,
-    startToCloseTimeout: resolver.timeoutMs + ACTIVITY_SLACK_MS,
-    heartbeatTimeout: '20s',
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: {
-      initialInterval: '5s',
-      backoffCoefficient: 2,
-      maximumInterval: '5 minutes',
-      maximumAttempts: resolver.retries + 1,
-      nonRetryableErrorTypes: [ErrorType.AgentNotFound, ErrorType.AgentAuth, ErrorType.AgentRateLimited],
-    },
-  });
+  const agent = agentHost(queue, spec.resolver ?? spec.tasks[0].agent);
   return {
     queueMerge: git.queueMerge,
     publishRef: git.publishRef,
