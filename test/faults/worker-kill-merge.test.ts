@@ -117,6 +117,8 @@ test('killed while the resolver agent resolves a conflict: the resolution is red
       'git show :1:shared.txt > /tmp/base.$$; git show :2:shared.txt > /tmp/ours.$$; git show :3:shared.txt > /tmp/theirs.$$',
       'git merge-file --union -p /tmp/ours.$$ /tmp/base.$$ /tmp/theirs.$$ > shared.txt; rm -f /tmp/*.$$',
     ].join('\n'),
+    // The resolver's attempt is retried (on the next worker) like any agent's.
+    { retries: 2 },
   );
   const spec = mission(
     'fault-merge-resolve',
@@ -162,7 +164,8 @@ test('killed in a merge driver during a queue merge: the retry makes the same me
     `node -e "const fs=require('fs');const l=fs.readFileSync('shared.txt','utf8').split('\\n');l[${n}]='${text}';fs.writeFileSync('shared.txt',l.join('\\n'))"`;
   const spec = mission('fault-merge-lock', repo, [
     task('a', '', { agent: bashAgent(edit(0, 'first by a')) }),
-    task('b', '', { agent: bashAgent(edit(9, 'last by b')) }),
+    // b edits after a's merge: the live-conflict prediction (merge-tree too) never sees both edits.
+    task('b', '', { agent: bashAgent(`sleep 3; ${edit(9, 'last by b')}`) }),
   ]);
   const candidate = `refs/flotilla/candidates/${spec.id}`;
   let candidateAtKill = '';

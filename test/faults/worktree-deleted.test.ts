@@ -105,9 +105,10 @@ test('a worktree deleted under a running agent is rebuilt from branch + checkpoi
   expect(git(repo, 'show', `${branch}:before.txt`)).toBe('before');
   expect(git(repo, 'show', `${branch}:after.txt`)).toBe('after');
   expect(git(repo, 'show', `${names.integrationBranch('wt-deleted')}:before.txt`)).toBe('before');
-  // The rebuilt worktree is a healthy worktree on the task branch, clean after the final commit.
-  expect(git(worktree, 'symbolic-ref', '--short', 'HEAD')).toBe(branch);
-  expect(git(worktree, 'status', '--porcelain')).toBe('');
+  // The rebuilt worktree was a healthy, clean worktree: once merged, `git worktree remove` (never
+  // forced) removed it, and git no longer lists it.
+  expect(existsSync(worktree)).toBe(false);
+  expect(git(repo, 'worktree', 'list', '--porcelain')).not.toContain(worktree);
   // No agent process outlives its attempt: both groups are dead, no PID file names a live one.
   const pgid2 = Number(readFileSync(path.join(marks, 'attempt2.pid'), 'utf8'));
   expect([groupAlive(pgid1), groupAlive(pgid2)]).toEqual([false, false]);
