@@ -9,6 +9,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { git, gitCommonDir, resolveRef } from './git';
+import { mergeTree as queueMergeTree } from './queue';
 import { CONFLICT_SUFFIX } from './worktree-layout';
 
 /**
@@ -62,22 +63,18 @@ export async function blobAt(dir: string, rev: string, file: string): Promise<Bu
 }
 
 /**
- * The merge of `tip` onto `onto` as git computes it without a worktree (`git merge-tree
- * --write-tree`, git >= 2.38, the same `ort` merge `git merge` runs): the resulting tree (conflicted
- * files in it hold markers) and every path that conflicts.
- * @throws Error when git cannot merge them (an unknown commit, a git too old)
+ * The merge of `tip` onto `onto` as git computes it without a worktree (queue.ts
+ * {@link queueMergeTree}): the resulting tree (conflicted files in it hold markers) and every
+ * path that conflicts (empty when it merges cleanly).
+ * @throws GitError when git cannot merge them (an unknown commit, unrelated histories)
  */
 export async function mergeTree(
   dir: string,
   onto: string,
   tip: string,
 ): Promise<{ tree: string; conflicted: string[] }> {
-  const r = await run(dir, ['merge-tree', '--write-tree', '--name-only', '-z', '--no-messages', onto, tip]);
-  const [tree, ...conflicted] = nul(r.out);
-  // Exit 1: the merge has conflicts; anything else but 0 is a failure.
-  if ((r.code !== 0 && r.code !== 1) || !/^[0-9a-f]{40,64}$/.test(tree ?? ''))
-    throw new Error(`git merge-tree ${onto} ${tip} failed (exit ${r.code}; git >= 2.38 is needed): ${r.err.trim()}`);
-  return { tree, conflicted: unique(conflicted) };
+  const r = await queueMergeTree(dir, onto, tip);
+  return { tree: r.tree, conflicted: r.clean ? [] : r.files };
 }
 
 /** Paths with unmerged entries in the worktree's index (`git ls-files -u`). */

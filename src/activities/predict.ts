@@ -32,7 +32,8 @@ export function touchesMatcher(globs: string[]): (file: string) => boolean {
  *   work yet and is left out);
  * - `conflicts`: every pair (in input order, `a` before `b`) for which `git merge-tree
  *   --write-tree --name-only -z --no-messages a b` exits 1, with the conflicted paths; pairs at
- *   the same commit are skipped;
+ *   the same commit are skipped; custom merge drivers are not run (a prediction must stay cheap and
+ *   free of side effects), so the files they manage count as merging cleanly;
  * - `waitFor`: pending task id -> the running tasks whose changed files (`git diff --name-only
  *   base...<commit>`: changes since the merge base with `base`, i.e. the task's own work even
  *   when it branched from an older integration commit; renames as delete plus add) match any of
@@ -62,7 +63,7 @@ export async function predictConflicts(
     for (let j = i + 1; j < tips.length; j++) {
       const [a, b] = [tips[i], tips[j]];
       if (a.sha === b.sha) continue;
-      const r = await mergeTree(repo, a.sha, b.sha);
+      const r = await mergeTree(repo, a.sha, b.sha, { drivers: false });
       if (!r.clean) conflicts.push({ a: a.taskId, b: b.taskId, files: r.files });
       beat();
     }

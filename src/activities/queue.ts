@@ -54,6 +54,25 @@ export function gitDate(date: string): string {
   return `${Math.floor(ms / 1000)} +0000`;
 }
 
+/**
+ * `-c merge.<name>.driver=true` for every merge driver configured in `repo` (gitattributes(5),
+ * "Defining a custom merge driver"): the driver is not run, and the files it manages merge as
+ * `ours`. For predictions, which must stay cheap and free of side effects: a user's driver may be
+ * slow, or write outside the merge.
+ */
+async function driversOff(repo: string): Promise<string[]> {
+  const r = await execa('git', ['config', '--get-regexp', '^merge\\..+\\.driver$'], {
+    cwd: repo,
+    reject: false,
+    stdin: 'ignore',
+  });
+  return (r.stdout ?? '')
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter(Boolean)
+    .flatMap((key) => ['-c', `${key}=true`]);
+}
+
 /** What `git merge-tree --write-tree` says about merging two commits. */
 export type MergeTreeResult = { clean: true; tree: string } | { clean: false; tree: string; files: string[] };
 
@@ -63,10 +82,25 @@ export type MergeTreeResult = { clean: true; tree: string } | { clean: false; tr
  * conflicts (exit 1), the conflicted paths. Output with `-z` (git-merge-tree(1), "OUTPUT"):
  * `<tree>\0<path>\0<path>\0…`. The merge base is git's own (`merge-base a b`, several merged
  * recursively).
+ * `drivers: false` runs no custom merge driver ({@link driversOff}).
  * @throws GitError when git fails otherwise (exit > 1: unrelated histories, a missing object)
  */
-export async function mergeTree(repo: string, a: string, b: string): Promise<MergeTreeResult> {
-  const args = ['merge-tree', '--write-tree', '--name-only', '-z', '--no-messages', a, b];
+export async function mergeTree(
+  repo: string,
+  a: string,
+  b: string,
+  opts: { drivers?: boolean } = {},
+): Promise<MergeTreeResult> {
+  const args = [
+    ...(opts.drivers === false ? await driversOff(repo) : []),
+    'merge-tree',
+    '--write-tree',
+    '--name-only',
+    '-z',
+    '--no-messages',
+    a,
+    b,
+  ];
   const r = await execa('git', args, { cwd: repo, reject: false, stdin: 'ignore', stripFinalNewline: false });
   const [tree, ...rest] = (r.stdout ?? '').split('\0');
   if ((r.exitCode !== 0 && r.exitCode !== 1) || !OBJECT_ID.test(tree ?? ''))

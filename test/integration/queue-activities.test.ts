@@ -415,4 +415,40 @@ describe('predictConflicts', () => {
       waitFor: { p1: ['t3'], p2: ['t3'], p3: ['t1', 't2'] },
     });
   });
+
+  test('runs no custom merge driver (a prediction has no side effects); queueMerge still does', async () => {
+    const repo = makeRepo({ 'a.txt': 'one\ntwo\nthree\nfour\nfive\n' });
+    const base = git(repo, 'rev-parse', 'main');
+    const ran = path.join(tempDir('driver-'), 'ran');
+    // A driver that records each run and merges with git's own content merge.
+    git(repo, 'config', 'merge.recorder.driver', `echo run >> ${ran}; git merge-file %A %O %B`);
+    writeFileSync(path.join(repo, '.git', 'info', 'attributes'), 'a.txt merge=recorder\n');
+    const t1 = commitOn(repo, names.taskBranch('d', 't1'), base, { 'a.txt': 'ONE\ntwo\nthree\nfour\nfive\n' });
+    commitOn(repo, names.taskBranch('d', 't2'), base, { 'a.txt': 'one\ntwo\nthree\nfour\nFIVE\n' });
+    const refsOf = (t: string) => [`refs/heads/${names.taskBranch('d', t)}`];
+    const r = await mock(acts.predictConflicts, {
+      repo,
+      base,
+      running: [
+        { taskId: 't1', refs: refsOf('t1') },
+        { taskId: 't2', refs: refsOf('t2') },
+      ],
+      pending: [],
+    });
+    expect(r).toEqual({ conflicts: [], waitFor: {} });
+    expect(existsSync(ran)).toBe(false);
+    // The real merge runs the user's driver, as `git merge` would.
+    const merged = await mock(acts.queueMerge, {
+      repo,
+      onto: t1,
+      branch: names.taskBranch('d', 't2'),
+      taskId: 't2',
+      title: 'T2',
+      ref: 'refs/flotilla/candidates/d',
+      expected: null,
+      date: DATE,
+    });
+    expect(merged.status).toBe('merged');
+    expect(readFileSync(ran, 'utf8').trim()).toBe('run');
+  });
 });
