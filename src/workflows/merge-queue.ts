@@ -45,6 +45,8 @@ export class MergeQueue {
   private readonly acts: ReturnType<typeof queueHost>;
   /** Set when the queue must not start another batch (cancel, a stop that ends merging). */
   closed = false;
+  /** Worktree removals in flight; the queue waits for them before it returns. */
+  private readonly cleanups: Promise<void>[] = [];
   /** Task summaries (the agents' final words), for the resolver's prompt. */
   readonly summaries = new Map<string, string>();
 
@@ -86,7 +88,10 @@ export class MergeQueue {
     const s = this.m.state;
     for (;;) {
       await condition(() => this.closed || s.queue!.length > 0 || stopWhen());
-      if (this.closed || s.queue!.length === 0) return;
+      if (this.closed || s.queue!.length === 0) {
+        await Promise.all(this.cleanups);
+        return;
+      }
       // A batch merges in the mission file's order, whatever order its tasks finished in.
       const order = (id: string): number => this.spec.tasks.findIndex((t) => t.id === id);
       const ids = s.queue!.splice(0, s.queue!.length).sort((a, b) => order(a) - order(b));
@@ -406,12 +411,17 @@ export class MergeQueue {
     m.state.integrationSha = sha;
     refreshWaves(m.state);
     if (spec.keepWorktrees) return;
-    for (const l of good) {
-      // Best effort: a worktree that cannot be removed now is listed by `flotilla clean` later.
-      await this.acts
+    // In the background: removing a worktree (its node_modules…) must not hold up the next batch.
+    // Best effort: one that cannot be removed now is listed by `flotilla clean` later.
+    const removals = good.map((l) =>
+      this.acts
         .removeTaskWorktree({ missionId: spec.id, runId: m.ownerRunId, repo: spec.repo, taskId: l.id, copy: spec.copy })
-        .catch(() => undefined);
-    }
+        .then(
+          () => undefined,
+          () => undefined,
+        ),
+    );
+    this.cleanups.push(Promise.all(removals).then(() => undefined));
   }
 
   /** Applies `onVerifyFailure` to the culprit of a failed batch; the merges after it queue again first. */

@@ -90,12 +90,16 @@ test('a batch of 8 with one culprit: verify runs until the culprit is found and 
   const repo = makeRepo({ 'README.md': '# bench\n' });
   const eight = Array.from({ length: 8 }, (_, i) => `b${i}`);
   const culprit = 'b5';
-  // The warm-up's batch verifies slowly, so the eight finish meanwhile and form the next batch.
+  // The warm-up's batch verifies until the eight have committed their work (and a little more, so
+  // their tasks have ended), so they form the next batch together.
   const tasks = [
     task('w', 'echo w > w.txt'),
     ...eight.map((id) => task(id, `sleep 2; echo ${id === culprit ? 'BROKEN' : id} > ${id}.txt`)),
   ];
-  const verify = ['sleep 3', '! git grep -q BROKEN'];
+  const verify = [
+    `for i in $(seq 1 300); do [ "$(git log --all --format=%s | grep -c '^flotilla(b')" -ge 8 ] && break; sleep 0.2; done; sleep 2`,
+    '! git grep -q BROKEN',
+  ];
   const spec = mission('bench-bisect', repo, tasks, {
     concurrency: 9,
     verify,
