@@ -329,7 +329,11 @@ test('onMergeConflict pause: skipping an unrelated task does not unblock; `resum
   expect(result.phase).toBe('failed'); // c was skipped by the user
   // The conflict shows as resolved by hand once its merge went through.
   expect(result.mergeQueue!.conflicts).toEqual([
-    expect.objectContaining({ taskId: 'b', state: 'resolved', note: 'resolved by hand on the task branch, then resumed' }),
+    expect.objectContaining({
+      taskId: 'b',
+      state: 'resolved',
+      note: 'resolved by hand on the task branch, then resumed',
+    }),
   ]);
 });
 
