@@ -52,8 +52,11 @@ export interface ConflictState {
   files: string[];
   /** Tasks already merged whose changes the conflict is with (from their merge commits). */
   withTasks: string[];
-  /** `resolving` (the resolver agent works), `checking`, `resolved`, `replayed` (rerere), `rejected`, `blocked` (a human). */
-  state: 'resolving' | 'checking' | 'resolved' | 'replayed' | 'rejected' | 'blocked';
+  /**
+   * `resolving` (the resolver agent works), `checking`, `resolved`, `replayed` (rerere), `rejected`,
+   * `blocked` (waits for a human), `failed` (the mission stopped on it: `onMergeConflict: fail`).
+   */
+  state: 'resolving' | 'checking' | 'resolved' | 'replayed' | 'rejected' | 'blocked' | 'failed';
   /** Resolver runs so far (at most 2: a rejected resolution goes back once). */
   attempts: number;
   /** What the last check found wrong, or the resolver's explanation of what it kept. */

@@ -166,7 +166,11 @@ export class MergeQueue {
       }
       const block = m.conflict(id, r.message);
       const entry = this.conflictEntry(id, r.files);
-      if (!block) return null;
+      if (!block) {
+        entry.state = 'failed';
+        entry.note ??= r.message;
+        return null;
+      }
       if (spec.policy.onMergeConflict === 'resolve') {
         block.reason = `task ${id}: the resolver agent could not resolve the conflict in ${r.files.join(', ')} (${entry.note ?? 'no explanation'}); make ${t.branch} merge cleanly into ${m.state.integrationBranch}, then \`flotilla resume ${spec.id}\` (or \`flotilla skip ${spec.id} ${id}\`)`;
       }

@@ -315,6 +315,16 @@ test('a merge conflict marks the task conflict and, with onMergeConflict: fail, 
   expect(status).toEqual({ one: 'merged', two: 'conflict', three: 'skipped' });
   expect(result.tasks[1].error).toBe('merge conflict in shared.txt');
   expect(result.phase).toBe('failed');
+  expect(result.mergeQueue!.conflicts).toEqual([
+    {
+      taskId: 'two',
+      files: ['shared.txt'],
+      withTasks: [],
+      state: 'failed',
+      attempts: 0,
+      note: 'merge conflict in shared.txt',
+    },
+  ]);
   // Nothing of two reached the integration branch, which holds one's merge.
   expect(git(repo, 'show', `${names.integrationBranch('conflict')}:shared.txt`)).toBe('one');
 });
