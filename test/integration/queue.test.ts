@@ -14,6 +14,7 @@ import { git, makeRepo, tempDir } from '../helpers/git';
 import { replayRecorded } from '../helpers/histories';
 import { bashAgent, mission, task, waitFor } from '../helpers/missions';
 import { missionResult } from '../helpers/outcome';
+import { claudeEnv, RecordedRequest, reply, startAnthropicStub } from '../helpers/stub-anthropic';
 import { startDevServer } from '../helpers/temporal';
 import { runMission, startMission, startTestWorkers } from '../helpers/worker';
 
@@ -95,6 +96,62 @@ test('two tasks editing the same lines: the resolver agent merges them, both sid
     .filter((l) => l.startsWith('worktree ') && l.includes(`${path.sep}${spec.id}${path.sep}`));
   expect(left.map((l) => path.basename(l))).toEqual(['integration']);
 });
+
+test('the real Claude Code CLI as the resolver agent of a mission (stub model server): both sides kept, checked, merged', async () => {
+  const requests: RecordedRequest[] = [];
+  // The model's side of the conversation: look at the conflicted files, merge both sides, explain.
+  const stub = await startAnthropicStub((req) => {
+    requests.push(req);
+    const turn = req.messages.filter((x) => (x as { role?: string }).role === 'assistant').length;
+    if (turn === 0)
+      return reply.toolUse('Bash', {
+        command: [
+          'while IFS= read -r f; do',
+          '  git show ":1:$f" > "$f.base"; git show ":2:$f" > "$f.ours"; git show ":3:$f" > "$f.theirs"',
+          '  git merge-file --union -p "$f.ours" "$f.base" "$f.theirs" > "$f"; rm -f "$f.base" "$f.ours" "$f.theirs"',
+          'done <<< "$FLOTILLA_CONFLICTS"',
+        ].join('\n'),
+        description: 'merge both sides of each conflicted file',
+      });
+    return reply.text("Kept both greetings (hello from en, bonjour from fr) and each side's other line.");
+  });
+  const saved = { ...process.env };
+  // The in-process worker passes ANTHROPIC_* and HOME to a claude agent: point them at the stub.
+  Object.assign(process.env, claudeEnv(stub, tempDir('claude-home-')));
+  try {
+    const repo = makeRepo({ 'shared.txt': lines });
+    const spec = mission('claude-resolve', repo, conflictingTasks(), {
+      policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'resolve', onVerifyFailure: 'fail' },
+      resolver: {
+        ...bashAgent('unused'),
+        runtime: 'claude',
+        command: undefined,
+        model: 'claude-sonnet-4-5',
+        timeoutMs: 120_000,
+      },
+    });
+    const result = await runMission(env, taskQueue, spec);
+    expect(result.phase).toBe('completed');
+    const merged = integrationFile(repo, spec.id, 'shared.txt');
+    for (const kept of ['greeting: hello', 'greeting: bonjour', 'title: en', 'signed: fr'])
+      expect(merged).toContain(kept);
+    expect(result.mergeQueue!.conflicts).toEqual([
+      expect.objectContaining({
+        taskId: 'fr',
+        state: 'resolved',
+        attempts: 1,
+        note: expect.stringContaining('Kept both greetings'),
+      }),
+    ]);
+    // The resolver's contract and prompt: the rules, both tasks' prompts, the conflicted file.
+    expect(requests[0].system).toContain('You are resolving a merge in progress');
+    const prompt = JSON.stringify(requests[0].messages);
+    for (const part of ['do en', 'do fr', 'shared.txt']) expect(prompt).toContain(part);
+  } finally {
+    process.env = saved;
+    await stub.close();
+  }
+}, 180_000);
 
 test('a resolution with markers left, then one that drops a side, are both rejected; the mission blocks until the task is skipped', async () => {
   const repo = makeRepo({ 'shared.txt': lines });
