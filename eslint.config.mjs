@@ -28,6 +28,8 @@ const workflowImported = [
   'src/mission/usage.ts',
   'src/mission/failures.ts',
   'src/mission/error-types.ts',
+  'src/mission/queue.ts',
+  'src/mission/describe.ts',
 ];
 
 export default tseslint.config(

@@ -3,6 +3,8 @@
  * workflow id, same spec, same branch owner) from its final state.
  */
 import { Client, defaultPayloadConverter, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { missionDetails, missionSummary } from '../mission/describe';
+import { planWaves } from '../mission/plan';
 import { budgetReached, retryRejection, stateFromResult } from '../mission/control';
 import { missionWorkflow } from '../workflows';
 import type { CarriedState, MissionInput } from '../workflows/mission';
@@ -73,6 +75,8 @@ export async function reopenMission(
       args: [next],
       // The reopened run sets itself up first; it says `running` once it does.
       typedSearchAttributes: input.searchAttributes ? startAttributes(missionId, 'planning') : undefined,
+      staticSummary: missionSummary(next.spec),
+      staticDetails: missionDetails(next.spec, planWaves(next.spec.tasks)),
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) throw new AlreadyReopenedError(missionId);

@@ -7,6 +7,7 @@ import type { SearchAttributePair } from '@temporalio/common';
 import { cpSync, existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { simpleGit } from 'simple-git';
+import { missionDetails, missionSummary } from '../mission/describe';
 import { MissionFileError } from '../mission/errors';
 import type { LoadedMission } from '../mission/load';
 import { MissionPhase, names, SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
@@ -138,6 +139,9 @@ export async function startMission(
       taskQueue: config.taskQueue,
       args: [input],
       typedSearchAttributes: searchAttributes ? startAttributes(loaded.spec.id, 'planning') : undefined,
+      // What the Web UI shows for the workflow: a line in the list, the plan on its page.
+      staticSummary: missionSummary(loaded.spec),
+      staticDetails: missionDetails(loaded.spec, loaded.waves),
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) throw alreadyRunning(loaded.spec.id);

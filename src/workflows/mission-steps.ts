@@ -11,6 +11,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { taskDetails, taskSummary } from '../mission/describe';
 import { failureMessage } from '../mission/failures';
 import type { MissionProgress } from '../mission/progress';
 import { MissionPhase, MissionSpec, names, SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
@@ -151,6 +152,9 @@ export class MissionSteps {
               ...(extra.fix ? { fix: extra.fix } : {}),
             },
           ],
+          // What the Web UI shows for the task: a line in the list, its prompt and gate on its page.
+          staticSummary: taskSummary(m.specOf(id)),
+          staticDetails: taskDetails(m.specOf(id)),
           typedSearchAttributes: this.searchAttributes
             ? [
                 { key: SEARCH_ATTRIBUTE_KEYS.missionId, value: spec.id },

@@ -69,6 +69,11 @@ test('the merge-queue example: resolved, bisected, fixed, serialized; landed and
     .filter((l) => l.startsWith('worktree ') && l.includes(`${path.sep}worktrees${path.sep}`));
   expect(worktrees.map((l) => path.basename(l))).toEqual(['integration']);
 
+  // The Web UI's list line and page for the mission, set by the CLI when it started it.
+  const described = await env.client.workflow.getHandle('mission-merge-queue').describe();
+  expect(await described.staticSummary()).toBe('mission merge-queue · merge-queue · 6 tasks');
+  expect(await described.staticDetails()).toContain('| 1 | `docs-b` | Document notes | docs-a (touches) | command |');
+
   // Land on main (checked out in the scaffolded repository, clean), then clean up.
   const land = await flotilla(['land', 'merge-queue']);
   expect(land.code).toBe(0);

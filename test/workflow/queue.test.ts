@@ -95,6 +95,10 @@ test('a dependent starts as soon as its dependency is merged, while its wave-mat
     expect.objectContaining({ ref: `refs/heads/${names.integrationBranch('early')}`, expected: FAKE.baseSha }),
   );
   expect(publishes.at(-1)!.sha).toBe(result.integrationSha);
+  // Each task's workflow describes itself in the Web UI: a line for the list, prompt and gate on its page.
+  const child = await suite.env().client.workflow.getHandle(names.taskWorkflowId('early', 'c')).describe();
+  expect(await child.staticSummary()).toBe('Task c · command');
+  expect(await child.staticDetails()).toContain('**Depends on**: b');
   // Merged worktrees are removed (keepWorktrees is false).
   expect(
     inputsOf(fakes.removeTaskWorktree)
