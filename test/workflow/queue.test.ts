@@ -6,7 +6,7 @@
  * resolver agent (accepted, or rejected twice and then blocked until the task is skipped).
  */
 import type { RunAgentInput } from '../../src/activities/agent';
-import type { QueueMergeInput, VerifyAtInput } from '../../src/activities/queue-types';
+import type { QueueMergeInput, QueueMergeResult, VerifyAtInput } from '../../src/activities/queue-types';
 import type { MissionProgress } from '../../src/mission/progress';
 import { names } from '../../src/mission/types';
 import { skipUpdate } from '../../src/workflows/messages';
@@ -224,17 +224,19 @@ test('touches: the later of two overlapping tasks starts after the earlier one i
   expect(taskOf(result, 'b').startedAt! >= taskOf(result, 'a').endedAt!).toBe(true);
 });
 
+/** A `queueMerge` fake under which task b's merge conflicts in greet.ts and every other merges. */
+async function conflictOnB(input: QueueMergeInput): Promise<QueueMergeResult> {
+  if (input.taskId === 'b') return { status: 'conflict', files: ['greet.ts'], message: 'merge conflict in greet.ts' };
+  return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
+}
+
 test('a conflict goes to the resolver agent, is checked, and its resolution merges', async () => {
   const spec = fakeMission('resolve', [fakeTask('a'), fakeTask('b', ['a'], { verify: ['npm test -- b'] })], {
     verify: ['npm test'],
     policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'resolve', onVerifyFailure: 'fail' },
   });
   const fakes = fakeActivities({
-    async queueMerge(input) {
-      if (input.taskId === 'b')
-        return { status: 'conflict', files: ['greet.ts'], message: 'merge conflict in greet.ts' };
-      return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
-    },
+    queueMerge: conflictOnB,
     async prepareConflict(input) {
       return {
         worktree: `/fake/${input.taskId}.conflict`,
@@ -273,11 +275,7 @@ test('a resolution rejected twice blocks the mission with the reason; skipping t
     policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'resolve', onVerifyFailure: 'fail' },
   });
   const fakes = fakeActivities({
-    async queueMerge(input) {
-      if (input.taskId === 'b')
-        return { status: 'conflict', files: ['greet.ts'], message: 'merge conflict in greet.ts' };
-      return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
-    },
+    queueMerge: conflictOnB,
     async checkResolution() {
       return { ok: false, problems: ['conflict markers left in greet.ts (line 3)'] };
     },
