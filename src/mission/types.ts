@@ -126,16 +126,44 @@ export const names = {
   checkpointRef: (missionId: string, taskId: string): string => `refs/flotilla/checkpoints/${missionId}/${taskId}`,
 };
 
-/** Search attributes Flotilla registers and sets (Keyword type); see `server.ts`. */
+/**
+ * Search attributes Flotilla registers (operator API, idempotent) and sets, by name. The first
+ * three exist since missions had search attributes at all (`MissionInput.searchAttributes`); the
+ * rest came with the Web UI story (`MissionInput.storyAttributes`): a namespace registered by an
+ * older Flotilla may lack them, so workflows set them only when the client said they exist.
+ */
 export const SEARCH_ATTRIBUTES = {
   missionId: 'FlotillaMissionId',
   taskId: 'FlotillaTaskId',
   phase: 'FlotillaPhase',
+  /** Share of the mission's tasks finished, 0..100 (`MissionProgress.percent`). */
+  progress: 'FlotillaProgress',
+  /** USD spent so far (mission: every task and resolver; task: its agent runs). */
+  costUsd: 'FlotillaCostUsd',
+  /** The repository path (missions and tasks). */
+  repo: 'FlotillaRepo',
+  /** Agent runtimes: every one a mission uses; a task's own. */
+  runtime: 'FlotillaRuntime',
 } as const;
 
-/** The same attributes as typed keys, for `upsertTypedSearchAttributes` and `typedSearchAttributes`. */
+/** Each attribute's indexed type (Temporal's `IndexedValueType`, by the SDK's names). */
+export const SEARCH_ATTRIBUTE_TYPES: Record<keyof typeof SEARCH_ATTRIBUTES, SearchAttributeType> = {
+  missionId: SearchAttributeType.KEYWORD,
+  taskId: SearchAttributeType.KEYWORD,
+  phase: SearchAttributeType.KEYWORD,
+  progress: SearchAttributeType.INT,
+  costUsd: SearchAttributeType.DOUBLE,
+  repo: SearchAttributeType.KEYWORD,
+  runtime: SearchAttributeType.KEYWORD_LIST,
+};
+
+/** The same attributes as typed keys, for `upsertSearchAttributes` and `typedSearchAttributes`. */
 export const SEARCH_ATTRIBUTE_KEYS = {
   missionId: defineSearchAttributeKey(SEARCH_ATTRIBUTES.missionId, SearchAttributeType.KEYWORD),
   taskId: defineSearchAttributeKey(SEARCH_ATTRIBUTES.taskId, SearchAttributeType.KEYWORD),
   phase: defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase, SearchAttributeType.KEYWORD),
+  progress: defineSearchAttributeKey(SEARCH_ATTRIBUTES.progress, SearchAttributeType.INT),
+  costUsd: defineSearchAttributeKey(SEARCH_ATTRIBUTES.costUsd, SearchAttributeType.DOUBLE),
+  repo: defineSearchAttributeKey(SEARCH_ATTRIBUTES.repo, SearchAttributeType.KEYWORD),
+  runtime: defineSearchAttributeKey(SEARCH_ATTRIBUTES.runtime, SearchAttributeType.KEYWORD_LIST),
 };

@@ -37,6 +37,11 @@ export interface MissionInput {
   spec: MissionSpec;
   /** Set Flotilla's search attributes (the client registered them on this namespace). */
   searchAttributes?: boolean;
+  /**
+   * The namespace also has the progress, cost, repository and runtime attributes (clients since
+   * the Web UI story register them); only then does the workflow set them.
+   */
+  storyAttributes?: boolean;
   /** What a continued-as-new or reopened run carries from the one before (absent on the first run). */
   carried?: CarriedState;
 }
