@@ -190,6 +190,7 @@ export class AgentAttempt {
       transcript,
       summary: this.redactor.text(outcome.summary),
       events: outcome.events,
+      lastEventAt: new Date(outcome.lastEventAt).toISOString(),
       resumed,
       checkpointSha: this.checkpoints.sha,
     };

@@ -55,6 +55,8 @@ export interface LaunchOutcome {
   resultError: boolean;
   /** The last retry delay the agent's API asked for, ms. */
   retryAfterMs?: number;
+  /** When the agent last wrote an event, epoch ms (its launch when it wrote none). */
+  lastEventAt: number;
 }
 
 /**
@@ -113,6 +115,7 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
     summary: '',
     events: 0,
     resultError: false,
+    lastEventAt: started,
   };
   let lastEventAt = started;
   const apply = (ev: AgentEvent): void => {
@@ -195,6 +198,7 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
     o.exitCode = result.exitCode ?? null;
     o.ended = ended ?? 'exited';
     o.stderrTail = errTail.toString();
+    o.lastEventAt = lastEventAt;
     out.record({
       type: 'flotilla.exit',
       exitCode: o.exitCode,

@@ -11,6 +11,7 @@
  * Everything is decided here, in workflow code, from activity results: a batch holds the
  * tasks that ended while the batch before ran (history records it), in the mission file's order.
  */
+import { commands, ids, line, short } from './summaries';
 import { condition } from '@temporalio/workflow';
 import type { QueueMergeResult } from '../activities/queue-types';
 import { failureMessage } from '../mission/failures';
@@ -137,16 +138,19 @@ export class MergeQueue {
       m.merging = id;
       let r: QueueMergeResult;
       try {
-        r = await this.acts.queueMerge({
-          repo: spec.repo,
-          onto,
-          branch: t.branch,
-          taskId: id,
-          title: t.title,
-          ref: this.candidateRef,
-          expected: m.state.candidateTip ?? null,
-          date: this.hooks.now(),
-        });
+        const summary = line(`merge ${t.branch} onto ${short(onto)} (batch ${m.state.batch?.index ?? '?'})`);
+        r = await this.acts.queueMerge.executeWithOptions({ summary }, [
+          {
+            repo: spec.repo,
+            onto,
+            branch: t.branch,
+            taskId: id,
+            title: t.title,
+            ref: this.candidateRef,
+            expected: m.state.candidateTip ?? null,
+            date: this.hooks.now(),
+          },
+        ]);
       } finally {
         m.merging = null;
       }
@@ -207,34 +211,44 @@ export class MergeQueue {
     entry.attempts = 0;
     entry.note = null;
     m.state.batch!.step = 'resolving';
-    const prep = await acts.prepareConflict({
-      missionId: spec.id,
-      runId: m.ownerRunId,
-      repo: spec.repo,
-      taskId: id,
-      onto,
-      branch: t.branch,
-      setup: spec.setup,
-      copy: spec.copy,
-      setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-      redact: this.hooks.secretNames,
-    });
+    const prep = await acts.prepareConflict.executeWithOptions(
+      { summary: line(`set up ${id}'s conflict onto ${short(onto)} in ${ids(files)}`) },
+      [
+        {
+          missionId: spec.id,
+          runId: m.ownerRunId,
+          repo: spec.repo,
+          taskId: id,
+          onto,
+          branch: t.branch,
+          setup: spec.setup,
+          copy: spec.copy,
+          setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+          redact: this.hooks.secretNames,
+        },
+      ],
+    );
     entry.withTasks = prep.otherTasks;
     const others = prep.otherTasks.filter((x) => m.state.tasks.some((y) => y.id === x)).map((x) => m.specOf(x));
     const gates = [...m.specOf(id).verify, ...others.flatMap((o) => o.verify), ...spec.verify];
     const commit = async (): Promise<string> => {
-      const { sha } = await acts.commitResolution({
-        repo: spec.repo,
-        worktree: prep.worktree,
-        taskId: id,
-        title: t.title,
-        onto,
-        branchTip: prep.branchTip,
-        conflicted: prep.conflicted,
-        ref: this.candidateRef,
-        expected: m.state.candidateTip ?? null,
-        date: this.hooks.now(),
-      });
+      const { sha } = await acts.commitResolution.executeWithOptions(
+        { summary: `commit ${id}'s resolution onto ${short(onto)}` },
+        [
+          {
+            repo: spec.repo,
+            worktree: prep.worktree,
+            taskId: id,
+            title: t.title,
+            onto,
+            branchTip: prep.branchTip,
+            conflicted: prep.conflicted,
+            ref: this.candidateRef,
+            expected: m.state.candidateTip ?? null,
+            date: this.hooks.now(),
+          },
+        ],
+      );
       m.state.candidateTip = sha;
       m.state.batch!.step = 'merging';
       return sha;
@@ -242,23 +256,33 @@ export class MergeQueue {
     /** The checks a resolution must pass; the problems found (empty: it passes). */
     const check = async (): Promise<string[]> => {
       entry.state = 'checking';
-      const r = await acts.checkResolution({
-        taskId: id,
-        worktree: prep.worktree,
-        conflicted: prep.conflicted,
-        onto,
-        branchTip: prep.branchTip,
-        mergeBase: prep.mergeBase,
-      });
+      const r = await acts.checkResolution.executeWithOptions(
+        { summary: `check ${id}'s resolution (markers, scope, both sides kept)` },
+        [
+          {
+            taskId: id,
+            worktree: prep.worktree,
+            conflicted: prep.conflicted,
+            onto,
+            branchTip: prep.branchTip,
+            mergeBase: prep.mergeBase,
+          },
+        ],
+      );
       if (!r.ok) return r.problems;
       if (gates.length === 0) return [];
-      const g = await acts.runChecks({
-        cwd: prep.worktree,
-        commands: gates,
-        timeoutMs: Math.max(TASK_VERIFY_COMMAND_TIMEOUT_MS, MISSION_VERIFY_COMMAND_TIMEOUT_MS),
-        logFile: `${prep.worktree}.verify.log`,
-        env: this.hooks.secretNames,
-      });
+      const g = await acts.runChecks.executeWithOptions(
+        { summary: line(`gates of ${id}'s resolution: ${commands(gates)}`) },
+        [
+          {
+            cwd: prep.worktree,
+            commands: gates,
+            timeoutMs: Math.max(TASK_VERIFY_COMMAND_TIMEOUT_MS, MISSION_VERIFY_COMMAND_TIMEOUT_MS),
+            logFile: `${prep.worktree}.verify.log`,
+            env: this.hooks.secretNames,
+          },
+        ],
+      );
       if (g.ok) return [];
       const f = g.failed!;
       return [`\`${f.command}\` failed (exit ${f.exitCode ?? 'timeout'}):\n${f.outputTail.trim()}`];
@@ -286,20 +310,26 @@ export class MergeQueue {
           missionVerify: spec.verify,
           feedback,
         });
-        const run = await acts.runResolver({
-          missionId: spec.id,
-          taskId: id,
-          worktree: prep.worktree,
-          branch: t.branch,
-          baseSha: onto,
-          agent: spec.resolver ?? m.specOf(id).agent,
-          prompt,
-          // Restated by a retried attempt's continuation prompt: the resolver's task is the prompt.
-          taskPrompt: prompt,
-          iteration: attempt,
-          role: 'resolver',
-          extraEnv: { FLOTILLA_CONFLICTS: prep.remaining.length ? prep.remaining.join('\n') : files.join('\n') },
-        });
+        const agent = spec.resolver ?? m.specOf(id).agent;
+        const run = await acts.runResolver.executeWithOptions(
+          { summary: `resolver (${agent.runtime}) · ${id} · run ${attempt}` },
+          [
+            {
+              missionId: spec.id,
+              taskId: id,
+              worktree: prep.worktree,
+              branch: t.branch,
+              baseSha: onto,
+              agent,
+              prompt,
+              // Restated by a retried attempt's continuation prompt: the resolver's task is the prompt.
+              taskPrompt: prompt,
+              iteration: attempt,
+              role: 'resolver',
+              extraEnv: { FLOTILLA_CONFLICTS: prep.remaining.length ? prep.remaining.join('\n') : files.join('\n') },
+            },
+          ],
+        );
         summary = run.summary;
         entry.costUsd = (entry.costUsd ?? 0) + (run.costUsd ?? 0);
       } catch (err) {
@@ -317,7 +347,9 @@ export class MergeQueue {
       entry.note = `resolution rejected: ${problems.join('; ').slice(0, 1500)}`;
       feedback = problems;
     }
-    await acts.dropConflict({ repo: spec.repo, worktree: prep.worktree }).catch(() => undefined);
+    await acts.dropConflict
+      .executeWithOptions({ summary: `drop ${id}'s conflict worktree` }, [{ repo: spec.repo, worktree: prep.worktree }])
+      .catch(() => undefined);
     return null;
   }
 
@@ -376,15 +408,19 @@ export class MergeQueue {
     kind: VerifyRun['kind'],
   ): Promise<{ command: string; exitCode: number | null; outputTail: string } | null> {
     const { m, spec } = this;
-    const r = await this.acts.verifyAt({
-      repo: spec.repo,
-      worktree: m.state.integrationWorktree!,
-      sha: chain[i].sha,
-      commands: spec.verify,
-      timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
-      logFile: `${m.state.integrationWorktree}.verify.log`,
-      env: this.hooks.secretNames,
-    });
+    const what = kind === 'batch' ? '' : kind === 'rerun' ? ' (rerun: flaky?)' : ` (bisect: through ${chain[i].id})`;
+    const summary = line(`verify ${commands(spec.verify)} on batch ${batch}${what} at ${short(chain[i].sha)}`);
+    const r = await this.acts.verifyAt.executeWithOptions({ summary }, [
+      {
+        repo: spec.repo,
+        worktree: m.state.integrationWorktree!,
+        sha: chain[i].sha,
+        commands: spec.verify,
+        timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
+        logFile: `${m.state.integrationWorktree}.verify.log`,
+        env: this.hooks.secretNames,
+      },
+    ]);
     const runs = m.state.verifyRuns!;
     runs.push({
       batch,
@@ -402,12 +438,10 @@ export class MergeQueue {
   private async publish(good: Link[]): Promise<void> {
     const { m, spec } = this;
     const sha = good[good.length - 1].sha;
-    await this.acts.publishRef({
-      repo: spec.repo,
-      ref: `refs/heads/${m.state.integrationBranch}`,
-      sha,
-      expected: m.state.integrationSha,
-    });
+    const summary = line(`publish ${short(sha)} to ${m.state.integrationBranch}: ${ids(good.map((l) => l.id))}`);
+    await this.acts.publishRef.executeWithOptions({ summary }, [
+      { repo: spec.repo, ref: `refs/heads/${m.state.integrationBranch}`, sha, expected: m.state.integrationSha },
+    ]);
     for (const l of good) {
       m.merged(l.id, l.sha);
       m.task(l.id).mergedAt = this.hooks.now();
@@ -418,8 +452,10 @@ export class MergeQueue {
     // In the background: removing a worktree (its node_modules…) must not hold up the next batch.
     // Best effort: one that cannot be removed now is listed by `flotilla clean` later.
     const removals = good.map((l) =>
-      this.acts
-        .removeTaskWorktree({ missionId: spec.id, runId: m.ownerRunId, repo: spec.repo, taskId: l.id, copy: spec.copy })
+      this.acts.removeTaskWorktree
+        .executeWithOptions({ summary: `remove ${l.id}'s merged worktree` }, [
+          { missionId: spec.id, runId: m.ownerRunId, repo: spec.repo, taskId: l.id, copy: spec.copy },
+        ])
         .then(
           () => undefined,
           () => undefined,

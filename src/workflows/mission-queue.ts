@@ -14,6 +14,7 @@ import { MergeQueue } from './merge-queue';
 import type { Mission } from './mission-state';
 import { MissionSteps, now } from './mission-steps';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
+import { ids, line } from './summaries';
 
 /** How often running tasks' work is compared for predicted conflicts, ms. */
 export const PREDICT_EVERY_MS = 60_000;
@@ -123,15 +124,20 @@ async function predictWhileRunning(m: Mission, stop: () => boolean): Promise<voi
     await condition(() => stop() || worthIt());
     if (stop()) break;
     try {
-      const r = await acts.predictConflicts({
-        repo: spec.repo,
-        base: s.integrationSha!,
-        running: running().map((id) => ({
-          taskId: id,
-          refs: [names.checkpointRef(spec.id, id), `refs/heads/${names.taskBranch(spec.id, id)}`],
-        })),
-        pending: waiting(),
-      });
+      const summary = line(
+        `predict conflicts of ${ids(running())}${waiting().length ? ` for ${ids(waiting().map((w) => w.taskId))}` : ''}`,
+      );
+      const r = await acts.predictConflicts.executeWithOptions({ summary }, [
+        {
+          repo: spec.repo,
+          base: s.integrationSha!,
+          running: running().map((id) => ({
+            taskId: id,
+            refs: [names.checkpointRef(spec.id, id), `refs/heads/${names.taskBranch(spec.id, id)}`],
+          })),
+          pending: waiting(),
+        },
+      ]);
       s.predicted = r.conflicts;
       s.waitingFor = r.waitFor;
     } catch {
@@ -139,7 +145,7 @@ async function predictWhileRunning(m: Mission, stop: () => boolean): Promise<voi
       s.predicted = [];
       s.waitingFor = {};
     }
-    await Promise.race([sleep(PREDICT_EVERY_MS), condition(stop)]);
+    await Promise.race([sleep(PREDICT_EVERY_MS, { summary: 'until the next conflict prediction' }), condition(stop)]);
   }
   s.predicted = [];
   s.waitingFor = {};
@@ -157,31 +163,36 @@ async function land(m: Mission, steps: MissionSteps): Promise<void> {
   if (mode === 'none') return;
   const acts = queueHost(s.hostQueue!, spec);
   try {
-    const r = await acts.landMission({
-      missionId: spec.id,
-      repo: spec.repo,
-      baseBranch: spec.base,
-      baseSha: s.baseSha!,
-      integrationBranch: s.integrationBranch,
-      integrationSha: s.integrationSha!,
-      tasks: s.tasks.map((t) => ({
-        id: t.id,
-        title: t.title,
-        branch: t.branch,
-        runtime: m.specOf(t.id).agent.runtime,
-        model: m.specOf(t.id).agent.model,
-        costUsd: t.costUsd,
-        diffstat: t.diffstat,
-      })),
-      verify: spec.verify,
-      verifyTimeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
-      integrationWorktree: s.integrationWorktree!,
-      setup: spec.setup,
-      redact: steps.secrets,
-      mode,
-      date: now(),
-      notes: { conflicts: s.conflicts, verifyRuns: s.verifyRuns },
-    });
+    const r = await acts.landMission.executeWithOptions(
+      { summary: `land ${s.integrationBranch} on ${spec.base} (${mode})` },
+      [
+        {
+          missionId: spec.id,
+          repo: spec.repo,
+          baseBranch: spec.base,
+          baseSha: s.baseSha!,
+          integrationBranch: s.integrationBranch,
+          integrationSha: s.integrationSha!,
+          tasks: s.tasks.map((t) => ({
+            id: t.id,
+            title: t.title,
+            branch: t.branch,
+            runtime: m.specOf(t.id).agent.runtime,
+            model: m.specOf(t.id).agent.model,
+            costUsd: t.costUsd,
+            diffstat: t.diffstat,
+          })),
+          verify: spec.verify,
+          verifyTimeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
+          integrationWorktree: s.integrationWorktree!,
+          setup: spec.setup,
+          redact: steps.secrets,
+          mode,
+          date: now(),
+          notes: { conflicts: s.conflicts, verifyRuns: s.verifyRuns },
+        },
+      ],
+    );
     if (r.status === 'landed') {
       const pr = r.pr
         ? r.pr.url

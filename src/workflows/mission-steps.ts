@@ -7,6 +7,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -14,7 +15,10 @@ import {
 import { taskDetails, taskSummary } from '../mission/describe';
 import { failureMessage } from '../mission/failures';
 import type { MissionProgress } from '../mission/progress';
+import { missionCurrentDetails } from '../mission/story';
 import { MissionPhase, MissionSpec, names, SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
+import { KeptAttributes, keepCurrentDetails, keepSearchAttributes } from './details';
+import { commands, line, short } from './summaries';
 import { anyWorker, missionHost } from './activities';
 import { holdSignal } from './messages';
 import type { MissionEffects } from './mission-handlers';
@@ -33,13 +37,35 @@ export class MissionSteps {
 
   /** The variables named in any task's `agent.env`: their values are redacted from what activities report. */
   private readonly secretNames: string[];
+  /** Progress and cost kept current as search attributes (missions started with them). */
+  private readonly attributes: KeptAttributes | null;
 
   constructor(
     private readonly m: Mission,
     private readonly spec: MissionSpec,
     private readonly searchAttributes: boolean,
+    private readonly storyAttributes = false,
   ) {
     this.secretNames = [...new Set(spec.tasks.flatMap((t) => t.agent.env))];
+    // What the Web UI shows on the mission's page while it runs (memory, not history).
+    keepCurrentDetails(() => missionCurrentDetails(m.progress()));
+    // Versioning: missions recorded before the story attributes never upserted progress or cost.
+    this.attributes =
+      storyAttributes && patched('story-attributes')
+        ? keepSearchAttributes(() => {
+            const p = m.progress();
+            return [
+              { key: SEARCH_ATTRIBUTE_KEYS.progress, value: p.percent },
+              // Cents: history gets an upsert per cent spent at most, not one per token.
+              { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(p.costUsd * 100) / 100 },
+            ];
+          })
+        : null;
+  }
+
+  /** Upserts progress and cost now if they changed: before the run ends or continues as new. */
+  flushAttributes(): void {
+    this.attributes?.flush();
   }
 
   /** What the message handlers may ask for. */
@@ -75,21 +101,27 @@ export class MissionSteps {
   async setup(detached = false): Promise<void> {
     const { m, spec } = this;
     const integration = await this.setupScope.run(async () => {
-      const { taskQueue } = await anyWorker.claimHost({ repo: spec.repo });
+      const { taskQueue } = await anyWorker.claimHost.executeWithOptions(
+        { summary: line(`claim the host of ${spec.repo}`) },
+        [{ repo: spec.repo }],
+      );
       this.host = missionHost(taskQueue, spec);
       m.state.hostQueue = taskQueue;
-      return this.host.prepareIntegration({
-        missionId: spec.id,
-        runId: m.ownerRunId,
-        repo: spec.repo,
-        baseBranch: spec.base,
-        baseSha: m.state.baseSha,
-        setup: spec.setup,
-        copy: spec.copy,
-        setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-        redact: this.secretNames,
-        ...(detached ? { detached } : {}),
-      });
+      const summary = line(`${m.state.integrationBranch} from ${spec.base}${detached ? ' (detached worktree)' : ''}`);
+      return this.host.prepareIntegration.executeWithOptions({ summary }, [
+        {
+          missionId: spec.id,
+          runId: m.ownerRunId,
+          repo: spec.repo,
+          baseBranch: spec.base,
+          baseSha: m.state.baseSha,
+          setup: spec.setup,
+          copy: spec.copy,
+          setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+          redact: this.secretNames,
+          ...(detached ? { detached } : {}),
+        },
+      ]);
     });
     m.state.baseSha = integration.baseSha;
     m.state.integrationWorktree = integration.worktree;
@@ -150,6 +182,7 @@ export class MissionSteps {
               copy: spec.copy,
               ...(retry ? { retry } : {}),
               ...(extra.fix ? { fix: extra.fix } : {}),
+              ...(this.storyAttributes ? { storyAttributes: true } : {}),
             },
           ],
           // What the Web UI shows for the task: a line in the list, its prompt and gate on its page.
@@ -159,6 +192,13 @@ export class MissionSteps {
             ? [
                 { key: SEARCH_ATTRIBUTE_KEYS.missionId, value: spec.id },
                 { key: SEARCH_ATTRIBUTE_KEYS.taskId, value: id },
+                ...(this.storyAttributes
+                  ? [
+                      { key: SEARCH_ATTRIBUTE_KEYS.repo, value: spec.repo },
+                      { key: SEARCH_ATTRIBUTE_KEYS.runtime, value: [m.specOf(id).agent.runtime] },
+                      { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: 0 },
+                    ]
+                  : []),
               ]
             : undefined,
         });
@@ -189,13 +229,10 @@ export class MissionSteps {
       if (t.status !== 'succeeded' || m.halt.cancel) continue;
       for (;;) {
         m.merging = id;
-        const r = await this.host.mergeBranch({
-          worktree: m.state.integrationWorktree!,
-          repo: spec.repo,
-          branch: t.branch,
-          taskId: id,
-          title: t.title,
-        });
+        const summary = line(`merge ${t.branch} into ${m.state.integrationBranch}`);
+        const r = await this.host.mergeBranch.executeWithOptions({ summary }, [
+          { worktree: m.state.integrationWorktree!, repo: spec.repo, branch: t.branch, taskId: id, title: t.title },
+        ]);
         m.merging = null;
         if (r.status === 'merged') {
           m.merged(id, r.sha);
@@ -219,13 +256,16 @@ export class MissionSteps {
     if (spec.verify.length === 0 || !m.state.waves[w].taskIds.some((id) => m.task(id).status === 'merged')) return;
     m.state.waves[w].status = 'verifying';
     for (;;) {
-      const r = await this.host.runChecks({
-        cwd: m.state.integrationWorktree!,
-        commands: spec.verify,
-        timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
-        logFile: `${m.state.integrationWorktree}.verify.log`,
-        env: this.secretNames,
-      });
+      const summary = line(`verify ${commands(spec.verify)} on wave ${w}`);
+      const r = await this.host.runChecks.executeWithOptions({ summary }, [
+        {
+          cwd: m.state.integrationWorktree!,
+          commands: spec.verify,
+          timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
+          logFile: `${m.state.integrationWorktree}.verify.log`,
+          env: this.secretNames,
+        },
+      ]);
       if (r.ok) return;
       const f = r.failed!;
       const why = `mission verify \`${f.command}\` failed after wave ${w} (exit ${f.exitCode ?? 'timeout'})`;
@@ -236,7 +276,10 @@ export class MissionSteps {
         return;
       }
       if (policy === 'revert') {
-        await this.host.resetIntegration({ worktree: m.state.integrationWorktree!, repo: spec.repo, sha: preWaveSha });
+        const summary = line(`reset ${m.state.integrationBranch} to ${short(preWaveSha)}: wave ${w} failed verify`);
+        await this.host.resetIntegration.executeWithOptions({ summary }, [
+          { worktree: m.state.integrationWorktree!, repo: spec.repo, sha: preWaveSha },
+        ]);
         // Only what this pass merged was reverted (a wave run again after a retry keeps the rest).
         m.reverted(mergedNow, preWaveSha, why);
         return;
@@ -262,6 +305,7 @@ export class MissionSteps {
   /** Settles the state for the end and sets the final phase; returns the final progress. */
   end(): MissionProgress {
     this.setPhase(this.m.finish(now()));
+    this.flushAttributes();
     return this.m.progress();
   }
 

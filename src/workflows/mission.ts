@@ -50,7 +50,7 @@ export type MissionResult = MissionProgress;
 
 export async function missionWorkflow(input: MissionInput): Promise<MissionResult> {
   const m = new Mission(input.spec, input.carried, workflowInfo().firstExecutionRunId, now());
-  const steps = new MissionSteps(m, input.spec, !!input.searchAttributes);
+  const steps = new MissionSteps(m, input.spec, !!input.searchAttributes, !!input.storyAttributes);
   // A reopened run is reopened before any handler runs: a retry racing the reopen sees its task pending.
   const reopen = input.carried?.reopen;
   if (reopen) m.reopen(reopen);
@@ -95,7 +95,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
       await steps.verifyWave(w, preWaveSha, mergedNow);
       m.waveDone(w);
       if (!m.state.paused) steps.setPhase('running');
-      await continueAsNewIfSuggested(m, input, inOrder);
+      await continueAsNewIfSuggested(m, steps, input, inOrder);
     }
   };
 
@@ -103,6 +103,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     if (!mergeQueue) return waveStory();
     if ((await queueStory(m, steps)) === 'continue') {
       await condition(allHandlersFinished);
+      steps.flushAttributes();
       await continueAsNew<typeof missionWorkflow>({ ...input, carried: m.carry() });
     }
   };
@@ -139,10 +140,16 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
  * the state. The next run claims the host again and reuses the integration branch and worktree,
  * which belong to the mission's first run id.
  */
-async function continueAsNewIfSuggested(m: Mission, input: MissionInput, inOrder: number): Promise<void> {
+async function continueAsNewIfSuggested(
+  m: Mission,
+  steps: MissionSteps,
+  input: MissionInput,
+  inOrder: number,
+): Promise<void> {
   const next = m.nextWave(inOrder);
   if (!workflowInfo().continueAsNewSuggested || next < 0 || m.halt.halted) return;
   m.state.currentWave = next;
   await condition(allHandlersFinished);
+  steps.flushAttributes();
   await continueAsNew<typeof missionWorkflow>({ ...input, carried: m.carry() });
 }

@@ -18,6 +18,7 @@ import { ErrorType } from '../mission/error-types';
 import { failureDetails, failureMessage } from '../mission/failures';
 import { addAgentRun, sessionBaseFor, TaskUsage } from '../mission/usage';
 import { SETUP_COMMAND_TIMEOUT_MS } from './limits';
+import { agentRun, rateLimitWait } from './summaries';
 import { holdSignal, releaseSignal, steerTaskSignal, taskUpdateSignal } from './messages';
 import { RATE_LIMIT_RESUME_PROMPT, resumePrompt, steerPrompt } from './task-prompts';
 import type { TaskInput } from './task';
@@ -88,6 +89,7 @@ export class TaskAgent {
     const { task } = this.input;
     for (;;) {
       if (this.held) {
+        this.steps.step('held (pause --now)');
         await this.report(
           'paused (--now): the agent was stopped after a checkpoint; `flotilla resume` continues it',
           true,
@@ -138,27 +140,34 @@ export class TaskAgent {
     const { task } = input;
     for (let waits = 0, shutdowns = 0; ;) {
       try {
-        const { acts, wt } = this.steps;
-        const run = await acts.runAgent({
-          missionId: input.missionId,
-          taskId: task.id,
-          worktree: wt.worktree,
-          branch: wt.branch,
-          baseSha: input.baseSha,
-          agent: task.agent,
-          prompt,
-          taskPrompt: task.prompt,
-          iteration,
-          resumeSessionId: resume,
-          repo: input.repo,
-          runId: input.runId,
-          exclude: input.copy,
-          checkpointEveryMs: task.checkpointEveryMs,
-          setup: input.setup,
-          setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-          ...sessionBaseFor(usage, resume),
-        });
+        const { acts, wt, story } = this.steps;
+        story.runs++;
+        this.steps.step(`agent running (${task.agent.runtime})`);
+        const summary = agentRun(task.agent.runtime, task.id, iteration, story.runs, resume);
+        const run = await acts.runAgent.executeWithOptions({ summary }, [
+          {
+            missionId: input.missionId,
+            taskId: task.id,
+            worktree: wt.worktree,
+            branch: wt.branch,
+            baseSha: input.baseSha,
+            agent: task.agent,
+            prompt,
+            taskPrompt: task.prompt,
+            iteration,
+            resumeSessionId: resume,
+            repo: input.repo,
+            runId: input.runId,
+            exclude: input.copy,
+            checkpointEveryMs: task.checkpointEveryMs,
+            setup: input.setup,
+            setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+            ...sessionBaseFor(usage, resume),
+          },
+        ]);
         addAgentRun(usage, run, run.attempt);
+        story.lastEventAt = run.lastEventAt ?? story.lastEventAt;
+        story.retrying = null;
         await this.report(null);
         return run;
       } catch (err) {
@@ -169,6 +178,7 @@ export class TaskAgent {
           if (details) addAgentRun(usage, details, details.attempt);
           resume = details?.sessionId ?? usage.sessionId ?? resume;
           prompt = resume ? WORKER_STOPPED_PROMPT : prompt;
+          this.steps.story.retrying = `the agent's worker stopped (${failureMessage(err)}); its session goes on`;
           continue;
         }
         if (isCancellation(err)) throw err;
@@ -180,8 +190,11 @@ export class TaskAgent {
         // A durable timer: nothing runs and nothing is paid while the limit lasts; the session
         // then continues with a short nudge, so no finished turn is repeated.
         const waitMs = Math.max(1000, details?.retryAfterMs ?? 60_000);
+        const until = Date.now() + waitMs;
+        this.steps.step('waiting out a rate limit');
+        this.steps.story.retrying = `${failureMessage(err)}; resuming at ${new Date(until).toISOString().slice(11, 19)} UTC`;
         await this.report(`${failureMessage(err)}; resuming in ${Math.round(waitMs / 1000)}s`);
-        await sleep(waitMs);
+        await sleep(waitMs, { summary: rateLimitWait(task.id, until) });
         resume = details?.sessionId ?? resume;
         prompt = resume ? RATE_LIMIT_RESUME_PROMPT : prompt;
       }

@@ -6,9 +6,11 @@ import { CancellationScope, patched } from '@temporalio/workflow';
 import type { CheckpointResult } from '../activities/commit';
 import { failureMessage } from '../mission/failures';
 import type { Diffstat } from '../mission/progress';
+import type { TaskStory } from '../mission/story';
 import type { TaskUsage } from '../mission/usage';
 import { taskHost } from './activities';
 import { SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
+import { commands, line, short } from './summaries';
 import type { TaskInput } from './task';
 
 export interface TaskResult extends TaskUsage {
@@ -27,35 +29,61 @@ export type TaskEnding = Omit<TaskResult, 'status' | 'branch' | keyof TaskUsage>
 export class TaskSteps {
   readonly acts: ReturnType<typeof taskHost>;
   wt!: { worktree: string; branch: string };
+  /** What the task does now, for its current details (the workflow renders it with its usage). */
+  readonly story: Omit<TaskStory, keyof TaskUsage | 'runs'> & { runs: number };
 
   constructor(
     private readonly input: TaskInput,
     private readonly usage: TaskUsage,
   ) {
     this.acts = taskHost(input.hostQueue, input.task, input.setup.length);
+    this.story = {
+      step: 'preparing its worktree',
+      since: new Date().toISOString(),
+      iteration: 1,
+      maxIterations: input.task.maxIterations,
+      runs: 0,
+      lastEventAt: null,
+      gate: null,
+      retrying: null,
+      ended: null,
+    };
+  }
+
+  /** The task moves on to `step` (its current details say so, and since when). */
+  step(step: string): void {
+    this.story.step = step;
+    this.story.since = new Date().toISOString();
   }
 
   async prepare(): Promise<void> {
     const { input } = this;
-    this.wt = await this.acts.prepareWorktree({
-      missionId: input.missionId,
-      runId: input.runId,
-      taskId: input.task.id,
-      repo: input.repo,
-      baseSha: input.baseSha,
-      setup: input.setup,
-      copy: input.copy,
-      setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-      redact: input.task.agent.env,
-    });
+    const summary = `worktree for ${input.task.id} from ${short(input.baseSha)}`;
+    this.wt = await this.acts.prepareWorktree.executeWithOptions({ summary }, [
+      {
+        missionId: input.missionId,
+        runId: input.runId,
+        taskId: input.task.id,
+        repo: input.repo,
+        baseSha: input.baseSha,
+        setup: input.setup,
+        copy: input.copy,
+        setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+        redact: input.task.agent.env,
+      },
+    ]);
   }
 
   /** Fast-forwards the task branch to the candidate that failed the mission verify (a fix run). */
   async syncTo(sha: string): Promise<void> {
-    await this.acts.syncTaskBranch({ worktree: this.wt.worktree, sha });
+    this.step('syncing its branch to the failing candidate');
+    const summary = `fast-forward ${this.wt.branch} to the failing candidate ${short(sha)}`;
+    await this.acts.syncTaskBranch.executeWithOptions({ summary }, [{ worktree: this.wt.worktree, sha }]);
   }
 
   result(status: TaskResult['status'], rest: TaskEnding): TaskResult {
+    this.story.ended = status === 'succeeded' ? 'succeeded' : `failed: ${rest.error ?? 'unknown'}`;
+    this.story.retrying = null;
     return { status, branch: this.wt.branch, ...this.usage, ...rest };
   }
 
@@ -65,39 +93,55 @@ export class TaskSteps {
    */
   commit(note?: string): Promise<CheckpointResult> {
     const { input, wt } = this;
-    return this.acts.checkpoint({
-      worktree: wt.worktree,
-      taskId: input.task.id,
-      title: input.task.title,
-      branch: wt.branch,
-      baseSha: input.baseSha,
-      exclude: input.copy,
-      note,
-    });
+    if (!note) this.step('committing its work');
+    const summary = line(`commit ${input.task.id}'s work on ${wt.branch}${note ? ` ${note}` : ''}`);
+    return this.acts.checkpoint.executeWithOptions({ summary }, [
+      {
+        worktree: wt.worktree,
+        taskId: input.task.id,
+        title: input.task.title,
+        branch: wt.branch,
+        baseSha: input.baseSha,
+        exclude: input.copy,
+        note,
+      },
+    ]);
   }
 
   /** Records the worktree's state under the task's checkpoint ref; the task branch is not touched. */
   checkpoint(note: string) {
     const { input, wt } = this;
-    return this.acts.snapshot({
-      worktree: wt.worktree,
-      repo: input.repo,
-      missionId: input.missionId,
-      taskId: input.task.id,
-      exclude: input.copy,
-      note,
-    });
+    const summary = `checkpoint ${input.task.id} ${note}`;
+    return this.acts.snapshot.executeWithOptions({ summary }, [
+      {
+        worktree: wt.worktree,
+        repo: input.repo,
+        missionId: input.missionId,
+        taskId: input.task.id,
+        exclude: input.copy,
+        note,
+      },
+    ]);
   }
 
   /** The task's `verify` commands in its worktree. */
-  gate() {
-    return this.acts.runChecks({
-      cwd: this.wt.worktree,
-      commands: this.input.task.verify,
-      timeoutMs: TASK_VERIFY_COMMAND_TIMEOUT_MS,
-      logFile: `${this.wt.worktree}.verify.log`,
-      env: this.input.task.agent.env,
-    });
+  async gate() {
+    const { task } = this.input;
+    this.step('gate running');
+    const summary = line(`gate ${commands(task.verify)} · ${task.id} · iteration ${this.story.iteration}`);
+    const r = await this.acts.runChecks.executeWithOptions({ summary }, [
+      {
+        cwd: this.wt.worktree,
+        commands: task.verify,
+        timeoutMs: TASK_VERIFY_COMMAND_TIMEOUT_MS,
+        logFile: `${this.wt.worktree}.verify.log`,
+        env: task.agent.env,
+      },
+    ]);
+    this.story.gate = r.ok
+      ? `passed at iteration ${this.story.iteration}`
+      : `\`${r.failed!.command}\` failed (exit ${r.failed!.exitCode ?? 'timeout'}) at iteration ${this.story.iteration}`;
+    return r;
   }
 
   /**

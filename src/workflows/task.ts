@@ -7,11 +7,14 @@
  * the next prompt, at most `maxIterations` runs in all. Every activity runs on the host queue.
  * See task-agent.ts for the conversation and task-steps.ts for the git and gate steps.
  */
-import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
 import type { FixRequest } from '../mission/progress';
 import type { CommandLine, TaskSpec } from '../mission/types';
 import { taskUsage, TaskUsage } from '../mission/usage';
 import { failureMessage } from '../mission/failures';
+import { taskCurrentDetails } from '../mission/story';
+import { SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
+import { keepCurrentDetails, keepSearchAttributes } from './details';
 import { TaskAgent } from './task-agent';
 import { fixPrompt, gatePrompt, retryPrompt } from './task-prompts';
 import { TaskResult, TaskSteps } from './task-steps';
@@ -37,14 +40,33 @@ export interface TaskInput {
    * mission verify and the candidate to start from; `retry` carries its usage and session.
    */
   fix?: FixRequest & { round: number };
+  /** The namespace has Flotilla's story attributes: the task keeps `FlotillaCostUsd` current. */
+  storyAttributes?: boolean;
 }
 
 export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
-  const { task } = input;
   // A retried task goes on counting from where its earlier run stopped.
   const usage = taskUsage(input.retry?.usage);
   const steps = new TaskSteps(input, usage);
   const agent = new TaskAgent(input, usage, steps);
+  // What the Web UI shows on the task's page while it runs (memory, not history).
+  keepCurrentDetails(() => taskCurrentDetails({ ...steps.story, ...usage }));
+  // Versioning: tasks recorded before the story attributes never upserted their cost.
+  const attributes =
+    input.storyAttributes && patched('story-attributes')
+      ? keepSearchAttributes(() => [
+          { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(usage.costUsd * 100) / 100 },
+        ])
+      : null;
+  try {
+    return await run(input, usage, steps, agent);
+  } finally {
+    attributes?.flush();
+  }
+}
+
+async function run(input: TaskInput, usage: TaskUsage, steps: TaskSteps, agent: TaskAgent): Promise<TaskResult> {
+  const { task } = input;
   await steps.prepare();
 
   let resume = input.retry ? usage.sessionId : null;
@@ -57,6 +79,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   /** The head the gate last failed on: an iteration that leaves it unchanged cannot pass. */
   let failedGateSha: string | null = null;
   for (let iteration = 1; iteration <= task.maxIterations;) {
+    steps.story.iteration = iteration;
     try {
       // Gate iterations and steering continue the same agent session, so it keeps its context.
       summary = (await agent.converse(prompt, iteration, resume)).summary;
@@ -108,6 +131,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
         ...last,
         error: `${why} after ${iteration} iteration${iteration === 1 ? '' : 's'} (maxIterations)`,
       });
+    steps.story.retrying = `${why}; the agent gets the output for iteration ${iteration + 1} of ${task.maxIterations}`;
     await agent.report(`${why}; iteration ${iteration + 1} of ${task.maxIterations}`);
     iteration++;
     prompt = gatePrompt(task, f.command, f.exitCode, f.outputTail, iteration);
