@@ -55,6 +55,8 @@ export class MissionSteps {
         ? keepSearchAttributes(() => {
             const p = m.progress();
             return [
+              // The phase people see (blocked, paused included), not only the workflow's own.
+              { key: SEARCH_ATTRIBUTE_KEYS.phase, value: p.phase },
               { key: SEARCH_ATTRIBUTE_KEYS.progress, value: p.percent },
               // Cents: history gets an upsert per cent spent at most, not one per token.
               { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(p.costUsd * 100) / 100 },
@@ -81,7 +83,9 @@ export class MissionSteps {
   /** Sets the phase; the search attribute is upserted even when it does not change (history). */
   setPhase(phase: MissionPhase): void {
     this.m.state.phase = phase;
-    if (this.searchAttributes) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTE_KEYS.phase, value: phase }]);
+    // Missions with the story attributes keep the phase with progress and cost, upserted when it changes.
+    if (this.searchAttributes && !this.attributes)
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTE_KEYS.phase, value: phase }]);
   }
 
   private cancelRunning(): void {

@@ -6,7 +6,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ensureTemporalCli } from '../../src/client/server';
-import { SEARCH_ATTRIBUTES } from '../../src/mission/types';
+import { SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTES } from '../../src/mission/types';
 
 let installed = false;
 
@@ -20,6 +20,9 @@ export function quietRuntime(): void {
   }
 }
 
+/** The Temporal CLI's names of search attribute types (`--search-attribute Name=Type`). */
+const CLI_TYPE: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', KEYWORD_LIST: 'KeywordList' };
+
 /** A dev server on `port` (any free one when omitted): its address is `127.0.0.1:<port>`. */
 export async function startDevServer(port?: number, extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
   quietRuntime();
@@ -31,7 +34,10 @@ export async function startDevServer(port?: number, extraArgs: string[] = []): P
       ip: '127.0.0.1',
       port,
       extraArgs: [
-        ...Object.values(SEARCH_ATTRIBUTES).flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
+        ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, n]) => [
+          '--search-attribute',
+          `${n}=${CLI_TYPE[SEARCH_ATTRIBUTE_TYPES[k as keyof typeof SEARCH_ATTRIBUTES]]}`,
+        ]),
         ...extraArgs,
       ],
     },

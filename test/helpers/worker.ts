@@ -2,7 +2,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { MissionSpec } from '../../src/mission/types';
-import { names } from '../../src/mission/types';
+import { names, SEARCH_ATTRIBUTE_KEYS } from '../../src/mission/types';
 import { createWorkers } from '../../src/worker';
 import { missionWorkflow, type MissionInput, type MissionResult } from '../../src/workflows/mission';
 import { tempDir } from './git';
@@ -38,11 +38,20 @@ export function startMission(
   taskQueue: string,
   spec: MissionSpec,
 ): Promise<WorkflowHandle> {
-  const input: MissionInput = { spec, searchAttributes: true };
+  const input: MissionInput = { spec, searchAttributes: true, storyAttributes: true };
+  const k = SEARCH_ATTRIBUTE_KEYS;
   return env.client.workflow.start(missionWorkflow, {
     workflowId: names.missionWorkflowId(spec.id),
     taskQueue,
     args: [input],
+    typedSearchAttributes: [
+      { key: k.missionId, value: spec.id },
+      { key: k.phase, value: 'planning' },
+      { key: k.repo, value: spec.repo },
+      { key: k.runtime, value: [...new Set(spec.tasks.map((t) => t.agent.runtime))] },
+      { key: k.progress, value: 0 },
+      { key: k.costUsd, value: 0 },
+    ],
   });
 }
 

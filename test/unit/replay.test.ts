@@ -12,7 +12,8 @@ import { quietRuntime } from '../helpers/temporal';
 // One folder per era of the workflow code (`before-control`: recorded before pause --now, steer,
 // retry, skip and WIP checkpoints; `before-story`: before the mission workflow ended Canceled or
 // Failed as its outcome (docs/architecture.md); `before-queue`: before the merge queue, merging wave
-// by wave; `current`: the latest). Every one must keep replaying.
+// by wave; `before-details`: before missions kept their phase, progress and cost as search
+// attributes (`story-attributes`); `current`: the latest). Every one must keep replaying.
 const dir = path.join(__dirname, '..', 'fixtures', 'histories');
 const files = readdirSync(dir, { recursive: true })
   .map(String)
