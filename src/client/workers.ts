@@ -4,7 +4,7 @@
  * a query or an update when no worker runs at all.
  */
 import { Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { ActivityInterceptorsFactory, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createQueryWorker, createWorkers, FlotillaWorkers } from '../worker';
@@ -14,15 +14,21 @@ import { workerIdentity, workerPolling } from './visibility';
 let runtimeInstalled = false;
 
 /**
- * Installs the SDK's runtime once per process. `inProcess`: its log goes to
- * `$FLOTILLA_HOME/worker.log` (the terminal shows progress instead) and it leaves SIGINT/SIGTERM
- * to the command, which says what happens to the mission before its worker stops.
+ * Installs the SDK's runtime once per process (later calls do nothing). `inProcess`: its log goes
+ * to `$FLOTILLA_HOME/worker.log` (the terminal shows progress instead) and it leaves
+ * SIGINT/SIGTERM to the command, which says what happens to the mission before its worker stops.
+ * `prometheus`: the address (`host:port`) the SDK's Prometheus exporter binds, serving the
+ * runtime's metrics at `/metrics` (`flotilla worker --metrics`, see src/worker/metrics-server.ts).
+ * @throws the SDK's error when its exporter cannot bind `prometheus` (nothing is installed then)
  */
-export function installRuntime(config: FlotillaConfig, inProcess: boolean): void {
+export function installRuntime(config: FlotillaConfig, inProcess: boolean, opts: { prometheus?: string } = {}): void {
   if (runtimeInstalled) return;
-  runtimeInstalled = true;
+  const telemetryOptions = opts.prometheus
+    ? { telemetryOptions: { metrics: { prometheus: { bindAddress: opts.prometheus } } } }
+    : {};
   if (!inProcess) {
-    Runtime.install({ logger: new DefaultLogger('INFO') });
+    Runtime.install({ logger: new DefaultLogger('INFO'), ...telemetryOptions });
+    runtimeInstalled = true;
     return;
   }
   mkdirSync(config.home, { recursive: true });
@@ -35,7 +41,9 @@ export function installRuntime(config: FlotillaConfig, inProcess: boolean): void
         `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message} ${entry.meta ? JSON.stringify(entry.meta) : ''}\n`,
       );
     }),
+    ...telemetryOptions,
   });
+  runtimeInstalled = true;
 }
 
 /** Workers running in this process; `stop()` shuts them down and closes their connection. */
@@ -60,10 +68,11 @@ export const IN_PROCESS_SHUTDOWN_FORCE_MS = 15_000;
  * Starts both Flotilla workers (shared and host queue) in this process.
  * @param inProcess the worker of a `run`/`watch`: marked as such to other commands (see
  *   `workerPolling`), and quick to leave
+ * @param activityInterceptors for the host queue's activities (e.g. `FlotillaMetrics.activityInterceptor`)
  */
 export async function startWorkers(
   config: FlotillaConfig,
-  opts: { concurrency?: number; inProcess?: boolean } = {},
+  opts: { concurrency?: number; inProcess?: boolean; activityInterceptors?: ActivityInterceptorsFactory[] } = {},
 ): Promise<RunningWorkers> {
   const connection = await NativeConnection.connect({ address: config.address });
   try {
@@ -73,6 +82,7 @@ export async function startWorkers(
       taskQueue: config.taskQueue,
       home: config.home,
       concurrency: opts.concurrency,
+      activityInterceptors: opts.activityInterceptors,
       ...(opts.inProcess
         ? {
             identity: workerIdentity('in-process'),

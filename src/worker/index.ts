@@ -7,7 +7,7 @@
  *   crash takes over the dead one's activities (their retries after the heartbeat timeout).
  */
 import type { Duration } from '@temporalio/common';
-import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import { ActivityInterceptorsFactory, NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +33,11 @@ export interface FlotillaWorkerOptions {
   shutdownGraceTime?: Duration;
   /** After this long a shutdown gives up waiting for activities (default: never). */
   shutdownForceTime?: Duration;
+  /**
+   * Interceptors for the host queue's activities (every activity but `claimHost`), e.g. the
+   * metrics of `flotilla worker --metrics` (src/worker/metrics.ts). Default: none.
+   */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }
 
 /** The host task queue for `taskQueue` on this machine. */
@@ -98,6 +103,7 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     taskQueue: hostQueue,
     activities,
     maxConcurrentActivityTaskExecutions: opts.concurrency ?? 16,
+    ...(opts.activityInterceptors?.length ? { interceptors: { activity: opts.activityInterceptors } } : {}),
   });
   return {
     shared,

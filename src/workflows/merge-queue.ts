@@ -19,6 +19,7 @@ import { ConflictState, MAX_VERIFY_RUNS, VerifyRun } from '../mission/progress';
 import { bisectNext, refreshWaves } from '../mission/queue';
 import type { MissionSpec } from '../mission/types';
 import { queueHost } from './activities';
+import { reportMergeQueue } from './queue-metrics';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 import type { Mission } from './mission-state';
 import type { Block } from './mission-types';
@@ -82,6 +83,7 @@ export class MergeQueue {
   enqueue(id: string, summary: string | undefined): void {
     if (summary) this.summaries.set(id, summary);
     this.m.state.queue!.push(id);
+    reportMergeQueue(this.spec.id, this.m.state);
   }
 
   /** Takes one batch after another until `stopWhen` says the mission is done with merging. */
@@ -126,6 +128,7 @@ export class MergeQueue {
     if (verdict.good.length > 0) await this.publish(verdict.good);
     if (verdict.culprit) await this.culprit(verdict.culprit, verdict.failed!, verdict.rest);
     s.batch = null;
+    reportMergeQueue(this.spec.id, s);
     refreshWaves(s);
     this.hooks.setPhase('running');
   }
