@@ -21,7 +21,12 @@ export function quietRuntime(): void {
 }
 
 /** The Temporal CLI's names of search attribute types (`--search-attribute Name=Type`). */
-const CLI_TYPE: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', KEYWORD_LIST: 'KeywordList' };
+const CLI_TYPE: Record<string, string> = {
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  KEYWORD_LIST: 'KeywordList',
+};
 
 /** A dev server on `port` (any free one when omitted): its address is `127.0.0.1:<port>`. */
 export async function startDevServer(port?: number, extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {

@@ -48,6 +48,15 @@ async function listIds(client: Client, query: string, want: (ids: string[]) => b
   return ids.sort();
 }
 
+/** Polls `pred` until it holds (at most 20 s). */
+async function until(pred: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await pred().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** The summaries of the activities a workflow scheduled, in order (user metadata in history). */
 async function activitySummaries(client: Client, workflowId: string): Promise<string[]> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
@@ -85,9 +94,7 @@ test('a running, then finished mission: details, summaries and search attributes
   );
   expect(running).toContain('**Merge queue**');
   const slow = env.client.workflow.getHandle(names.taskWorkflowId(spec.id, 'slow'));
-  await waitFor(env.client, spec.id, async () =>
-    (await currentDetails(slow)).startsWith('**agent running (command)**'),
-  );
+  await until(async () => (await currentDetails(slow)).startsWith('**agent running (command)**'));
   expect(await currentDetails(slow)).toMatch(/ · iteration 1 of 1 · agent run 1\n/);
   expect(await slow.describe().then((d) => d.staticSummary())).toBe('A slow | task · command');
 
