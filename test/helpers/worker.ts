@@ -38,7 +38,7 @@ export function startMission(
   taskQueue: string,
   spec: MissionSpec,
 ): Promise<WorkflowHandle> {
-  const input: MissionInput = { spec, searchAttributes: true };
+  const input: MissionInput = { spec, searchAttributes: true, storyAttributes: true };
   return env.client.workflow.start(missionWorkflow, {
     workflowId: names.missionWorkflowId(spec.id),
     taskQueue,
