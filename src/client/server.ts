@@ -283,17 +283,25 @@ export async function ensureSearchAttributes(
   } catch {
     return { searchAttributes: false, storyAttributes: false };
   }
-  const missing = (Object.keys(SEARCH_ATTRIBUTES) as AttributeName[]).filter((a) => !(SEARCH_ATTRIBUTES[a] in custom));
+  const missingIn = (c: typeof custom): AttributeName[] =>
+    (Object.keys(SEARCH_ATTRIBUTES) as AttributeName[]).filter((a) => !(SEARCH_ATTRIBUTES[a] in c));
+  const missing = missingIn(custom);
   if (missing.length === 0) return setsIn(custom);
-  try {
-    await connection.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(missing.map((a) => [SEARCH_ATTRIBUTES[a], indexedType(a)])),
-    });
-  } catch (err) {
-    // Another client added some first: the service refuses the whole call, and the list decides.
-    // Anything else (not allowed, not implemented) will not change by waiting.
-    if (!(isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS)) return setsIn(await list().catch(() => custom));
+  for (let round = 0; ; round++) {
+    try {
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missingIn(custom).map((a) => [SEARCH_ATTRIBUTES[a], indexedType(a)])),
+      });
+      break;
+    } catch (err) {
+      // Not allowed, not implemented: waiting will not change it.
+      if (!(isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS))
+        return setsIn(await list().catch(() => custom));
+      // Another client added some first and the service refused the whole call: add the rest.
+      custom = await list().catch(() => custom);
+      if (missingIn(custom).length === 0 || round === 2) break;
+    }
   }
   const deadline = Date.now() + REGISTRATION_WAIT_MS;
   for (;;) {
