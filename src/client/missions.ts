@@ -19,7 +19,7 @@ import { progressQuery } from '../workflows/messages';
 import type { CarriedState, MissionInput } from '../workflows/mission';
 import { FlotillaConfig, workflowUrl } from './config';
 import { CliError, EXIT, NoWorkerError } from './errors';
-import { annotateRunningTasks } from './live-tasks';
+import { annotateRunningTasks, LiveAgent } from './live-tasks';
 
 /** How long a progress query may wait for a worker to answer, ms. */
 const QUERY_DEADLINE_MS = 10_000;
@@ -125,6 +125,7 @@ export async function finalProgress(
  * missions answer the progress query, their running tasks corrected by what Temporal knows of
  * their agents (see `annotateRunningTasks`); ended ones answer through {@link finalProgress}.
  * @param ask provides a worker for the query when none may poll
+ * @param live filled with each running task's agent attempt (see `annotateRunningTasks`)
  * @throws NoWorkerError when a running mission's query went unanswered; CliError as
  *   {@link finalProgress}
  */
@@ -133,6 +134,7 @@ export async function progressOf(
   config: FlotillaConfig,
   { handle, description }: DescribedMission,
   ask: Ask = asIs,
+  live?: Map<string, LiveAgent>,
 ): Promise<MissionProgress> {
   let progress: MissionProgress;
   if (description.status.name === 'RUNNING') {
@@ -144,7 +146,7 @@ export async function progressOf(
         `mission "${missionId}" is running but no worker answered; start one with \`flotilla worker\` (or \`flotilla watch ${missionId}\`)`,
       );
     }
-    await annotateRunningTasks(client, missionId, progress);
+    await annotateRunningTasks(client, missionId, progress, live);
   } else {
     progress = (await finalProgress(handle, description, config, ask)).progress;
   }
@@ -161,8 +163,9 @@ export async function getProgress(
   config: FlotillaConfig,
   missionId: string,
   ask: Ask = asIs,
+  live?: Map<string, LiveAgent>,
 ): Promise<MissionProgress> {
-  return progressOf(client, config, await describeMission(client, config, missionId), ask);
+  return progressOf(client, config, await describeMission(client, config, missionId), ask, live);
 }
 
 /** How an ended mission ended, for messages: `failed: task a failed`, `completed`. */

@@ -4,6 +4,7 @@
  */
 import { Client, defaultPayloadConverter, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { missionDetails, missionSummary } from '../mission/describe';
+import { missionStartAttributes } from '../mission/search';
 import { planWaves } from '../mission/plan';
 import { budgetReached, retryRejection, stateFromResult } from '../mission/control';
 import { missionWorkflow } from '../workflows';
@@ -11,7 +12,7 @@ import type { CarriedState, MissionInput } from '../workflows/mission';
 import { FlotillaConfig } from './config';
 import { CliError, EXIT } from './errors';
 import { Ask, DescribedMission, finalProgress } from './missions';
-import { startAttributes } from './start';
+import { ensureSearchAttributes } from './server';
 
 /** Another `retry` reopened the mission between this one's look and its start. */
 export class AlreadyReopenedError extends CliError {
@@ -67,14 +68,16 @@ export async function reopenMission(
         rerunsEarlierWaves: true,
         reopen: taskId,
       };
-  const next: MissionInput = { spec: input.spec, searchAttributes: input.searchAttributes, carried };
+  // The namespace may have gained attributes since the mission started (a newer Flotilla's `run`).
+  const sets = await ensureSearchAttributes(client.connection, config.namespace);
+  const next: MissionInput = { spec: input.spec, ...sets, carried };
   try {
     await client.workflow.start(missionWorkflow, {
       workflowId: handle.workflowId,
       taskQueue: description.taskQueue,
       args: [next],
       // The reopened run sets itself up first; it says `running` once it does.
-      typedSearchAttributes: input.searchAttributes ? startAttributes(missionId, 'planning') : undefined,
+      typedSearchAttributes: missionStartAttributes(next.spec, 'planning', sets),
       staticSummary: missionSummary(next.spec),
       staticDetails: missionDetails(next.spec, planWaves(next.spec.tasks)),
     });

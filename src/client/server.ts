@@ -7,12 +7,14 @@
  * directive that `go install` refuses); else, without Go, the SDK's own cached download through
  * `@temporalio/testing` (see `sdk-server.ts`).
  */
-import { Connection } from '@temporalio/client';
+import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { SEARCH_ATTRIBUTES } from '../mission/types';
+import type { SearchAttributeType } from '@temporalio/common';
+import type { AttributeSets } from '../mission/search';
+import { SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTES } from '../mission/types';
 import { FlotillaConfig, isLoopback, portOf } from './config';
 import { CliError, EXIT } from './errors';
 
@@ -105,7 +107,43 @@ export function readServerRecord(home: string): ServerRecord | undefined {
   }
 }
 
-/** `start-dev` arguments: loopback only, Flotilla's search attributes registered. */
+/** The `temporal` CLI's names of search attribute types (`--search-attribute Name=Type`). */
+const CLI_TYPE_NAMES: Record<SearchAttributeType, string> = {
+  TEXT: 'Text',
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+type AttributeName = keyof typeof SEARCH_ATTRIBUTES;
+/** The attributes of each set (see `AttributeSets`): the first three, and the story's. */
+const ATTRIBUTE_SETS: Record<keyof AttributeSets, AttributeName[]> = {
+  searchAttributes: ['missionId', 'taskId', 'phase'],
+  storyAttributes: ['progress', 'costUsd', 'repo', 'runtime'],
+};
+
+/** The `temporal` CLI's type name of one of Flotilla's attributes, by its name (`FlotillaProgress` -> `Int`). */
+export function cliTypeName(name: string): string {
+  const a = (Object.keys(SEARCH_ATTRIBUTES) as AttributeName[]).find((k) => SEARCH_ATTRIBUTES[k] === name);
+  return a ? CLI_TYPE_NAMES[SEARCH_ATTRIBUTE_TYPES[a]] : 'Keyword';
+}
+
+/**
+ * `--search-attribute Name=Type` flags of `temporal server start-dev` for Flotilla's attributes:
+ * every one, or only those of `sets` (tests start servers as older Flotillas did).
+ */
+export function searchAttributeFlags(
+  sets: (keyof AttributeSets)[] = ['searchAttributes', 'storyAttributes'],
+): string[] {
+  return sets
+    .flatMap((set) => ATTRIBUTE_SETS[set])
+    .flatMap((a) => ['--search-attribute', `${SEARCH_ATTRIBUTES[a]}=${CLI_TYPE_NAMES[SEARCH_ATTRIBUTE_TYPES[a]]}`]);
+}
+
+/** `start-dev` arguments: loopback only, Flotilla's search attributes registered with their types. */
 export function startDevArgs(address: string, db: string): string[] {
   const port = portOf(address);
   const args = [
@@ -122,8 +160,7 @@ export function startDevArgs(address: string, db: string): string[] {
     '--log-level',
     'warn',
   ];
-  for (const name of Object.values(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=Keyword`);
-  return args;
+  return [...args, ...searchAttributeFlags()];
 }
 
 /**
@@ -204,24 +241,76 @@ export async function stopEmbeddedServer(home: string): Promise<boolean> {
   }
 }
 
+const { IndexedValueType } = temporal.api.enums.v1;
+const indexedType = (a: AttributeName): temporal.api.enums.v1.IndexedValueType =>
+  IndexedValueType[`INDEXED_VALUE_TYPE_${SEARCH_ATTRIBUTE_TYPES[a]}`];
+
+/** gRPC status ALREADY_EXISTS. */
+const GRPC_ALREADY_EXISTS = 6;
+
+/** How long {@link ensureSearchAttributes} waits for attributes it added to be listed, ms. */
+const REGISTRATION_WAIT_MS = 15_000;
+
 /**
- * Registers Flotilla's search attributes on a service `run` did not start (the embedded one has
- * them from its flags). @returns false when that is not allowed (e.g. no operator rights): the
- * missions then run without them.
+ * Which sets of Flotilla's attributes `namespace` has, from `customAttributes` (name -> indexed
+ * type, as `listSearchAttributes` answers): a set counts only when each of its attributes exists
+ * with its own type (one registered with another type by hand would fail every upsert).
  */
-export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<boolean> {
+function setsIn(custom: Record<string, temporal.api.enums.v1.IndexedValueType>): Required<AttributeSets> {
+  const has = (set: keyof AttributeSets): boolean =>
+    ATTRIBUTE_SETS[set].every((a) => custom[SEARCH_ATTRIBUTES[a]] === indexedType(a));
+  return { searchAttributes: has('searchAttributes'), storyAttributes: has('storyAttributes') };
+}
+
+/**
+ * Registers Flotilla's search attributes that `namespace` lacks, each with its type, through the
+ * operator API (idempotent: a second call, or another client racing this one, adds nothing), and
+ * waits (at most {@link REGISTRATION_WAIT_MS}) until `listSearchAttributes` shows them, since a
+ * workflow that sets an attribute the service does not know yet fails its workflow task.
+ * A namespace where registering is not allowed (no operator rights, Temporal Cloud, where
+ * attributes are added in its own console) keeps what it has: never throws.
+ * @returns which sets exist now; missions set only those (`MissionInput` flags)
+ */
+export async function ensureSearchAttributes(
+  connection: Pick<Connection, 'operatorService'>,
+  namespace: string,
+): Promise<Required<AttributeSets>> {
+  const list = async (): Promise<Record<string, temporal.api.enums.v1.IndexedValueType>> =>
+    (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
+  let custom: Record<string, temporal.api.enums.v1.IndexedValueType>;
   try {
-    const existing = await connection.operatorService.listSearchAttributes({ namespace });
-    const missing = Object.values(SEARCH_ATTRIBUTES).filter((n) => !(n in (existing.customAttributes ?? {})));
-    if (missing.length === 0) return true;
-    await connection.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(
-        missing.map((n) => [n, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
-      ),
-    });
-    return true;
+    custom = await list();
   } catch {
-    return false;
+    return { searchAttributes: false, storyAttributes: false };
+  }
+  const missingIn = (c: typeof custom): AttributeName[] =>
+    (Object.keys(SEARCH_ATTRIBUTES) as AttributeName[]).filter((a) => !(SEARCH_ATTRIBUTES[a] in c));
+  const missing = missingIn(custom);
+  if (missing.length === 0) return setsIn(custom);
+  for (let round = 0; ; round++) {
+    try {
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missingIn(custom).map((a) => [SEARCH_ATTRIBUTES[a], indexedType(a)])),
+      });
+      break;
+    } catch (err) {
+      // Not allowed, not implemented: waiting will not change it.
+      if (!(isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS))
+        return setsIn(await list().catch(() => custom));
+      // Another client added some first and the service refused the whole call: add the rest.
+      custom = await list().catch(() => custom);
+      if (missingIn(custom).length === 0 || round === 2) break;
+    }
+  }
+  const deadline = Date.now() + REGISTRATION_WAIT_MS;
+  for (;;) {
+    try {
+      custom = await list();
+    } catch {
+      // Keep the last answer.
+    }
+    if (missing.every((a) => SEARCH_ATTRIBUTES[a] in custom) || Date.now() > deadline) return setsIn(custom);
+    await new Promise((r) => setTimeout(r, 250));
   }
 }

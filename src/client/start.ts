@@ -3,14 +3,14 @@
  * its id is in the way, and the start of `missionWorkflow` itself.
  */
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import type { SearchAttributePair } from '@temporalio/common';
 import { cpSync, existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { simpleGit } from 'simple-git';
 import { missionDetails, missionSummary } from '../mission/describe';
 import { MissionFileError } from '../mission/errors';
 import type { LoadedMission } from '../mission/load';
-import { MissionPhase, names, SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
+import { type AttributeSets, missionStartAttributes } from '../mission/search';
+import { names } from '../mission/types';
 // A value import, as Temporal's samples do: the workflow's function name is its type name
 // ('missionWorkflow'), which every recorded history refers to.
 import { missionWorkflow } from '../workflows';
@@ -19,14 +19,6 @@ import { FlotillaConfig } from './config';
 import { CliError, EXIT } from './errors';
 
 const SCAFFOLD_MARK = 'flotilla-scaffold';
-
-/** The search attributes a mission starts with (the workflow keeps the phase current). */
-export function startAttributes(missionId: string, phase: MissionPhase): SearchAttributePair[] {
-  return [
-    { key: SEARCH_ATTRIBUTE_KEYS.missionId, value: missionId },
-    { key: SEARCH_ATTRIBUTE_KEYS.phase, value: phase },
-  ];
-}
 
 /**
  * Creates the mission's repository fresh from its `scaffold` directory (git init, one commit on
@@ -121,7 +113,8 @@ async function refuseIfRunning(client: Client, missionId: string): Promise<void>
 
 /**
  * Starts `missionWorkflow` (id `mission-<missionId>`) on the shared task queue.
- * @param searchAttributes whether the namespace has Flotilla's search attributes
+ * @param sets which of Flotilla's search attributes the namespace has (`ensureSearchAttributes`):
+ *   the mission starts with those and tells its workflow which it may set
  * @returns the workflow id
  * @throws CliError (exit 2) when a mission with that id is running
  */
@@ -129,16 +122,20 @@ export async function startMission(
   client: Client,
   config: FlotillaConfig,
   loaded: LoadedMission,
-  searchAttributes: boolean,
+  sets: Required<AttributeSets>,
 ): Promise<string> {
   const workflowId = names.missionWorkflowId(loaded.spec.id);
-  const input: MissionInput = { spec: loaded.spec, searchAttributes };
+  const input: MissionInput = {
+    spec: loaded.spec,
+    searchAttributes: sets.searchAttributes,
+    storyAttributes: sets.storyAttributes,
+  };
   try {
     await client.workflow.start(missionWorkflow, {
       workflowId,
       taskQueue: config.taskQueue,
       args: [input],
-      typedSearchAttributes: searchAttributes ? startAttributes(loaded.spec.id, 'planning') : undefined,
+      typedSearchAttributes: missionStartAttributes(loaded.spec, 'planning', sets),
       // What the Web UI shows for the workflow: a line in the list, the plan on its page.
       staticSummary: missionSummary(loaded.spec),
       staticDetails: missionDetails(loaded.spec, loaded.waves),

@@ -5,7 +5,9 @@
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import os from 'node:os';
-import { SEARCH_ATTRIBUTES } from '../mission/types';
+import { MISSION_PHASES, SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTES } from '../mission/types';
+import { CliError, EXIT } from './errors';
+import { cliTypeName } from './server';
 
 const { TaskQueueKind, TaskQueueType } = temporal.api.enums.v1;
 
@@ -16,25 +18,98 @@ export interface MissionListing {
   status: string;
   /** The mission phase search attribute, or null when the namespace has none. */
   phase: string | null;
+  /** Share of its tasks finished, 0..100 (`FlotillaProgress`), or null when the mission has no such attribute. */
+  percent: number | null;
+  /** USD spent (`FlotillaCostUsd`; the workflow rounds it), or null as `percent`. */
+  costUsd: number | null;
+  /** The repository's absolute path (`FlotillaRepo`), or null as `percent`. */
+  repo: string | null;
+  /** The runtimes its tasks use (`FlotillaRuntime`); empty as `percent`. */
+  runtimes: string[];
   /** ISO 8601. */
   startedAt: string;
   closedAt: string | null;
 }
 
-/** Missions, newest first, from Temporal's visibility store; at most `limit`. */
-export async function listMissions(client: Client, limit = 50): Promise<MissionListing[]> {
+/** What `flotilla list` filters on: each maps to a typed search attribute. */
+export interface MissionFilter {
+  /** A mission phase (`FlotillaPhase`); checked against {@link MISSION_PHASES}. */
+  phase?: string;
+  /** An absolute repository path (`FlotillaRepo`): the caller resolves it as a mission file's `repo`. */
+  repo?: string;
+  /** At most this many missions (default 50). */
+  limit?: number;
+}
+
+/** A string literal of Temporal's list filter language: single quotes, a quote inside doubled. */
+export function queryString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/**
+ * The visibility query of mission workflows matching `filter`, e.g.
+ * `WorkflowType = 'missionWorkflow' AND FlotillaPhase = 'blocked'`.
+ * @throws CliError exit 2 for a phase that is not a mission phase (listing the valid ones)
+ */
+export function missionQuery(filter: MissionFilter = {}): string {
+  const parts = [`WorkflowType = 'missionWorkflow'`];
+  if (filter.phase !== undefined) {
+    if (!(MISSION_PHASES as readonly string[]).includes(filter.phase))
+      throw new CliError(`unknown phase "${filter.phase}"; use one of: ${MISSION_PHASES.join(', ')}`, EXIT.invalid);
+    parts.push(`${SEARCH_ATTRIBUTES.phase} = ${queryString(filter.phase)}`);
+  }
+  if (filter.repo !== undefined) parts.push(`${SEARCH_ATTRIBUTES.repo} = ${queryString(filter.repo)}`);
+  return parts.join(' AND ');
+}
+
+/** The attribute a query names that the service said it does not know, if that is why it failed. */
+function unknownAttribute(err: unknown, query: string): string | undefined {
+  // The SDK wraps the service's answer ("Failed to list workflows"): the reason is in a cause.
+  const messages: string[] = [];
+  for (let e: unknown = err; e && messages.length < 5; e = (e as { cause?: unknown }).cause)
+    messages.push(e instanceof Error ? e.message : String(e));
+  const message = messages.join(': ');
+  if (!/invalid|not (a )?(valid|defined|found)|unknown/i.test(message)) return undefined;
+  return Object.values(SEARCH_ATTRIBUTES).find((name) => query.includes(name) && message.includes(name));
+}
+
+/**
+ * Missions matching `filter`, newest first, from Temporal's visibility store; at most
+ * `filter.limit` (default 50). Progress, cost, repository and runtimes come from the typed search
+ * attributes (null for missions started without them).
+ * @throws CliError exit 2 for an unknown phase; exit 1 when the namespace lacks an attribute the
+ *   filter needs (saying how to register it)
+ */
+export async function listMissions(client: Client, filter: MissionFilter = {}): Promise<MissionListing[]> {
+  const limit = filter.limit ?? 50;
+  const query = missionQuery(filter);
   const out: MissionListing[] = [];
-  for await (const wf of client.workflow.list({ query: `WorkflowType = 'missionWorkflow'`, pageSize: limit })) {
-    const phase = wf.searchAttributes?.[SEARCH_ATTRIBUTES.phase] as string[] | undefined;
-    out.push({
-      missionId: wf.workflowId.replace(/^mission-/, ''),
-      workflowId: wf.workflowId,
-      status: wf.status.name.toLowerCase(),
-      phase: phase?.[0] ?? null,
-      startedAt: wf.startTime.toISOString(),
-      closedAt: wf.closeTime?.toISOString() ?? null,
-    });
-    if (out.length >= limit) break;
+  try {
+    for await (const wf of client.workflow.list({ query, pageSize: limit })) {
+      const attrs = wf.typedSearchAttributes;
+      out.push({
+        missionId: wf.workflowId.replace(/^mission-/, ''),
+        workflowId: wf.workflowId,
+        status: wf.status.name.toLowerCase(),
+        phase: attrs.get(SEARCH_ATTRIBUTE_KEYS.phase) ?? null,
+        percent: attrs.get(SEARCH_ATTRIBUTE_KEYS.progress) ?? null,
+        costUsd: attrs.get(SEARCH_ATTRIBUTE_KEYS.costUsd) ?? null,
+        repo: attrs.get(SEARCH_ATTRIBUTE_KEYS.repo) ?? null,
+        runtimes: attrs.get(SEARCH_ATTRIBUTE_KEYS.runtime) ?? [],
+        startedAt: wf.startTime.toISOString(),
+        closedAt: wf.closeTime?.toISOString() ?? null,
+      });
+      if (out.length >= limit) break;
+    }
+  } catch (err) {
+    const missing = unknownAttribute(err, query);
+    if (!missing) throw err;
+    throw new CliError(
+      `namespace ${client.options.namespace} has no search attribute ${missing}, so missions cannot be filtered on it; ` +
+        `\`flotilla run\` registers Flotilla's attributes where it may (missions started before that lack them), or register them by hand: ` +
+        `temporal operator search-attribute create --namespace ${client.options.namespace} --name ${missing} --type ${cliTypeName(missing)}`,
+      EXIT.failed,
+    );
   }
   return out.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }

@@ -115,6 +115,18 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
   'cancelled',
 ];
 
+/** Every mission phase, in the order a mission may pass through them. */
+export const MISSION_PHASES: readonly MissionPhase[] = [
+  'planning',
+  'running',
+  'paused',
+  'merging',
+  'blocked',
+  'completed',
+  'failed',
+  'cancelled',
+];
+
 export const TERMINAL_PHASES: readonly MissionPhase[] = ['completed', 'failed', 'cancelled'];
 
 /** Names of workflow ids, branches and refs (docs/architecture.md): other tools rely on them. */

@@ -15,6 +15,7 @@ import {
 import { taskDetails, taskSummary } from '../mission/describe';
 import { failureMessage } from '../mission/failures';
 import type { MissionProgress } from '../mission/progress';
+import { taskStartAttributes } from '../mission/search';
 import { missionCurrentDetails } from '../mission/story';
 import { MissionPhase, MissionSpec, names, SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
 import { KeptAttributes, keepCurrentDetails, keepSearchAttributes } from './details';
@@ -192,19 +193,10 @@ export class MissionSteps {
           // What the Web UI shows for the task: a line in the list, its prompt and gate on its page.
           staticSummary: taskSummary(m.specOf(id)),
           staticDetails: taskDetails(m.specOf(id)),
-          typedSearchAttributes: this.searchAttributes
-            ? [
-                { key: SEARCH_ATTRIBUTE_KEYS.missionId, value: spec.id },
-                { key: SEARCH_ATTRIBUTE_KEYS.taskId, value: id },
-                ...(this.storyAttributes
-                  ? [
-                      { key: SEARCH_ATTRIBUTE_KEYS.repo, value: spec.repo },
-                      { key: SEARCH_ATTRIBUTE_KEYS.runtime, value: [m.specOf(id).agent.runtime] },
-                      { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: 0 },
-                    ]
-                  : []),
-              ]
-            : undefined,
+          typedSearchAttributes: taskStartAttributes(spec, m.specOf(id), {
+            searchAttributes: this.searchAttributes,
+            storyAttributes: this.storyAttributes,
+          }),
         });
         m.childStarted.add(id);
         // `pause --now` that came while the child was starting could not reach it then.

@@ -3,10 +3,13 @@
  * embedded dev server (here on a free port), runs the quickstart, and leaves the server up for
  * `status`, `list` and the Web UI; bad input exits 2 naming the field and starts nothing.
  */
+import { Connection } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import type { MissionListing } from '../../src/client/visibility';
 import type { MissionProgress } from '../../src/mission/progress';
 import { findTemporalCli } from '../../src/client/server';
 import { git, makeRepo, tempDir } from '../helpers/git';
@@ -149,6 +152,24 @@ test('run the quickstart: embedded dev server, every task merged, status --json 
     ...['capitalize', 'index', 'slugify', 'title-case', 'truncate'].map((t) => `mission-quickstart/task-${t}`),
   ]);
 
+  // The embedded server has every attribute with its type (`startDevArgs`).
+  const connection = await Connection.connect({ address });
+  try {
+    const attrs = (await connection.operatorService.listSearchAttributes({ namespace: 'default' })).customAttributes;
+    const T = proto.api.enums.v1.IndexedValueType;
+    expect(attrs).toMatchObject({
+      FlotillaMissionId: T.INDEXED_VALUE_TYPE_KEYWORD,
+      FlotillaTaskId: T.INDEXED_VALUE_TYPE_KEYWORD,
+      FlotillaPhase: T.INDEXED_VALUE_TYPE_KEYWORD,
+      FlotillaProgress: T.INDEXED_VALUE_TYPE_INT,
+      FlotillaCostUsd: T.INDEXED_VALUE_TYPE_DOUBLE,
+      FlotillaRepo: T.INDEXED_VALUE_TYPE_KEYWORD,
+      FlotillaRuntime: T.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    });
+  } finally {
+    await connection.close();
+  }
+
   const list = await flotilla(['list', '--json']);
   expect(JSON.parse(list.stdout)).toEqual(
     expect.arrayContaining([
@@ -177,9 +198,30 @@ tasks:
   );
   const r = await flotilla(['run', file]);
   expect(r.code).toBe(3);
-  expect(r.stdout).toMatch(/the mission waits for you: task two: merge conflict in shared.txt/);
+  // Either task may merge first (the queue merges as they finish): the other one conflicts.
+  expect(r.stdout).toMatch(/the mission waits for you: task (one|two): merge conflict in shared.txt/);
   const status = JSON.parse((await flotilla(['status', 'needs-human', '--json'])).stdout) as MissionProgress;
   expect(status.phase).toBe('blocked');
+  // The same story as a table, ending with the command that unblocks it.
+  const story = await flotilla(['status', 'needs-human']);
+  expect(story.code).toBe(0);
+  expect(story.stdout).toMatch(/^mission needs-human: blocked · \d/);
+  expect(story.stdout).toMatch(/^⚠ (one|two) +conflict +1 /m);
+  expect(story.stdout).toMatch(/\nnext:\n( {2}flotilla .*\n)* {2}flotilla resume needs-human\n/);
+  // Found by its phase and by its repository (visibility catches up within moments).
+  const listed = async (args: string[]): Promise<string[]> => {
+    for (let i = 0; ; i++) {
+      const ids = (JSON.parse((await flotilla(['list', '--json', ...args])).stdout) as MissionListing[]).map(
+        (m) => m.missionId,
+      );
+      if (ids.length > 0 || i === 20) return ids;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+  expect(await listed(['--phase', 'blocked'])).toEqual(['needs-human']);
+  expect(await listed(['--repo', repo])).toEqual(['needs-human']);
+  const table = await flotilla(['list', '--phase', 'blocked']);
+  expect(table.stdout).toMatch(/^needs-human +blocked +\d+% +\$0\.0000 +\S*flotilla-repo-/m);
   const cancel = await flotilla(['cancel', 'needs-human']);
   expect(cancel.code).toBe(0);
   const watch = await flotilla(['watch', 'needs-human']);

@@ -266,7 +266,7 @@ export async function clientFor(address: string): Promise<{ connection: Connecti
 
 /** Starts `missionWorkflow` for `spec` on `taskQueue` as the CLI would. */
 export function startMissionOn(client: Client, taskQueue: string, spec: MissionSpec): Promise<WorkflowHandle> {
-  const input: MissionInput = { spec, searchAttributes: true };
+  const input: MissionInput = { spec, searchAttributes: true, storyAttributes: true };
   return client.workflow.start('missionWorkflow', {
     workflowId: names.missionWorkflowId(spec.id),
     taskQueue,

@@ -5,8 +5,8 @@
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { ensureTemporalCli } from '../../src/client/server';
-import { SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTES } from '../../src/mission/types';
+import { ensureTemporalCli, searchAttributeFlags } from '../../src/client/server';
+import type { AttributeSets } from '../../src/mission/search';
 
 let installed = false;
 
@@ -20,16 +20,16 @@ export function quietRuntime(): void {
   }
 }
 
-/** The Temporal CLI's names of search attribute types (`--search-attribute Name=Type`). */
-const CLI_TYPE: Record<string, string> = {
-  KEYWORD: 'Keyword',
-  INT: 'Int',
-  DOUBLE: 'Double',
-  KEYWORD_LIST: 'KeywordList',
-};
-
-/** A dev server on `port` (any free one when omitted): its address is `127.0.0.1:<port>`. */
-export async function startDevServer(port?: number, extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
+/**
+ * A dev server on `port` (any free one when omitted): its address is `127.0.0.1:<port>`. It has
+ * Flotilla's search attributes of `attributeSets` (all by default; `['searchAttributes']` is a
+ * server an older Flotilla started, `[]` one started by hand).
+ */
+export async function startDevServer(
+  port?: number,
+  extraArgs: string[] = [],
+  attributeSets: (keyof AttributeSets)[] = ['searchAttributes', 'storyAttributes'],
+): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const cli = ensureTemporalCli((line) => console.log(line));
   if (!cli) throw new Error('tests need the Temporal CLI (or Go to install it)');
@@ -38,13 +38,7 @@ export async function startDevServer(port?: number, extraArgs: string[] = []): P
       executable: { type: 'existing-path', path: cli },
       ip: '127.0.0.1',
       port,
-      extraArgs: [
-        ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, n]) => [
-          '--search-attribute',
-          `${n}=${CLI_TYPE[SEARCH_ATTRIBUTE_TYPES[k as keyof typeof SEARCH_ATTRIBUTES]]}`,
-        ]),
-        ...extraArgs,
-      ],
+      extraArgs: [...searchAttributeFlags(attributeSets), ...extraArgs],
     },
   });
 }

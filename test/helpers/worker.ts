@@ -2,7 +2,8 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { MissionSpec } from '../../src/mission/types';
-import { names, SEARCH_ATTRIBUTE_KEYS } from '../../src/mission/types';
+import { names } from '../../src/mission/types';
+import { missionStartAttributes } from '../../src/mission/search';
 import { createWorkers } from '../../src/worker';
 import { missionWorkflow, type MissionInput, type MissionResult } from '../../src/workflows/mission';
 import { tempDir } from './git';
@@ -39,19 +40,11 @@ export function startMission(
   spec: MissionSpec,
 ): Promise<WorkflowHandle> {
   const input: MissionInput = { spec, searchAttributes: true, storyAttributes: true };
-  const k = SEARCH_ATTRIBUTE_KEYS;
   return env.client.workflow.start(missionWorkflow, {
     workflowId: names.missionWorkflowId(spec.id),
     taskQueue,
     args: [input],
-    typedSearchAttributes: [
-      { key: k.missionId, value: spec.id },
-      { key: k.phase, value: 'planning' },
-      { key: k.repo, value: spec.repo },
-      { key: k.runtime, value: [...new Set(spec.tasks.map((t) => t.agent.runtime))] },
-      { key: k.progress, value: 0 },
-      { key: k.costUsd, value: 0 },
-    ],
+    typedSearchAttributes: missionStartAttributes(spec, 'planning', input),
   });
 }
 

@@ -3,13 +3,15 @@
  * when no standalone worker polls. Ctrl-C leaves the mission running: it says so and how to come
  * back, stops this process's worker within seconds, and exits 130.
  */
-import { MultiBar, Presets } from 'cli-progress';
+import { GenericFormatter, MultiBar, Presets, SingleBar } from 'cli-progress';
 import path from 'node:path';
 import type { MissionProgress } from '../../mission/progress';
 import { TERMINAL_PHASES } from '../../mission/types';
 import { EXIT, NoWorkerError } from '../errors';
 import { getProgress } from '../missions';
-import { progressEvents, renderStatus, renderSummary } from '../render';
+import { readActivity } from '../activity';
+import type { LiveAgent } from '../live-tasks';
+import { progressEvents, renderStatus, renderSummary, renderTaskActivity, stdoutOptions } from '../render';
 import { workerPolling } from '../visibility';
 import { installRuntime, RunningWorkers, startWorkers } from '../workers';
 import { Connected, say, warn } from './context';
@@ -26,20 +28,25 @@ function needsHuman(p: MissionProgress): boolean {
 
 interface Display {
   line(text: string): void;
-  update(p: MissionProgress): void;
+  /** Shows `p`; `live` holds the running tasks' agents when {@link Display.wantsLive}. */
+  update(p: MissionProgress, live?: Map<string, LiveAgent>): void;
   stop(): void;
+  /** Whether {@link Display.update} shows what each agent does (a terminal): only then is it read. */
+  wantsLive: boolean;
 }
 
 /**
- * A live progress bar (cli-progress) under the event lines when stdout is a terminal; plain event
- * lines otherwise (pipes, CI, tests).
+ * On a terminal, a live block under the event lines (cli-progress redraws it): the mission's
+ * progress bar, and a line per running task with what its agent does now (its current tool or
+ * command and for how long, from the transcript named by its heartbeat: `renderTaskActivity`).
+ * Elsewhere (pipes, CI, tests) plain event lines only, printed when something changes.
  */
 function progressDisplay(missionId: string): Display {
-  if (!process.stdout.isTTY) return { line: say, update: () => undefined, stop: () => undefined };
+  if (!process.stdout.isTTY) return { line: say, update: () => undefined, stop: () => undefined, wantsLive: false };
   const multi = new MultiBar(
     {
       // {percentage}, {value} and {total} are cli-progress's own tokens; ours have other names.
-      format: `${missionId} [{bar}] {percentage}% | {merged}/{tasks} merged | {wavesDone}/{waves} waves | {phase}{running}`,
+      format: `${missionId} [{bar}] {percentage}% | {merged}/{tasks} merged | {wavesDone}/{waves} waves | {phase}`,
       hideCursor: true,
       barsize: 24,
       clearOnComplete: true,
@@ -47,19 +54,41 @@ function progressDisplay(missionId: string): Display {
     },
     Presets.shades_classic,
   );
-  const bar = multi.create(100, 0, { merged: 0, tasks: 0, wavesDone: 0, waves: 0, phase: 'starting', running: '' });
+  const bar = multi.create(100, 0, { merged: 0, tasks: 0, wavesDone: 0, waves: 0, phase: 'starting' });
+  const taskLines = new Map<string, SingleBar>();
+  const asIs: GenericFormatter = (_options, _params, payload: { text: string }) => payload.text;
   return {
+    wantsLive: true,
     line: (text) => multi.log(`${text}\n`),
-    update: (p) => {
-      const running = p.tasks.filter((t) => t.status === 'running').map((t) => t.id);
+    update: (p, live) => {
       bar.update(p.percent, {
         merged: p.counts.merged,
         tasks: p.counts.total,
         wavesDone: p.waves.filter((w) => ['merged', 'failed', 'skipped', 'cancelled'].includes(w.status)).length,
         waves: p.waves.length,
         phase: p.phase,
-        running: running.length ? ` | running: ${running.join(', ')}` : '',
       });
+      const running = p.tasks.filter((t) => t.status === 'running');
+      for (const [id, line] of taskLines)
+        if (!running.some((t) => t.id === id)) {
+          multi.remove(line);
+          taskLines.delete(id);
+        }
+      const now = Date.now();
+      const idWidth = Math.max(0, ...running.map((t) => t.id.length));
+      for (const t of running) {
+        const agent = live?.get(t.id);
+        const transcript = agent?.heartbeat?.transcript;
+        const text = renderTaskActivity(t, agent, transcript ? readActivity(transcript) : undefined, {
+          now,
+          idWidth,
+          color: !process.env.NO_COLOR,
+          width: process.stdout.columns || 100,
+        });
+        const line = taskLines.get(t.id);
+        if (line) line.update(0, { text });
+        else taskLines.set(t.id, multi.create(1, 0, { text }, { format: asIs }));
+      }
     },
     stop: () => multi.stop(),
   };
@@ -101,9 +130,10 @@ async function follow(
     while (!stop.aborted) {
       if (workerError) throw workerError;
       let p: MissionProgress | undefined;
+      const live = display.wantsLive ? new Map<string, LiveAgent>() : undefined;
       try {
         // A query may wait seconds for a worker; an interruption does not wait for it.
-        p = await Promise.race([getProgress(client, config, missionId), aborted]);
+        p = await Promise.race([getProgress(client, config, missionId, undefined, live), aborted]);
         misses = 0;
       } catch (err) {
         // A mission just started may not have had its first workflow task yet.
@@ -115,7 +145,7 @@ async function follow(
       }
       if (!p) break;
       for (const line of progressEvents(prev, p)) display.line(line);
-      display.update(p);
+      display.update(p, live);
       prev = p;
       if (TERMINAL_PHASES.includes(p.phase)) {
         display.stop();
@@ -124,7 +154,7 @@ async function follow(
       }
       if (needsHuman(p)) {
         display.stop();
-        say(renderStatus(p));
+        say(renderStatus(p, stdoutOptions()));
         say(
           p.phase === 'blocked'
             ? `\nthe mission waits for you: ${p.reason}`

@@ -41,7 +41,7 @@ async function startAndMaybeFollow(file: string, opts: StartOptions, follow: boo
   });
   const missionId = loaded.spec.id;
   const reattach = `flotilla run ${file}${opts.id ? ` --id ${opts.id}` : ''}`;
-  const { embedded } = await ensureService(config);
+  await ensureService(config);
   await withConnection(config, async (connected) => {
     const { client, connection } = connected;
     // `run` again after the first one died (a crash, a closed terminal): the mission goes on in
@@ -57,9 +57,14 @@ async function startAndMaybeFollow(file: string, opts: StartOptions, follow: boo
       process.exitCode = await followWithWorker(connected, missionId, reattach);
       return;
     }
-    const withAttributes = embedded || (await ensureSearchAttributes(connection, config.namespace));
+    // Always, the embedded server too: one an older Flotilla started lacks the newer attributes.
+    const sets = await ensureSearchAttributes(connection, config.namespace);
+    if (!sets.searchAttributes || !sets.storyAttributes)
+      say(
+        `note: namespace ${config.namespace} lacks ${sets.searchAttributes ? "some of Flotilla's search attributes (progress, cost, repo, runtime)" : "Flotilla's search attributes"} and they could not be registered (no operator rights?): the mission runs without them, so \`flotilla list --phase/--repo\` and the Web UI cannot filter on them`,
+      );
     await prepareStart(client, loaded);
-    const workflowId = await startMission(client, config, loaded, withAttributes);
+    const workflowId = await startMission(client, config, loaded, sets);
     say(`started mission ${missionId} (workflow ${workflowId}) on ${loaded.spec.repo}, base ${loaded.spec.base}`);
     const url = workflowUrl(config, workflowId);
     if (url) say(`  Web UI: ${url}`);

@@ -1,7 +1,10 @@
-/** `flotilla status ID [--json]`: a mission's progress, running or ended, also with no worker. */
+/**
+ * `flotilla status ID [--json]`: a mission's progress, running or ended, also with no worker: as
+ * a table with the commands that go on (`renderStatus`), or the `status --json` shape.
+ */
 import { Command } from 'commander';
 import { loadConfig } from '../config';
-import { renderStatus } from '../render';
+import { renderStatus, stdoutOptions } from '../render';
 import { say, withMission } from './context';
 
 /** Adds `flotilla status` to the program. */
@@ -13,6 +16,6 @@ export function register(program: Command): void {
     .option('--json', 'print the status --json shape of the README')
     .action(async (id: string, opts: { json?: boolean }) => {
       const p = await withMission(loadConfig(), id, (mission) => mission.progress());
-      say(opts.json ? JSON.stringify(p, null, 2) : renderStatus(p));
+      say(opts.json ? JSON.stringify(p, null, 2) : renderStatus(p, stdoutOptions()));
     });
 }
