@@ -66,6 +66,8 @@ export function taskDetails(task: TaskSpec): string {
       '```',
       '',
       `**Gate**: ${task.verify.length ? task.verify.map((c) => `\`${command(c)}\``).join(', ') : 'none'}, at most ${task.maxIterations} agent run${task.maxIterations === 1 ? '' : 's'}`,
+      // A blank line: Markdown joins consecutive lines into one paragraph.
+      '',
       `**Depends on**: ${task.dependsOn.length ? task.dependsOn.join(', ') : 'nothing'}`,
     ].join('\n'),
     MAX_DETAILS_CHARS,

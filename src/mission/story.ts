@@ -100,38 +100,41 @@ function cell(text: string, max = ERROR_CELL_CHARS): string {
 /** How long a task took, or since when it runs (no "now" here: the workflow's text must not tick). */
 function taskTime(t: MissionProgress['tasks'][number], today: string): string {
   if (t.startedAt && t.endedAt) return formatDuration(Date.parse(t.endedAt) - Date.parse(t.startedAt));
-  if (t.startedAt) return `since ${clock(t.startedAt, today)}`;
+  if (t.startedAt) return `since ${clock(t.startedAt, today).replace(' UTC', '')}`;
   return '';
 }
 
 /** The phase line and counts that open every view of a mission. */
 export function headline(p: MissionProgress): string {
   const c = p.counts;
-  const parts = [
+  return [
     `**${p.phase}**`,
     `${c.merged} of ${c.total} merged (${p.percent}%)`,
     ...(['running', 'succeeded', 'failed', 'conflict', 'skipped', 'cancelled'] as const)
       .filter((s) => c[s] > 0)
       .map((s) => `${c[s]} ${s === 'succeeded' ? 'to merge' : s}`),
-    `${usd(p.costUsd)}${p.budgetUsd ? ` of $${p.budgetUsd}` : ''}`,
-    `${tokens(p.inputTokens)} in / ${tokens(p.outputTokens)} out tokens`,
-  ];
-  return parts.join(' · ');
+  ].join(' · ');
 }
 
 /**
- * The mission's current details for the Web UI (Markdown): phase and counts, what blocks or
- * paused it and the exact commands that go on, a table of tasks (status, agent attempts, branch,
- * time, cost, tokens, last error), the merge queue. Deterministic in `p` (workflow time only), and
- * at most {@link MAX_CURRENT_DETAILS_CHARS}: a long table keeps the tasks needing attention and
- * says how many it left out.
+ * The mission's current details for the Web UI (Markdown): phase and counts, cost and tokens, what
+ * blocks or paused it and the exact commands that go on, a table of tasks (status, agent
+ * attempts, time, cost, tokens, head of its branch, last error), the merge queue. The Web UI shows
+ * it in half the page's width, so the table keeps to narrow columns and names the branches once.
+ * Deterministic in `p` (workflow time only), and at most {@link MAX_CURRENT_DETAILS_CHARS}: a
+ * long table keeps the tasks needing attention and says how many it left out.
  */
 export function missionCurrentDetails(p: MissionProgress): string {
   const today = (p.endedAt ?? p.startedAt).slice(0, 10);
+  const ended = p.endedAt
+    ? `, ended ${clock(p.endedAt, p.startedAt.slice(0, 10))} after ${formatDuration(Date.parse(p.endedAt) - Date.parse(p.startedAt))}`
+    : '';
   const head: string[] = [
     headline(p),
     '',
-    `Started ${clock(p.startedAt)}${p.endedAt ? `, ended ${clock(p.endedAt, p.startedAt.slice(0, 10))} after ${formatDuration(Date.parse(p.endedAt) - Date.parse(p.startedAt))}` : ''} · \`${p.baseBranch}\` → \`${p.integrationBranch}\`${p.integrationSha ? ` @ \`${p.integrationSha.slice(0, 8)}\`` : ''}`,
+    `Cost ${usd(p.costUsd)}${p.budgetUsd ? ` of $${p.budgetUsd} budget` : ''} · tokens ${tokens(p.inputTokens)} in / ${tokens(p.outputTokens)} out · started ${clock(p.startedAt)}${ended}`,
+    '',
+    `\`${p.baseBranch}\` → \`${p.integrationBranch}\`${p.integrationSha ? ` @ \`${p.integrationSha.slice(0, 8)}\`` : ''}; task branches \`${p.integrationBranch.replace(/\/integration$/, '/tasks/')}<task>\``,
   ];
   const steps = nextSteps(p);
   if (p.reason || steps.length) {
@@ -145,12 +148,11 @@ export function missionCurrentDetails(p: MissionProgress): string {
   const budget = MAX_CURRENT_DETAILS_CHARS - [...head, ...tail].join('\n').length - 400;
 
   const rows = p.tasks.map((t) => {
-    const attempts = t.attempts > 1 ? `${t.attempts}` : t.attempts === 1 ? '1' : '';
-    const iterations = t.iterations > 1 ? ` (${t.iterations} iterations)` : '';
-    const where = t.headSha ? `\`${t.branch}\` @ \`${t.headSha.slice(0, 8)}\`` : `\`${t.branch}\``;
+    const attempts = t.attempts ? `${t.attempts}${t.iterations > 1 ? ` (${t.iterations} iterations)` : ''}` : '';
     const cost = t.costUsd ? usd(t.costUsd) : '';
-    const tok = t.inputTokens || t.outputTokens ? `${tokens(t.inputTokens)} / ${tokens(t.outputTokens)}` : '';
-    return `| \`${t.id}\` | ${MARK[t.status]} ${t.status} | ${attempts}${iterations} | ${where} | ${taskTime(t, today)} | ${cost} | ${tok} | ${t.error ? cell(t.error) : ''} |`;
+    const tok = t.inputTokens || t.outputTokens ? `${tokens(t.inputTokens)}/${tokens(t.outputTokens)}` : '';
+    const sha = t.headSha ? `\`${t.headSha.slice(0, 8)}\`` : '';
+    return `| \`${t.id}\` | ${MARK[t.status]} ${t.status} | ${attempts} | ${taskTime(t, today)} | ${cost} | ${tok} | ${sha} | ${t.error ? cell(t.error) : ''} |`;
   });
   const order = p.tasks
     .map((t, i) => i)
@@ -163,7 +165,7 @@ export function missionCurrentDetails(p: MissionProgress): string {
     used += rows[i].length + 1;
   }
   const table = [
-    '| task | status | attempts | branch | time | cost | tokens in / out | last error |',
+    '| task | status | attempts | time (UTC) | cost | tokens in/out | head | last error |',
     '|---|---|---|---|---|---|---|---|',
     ...rows.filter((_, i) => kept.has(i)),
   ];
@@ -242,14 +244,15 @@ export interface TaskStory {
  * the failure being retried. Deterministic in `s`.
  */
 export function taskCurrentDetails(s: TaskStory): string {
+  // A list, not a table: the Web UI gives current details half the page's width.
   const lines = [
     `**${s.ended ?? s.step}**${s.ended ? '' : ` since ${clock(s.since)}`} · iteration ${s.iteration} of ${s.maxIterations} · agent run${s.runs === 1 ? '' : 's'} ${s.runs}${s.attempts > s.runs ? ` (${s.attempts} attempts with retries)` : ''}`,
     '',
-    '| session | turns | cost | tokens in / out | last agent event |',
-    '|---|---|---|---|---|',
-    `| ${s.sessionId ? `\`${s.sessionId}\`` : '-'} | ${s.turns} | ${usd(s.costUsd)} | ${tokens(s.inputTokens)} / ${tokens(s.outputTokens)} | ${s.lastEventAt ? clock(s.lastEventAt) : '-'} |`,
+    `- **Session**: ${s.sessionId ? `\`${s.sessionId}\`` : 'none yet'}`,
+    `- **Turns**: ${s.turns} · **cost** ${usd(s.costUsd)} · **tokens** ${tokens(s.inputTokens)} in / ${tokens(s.outputTokens)} out`,
+    `- **Last agent event**: ${s.lastEventAt ? clock(s.lastEventAt) : 'none yet (known when a run ends)'}`,
   ];
-  if (s.gate) lines.push('', `**Gate**: ${cell(s.gate, 300)}`);
-  if (s.retrying) lines.push('', `**Retrying**: ${cell(s.retrying, 600)}`);
+  if (s.gate) lines.push(`- **Gate**: ${cell(s.gate, 300)}`);
+  if (s.retrying) lines.push(`- **Retrying**: ${cell(s.retrying, 600)}`);
   return lines.join('\n').slice(0, MAX_CURRENT_DETAILS_CHARS);
 }

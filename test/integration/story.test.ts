@@ -88,10 +88,8 @@ test('a running, then finished mission: details, summaries and search attributes
 
   const running = await currentDetails(handle);
   expect(running).toMatch(/^\*\*running\*\* · 1 of 2 merged \(50%\) · 1 running/);
-  expect(running).toContain('| `quick` | ✔ merged | 1 | `flotilla/story-run/tasks/quick` @ `');
-  expect(running).toMatch(
-    /\| `slow` \| ▶ running \| {2}\| `flotilla\/story-run\/tasks\/slow` \| since \d\d:\d\d:\d\d UTC \|/,
-  );
+  expect(running).toMatch(/\| `quick` \| ✔ merged \| 1 \| \d+(ms|s) \| {3}\| {3}\| `[0-9a-f]{8}` \| {2}\|/);
+  expect(running).toMatch(/\| `slow` \| ▶ running \| {2}\| since \d\d:\d\d:\d\d \|/);
   expect(running).toContain('**Merge queue**');
   const slow = env.client.workflow.getHandle(names.taskWorkflowId(spec.id, 'slow'));
   await until(async () => (await currentDetails(slow)).startsWith('**agent running (command)**'));

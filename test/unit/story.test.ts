@@ -92,12 +92,11 @@ test('the task table: status, attempts, branch and head, time, cost, tokens, err
   );
   const details = missionCurrentDetails(p);
   expect(details).toMatch(
-    /^\*\*running\*\* · 1 of 2 merged \(50%\) · 1 running · \$0\.0123 · 12k in \/ 678 out tokens/,
+    /^\*\*running\*\* · 1 of 2 merged \(50%\) · 1 running\n\nCost \$0\.0123 · tokens 12k in \/ 678 out · started 09:30:00 UTC\n/,
   );
-  expect(details).toContain(
-    '| `t0` | ✔ merged | 2 (2 iterations) | `flotilla/greet/tasks/t0` @ `1a2b3c4d` | 1m 5s | $0.0123 | 12k / 678 |  |',
-  );
-  expect(details).toContain('| since 09:32:00 UTC |');
+  expect(details).toContain('task branches `flotilla/greet/tasks/<task>`');
+  expect(details).toContain('| `t0` | ✔ merged | 2 (2 iterations) | 1m 5s | $0.0123 | 12k/678 | `1a2b3c4d` |  |');
+  expect(details).toContain('| since 09:32:00 |');
   expect(details).toContain('a \\| b |');
 });
 
@@ -141,9 +140,11 @@ test("a task's details: step, iteration, session, usage, last event, gate and wh
   expect(details).toContain(
     '**waiting out a rate limit** since 14:00:00 UTC · iteration 2 of 3 · agent runs 3 (4 attempts with retries)',
   );
-  expect(details).toContain('| `sess-1234` | 12 | $0.5000 | 1.5k / 300 | 13:59:58 UTC |');
-  expect(details).toContain('**Gate**: `npm test` failed (exit 1) at iteration 1');
-  expect(details).toContain('**Retrying**: rate limited; resuming at 14:05:00 UTC');
+  expect(details).toContain('- **Session**: `sess-1234`');
+  expect(details).toContain('- **Turns**: 12 · **cost** $0.5000 · **tokens** 1.5k in / 300 out');
+  expect(details).toContain('- **Last agent event**: 13:59:58 UTC');
+  expect(details).toContain('- **Gate**: `npm test` failed (exit 1) at iteration 1');
+  expect(details).toContain('- **Retrying**: rate limited; resuming at 14:05:00 UTC');
 });
 
 test('activity and timer summaries are one short line', () => {
