@@ -91,6 +91,11 @@ export interface Segment {
   label: string;
   /** More: the failure, the command, the files, the agent's summary; null when nothing to add. */
   detail: string | null;
+  /**
+   * The workflow's own summary of the activity or timer (what the Temporal Web UI shows in its
+   * event history), or null (histories from before workflows gave summaries, spans of no activity).
+   */
+  summary?: string | null;
   /** What an agent span cost, USD, when the agent reported it. */
   costUsd?: number;
 }
@@ -685,7 +690,8 @@ function taskRunSegments(taskId: string, r: ParsedRun, now: number, out: Segment
         start: t.startedAt,
         end: t.endedAt ?? Math.max(now, t.startedAt),
         outcome: t.outcome,
-        label: t.summary ?? (rateLimited ? 'rate-limit wait' : 'timer'),
+        label: rateLimited ? 'rate-limit wait' : 'timer',
+        summary: t.summary,
         detail: t.plannedMs ? `planned ${Math.round(t.plannedMs / 1000)}s` : null,
       });
       continue;
@@ -700,7 +706,8 @@ function taskRunSegments(taskId: string, r: ParsedRun, now: number, out: Segment
           start: a.scheduledAt,
           end,
           outcome: a.outcome,
-          label: a.summary ?? (a.name === 'prepareWorktree' ? 'worktree and setup' : 'sync to the failed candidate'),
+          label: a.name === 'prepareWorktree' ? 'worktree and setup' : 'sync to the failed candidate',
+          summary: a.summary,
           detail: a.failure?.message ?? null,
         });
         break;
@@ -739,7 +746,8 @@ function taskRunSegments(taskId: string, r: ParsedRun, now: number, out: Segment
             start: attemptStart,
             end,
             outcome: a.outcome,
-            label: `${a.summary ?? `agent attempt ${attempt}`} · ${what}${money(res.costUsd)}`,
+            label: `agent attempt ${attempt} · ${what}${money(res.costUsd)}`,
+            summary: a.summary,
             detail:
               a.failure?.message ??
               ([
@@ -781,7 +789,8 @@ function taskRunSegments(taskId: string, r: ParsedRun, now: number, out: Segment
           start: a.scheduledAt,
           end,
           outcome: a.outcome,
-          label: a.summary ?? (a.name === 'checkpoint' ? 'commit on the task branch' : 'checkpoint of the work so far'),
+          label: a.name === 'checkpoint' ? 'commit on the task branch' : 'checkpoint of the work so far',
+          summary: a.summary,
           detail: a.failure?.message ?? null,
         });
         break;
@@ -793,7 +802,8 @@ function taskRunSegments(taskId: string, r: ParsedRun, now: number, out: Segment
           start: a.scheduledAt,
           end,
           outcome: a.outcome === 'ok' && !ok ? 'failed' : a.outcome,
-          label: `${a.summary ?? 'gate (task verify)'} · iteration ${iteration}${a.outcome === 'ok' ? (ok ? ': passed' : `: ${checksFailure(c)}`) : ''}`,
+          summary: a.summary,
+          label: `gate (task verify) · iteration ${iteration}${a.outcome === 'ok' ? (ok ? ': passed' : `: ${checksFailure(c)}`) : ''}`,
           detail: a.failure?.message ?? tail(c?.failed?.outputTail),
         });
         if (!ok && a.outcome !== 'running' && a.outcome !== 'cancelled')
@@ -838,7 +848,7 @@ function missionSegments(
       const end = a.closedAt ?? now;
       const inp = (a.input ?? {}) as { taskId?: string; sha?: string; role?: string };
       const span = (row: string, kind: SegmentKind, label: string, outcome: Outcome, detail: string | null): void =>
-        void out.push({ row, kind, start: a.scheduledAt, end, outcome, label: a.summary ?? label, detail });
+        void out.push({ row, kind, start: a.scheduledAt, end, outcome, label, summary: a.summary, detail });
       switch (a.name) {
         case 'prepareIntegration':
           span(MISSION_ROW, 'setup', 'integration branch and worktree', a.outcome, a.failure?.message ?? null);
@@ -917,7 +927,8 @@ function missionSegments(
               start: a.startedAt ?? a.scheduledAt,
               end,
               outcome: a.outcome,
-              label: `${a.summary ?? `resolver run ${ai.iteration ?? 1}`} · attempt ${a.attempt}${money(res.costUsd)}`,
+              label: `resolver run ${ai.iteration ?? 1} · attempt ${a.attempt}${money(res.costUsd)}`,
+              summary: a.summary,
               detail: a.failure?.message ?? res.summary ?? null,
               costUsd: res.costUsd,
             });

@@ -253,6 +253,7 @@ const PAGE_SCRIPT = String.raw`
         var row = rows[p.value[0]];
         var html = '<b>' + esc(row.label) + '</b> · ' + esc(kindInfo[s.kind][1]) + (s.outcome !== 'ok' ? ' · <b>' + esc(s.outcome) + '</b>' : '') +
           '<br>' + esc(s.label) + '<br>' + esc(clock(s.start)) + (s.end > s.start ? ' → ' + esc(clock(s.end)) + ' (' + esc(dur(s.end - s.start)) + ')' : '');
+        if (s.summary) html += '<br><i>' + esc(s.summary) + '</i>';
         if (s.detail) html += '<pre>' + esc(s.detail.length > 1500 ? s.detail.slice(0, 1500) + '…' : s.detail) + '</pre>';
         return html;
       }

@@ -71,6 +71,8 @@ describe('a mission with a retried attempt, a failed task, a skipped dependent a
     expect(retried.end - retried.start).toBeGreaterThanOrEqual(5000);
     expect(retried.detail).toBe('last failure: agent exited with code 1: first attempt fails');
     expect([agent.outcome, agent.label]).toEqual(['ok', 'agent attempt 2 · iteration 1']);
+    // What the Web UI's event history says of it, for the tooltip.
+    expect(agent.summary).toBe('command · flaky · iteration 1, run 1');
     expect(r.failures).toContainEqual(
       expect.objectContaining({
         kind: 'attempt',
@@ -193,8 +195,18 @@ test('the merge queue: verify runs on their own row, named by batch and kind; th
     expect(spans(r, t.id, 'merged').map((s) => s.start)).toEqual([Date.parse(t.mergedAt!)]);
     expect(spans(r, t.id, 'merge').length).toBeGreaterThanOrEqual(1);
   }
-  // r went back to its agent: the recorded run is its fix round, synced to the failed candidate first.
-  expect(spans(r, 'r', 'setup').map((s) => s.label)).toEqual(['worktree and setup', 'sync to the failed candidate']);
+  // The workflow's summaries (since the Web UI story) come along for the tooltips.
+  expect(spans(r, 'r', 'merge')[0].summary).toMatch(
+    /^merge flotilla\/bisect-it\/tasks\/r onto [0-9a-f]{8} \(batch \d+\)$/,
+  );
+});
+
+test('a culprit sent back to its agent: the fix round synced to the failed candidate first (recorded before summaries)', () => {
+  const r = report('histories/before-details', 'bisect-it');
+  expect(spans(r, 'r', 'setup').map((s) => [s.label, s.summary])).toEqual([
+    ['worktree and setup', null],
+    ['sync to the failed candidate', null],
+  ]);
   expect(spans(r, 'r', 'agent')[0].label).toBe('agent attempt 1 · iteration 1 · fix round 1');
 });
 

@@ -98,6 +98,7 @@ test('a rate-limited agent waits on a durable timer, then resumes the same sessi
     ['agent', 'ok'],
   ]);
   expect(rl[1].end - rl[1].start).toBeGreaterThanOrEqual(950);
+  expect(rl[1].summary).toMatch(/^rate-limit wait until \d\d:\d\d:\d\d UTC · rl$/);
   expect(rl[2].label).toMatch(/resumes its session/);
   expect(report.failures.map((f) => f.message)).toContain(
     'rl: agent attempt 1 failed (AgentRateLimited): rate limited (429)',
