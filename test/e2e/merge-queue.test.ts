@@ -2,11 +2,13 @@
  * examples/merge-queue run as a new user runs it, with the real CLI (its own in-process worker)
  * on a real dev server: a conflict resolved by the resolver agent with both sides kept, a culprit
  * found by bisection and fixed by its agent, `touches` serializing two tasks, a dependent starting
- * before its dependency's wave-mates end; then `logs --resolver`, `land` and `clean --yes`.
+ * before its dependency's wave-mates end; then `logs --resolver`, `land` and `clean --yes`. The
+ * report `run` writes at the end opens in a real browser; its screenshot is the README's picture.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
+import { renderReport } from '../helpers/browser';
 import { runCli } from '../helpers/cli';
 import { git, tempDir } from '../helpers/git';
 import { startDevServer } from '../helpers/temporal';
@@ -32,6 +34,7 @@ test('the merge-queue example: resolved, bisected, fixed, serialized; landed and
   const run = await flotilla(['run', 'examples/merge-queue/mission.yaml']);
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
   expect(run.stdout).toMatch(/mission merge-queue completed in .*: 6\/6 tasks merged/);
+  expect(run.stdout).toContain(`  report: file://${path.join(home, 'runs', 'merge-queue', 'report.html')}`);
   const p = JSON.parse((await flotilla(['status', 'merge-queue', '--json'])).stdout) as MissionProgress;
   const t = (id: string) => p.tasks.find((x) => x.id === id)!;
   const repo = path.join(home, 'repos', 'merge-queue');
@@ -73,6 +76,19 @@ test('the merge-queue example: resolved, bisected, fixed, serialized; landed and
   const described = await env.client.workflow.getHandle('mission-merge-queue').describe();
   expect(await described.staticSummary()).toBe('mission merge-queue · merge-queue · 6 tasks');
   expect(await described.staticDetails()).toContain('| 1 | `docs-b` | Document notes | docs-a (touches) | command |');
+
+  // The report: every task on the timeline and in the graph, the verify runs, the conflicts.
+  const page = await renderReport(path.join(home, 'runs', 'merge-queue', 'report.html'), 'report-merge-queue.png');
+  if (page) {
+    expect({ errors: page.errors, requests: page.requests }).toEqual({ errors: [], requests: [] });
+    for (const id of p.tasks.map((x) => x.id)) {
+      expect(page.timeline).toContain(id);
+      expect(page.graph).toContain(id);
+    }
+    expect(page.timeline).toContain('mission verify');
+    expect(page.failures).toMatch(/: merge conflict with [a-z, -]+ in greet.txt: resolved/);
+    expect(page.failures).toMatch(/mission verify \(batch \d+ · rerun · [^)]*shout\)/);
+  }
 
   // Land on main (checked out in the scaffolded repository, clean), then clean up.
   const land = await flotilla(['land', 'merge-queue']);

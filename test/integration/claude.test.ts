@@ -10,7 +10,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { groupAlive } from '../../src/activities/process';
 import { loadConfig } from '../../src/client/config';
+import { MissionContext } from '../../src/client/commands/context';
 import { getProgress } from '../../src/client/missions';
+import { collectReport } from '../../src/client/report';
 import type { MissionProgress } from '../../src/mission/progress';
 import type { AgentSpec, MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
@@ -130,6 +132,25 @@ test('a mission of real claude tasks completes with the expected commits and acc
   expect(result.costUsd).toBeCloseTo(result.tasks[0].costUsd + result.tasks[1].costUsd, 6);
   // The contract reached the model with the task's own worktree and branch.
   expect(agentRequestsOf('copy-b')[0].system).toMatch(/checked out on branch flotilla\/claude-ok\/tasks\/copy-b/);
+
+  // `flotilla report`, read from Temporal as the command reads it: the cost where it was spent.
+  const config = loadConfig({ TEMPORAL_ADDRESS: address, FLOTILLA_HOME: home });
+  const report = await collectReport(
+    new MissionContext({ connection: env.connection, client: env.client, config }, 'claude-ok'),
+  );
+  expect(report.costByRuntime).toEqual([
+    {
+      label: 'claude · claude-sonnet-4-5',
+      tasks: 2,
+      costUsd: expect.closeTo(result.costUsd, 6),
+      inputTokens: result.inputTokens,
+      outputTokens: result.outputTokens,
+    },
+  ]);
+  for (const t of result.tasks) {
+    const agents = report.segments.filter((s) => s.row === t.id && s.kind === 'agent');
+    expect(agents.reduce((sum, s) => sum + (s.costUsd ?? 0), 0)).toBeCloseTo(t.costUsd, 6);
+  }
 });
 
 test('an authentication failure fails the task at once with what to do', async () => {

@@ -10,6 +10,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { RunAgentInput } from '../../src/activities/agent';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { CarriedState, MissionResult } from '../../src/workflows/mission';
+import { buildReport } from '../../src/client/report-data';
 import { names } from '../../src/mission/types';
 import { cancelSignal, pauseSignal, resumeSignal, retryUpdate, steerUpdate } from '../../src/workflows/messages';
 import {
@@ -79,6 +80,29 @@ test('a rate-limited agent waits on a durable timer, then resumes the same sessi
     e.timerStartedEventAttributes ? [e.timerStartedEventAttributes.startToFireTimeout] : [],
   );
   expect(timers.map((d) => Number(d?.seconds ?? 0) * 1000 + Math.round((d?.nanos ?? 0) / 1e6))).toEqual([1000]);
+  // `flotilla report` draws that timer as a rate-limit wait after the limited attempt, which it lists.
+  const missionHistory = await suite
+    .env()
+    .client.workflow.getHandle(names.missionWorkflowId('rate-limit'))
+    .fetchHistory();
+  const report = buildReport({
+    progress: await m.result(),
+    missionRuns: [{ workflowId: names.missionWorkflowId('rate-limit'), runId: 'run', history: missionHistory }],
+    taskRuns: [{ workflowId: names.taskWorkflowId('rate-limit', 'rl'), runId: 'run', history }],
+    now: Date.now(),
+  });
+  const rl = report.segments.filter((s) => s.row === 'rl' && ['agent', 'rate-limit'].includes(s.kind));
+  expect(rl.map((s) => [s.kind, s.outcome])).toEqual([
+    ['agent', 'failed'],
+    ['rate-limit', 'ok'],
+    ['agent', 'ok'],
+  ]);
+  expect(rl[1].end - rl[1].start).toBeGreaterThanOrEqual(950);
+  expect(rl[1].summary).toMatch(/^rate-limit wait until \d\d:\d\d:\d\d UTC · rl$/);
+  expect(rl[2].label).toMatch(/resumes its session/);
+  expect(report.failures.map((f) => f.message)).toContain(
+    'rl: agent attempt 1 failed (AgentRateLimited): rate limited (429)',
+  );
   // Both rounds are counted: the limited attempt's usage came with its failure.
   const t = taskOf(result, 'rl');
   expect([t.attempts, t.status, t.error, t.sessionId]).toEqual([2, 'merged', null, 'session-limited']);

@@ -14,7 +14,8 @@ import type { LiveAgent } from '../live-tasks';
 import { progressEvents, renderStatus, renderSummary, renderTaskActivity, stdoutOptions } from '../render';
 import { workerPolling } from '../visibility';
 import { installRuntime, RunningWorkers, startWorkers } from '../workers';
-import { Connected, say, warn } from './context';
+import { writeReport } from '../report';
+import { Connected, MissionContext, say, warn } from './context';
 
 /** Between two progress polls, ms. */
 const POLL_MS = 1000;
@@ -94,6 +95,19 @@ function progressDisplay(missionId: string): Display {
   };
 }
 
+/**
+ * Writes the mission's report (`flotilla report`) and says where; never fails the command: a
+ * report that cannot be written says why instead.
+ */
+async function reportLine(connected: Connected, missionId: string, p: MissionProgress): Promise<string> {
+  try {
+    const { url } = await writeReport(new MissionContext(connected, missionId), undefined, p);
+    return `  report: ${url}`;
+  } catch (err) {
+    return `  report: not written (${err instanceof Error ? err.message : String(err)}); try \`flotilla report ${missionId}\``;
+  }
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -114,11 +128,12 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
  *   or undefined when `stop` aborted
  */
 async function follow(
-  { client, config }: Connected,
+  connected: Connected,
   missionId: string,
   stop: AbortSignal,
   workerDone?: Promise<void>,
 ): Promise<number | undefined> {
+  const { client, config } = connected;
   const started = Date.now();
   let prev: MissionProgress | undefined;
   let workerError: unknown;
@@ -150,6 +165,7 @@ async function follow(
       if (TERMINAL_PHASES.includes(p.phase)) {
         display.stop();
         say(renderSummary(p, Date.now() - started));
+        say(await reportLine(connected, missionId, p));
         return p.phase === 'completed' ? EXIT.ok : EXIT.failed;
       }
       if (needsHuman(p)) {

@@ -6,6 +6,7 @@ import * as land from './land';
 import * as list from './list';
 import * as logs from './logs';
 import * as pause from './pause';
+import * as report from './report';
 import * as resume from './resume';
 import * as retry from './retry';
 import * as run from './run';
@@ -35,6 +36,7 @@ export const COMMANDS: readonly CommandModule[] = [
   retry,
   skip,
   logs,
+  report,
   land,
   clean,
   worker,
