@@ -248,11 +248,14 @@ export function taskCurrentDetails(s: TaskStory): string {
   const lines = [
     `**${s.ended ?? s.step}**${s.ended ? '' : ` since ${clock(s.since)}`} · iteration ${s.iteration} of ${s.maxIterations} · agent run${s.runs === 1 ? '' : 's'} ${s.runs}${s.attempts > s.runs ? ` (${s.attempts} attempts with retries)` : ''}`,
     '',
-    `- **Session**: ${s.sessionId ? `\`${s.sessionId}\`` : 'none yet'}`,
-    `- **Turns**: ${s.turns} · **cost** ${usd(s.costUsd)} · **tokens** ${tokens(s.inputTokens)} in / ${tokens(s.outputTokens)} out`,
-    `- **Last agent event**: ${s.lastEventAt ? clock(s.lastEventAt) : 'none yet (known when a run ends)'}`,
   ];
-  if (s.gate) lines.push(`- **Gate**: ${cell(s.gate, 300)}`);
+  // What needs attention first: the panel shows a few lines before it scrolls.
   if (s.retrying) lines.push(`- **Retrying**: ${cell(s.retrying, 600)}`);
+  if (s.gate) lines.push(`- **Gate**: ${cell(s.gate, 300)}`);
+  lines.push(
+    `- **Cost** ${usd(s.costUsd)} · **tokens** ${tokens(s.inputTokens)} in / ${tokens(s.outputTokens)} out · **turns** ${s.turns}`,
+    `- **Last agent event**: ${s.lastEventAt ? clock(s.lastEventAt) : 'none yet (known when a run ends)'}`,
+    `- **Session**: ${s.sessionId ? `\`${s.sessionId}\`` : 'none yet'}`,
+  );
   return lines.join('\n').slice(0, MAX_CURRENT_DETAILS_CHARS);
 }

@@ -141,7 +141,7 @@ test("a task's details: step, iteration, session, usage, last event, gate and wh
     '**waiting out a rate limit** since 14:00:00 UTC · iteration 2 of 3 · agent runs 3 (4 attempts with retries)',
   );
   expect(details).toContain('- **Session**: `sess-1234`');
-  expect(details).toContain('- **Turns**: 12 · **cost** $0.5000 · **tokens** 1.5k in / 300 out');
+  expect(details).toContain('- **Cost** $0.5000 · **tokens** 1.5k in / 300 out · **turns** 12');
   expect(details).toContain('- **Last agent event**: 13:59:58 UTC');
   expect(details).toContain('- **Gate**: `npm test` failed (exit 1) at iteration 1');
   expect(details).toContain('- **Retrying**: rate limited; resuming at 14:05:00 UTC');
