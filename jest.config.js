@@ -7,7 +7,8 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }] },
   testMatch: ['**/*.test.ts'],
   // The crash matrix is long (heartbeat timeouts, server restarts): `npm run test:faults` runs it.
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/faults/'],
+  // The PostgreSQL-backed service builds Temporal from source: `npm run test:cluster` runs it.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/faults/', '<rootDir>/test/cluster/'],
   // Integration tests start a real Temporal dev server and real processes.
   testTimeout: 120_000,
   slowTestThreshold: 30,

@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { SearchAttributeType } from '@temporalio/common';
 import type { AttributeSets } from '../mission/search';
 import { SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTES } from '../mission/types';
-import { FlotillaConfig, isLoopback, portOf } from './config';
+import { FlotillaConfig, isLoopback, portOf, TemporalConnection } from './config';
 import { CliError, EXIT } from './errors';
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
@@ -74,12 +74,16 @@ export function ensureTemporalCli(log: (line: string) => void): string | undefin
   return findTemporalCli();
 }
 
-/** True when a Temporal frontend answers at `address` within `timeoutMs` (ms). */
-export async function temporalReachable(address: string, timeoutMs = 1500): Promise<boolean> {
+/**
+ * True when a Temporal frontend answers within `timeoutMs` (ms) at `target`: an address, or a
+ * whole connection (TLS, API key) from `FlotillaConfig.connection`.
+ */
+export async function temporalReachable(target: string | TemporalConnection, timeoutMs = 1500): Promise<boolean> {
   let connection: Connection | undefined;
   try {
     // connect() already asks the frontend for its system info, so success means it answers.
-    connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    const options = typeof target === 'string' ? { address: target } : target;
+    connection = await Connection.connect({ ...options, connectTimeout: timeoutMs });
     return true;
   } catch {
     return false;
@@ -169,9 +173,10 @@ export function startDevArgs(address: string, db: string): string[] {
  * @throws CliError when the address is not on this machine or the server does not come up in 60 s
  */
 export async function startEmbeddedServer(config: FlotillaConfig, log: (line: string) => void): Promise<ServerRecord> {
-  if (!isLoopback(config.address)) {
+  // The dev server speaks neither TLS nor API keys: settings for one mean another service.
+  if (!isLoopback(config.address) || config.connection.tls || config.connection.apiKey) {
     throw new CliError(
-      `no Temporal service answers at ${config.address}; start it, or unset TEMPORAL_ADDRESS to use the embedded dev server`,
+      `no Temporal service answers at ${config.address}; start it, or unset TEMPORAL_ADDRESS (and the TLS and API key settings) to use the embedded dev server`,
     );
   }
   mkdirSync(config.home, { recursive: true });

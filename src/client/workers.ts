@@ -74,7 +74,7 @@ export async function startWorkers(
   config: FlotillaConfig,
   opts: { concurrency?: number; inProcess?: boolean; activityInterceptors?: ActivityInterceptorsFactory[] } = {},
 ): Promise<RunningWorkers> {
-  const connection = await NativeConnection.connect({ address: config.address });
+  const connection = await NativeConnection.connect({ ...config.connection });
   try {
     const workers = await createWorkers({
       connection,
@@ -124,7 +124,7 @@ export async function withWorkflowWorker<T>(
 ): Promise<T> {
   if (await workerPolling(connection, config.namespace, config.taskQueue)) return fn();
   installRuntime(config, true);
-  const native = await NativeConnection.connect({ address: config.address });
+  const native = await NativeConnection.connect({ ...config.connection });
   try {
     const worker = await createQueryWorker({
       connection: native,

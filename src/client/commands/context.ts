@@ -28,11 +28,15 @@ export interface Connected {
  */
 export async function connect(config: FlotillaConfig): Promise<Connected> {
   try {
-    const connection = await Connection.connect({ address: config.address, connectTimeout: 5000 });
+    const connection = await Connection.connect({ ...config.connection, connectTimeout: 5000 });
     return { connection, client: new Client({ connection, namespace: config.namespace }), config };
-  } catch {
+  } catch (err) {
+    // With TLS or an API key, "unreachable" is often a refused certificate or key: say which.
+    const secured = config.connection.tls || config.connection.apiKey;
     throw new CliError(
-      `cannot reach Temporal at ${config.address}; start it with \`flotilla server\` (or \`flotilla run\`, which starts it), or set TEMPORAL_ADDRESS`,
+      secured
+        ? `cannot connect to Temporal at ${config.address} (${(err as Error).message}); check TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS or API key settings`
+        : `cannot reach Temporal at ${config.address}; start it with \`flotilla server\` (or \`flotilla run\`, which starts it), or set TEMPORAL_ADDRESS`,
       EXIT.failed,
     );
   }

@@ -16,7 +16,7 @@ import { followWithWorker } from './follow';
 
 /** Makes sure a Temporal service answers, starting the embedded dev server when the address is local. */
 async function ensureService(config: FlotillaConfig): Promise<{ embedded: boolean }> {
-  if (await temporalReachable(config.address)) return { embedded: false };
+  if (await temporalReachable(config.connection)) return { embedded: false };
   say(`no Temporal service at ${config.address}: starting the embedded dev server (SQLite in ${config.home})`);
   const rec = await startEmbeddedServer(config, say);
   say(
