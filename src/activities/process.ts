@@ -8,6 +8,7 @@ import execa from 'execa';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandLine } from '../mission/types';
+import { WORKER_SECRET } from './redact';
 
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
@@ -69,6 +70,11 @@ export function displayCommand(command: CommandLine): string {
   return typeof command === 'string' ? command : command.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
 }
 
+/** `env` without the worker's Temporal credentials ({@link WORKER_SECRET}). */
+export function withoutWorkerSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !WORKER_SECRET.test(name)));
+}
+
 export interface GroupProcess {
   child: execa.ExecaChildProcess<string>;
   pgid: number;
@@ -83,10 +89,13 @@ export function spawnGroup(
   opts: { cwd: string; env?: NodeJS.ProcessEnv; extendEnv?: boolean },
 ): GroupProcess {
   installExitHook();
+  // The worker's own Temporal credentials never reach what it runs (setup, gates, verify: code
+  // the agents wrote), whose output goes into history and back to the agents.
+  const env = (opts.extendEnv ?? true) ? { ...withoutWorkerSecrets(process.env), ...opts.env } : opts.env;
   const child = execa(argv[0], argv.slice(1), {
     cwd: opts.cwd,
-    env: opts.env,
-    extendEnv: opts.extendEnv ?? true,
+    env,
+    extendEnv: false,
     detached: true,
     stdin: 'ignore',
     reject: false,

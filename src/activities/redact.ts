@@ -5,6 +5,12 @@
  * activity returns or throws passes through a {@link Redactor} first.
  */
 
+/**
+ * The variables that hold the worker's own Temporal credentials, as the Temporal CLI names them
+ * (`TEMPORAL_API_KEY`, `TEMPORAL_TLS_*`, `TEMPORAL_GRPC_META_*`, `TEMPORAL_CODEC_*`).
+ */
+export const WORKER_SECRET = /^TEMPORAL_(API_KEY|TLS_.+|GRPC_META_.+|CODEC_.+)$/;
+
 /** Values shorter than this are left alone: `1`, `on` or `dev` would shred ordinary text. */
 export const MIN_REDACTED_LENGTH = 4;
 
@@ -20,7 +26,9 @@ export class Redactor {
   constructor(names: readonly string[] = [], env: NodeJS.ProcessEnv = process.env) {
     const seen = new Set<string>();
     this.pairs = [];
-    for (const name of names) {
+    // The worker's Temporal credentials are redacted whatever the mission names.
+    const all = [...names, ...Object.keys(env).filter((n) => WORKER_SECRET.test(n))];
+    for (const name of all) {
       const value = env[name];
       if (value === undefined || value.length < MIN_REDACTED_LENGTH || seen.has(value)) continue;
       seen.add(value);

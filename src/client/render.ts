@@ -105,9 +105,19 @@ function cut(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text;
 }
 
-/** The first line of `text`, trimmed, at most `max` characters. */
+/**
+ * `text` without terminal control characters (C0 but tab and newline, DEL, C1): errors and
+ * transcripts are written by agents, and an escape sequence printed as is could rewrite the screen
+ * or plant a link.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
+}
+
+/** The first line of `text`, trimmed, printable, at most `max` characters. */
 function firstLine(text: string, max: number): string {
-  return cut(text.split('\n')[0].trim(), max);
+  return cut(printable(text.split('\n')[0]).trim(), max);
 }
 
 /** `2026-12-01 09:30:12 UTC` from ISO-8601. */
@@ -300,7 +310,7 @@ export function renderTaskActivity(
   const attempt = Math.max(live?.attempt ?? 0, t.attempts);
   const parts = [attempt > 1 ? `attempt ${attempt}` : '', t.startedAt ? elapsed(now - Date.parse(t.startedAt)) : ''];
   const beat = live?.heartbeat;
-  if (activity) parts.push(describeActivity(activity, now));
+  if (activity) parts.push(printable(describeActivity(activity, now)));
   else if (live && !live.startedAt) parts.push('waiting for a worker');
   else if (beat?.events && beat.lastEventAt)
     parts.push(`${beat.events} events, the last ${elapsed(now - Date.parse(beat.lastEventAt))} ago`);

@@ -264,7 +264,11 @@ const REGISTRATION_WAIT_MS = 15_000;
 function setsIn(custom: Record<string, temporal.api.enums.v1.IndexedValueType>): Required<AttributeSets> {
   const has = (set: keyof AttributeSets): boolean =>
     ATTRIBUTE_SETS[set].every((a) => custom[SEARCH_ATTRIBUTES[a]] === indexedType(a));
-  return { searchAttributes: has('searchAttributes'), storyAttributes: has('storyAttributes') };
+  // The story set counts only with the first: workflows that keep it upsert the phase too.
+  return {
+    searchAttributes: has('searchAttributes'),
+    storyAttributes: has('searchAttributes') && has('storyAttributes'),
+  };
 }
 
 /**

@@ -17,10 +17,16 @@ export function keepCurrentDetails(render: () => string): void {
   let last: string | null = null;
   void CancellationScope.nonCancellable(() =>
     condition(() => {
-      const details = render();
-      if (details !== last) {
-        last = details;
-        setCurrentDetails(details);
+      // A predicate that throws fails every workflow task: a bug in rendering must only leave
+      // the details as they were.
+      try {
+        const details = render();
+        if (details !== last) {
+          last = details;
+          setCurrentDetails(details);
+        }
+      } catch {
+        // Keep the last details.
       }
       return false;
     }),
@@ -55,7 +61,14 @@ export function keepSearchAttributes(values: () => SearchAttributeUpdatePair[]):
   // Non-cancellable, as above: a cancelled mission's progress and cost still reach the list.
   void CancellationScope.nonCancellable(async () => {
     for (;;) {
-      await condition(() => keyOf(values()) !== last);
+      await condition(() => {
+        // As above: a throwing predicate would fail every workflow task.
+        try {
+          return keyOf(values()) !== last;
+        } catch {
+          return false;
+        }
+      });
       flush();
     }
   });

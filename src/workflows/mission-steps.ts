@@ -19,6 +19,7 @@ import { taskStartAttributes } from '../mission/search';
 import { missionCurrentDetails } from '../mission/story';
 import { MissionPhase, MissionSpec, names, SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
 import { KeptAttributes, keepCurrentDetails, keepSearchAttributes } from './details';
+import { reportMergeQueue } from './queue-metrics';
 import { commands, line, short } from './summaries';
 import { anyWorker, missionHost } from './activities';
 import { holdSignal } from './messages';
@@ -52,7 +53,8 @@ export class MissionSteps {
     keepCurrentDetails(() => missionCurrentDetails(m.progress()));
     // Versioning: missions recorded before the story attributes never upserted progress or cost.
     this.attributes =
-      storyAttributes && patched('story-attributes')
+      // Both sets: the keeper upserts the phase too, which an old client may not have registered.
+      searchAttributes && storyAttributes && patched('story-attributes')
         ? keepSearchAttributes(() => {
             const p = m.progress();
             return [
@@ -302,6 +304,8 @@ export class MissionSteps {
   end(): MissionProgress {
     this.setPhase(this.m.finish(now()));
     this.flushAttributes();
+    // An ended mission's queue gauge says 0, not what it held when it stopped.
+    if (this.m.state.mergeQueue) reportMergeQueue(this.spec.id, { queue: [], batch: null });
     return this.m.progress();
   }
 

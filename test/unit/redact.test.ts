@@ -115,3 +115,25 @@ describe('activities redact the values of named variables', () => {
     expect(err.message).not.toContain(SECRET);
   });
 });
+
+test("the worker's Temporal credentials never reach the commands it runs, and are redacted anyway", async () => {
+  const key = 'tmprl-api-key-0123456789';
+  const before = process.env.TEMPORAL_API_KEY;
+  process.env.TEMPORAL_API_KEY = key;
+  try {
+    const acts = createActivities({ home: tempDir('flotilla-home-'), hostQueue: 'q@h' });
+    const cwd = tempDir('flotilla-checks-');
+    const r: Awaited<ReturnType<typeof acts.runChecks>> = await new MockActivityEnvironment().run(acts.runChecks, {
+      cwd,
+      commands: ['echo "key=${TEMPORAL_API_KEY:-unset}"; exit 1'],
+      timeoutMs: 30_000,
+      logFile: path.join(cwd, 'verify.log'),
+      env: [],
+    });
+    expect(r.failed!.outputTail).toContain('key=unset');
+    expect(new Redactor([]).text(`a ${key} b`)).toBe('a [redacted:TEMPORAL_API_KEY] b');
+  } finally {
+    if (before === undefined) delete process.env.TEMPORAL_API_KEY;
+    else process.env.TEMPORAL_API_KEY = before;
+  }
+});

@@ -3,7 +3,7 @@
  * `list`'s table, and the live line of a running task.
  */
 import type { AgentActivity } from '../../src/client/activity';
-import { renderMissionList, renderStatus, renderTaskActivity } from '../../src/client/render';
+import { printable, renderMissionList, renderStatus, renderTaskActivity } from '../../src/client/render';
 import type { MissionListing } from '../../src/client/visibility';
 import { deriveProgress, initialState, MissionProgress, MissionState } from '../../src/mission/progress';
 import { mission, task, wavesOf } from '../helpers/missions';
@@ -190,4 +190,9 @@ test('the live line of a running task: what its agent does from the transcript, 
   const long = renderTaskActivity(t, live, { ...activity, tool: `Bash(${'x'.repeat(200)})` }, { now: NOW, width: 80 });
   expect(long.length).toBeLessThanOrEqual(79);
   expect(long.endsWith('…')).toBe(true);
+});
+
+test('text written by agents loses terminal control characters: no escape sequence reaches the screen', () => {
+  expect(printable('ok\u001b]52;c;cGF3bmVk\u0007 done\r\u009b2J')).toBe('ok]52;c;cGF3bmVk done2J');
+  expect(printable('tab\tand\nnewline stay')).toBe('tab\tand\nnewline stay');
 });
