@@ -51,13 +51,15 @@ export function missionStartAttributes(
 
 /**
  * The search attributes a task's `taskWorkflow` starts with: its mission id and task id; with the
- * story set also the repository, the task's runtime and cost 0 (USD; the task keeps it current).
+ * story set also the repository, the task's runtime and its cost so far (USD; the task keeps it current).
  * Undefined when the namespace has none of them.
  */
 export function taskStartAttributes(
   spec: Pick<MissionSpec, 'id' | 'repo'>,
   task: Pick<TaskSpec, 'id' | 'agent'>,
   sets: AttributeSets,
+  /** What the task spent before (a `retry` carries it), USD: the task upserts only changes. */
+  costUsd = 0,
 ): SearchAttributePair[] | undefined {
   if (!sets.searchAttributes) return undefined;
   const pairs: SearchAttributePair[] = [
@@ -68,7 +70,7 @@ export function taskStartAttributes(
     pairs.push(
       { key: SEARCH_ATTRIBUTE_KEYS.repo, value: spec.repo },
       { key: SEARCH_ATTRIBUTE_KEYS.runtime, value: [task.agent.runtime] },
-      { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: 0 },
+      { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(costUsd * 100) / 100 },
     );
   return pairs;
 }

@@ -195,10 +195,12 @@ export class MissionSteps {
           // What the Web UI shows for the task: a line in the list, its prompt and gate on its page.
           staticSummary: taskSummary(m.specOf(id)),
           staticDetails: taskDetails(m.specOf(id)),
-          typedSearchAttributes: taskStartAttributes(spec, m.specOf(id), {
-            searchAttributes: this.searchAttributes,
-            storyAttributes: this.storyAttributes,
-          }),
+          typedSearchAttributes: taskStartAttributes(
+            spec,
+            m.specOf(id),
+            { searchAttributes: this.searchAttributes, storyAttributes: this.storyAttributes },
+            retry?.usage.costUsd,
+          ),
         });
         m.childStarted.add(id);
         // `pause --now` that came while the child was starting could not reach it then.
