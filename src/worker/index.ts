@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createActivities } from '../activities';
+import { AgentLoad, AgentSlots } from '../activities/agent-slots';
 
 export interface FlotillaWorkerOptions {
   connection: NativeConnection;
@@ -22,6 +23,8 @@ export interface FlotillaWorkerOptions {
   home: string;
   /** Activities at once on this host (agents, git, checks). */
   concurrency?: number;
+  /** Agents at once on this worker (`--agents`); default: no cap but `concurrency`. */
+  agents?: number;
   /** Overrides the host part of the host queue (`FLOTILLA_HOST_ID`), e.g. for tests. */
   hostId?: string;
   /** How the workers name themselves to the service (default: the SDK's `<pid>@<host>`). */
@@ -74,13 +77,30 @@ export interface FlotillaWorkers {
   hostQueue: string;
   /** Runs both until `shutdown()` (or a shutdown signal); rejects if either fails. */
   run(): Promise<void>;
-  shutdown(): void;
+  /**
+   * Drains: both workers stop polling at once, running agents are stopped and checkpointed (their
+   * attempts fail with the retryable `WorkerShutdown`, so their tasks go on with the next worker
+   * of this host queue), other activities get `shutdownGraceTime` to finish before the SDK
+   * cancels them. Returns what was running when the drain began.
+   */
+  shutdown(): DrainStart;
+  /** The agents running and waiting for a slot now, and the cap. */
+  agentLoad(): AgentLoad;
+}
+
+/** What a drain found running when it began. */
+export interface DrainStart {
+  /** Agent attempts stopping (running ones checkpoint; waiting ones leave at once). */
+  agents: number;
+  /** Other activities of the host queue (git, checks), which get the grace time to finish. */
+  others: number;
 }
 
 /** Creates both workers (bundling workflow code if needed, which takes a few seconds). */
 export async function createWorkers(opts: FlotillaWorkerOptions): Promise<FlotillaWorkers> {
   const hostQueue = hostQueueName(opts.taskQueue, opts.hostId);
-  const activities = createActivities({ home: opts.home, hostQueue });
+  const slots = new AgentSlots(opts.agents);
+  const activities = createActivities({ home: opts.home, hostQueue, agents: slots });
   const common = {
     connection: opts.connection,
     namespace: opts.namespace,
@@ -113,7 +133,14 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
       await Promise.all([shared.run(), host.run()]);
     },
     shutdown() {
+      const load = slots.load();
+      const inFlight = host.getStatus().numInFlightActivities;
+      // Polling stops first, so no new agent starts here while the running ones checkpoint.
       for (const w of [shared, host]) if (w.getState() === 'RUNNING') w.shutdown();
+      slots.drain();
+      const agents = load.running + load.waiting;
+      return { agents, others: Math.max(0, inFlight - agents) };
     },
+    agentLoad: () => slots.load(),
   };
 }

@@ -1,20 +1,61 @@
 /**
- * `flotilla worker [--concurrency N] [--metrics HOST:PORT]`: a standalone worker for the shared
- * queue and this host, optionally serving Prometheus metrics.
+ * `flotilla worker [--concurrency N] [--agents N] [--drain-timeout D] [--metrics HOST:PORT]`: a
+ * standalone worker for the shared queue and this host, optionally serving Prometheus metrics.
+ * SIGTERM or SIGINT drains it (see {@link FlotillaWorkers.shutdown}) and it exits 0.
  */
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { Command, InvalidArgumentError } from 'commander';
+import { formatDuration, parseDuration } from '../../mission/duration';
+import { FlotillaWorkers, hostQueueName } from '../../worker';
 import { ListenAddress, parseListenAddress } from '../../worker/metrics-address';
 import type { MetricsServer } from '../../worker/metrics-server';
 import { FlotillaConfig, loadConfig } from '../config';
 import { CliError, EXIT } from '../errors';
 import { installRuntime, startWorkers } from '../workers';
+import { standaloneIdentity } from '../visibility';
 import { warn } from './context';
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
   return n;
+}
+
+/** How long a drain lets git and check activities finish by default, ms. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
+function duration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError('must be a duration such as 30s, 2m or 500ms');
+  return ms;
+}
+
+/**
+ * Drains `workers` on the first SIGTERM/SIGINT, saying what it stops; a second signal only says
+ * how long the drain may still take (SIGKILL stops at once; the next worker kills what is left).
+ */
+function drainOnSignals(workers: FlotillaWorkers, drainTimeoutMs: number): () => void {
+  let since = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (since) {
+      const left = Math.max(0, drainTimeoutMs + 15_000 - (Date.now() - since));
+      warn(`flotilla worker: ${signal}: still draining (at most ${formatDuration(left)} more; SIGKILL stops at once)`);
+      return;
+    }
+    since = Date.now();
+    const { agents, others } = workers.shutdown();
+    const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+    warn(
+      `flotilla worker: ${signal}: draining: ${plural(agents, 'agent', 'agents')} checkpointing (their tasks go on with the next worker of ${workers.hostQueue}), ` +
+        `${plural(others, 'other activity', 'other activities')} finishing (up to ${formatDuration(drainTimeoutMs)}), no new work`,
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
 }
 
 function listenAddress(value: string): ListenAddress {
@@ -67,31 +108,45 @@ export function register(program: Command): void {
   program
     .command('worker')
     .description('run a worker for the shared task queue and this host')
-    .option('--concurrency <n>', 'activities at once on this host', positiveInt)
+    .option('--concurrency <n>', 'activities at once on this host (agents, git, checks; default 16)', positiveInt)
+    .option('--agents <n>', 'agents at once on this worker (default: no cap but --concurrency)', positiveInt)
+    .option(
+      '--drain-timeout <duration>',
+      'on SIGTERM/SIGINT: how long git and check activities may finish (agents checkpoint and stop at once)',
+      duration,
+      DEFAULT_DRAIN_TIMEOUT_MS,
+    )
     .option(
       '--metrics <host:port>',
       "serve Prometheus metrics (Flotilla's and the Temporal SDK's) at http://HOST:PORT/metrics",
       listenAddress,
     )
-    .action(async (opts: { concurrency?: number; metrics?: ListenAddress }) => {
+    .action(async (opts: { concurrency?: number; agents?: number; drainTimeout: number; metrics?: ListenAddress }) => {
       const config = loadConfig();
       const metrics = opts.metrics ? await startMetrics(config, opts.metrics) : undefined;
       try {
-        // The SDK's own signal handling: Ctrl-C lets running activities finish within its grace time.
-        installRuntime(config, false);
+        // Signals are ours (drainOnSignals), not the SDK's.
+        installRuntime(config, false, { ownSignals: true });
         const running = await startWorkers(config, {
           concurrency: opts.concurrency,
+          agents: opts.agents,
+          drainTimeoutMs: opts.drainTimeout,
+          identity: standaloneIdentity(hostQueueName(config.taskQueue), opts.agents),
           activityInterceptors: metrics?.interceptors,
         });
+        const forget = drainOnSignals(running.workers, opts.drainTimeout);
         warn(
-          `flotilla worker: task queues ${config.taskQueue} and ${running.workers.hostQueue} at ${config.address} (Ctrl-C to stop)`,
+          `flotilla worker: task queues ${config.taskQueue} and ${running.workers.hostQueue} at ${config.address}, ` +
+            `${opts.agents ? `up to ${opts.agents} agents` : 'agents uncapped'} (Ctrl-C or SIGTERM drains)`,
         );
         if (metrics) warn(`flotilla worker: metrics at ${metrics.server.url}`);
         try {
           await running.done;
         } finally {
           await running.stop();
+          forget();
         }
+        warn('flotilla worker: drained, stopped');
       } finally {
         await metrics?.server.close();
       }
