@@ -28,6 +28,8 @@ export interface WorkerListing {
   running: number;
   /** Attempts it took beyond its cap, waiting for a slot. */
   waiting: number;
+  /** Its Worker Versioning version, `<deployment>/<build id>`; null when unversioned. */
+  version: string | null;
   /** When it last polled (ISO 8601). */
   lastSeen: string;
 }
@@ -69,6 +71,7 @@ export async function listWorkers(client: Client, namespace: string, taskQueue: 
         kind: kindOf(identity),
         queues: [],
         agentCap: capOf(identity),
+        version: / version=(\S+)/.exec(identity)?.[1] ?? null,
         agents: 0,
         running: 0,
         waiting: 0,

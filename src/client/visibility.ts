@@ -127,11 +127,17 @@ export function workerIdentity(kind: WorkerKind): string {
 }
 
 /**
- * The identity of `flotilla worker`: `<pid>@<host> worker queue=<host queue> agents=<cap|any>`, so
- * the pollers of a task queue (`flotilla workers`) say which host queue each serves and its cap.
+ * The identity of `flotilla worker`: `<pid>@<host> worker queue=<host queue> agents=<cap|any>`
+ * and, when versioned, ` version=<deployment>/<build id>`, so the pollers of a task queue
+ * (`flotilla workers`) say which host queue each serves, its cap and its version.
  */
-export function standaloneIdentity(hostQueue: string, agents: number | undefined): string {
-  return `${process.pid}@${os.hostname()} worker queue=${hostQueue} agents=${agents ?? 'any'}`;
+export function standaloneIdentity(
+  hostQueue: string,
+  agents: number | undefined,
+  version?: { name: string; buildId: string },
+): string {
+  const v = version ? ` version=${version.name}/${version.buildId}` : '';
+  return `${process.pid}@${os.hostname()} worker queue=${hostQueue} agents=${agents ?? 'any'}${v}`;
 }
 
 export interface PollingOptions {

@@ -7,7 +7,7 @@ import { Connection } from '@temporalio/client';
 import { ActivityInterceptorsFactory, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createQueryWorker, createWorkers, FlotillaWorkers } from '../worker';
+import { createQueryWorker, createWorkers, FlotillaWorkers, WorkerDeployment } from '../worker';
 import { FlotillaConfig } from './config';
 import { workerIdentity, workerPolling } from './visibility';
 
@@ -79,6 +79,7 @@ export const IN_PROCESS_SHUTDOWN_FORCE_MS = 15_000;
  *   `workerPolling`), and quick to leave
  * @param activityInterceptors for the host queue's activities (e.g. `FlotillaMetrics.activityInterceptor`)
  * @param agents agents at once (`flotilla worker --agents`)
+ * @param deployment Worker Versioning: the version both workers poll as (missions they start are pinned to it)
  * @param drainTimeoutMs how long a drain lets git and check activities finish before they are
  *   cancelled (agents stop at once); the process stops waiting 15 s after that
  */
@@ -87,6 +88,7 @@ export async function startWorkers(
   opts: {
     concurrency?: number;
     agents?: number;
+    deployment?: WorkerDeployment;
     drainTimeoutMs?: number;
     identity?: string;
     inProcess?: boolean;
@@ -102,6 +104,7 @@ export async function startWorkers(
       home: config.home,
       concurrency: opts.concurrency,
       agents: opts.agents,
+      deployment: opts.deployment,
       activityInterceptors: opts.activityInterceptors,
       ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
       ...(opts.drainTimeoutMs !== undefined

@@ -8,7 +8,8 @@
  */
 import type { Duration } from '@temporalio/common';
 import { ActivityInterceptorsFactory, NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createActivities } from '../activities';
@@ -37,10 +38,36 @@ export interface FlotillaWorkerOptions {
   /** After this long a shutdown gives up waiting for activities (default: never). */
   shutdownForceTime?: Duration;
   /**
+   * Worker Versioning (opt-in): both workers poll as version `buildId` of the worker deployment
+   * `name`, and every workflow they start is PINNED to it: it runs on that version's workers to its
+   * end, never replayed on other code. Undefined: unversioned (the `patched()` discipline covers
+   * upgrades).
+   */
+  deployment?: WorkerDeployment;
+  /**
    * Interceptors for the host queue's activities (every activity but `claimHost`), e.g. the
    * metrics of `flotilla worker --metrics` (src/worker/metrics.ts). Default: none.
    */
   activityInterceptors?: ActivityInterceptorsFactory[];
+}
+
+/** A worker deployment version: the deployment's name and this build's id. */
+export interface WorkerDeployment {
+  name: string;
+  buildId: string;
+}
+
+/** The prebuilt workflow bundle (`npm run build`). */
+const BUNDLE = path.resolve(__dirname, '../workflow-bundle.js');
+
+/**
+ * The default build id: the first 12 hex digits of the SHA-256 of the prebuilt workflow bundle, so
+ * two builds of the same workflow code (anywhere) share it and any change to it makes a new one.
+ * Undefined when there is no prebuilt bundle (running from the TypeScript sources).
+ */
+export function bundleBuildId(): string | undefined {
+  if (!existsSync(BUNDLE) || !__filename.endsWith('.js')) return undefined;
+  return createHash('sha256').update(readFileSync(BUNDLE)).digest('hex').slice(0, 12);
 }
 
 /** The host task queue for `taskQueue` on this machine. */
@@ -50,8 +77,7 @@ export function hostQueueName(taskQueue: string, hostId = process.env.FLOTILLA_H
 
 /** Workflow code: a bundle prebuilt by `npm run build` when there is one, else bundled now. */
 function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  const bundle = path.resolve(__dirname, '../workflow-bundle.js');
-  if (existsSync(bundle) && __filename.endsWith('.js')) return { workflowBundle: { codePath: bundle } };
+  if (existsSync(BUNDLE) && __filename.endsWith('.js')) return { workflowBundle: { codePath: BUNDLE } };
   return { workflowsPath: require.resolve('../workflows') };
 }
 
@@ -111,6 +137,17 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     // Only when set: an explicit undefined would replace the SDK's defaults.
     ...(opts.shutdownForceTime !== undefined ? { shutdownForceTime: opts.shutdownForceTime } : {}),
     ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
+    ...(opts.deployment
+      ? {
+          // The host queue is versioned too: a pinned mission's activities go to workers of its
+          // version, whose activity code matches the workflow code that scheduled them.
+          workerDeploymentOptions: {
+            version: { deploymentName: opts.deployment.name, buildId: opts.deployment.buildId },
+            useWorkerVersioning: true,
+            defaultVersioningBehavior: 'PINNED',
+          },
+        }
+      : {}),
   } satisfies Partial<WorkerOptions>;
   const shared = await Worker.create({
     ...common,

@@ -81,7 +81,9 @@ test('--agents 1 runs one agent at a time; flotilla workers shows the cap, one r
   expect(listed.identity).toMatch(/^\d+@\S+ worker queue=flotilla-capacity@capacity-host agents=1$/);
   expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1);
   const table = await runCli(['workers'], { env: cliEnv() });
-  expect(table.stdout).toMatch(/worker\s+1\/1 \(\+1 waiting\)\s+flotilla-capacity, flotilla-capacity@capacity-host/);
+  expect(table.stdout).toMatch(
+    /worker\s+1\/1 \(\+1 waiting\)\s+flotilla-capacity, flotilla-capacity@capacity-host\s+-/,
+  );
 
   writeFileSync(go, '');
   const watch = await runCli(['watch', 'capacity'], { env: cliEnv() });

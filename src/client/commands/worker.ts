@@ -13,7 +13,8 @@ import { FlotillaConfig, loadConfig } from '../config';
 import { CliError, EXIT } from '../errors';
 import { installRuntime, startWorkers } from '../workers';
 import { standaloneIdentity } from '../visibility';
-import { warn } from './context';
+import { deploymentFromFlags, setCurrentVersion } from '../deployment';
+import { warn, withConnection } from './context';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -103,6 +104,16 @@ async function startMetrics(config: FlotillaConfig, listen: ListenAddress): Prom
   return { server, interceptors: [metrics.activityInterceptor] };
 }
 
+interface WorkerFlags {
+  concurrency?: number;
+  agents?: number;
+  drainTimeout: number;
+  deployment?: string;
+  buildId?: string;
+  setCurrent?: boolean;
+  metrics?: ListenAddress;
+}
+
 /** Adds `flotilla worker` to the program. */
 export function register(program: Command): void {
   program
@@ -117,21 +128,30 @@ export function register(program: Command): void {
       DEFAULT_DRAIN_TIMEOUT_MS,
     )
     .option(
+      '--deployment <name>',
+      'Worker Versioning: poll as a version of this worker deployment; missions are pinned to it',
+    )
+    .option('--build-id <id>', 'the version (default: a hash of the workflow bundle)')
+    .option('--set-current', "make this version the deployment's current one once it polls (new missions start on it)")
+    .option(
       '--metrics <host:port>',
       "serve Prometheus metrics (Flotilla's and the Temporal SDK's) at http://HOST:PORT/metrics",
       listenAddress,
     )
-    .action(async (opts: { concurrency?: number; agents?: number; drainTimeout: number; metrics?: ListenAddress }) => {
+    .action(async (opts: WorkerFlags) => {
       const config = loadConfig();
+      const deployment = deploymentFromFlags(opts);
       const metrics = opts.metrics ? await startMetrics(config, opts.metrics) : undefined;
       try {
+        const identity = standaloneIdentity(hostQueueName(config.taskQueue), opts.agents, deployment);
         // Signals are ours (drainOnSignals), not the SDK's.
         installRuntime(config, false, { ownSignals: true });
         const running = await startWorkers(config, {
           concurrency: opts.concurrency,
           agents: opts.agents,
+          deployment,
           drainTimeoutMs: opts.drainTimeout,
-          identity: standaloneIdentity(hostQueueName(config.taskQueue), opts.agents),
+          identity,
           activityInterceptors: metrics?.interceptors,
         });
         const forget = drainOnSignals(running.workers, opts.drainTimeout);
@@ -140,6 +160,24 @@ export function register(program: Command): void {
             `${opts.agents ? `up to ${opts.agents} agents` : 'agents uncapped'} (Ctrl-C or SIGTERM drains)`,
         );
         if (metrics) warn(`flotilla worker: metrics at ${metrics.server.url}`);
+        if (deployment) {
+          warn(
+            `flotilla worker: version ${deployment.name}/${deployment.buildId}; missions it starts are pinned to it`,
+          );
+          if (opts.setCurrent) {
+            try {
+              await withConnection(config, ({ connection }) =>
+                setCurrentVersion(connection, config.namespace, deployment, identity),
+              );
+            } catch (err) {
+              await running.stop();
+              throw err;
+            }
+            warn(
+              `flotilla worker: ${deployment.name}/${deployment.buildId} is the current version: new missions start on it`,
+            );
+          }
+        }
         try {
           await running.done;
         } finally {

@@ -4,16 +4,17 @@ import { loadConfig } from '../config';
 import { listWorkers, WorkerListing } from '../fleet';
 import { say, withConnection } from './context';
 
-/** One line per worker: `<pid>@<host>`, kind, agents running / cap (and waiting), queues, last poll. */
+/** One line per worker: `<pid>@<host>`, kind, agents running / cap (and waiting), queues, version, last poll. */
 export function renderWorkers(workers: WorkerListing[]): string {
   const rows = workers.map((w) => [
     w.identity.split(' ')[0],
     w.kind,
     `${w.running}/${w.agentCap ?? 'any'}${w.waiting ? ` (+${w.waiting} waiting)` : ''}`,
     w.queues.join(', '),
+    w.version ?? '-',
     w.lastSeen.slice(11, 19),
   ]);
-  const head = ['WORKER', 'KIND', 'AGENTS', 'QUEUES', 'SEEN (UTC)'];
+  const head = ['WORKER', 'KIND', 'AGENTS', 'QUEUES', 'VERSION', 'SEEN (UTC)'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [head, ...rows]
     .map((r) =>
