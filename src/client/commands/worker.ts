@@ -107,7 +107,7 @@ async function startMetrics(config: FlotillaConfig, listen: ListenAddress): Prom
 interface WorkerFlags {
   concurrency?: number;
   agents?: number;
-  drainTimeout: number;
+  drainTimeout?: number;
   deployment?: string;
   buildId?: string;
   setCurrent?: boolean;
@@ -123,9 +123,8 @@ export function register(program: Command): void {
     .option('--agents <n>', 'agents at once on this worker (default: no cap but --concurrency)', positiveInt)
     .option(
       '--drain-timeout <duration>',
-      'on SIGTERM/SIGINT: how long git and check activities may finish (agents checkpoint and stop at once)',
+      'on SIGTERM or Ctrl-C, the time left to git and check activities; agents checkpoint and stop right away (default 30s)',
       duration,
-      DEFAULT_DRAIN_TIMEOUT_MS,
     )
     .option(
       '--deployment <name>',
@@ -141,6 +140,7 @@ export function register(program: Command): void {
     .action(async (opts: WorkerFlags) => {
       const config = loadConfig();
       const deployment = deploymentFromFlags(opts);
+      const drainTimeoutMs = opts.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT_MS;
       const metrics = opts.metrics ? await startMetrics(config, opts.metrics) : undefined;
       try {
         const identity = standaloneIdentity(hostQueueName(config.taskQueue), opts.agents, deployment);
@@ -150,11 +150,11 @@ export function register(program: Command): void {
           concurrency: opts.concurrency,
           agents: opts.agents,
           deployment,
-          drainTimeoutMs: opts.drainTimeout,
+          drainTimeoutMs,
           identity,
           activityInterceptors: metrics?.interceptors,
         });
-        const forget = drainOnSignals(running.workers, opts.drainTimeout);
+        const forget = drainOnSignals(running.workers, drainTimeoutMs);
         warn(
           `flotilla worker: task queues ${config.taskQueue} and ${running.workers.hostQueue} at ${config.address}, ` +
             `${opts.agents ? `up to ${opts.agents} agents` : 'agents uncapped'} (Ctrl-C or SIGTERM drains)`,
@@ -162,7 +162,10 @@ export function register(program: Command): void {
         if (metrics) warn(`flotilla worker: metrics at ${metrics.server.url}`);
         if (deployment) {
           warn(
-            `flotilla worker: version ${deployment.name}/${deployment.buildId}; missions it starts are pinned to it`,
+            `flotilla worker: version ${deployment.name}/${deployment.buildId}; missions it starts are pinned to it` +
+              (opts.setCurrent
+                ? ''
+                : `; new missions start on it once it is the current version (--set-current, or temporal worker deployment set-current-version --deployment-name ${deployment.name} --build-id ${deployment.buildId})`),
           );
           if (opts.setCurrent) {
             try {

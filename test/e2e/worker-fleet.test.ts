@@ -1,8 +1,12 @@
 /**
- * Worker Versioning as a user runs it: two `flotilla worker --deployment` processes of the same
- * host with different build ids on a real dev server. A mission started while build `a` is current
- * stays pinned to `a` (its workflow and its activities) after `b` becomes current; a new mission
- * goes to `b`; both complete. Bad flags: a clear error, exit 2.
+ * The worker lifecycle as a user runs it, on one real dev server:
+ * - `flotilla worker --agents 1`: a mission of two tasks (concurrency 2) runs their agents one
+ *   after the other, and `flotilla workers` lists the worker with its queues, its cap, one agent
+ *   running and one waiting for a slot;
+ * - Worker Versioning: two `flotilla worker --deployment` processes of the same host with
+ *   different build ids. A mission started while build `a` is current stays pinned to `a` (its
+ *   workflow and its activities) after `b` becomes current; a new mission goes to `b`; both
+ *   complete. Bad flags: a clear error, exit 2.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,8 +18,8 @@ import { makeRepo, tempDir } from '../helpers/git';
 import { startDevServer } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
-const home = tempDir('flotilla-versions-home-');
-const dir = tempDir('flotilla-versions-');
+const home = tempDir('flotilla-fleet-home-');
+const dir = tempDir('flotilla-fleet-');
 const queue = 'flotilla-versions';
 const workers: CliProcess[] = [];
 
@@ -27,6 +31,13 @@ afterAll(async () => {
   for (const w of workers) w.kill('SIGKILL');
   await Promise.all(workers.map((w) => w.result));
   await env?.teardown();
+});
+
+const capEnv = (): NodeJS.ProcessEnv => ({
+  TEMPORAL_ADDRESS: env.address,
+  FLOTILLA_HOME: home,
+  FLOTILLA_TASK_QUEUE: 'flotilla-capacity',
+  FLOTILLA_HOST_ID: 'capacity-host',
 });
 
 const cliEnv = (): NodeJS.ProcessEnv => ({
@@ -95,6 +106,61 @@ async function agentWorker(missionId: string): Promise<string> {
   const d = await env.client.workflow.getHandle(names.taskWorkflowId(missionId, 't')).describe();
   return d.raw.pendingActivities?.find((a) => a.activityType?.name === 'runAgent')?.lastWorkerIdentity ?? '';
 }
+
+test('--agents 1 runs one agent at a time; flotilla workers shows the cap, one running and one waiting', async () => {
+  const worker = spawnCli(['worker', '--agents', '1'], { env: capEnv() });
+  workers.push(worker);
+  await until('the worker', () => (/task queues/.test(worker.stderr()) ? true : undefined));
+  expect(worker.stderr()).toContain('up to 1 agents');
+
+  const log = path.join(dir, 'capacity.log');
+  const go = path.join(dir, 'capacity-go');
+  // Each agent logs its start, waits for the test's go (so the listing sees it running), logs its end.
+  const script = `echo "start $FLOTILLA_TASK_ID" >> ${log}; while [ ! -e ${go} ]; do sleep 0.1; done; echo "end $FLOTILLA_TASK_ID" >> ${log}; echo done > out-$FLOTILLA_TASK_ID.txt`;
+  const file = path.join(dir, 'capacity.json');
+  const repo = makeRepo();
+  writeFileSync(
+    file,
+    JSON.stringify({
+      id: 'capacity',
+      repo,
+      concurrency: 2,
+      agent: { runtime: 'command', command: ['bash', '-c', script] },
+      tasks: [
+        { id: 'a', prompt: 'do a' },
+        { id: 'b', prompt: 'do b' },
+      ],
+    }),
+  );
+  const start = await runCli(['start', file], { env: capEnv() });
+  expect(start.code).toBe(0);
+
+  // Both attempts reached the worker; one runs, one waits for the slot.
+  const listed = await until('one agent running and one waiting', async () => {
+    const res = await runCli(['workers', '--json'], { env: capEnv() });
+    const mine = (JSON.parse(res.stdout) as WorkerListing[]).find((w) => w.kind === 'worker');
+    return mine && mine.running === 1 && mine.waiting === 1 ? mine : undefined;
+  });
+  expect(listed).toMatchObject({
+    agentCap: 1,
+    agents: 2,
+    queues: ['flotilla-capacity', 'flotilla-capacity@capacity-host'],
+  });
+  expect(listed.identity).toMatch(/^\d+@\S+ worker queue=flotilla-capacity@capacity-host agents=1$/);
+  expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1);
+  const table = await runCli(['workers'], { env: capEnv() });
+  expect(table.stdout).toMatch(
+    /worker\s+1\/1 \(\+1 waiting\)\s+flotilla-capacity, flotilla-capacity@capacity-host\s+-/,
+  );
+
+  writeFileSync(go, '');
+  const watch = await runCli(['watch', 'capacity'], { env: capEnv() });
+  expect(watch.code).toBe(0);
+  // One after the other: the second agent started after the first ended.
+  const lines = readFileSync(log, 'utf8').trim().split('\n');
+  expect(lines).toHaveLength(4);
+  expect(lines[1]).toBe(lines[0].replace('start', 'end'));
+}, 120_000);
 
 test('bad versioning flags: a clear error, exit 2', async () => {
   const res = await runCli(['worker', '--build-id', 'x'], { env: cliEnv() });
