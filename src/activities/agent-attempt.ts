@@ -56,12 +56,16 @@ export class AgentAttempt {
   private readonly checkpoints: AttemptCheckpoints;
   private readonly heartbeat: AgentHeartbeater;
   private rebuiltNow = false;
+  /** Aborted when the activity is cancelled or the worker drains: either stops the agent. */
+  private readonly stopSignal: AbortSignal;
 
   constructor(
     private readonly config: ActivityConfig,
     private readonly input: RunAgentInput,
     private readonly ctx: Context,
+    drain?: AbortSignal,
   ) {
+    this.stopSignal = drain ? AbortSignal.any([ctx.cancellationSignal, drain]) : ctx.cancellationSignal;
     this.attempt = ctx.info.attempt;
     this.adapter = runtimes[input.agent.runtime];
     this.prev = previousHeartbeat(ctx.info);
@@ -105,7 +109,7 @@ export class AgentAttempt {
         await this.checkpoints.take(`before attempt ${attempt}`);
       }
     });
-    if (ctx.cancellationSignal.aborted) {
+    if (this.stopSignal.aborted) {
       // Cancelled while the worktree was being rebuilt or checkpointed: launch nothing.
       await this.heartbeat.during(() => this.checkpoints.take(`attempt ${attempt} cancelled before it started`));
       throw new CancelledFailure('agent cancelled before it started');
@@ -143,7 +147,7 @@ export class AgentAttempt {
         transcript,
         pidFile: this.pidFile,
         attempt: this.attempt,
-        ctx: this.ctx,
+        ctx: { cancellationSignal: this.stopSignal, log: this.ctx.log },
         heartbeat: this.heartbeat,
         checkpoints: this.checkpoints,
       });
@@ -259,7 +263,7 @@ export class AgentAttempt {
    *   CancelledFailure when cancelled meanwhile
    */
   private async recoverLostWorktree(lostAfterMs: number): Promise<never> {
-    const { input, attempt, ctx } = this;
+    const { input, attempt } = this;
     this.heartbeat.markRebuilt();
     const rebuilt = await this.heartbeat.during(
       async (): Promise<{ wt: PrepareWorktreeResult | null; error: unknown }> => {
@@ -275,7 +279,7 @@ export class AgentAttempt {
         }
       },
     );
-    if (ctx.cancellationSignal.aborted)
+    if (this.stopSignal.aborted)
       throw new CancelledFailure('agent cancelled; its process group was killed', [this.details()]);
     if (rebuilt.error instanceof ApplicationFailure && rebuilt.error.nonRetryable) throw rebuilt.error;
     const how = rebuilt.wt

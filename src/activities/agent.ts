@@ -24,8 +24,9 @@
  * The attempt itself is agent-attempt.ts (prepare, launch, settle); prompts are prompts.ts; the
  * heartbeat's one owner is heartbeat.ts; usage is counted by the ledger in src/mission/usage.ts.
  */
-import { Context } from '@temporalio/activity';
+import { CancelledFailure, Context } from '@temporalio/activity';
 import { AgentAttempt } from './agent-attempt';
+import { AgentSlots, drainedFailure } from './agent-slots';
 import type { RunAgentInput, RunAgentResult } from './agent-types';
 import type { ActivityConfig } from './config';
 
@@ -33,6 +34,7 @@ export type { AgentFailureDetails, AgentHeartbeat, AgentUsage, RunAgentInput, Ru
 export { DEFAULT_RATE_LIMIT_WAIT_MS } from './agent-failures';
 
 export function createAgentActivities(config: ActivityConfig) {
+  const slots = config.agents ?? new AgentSlots();
   return {
     /**
      * @throws non-retryable `AgentNotFound` (program missing, with the install command) and
@@ -46,14 +48,28 @@ export function createAgentActivities(config: ActivityConfig) {
      *   ApplicationFailure carries {@link AgentFailureDetails}. Checkpoints (when `exclude` is
      *   given) are taken before any of these is thrown and never fail the attempt themselves.
      *   The result's summary and every message thrown have the values of the agent's named
-     *   variables (`agent.env`) replaced by `[redacted:NAME]`.
+     *   variables (`agent.env`) replaced by `[redacted:NAME]`. When the worker drains, the
+     *   agent is stopped and checkpointed like a cancelled one and the attempt fails with the
+     *   retryable `WorkerShutdown` carrying the same details (agent-slots.ts). Beyond the worker's
+     *   `--agents` cap an attempt waits for a slot first.
      */
     async runAgent(input: RunAgentInput): Promise<RunAgentResult> {
-      const attempt = new AgentAttempt(config, input, Context.current());
-      return attempt.redactor.guard(async () => {
-        const prompt = await attempt.prepare();
-        return attempt.settle(await attempt.launch(prompt));
-      });
+      const ctx = Context.current();
+      const release = await slots.acquire(ctx);
+      try {
+        const attempt = new AgentAttempt(config, input, ctx, slots.drainSignal);
+        return await attempt.redactor.guard(async () => {
+          const prompt = await attempt.prepare();
+          return attempt.settle(await attempt.launch(prompt));
+        });
+      } catch (err) {
+        // Stopped by the drain, not by Temporal: a failure Temporal retries on the next worker.
+        if (err instanceof CancelledFailure && slots.draining && !ctx.cancellationSignal.aborted)
+          throw drainedFailure(`the agent's worker drained: ${err.message}`, err.details[0]);
+        throw err;
+      } finally {
+        release();
+      }
     },
   };
 }

@@ -126,6 +126,20 @@ export function workerIdentity(kind: WorkerKind): string {
   return `${process.pid}@${os.hostname()} ${kind}`;
 }
 
+/**
+ * The identity of `flotilla worker`: `<pid>@<host> worker queue=<host queue> agents=<cap|any>`
+ * and, when versioned, ` version=<deployment>/<build id>`, so the pollers of a task queue
+ * (`flotilla workers`) say which host queue each serves, its cap and its version.
+ */
+export function standaloneIdentity(
+  hostQueue: string,
+  agents: number | undefined,
+  version?: { name: string; buildId: string },
+): string {
+  const v = version ? ` version=${version.name}/${version.buildId}` : '';
+  return `${process.pid}@${os.hostname()} worker queue=${hostQueue} agents=${agents ?? 'any'}${v}`;
+}
+
 export interface PollingOptions {
   /**
    * Count only workers that outlive a command (`flotilla worker`), not the in-process worker of
@@ -151,23 +165,31 @@ export async function workerPolling(
     taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
     taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
   });
-  const now = Date.now();
   return (res.pollers ?? []).some((p) => {
     const identity = p.identity ?? '';
     // A query worker runs no activity and leaves within seconds: nothing can rely on it.
     if (identity.endsWith(' query')) return false;
     if (opts.standaloneOnly && identity.endsWith(' in-process')) return false;
-    const m = /^(\d+)@(\S+)/.exec(identity);
-    if (m && m[2] === os.hostname()) {
-      if (Number(m[1]) === process.pid) return false;
-      try {
-        process.kill(Number(m[1]), 0);
-        return true;
-      } catch {
-        return false;
-      }
-    }
-    const seen = p.lastAccessTime?.seconds ? Number(p.lastAccessTime.seconds) * 1000 : 0;
-    return now - seen < 90_000;
+    const own = /^(\d+)@(\S+)/.exec(identity);
+    if (own && Number(own[1]) === process.pid && own[2] === os.hostname()) return false;
+    return pollerLive(identity, p.lastAccessTime?.seconds ? Number(p.lastAccessTime.seconds) * 1000 : 0);
   });
+}
+
+/**
+ * Whether the worker behind a poller (its `identity`, last seen at `lastAccessMs`, epoch ms) still
+ * lives: on this host, its process exists; elsewhere, it polled in the last 90 s (the service
+ * keeps pollers listed for minutes after they die).
+ */
+export function pollerLive(identity: string, lastAccessMs: number, now = Date.now()): boolean {
+  const m = /^(\d+)@(\S+)/.exec(identity);
+  if (m && m[2] === os.hostname()) {
+    try {
+      process.kill(Number(m[1]), 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return now - lastAccessMs < 90_000;
 }

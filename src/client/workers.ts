@@ -7,7 +7,7 @@ import { Connection } from '@temporalio/client';
 import { ActivityInterceptorsFactory, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createQueryWorker, createWorkers, FlotillaWorkers } from '../worker';
+import { createQueryWorker, createWorkers, FlotillaWorkers, WorkerDeployment } from '../worker';
 import { FlotillaConfig } from './config';
 import { workerIdentity, workerPolling } from './visibility';
 
@@ -21,13 +21,22 @@ let runtimeInstalled = false;
  * runtime's metrics at `/metrics` (`flotilla worker --metrics`, see src/worker/metrics-server.ts).
  * @throws the SDK's error when its exporter cannot bind `prometheus` (nothing is installed then)
  */
-export function installRuntime(config: FlotillaConfig, inProcess: boolean, opts: { prometheus?: string } = {}): void {
+export function installRuntime(
+  config: FlotillaConfig,
+  inProcess: boolean,
+  opts: { prometheus?: string; ownSignals?: boolean } = {},
+): void {
   if (runtimeInstalled) return;
   const telemetryOptions = opts.prometheus
     ? { telemetryOptions: { metrics: { prometheus: { bindAddress: opts.prometheus } } } }
     : {};
   if (!inProcess) {
-    Runtime.install({ logger: new DefaultLogger('INFO'), ...telemetryOptions });
+    Runtime.install({
+      logger: new DefaultLogger('INFO'),
+      // `flotilla worker` drains on SIGTERM/SIGINT itself and says what it does.
+      ...(opts.ownSignals ? { shutdownSignals: [] } : {}),
+      ...telemetryOptions,
+    });
     runtimeInstalled = true;
     return;
   }
@@ -69,10 +78,22 @@ export const IN_PROCESS_SHUTDOWN_FORCE_MS = 15_000;
  * @param inProcess the worker of a `run`/`watch`: marked as such to other commands (see
  *   `workerPolling`), and quick to leave
  * @param activityInterceptors for the host queue's activities (e.g. `FlotillaMetrics.activityInterceptor`)
+ * @param agents agents at once (`flotilla worker --agents`)
+ * @param deployment Worker Versioning: the version both workers poll as (missions they start are pinned to it)
+ * @param drainTimeoutMs how long a drain lets git and check activities finish before they are
+ *   cancelled (agents stop at once); the process stops waiting 15 s after that
  */
 export async function startWorkers(
   config: FlotillaConfig,
-  opts: { concurrency?: number; inProcess?: boolean; activityInterceptors?: ActivityInterceptorsFactory[] } = {},
+  opts: {
+    concurrency?: number;
+    agents?: number;
+    deployment?: WorkerDeployment;
+    drainTimeoutMs?: number;
+    identity?: string;
+    inProcess?: boolean;
+    activityInterceptors?: ActivityInterceptorsFactory[];
+  } = {},
 ): Promise<RunningWorkers> {
   const connection = await NativeConnection.connect({ ...config.connection });
   try {
@@ -82,7 +103,13 @@ export async function startWorkers(
       taskQueue: config.taskQueue,
       home: config.home,
       concurrency: opts.concurrency,
+      agents: opts.agents,
+      deployment: opts.deployment,
       activityInterceptors: opts.activityInterceptors,
+      ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
+      ...(opts.drainTimeoutMs !== undefined
+        ? { shutdownGraceTime: opts.drainTimeoutMs, shutdownForceTime: opts.drainTimeoutMs + 15_000 }
+        : {}),
       ...(opts.inProcess
         ? {
             identity: workerIdentity('in-process'),

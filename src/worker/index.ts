@@ -8,10 +8,12 @@
  */
 import type { Duration } from '@temporalio/common';
 import { ActivityInterceptorsFactory, NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createActivities } from '../activities';
+import { AgentLoad, AgentSlots } from '../activities/agent-slots';
 
 export interface FlotillaWorkerOptions {
   connection: NativeConnection;
@@ -22,6 +24,8 @@ export interface FlotillaWorkerOptions {
   home: string;
   /** Activities at once on this host (agents, git, checks). */
   concurrency?: number;
+  /** Agents at once on this worker (`--agents`); default: no cap but `concurrency`. */
+  agents?: number;
   /** Overrides the host part of the host queue (`FLOTILLA_HOST_ID`), e.g. for tests. */
   hostId?: string;
   /** How the workers name themselves to the service (default: the SDK's `<pid>@<host>`). */
@@ -34,10 +38,36 @@ export interface FlotillaWorkerOptions {
   /** After this long a shutdown gives up waiting for activities (default: never). */
   shutdownForceTime?: Duration;
   /**
+   * Worker Versioning (opt-in): both workers poll as version `buildId` of the worker deployment
+   * `name`, and every workflow they start is PINNED to it: it runs on that version's workers to its
+   * end, never replayed on other code. Undefined: unversioned (the `patched()` discipline covers
+   * upgrades).
+   */
+  deployment?: WorkerDeployment;
+  /**
    * Interceptors for the host queue's activities (every activity but `claimHost`), e.g. the
    * metrics of `flotilla worker --metrics` (src/worker/metrics.ts). Default: none.
    */
   activityInterceptors?: ActivityInterceptorsFactory[];
+}
+
+/** A worker deployment version: the deployment's name and this build's id. */
+export interface WorkerDeployment {
+  name: string;
+  buildId: string;
+}
+
+/** The prebuilt workflow bundle (`npm run build`). */
+const BUNDLE = path.resolve(__dirname, '../workflow-bundle.js');
+
+/**
+ * The default build id: the first 12 hex digits of the SHA-256 of the prebuilt workflow bundle, so
+ * two builds of the same workflow code (anywhere) share it and any change to it makes a new one.
+ * Undefined when there is no prebuilt bundle (running from the TypeScript sources).
+ */
+export function bundleBuildId(): string | undefined {
+  if (!existsSync(BUNDLE) || !__filename.endsWith('.js')) return undefined;
+  return createHash('sha256').update(readFileSync(BUNDLE)).digest('hex').slice(0, 12);
 }
 
 /** The host task queue for `taskQueue` on this machine. */
@@ -47,8 +77,7 @@ export function hostQueueName(taskQueue: string, hostId = process.env.FLOTILLA_H
 
 /** Workflow code: a bundle prebuilt by `npm run build` when there is one, else bundled now. */
 function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  const bundle = path.resolve(__dirname, '../workflow-bundle.js');
-  if (existsSync(bundle) && __filename.endsWith('.js')) return { workflowBundle: { codePath: bundle } };
+  if (existsSync(BUNDLE) && __filename.endsWith('.js')) return { workflowBundle: { codePath: BUNDLE } };
   return { workflowsPath: require.resolve('../workflows') };
 }
 
@@ -74,13 +103,30 @@ export interface FlotillaWorkers {
   hostQueue: string;
   /** Runs both until `shutdown()` (or a shutdown signal); rejects if either fails. */
   run(): Promise<void>;
-  shutdown(): void;
+  /**
+   * Drains: both workers stop polling at once, running agents are stopped and checkpointed (their
+   * attempts fail with the retryable `WorkerShutdown`, so their tasks go on with the next worker
+   * of this host queue), other activities get `shutdownGraceTime` to finish before the SDK
+   * cancels them. Returns what was running when the drain began.
+   */
+  shutdown(): DrainStart;
+  /** The agents running and waiting for a slot now, and the cap. */
+  agentLoad(): AgentLoad;
+}
+
+/** What a drain found running when it began. */
+export interface DrainStart {
+  /** Agent attempts stopping (running ones checkpoint; waiting ones leave at once). */
+  agents: number;
+  /** Other activities of the host queue (git, checks), which get the grace time to finish. */
+  others: number;
 }
 
 /** Creates both workers (bundling workflow code if needed, which takes a few seconds). */
 export async function createWorkers(opts: FlotillaWorkerOptions): Promise<FlotillaWorkers> {
   const hostQueue = hostQueueName(opts.taskQueue, opts.hostId);
-  const activities = createActivities({ home: opts.home, hostQueue });
+  const slots = new AgentSlots(opts.agents);
+  const activities = createActivities({ home: opts.home, hostQueue, agents: slots });
   const common = {
     connection: opts.connection,
     namespace: opts.namespace,
@@ -91,6 +137,17 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     // Only when set: an explicit undefined would replace the SDK's defaults.
     ...(opts.shutdownForceTime !== undefined ? { shutdownForceTime: opts.shutdownForceTime } : {}),
     ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
+    ...(opts.deployment
+      ? {
+          // The host queue is versioned too: a pinned mission's activities go to workers of its
+          // version, whose activity code matches the workflow code that scheduled them.
+          workerDeploymentOptions: {
+            version: { deploymentName: opts.deployment.name, buildId: opts.deployment.buildId },
+            useWorkerVersioning: true,
+            defaultVersioningBehavior: 'PINNED',
+          },
+        }
+      : {}),
   } satisfies Partial<WorkerOptions>;
   const shared = await Worker.create({
     ...common,
@@ -113,7 +170,14 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
       await Promise.all([shared.run(), host.run()]);
     },
     shutdown() {
+      const load = slots.load();
+      const inFlight = host.getStatus().numInFlightActivities;
+      // Polling stops first, so no new agent starts here while the running ones checkpoint.
       for (const w of [shared, host]) if (w.getState() === 'RUNNING') w.shutdown();
+      slots.drain();
+      const agents = load.running + load.waiting;
+      return { agents, others: Math.max(0, inFlight - agents) };
     },
+    agentLoad: () => slots.load(),
   };
 }

@@ -17,6 +17,7 @@ import * as steer from './steer';
 import * as validate from './validate';
 import * as watch from './watch';
 import * as worker from './worker';
+import * as workers from './workers';
 
 /** A command module: adds its command(s) to the program. */
 export interface CommandModule {
@@ -40,5 +41,6 @@ export const COMMANDS: readonly CommandModule[] = [
   land,
   clean,
   worker,
+  workers,
   server,
 ];
