@@ -2,23 +2,12 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { MissionProgress } from '../mission/progress';
-import { nextSteps, tokens, usd } from '../mission/story';
+import { nextSteps, STATUS_MARK, tokens, usd } from '../mission/story';
 import { AgentActivity, describeActivity, elapsed } from './activity';
 import type { LiveAgent } from './live-tasks';
 import type { MissionListing } from './visibility';
 import type { MissionSpec } from '../mission/types';
 import { formatDuration } from '../mission/duration';
-
-const STATUS_MARK: Record<string, string> = {
-  pending: '·',
-  running: '▶',
-  succeeded: '✓',
-  merged: '✔',
-  failed: '✗',
-  skipped: '↷',
-  conflict: '⚠',
-  cancelled: '■',
-};
 
 export function renderPlan(spec: MissionSpec, waves: string[][], file: string): string {
   const lines = [

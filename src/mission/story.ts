@@ -48,7 +48,8 @@ export const MAX_CURRENT_DETAILS_CHARS = 24_000;
 /** The first line of an error in a table cell, at most this long. */
 const ERROR_CELL_CHARS = 160;
 
-const MARK: Record<TaskStatus, string> = {
+/** One character per task status, for tables and progress lines (the Web UI's and the terminal's). */
+export const STATUS_MARK: Record<TaskStatus, string> = {
   pending: '·',
   running: '▶',
   succeeded: '✓',
@@ -152,7 +153,7 @@ export function missionCurrentDetails(p: MissionProgress): string {
     const cost = t.costUsd ? usd(t.costUsd) : '';
     const tok = t.inputTokens || t.outputTokens ? `${tokens(t.inputTokens)}/${tokens(t.outputTokens)}` : '';
     const sha = t.headSha ? `\`${t.headSha.slice(0, 8)}\`` : '';
-    return `| \`${t.id}\` | ${MARK[t.status]} ${t.status} | ${attempts} | ${taskTime(t, today)} | ${cost} | ${tok} | ${sha} | ${t.error ? cell(t.error) : ''} |`;
+    return `| \`${t.id}\` | ${STATUS_MARK[t.status]} ${t.status} | ${attempts} | ${taskTime(t, today)} | ${cost} | ${tok} | ${sha} | ${t.error ? cell(t.error) : ''} |`;
   });
   const order = p.tasks
     .map((t, i) => i)
