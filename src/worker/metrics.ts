@@ -148,7 +148,7 @@ export class FlotillaMetrics {
     });
     this.verifyRuns = new Counter({
       name: 'flotilla_verify_runs_total',
-      help: 'Verify runs by scope (task: a task gate; mission: the mission verify of a merge batch) and outcome (passed, failed, timeout, error, cancelled)',
+      help: 'Verify runs by scope (mission: the merge queue verifying a batch, its rerun or a bisection step; task: every other check run, i.e. task gates, the gates of a conflict resolution, and the mission verify of missions merging wave by wave) and outcome (passed, failed, timeout, error, cancelled)',
       labelNames: ['scope', 'outcome'],
       registers,
     });
