@@ -1,13 +1,5 @@
-import net from 'node:net';
-
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/**
+ * Loopback ports for test servers: the product's own helper (the metrics endpoint uses it to
+ * place the SDK's exporter), not a second copy.
+ */
+export { freeLoopbackPort as freePort } from '../../src/worker/metrics-server';
