@@ -8,6 +8,7 @@
  * them (and any process still working in the test's directories), also when the test failed.
  */
 import { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
@@ -19,6 +20,7 @@ import type { MissionInput } from '../../src/workflows/mission';
 import { cliArgv } from '../helpers/cli';
 import { git, tempDir } from '../helpers/git';
 import { freePort } from '../helpers/net';
+import { startDevServer } from '../helpers/temporal';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -141,6 +143,15 @@ export async function devServerPort(): Promise<number> {
     const port = await freePort();
     if (port < 64000 && (await free(port + 1000))) return port;
   }
+}
+
+/**
+ * A dev server on a free loopback port for a fault suite: its workers are separate processes that
+ * connect by address, so the port is chosen before the server starts.
+ */
+export async function startFaultServer(): Promise<{ env: TestWorkflowEnvironment; address: string }> {
+  const port = await freePort();
+  return { env: await startDevServer(port), address: `127.0.0.1:${port}` };
 }
 
 export class Harness {

@@ -11,9 +11,7 @@ import path from 'node:path';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent, mission, task } from '../helpers/missions';
-import { freePort } from '../helpers/net';
 import { missionResult } from '../helpers/outcome';
-import { startDevServer } from '../helpers/temporal';
 import {
   agentPidFile,
   agentStarts,
@@ -25,6 +23,7 @@ import {
   processesIn,
   readPgid,
   reportFault,
+  startFaultServer,
   startMissionOn,
   until,
 } from './harness';
@@ -35,9 +34,7 @@ let env: TestWorkflowEnvironment | undefined;
 let address = '';
 
 beforeAll(async () => {
-  const port = await freePort();
-  address = `127.0.0.1:${port}`;
-  env = await startDevServer(port);
+  ({ env, address } = await startFaultServer());
   h.watch(path.join(home, 'worktrees'));
 }, 180_000);
 

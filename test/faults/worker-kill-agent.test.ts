@@ -12,9 +12,7 @@ import type { AgentSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
 import { makeRepo, tempDir } from '../helpers/git';
 import { mission, task } from '../helpers/missions';
-import { freePort } from '../helpers/net';
 import { AnthropicStub, claudeEnv, RecordedRequest, reply, startAnthropicStub } from '../helpers/stub-anthropic';
-import { startDevServer } from '../helpers/temporal';
 import {
   agentHeartbeat,
   agentPidFile,
@@ -25,6 +23,7 @@ import {
   processesIn,
   readPgid,
   reportFault,
+  startFaultServer,
   startMissionOn,
   until,
 } from './harness';
@@ -47,9 +46,7 @@ const turnOf = (req: RecordedRequest): number =>
 const requestsOf = (taskId: string): RecordedRequest[] => stub!.agentRequests().filter((r) => taskOf(r) === taskId);
 
 beforeAll(async () => {
-  const port = await freePort();
-  address = `127.0.0.1:${port}`;
-  env = await startDevServer(port);
+  ({ env, address } = await startFaultServer());
   stub = await startAnthropicStub((req) => {
     const id = taskOf(req);
     const orphan = orphans.get(id);

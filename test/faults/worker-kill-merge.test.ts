@@ -15,8 +15,6 @@ import type { MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent, mission, task } from '../helpers/missions';
-import { freePort } from '../helpers/net';
-import { startDevServer } from '../helpers/temporal';
 import {
   expectOneMergePerTask,
   fileAt,
@@ -24,6 +22,7 @@ import {
   mergeSubjects,
   processesIn,
   reportFault,
+  startFaultServer,
   startMissionOn,
   until,
 } from './harness';
@@ -35,9 +34,7 @@ let env: TestWorkflowEnvironment | undefined;
 let address = '';
 
 beforeAll(async () => {
-  const port = await freePort();
-  address = `127.0.0.1:${port}`;
-  env = await startDevServer(port);
+  ({ env, address } = await startFaultServer());
   h.watch(path.join(home, 'worktrees'));
 }, 180_000);
 
