@@ -4,7 +4,7 @@
  * `status`, `list` and the Web UI; bad input exits 2 naming the field and starts nothing.
  */
 import { Connection } from '@temporalio/client';
-import { temporal as proto } from '@temporalio/proto';
+import { EXPECTED_ATTRIBUTE_TYPES } from '../helpers/temporal';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -156,16 +156,7 @@ test('run the quickstart: embedded dev server, every task merged, status --json 
   const connection = await Connection.connect({ address });
   try {
     const attrs = (await connection.operatorService.listSearchAttributes({ namespace: 'default' })).customAttributes;
-    const T = proto.api.enums.v1.IndexedValueType;
-    expect(attrs).toMatchObject({
-      FlotillaMissionId: T.INDEXED_VALUE_TYPE_KEYWORD,
-      FlotillaTaskId: T.INDEXED_VALUE_TYPE_KEYWORD,
-      FlotillaPhase: T.INDEXED_VALUE_TYPE_KEYWORD,
-      FlotillaProgress: T.INDEXED_VALUE_TYPE_INT,
-      FlotillaCostUsd: T.INDEXED_VALUE_TYPE_DOUBLE,
-      FlotillaRepo: T.INDEXED_VALUE_TYPE_KEYWORD,
-      FlotillaRuntime: T.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-    });
+    expect(attrs).toMatchObject(EXPECTED_ATTRIBUTE_TYPES);
   } finally {
     await connection.close();
   }

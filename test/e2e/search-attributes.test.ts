@@ -15,7 +15,7 @@ import type { MissionListing } from '../../src/client/visibility';
 import { names, SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTES } from '../../src/mission/types';
 import { runCli } from '../helpers/cli';
 import { git, makeRepo, tempDir } from '../helpers/git';
-import { startDevServer } from '../helpers/temporal';
+import { EXPECTED_ATTRIBUTE_TYPES, startDevServer } from '../helpers/temporal';
 
 const { IndexedValueType: T } = temporal.api.enums.v1;
 let env: TestWorkflowEnvironment;
@@ -99,15 +99,7 @@ test('on an older server, start registers the newer attributes with their types,
   console.log(`flotilla start registering 4 search attributes: ${startMs} ms`);
 
   const after = await custom();
-  expect(after).toMatchObject({
-    FlotillaMissionId: T.INDEXED_VALUE_TYPE_KEYWORD,
-    FlotillaTaskId: T.INDEXED_VALUE_TYPE_KEYWORD,
-    FlotillaPhase: T.INDEXED_VALUE_TYPE_KEYWORD,
-    FlotillaProgress: T.INDEXED_VALUE_TYPE_INT,
-    FlotillaCostUsd: T.INDEXED_VALUE_TYPE_DOUBLE,
-    FlotillaRepo: T.INDEXED_VALUE_TYPE_KEYWORD,
-    FlotillaRuntime: T.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-  });
+  expect(after).toMatchObject(EXPECTED_ATTRIBUTE_TYPES);
   // Registering again (another run, another client) adds nothing and says both sets exist.
   for (let i = 0; i < 2; i++)
     expect(await ensureSearchAttributes(env.connection, 'default')).toEqual({

@@ -3,6 +3,7 @@
  * running the `temporal` CLI found (or installed) the way Flotilla finds it, with Flotilla's search
  * attributes registered. No mocks.
  */
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ensureTemporalCli, searchAttributeFlags } from '../../src/client/server';
@@ -42,3 +43,19 @@ export async function startDevServer(
     },
   });
 }
+
+const T = temporal.api.enums.v1.IndexedValueType;
+
+/**
+ * Flotilla's search attributes with the types the service must list for them, written out as the
+ * README's table has them (not derived from `SEARCH_ATTRIBUTE_TYPES`, which registration uses).
+ */
+export const EXPECTED_ATTRIBUTE_TYPES = {
+  FlotillaMissionId: T.INDEXED_VALUE_TYPE_KEYWORD,
+  FlotillaTaskId: T.INDEXED_VALUE_TYPE_KEYWORD,
+  FlotillaPhase: T.INDEXED_VALUE_TYPE_KEYWORD,
+  FlotillaProgress: T.INDEXED_VALUE_TYPE_INT,
+  FlotillaCostUsd: T.INDEXED_VALUE_TYPE_DOUBLE,
+  FlotillaRepo: T.INDEXED_VALUE_TYPE_KEYWORD,
+  FlotillaRuntime: T.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+};
