@@ -24,12 +24,19 @@ export interface AgentLoad {
   running: number;
   /** Attempts waiting for a slot. */
   waiting: number;
+  /** Tasks placed on this worker (`claimTaskHost`) whose agent has not started yet. */
+  reserved: number;
   /** The cap (`--agents`), or null when there is none. */
   capacity: number | null;
 }
 
+/** How long a placed task's reservation holds a slot before its agent starts here, ms. */
+const RESERVATION_MS = 3 * 60_000;
+
 export class AgentSlots {
   private running = 0;
+  /** Placed tasks (their workflow ids) whose agents have not started: when each reservation lapses (epoch ms). */
+  private readonly reservations = new Map<string, number>();
   private readonly waiters = new Set<() => void>();
   private readonly drainController = new AbortController();
 
@@ -46,7 +53,41 @@ export class AgentSlots {
   }
 
   load(): AgentLoad {
-    return { running: this.running, waiting: this.waiters.size, capacity: this.capacity ?? null };
+    return {
+      running: this.running,
+      waiting: this.waiters.size,
+      reserved: this.liveReservations(),
+      capacity: this.capacity ?? null,
+    };
+  }
+
+  private liveReservations(): number {
+    const now = Date.now();
+    for (const [key, until] of this.reservations) if (until <= now) this.reservations.delete(key);
+    return this.reservations.size;
+  }
+
+  /** True when a task placed now would have to wait: the cap is reached by running and reserved agents, or draining. */
+  get full(): boolean {
+    if (this.draining) return true;
+    return this.capacity !== undefined && this.running + this.liveReservations() >= this.capacity;
+  }
+
+  /**
+   * Reserves a slot for the task whose workflow id is `key` (placed here by `claimTaskHost`); its
+   * first agent attempt here takes the reservation over.
+   * @returns false when the worker is full or draining (nothing reserved)
+   */
+  reserve(key: string): boolean {
+    if (this.reservations.has(key)) return !this.draining;
+    if (this.full) return false;
+    this.reservations.set(key, Date.now() + RESERVATION_MS);
+    return true;
+  }
+
+  /** Drops `key`'s reservation (its claim failed, or its agent started). */
+  unreserve(key: string): void {
+    this.reservations.delete(key);
   }
 
   /** Stops running agents (they checkpoint and fail with `WorkerShutdown`) and waiting attempts. */
@@ -84,6 +125,8 @@ export class AgentSlots {
     if (ctx.cancellationSignal.aborted) throw new CancelledFailure('agent cancelled while it waited for a slot');
     if (this.draining) throw drainedFailure('the worker drained before the agent started');
     this.running++;
+    const wf = ctx.info.workflowExecution?.workflowId;
+    if (wf) this.reservations.delete(wf);
     let released = false;
     return () => {
       if (released) return;

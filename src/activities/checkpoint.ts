@@ -4,7 +4,8 @@
  * `refs/flotilla/checkpoints/<missionId>/<taskId>` without touching the agent's index, HEAD or
  * files: it stages into a temporary index, so it can run while the agent itself runs git. Every
  * checkpoint stays in that ref's reflog. A lost worktree is rebuilt from the task branch plus the
- * latest checkpoint (see worktree.ts). The task's clean commit on its branch is commit.ts.
+ * latest checkpoint (see worktree.ts). The task's clean commit on its branch is commit.ts. In a
+ * clone of a mission's shared origin every new checkpoint is pushed there (origin.ts).
  */
 import execa from 'execa';
 import { copyFileSync, existsSync, mkdtempSync, realpathSync, rmSync, statSync, utimesSync } from 'node:fs';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { names } from '../mission/types';
 import { heartbeating } from './checks';
 import { excludePathspecs, GitStepError, identityConfig, resolveRef } from './git';
+import { pushTracked } from './origin';
 
 export interface SnapshotOptions {
   /** The worktree to snapshot (absolute path). */
@@ -92,7 +94,11 @@ export async function snapshotWorktree(opts: SnapshotOptions): Promise<SnapshotR
   return serialized(`${worktree}\0${opts.ref}`, async () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'flotilla-snapshot-'));
     try {
-      return await snapshotIn(worktree, opts, path.join(tmp, 'index'), gone);
+      const r = await snapshotIn(worktree, opts, path.join(tmp, 'index'), gone);
+      // A clone of a shared origin: the checkpoint goes there too, so another host can take the
+      // task over from it (leased: a host presumed dead never overwrites a newer checkpoint).
+      if (r.sha) await pushTracked(worktree, opts.ref);
+      return r;
     } catch (err) {
       if (gone()) return { sha: null, changed: false };
       throw err;

@@ -10,6 +10,7 @@ import { ErrorType } from '../mission/error-types';
 import type { Diffstat } from '../mission/progress';
 import { heartbeating } from './checks';
 import { diffstat, excludePathspecs, git, gitSucceeds, resolveRef } from './git';
+import { pushTracked } from './origin';
 
 export interface CommitTaskInput {
   worktree: string;
@@ -92,7 +93,13 @@ export function createCommitActivities() {
      * a checkpoint (a WIP snapshot, the `snapshot` activity); it makes the task's commit.
      */
     async checkpoint(input: CommitTaskInput): Promise<CommitTaskResult> {
-      return heartbeating(() => commitTask(input));
+      return heartbeating(async () => {
+        const r = await commitTask(input);
+        // A clone of a shared origin: the commit goes there (fast-forward only) before the task
+        // reports it, so the mission's host can merge it and another host can take the task over.
+        await pushTracked(input.worktree, `refs/heads/${input.branch}`, { fastForward: true });
+        return r;
+      });
     },
   };
 }

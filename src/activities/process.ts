@@ -5,6 +5,7 @@
  * group the dead worker left (see `killStaleGroup`).
  */
 import execa from 'execa';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandLine } from '../mission/types';
@@ -105,12 +106,45 @@ export function spawnGroup(
     cleanup: false,
   });
   const pgid = child.pid ?? -1;
-  if (pgid > 0) liveGroups.add(pgid);
+  if (pgid > 0) {
+    liveGroups.add(pgid);
+    watchGroup(pgid);
+  }
   void child.then(
     () => undefined,
     () => undefined,
   );
   return { child, pgid };
+}
+
+/**
+ * The watchdog of one group: a tiny Node process that holds a pipe from the worker. When the
+ * worker dies, even by SIGKILL (which runs no exit handler), the kernel closes the pipe and the
+ * watchdog kills the group at once: a dead worker's agents never outlive it, even when their
+ * task moves to another host and no later attempt on this host would find their PID file. It
+ * exits by itself once the group is gone (checked every second).
+ */
+const WATCHDOG = [
+  'const pgid = Number(process.argv[1]);',
+  "const kill = () => { try { process.kill(-pgid, 'SIGKILL'); } catch {} process.exit(0); };",
+  "process.stdin.on('end', kill); process.stdin.on('error', kill); process.stdin.resume();",
+  "setInterval(() => { try { process.kill(-pgid, 0); } catch (e) { if (e.code === 'ESRCH') process.exit(0); } }, 1000);",
+].join('\n');
+
+function watchGroup(pgid: number): void {
+  try {
+    const dog = spawn(process.execPath, ['-e', WATCHDOG, String(pgid)], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      env: {},
+    });
+    dog.on('error', () => undefined);
+    // Neither the watchdog nor its pipe keeps the worker's event loop alive.
+    dog.unref();
+    (dog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  } catch {
+    // No watchdog (no Node to spawn?): the PID file still lets the next attempt here kill the group.
+  }
 }
 
 /** PID file of the agent group of a task: `$FLOTILLA_HOME/runs/<missionId>/<taskId>/agent.pid`. */

@@ -16,6 +16,7 @@ import { ErrorType } from '../mission/error-types';
 import { activityContext, heartbeating, runCommands } from './checks';
 import { git, gitCommonDir, GitError, gitSucceeds, requireGitVersion, resolveRef, withRepoLock } from './git';
 import { removeStaleLocks, STALE_GIT_LOCK_MS } from './merge';
+import { cloneOrigin, pushOrigin, pushTracked, takeBranchFromOrigin } from './origin';
 import type { PublishInput, QueueMergeInput, QueueMergeResult, VerifyAtInput, VerifyAtResult } from './queue-types';
 
 /** What needs git >= 2.38 (`merge-tree --write-tree`, `--name-only`, `-z`; see git-merge-tree(1)). */
@@ -180,7 +181,9 @@ export function createQueueActivities() {
      *   repository has none: retried with the same input it makes the same SHA. A retry that finds
      *   `ref` already holding this merge (same parents and tree, e.g. an earlier attempt's commit
      *   signed by `commit.gpgSign` with another signature) returns that commit.
-     * Heartbeats every 5 s (also while it waits for the repository lock).
+     * Heartbeats every 5 s (also while it waits for the repository lock). In a clone of a shared
+     * origin the task branch is fetched first (see {@link takeBranchFromOrigin}) and the merge
+     * pushed to the origin's `ref`.
      * @throws non-retryable `GitTooOld` (git < 2.38), `CandidateMoved` (`ref` holds something
      *   else than `expected`); Error when the task branch does not exist; GitError when git fails
      */
@@ -190,6 +193,8 @@ export function createQueueActivities() {
         checkOid('onto', onto);
         checkRef(ref);
         await requireGitVersion(2, 38, MERGE_TREE_FEATURE);
+        // A clone of a shared origin: the task ran on some host, which pushed its branch there.
+        if (await cloneOrigin(repo)) await takeBranchFromOrigin(repo, input.branch);
         const tip = await resolveRef(repo, `refs/heads/${input.branch}`);
         if (!tip) throw new Error(`task branch ${input.branch} does not exist in ${repo}`);
         if (await gitSucceeds(repo, ['merge-base', '--is-ancestor', tip, onto])) {
@@ -223,6 +228,8 @@ export function createQueueActivities() {
           return line === `${held} ${onto} ${tip}` && tree === merged.tree;
         };
         const sha = await casUpdateRef(repo, ref, commit, expected, `flotilla: merge ${input.taskId}`, sameMerge);
+        // A fix round of this task on another host starts from this candidate: it must be fetchable.
+        if (await cloneOrigin(repo)) await pushOrigin(repo, ref, sha, { kind: 'force' });
         return { status: 'merged', sha, alreadyMerged: false };
       });
     },
@@ -231,14 +238,17 @@ export function createQueueActivities() {
      * Moves `input.ref` to `input.sha` by compare-and-swap against `input.expected` (e.g. the
      * integration branch `refs/heads/flotilla/<mission>/integration` to a verified candidate).
      * Idempotent: a ref already holding `sha` is success. Heartbeats every 5 s (also while it
-     * waits for the repository lock). A worktree that has the ref's branch checked out is not
+     * waits for the repository lock). In a clone of a shared origin a branch is pushed there too,
+     * leased on what this host last pushed. A worktree that has the ref's branch checked out is not
      * updated (git does not): prepare the integration worktree `detached`.
      * @throws non-retryable `CandidateMoved` when the ref holds something else; GitError
      */
     async publishRef(input: PublishInput): Promise<void> {
-      await heartbeating(() =>
-        casUpdateRef(input.repo, input.ref, input.sha, input.expected, `flotilla: publish ${input.sha}`),
-      );
+      await heartbeating(async () => {
+        await casUpdateRef(input.repo, input.ref, input.sha, input.expected, `flotilla: publish ${input.sha}`);
+        // A clone of a shared origin: tasks on other hosts start from the integration branch there.
+        if (input.ref.startsWith('refs/heads/')) await pushTracked(input.repo, input.ref);
+      });
     },
 
     /**

@@ -5,6 +5,7 @@
  */
 import { heartbeating } from './checks';
 import { git, gitSucceeds } from './git';
+import { cloneOrigin, fetchOrigin, pushTracked } from './origin';
 
 export interface SyncTaskInput {
   /** The task's worktree (its branch checked out). */
@@ -24,8 +25,13 @@ export function createSyncActivities() {
      */
     async syncTaskBranch(input: SyncTaskInput): Promise<{ headSha: string }> {
       return heartbeating(async () => {
+        // A clone of a shared origin: the candidate was made on the mission's host, which pushed it.
+        if (await cloneOrigin(input.worktree))
+          await fetchOrigin(input.worktree, ['+refs/flotilla/candidates/*:refs/flotilla/origin/candidates/*']);
         const contained = await gitSucceeds(input.worktree, ['merge-base', '--is-ancestor', input.sha, 'HEAD']);
         if (!contained) await git(input.worktree, ['merge', '--ff-only', '--quiet', input.sha]);
+        const branch = (await git(input.worktree, ['symbolic-ref', '--quiet', 'HEAD']).catch(() => '')).trim();
+        if (branch) await pushTracked(input.worktree, branch, { fastForward: true });
         return { headSha: (await git(input.worktree, ['rev-parse', 'HEAD'])).trim() };
       });
     },

@@ -17,6 +17,7 @@ import { names } from '../mission/types';
 import { CommandProgress, heartbeating, runCommands } from './checks';
 import { ActivityConfig, paths } from './config';
 import { git, gitRun, resolveRef, withRepoLock } from './git';
+import { cloneOrigin, fetchOrigin, missionRefspecs, pushTracked, trackingRef } from './origin';
 import { Redactor } from './redact';
 import { REBUILD_MARKER, runKey, taskStateDir, taskWorktreePath } from './worktree-layout';
 
@@ -67,6 +68,12 @@ export interface PrepareWorktreeInput {
   setupTimeoutMs: number;
   /** Environment variables (names) whose values are redacted from setup output in failures. */
   redact?: string[];
+  /**
+   * The task was just placed on this host (a mission with `origin:`): make the worktree what the
+   * origin holds, the task branch plus its latest pushed checkpoint, before anything else. A
+   * local worktree that differs is moved aside (never deleted). Ignored outside a Flotilla clone.
+   */
+  fromOrigin?: boolean;
 }
 export interface PrepareWorktreeResult {
   worktree: string;
@@ -112,7 +119,17 @@ export async function ensureTaskWorktree(
   const worktree = taskWorktreePath(home, input.missionId, input.runId, input.taskId);
   const stateDir = taskStateDir(home, input.missionId, input.runId, input.taskId);
   const marker = path.join(stateDir, REBUILD_MARKER);
+  const origin = await cloneOrigin(repo);
   const { created, restoredCheckpoint } = await withRepoLock(repo, async () => {
+    if (origin) {
+      await fetchOrigin(repo, missionRefspecs(input.missionId));
+      if (input.fromOrigin) await adoptOrigin(repo, { branch, ref, worktree, marker, stateDir, runId: input.runId });
+      if (!(await resolveRef(repo, `${input.baseSha}^{commit}`)))
+        throw ApplicationFailure.retryable(
+          `the task's base ${input.baseSha.slice(0, 12)} is not on the origin yet (${origin})`,
+          ErrorType.OriginBehind,
+        );
+    }
     if (!(await resolveRef(repo, `refs/heads/${branch}`))) await archiveStaleCheckpoint(repo, ref);
     await ensureBranch(repo, branch, input.baseSha, input.runId);
     // The marker makes the restore crash-safe: a retry that finds the new worktree healthy but
@@ -129,8 +146,40 @@ export async function ensureTaskWorktree(
     rmSync(marker, { force: true });
     return { created: made, restoredCheckpoint: restored };
   });
+  // The branch exists on the origin from the start, so a host that takes the task over finds it.
+  if (origin) await pushTracked(repo, `refs/heads/${branch}`, { fastForward: true });
   await provision(worktree, input, stateDir, opts);
   return { worktree, branch, created, restoredCheckpoint };
+}
+
+/**
+ * Makes this host's task branch and checkpoint what the origin holds (fetched into the tracking
+ * refs): the branch is set to the origin's (owned by `runId`), the checkpoint ref to the origin's
+ * (the old value stays in its reflog), and a worktree that held other work is moved aside, so
+ * ensureTaskWorktree re-creates it and restores the checkpoint. Nothing changes when the origin
+ * has no such branch (a new task) or this host already matches it.
+ */
+async function adoptOrigin(
+  repo: string,
+  t: { branch: string; ref: string; worktree: string; marker: string; stateDir: string; runId: string },
+): Promise<void> {
+  const remote = await resolveRef(repo, trackingRef(`refs/heads/${t.branch}`));
+  if (!remote) return;
+  const remoteCkpt = (await resolveRef(repo, trackingRef(t.ref))) ?? null;
+  const local = await resolveRef(repo, `refs/heads/${t.branch}`);
+  const localCkpt = (await resolveRef(repo, t.ref)) ?? null;
+  const healthy = existsSync(path.join(t.worktree, '.git'));
+  if (local === remote && (remoteCkpt === null || localCkpt === remoteCkpt) && healthy) return;
+  if (existsSync(t.worktree)) renameSync(t.worktree, `${t.worktree}.stale-${Date.now()}`);
+  await git(repo, ['worktree', 'prune']);
+  await git(repo, ['config', `branch.${t.branch}.flotillaRun`, t.runId]);
+  await git(repo, ['update-ref', '-m', "flotilla: adopt the origin's task branch", `refs/heads/${t.branch}`, remote]);
+  await git(repo, ['update-ref', trackingRef(`refs/heads/${t.branch}`), remote]);
+  if (remoteCkpt) {
+    await git(repo, ['update-ref', '-m', "flotilla: adopt the origin's checkpoint", t.ref, remoteCkpt]);
+  }
+  mkdirSync(t.stateDir, { recursive: true });
+  writeFileSync(t.marker, new Date().toISOString());
 }
 
 /**
@@ -315,13 +364,20 @@ export function createWorktreeActivities(config: ActivityConfig) {
   ): Promise<PrepareIntegrationResult> {
     const { repo } = input;
     const key = runKey(config.home, input.missionId, input.runId);
+    const origin = await cloneOrigin(repo);
     const result = await withRepoLock(repo, async () => {
       let baseSha = input.baseSha;
+      // A clone of a shared origin: the base is the origin's branch, fetched now.
+      if (origin) {
+        const base = `refs/heads/${input.baseBranch}`;
+        await fetchOrigin(repo, [`+${base}*:${trackingRef(base)}*`, ...missionRefspecs(input.missionId)]);
+      }
       if (!baseSha) {
-        baseSha = (await resolveRef(repo, `refs/heads/${input.baseBranch}`)) ?? null;
+        const baseRef = origin ? trackingRef(`refs/heads/${input.baseBranch}`) : `refs/heads/${input.baseBranch}`;
+        baseSha = (await resolveRef(repo, baseRef)) ?? null;
         if (!baseSha) {
           throw ApplicationFailure.nonRetryable(
-            `base branch ${input.baseBranch} does not exist in ${repo}`,
+            `base branch ${input.baseBranch} does not exist in ${origin ?? repo}`,
             ErrorType.BaseMissing,
           );
         }
@@ -336,6 +392,8 @@ export function createWorktreeActivities(config: ActivityConfig) {
         : (await git(worktree, ['rev-parse', 'HEAD'])).trim();
       return { worktree, branch, baseSha, headSha };
     });
+    // Tasks on other hosts start from the integration branch: the origin has it from the start.
+    if (origin) await pushTracked(repo, `refs/heads/${result.branch}`);
     const stateDir = path.join(config.home, 'runs', input.missionId, `integration-${key}`);
     await provision(result.worktree, input, stateDir, { onProgress: (p) => beat(p) });
     return result;

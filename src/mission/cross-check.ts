@@ -118,6 +118,22 @@ export function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
       });
     }
   });
+  if (raw.origin !== undefined) {
+    for (const field of ['repo', 'scaffold'] as const) {
+      if (raw[field] !== undefined)
+        problems.push({
+          path: field,
+          reason: `${field} and origin exclude each other: with origin every worker host works in its own clone`,
+          fix: `remove ${field}:, or remove origin: to run the whole mission in ${field === 'repo' ? 'that repository' : 'a scaffolded repository'}`,
+        });
+    }
+    if (raw.land === 'ff')
+      problems.push({
+        path: 'land',
+        reason: 'land: ff moves a local base branch, and with origin there is none to move',
+        fix: "use `land: push` (the verified integration goes to the origin's base branch) or `land: pr`",
+      });
+  }
   if (raw.scaffold !== undefined) {
     const scaffoldDir = path.resolve(dir, raw.scaffold);
     if (!existsSync(scaffoldDir) || !statSync(scaffoldDir).isDirectory()) {

@@ -31,6 +31,13 @@ export const ErrorType = {
   BaseMissing: 'BaseMissing',
   /** The repository is not on the host that took the activity (retryable: another host may take it). */
   RepoNotOnHost: 'RepoNotOnHost',
+  /**
+   * A worker asked to take a task (`claimTaskHost`) runs as many agents as its `--agents` allows
+   * (retryable: another host, or this one later, takes it).
+   */
+  HostFull: 'HostFull',
+  /** A commit a task starts from is not on the mission's origin yet (retryable). */
+  OriginBehind: 'OriginBehind',
   /** Thrown by the SDK (not Flotilla) for an activity whose worker shut down while it ran. */
   WorkerShutdown: 'WorkerShutdown',
   /**

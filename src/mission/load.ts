@@ -184,6 +184,68 @@ async function checkRepo(
 }
 
 /**
+ * Where `origin:` points, as every host's git will read it: a URL (`scheme://…`) or scp-like
+ * address (`user@host:path`, `host:path`) unchanged, anything else a path relative to the mission
+ * file, made absolute.
+ */
+export function originLocation(origin: string, dir: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(origin)) return origin;
+  // git's own rule (`man git-clone`, GIT URLS): a colon before the first slash is scp-like syntax.
+  const colon = origin.indexOf(':');
+  const slash = origin.indexOf('/');
+  if (colon > 0 && (slash < 0 || colon < slash)) return origin;
+  return path.resolve(dir, origin);
+}
+
+/**
+ * Checks that `origin` answers `git ls-remote` (20 s at most, never prompting for credentials)
+ * and has the base branch; returns the base: `base`, or the origin's default branch (its HEAD).
+ * @throws MissionFileError on the `origin` or `base` field
+ */
+async function checkOrigin(file: string, origin: string, base: string | undefined): Promise<string> {
+  const r = await execa('git', ['ls-remote', '--symref', origin, 'HEAD', 'refs/heads/*'], {
+    reject: false,
+    timeout: 20_000,
+    env: { GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes' },
+  });
+  if (r.exitCode !== 0) {
+    const why = (r.stderr || r.stdout || `git exited ${r.exitCode}`).trim().split('\n').slice(-2).join(' ');
+    throw new MissionFileError(file, [
+      {
+        path: 'origin',
+        reason: `git cannot read ${origin}: ${why}`,
+        fix: 'point origin at a git repository every worker host can fetch from and push to (a bare repository or a Git server URL)',
+      },
+    ]);
+  }
+  const lines = r.stdout.split('\n');
+  const heads = lines.map((l) => /^[0-9a-f]+\trefs\/heads\/(.+)$/.exec(l)?.[1]).filter((b): b is string => !!b);
+  if (base === undefined) {
+    const head = lines.map((l) => /^ref: refs\/heads\/(\S+)\tHEAD$/.exec(l)?.[1]).find((b) => !!b);
+    if (head && heads.includes(head)) return head;
+    throw new MissionFileError(file, [
+      {
+        path: 'base',
+        reason: `${origin} has no default branch (${heads.length ? 'its HEAD names none of its branches' : 'it has no branches'})`,
+        fix: heads.length
+          ? `set \`base:\` to one of: ${heads.slice(0, 8).join(', ')}`
+          : 'push a base branch to the origin first',
+      },
+    ]);
+  }
+  if (!heads.includes(base)) {
+    throw new MissionFileError(file, [
+      {
+        path: 'base',
+        reason: `unknown branch "${base}" in ${origin}`,
+        fix: `use a branch of the origin (${heads.slice(0, 8).join(', ') || 'none'}), or leave base out to use its default branch`,
+      },
+    ]);
+  }
+  return base;
+}
+
+/**
  * Loads and validates a mission file.
  *
  * @throws MissionFileError for every user mistake (file, field path, reason, fix); nothing else
@@ -215,12 +277,16 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
 
   const scaffoldDir = raw.scaffold ? path.resolve(dir, raw.scaffold) : undefined;
   let repo: string;
-  if (raw.repo) repo = path.resolve(dir, raw.repo);
+  let base = raw.base ?? (scaffoldDir ? 'main' : '');
+  const origin = raw.origin !== undefined ? originLocation(raw.origin, dir) : undefined;
+  if (origin !== undefined) {
+    repo = origin;
+    if (opts.checkRepo ?? true) base = await checkOrigin(file, origin, raw.base);
+  } else if (raw.repo) repo = path.resolve(dir, raw.repo);
   else if (scaffoldDir) repo = path.join(opts.scaffoldRoot ?? path.join(dir, '.flotilla-repos'), id);
   else repo = dir;
-  let base = raw.base ?? (scaffoldDir ? 'main' : '');
   // A scaffolded repository does not exist before `run` creates it; then there is nothing to check.
-  if ((opts.checkRepo ?? true) && !(scaffoldDir && !existsSync(repo))) {
+  if (origin === undefined && (opts.checkRepo ?? true) && !(scaffoldDir && !existsSync(repo))) {
     const checked = await checkRepo(file, repo, raw.base, 'repo');
     repo = checked.repo;
     base = checked.base;
@@ -254,6 +320,7 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
   const spec: MissionSpec = {
     id,
     repo,
+    ...(origin !== undefined ? { origin } : {}),
     base,
     concurrency: raw.concurrency ?? DEFAULTS.concurrency,
     setup: raw.setup ?? [],

@@ -2,7 +2,7 @@
  * Mission state as kept by `missionWorkflow`, and its derivation into the `status --json` shape of
  * README.md ("status --json"). Pure: imported by the workflow (for the progress query) and by the client.
  */
-import { MissionPhase, MissionSpec, TaskStatus, TASK_STATUSES, TERMINAL_PHASES, names } from './types';
+import { hostOfQueue, MissionPhase, MissionSpec, TaskStatus, TASK_STATUSES, TERMINAL_PHASES, names } from './types';
 
 export type WaveStatus =
   'pending' | 'running' | 'merging' | 'verifying' | 'merged' | 'failed' | 'skipped' | 'cancelled';
@@ -31,6 +31,13 @@ export interface TaskState {
   diffstat: Diffstat | null;
   /** When its merge was published to the integration branch (merge queue missions), ISO-8601. */
   mergedAt?: string | null;
+  /**
+   * The host (its id: `FLOTILLA_HOST_ID`, else its hostname) the task runs or last ran on; null
+   * before it starts. Absent in missions from before hosts were recorded.
+   */
+  host?: string | null;
+  /** The hosts it ran on before `host`, oldest first, when it moved (its host was lost). */
+  previousHosts?: string[];
 }
 
 /** `git diff --shortstat` numbers. */
@@ -120,6 +127,10 @@ export interface MissionState {
   integrationWorktree: string | null;
   /** The worker-specific task queue of the host that holds the repository. */
   hostQueue: string | null;
+  /** The shared origin (`origin:`), when the mission has one. */
+  origin?: string;
+  /** With an origin: the clone on the mission's host (`hostQueue`) that holds the integration worktree. */
+  hostRepo?: string | null;
   currentWave: number;
   waves: WaveState[];
   tasks: TaskState[];
@@ -170,6 +181,10 @@ export interface MissionProgress {
   phase: MissionPhase;
   reason: string | null;
   repo: string;
+  /** The shared origin (`origin:`), when the mission has one: its tasks may run on any host. */
+  origin?: string;
+  /** The host that holds the integration worktree (null before the mission claimed one). */
+  host?: string | null;
   paused: boolean;
   baseBranch: string;
   baseSha: string | null;
@@ -218,6 +233,7 @@ export function initialState(spec: MissionSpec, waves: string[][], nowIso: strin
     reason: null,
     blocked: false,
     repo: spec.repo,
+    ...(spec.origin ? { origin: spec.origin } : {}),
     baseBranch: spec.base,
     baseSha: null,
     integrationBranch: names.integrationBranch(spec.id),
@@ -244,6 +260,7 @@ export function initialState(spec: MissionSpec, waves: string[][], nowIso: strin
       endedAt: null,
       error: null,
       diffstat: null,
+      host: null,
     })),
     startedAt: nowIso,
     endedAt: null,
@@ -284,6 +301,8 @@ export function deriveProgress(missionId: string, state: MissionState): MissionP
     phase: effectivePhase(state),
     reason: state.reason,
     repo: state.repo,
+    ...(state.origin ? { origin: state.origin } : {}),
+    host: state.hostQueue ? hostOfQueue(state.hostQueue) : null,
     paused: state.paused,
     baseBranch: state.baseBranch,
     baseSha: state.baseSha,

@@ -62,6 +62,7 @@ export const taskSchema = z.strictObject({
 export const missionSchema = z.strictObject({
   id: idSchema.optional(),
   repo: z.string().min(1).optional(),
+  origin: z.string().min(1, { error: 'must not be empty' }).optional(),
   scaffold: z.string().min(1).optional(),
   base: z.string().min(1).optional(),
   concurrency: z.number({ error: 'must be a whole number' }).int().min(1).max(64).optional(),

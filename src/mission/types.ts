@@ -74,8 +74,18 @@ export interface TaskSpec {
  */
 export interface MissionSpec {
   id: string;
-  /** Absolute path of the git repository. */
+  /**
+   * Absolute path of the git repository. With `origin`, the origin itself as given (for display
+   * and the `FlotillaRepo` attribute): every host works in its own clone, whose path the
+   * workflows learn from `claimHost`/`claimTaskHost`.
+   */
   repo: string;
+  /**
+   * The shared origin (`origin:`): a git URL or an absolute path every worker host can reach.
+   * Set, tasks may run on any host (each in its own clone under `$FLOTILLA_HOME/clones/`); absent,
+   * the whole mission runs on the host that holds `repo`.
+   */
+  origin?: string;
   /** The base branch; the client resolves the default (the branch checked out in `repo`). */
   base: string;
   concurrency: number;
@@ -130,6 +140,16 @@ export const MISSION_PHASES: readonly MissionPhase[] = [
 export const TERMINAL_PHASES: readonly MissionPhase[] = ['completed', 'failed', 'cancelled'];
 
 /** Names of workflow ids, branches and refs (docs/architecture.md): other tools rely on them. */
+/** The task queue every worker with room for an agent polls for `claimTaskHost` (tasks of missions with `origin:`). */
+export function placementQueueName(queue: string): string {
+  return `${queue}.placement`;
+}
+
+/** The host id part of a host queue (`<queue>@<host id>`). */
+export function hostOfQueue(hostQueue: string): string {
+  return hostQueue.slice(hostQueue.lastIndexOf('@') + 1);
+}
+
 export const names = {
   missionWorkflowId: (missionId: string): string => `mission-${missionId}`,
   taskWorkflowId: (missionId: string, taskId: string): string => `mission-${missionId}/task-${taskId}`,

@@ -1,7 +1,10 @@
 /**
- * Flotilla's worker: two Temporal workers in one process.
+ * Flotilla's worker: three Temporal workers in one process.
  * - the shared task queue (`FLOTILLA_TASK_QUEUE`, default `flotilla`): the workflows, and
  *   `claimHost`, which tells a mission which host holds its repository;
+ * - the placement queue (`<queue>.placement`): `claimTaskHost`, through which a task of a mission
+ *   with a shared origin takes this host; polled only while this worker has room for an agent
+ *   (src/worker/placement.ts);
  * - the host task queue (`<queue>@<host>`): every activity that touches the repository, its
  *   worktrees or an agent. Named after the host, not the process, so a worker restarted after a
  *   crash takes over the dead one's activities (their retries after the heartbeat timeout).
@@ -14,6 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createActivities } from '../activities';
 import { AgentLoad, AgentSlots } from '../activities/agent-slots';
+import { placementQueueName } from '../mission/types';
+import { placementSlotSupplier } from './placement';
 
 export interface FlotillaWorkerOptions {
   connection: NativeConnection;
@@ -100,6 +105,8 @@ export async function createQueryWorker(
 export interface FlotillaWorkers {
   shared: Worker;
   host: Worker;
+  /** The placement queue's worker (`claimTaskHost` only). */
+  placement: Worker;
   hostQueue: string;
   /** Runs both until `shutdown()` (or a shutdown signal); rejects if either fails. */
   run(): Promise<void>;
@@ -155,6 +162,18 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     taskQueue: opts.taskQueue,
     activities: { claimHost: activities.claimHost },
   });
+  const placement = await Worker.create({
+    ...common,
+    taskQueue: placementQueueName(opts.taskQueue),
+    activities: { claimTaskHost: activities.claimTaskHost },
+    tuner: {
+      activityTaskSlotSupplier: placementSlotSupplier(slots),
+      // No workflows, local activities or Nexus here; the SDK still wants a supplier for each.
+      workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+      localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+      nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+    },
+  });
   const host = await Worker.create({
     ...common,
     taskQueue: hostQueue,
@@ -165,15 +184,16 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
   return {
     shared,
     host,
+    placement,
     hostQueue,
     async run() {
-      await Promise.all([shared.run(), host.run()]);
+      await Promise.all([shared.run(), host.run(), placement.run()]);
     },
     shutdown() {
       const load = slots.load();
       const inFlight = host.getStatus().numInFlightActivities;
       // Polling stops first, so no new agent starts here while the running ones checkpoint.
-      for (const w of [shared, host]) if (w.getState() === 'RUNNING') w.shutdown();
+      for (const w of [shared, placement, host]) if (w.getState() === 'RUNNING') w.shutdown();
       slots.drain();
       const agents = load.running + load.waiting;
       return { agents, others: Math.max(0, inFlight - agents) };

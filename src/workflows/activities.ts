@@ -8,6 +8,7 @@ import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow'
 import type { Activities } from '../activities';
 import type { AgentSpec, MissionSpec, TaskSpec } from '../mission/types';
 import { ErrorType } from '../mission/error-types';
+import { placementQueueName } from '../mission/types';
 import {
   ACTIVITY_SLACK_MS,
   MISSION_VERIFY_COMMAND_TIMEOUT_MS,
@@ -17,14 +18,37 @@ import {
 
 /** What any worker may run. */
 export type AnyWorkerActivities = Pick<Activities, 'claimHost'>;
+/** What any worker with room for an agent may run (the placement queue). */
+export type PlacementActivities = Pick<Activities, 'claimTaskHost'>;
 /** What only the repository's host runs (its worker-specific task queue). */
-export type HostActivities = Omit<Activities, 'claimHost'>;
+export type HostActivities = Omit<Activities, 'claimHost' | 'claimTaskHost'>;
 
 export const anyWorker = proxyActivities<AnyWorkerActivities>({
   // Any worker may answer; the answer names the host queue everything else goes to.
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2s', maximumInterval: '30s' },
 });
+
+/**
+ * `claimTaskHost` on the placement queue (`<queue>.placement`), which only workers with room for
+ * an agent poll. No startToClose beyond a minute: the claim is a few git commands (the first one
+ * on a host clones the origin, hence the minute); a full host fails it at once, retryably.
+ */
+export function placement(queue: string) {
+  return proxyActivities<PlacementActivities>({
+    taskQueue: placementQueueName(queue),
+    startToCloseTimeout: '5 minutes',
+    retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '10s' },
+  });
+}
+
+/**
+ * How long an activity of a placed task (a mission with `origin:`) may wait on its host's queue
+ * before the host counts as lost and the task is placed again: no worker of that host polled for
+ * this long (it died, or drained). Temporal does not retry a schedule-to-start timeout; the task
+ * workflow sees it and moves the task.
+ */
+export const HOST_LOST_AFTER_MS = 20_000;
 
 // Git activities heartbeat every 5 s: a worker killed mid-merge is noticed in 20 s and the retry
 // finishes its merge (test:faults measured 62 s to recovery with a 1-minute timeout).
@@ -60,9 +84,10 @@ export function missionHost(queue: string, spec: { setup: unknown[]; verify: unk
 }
 
 /** `runAgent` on the host's queue for an agent (a task's, or the conflict resolver's). */
-function agentHost(queue: string, agent: AgentSpec) {
+function agentHost(queue: string, agent: AgentSpec, placed = false) {
   return proxyActivities<Pick<HostActivities, 'runAgent'>>({
     taskQueue: queue,
+    ...(placed ? { scheduleToStartTimeout: HOST_LOST_AFTER_MS } : {}),
     // The agent enforces `timeout` itself and kills its group; this is the backstop.
     startToCloseTimeout: agent.timeoutMs + ACTIVITY_SLACK_MS,
     // How fast a dead worker is noticed: the attempt is retried (and the stale group killed) then.
@@ -79,17 +104,24 @@ function agentHost(queue: string, agent: AgentSpec) {
   });
 }
 
-/** A task's activities on its host's queue: its worktree, its agent, its commit and its gate. */
-export function taskHost(queue: string, task: TaskSpec, setupCommands: number) {
+/**
+ * A task's activities on its host's queue: its worktree, its agent, its commit and its gate.
+ * `placed` (a task of a mission with `origin:`): each activity also gets a schedule-to-start
+ * timeout ({@link HOST_LOST_AFTER_MS}), the sign that the host is gone and the task must move.
+ */
+export function taskHost(queue: string, task: TaskSpec, setupCommands: number, placed = false) {
+  const lost = placed ? { scheduleToStartTimeout: HOST_LOST_AFTER_MS } : {};
   const git = proxyActivities<Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot' | 'syncTaskBranch'>>({
     taskQueue: queue,
+    ...lost,
     startToCloseTimeout: setupCommands * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
     retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5 },
   });
-  const agent = agentHost(queue, task.agent);
+  const agent = agentHost(queue, task.agent, placed);
   const checks = proxyActivities<Pick<HostActivities, 'runChecks'>>({
     taskQueue: queue,
+    ...lost,
     startToCloseTimeout: task.verify.length * TASK_VERIFY_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: '30s',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

@@ -62,10 +62,13 @@ export const skipUpdate = defineUpdate<SkipResult, [TaskRequest]>('skip');
 /**
  * From a task workflow to its mission: usage so far (live accounting and the budget), a note for
  * status (a rate-limit wait, a failed gate) or null, and `held` when `pause --now` stopped its
- * agent (true) or `resume` restarted it (false).
+ * agent (true) or `resume` restarted it (false); `host` when the task was placed on a host (missions
+ * with `origin:`).
  */
 export const taskUpdateSignal =
-  defineSignal<[{ taskId: string; usage: TaskUsage; note: string | null; held?: boolean }]>('taskUpdate');
+  defineSignal<[{ taskId: string; usage: TaskUsage; note: string | null; held?: boolean; host?: string }]>(
+    'taskUpdate',
+  );
 
 /** From a mission to its task: `pause --now` (stop the agent after a checkpoint and wait). */
 export const holdSignal = defineSignal<[]>('hold');

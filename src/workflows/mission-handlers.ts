@@ -65,7 +65,7 @@ export function installMissionHandlers(m: Mission, fx: MissionEffects): void {
     if (m.halt.requestCancel(arg?.reason ?? 'cancelled by user')) fx.cancelAll();
     else if (arg?.reason) m.halt.explain(arg.reason);
   });
-  setHandler(taskUpdateSignal, ({ taskId, usage, note, held }) => m.taskUpdate(taskId, usage, note, held));
+  setHandler(taskUpdateSignal, ({ taskId, usage, note, held, host }) => m.taskUpdate(taskId, usage, note, held, host));
 
   setHandler(
     steerUpdate,

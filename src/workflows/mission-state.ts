@@ -20,6 +20,7 @@ import {
 import { planWaves } from '../mission/plan';
 import { refreshWaves } from '../mission/queue';
 import { deriveProgress, initialState, MissionProgress, MissionState, TaskState } from '../mission/progress';
+import { hostOfQueue } from '../mission/types';
 import type { MissionPhase, MissionSpec, TaskSpec } from '../mission/types';
 import { Halt } from './mission-halt';
 import type { Block, CarriedState, PendingRetry, TaskOutcome } from './mission-types';
@@ -157,9 +158,13 @@ export class Mission {
   // --- usage and budget ----------------------------------------------------------------------------
 
   /** A task's live report (usage, a note for status, whether `pause --now` holds it). */
-  taskUpdate(taskId: string, usage: TaskUsage, note: string | null, held: boolean | undefined): void {
+  taskUpdate(taskId: string, usage: TaskUsage, note: string | null, held: boolean | undefined, host?: string): void {
     const t = this.state.tasks.find((x) => x.id === taskId);
     if (!t || !this.inFlight.has(taskId)) return;
+    if (host && host !== t.host) {
+      if (t.host) t.previousHosts = [...(t.previousHosts ?? []), t.host];
+      t.host = host;
+    }
     this.ledger.record(t, usage);
     t.error = note;
     // A held task has no attempt in flight: status says `pending`, never a stale `running`.
@@ -199,6 +204,8 @@ export class Mission {
     t.status = 'running';
     t.startedAt = nowIso;
     t.endedAt = null;
+    // Without an origin every task runs on the mission's host; with one, the task says where it went.
+    if (!this.spec.origin && this.state.hostQueue) t.host = hostOfQueue(this.state.hostQueue);
     this.inFlight.add(id);
     const retry = this.retries.get(id);
     this.retries.delete(id);

@@ -108,12 +108,19 @@ export class MissionSteps {
   async setup(detached = false): Promise<void> {
     const { m, spec } = this;
     const integration = await this.setupScope.run(async () => {
-      const { taskQueue } = await anyWorker.claimHost.executeWithOptions(
-        { summary: line(`claim the host of ${spec.repo}`) },
-        [{ repo: spec.repo }],
-      );
-      this.host = missionHost(taskQueue, spec);
-      m.state.hostQueue = taskQueue;
+      // With a shared origin any host may hold the integration worktree, but once one does (a run
+      // continued as new carries it) the mission stays there.
+      if (!spec.origin || !m.state.hostQueue || !m.state.hostRepo) {
+        const claim = await anyWorker.claimHost.executeWithOptions(
+          { summary: line(spec.origin ? `claim a host for ${spec.origin}` : `claim the host of ${spec.repo}`) },
+          [{ repo: spec.repo, ...(spec.origin ? { origin: spec.origin } : {}) }],
+        );
+        m.state.hostQueue = claim.taskQueue;
+        if (spec.origin) m.state.hostRepo = claim.repo;
+      }
+      // The mission's activities work in the host's clone of the origin.
+      if (spec.origin && m.state.hostRepo) spec.repo = m.state.hostRepo;
+      this.host = missionHost(m.state.hostQueue, spec);
       const summary = line(`${m.state.integrationBranch} from ${spec.base}${detached ? ' (detached worktree)' : ''}`);
       return this.host.prepareIntegration.executeWithOptions({ summary }, [
         {
@@ -168,6 +175,8 @@ export class MissionSteps {
   /** One task as a child workflow, from start to its recorded end. */
   private async runTask(id: string, extra: Pick<TaskInput, 'fix'> & { baseSha?: string } = {}): Promise<void> {
     const { m, spec } = this;
+    // Where a placed task last ran (its session is there), before it starts again.
+    const lastHost = m.state.tasks.find((t) => t.id === id)?.host ?? null;
     const retry = m.taskStarting(id, now());
     const scope = new CancellationScope();
     this.scopes.set(id, scope);
@@ -183,6 +192,8 @@ export class MissionSteps {
               runId: m.ownerRunId,
               repo: spec.repo,
               hostQueue: m.state.hostQueue!,
+              ...(spec.origin ? { origin: spec.origin } : {}),
+              ...(spec.origin && lastHost ? { lastHost } : {}),
               baseSha: extra.baseSha ?? m.state.integrationSha!,
               task: m.specOf(id),
               setup: spec.setup,

@@ -21,6 +21,7 @@ import { SETUP_COMMAND_TIMEOUT_MS } from './limits';
 import { agentRun, rateLimitWait } from './summaries';
 import { holdSignal, releaseSignal, steerTaskSignal, taskUpdateSignal } from './messages';
 import { RATE_LIMIT_RESUME_PROMPT, resumePrompt, steerPrompt } from './task-prompts';
+import { hostLost } from './task-placement';
 import type { TaskInput } from './task';
 import type { TaskSteps } from './task-steps';
 
@@ -67,12 +68,18 @@ export class TaskAgent {
     this.agentScope.cancel();
   }
 
-  /** Tells the mission (live accounting, budget, status notes); never fails the task. */
-  async report(note: string | null, held?: boolean): Promise<void> {
+  /** Tells the mission (live accounting, budget, status notes, its host); never fails the task. */
+  async report(note: string | null, held?: boolean, host?: string): Promise<void> {
     const parent = workflowInfo().parent;
     if (!parent) return;
     await getExternalWorkflowHandle(parent.workflowId, parent.runId)
-      .signal(taskUpdateSignal, { taskId: this.input.task.id, usage: { ...this.usage }, note, held })
+      .signal(taskUpdateSignal, {
+        taskId: this.input.task.id,
+        usage: { ...this.usage },
+        note,
+        held,
+        ...(host ? { host } : {}),
+      })
       .catch(() => undefined);
   }
 
@@ -156,7 +163,7 @@ export class TaskAgent {
             taskPrompt: task.prompt,
             iteration,
             resumeSessionId: resume,
-            repo: input.repo,
+            repo: this.steps.repo,
             runId: input.runId,
             exclude: input.copy,
             checkpointEveryMs: task.checkpointEveryMs,
@@ -171,6 +178,8 @@ export class TaskAgent {
         await this.report(null);
         return run;
       } catch (err) {
+        // The task's host is gone (a placed task): the task moves to another host (task.ts).
+        if (this.steps.placed && hostLost(err)) throw err;
         if (this.workerStopped(err) && ++shutdowns <= MAX_WORKER_SHUTDOWNS) {
           // The worker running the agent shut down (Ctrl-C on `run`, a worker drained) and the
           // attempts ran out meanwhile: not the agent's failure. Its session goes on elsewhere.

@@ -27,7 +27,13 @@ export interface TaskResult extends TaskUsage {
 export type TaskEnding = Omit<TaskResult, 'status' | 'branch' | keyof TaskUsage>;
 
 export class TaskSteps {
-  readonly acts: ReturnType<typeof taskHost>;
+  acts: ReturnType<typeof taskHost>;
+  /** The repository on the task's host: the mission's, or (placed) that host's clone of the origin. */
+  repo: string;
+  /** Placed on a host of its own (a mission with `origin:`): each prepare rebuilds from the origin. */
+  placed = false;
+  /** The host the task is placed on (placed tasks only). */
+  host: string | null = null;
   wt!: { worktree: string; branch: string };
   /** What the task does now, for its current details (the workflow renders it with its usage). */
   readonly story: Omit<TaskStory, keyof TaskUsage | 'runs'> & { runs: number };
@@ -37,6 +43,7 @@ export class TaskSteps {
     private readonly usage: TaskUsage,
   ) {
     this.acts = taskHost(input.hostQueue, input.task, input.setup.length);
+    this.repo = input.repo;
     this.story = {
       step: 'preparing its worktree',
       since: new Date().toISOString(),
@@ -48,6 +55,17 @@ export class TaskSteps {
       retrying: null,
       ended: null,
     };
+  }
+
+  /**
+   * The task was placed on the host whose queue is `queue`, with its clone at `repo`: every later
+   * activity goes there, with the schedule-to-start timeout that tells when that host is lost.
+   */
+  moveTo(queue: string, repo: string, host: string): void {
+    this.acts = taskHost(queue, this.input.task, this.input.setup.length, true);
+    this.repo = repo;
+    this.host = host;
+    this.placed = true;
   }
 
   /** The task moves on to `step` (its current details say so, and since when). */
@@ -64,12 +82,13 @@ export class TaskSteps {
         missionId: input.missionId,
         runId: input.runId,
         taskId: input.task.id,
-        repo: input.repo,
+        repo: this.repo,
         baseSha: input.baseSha,
         setup: input.setup,
         copy: input.copy,
         setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
         redact: input.task.agent.env,
+        ...(this.placed ? { fromOrigin: true } : {}),
       },
     ]);
   }
@@ -115,7 +134,7 @@ export class TaskSteps {
     return this.acts.snapshot.executeWithOptions({ summary }, [
       {
         worktree: wt.worktree,
-        repo: input.repo,
+        repo: this.repo,
         missionId: input.missionId,
         taskId: input.task.id,
         exclude: input.copy,

@@ -17,6 +17,7 @@ import { SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
 import { keepCurrentDetails, keepSearchAttributes } from './details';
 import { TaskAgent } from './task-agent';
 import { fixPrompt, gatePrompt, retryPrompt } from './task-prompts';
+import { hostLost, movedNote, TaskPlacement } from './task-placement';
 import { TaskResult, TaskSteps } from './task-steps';
 
 export type { TaskResult } from './task-steps';
@@ -42,6 +43,23 @@ export interface TaskInput {
   fix?: FixRequest & { round: number };
   /** The namespace has Flotilla's story attributes: the task keeps `FlotillaCostUsd` current. */
   storyAttributes?: boolean;
+  /**
+   * The mission's shared origin: the task claims a host of its own (see task-placement.ts) and
+   * `repo`/`hostQueue` are only the mission's. Absent: the task runs on the mission's host.
+   */
+  origin?: string;
+  /** With `origin`, on a retry or fix run: the host the task last ran on (where its session is). */
+  lastHost?: string;
+}
+
+/** How often one task may move to another host before it fails. */
+const MAX_MOVES = 10;
+
+/** A task that moved because its host was lost: from where, to where, and why. */
+interface Move {
+  from: string;
+  to: string;
+  why: string;
 }
 
 export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
@@ -58,19 +76,58 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
           { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(usage.costUsd * 100) / 100 },
         ])
       : null;
+  // Versioning: only missions with an origin place their tasks, and none existed before this.
+  const placement =
+    input.origin !== undefined && patched('multi-host')
+      ? new TaskPlacement({ ...input, origin: input.origin }, steps)
+      : null;
   try {
-    return await run(input, usage, steps, agent);
+    if (!placement) return await run(input, usage, steps, agent);
+    return await runPlaced(input, usage, steps, agent, placement);
   } finally {
     attributes?.flush();
   }
 }
 
-async function run(input: TaskInput, usage: TaskUsage, steps: TaskSteps, agent: TaskAgent): Promise<TaskResult> {
+/** Runs a task on the host it claims, and again on another one whenever its host is lost. */
+async function runPlaced(
+  input: TaskInput,
+  usage: TaskUsage,
+  steps: TaskSteps,
+  agent: TaskAgent,
+  placement: TaskPlacement,
+): Promise<TaskResult> {
+  let lost: { from: string; why: string } | null = null;
+  for (let moves = 0; ; moves++) {
+    const { host } = await placement.claim(lost?.why ?? '');
+    await agent.report(lost ? `moved from ${lost.from} to ${host}: ${lost.why}` : null, undefined, host);
+    try {
+      return await run(input, usage, steps, agent, lost ? { from: lost.from, to: host, why: lost.why } : undefined);
+    } catch (err) {
+      if (!hostLost(err) || moves >= MAX_MOVES) throw err;
+      lost = { from: host, why: `host ${host} lost (${failureMessage(err)})` };
+    }
+  }
+}
+
+async function run(
+  input: TaskInput,
+  usage: TaskUsage,
+  steps: TaskSteps,
+  agent: TaskAgent,
+  moved?: Move,
+): Promise<TaskResult> {
   const { task } = input;
   await steps.prepare();
 
-  let resume = input.retry ? usage.sessionId : null;
+  // A placed task's session lives on the disk of the host its agent ran on: resumed only there.
+  const sessionHere = !steps.placed || (moved ? moved.from === moved.to : input.lastHost === steps.host);
+  let resume = (input.retry || moved) && sessionHere ? usage.sessionId : null;
   let prompt = input.retry ? retryPrompt(task, input.retry.error, resume !== null) : task.prompt;
+  if (moved) {
+    const note = movedNote(moved.from, moved.to, resume !== null);
+    prompt = resume !== null ? note : `${task.prompt}\n\n---\n${note}`;
+  }
   if (input.fix) {
     await steps.syncTo(input.fix.syncTo);
     prompt = fixPrompt(task, input.fix, input.fix.round, resume !== null);
@@ -84,12 +141,15 @@ async function run(input: TaskInput, usage: TaskUsage, steps: TaskSteps, agent: 
       // Gate iterations and steering continue the same agent session, so it keeps its context.
       summary = (await agent.converse(prompt, iteration, resume)).summary;
     } catch (err) {
+      // The host is gone: nothing can be kept there; the task moves (runPlaced).
+      if (steps.placed && hostLost(err)) throw err;
       return steps.agentFailed(err, iteration, summary, isCancellation(err));
     }
     let commit: Awaited<ReturnType<TaskSteps['commit']>>;
     try {
       commit = await steps.commit();
     } catch (err) {
+      if (steps.placed && hostLost(err)) throw err;
       // The worktree is in a state whose commit would lose work (see the activity): say so.
       return steps.result('failed', {
         headSha: null,

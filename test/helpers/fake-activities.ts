@@ -158,6 +158,14 @@ function defaultActivities(hostQueue: string): Activities {
     async claimHost() {
       return { taskQueue: hostQueue, hostname: FAKE.hostname };
     },
+    async claimTaskHost(input) {
+      return {
+        taskQueue: hostQueue,
+        host: FAKE.hostname,
+        repo: `/fake/clones/${input.missionId}`,
+        load: { agents: 0, capacity: null },
+      };
+    },
     async prepareIntegration(input) {
       // The base SHA is recorded once: a later run (continue-as-new, reopen) passes it back.
       const baseSha = input.baseSha ?? FAKE.baseSha;

@@ -1,6 +1,7 @@
-/** The agent cap and drain of a worker (src/activities/agent-slots.ts) and the versioning flags. */
+/** The agent cap, reservations and drain of a worker (src/activities/agent-slots.ts), its placement slot supplier and the versioning flags. */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { AgentSlots } from '../../src/activities/agent-slots';
+import { offerDelayMs, placementSlotSupplier } from '../../src/worker/placement';
 import { deploymentFromFlags } from '../../src/client/deployment';
 import { CliError } from '../../src/client/errors';
 
@@ -28,13 +29,13 @@ test('beyond the cap an attempt waits, heartbeating the previous details, and st
   });
   await new Promise((r) => setTimeout(r, 50));
   expect(started).toBe(false);
-  expect(slots.load()).toEqual({ running: 1, waiting: 1, capacity: 1 });
+  expect(slots.load()).toEqual({ running: 1, waiting: 1, reserved: 0, capacity: 1 });
   expect(waiting.beats).toEqual([{ sessionId: 's1' }]);
   release();
   release(); // twice: counted once
   (await second)();
   expect(started).toBe(true);
-  expect(slots.load()).toEqual({ running: 0, waiting: 0, capacity: 1 });
+  expect(slots.load()).toEqual({ running: 0, waiting: 0, reserved: 0, capacity: 1 });
 });
 
 test('a drain fails a waiting attempt with the retryable WorkerShutdown; a cancelled one leaves cancelled', async () => {
@@ -55,7 +56,7 @@ test('a drain fails a waiting attempt with the retryable WorkerShutdown; a cance
 test('no cap: every attempt starts at once', async () => {
   const slots = new AgentSlots();
   await Promise.all([1, 2, 3].map(() => slots.acquire(ctx())));
-  expect(slots.load()).toEqual({ running: 3, waiting: 0, capacity: null });
+  expect(slots.load()).toEqual({ running: 3, waiting: 0, reserved: 0, capacity: null });
 });
 
 test('versioning flags: opt-in, validated, build id from the bundle or --build-id', () => {
@@ -64,4 +65,55 @@ test('versioning flags: opt-in, validated, build id from the bundle or --build-i
   expect(() => deploymentFromFlags({ setCurrent: true })).toThrow(CliError);
   expect(() => deploymentFromFlags({ deployment: 'fleet', buildId: 'a b' })).toThrow(/--build-id "a b"/);
   expect(() => deploymentFromFlags({ deployment: 'my.fleet', buildId: 'x' })).toThrow(/no dots/);
+});
+
+test('placement: reservations count against the cap until the task’s agent starts here; a drain refuses', async () => {
+  const slots = new AgentSlots(2);
+  expect(slots.reserve('mission-m/task-a')).toBe(true);
+  expect(slots.reserve('mission-m/task-a')).toBe(true); // the same task claiming again: still one
+  expect(slots.reserve('mission-m/task-b')).toBe(true);
+  expect(slots.full).toBe(true);
+  expect(slots.reserve('mission-m/task-c')).toBe(false);
+  expect(slots.load()).toMatchObject({ running: 0, reserved: 2 });
+  // a's first attempt takes its reservation over: still full (one running, one reserved).
+  const running = ctx();
+  (running.info as { workflowExecution?: unknown }).workflowExecution = { workflowId: 'mission-m/task-a' };
+  const release = await slots.acquire(running);
+  expect(slots.load()).toMatchObject({ running: 1, reserved: 1 });
+  expect(slots.full).toBe(true);
+  slots.unreserve('mission-m/task-b');
+  expect(slots.full).toBe(false);
+  release();
+  slots.drain();
+  expect(slots.full).toBe(true);
+  expect(slots.reserve('mission-m/task-d')).toBe(false);
+});
+
+test('placement: an idle worker offers itself at once, a busier one later, a full one not at all', async () => {
+  expect(offerDelayMs({ running: 0, reserved: 0, capacity: 4 })).toBe(0);
+  expect(offerDelayMs({ running: 1, reserved: 1, capacity: 4 })).toBe(750);
+  expect(offerDelayMs({ running: 3, reserved: 0, capacity: 4 })).toBeGreaterThan(
+    offerDelayMs({ running: 1, reserved: 0, capacity: 4 }),
+  );
+  expect(offerDelayMs({ running: 2, reserved: 0, capacity: null })).toBe(375);
+
+  const slots = new AgentSlots(1);
+  const supplier = placementSlotSupplier(slots);
+  const abort = new AbortController();
+  const first = await supplier.reserveSlot({} as never, abort.signal);
+  expect(first).toEqual({});
+  // One permit at a time: the second waits until the first is released.
+  let second = false;
+  const next = supplier.reserveSlot({} as never, abort.signal).then(() => (second = true));
+  await new Promise((r) => setTimeout(r, 400));
+  expect(second).toBe(false);
+  supplier.releaseSlot({} as never);
+  await next;
+  supplier.releaseSlot({} as never);
+  // A full worker does not poll: its reservation waits, and gives up with AbortError when told to.
+  slots.reserve('mission-m/task-x');
+  const waiting = supplier.reserveSlot({} as never, abort.signal);
+  await new Promise((r) => setTimeout(r, 400));
+  abort.abort();
+  await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
 });

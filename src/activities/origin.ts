@@ -1,0 +1,174 @@
+/**
+ * A mission's shared origin (`origin:` in the mission file): each worker host keeps its own clone
+ * of it under `$FLOTILLA_HOME/clones/<hash of the origin>`, and the activities that write refs a
+ * task on another host (or the mission's host) needs push them there as they go:
+ * - the task host pushes its task branch (fast-forward only) when it makes or commits on it, and
+ *   the task's checkpoint ref when it records one;
+ * - the mission host fetches a task branch before it merges it, pushes the integration branch
+ *   when it moves (compare-and-swap on what the origin held) and the merge queue's candidate (so
+ *   a fix round on another host can fetch the commit it starts from).
+ *
+ * A clone says what it is in its own git config (`flotilla.origin = <origin>`), so activities
+ * decide by the repository they are given: a user's own repository (a mission without `origin:`)
+ * never has the key, and nothing there is fetched or pushed. Pushes never force a task branch and
+ * lease every other ref on what this host last saw, so a host that was presumed dead can never
+ * overwrite newer work (git's `--force-with-lease`, see `man git-push`).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { git, GitError, isAncestor, resolveRef } from './git';
+
+/** The git config key that marks a Flotilla clone and names its origin. */
+const CLONE_KEY = 'flotilla.origin';
+/** Never prompt for credentials in an activity: fail, and let Temporal retry. */
+const NO_PROMPT = { GIT_TERMINAL_PROMPT: '0' };
+
+/** Where this host keeps its clone of `origin`: `<home>/clones/<first 16 hex of sha256(origin)>`. */
+export function clonePath(home: string, origin: string): string {
+  return path.join(home, 'clones', createHash('sha256').update(origin).digest('hex').slice(0, 16));
+}
+
+const cloning = new Map<string, Promise<string>>();
+
+/**
+ * This host's clone of `origin` (made on first use: `git clone --no-checkout`, into a temporary
+ * directory renamed into place, so a crash never leaves half a clone where the next call looks).
+ * @returns its absolute path
+ * @throws GitError when the origin cannot be cloned (unreachable, not a repository)
+ */
+export function ensureClone(home: string, origin: string): Promise<string> {
+  const dir = clonePath(home, origin);
+  const running = cloning.get(dir);
+  if (running) return running;
+  const made = (async (): Promise<string> => {
+    if (existsSync(path.join(dir, '.git'))) return dir;
+    mkdirSync(path.dirname(dir), { recursive: true });
+    const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+    try {
+      await git(path.dirname(dir), ['clone', '--quiet', '--no-checkout', '--no-tags', origin, tmp], { env: NO_PROMPT });
+      await git(tmp, ['config', CLONE_KEY, origin]);
+      // Worktrees of this clone hold task branches; git's gc must not prune their objects early.
+      await git(tmp, ['config', 'gc.worktreePruneExpire', 'never']);
+      if (!existsSync(path.join(dir, '.git'))) renameSync(tmp, dir);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    return dir;
+  })();
+  cloning.set(dir, made);
+  return made.finally(() => cloning.delete(dir));
+}
+
+const origins = new Map<string, string | null>();
+
+/**
+ * The origin `dir`'s repository is a Flotilla clone of, or null for any other repository (what a
+ * mission without `origin:` works in). `dir` may be the clone or one of its worktrees.
+ */
+export async function cloneOrigin(dir: string): Promise<string | null> {
+  const known = origins.get(dir);
+  if (known !== undefined) return known;
+  const value = (await git(dir, ['config', '--get', CLONE_KEY]).catch(() => '')).trim() || null;
+  origins.set(dir, value);
+  return value;
+}
+
+/** Fetches `refspecs` from the clone's `origin` remote (glob refspecs that match nothing are fine). */
+export async function fetchOrigin(repo: string, refspecs: string[]): Promise<void> {
+  await git(repo, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', 'origin', ...refspecs], {
+    env: NO_PROMPT,
+  });
+}
+
+/** What the origin's `ref` holds now (`git ls-remote`), or null when it has no such ref. */
+export async function originRef(repo: string, ref: string): Promise<string | null> {
+  const out = await git(repo, ['ls-remote', 'origin', ref], { env: NO_PROMPT });
+  const line = out.split('\n').find((l) => l.endsWith(`\t${ref}`));
+  return line ? line.split('\t')[0] : null;
+}
+
+/** How a push may move the origin's ref. */
+export type PushLease =
+  /** Only a fast-forward (a plain push): task branches, which only ever grow. */
+  | { kind: 'fast-forward' }
+  /** Only if the origin holds `expected` (null: has no such ref): git's `--force-with-lease`. */
+  | { kind: 'lease'; expected: string | null }
+  /** Whatever it holds (refs only the mission's host writes, such as the merge queue's candidate). */
+  | { kind: 'force' };
+
+/**
+ * Pushes `sha` to the origin's `ref`. Idempotent: an origin that already holds `sha` is success (a
+ * retry after a push whose answer was lost).
+ * @throws GitError when the push is refused (the origin moved under a lease, a non-fast-forward)
+ *   or the origin cannot be reached
+ */
+export async function pushOrigin(repo: string, ref: string, sha: string, lease: PushLease): Promise<void> {
+  const spec = `${lease.kind === 'force' ? '+' : ''}${sha}:${ref}`;
+  const args = ['push', '--quiet', '--no-verify', '--porcelain'];
+  if (lease.kind === 'lease') args.push(`--force-with-lease=${ref}:${lease.expected ?? ''}`);
+  try {
+    await git(repo, [...args, 'origin', spec], { env: NO_PROMPT });
+  } catch (err) {
+    if (err instanceof GitError && (await originRef(repo, ref).catch(() => null)) === sha) return;
+    throw err;
+  }
+}
+
+/** The remote-tracking name this host keeps for the origin's `ref` (`refs/heads/x` → `refs/remotes/origin/x`). */
+export function trackingRef(ref: string): string {
+  if (ref.startsWith('refs/heads/')) return `refs/remotes/origin/${ref.slice('refs/heads/'.length)}`;
+  return ref.replace(/^refs\/flotilla\//, 'refs/flotilla/origin/');
+}
+
+/**
+ * Pushes `ref` (as this clone holds it) to the origin, leased on the tracking ref (what this host
+ * last fetched or pushed), then records it there. A no-op outside a Flotilla clone.
+ * @returns true when it pushed (or the origin already held it)
+ */
+export async function pushTracked(dir: string, ref: string, opts: { fastForward?: boolean } = {}): Promise<boolean> {
+  if (!(await cloneOrigin(dir))) return false;
+  const sha = await resolveRef(dir, ref);
+  if (!sha) return false;
+  const tracking = trackingRef(ref);
+  const expected = (await resolveRef(dir, tracking)) ?? null;
+  if (expected === sha) return true;
+  await pushOrigin(dir, ref, sha, opts.fastForward ? { kind: 'fast-forward' } : { kind: 'lease', expected });
+  await git(dir, ['update-ref', tracking, sha]);
+  return true;
+}
+
+/** Refspecs that fetch everything of one mission from the origin into this clone's tracking refs. */
+export function missionRefspecs(missionId: string): string[] {
+  return [
+    `+refs/heads/flotilla/${missionId}/*:refs/remotes/origin/flotilla/${missionId}/*`,
+    `+refs/flotilla/checkpoints/${missionId}/*:refs/flotilla/origin/checkpoints/${missionId}/*`,
+    // A pattern, because a refspec naming a ref the origin lacks fails the whole fetch.
+    `+refs/flotilla/candidates/${missionId}*:refs/flotilla/origin/candidates/${missionId}*`,
+  ];
+}
+
+/**
+ * Brings task branch `branch` from the origin into this clone: created when this host has none,
+ * fast-forwarded when the origin's is ahead, kept when this host's is ahead or differs otherwise
+ * (work made here, such as a conflict resolution the merge queue committed on this host).
+ */
+export async function takeBranchFromOrigin(repo: string, branch: string): Promise<void> {
+  // A pattern: a refspec naming a branch the origin lacks would fail the fetch.
+  await fetchOrigin(repo, [`+refs/heads/${branch}*:refs/remotes/origin/${branch}*`]);
+  const remote = await resolveRef(repo, trackingRef(`refs/heads/${branch}`));
+  if (!remote) return;
+  const local = await resolveRef(repo, `refs/heads/${branch}`);
+  if (!local) {
+    await git(repo, ['update-ref', '-m', 'flotilla: task branch from the origin', `refs/heads/${branch}`, remote, '']);
+  } else if (local !== remote && (await isAncestor(repo, local, remote))) {
+    await git(repo, [
+      'update-ref',
+      '-m',
+      'flotilla: task branch from the origin',
+      `refs/heads/${branch}`,
+      remote,
+      local,
+    ]);
+  }
+}
