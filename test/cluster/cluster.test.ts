@@ -11,14 +11,21 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../src/client/config';
 import { findTemporalCli } from '../../src/client/server';
 import { SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTES } from '../../src/mission/types';
 import { runCli } from '../helpers/cli';
-import { clusterScript, composeScript, parseExports, ScriptResult } from '../helpers/cluster';
+import {
+  clusterScript,
+  composeScript,
+  freeFrontendPort,
+  logTail,
+  parseExports,
+  processAlive,
+  ScriptResult,
+} from '../helpers/cluster';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { freePort } from '../helpers/net';
 
@@ -32,48 +39,10 @@ const figures: Record<string, number> = {};
 const env = (): NodeJS.ProcessEnv => ({ FLOTILLA_CLUSTER_DIR: dir });
 const cluster = (args: string[]): Promise<ScriptResult> => clusterScript(args, env());
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-/**
- * A frontend port whose neighbours (the other services: +1, +2, +6, +10, -300...) are free too,
- * below the ephemeral range: the membership ports must fit a PostgreSQL smallint (<= 32767).
- */
-async function freeFrontendPort(): Promise<number> {
-  for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const all = [0, 1, 2, 6, 10, -300, -299, -298, -294].map((d) => port + d);
-    if ((await Promise.all(all.map(portFree))).every(Boolean)) return port;
-  }
-}
-
 /** The variables `up` printed; fails the test (instead of falling back to 127.0.0.1:7233) without them. */
 function exports(): Record<string, string> {
   expect(exported.TEMPORAL_ADDRESS).toMatch(/^127\.0\.0\.1:\d+$/);
   return exported;
-}
-
-/** Whether `pid` runs (a zombie that init has not reaped yet does not). */
-function processAlive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** The end of the server's log, to show with a failed `up` (`down --purge` deletes it). */
-function logTail(): string {
-  try {
-    return readFileSync(path.join(dir, 'logs', 'temporal-server.log'), 'utf8').slice(-3000);
-  } catch {
-    return '';
-  }
 }
 
 /** The pids of what `up` started: the server and UI (pid files), PostgreSQL (postmaster.pid). */
@@ -108,7 +77,7 @@ test('up builds and starts the service, prints only the export lines to eval, an
     NAMESPACE,
   ]);
   figures.firstUp = up.ms;
-  expect({ code: up.code, stderr: up.code === 0 ? '' : up.stderr + logTail() }).toEqual({ code: 0, stderr: '' });
+  expect({ code: up.code, stderr: up.code === 0 ? '' : up.stderr + logTail(dir) }).toEqual({ code: 0, stderr: '' });
   expect(up.stdout).toBe(
     [
       `export TEMPORAL_ADDRESS=127.0.0.1:${ports.port}`,
@@ -246,7 +215,7 @@ test('down stops everything up started; up again comes back on the same data; do
 
   const up = await cluster(['up']);
   figures.secondUp = up.ms;
-  expect({ code: up.code, stderr: up.code === 0 ? '' : up.stderr + logTail() }).toEqual({ code: 0, stderr: '' });
+  expect({ code: up.code, stderr: up.code === 0 ? '' : up.stderr + logTail(dir) }).toEqual({ code: 0, stderr: '' });
   expect(parseExports(up.stdout)).toEqual(exported);
   const config = loadConfig(exported);
   const connection = await Connection.connect(config.connection);

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ROOT } from './cli';
@@ -86,4 +87,42 @@ export function parseExports(stdout: string): Record<string, string> {
       .filter((m): m is RegExpExecArray => !!m)
       .map((m) => [m[1], m[2]]),
   );
+}
+
+export async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A frontend port whose neighbours (the other services: +1, +2, +6, +10, -300...) are free too,
+ * below the ephemeral range: the membership ports must fit a PostgreSQL smallint (<= 32767).
+ */
+export async function freeFrontendPort(): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const all = [0, 1, 2, 6, 10, -300, -299, -298, -294].map((d) => port + d);
+    if ((await Promise.all(all.map(portFree))).every(Boolean)) return port;
+  }
+}
+
+/** Whether `pid` runs (a zombie that init has not reaped yet does not). */
+export function processAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The end of the server's log under the cluster directory `dir`, to show with a failed `up` (`down --purge` deletes it). */
+export function logTail(dir: string): string {
+  try {
+    return readFileSync(path.join(dir, 'logs', 'temporal-server.log'), 'utf8').slice(-3000);
+  } catch {
+    return '';
+  }
 }

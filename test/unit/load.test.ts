@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MissionFileError } from '../../src/mission/errors';
-import { loadMission } from '../../src/mission/load';
+import { loadMission, originLocation } from '../../src/mission/load';
 import { git, makeRepo, tempDir } from '../helpers/git';
 
 function missionFile(body: string, name = 'mission.yaml', dir = makeRepo()): string {
@@ -257,4 +257,39 @@ tasks:
   expect(loaded.waves).toEqual([['a', 'c', 'e'], ['b'], ['d']]);
   const bad = await problems(missionFile(`${minimal.replace('prompt: do a', 'prompt: do a\n    touches: "src"')}`));
   expect(bad).toEqual([expect.objectContaining({ path: 'tasks[0].touches' })]);
+});
+
+test('origin: a path relative to the mission file, its default branch as base; URLs stay as written', async () => {
+  const src = makeRepo();
+  const dir = tempDir();
+  git(dir, 'clone', '--quiet', '--bare', src, path.join(dir, 'origin.git'));
+  const { spec } = await loadMission(missionFile(`origin: ./origin.git\n${minimal}`, 'mission.yaml', dir));
+  expect(spec).toMatchObject({
+    origin: path.join(dir, 'origin.git'),
+    repo: path.join(dir, 'origin.git'),
+    base: 'main',
+  });
+  expect(originLocation('git@example.com:team/app.git', dir)).toBe('git@example.com:team/app.git');
+  expect(originLocation('https://example.com/app.git', dir)).toBe('https://example.com/app.git');
+  expect(originLocation('../shared/app.git', dir)).toBe(path.resolve(dir, '../shared/app.git'));
+});
+
+test('origin: unreachable, an unknown base, or combined with repo, scaffold or land: ff is refused', async () => {
+  const dir = tempDir();
+  const gone = await problems(missionFile(`origin: ./nowhere.git\n${minimal}`, 'mission.yaml', dir));
+  expect(gone).toEqual([expect.objectContaining({ path: 'origin', reason: expect.stringMatching(/git cannot read/) })]);
+
+  git(dir, 'clone', '--quiet', '--bare', makeRepo(), path.join(dir, 'origin.git'));
+  const base = await problems(missionFile(`origin: ./origin.git\nbase: nope\n${minimal}`, 'm2.yaml', dir));
+  expect(base).toEqual([
+    expect.objectContaining({
+      path: 'base',
+      reason: expect.stringContaining('unknown branch "nope"'),
+      fix: expect.stringContaining('main'),
+    }),
+  ]);
+
+  const mixed = await problems(missionFile(`origin: ./origin.git\nrepo: .\nland: ff\n${minimal}`, 'm3.yaml', dir));
+  expect(mixed.map((p) => p.path)).toEqual(['repo', 'land']);
+  expect(mixed[1].fix).toMatch(/land: push/);
 });

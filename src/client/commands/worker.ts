@@ -47,7 +47,7 @@ function drainOnSignals(workers: FlotillaWorkers, drainTimeoutMs: number): () =>
     const { agents, others } = workers.shutdown();
     const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
     warn(
-      `flotilla worker: ${signal}: draining: ${plural(agents, 'agent', 'agents')} checkpointing (their tasks go on with the next worker of ${workers.hostQueue}), ` +
+      `flotilla worker: ${signal}: draining: ${plural(agents, 'agent', 'agents')} checkpointing (their tasks go on with the next worker of ${workers.hostQueue}, or on another host when their mission has an origin), ` +
         `${plural(others, 'other activity', 'other activities')} finishing (up to ${formatDuration(drainTimeoutMs)}), no new work`,
     );
   };

@@ -1,0 +1,108 @@
+/**
+ * One mission across worker "hosts" on the embedded dev server (the quick version of
+ * test/cluster/multi-host.test.ts, part of `npm test`): two `flotilla worker --agents 2` processes
+ * with their own FLOTILLA_HOME and FLOTILLA_HOST_ID and a bare origin. The mission's four tasks
+ * use both hosts; SIGKILLing the host that is not the mission's own, while its agents run, leaves
+ * no process behind, and its tasks move to the other host, rebuilt from what it pushed, and merge
+ * once each.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import type { MissionProgress } from '../../src/mission/progress';
+import { CliProcess, runCli } from '../helpers/cli';
+import { git, makeRepo, tempDir } from '../helpers/git';
+import { lineWriterMission, mergesByTask, processesUnder, startHostWorker, until } from '../helpers/hosts';
+import { startDevServer } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+const root = tempDir('flotilla-hosts-');
+const QUEUE = 'flotilla-hosts';
+const HOSTS = ['east', 'west'];
+const WORK_S = 12;
+const workers = new Map<string, CliProcess>();
+let origin: string;
+
+const home = (h: string): string => path.join(root, h);
+const clientEnv = (): NodeJS.ProcessEnv => ({
+  TEMPORAL_ADDRESS: env.address,
+  FLOTILLA_HOME: path.join(root, 'client'),
+  FLOTILLA_TASK_QUEUE: QUEUE,
+});
+
+async function status(id: string): Promise<MissionProgress> {
+  const r = await runCli(['status', id, '--json'], { env: clientEnv() });
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  return JSON.parse(r.stdout) as MissionProgress;
+}
+
+beforeAll(async () => {
+  env = await startDevServer();
+  origin = path.join(root, 'origin.git');
+  execFileSync('git', ['clone', '--quiet', '--bare', makeRepo(), origin]);
+  for (const h of HOSTS)
+    workers.set(
+      h,
+      await startHostWorker({
+        env: { TEMPORAL_ADDRESS: env.address },
+        home: home(h),
+        host: h,
+        queue: QUEUE,
+        agents: 2,
+      }),
+    );
+}, 180_000);
+
+afterAll(async () => {
+  for (const w of workers.values()) w.kill('SIGKILL');
+  await Promise.all([...workers.values()].map((w) => w.result));
+  await env?.teardown();
+});
+
+test('tasks spread over both hosts; a host SIGKILLed mid-run hands its tasks over; each merges once', async () => {
+  const started = await runCli(['start', lineWriterMission(root, 'hosts', origin, 4, WORK_S)], { env: clientEnv() });
+  expect({ code: started.code, stderr: started.stderr }).toEqual({ code: 0, stderr: '' });
+  // Two agents per host: the four tasks need both.
+  const running = await until(
+    'all four agents running',
+    async () => {
+      const s = await status('hosts');
+      return s.tasks.every((t) => t.status === 'running' && t.host) ? s : null;
+    },
+    60_000,
+  );
+  expect(new Set(running.tasks.map((t) => t.host))).toEqual(new Set(HOSTS));
+  expect(running.origin).toBe(origin);
+  const victim = HOSTS.find((h) => h !== running.host)!;
+  const moved = running.tasks.filter((t) => t.host === victim).map((t) => t.id);
+  await until('their agents at work', async () => (processesUnder(home(victim)).length >= 2 ? true : null), 30_000);
+  // Let a checkpoint reach the origin.
+  await new Promise((r) => setTimeout(r, 4000));
+  const killedAt = Date.now();
+  workers.get(victim)!.kill('SIGKILL');
+  await workers.get(victim)!.result;
+  await until(
+    'no process left on the dead host',
+    async () => (processesUnder(home(victim)).length ? null : true),
+    5000,
+  );
+
+  const watch = await runCli(['watch', 'hosts'], { env: clientEnv(), timeoutMs: 240_000 });
+  expect({ code: watch.code, stderr: watch.stderr }).toEqual({ code: 0, stderr: '' });
+  console.log(`multi-host (dev server): host death to mission end ${Date.now() - killedAt} ms`);
+  const s = await status('hosts');
+  expect(s.tasks.map((t) => t.status)).toEqual(Array(4).fill('merged'));
+  expect(mergesByTask(origin, 'hosts')).toEqual({ t1: 1, t2: 1, t3: 1, t4: 1 });
+  for (const t of s.tasks) {
+    const lines = git(origin, 'show', `flotilla/hosts/integration:${t.id}.txt`).split('\n');
+    if (moved.includes(t.id)) {
+      expect([t.host, t.previousHosts]).toEqual([running.host, [victim]]);
+      // Rebuilt from the pushed checkpoint: the dead host's lines, then a whole fresh run.
+      expect(lines.length).toBeGreaterThan(WORK_S);
+    } else {
+      expect(t.previousHosts).toBeUndefined();
+      expect(lines).toHaveLength(WORK_S);
+    }
+    expect(lines.slice(-WORK_S)).toEqual(Array.from({ length: WORK_S }, (_, i) => `${t.id} ${i + 1}`));
+  }
+}, 300_000);

@@ -1,0 +1,88 @@
+/**
+ * Worker "hosts" on one machine, as the multi-host tests (test/e2e/multi-host.test.ts on the dev
+ * server, test/cluster/multi-host.test.ts on PostgreSQL) run them: `flotilla worker` processes
+ * with their own FLOTILLA_HOME and FLOTILLA_HOST_ID, a mission on a bare origin whose scripted
+ * agents write a line a second, and the facts the tests check in /proc and on the origin.
+ */
+import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CliProcess, spawnCli } from './cli';
+import { git } from './git';
+
+/** Starts a worker posing as host `host` and waits until it polls the placement queue. */
+export async function startHostWorker(opts: {
+  env: NodeJS.ProcessEnv;
+  home: string;
+  host: string;
+  queue: string;
+  agents: number;
+}): Promise<CliProcess> {
+  const w = spawnCli(['worker', '--agents', String(opts.agents)], {
+    env: { ...opts.env, FLOTILLA_HOME: opts.home, FLOTILLA_HOST_ID: opts.host, FLOTILLA_TASK_QUEUE: opts.queue },
+    timeoutMs: 1_200_000,
+  });
+  const placement = opts.queue.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '\\.placement';
+  await w.waitFor(new RegExp(`${placement}'[^}]*RUNNING`), 120_000);
+  return w;
+}
+
+/** Processes whose working directory is under `dir` (agents and their commands in its worktrees). */
+export function processesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`).startsWith(dir + path.sep)) pids.push(Number(entry));
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return pids;
+}
+
+/** Polls `probe` every 500 ms until it returns something other than null. */
+export async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * Writes `<dir>/<id>.yaml`: `n` tasks (t1…tn) on `origin`, all at once, whose agents append
+ * `<task> <i>` to `<task>.txt` once a second for `seconds` s, checkpointed every 2 s.
+ */
+export function lineWriterMission(dir: string, id: string, origin: string, n: number, seconds: number): string {
+  const file = path.join(dir, `${id}.yaml`);
+  writeFileSync(
+    file,
+    [
+      `id: ${id}`,
+      `origin: ${origin}`,
+      `concurrency: ${n}`,
+      'checkpointEvery: 2s',
+      'agent:',
+      '  runtime: command',
+      `  command: [bash, -c, 'for i in $(seq 1 ${seconds}); do echo "$FLOTILLA_TASK_ID $i" >> "$FLOTILLA_TASK_ID.txt"; sleep 1; done']`,
+      '  timeout: 5m',
+      'tasks:',
+      ...Array.from({ length: n }, (_, i) => `  - { id: t${i + 1}, prompt: write t${i + 1} }`),
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** The merge commits on the origin's integration branch of mission `id`, counted by task id. */
+export function mergesByTask(origin: string, id: string): Record<string, number> {
+  const subjects = git(origin, 'log', '--merges', '--format=%s', `flotilla/${id}/integration`).split('\n');
+  const counts: Record<string, number> = {};
+  for (const s of subjects) {
+    const m = /^flotilla: merge ([^:]+):/.exec(s);
+    if (m) counts[m[1]] = (counts[m[1]] ?? 0) + 1;
+  }
+  return counts;
+}
