@@ -13,7 +13,14 @@ import type { MissionProgress } from '../../src/mission/progress';
 import { CliProcess, runCli } from '../helpers/cli';
 import { clusterScript, freeFrontendPort, logTail, parseExports } from '../helpers/cluster';
 import { git, makeRepo, tempDir } from '../helpers/git';
-import { lineWriterMission, mergesByTask, processesUnder, startHostWorker, until } from '../helpers/hosts';
+import {
+  lineWriterMission,
+  mergesByTask,
+  missionStatus,
+  processesUnder,
+  startHostWorker,
+  until,
+} from '../helpers/hosts';
 import { freePort } from '../helpers/net';
 
 const dir = tempDir('flotilla-multihost-cluster-');
@@ -40,6 +47,8 @@ async function startWorker(h: string): Promise<void> {
   workers.set(h, await startHostWorker({ env: exported, home: home(h), host: h, queue: QUEUE, agents: 4 }));
 }
 
+const tryStatus = (id: string): Promise<MissionProgress | null> => missionStatus(clientEnv(), id);
+
 async function status(id: string): Promise<MissionProgress> {
   const r = await runCli(['status', id, '--json'], { env: clientEnv() });
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
@@ -54,7 +63,8 @@ async function whenRunning(id: string, hosts: string[], n: number): Promise<{ ho
   return until(
     `${n} agents running on one of ${hosts.join(', ')}`,
     async () => {
-      const s = await status(id);
+      const s = await tryStatus(id);
+      if (!s) return null;
       for (const h of hosts.filter((x) => x !== s.host)) {
         const mine = s.tasks.filter((t) => t.host === h && t.status === 'running').map((t) => t.id);
         const agents = processesUnder(path.join(home(h), 'worktrees'));
@@ -136,7 +146,8 @@ test('a host SIGKILLed while its agents run: no process survives it, its tasks f
   const elsewhere = await until(
     `${moved.join(', ')} running on other hosts`,
     async () => {
-      const s = await status('killed');
+      const s = await tryStatus('killed');
+      if (!s) return null;
       const ts = s.tasks.filter((t) => moved.includes(t.id));
       const ok = ts.every((t) => t.host !== victim && t.previousHosts?.includes(victim) && t.status === 'running');
       const agents = HOSTS.filter((h) => h !== victim).flatMap((h) => processesUnder(path.join(home(h), 'worktrees')));

@@ -12,7 +12,14 @@ import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
 import { CliProcess, runCli } from '../helpers/cli';
 import { git, makeRepo, tempDir } from '../helpers/git';
-import { lineWriterMission, mergesByTask, processesUnder, startHostWorker, until } from '../helpers/hosts';
+import {
+  lineWriterMission,
+  mergesByTask,
+  missionStatus,
+  processesUnder,
+  startHostWorker,
+  until,
+} from '../helpers/hosts';
 import { startDevServer } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -30,11 +37,8 @@ const clientEnv = (): NodeJS.ProcessEnv => ({
   FLOTILLA_TASK_QUEUE: QUEUE,
 });
 
-async function status(id: string): Promise<MissionProgress> {
-  const r = await runCli(['status', id, '--json'], { env: clientEnv() });
-  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-  return JSON.parse(r.stdout) as MissionProgress;
-}
+const status = (id: string): Promise<MissionProgress> =>
+  until(`the status of ${id}`, () => missionStatus(clientEnv(), id), 30_000);
 
 beforeAll(async () => {
   env = await startDevServer();

@@ -6,7 +6,8 @@
  */
 import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CliProcess, spawnCli } from './cli';
+import type { MissionProgress } from '../../src/mission/progress';
+import { CliProcess, runCli, spawnCli } from './cli';
 import { git } from './git';
 
 /** Starts a worker posing as host `host` and waits until it polls the placement queue. */
@@ -85,4 +86,13 @@ export function mergesByTask(origin: string, id: string): Record<string, number>
     if (m) counts[m[1]] = (counts[m[1]] ?? 0) + 1;
   }
   return counts;
+}
+
+/**
+ * `flotilla status ID --json`, or null while it cannot be had: right after a worker dies, a query
+ * to a workflow whose sticky queue was that worker's waits for Temporal to give up on it.
+ */
+export async function missionStatus(env: NodeJS.ProcessEnv, id: string): Promise<MissionProgress | null> {
+  const r = await runCli(['status', id, '--json'], { env });
+  return r.code === 0 ? (JSON.parse(r.stdout) as MissionProgress) : null;
 }
