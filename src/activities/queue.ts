@@ -167,6 +167,18 @@ export async function casUpdateRef(
   });
 }
 
+/**
+ * In a clone of a shared origin, what the merge queue just moved goes to the origin too: the
+ * integration branch (leased on what this host last pushed), because tasks on other hosts start
+ * from it; the candidate ref (forced: only the mission's host writes it), because a fix round on
+ * another host starts from it and a host taking the mission over resumes the queue from it.
+ */
+async function publishToOrigin(repo: string, ref: string, sha: string): Promise<void> {
+  if (!(await cloneOrigin(repo))) return;
+  if (ref.startsWith('refs/heads/')) await pushTracked(repo, ref);
+  else if (ref.startsWith('refs/flotilla/candidates/')) await pushOrigin(repo, ref, sha, { kind: 'force' });
+}
+
 export function createQueueActivities() {
   return {
     /**
@@ -199,6 +211,7 @@ export function createQueueActivities() {
         if (!tip) throw new Error(`task branch ${input.branch} does not exist in ${repo}`);
         if (await gitSucceeds(repo, ['merge-base', '--is-ancestor', tip, onto])) {
           await casUpdateRef(repo, ref, onto, expected, `flotilla: ${input.taskId} already merged`);
+          await publishToOrigin(repo, ref, onto);
           return { status: 'merged', sha: onto, alreadyMerged: true };
         }
         const merged = await mergeTree(repo, onto, tip);
@@ -228,8 +241,7 @@ export function createQueueActivities() {
           return line === `${held} ${onto} ${tip}` && tree === merged.tree;
         };
         const sha = await casUpdateRef(repo, ref, commit, expected, `flotilla: merge ${input.taskId}`, sameMerge);
-        // A fix round of this task on another host starts from this candidate: it must be fetchable.
-        if (await cloneOrigin(repo)) await pushOrigin(repo, ref, sha, { kind: 'force' });
+        await publishToOrigin(repo, ref, sha);
         return { status: 'merged', sha, alreadyMerged: false };
       });
     },
@@ -246,8 +258,7 @@ export function createQueueActivities() {
     async publishRef(input: PublishInput): Promise<void> {
       await heartbeating(async () => {
         await casUpdateRef(input.repo, input.ref, input.sha, input.expected, `flotilla: publish ${input.sha}`);
-        // A clone of a shared origin: tasks on other hosts start from the integration branch there.
-        if (input.ref.startsWith('refs/heads/')) await pushTracked(input.repo, input.ref);
+        await publishToOrigin(input.repo, input.ref, input.sha);
       });
     },
 

@@ -16,7 +16,7 @@ import type { CommandLine } from '../mission/types';
 import { names } from '../mission/types';
 import { CommandProgress, heartbeating, runCommands } from './checks';
 import { ActivityConfig, paths } from './config';
-import { git, gitRun, resolveRef, withRepoLock } from './git';
+import { git, gitRun, isAncestor, resolveRef, withRepoLock } from './git';
 import { cloneOrigin, fetchOrigin, missionRefspecs, pushTracked, trackingRef } from './origin';
 import { Redactor } from './redact';
 import { REBUILD_MARKER, runKey, taskStateDir, taskWorktreePath } from './worktree-layout';
@@ -150,6 +150,24 @@ export async function ensureTaskWorktree(
   if (origin) await pushTracked(repo, `refs/heads/${branch}`, { fastForward: true });
   await provision(worktree, input, stateDir, opts);
   return { worktree, branch, created, restoredCheckpoint };
+}
+
+/**
+ * The mission's refs as the origin has them (fetched into the tracking refs), for the host that
+ * holds (or takes over) the integration worktree: the integration branch, owned by `runId`, when
+ * this host has none or an older one; the merge queue's candidate ref whenever the origin has
+ * one (the last host pushed it on every move, before the workflow saw the move).
+ */
+async function adoptMissionRefs(repo: string, branch: string, missionId: string, runId: string): Promise<void> {
+  const remote = await resolveRef(repo, trackingRef(`refs/heads/${branch}`));
+  const local = await resolveRef(repo, `refs/heads/${branch}`);
+  if (remote && remote !== local && (!local || (await isAncestor(repo, local, remote)))) {
+    await git(repo, ['config', `branch.${branch}.flotillaRun`, runId]);
+    await git(repo, ['update-ref', '-m', "flotilla: the origin's integration branch", `refs/heads/${branch}`, remote]);
+  }
+  const candidate = `refs/flotilla/candidates/${missionId}`;
+  const pushed = await resolveRef(repo, trackingRef(candidate));
+  if (pushed) await git(repo, ['update-ref', '-m', "flotilla: the origin's candidate", candidate, pushed]);
 }
 
 /**
@@ -383,6 +401,8 @@ export function createWorktreeActivities(config: ActivityConfig) {
         }
       }
       const branch = names.integrationBranch(input.missionId);
+      // Another host may have held the mission before this one (it was lost): go on from what it pushed.
+      if (origin) await adoptMissionRefs(repo, branch, input.missionId, input.runId);
       await ensureBranch(repo, branch, baseSha, input.runId);
       const worktree = path.join(paths.worktreesRoot(config.home, input.missionId, key), 'integration');
       if (input.detached) await ensureDetachedWorktree(repo, worktree, branch);

@@ -131,6 +131,8 @@ export interface MissionState {
   origin?: string;
   /** With an origin: the clone on the mission's host (`hostQueue`) that holds the integration worktree. */
   hostRepo?: string | null;
+  /** With an origin: hosts that held the mission before `hostQueue` and were lost, oldest first. */
+  previousHosts?: string[];
   currentWave: number;
   waves: WaveState[];
   tasks: TaskState[];
@@ -185,6 +187,8 @@ export interface MissionProgress {
   origin?: string;
   /** The host that holds the integration worktree (null before the mission claimed one). */
   host?: string | null;
+  /** Hosts that held it before and were lost (missions with an origin), oldest first. */
+  previousHosts?: string[];
   paused: boolean;
   baseBranch: string;
   baseSha: string | null;
@@ -303,6 +307,7 @@ export function deriveProgress(missionId: string, state: MissionState): MissionP
     repo: state.repo,
     ...(state.origin ? { origin: state.origin } : {}),
     host: state.hostQueue ? hostOfQueue(state.hostQueue) : null,
+    ...(state.previousHosts?.length ? { previousHosts: [...state.previousHosts] } : {}),
     paused: state.paused,
     baseBranch: state.baseBranch,
     baseSha: state.baseSha,

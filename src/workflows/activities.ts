@@ -50,14 +50,24 @@ export function placement(queue: string) {
  */
 export const HOST_LOST_AFTER_MS = 20_000;
 
+/**
+ * With an origin the mission's host can be replaced (mission-host.ts): its activities tell a lost
+ * host the same way a placed task's do. Without one, none (histories unchanged).
+ */
+function hostLostTimeout(spec: { origin?: string }): { scheduleToStartTimeout?: number } {
+  return spec.origin ? { scheduleToStartTimeout: HOST_LOST_AFTER_MS } : {};
+}
+
 // Git activities heartbeat every 5 s: a worker killed mid-merge is noticed in 20 s and the retry
 // finishes its merge (test:faults measured 62 s to recovery with a 1-minute timeout).
 const GIT_HEARTBEAT_TIMEOUT = '20s';
 
 /** The mission's activities on its host's queue: the integration branch and the mission verify. */
-export function missionHost(queue: string, spec: { setup: unknown[]; verify: unknown[] }) {
+export function missionHost(queue: string, spec: { setup: unknown[]; verify: unknown[]; origin?: string }) {
+  const lost = hostLostTimeout(spec);
   const git = proxyActivities<Pick<HostActivities, 'prepareIntegration' | 'mergeBranch' | 'resetIntegration'>>({
     taskQueue: queue,
+    ...lost,
     startToCloseTimeout: spec.setup.length * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
     retry: {
@@ -69,6 +79,7 @@ export function missionHost(queue: string, spec: { setup: unknown[]; verify: unk
   });
   const verify = proxyActivities<Pick<HostActivities, 'runChecks'>>({
     taskQueue: queue,
+    ...lost,
     // Each verify command may take MISSION_VERIFY_COMMAND_TIMEOUT_MS, and one activity runs them all.
     startToCloseTimeout: spec.verify.length * MISSION_VERIFY_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: '1 minute',
@@ -139,10 +150,12 @@ export function taskHost(queue: string, task: TaskSpec, setupCommands: number, p
 
 /** The merge queue's activities on the mission's host queue (missions started with the queue). */
 export function queueHost(queue: string, spec: MissionSpec) {
+  const lost = hostLostTimeout(spec);
   const git = proxyActivities<
     Pick<HostActivities, 'queueMerge' | 'publishRef' | 'removeTaskWorktree' | 'predictConflicts' | 'checkResolution'>
   >({
     taskQueue: queue,
+    ...lost,
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
     retry: {
@@ -157,6 +170,7 @@ export function queueHost(queue: string, spec: MissionSpec) {
     Pick<HostActivities, 'prepareConflict' | 'commitResolution' | 'dropConflict' | 'landMission'>
   >({
     taskQueue: queue,
+    ...lost,
     // The conflict worktree runs the mission's `setup`; landing may run the mission verify.
     startToCloseTimeout:
       spec.setup.length * SETUP_COMMAND_TIMEOUT_MS +
@@ -172,6 +186,7 @@ export function queueHost(queue: string, spec: MissionSpec) {
   });
   const verify = proxyActivities<Pick<HostActivities, 'verifyAt' | 'runChecks'>>({
     taskQueue: queue,
+    ...lost,
     // Resolution checks run both tasks' gates and the mission verify in one activity.
     startToCloseTimeout:
       (spec.verify.length + Math.max(0, ...spec.tasks.map((t) => t.verify.length)) * 2) *
@@ -180,7 +195,7 @@ export function queueHost(queue: string, spec: MissionSpec) {
     heartbeatTimeout: '1 minute',
     retry: { maximumAttempts: 2 },
   });
-  const agent = agentHost(queue, spec.resolver ?? spec.tasks[0].agent);
+  const agent = agentHost(queue, spec.resolver ?? spec.tasks[0].agent, !!spec.origin);
   return {
     queueMerge: git.queueMerge,
     publishRef: git.publishRef,

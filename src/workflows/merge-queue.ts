@@ -18,7 +18,7 @@ import { failureMessage } from '../mission/failures';
 import { ConflictState, MAX_VERIFY_RUNS, VerifyRun } from '../mission/progress';
 import { bisectNext, refreshWaves } from '../mission/queue';
 import type { MissionSpec } from '../mission/types';
-import { queueHost } from './activities';
+import type { queueHost } from './activities';
 import { reportMergeQueue } from './queue-metrics';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 import type { Mission } from './mission-state';
@@ -55,10 +55,11 @@ export class MergeQueue {
   constructor(
     private readonly m: Mission,
     private readonly spec: MissionSpec,
-    hostQueue: string,
+    /** The mission host's activities (`MissionHost.queue()`: they follow the host if it moves). */
+    acts: ReturnType<typeof queueHost>,
     private readonly hooks: QueueHooks,
   ) {
-    this.acts = queueHost(hostQueue, spec);
+    this.acts = acts;
     const s = m.state;
     s.queue ??= [];
     s.batch ??= null;

@@ -9,7 +9,6 @@ import { condition, sleep, workflowInfo } from '@temporalio/workflow';
 import { failureMessage } from '../mission/failures';
 import { queueStartDecision, refreshWaves } from '../mission/queue';
 import { names } from '../mission/types';
-import { queueHost } from './activities';
 import { MergeQueue } from './merge-queue';
 import type { Mission } from './mission-state';
 import { MissionSteps, now } from './mission-steps';
@@ -27,7 +26,7 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
   const s = m.state;
   s.mergeQueue = true;
   await steps.setup(true);
-  const queue = new MergeQueue(m, spec, s.hostQueue!, {
+  const queue = new MergeQueue(m, spec, steps.hostActs.queue(), {
     blockUntilLifted: (b) => steps.blockUntilLifted(b),
     setPhase: (p) => steps.setPhase(p),
     now,
@@ -46,7 +45,7 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
   const closeQueue = (): boolean =>
     m.halt.cancel !== null || (m.halt.stop !== null && spec.policy.onTaskFailure === 'stop-all');
   const merger = queue.run(() => done || closeQueue());
-  const predictor = predictWhileRunning(m, () => done);
+  const predictor = predictWhileRunning(m, steps, () => done);
 
   /** Marks pending tasks whose dependency ended unmerged as skipped. */
   const skipGone = (): void => {
@@ -110,10 +109,10 @@ function start(m: Mission, steps: MissionSteps, id: string): void {
  * while two or more run, or one runs while a task with `touches` waits: predicted conflicts show
  * in `status`, and a pending task whose `touches` match a running task's changed files waits for it.
  */
-async function predictWhileRunning(m: Mission, stop: () => boolean): Promise<void> {
+async function predictWhileRunning(m: Mission, steps: MissionSteps, stop: () => boolean): Promise<void> {
   const { spec } = m;
   const s = m.state;
-  const acts = queueHost(s.hostQueue!, spec);
+  const acts = steps.hostActs.queue();
   const running = (): string[] => s.tasks.filter((t) => t.status === 'running').map((t) => t.id);
   const waiting = (): Array<{ taskId: string; touches: string[] }> =>
     s.tasks
@@ -161,7 +160,7 @@ async function land(m: Mission, steps: MissionSteps): Promise<void> {
   const s = m.state;
   const mode = spec.land ?? 'none';
   if (mode === 'none') return;
-  const acts = queueHost(s.hostQueue!, spec);
+  const acts = steps.hostActs.queue();
   try {
     const r = await acts.landMission.executeWithOptions(
       { summary: `land ${s.integrationBranch} on ${spec.base} (${mode})` },

@@ -21,7 +21,8 @@ import { MissionPhase, MissionSpec, names, SEARCH_ATTRIBUTE_KEYS } from '../miss
 import { KeptAttributes, keepCurrentDetails, keepSearchAttributes } from './details';
 import { reportMergeQueue } from './queue-metrics';
 import { commands, line, short } from './summaries';
-import { anyWorker, missionHost } from './activities';
+import { anyWorker } from './activities';
+import { MissionHost } from './mission-host';
 import { holdSignal } from './messages';
 import type { MissionEffects } from './mission-handlers';
 import { Block, Mission, TaskOutcome } from './mission-state';
@@ -35,7 +36,9 @@ export class MissionSteps {
   private readonly inFlight = new Set<Promise<void>>();
   /** Host claim and integration setup; cancelled by `cancel` (the claim may wait for a worker). */
   private readonly setupScope = new CancellationScope();
-  private host!: ReturnType<typeof missionHost>;
+  private host!: ReturnType<MissionHost['mission']>;
+  /** The mission's host and its activities (replaced when it is lost, for missions with an origin). */
+  readonly hostActs: MissionHost;
 
   /** The variables named in any task's `agent.env`: their values are redacted from what activities report. */
   private readonly secretNames: string[];
@@ -49,6 +52,7 @@ export class MissionSteps {
     private readonly storyAttributes = false,
   ) {
     this.secretNames = [...new Set(spec.tasks.flatMap((t) => t.agent.env))];
+    this.hostActs = new MissionHost(m, spec, this.secretNames);
     // What the Web UI shows on the mission's page while it runs (memory, not history).
     keepCurrentDetails(() => missionCurrentDetails(m.progress()));
     // Versioning: missions recorded before the story attributes never upserted progress or cost.
@@ -120,7 +124,8 @@ export class MissionSteps {
       }
       // The mission's activities work in the host's clone of the origin.
       if (spec.origin && m.state.hostRepo) spec.repo = m.state.hostRepo;
-      this.host = missionHost(m.state.hostQueue, spec);
+      this.hostActs.detached = detached;
+      this.host = this.hostActs.mission();
       const summary = line(`${m.state.integrationBranch} from ${spec.base}${detached ? ' (detached worktree)' : ''}`);
       return this.host.prepareIntegration.executeWithOptions({ summary }, [
         {

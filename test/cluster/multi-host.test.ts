@@ -200,3 +200,37 @@ test('a host drained with SIGTERM exits at once; its tasks move to the hosts lef
   expect(mergesByTask(origin, 'drained')).toEqual(Object.fromEntries(s.tasks.map((t) => [t.id, 1])));
   for (const id of moved) expect(s.tasks.find((t) => t.id === id)!.previousHosts).toEqual([victim]);
 }, 900_000);
+
+test("the mission's own host SIGKILLed: the mission and its tasks move to the other hosts and finish", async () => {
+  // The hosts stopped above come back (same FLOTILLA_HOME and host id): a restarted host rejoins.
+  for (const h of HOSTS)
+    if (workers.get(h)!.child.exitCode !== null || workers.get(h)!.child.signalCode !== null) await startWorker(h);
+  const started = await runCli(['start', lineWriterMission(root, 'headless', origin, 8, WORK_S)], { env: clientEnv() });
+  expect({ code: started.code, stderr: started.stderr }).toEqual({ code: 0, stderr: '' });
+  const running = await until(
+    "agents running on the mission's host",
+    async () => {
+      const s = await tryStatus('headless');
+      if (!s?.host) return null;
+      const mine = s.tasks.filter((t) => t.host === s.host && t.status === 'running');
+      return mine.length >= 1 && processesUnder(path.join(home(s.host), 'worktrees')).length >= 1 ? s : null;
+    },
+    90_000,
+  );
+  const victim = running.host!;
+  const moved = running.tasks.filter((t) => t.host === victim).map((t) => t.id);
+  await new Promise((r) => setTimeout(r, 3000));
+  const killedAt = Date.now();
+  workers.get(victim)!.kill('SIGKILL');
+  await workers.get(victim)!.result;
+  const watch = await runCli(['watch', 'headless'], { env: clientEnv(), timeoutMs: 400_000 });
+  figures.missionHostDeathToEnd = Date.now() - killedAt;
+  expect({ code: watch.code, stderr: watch.stderr }).toEqual({ code: 0, stderr: '' });
+  const s = await until('the final status', () => tryStatus('headless'), 30_000);
+  expect(s.tasks.map((t) => t.status)).toEqual(Array(8).fill('merged'));
+  expect(s.previousHosts).toEqual([victim]);
+  expect(s.host).not.toBe(victim);
+  expect(mergesByTask(origin, 'headless')).toEqual(Object.fromEntries(s.tasks.map((t) => [t.id, 1])));
+  for (const id of moved) expect(s.tasks.find((t) => t.id === id)!.previousHosts).toEqual([victim]);
+  expect(processesUnder(home(victim))).toEqual([]);
+}, 900_000);

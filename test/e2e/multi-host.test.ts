@@ -2,9 +2,9 @@
  * One mission across worker "hosts" on the embedded dev server (the quick version of
  * test/cluster/multi-host.test.ts, part of `npm test`): two `flotilla worker --agents 2` processes
  * with their own FLOTILLA_HOME and FLOTILLA_HOST_ID and a bare origin. The mission's four tasks
- * use both hosts; SIGKILLing the host that is not the mission's own, while its agents run, leaves
- * no process behind, and its tasks move to the other host, rebuilt from what it pushed, and merge
- * once each.
+ * use both hosts; SIGKILLing the mission's own host (its integration worktree and merge queue)
+ * while its agents run leaves no process behind; its tasks move to the other host, rebuilt from
+ * what it pushed, the mission moves there too, and every task merges once.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execFileSync } from 'node:child_process';
@@ -63,7 +63,7 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-test('tasks spread over both hosts; a host SIGKILLed mid-run hands its tasks over; each merges once', async () => {
+test("tasks spread over both hosts; the mission's host SIGKILLed mid-run hands the mission and its tasks over; each merges once", async () => {
   const started = await runCli(['start', lineWriterMission(root, 'hosts', origin, 4, WORK_S)], { env: clientEnv() });
   expect({ code: started.code, stderr: started.stderr }).toEqual({ code: 0, stderr: '' });
   // Two agents per host: the four tasks need both.
@@ -77,7 +77,8 @@ test('tasks spread over both hosts; a host SIGKILLed mid-run hands its tasks ove
   );
   expect(new Set(running.tasks.map((t) => t.host))).toEqual(new Set(HOSTS));
   expect(running.origin).toBe(origin);
-  const victim = HOSTS.find((h) => h !== running.host)!;
+  const victim = running.host!;
+  const survivor = HOSTS.find((h) => h !== victim)!;
   const moved = running.tasks.filter((t) => t.host === victim).map((t) => t.id);
   await until('their agents at work', async () => (processesUnder(home(victim)).length >= 2 ? true : null), 30_000);
   // Let a checkpoint reach the origin.
@@ -96,11 +97,12 @@ test('tasks spread over both hosts; a host SIGKILLed mid-run hands its tasks ove
   console.log(`multi-host (dev server): host death to mission end ${Date.now() - killedAt} ms`);
   const s = await status('hosts');
   expect(s.tasks.map((t) => t.status)).toEqual(Array(4).fill('merged'));
+  expect([s.host, s.previousHosts]).toEqual([survivor, [victim]]);
   expect(mergesByTask(origin, 'hosts')).toEqual({ t1: 1, t2: 1, t3: 1, t4: 1 });
   for (const t of s.tasks) {
     const lines = git(origin, 'show', `flotilla/hosts/integration:${t.id}.txt`).split('\n');
     if (moved.includes(t.id)) {
-      expect([t.host, t.previousHosts]).toEqual([running.host, [victim]]);
+      expect([t.host, t.previousHosts]).toEqual([survivor, [victim]]);
       // Rebuilt from the pushed checkpoint: the dead host's lines, then a whole fresh run.
       expect(lines.length).toBeGreaterThan(WORK_S);
     } else {
