@@ -21,8 +21,12 @@ import { FlotillaConfig, workflowUrl } from './config';
 import { CliError, EXIT, NoWorkerError } from './errors';
 import { annotateRunningTasks, LiveAgent } from './live-tasks';
 
-/** How long a progress query may wait for a worker to answer, ms. */
-const QUERY_DEADLINE_MS = 10_000;
+/**
+ * How long a progress query may wait for a worker to answer, ms: longer than the workers' sticky
+ * queue timeout (5 s, src/worker/index.ts), so a query to a workflow whose worker just died is
+ * answered by another one instead of failing.
+ */
+const QUERY_DEADLINE_MS = 15_000;
 
 /** Runs a query with a worker to answer it (see `withWorkflowWorker`); by default, as is. */
 export type Ask = <T>(fn: () => Promise<T>) => Promise<T>;

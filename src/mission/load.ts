@@ -209,7 +209,9 @@ async function checkOrigin(file: string, origin: string, base: string | undefine
     env: { GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes' },
   });
   if (r.exitCode !== 0) {
-    const why = (r.stderr || r.stdout || `git exited ${r.exitCode}`).trim().split('\n').slice(-2).join(' ');
+    const lines = (r.stderr || r.stdout || `git exited ${r.exitCode}`).trim().split('\n');
+    // git's first `fatal:` line says what is wrong; the advice after it is generic.
+    const why = (lines.find((l) => l.startsWith('fatal: ')) ?? lines[0]).replace(/^fatal: /, '');
     throw new MissionFileError(file, [
       {
         path: 'origin',

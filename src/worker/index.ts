@@ -160,6 +160,10 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     ...common,
     ...workflowSource(),
     taskQueue: opts.taskQueue,
+    // A worker that dies holds its workflows' sticky queue: their next workflow task (and every
+    // query, `flotilla status`) goes to the shared queue only after this. 5 s instead of the
+    // SDK's 10 s, so a killed host's missions and tasks go on (and answer) sooner elsewhere.
+    stickyQueueScheduleToStartTimeout: '5s',
     activities: { claimHost: activities.claimHost },
   });
   const placement = await Worker.create({

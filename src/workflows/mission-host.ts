@@ -139,7 +139,9 @@ export class MissionHost {
       s.hostRepo = claim.repo ?? null;
       if (claim.repo) spec.repo = claim.repo;
       try {
-        const summary = line(`${s.integrationBranch} at ${short(s.integrationSha ?? '')} on ${hostOfQueue(claim.taskQueue)}`);
+        const summary = line(
+          `${s.integrationBranch} at ${short(s.integrationSha ?? '')} on ${hostOfQueue(claim.taskQueue)}`,
+        );
         const prep = await missionHost(claim.taskQueue, spec).prepareIntegration.executeWithOptions({ summary }, [
           {
             missionId: spec.id,
