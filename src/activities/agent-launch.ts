@@ -140,6 +140,8 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
         launch.env,
       ),
       extendEnv: false,
+      // Agents run for hours and their task may move to another host: never let one outlive its worker.
+      watchdog: true,
     });
   } catch {
     await out.close();

@@ -31,7 +31,7 @@ export interface AgentLoad {
 }
 
 /** How long a placed task's reservation holds a slot before its agent starts here, ms. */
-const RESERVATION_MS = 3 * 60_000;
+const RESERVATION_MS = 2 * 60_000;
 
 export class AgentSlots {
   private running = 0;
@@ -40,8 +40,17 @@ export class AgentSlots {
   private readonly waiters = new Set<() => void>();
   private readonly drainController = new AbortController();
 
-  /** @param capacity agents at once; undefined: no cap of its own (the host queue's concurrency still applies) */
-  constructor(readonly capacity?: number) {}
+  /**
+   * @param capacity agents at once; undefined: no cap of its own (the host queue's concurrency still applies)
+   * @param placementCapacity how many placed tasks this worker takes (running plus reserved
+   *   agents) before it stops offering itself; default `capacity`. The worker sets it below its
+   *   activity slots, so the git and gate activities of its tasks never wait behind agents (a
+   *   wait that would look like a lost host).
+   */
+  constructor(
+    readonly capacity?: number,
+    readonly placementCapacity = capacity,
+  ) {}
 
   /** Aborted once the worker drains. */
   get drainSignal(): AbortSignal {
@@ -67,10 +76,11 @@ export class AgentSlots {
     return this.reservations.size;
   }
 
-  /** True when a task placed now would have to wait: the cap is reached by running and reserved agents, or draining. */
+  /** True when this worker takes no more placed tasks: running and reserved agents are at its placement capacity, or it drains. */
   get full(): boolean {
     if (this.draining) return true;
-    return this.capacity !== undefined && this.running + this.liveReservations() >= this.capacity;
+    const cap = this.placementCapacity;
+    return cap !== undefined && this.running + this.liveReservations() >= cap;
   }
 
   /**

@@ -13,8 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { names } from '../mission/types';
 import { heartbeating } from './checks';
-import { excludePathspecs, GitStepError, identityConfig, resolveRef } from './git';
-import { pushTracked } from './origin';
+import { excludePathspecs, git as gitOut, GitStepError, identityConfig, resolveRef } from './git';
+import { cloneOrigin, pushTracked } from './origin';
 
 export interface SnapshotOptions {
   /** The worktree to snapshot (absolute path). */
@@ -97,7 +97,13 @@ export async function snapshotWorktree(opts: SnapshotOptions): Promise<SnapshotR
       const r = await snapshotIn(worktree, opts, path.join(tmp, 'index'), gone);
       // A clone of a shared origin: the checkpoint goes there too, so another host can take the
       // task over from it (leased: a host presumed dead never overwrites a newer checkpoint).
-      if (r.sha) await pushTracked(worktree, opts.ref);
+      if (r.sha && (await cloneOrigin(worktree))) {
+        // The branch first: the checkpoint's parent is the branch's tip, commits the agent made
+        // itself included, and a host taking the task over restores it only on that tip.
+        const branch = (await gitOut(worktree, ['symbolic-ref', '--quiet', 'HEAD']).catch(() => '')).trim();
+        if (branch) await pushTracked(worktree, branch);
+        await pushTracked(worktree, opts.ref);
+      }
       return r;
     } catch (err) {
       if (gone()) return { sha: null, changed: false };

@@ -95,9 +95,9 @@ export function createCommitActivities() {
     async checkpoint(input: CommitTaskInput): Promise<CommitTaskResult> {
       return heartbeating(async () => {
         const r = await commitTask(input);
-        // A clone of a shared origin: the commit goes there (fast-forward only) before the task
-        // reports it, so the mission's host can merge it and another host can take the task over.
-        await pushTracked(input.worktree, `refs/heads/${input.branch}`, { fastForward: true });
+        // A clone of a shared origin: the commit goes there before the task reports it, so the
+        // mission's host can merge it and another host can take the task over.
+        await pushTracked(input.worktree, `refs/heads/${input.branch}`);
         return r;
       });
     },

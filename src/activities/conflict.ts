@@ -35,6 +35,7 @@ import {
   writeBaseline,
 } from './conflict-git';
 import { git, identityConfig, resolveRef, withRepoLock } from './git';
+import { publishToOrigin } from './queue';
 import type {
   CheckResolutionInput,
   CheckResolutionResult,
@@ -335,6 +336,9 @@ async function commitResolution(input: CommitResolutionInput): Promise<CommitRes
     // Forced removal (see removeConflictWorktree): the resolution is committed and published.
     await removeConflictWorktree(repo, worktree);
   });
+  // A clone of a shared origin: the candidate goes there too (a host taking the mission over
+  // resumes the queue from the origin's candidate).
+  await publishToOrigin(repo, ref, sha);
   return { sha };
 }
 

@@ -80,7 +80,9 @@ export function createHostActivities(config: ActivityConfig) {
       const before = slots?.load();
       if (slots && !slots.reserve(key)) {
         throw ApplicationFailure.retryable(
-          `host ${hostOfQueue(config.hostQueue)} is full (${before!.running} agents running, cap ${before!.capacity})${slots.draining ? ' or draining' : ''}`,
+          slots.draining
+            ? `host ${hostOfQueue(config.hostQueue)} is draining`
+            : `host ${hostOfQueue(config.hostQueue)} is full (${before!.running} agents running, ${before!.reserved} reserved, takes ${slots.placementCapacity})`,
           ErrorType.HostFull,
         );
       }

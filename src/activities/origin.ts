@@ -2,27 +2,30 @@
  * A mission's shared origin (`origin:` in the mission file): each worker host keeps its own clone
  * of it under `$FLOTILLA_HOME/clones/<hash of the origin>`, and the activities that write refs a
  * task on another host (or the mission's host) needs push them there as they go:
- * - the task host pushes its task branch (fast-forward only) when it makes or commits on it, and
- *   the task's checkpoint ref when it records one;
+ * - the task host pushes its task branch when it makes it, commits on it or records a checkpoint
+ *   (an agent may commit, and may amend its own commits), and the checkpoint ref after it;
  * - the mission host fetches a task branch before it merges it, pushes the integration branch
  *   when it moves (compare-and-swap on what the origin held) and the merge queue's candidate (so
  *   a fix round on another host can fetch the commit it starts from).
  *
  * A clone says what it is in its own git config (`flotilla.origin = <origin>`), so activities
  * decide by the repository they are given: a user's own repository (a mission without `origin:`)
- * never has the key, and nothing there is fetched or pushed. Pushes never force a task branch and
- * lease every other ref on what this host last saw, so a host that was presumed dead can never
- * overwrite newer work (git's `--force-with-lease`, see `man git-push`).
+ * never has the key, and nothing there is fetched or pushed. Pushes are leased on what this host
+ * last pushed or fetched (git's `--force-with-lease`, see `man git-push`), so a host that was
+ * presumed dead does not overwrite newer work another host pushed.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { git, GitError, isAncestor, resolveRef } from './git';
+import { git, GitError, resolveRef } from './git';
 
 /** The git config key that marks a Flotilla clone and names its origin. */
 const CLONE_KEY = 'flotilla.origin';
 /** Never prompt for credentials in an activity: fail, and let Temporal retry. */
-const NO_PROMPT = { GIT_TERMINAL_PROMPT: '0' };
+const NO_PROMPT = {
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes',
+};
 
 /** Where this host keeps its clone of `origin`: `<home>/clones/<first 16 hex of sha256(origin)>`. */
 export function clonePath(home: string, origin: string): string {
@@ -90,8 +93,6 @@ export async function originRef(repo: string, ref: string): Promise<string | nul
 
 /** How a push may move the origin's ref. */
 export type PushLease =
-  /** Only a fast-forward (a plain push): task branches, which only ever grow. */
-  | { kind: 'fast-forward' }
   /** Only if the origin holds `expected` (null: has no such ref): git's `--force-with-lease`. */
   | { kind: 'lease'; expected: string | null }
   /** Whatever it holds (refs only the mission's host writes, such as the merge queue's candidate). */
@@ -126,14 +127,14 @@ export function trackingRef(ref: string): string {
  * last fetched or pushed), then records it there. A no-op outside a Flotilla clone.
  * @returns true when it pushed (or the origin already held it)
  */
-export async function pushTracked(dir: string, ref: string, opts: { fastForward?: boolean } = {}): Promise<boolean> {
+export async function pushTracked(dir: string, ref: string): Promise<boolean> {
   if (!(await cloneOrigin(dir))) return false;
   const sha = await resolveRef(dir, ref);
   if (!sha) return false;
   const tracking = trackingRef(ref);
   const expected = (await resolveRef(dir, tracking)) ?? null;
   if (expected === sha) return true;
-  await pushOrigin(dir, ref, sha, opts.fastForward ? { kind: 'fast-forward' } : { kind: 'lease', expected });
+  await pushOrigin(dir, ref, sha, { kind: 'lease', expected });
   await git(dir, ['update-ref', tracking, sha]);
   return true;
 }
@@ -149,9 +150,10 @@ export function missionRefspecs(missionId: string): string[] {
 }
 
 /**
- * Brings task branch `branch` from the origin into this clone: created when this host has none,
- * fast-forwarded when the origin's is ahead, kept when this host's is ahead or differs otherwise
- * (work made here, such as a conflict resolution the merge queue committed on this host).
+ * Makes task branch `branch` of this clone what the origin holds (created, or moved; the old value
+ * stays in the branch's reflog): the task's host pushed every commit before the task reported it,
+ * so the origin's is the branch the task ended with, whatever an earlier placement of the task
+ * on this host left here. Call it under the repository lock.
  */
 export async function takeBranchFromOrigin(repo: string, branch: string): Promise<void> {
   // A pattern: a refspec naming a branch the origin lacks would fail the fetch.
@@ -159,16 +161,6 @@ export async function takeBranchFromOrigin(repo: string, branch: string): Promis
   const remote = await resolveRef(repo, trackingRef(`refs/heads/${branch}`));
   if (!remote) return;
   const local = await resolveRef(repo, `refs/heads/${branch}`);
-  if (!local) {
-    await git(repo, ['update-ref', '-m', 'flotilla: task branch from the origin', `refs/heads/${branch}`, remote, '']);
-  } else if (local !== remote && (await isAncestor(repo, local, remote))) {
-    await git(repo, [
-      'update-ref',
-      '-m',
-      'flotilla: task branch from the origin',
-      `refs/heads/${branch}`,
-      remote,
-      local,
-    ]);
-  }
+  if (local === remote) return;
+  await git(repo, ['update-ref', '-m', 'flotilla: task branch from the origin', `refs/heads/${branch}`, remote]);
 }

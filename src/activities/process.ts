@@ -82,12 +82,13 @@ export interface GroupProcess {
 }
 
 /**
- * Starts `argv` as the leader of a new process group, stdout and stderr piped, stdin closed.
+ * Starts `argv` as the leader of a new process group, stdout and stderr piped, stdin closed;
+ * `watchdog`: with a watchdog that kills the group when this process dies (agents: see below).
  * @throws Error with `code: 'ENOENT'` when the program does not exist (from spawn)
  */
 export function spawnGroup(
   argv: string[],
-  opts: { cwd: string; env?: NodeJS.ProcessEnv; extendEnv?: boolean },
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; extendEnv?: boolean; watchdog?: boolean },
 ): GroupProcess {
   installExitHook();
   // The worker's own Temporal credentials never reach what it runs (setup, gates, verify: code
@@ -108,7 +109,7 @@ export function spawnGroup(
   const pgid = child.pid ?? -1;
   if (pgid > 0) {
     liveGroups.add(pgid);
-    watchGroup(pgid);
+    if (opts.watchdog) watchGroup(pgid);
   }
   void child.then(
     () => undefined,

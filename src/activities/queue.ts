@@ -173,7 +173,12 @@ export async function casUpdateRef(
  * from it; the candidate ref (forced: only the mission's host writes it), because a fix round on
  * another host starts from it and a host taking the mission over resumes the queue from it.
  */
-async function publishToOrigin(repo: string, ref: string, sha: string): Promise<void> {
+/** `refs/flotilla/merges/<mission>/<task>` for the candidate ref `refs/flotilla/candidates/<mission>`. */
+function mergeRef(candidateRef: string, taskId: string): string {
+  return `${candidateRef.replace(/^refs\/flotilla\/candidates\//, 'refs/flotilla/merges/')}/${taskId}`;
+}
+
+export async function publishToOrigin(repo: string, ref: string, sha: string): Promise<void> {
   if (!(await cloneOrigin(repo))) return;
   if (ref.startsWith('refs/heads/')) await pushTracked(repo, ref);
   else if (ref.startsWith('refs/flotilla/candidates/')) await pushOrigin(repo, ref, sha, { kind: 'force' });
@@ -206,7 +211,7 @@ export function createQueueActivities() {
         checkRef(ref);
         await requireGitVersion(2, 38, MERGE_TREE_FEATURE);
         // A clone of a shared origin: the task ran on some host, which pushed its branch there.
-        if (await cloneOrigin(repo)) await takeBranchFromOrigin(repo, input.branch);
+        if (await cloneOrigin(repo)) await withRepoLock(repo, () => takeBranchFromOrigin(repo, input.branch));
         const tip = await resolveRef(repo, `refs/heads/${input.branch}`);
         if (!tip) throw new Error(`task branch ${input.branch} does not exist in ${repo}`);
         if (await gitSucceeds(repo, ['merge-base', '--is-ancestor', tip, onto])) {
@@ -242,6 +247,9 @@ export function createQueueActivities() {
         };
         const sha = await casUpdateRef(repo, ref, commit, expected, `flotilla: merge ${input.taskId}`, sameMerge);
         await publishToOrigin(repo, ref, sha);
+        // A fix round of this task (another host) starts from this merge, after the candidate
+        // has moved on: keep it reachable on the origin under a ref of its own.
+        if (await cloneOrigin(repo)) await pushOrigin(repo, mergeRef(ref, input.taskId), sha, { kind: 'force' });
         return { status: 'merged', sha, alreadyMerged: false };
       });
     },

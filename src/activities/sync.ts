@@ -4,7 +4,7 @@
  * task's own merge on top, so the agent sees, and can run, exactly what failed.
  */
 import { heartbeating } from './checks';
-import { git, gitSucceeds } from './git';
+import { git, gitSucceeds, withRepoLock } from './git';
 import { cloneOrigin, fetchOrigin, pushTracked } from './origin';
 
 export interface SyncTaskInput {
@@ -25,13 +25,19 @@ export function createSyncActivities() {
      */
     async syncTaskBranch(input: SyncTaskInput): Promise<{ headSha: string }> {
       return heartbeating(async () => {
-        // A clone of a shared origin: the candidate was made on the mission's host, which pushed it.
+        // A clone of a shared origin: the merge was made on the mission's host, which pushed it
+        // (under the candidate ref, and under the task's own merge ref for when the candidate moved on).
         if (await cloneOrigin(input.worktree))
-          await fetchOrigin(input.worktree, ['+refs/flotilla/candidates/*:refs/flotilla/origin/candidates/*']);
+          await withRepoLock(input.worktree, () =>
+            fetchOrigin(input.worktree, [
+              '+refs/flotilla/candidates/*:refs/flotilla/origin/candidates/*',
+              '+refs/flotilla/merges/*:refs/flotilla/origin/merges/*',
+            ]),
+          );
         const contained = await gitSucceeds(input.worktree, ['merge-base', '--is-ancestor', input.sha, 'HEAD']);
         if (!contained) await git(input.worktree, ['merge', '--ff-only', '--quiet', input.sha]);
         const branch = (await git(input.worktree, ['symbolic-ref', '--quiet', 'HEAD']).catch(() => '')).trim();
-        if (branch) await pushTracked(input.worktree, branch, { fastForward: true });
+        if (branch) await pushTracked(input.worktree, branch);
         return { headSha: (await git(input.worktree, ['rev-parse', 'HEAD'])).trim() };
       });
     },

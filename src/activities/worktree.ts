@@ -147,7 +147,7 @@ export async function ensureTaskWorktree(
     return { created: made, restoredCheckpoint: restored };
   });
   // The branch exists on the origin from the start, so a host that takes the task over finds it.
-  if (origin) await pushTracked(repo, `refs/heads/${branch}`, { fastForward: true });
+  if (origin) await pushTracked(repo, `refs/heads/${branch}`);
   await provision(worktree, input, stateDir, opts);
   return { worktree, branch, created, restoredCheckpoint };
 }
@@ -187,7 +187,10 @@ async function adoptOrigin(
   const local = await resolveRef(repo, `refs/heads/${t.branch}`);
   const localCkpt = (await resolveRef(repo, t.ref)) ?? null;
   const healthy = existsSync(path.join(t.worktree, '.git'));
-  if (local === remote && (remoteCkpt === null || localCkpt === remoteCkpt) && healthy) return;
+  // Nothing newer on the origin than here: the origin's checkpoint is this host's own, and its
+  // branch is this host's or behind it (commits made after the last push). Keep what is here.
+  const ours = remoteCkpt === null || localCkpt === remoteCkpt;
+  if (ours && healthy && local && (local === remote || (await isAncestor(repo, remote, local)))) return;
   if (existsSync(t.worktree)) renameSync(t.worktree, `${t.worktree}.stale-${Date.now()}`);
   await git(repo, ['worktree', 'prune']);
   await git(repo, ['config', `branch.${t.branch}.flotillaRun`, t.runId]);

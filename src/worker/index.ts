@@ -132,7 +132,10 @@ export interface DrainStart {
 /** Creates both workers (bundling workflow code if needed, which takes a few seconds). */
 export async function createWorkers(opts: FlotillaWorkerOptions): Promise<FlotillaWorkers> {
   const hostQueue = hostQueueName(opts.taskQueue, opts.hostId);
-  const slots = new AgentSlots(opts.agents);
+  const concurrency = opts.concurrency ?? 16;
+  // Placed tasks leave 4 activity slots free for their git and gate activities (and the mission's).
+  const placementCapacity = Math.max(1, Math.min(opts.agents ?? Infinity, concurrency - 4));
+  const slots = new AgentSlots(opts.agents, placementCapacity);
   const activities = createActivities({ home: opts.home, hostQueue, agents: slots });
   const common = {
     connection: opts.connection,
@@ -182,7 +185,7 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     ...common,
     taskQueue: hostQueue,
     activities,
-    maxConcurrentActivityTaskExecutions: opts.concurrency ?? 16,
+    maxConcurrentActivityTaskExecutions: concurrency,
     ...(opts.activityInterceptors?.length ? { interceptors: { activity: opts.activityInterceptors } } : {}),
   });
   return {

@@ -63,7 +63,7 @@ export function placementSlotSupplier(slots: AgentSlots): CustomSlotSupplier<Act
     async reserveSlot(_ctx: SlotReserveContext, signal: AbortSignal): Promise<SlotPermit> {
       for (;;) {
         if (issued === 0 && !slots.full) {
-          const delay = offerDelayMs(slots.load());
+          const delay = offerDelayMs({ ...slots.load(), capacity: slots.placementCapacity ?? null });
           if (delay > 0) await wait(delay, signal);
           // Still free after the delay (another poller of this worker may have taken the permit).
           if (issued === 0 && !slots.full) break;

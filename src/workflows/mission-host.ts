@@ -84,6 +84,8 @@ export class MissionHost {
   }
 
   private follow<T extends object>(make: (queue: string) => T): T {
+    // Without an origin the host never changes: the plain proxies, exactly what always ran.
+    if (!this.spec.origin) return make(this.m.state.hostQueue!);
     const out: Record<string, AnyActivity> = {};
     for (const name of Object.keys(make(this.m.state.hostQueue!))) {
       const call = (options: ActivityOptions | null, args: unknown[]): Promise<unknown> =>

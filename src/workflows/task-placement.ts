@@ -37,8 +37,6 @@ export function movedNote(from: string, to: string, session: boolean): string {
 export class TaskPlacement {
   /** Every host the task was placed on, in order (the last one is where it runs). */
   readonly hosts: string[] = [];
-  /** The host whose disk holds the agent's session (the one its last agent run was on). */
-  sessionHost: string | null = null;
 
   constructor(
     private readonly input: TaskInput & { origin: string },
