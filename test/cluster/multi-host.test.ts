@@ -14,6 +14,7 @@ import { CliProcess, runCli } from '../helpers/cli';
 import { clusterScript, freeFrontendPort, logTail, parseExports } from '../helpers/cluster';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import {
+  killHost,
   lineWriterMission,
   mergesByTask,
   missionStatus,
@@ -132,16 +133,9 @@ test('a host SIGKILLed while its agents run: no process survives it, its tasks f
   const { host: victim, tasks: moved } = await whenRunning('killed', HOSTS, 2);
   // Let a checkpoint or two reach the origin, so the tasks have work to carry over.
   await new Promise((r) => setTimeout(r, 5000));
-  const killedAt = Date.now();
-  workers.get(victim)!.kill('SIGKILL');
-  await workers.get(victim)!.result;
   // The watchdogs kill the dead worker's agent groups at once.
-  await until(
-    "no process left in the dead host's worktrees",
-    async () => (processesUnder(home(victim)).length ? null : true),
-    5000,
-  );
-  figures.orphansGoneMs = Date.now() - killedAt;
+  const { killedAt, orphansGoneMs } = await killHost(workers.get(victim)!, home(victim));
+  figures.orphansGoneMs = orphansGoneMs;
 
   const elsewhere = await until(
     `${moved.join(', ')} running on other hosts`,
@@ -220,9 +214,7 @@ test("the mission's own host SIGKILLed: the mission and its tasks move to the ot
   const victim = running.host!;
   const moved = running.tasks.filter((t) => t.host === victim).map((t) => t.id);
   await new Promise((r) => setTimeout(r, 3000));
-  const killedAt = Date.now();
-  workers.get(victim)!.kill('SIGKILL');
-  await workers.get(victim)!.result;
+  const { killedAt } = await killHost(workers.get(victim)!, home(victim));
   const watch = await runCli(['watch', 'headless'], { env: clientEnv(), timeoutMs: 400_000 });
   figures.missionHostDeathToEnd = Date.now() - killedAt;
   expect({ code: watch.code, stderr: watch.stderr }).toEqual({ code: 0, stderr: '' });

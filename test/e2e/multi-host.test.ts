@@ -13,6 +13,7 @@ import type { MissionProgress } from '../../src/mission/progress';
 import { CliProcess, runCli } from '../helpers/cli';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import {
+  killHost,
   lineWriterMission,
   mergesByTask,
   missionStatus,
@@ -83,14 +84,7 @@ test("tasks spread over both hosts; the mission's host SIGKILLed mid-run hands t
   await until('their agents at work', async () => (processesUnder(home(victim)).length >= 2 ? true : null), 30_000);
   // Let a checkpoint reach the origin.
   await new Promise((r) => setTimeout(r, 4000));
-  const killedAt = Date.now();
-  workers.get(victim)!.kill('SIGKILL');
-  await workers.get(victim)!.result;
-  await until(
-    'no process left on the dead host',
-    async () => (processesUnder(home(victim)).length ? null : true),
-    5000,
-  );
+  const { killedAt } = await killHost(workers.get(victim)!, home(victim));
 
   const watch = await runCli(['watch', 'hosts'], { env: clientEnv(), timeoutMs: 240_000 });
   expect({ code: watch.code, stderr: watch.stderr }).toEqual({ code: 0, stderr: '' });

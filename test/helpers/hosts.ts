@@ -96,3 +96,16 @@ export async function missionStatus(env: NodeJS.ProcessEnv, id: string): Promise
   const r = await runCli(['status', id, '--json'], { env });
   return r.code === 0 ? (JSON.parse(r.stdout) as MissionProgress) : null;
 }
+
+/**
+ * SIGKILLs a host's worker and waits (5 s at most) until no process runs under its
+ * FLOTILLA_HOME: its agents die with it (their watchdogs).
+ * @returns when it was killed (epoch ms) and how long its processes outlived it, ms
+ */
+export async function killHost(worker: CliProcess, home: string): Promise<{ killedAt: number; orphansGoneMs: number }> {
+  const killedAt = Date.now();
+  worker.kill('SIGKILL');
+  await worker.result;
+  await until(`no process left under ${home}`, async () => (processesUnder(home).length ? null : true), 5000);
+  return { killedAt, orphansGoneMs: Date.now() - killedAt };
+}
