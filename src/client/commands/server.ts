@@ -25,6 +25,8 @@ export function register(program: Command): void {
         );
       const db = opts.db ? path.resolve(opts.db) : path.join(config.home, 'temporal.db');
       const child = spawn(cli, startDevArgs(config.address, db), { stdio: 'inherit' });
+      // A terminal's Ctrl-C reaches both; `kill PID` (a script, a supervisor) reaches only us.
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
       process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 0)));
     });
   server
