@@ -21,10 +21,18 @@ import { git, GitError, resolveRef } from './git';
 
 /** The git config key that marks a Flotilla clone and names its origin. */
 const CLONE_KEY = 'flotilla.origin';
-/** Never prompt for credentials in an activity: fail, and let Temporal retry. */
+/**
+ * Never prompt for credentials in an activity, and never hang on a dead network while holding the
+ * clone's lock: fail (an HTTP transfer under 1 kB/s for a minute, an ssh server silent for a
+ * minute), and let Temporal retry.
+ */
 const NO_PROMPT = {
   GIT_TERMINAL_PROMPT: '0',
-  GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes',
+  GIT_HTTP_LOW_SPEED_LIMIT: '1000',
+  GIT_HTTP_LOW_SPEED_TIME: '60',
+  GIT_SSH_COMMAND:
+    process.env.GIT_SSH_COMMAND ??
+    'ssh -o BatchMode=yes -o ConnectTimeout=20 -o ServerAliveInterval=15 -o ServerAliveCountMax=4',
 };
 
 /** Where this host keeps its clone of `origin`: `<home>/clones/<first 16 hex of sha256(origin)>`. */
