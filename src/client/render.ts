@@ -175,7 +175,10 @@ export function renderStatus(p: MissionProgress, opts: RenderOptions = {}): stri
       `${usd(p.costUsd)}${p.budgetUsd ? ` of $${p.budgetUsd} budget` : ''}`,
       `${tokens(p.inputTokens)} in / ${tokens(p.outputTokens)} out tokens`,
     ].join(' · ')}`,
-    `  repo ${p.repo} · ${p.baseBranch} @ ${shortSha(p.baseSha)} -> ${p.integrationBranch} @ ${shortSha(p.integrationSha)}`,
+    `  ${p.origin ? 'origin' : 'repo'} ${p.repo} · ${p.baseBranch} @ ${shortSha(p.baseSha)} -> ${p.integrationBranch} @ ${shortSha(p.integrationSha)}`,
+    ...(p.origin && p.host
+      ? [`  mission host ${p.host}${p.previousHosts?.length ? ` (before: ${p.previousHosts.join(', ')})` : ''}`]
+      : []),
   ];
   if (p.reason) {
     const [first, ...rest] = p.reason.split('\n');
@@ -190,6 +193,11 @@ export function renderStatus(p: MissionProgress, opts: RenderOptions = {}): stri
   return lines.join('\n');
 }
 
+/** Where a task of a mission with an origin runs: `on h3`, `on h3 (from h2)`. */
+function hostNote(t: MissionProgress['tasks'][number]): string {
+  return `on ${t.host}${t.previousHosts?.length ? ` (from ${t.previousHosts.join(', ')})` : ''}`;
+}
+
 /** The task table of `status`: a row per task under its wave, its last error on the row below. */
 function tasksTable(p: MissionProgress, now: number, width: number, colors: Colors): string {
   // Every column but the id's is fixed (54 characters with separators): the id gives way first.
@@ -200,7 +208,8 @@ function tasksTable(p: MissionProgress, now: number, width: number, colors: Colo
   const tableWidth = colWidths.reduce((a, b) => a + b, 0) + colWidths.length - 1;
   colWidths[colWidths.length - 1] += Math.max(0, width - tableWidth);
   const errorWidth = Math.max(tableWidth, width) - 2;
-  const table = plainTable(['', 'task', 'status', 'att', 'time', 'cost', 'tokens', 'head'], colWidths, colors);
+  const last = p.origin ? 'head on host' : 'head';
+  const table = plainTable(['', 'task', 'status', 'att', 'time', 'cost', 'tokens', last], colWidths, colors);
   const rowOf = (t: MissionProgress['tasks'][number]): Table.HorizontalTableRow[] => {
     const rows: Table.HorizontalTableRow[] = [
       [
@@ -211,7 +220,7 @@ function tasksTable(p: MissionProgress, now: number, width: number, colors: Colo
         span(t.startedAt, t.endedAt, now),
         t.costUsd ? usd(t.costUsd) : '',
         t.inputTokens || t.outputTokens ? `${tokens(t.inputTokens)}/${tokens(t.outputTokens)}` : '',
-        t.headSha ? shortSha(t.headSha) : '',
+        [t.headSha ? shortSha(t.headSha) : '', p.origin && t.host ? hostNote(t) : ''].filter(Boolean).join(' '),
       ],
     ];
     if (t.error)

@@ -196,3 +196,29 @@ test('text written by agents loses terminal control characters: no escape sequen
   expect(printable('ok\u001b]52;c;cGF3bmVk\u0007 done\r\u009b2J')).toBe('ok]52;c;cGF3bmVk done2J');
   expect(printable('tab\tand\nnewline stay')).toBe('tab\tand\nnewline stay');
 });
+
+test('status of a mission with an origin: the origin, the mission host and where each task runs (and ran)', () => {
+  const spec = {
+    ...mission('spread', '/srv/git/app.git', [task('a', 'x'), task('b', 'x')]),
+    origin: '/srv/git/app.git',
+  };
+  const s: MissionState = initialState(spec, wavesOf(spec), T0);
+  Object.assign(s, { phase: 'running', hostQueue: 'flotilla@h3', previousHosts: ['h1'] });
+  Object.assign(s.tasks[0], { status: 'running', startedAt: T0, host: 'h2', previousHosts: ['h1'] });
+  Object.assign(s.tasks[1], { status: 'running', startedAt: T0, host: 'h3', headSha: 'c'.repeat(40) });
+  const out = renderStatus(deriveProgress('spread', s), { now: NOW, width: 100 });
+  expect(out).toContain('  origin /srv/git/app.git · main @');
+  expect(out).toContain('  mission host h3 (before: h1)');
+  expect(out).toMatch(/head on host/);
+  expect(out).toMatch(/ a +running .* on h2 \(from h1\)/);
+  expect(out).toMatch(/ b +running .* cccccccc on h3/);
+  // Without an origin, none of it.
+  const plain = renderStatus(
+    deriveProgress('plain', initialState(mission('plain', '/tmp/repo', [task('a', 'x')]), [['a']], T0)),
+    {
+      now: NOW,
+      width: 100,
+    },
+  );
+  expect(plain).not.toMatch(/origin|mission host|on host/);
+});
