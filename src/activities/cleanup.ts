@@ -14,6 +14,7 @@ import path from 'node:path';
 import { heartbeating } from './checks';
 import { ActivityConfig, paths } from './config';
 import { git, gitRun, withRepoLock } from './git';
+import { clonePath } from './origin';
 import { groupAlive } from './process';
 import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from './queue-types';
 import { taskWorktreePath } from './worktree-layout';
@@ -175,10 +176,16 @@ export function createCleanupActivities(config: ActivityConfig) {
      * Removes a merged task's worktree when nothing in it can be lost (see removeTaskWorktree):
      * `{removed: true, kept: null}` (also when it was already gone), or `{removed: false, kept}`
      * with the reason and the first few paths. Heartbeats every 5 s (also while it waits for the
-     * repository lock; deleting a large node_modules may take a while).
+     * repository lock; deleting a large node_modules may take a while). With `origin`, in this
+     * host's clone of it (the task's host, for a mission whose tasks run on any host).
      * @throws GitError when git fails
      */
     async removeTaskWorktree(input: RemoveTaskWorktreeInput): Promise<RemoveTaskWorktreeResult> {
+      if (input.origin) {
+        const repo = clonePath(config.home, input.origin);
+        if (!existsSync(path.join(repo, '.git'))) return { removed: true, kept: null };
+        input = { ...input, repo };
+      }
       return heartbeating(() => removeTaskWorktree(config.home, input));
     },
   };

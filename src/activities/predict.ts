@@ -6,7 +6,8 @@
  */
 import picomatch from 'picomatch';
 import { heartbeating } from './checks';
-import { git, requireGitVersion, resolveRef } from './git';
+import { git, requireGitVersion, resolveRef, withRepoLock } from './git';
+import { cloneOrigin, fetchOrigin, missionRefspecs, trackingRef } from './origin';
 import { mergeTree, MERGE_TREE_FEATURE } from './queue';
 import type { PredictConflictsInput, PredictConflictsResult } from './queue-types';
 
@@ -47,10 +48,19 @@ export async function predictConflicts(
 ): Promise<PredictConflictsResult> {
   const { repo } = input;
   await requireGitVersion(2, 38, MERGE_TREE_FEATURE);
+  // A clone of a shared origin: the running tasks are on other hosts, which pushed their refs.
+  const origin = await cloneOrigin(repo);
+  if (origin) {
+    const missions = new Set(
+      input.running.flatMap((t) => t.refs.map((r) => /^refs\/flotilla\/checkpoints\/([^/]+)\//.exec(r)?.[1] ?? '')),
+    );
+    missions.delete('');
+    if (missions.size) await withRepoLock(repo, () => fetchOrigin(repo, [...missions].flatMap(missionRefspecs)));
+  }
   const tips: Array<{ taskId: string; sha: string }> = [];
   for (const t of input.running) {
     for (const ref of t.refs) {
-      const sha = await resolveRef(repo, ref);
+      const sha = (origin ? await resolveRef(repo, trackingRef(ref)) : undefined) ?? (await resolveRef(repo, ref));
       if (sha) {
         tips.push({ taskId: t.taskId, sha });
         break;

@@ -139,6 +139,11 @@ export interface RemoveTaskWorktreeInput {
   taskId: string;
   /** The mission's `copy` files: copies identical to the repository's do not make a worktree dirty. */
   copy: string[];
+  /**
+   * A mission with a shared origin: the worktree is in this host's clone of it (`repo` is then
+   * ignored); a host without a clone has nothing to remove.
+   */
+  origin?: string;
 }
 export interface RemoveTaskWorktreeResult {
   /** True when the worktree is gone afterwards, also when it was already gone (a retry). */

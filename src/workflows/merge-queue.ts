@@ -12,13 +12,13 @@
  * tasks that ended while the batch before ran (history records it), in the mission file's order.
  */
 import { commands, ids, line, short } from './summaries';
-import { condition } from '@temporalio/workflow';
+import { condition, workflowInfo } from '@temporalio/workflow';
 import type { QueueMergeResult } from '../activities/queue-types';
 import { failureMessage } from '../mission/failures';
 import { ConflictState, MAX_VERIFY_RUNS, VerifyRun } from '../mission/progress';
 import { bisectNext, refreshWaves } from '../mission/queue';
 import type { MissionSpec } from '../mission/types';
-import type { queueHost } from './activities';
+import { queueHost } from './activities';
 import { reportMergeQueue } from './queue-metrics';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 import type { Mission } from './mission-state';
@@ -456,9 +456,16 @@ export class MergeQueue {
     // In the background: removing a worktree (its node_modules…) must not hold up the next batch.
     // Best effort: one that cannot be removed now is listed by `flotilla clean` later.
     const removals = good.map((l) =>
-      this.acts.removeTaskWorktree
+      this.removerOf(l.id)
         .executeWithOptions({ summary: `remove ${l.id}'s merged worktree` }, [
-          { missionId: spec.id, runId: m.ownerRunId, repo: spec.repo, taskId: l.id, copy: spec.copy },
+          {
+            missionId: spec.id,
+            runId: m.ownerRunId,
+            repo: spec.repo,
+            taskId: l.id,
+            copy: spec.copy,
+            ...(spec.origin ? { origin: spec.origin } : {}),
+          },
         ])
         .then(
           () => undefined,
@@ -466,6 +473,17 @@ export class MergeQueue {
         ),
     );
     this.cleanups.push(Promise.all(removals).then(() => undefined));
+  }
+
+  /**
+   * `removeTaskWorktree` where the task's worktree is: the mission's host, or (a mission with an
+   * origin) the host the task ran on last, through that host's queue; a host that is gone makes
+   * the removal fail after the schedule-to-start timeout, which is fine (best effort).
+   */
+  private removerOf(taskId: string): ReturnType<typeof queueHost>['removeTaskWorktree'] {
+    const host = this.m.task(taskId).host;
+    if (!this.spec.origin || !host) return this.acts.removeTaskWorktree;
+    return queueHost(`${workflowInfo().taskQueue}@${host}`, this.spec).removeTaskWorktree;
   }
 
   /** Applies `onVerifyFailure` to the culprit of a failed batch; the merges after it queue again first. */

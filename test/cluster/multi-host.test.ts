@@ -125,6 +125,12 @@ test('a mission of 8 tasks spreads over the three hosts and merges every task on
     expect(git(origin, 'show', `flotilla/spread/integration:${t.id}.txt`).split('\n')).toHaveLength(WORK_S);
   // Each host has its own clone; none of them is the origin.
   for (const h of HOSTS) expect(readdirSync(path.join(home(h), 'clones'))).toHaveLength(1);
+  // The merged tasks' worktrees were removed on the hosts that held them, not only the mission's.
+  for (const h of HOSTS) {
+    const dir = path.join(home(h), 'worktrees', 'spread');
+    const left = readdirSync(dir, { recursive: true }).map(String);
+    expect([h, left.filter((f) => /(^|\/)tasks\/t\d$/.test(f))]).toEqual([h, []]);
+  }
 }, 600_000);
 
 test('a host SIGKILLed while its agents run: no process survives it, its tasks finish on the other hosts', async () => {

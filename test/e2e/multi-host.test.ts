@@ -8,6 +8,7 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
 import { CliProcess, runCli } from '../helpers/cli';
@@ -93,6 +94,9 @@ test("tasks spread over both hosts; the mission's host SIGKILLed mid-run hands t
   expect(s.tasks.map((t) => t.status)).toEqual(Array(4).fill('merged'));
   expect([s.host, s.previousHosts]).toEqual([survivor, [victim]]);
   expect(mergesByTask(origin, 'hosts')).toEqual({ t1: 1, t2: 1, t3: 1, t4: 1 });
+  // The merged tasks' worktrees are removed where they are: none is left on the host that lives.
+  const left = path.join(home(survivor), 'worktrees', 'hosts');
+  expect(readdirSync(left, { recursive: true }).filter((f) => /(^|\/)tasks\/t\d$/.test(String(f)))).toEqual([]);
   for (const t of s.tasks) {
     const lines = git(origin, 'show', `flotilla/hosts/integration:${t.id}.txt`).split('\n');
     if (moved.includes(t.id)) {
