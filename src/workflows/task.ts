@@ -55,11 +55,12 @@ export interface TaskInput {
 /** How often one task may move to another host before it fails. */
 const MAX_MOVES = 10;
 
-/** A task that moved because its host was lost: from where, to where, and why. */
+/** A task that moved because its host was lost: from where, to where, why, and in which gate iteration. */
 interface Move {
   from: string;
   to: string;
   why: string;
+  iteration: number;
 }
 
 export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
@@ -97,15 +98,16 @@ async function runPlaced(
   agent: TaskAgent,
   placement: TaskPlacement,
 ): Promise<TaskResult> {
-  let lost: { from: string; why: string } | null = null;
+  let lost: Omit<Move, 'to'> | null = null;
   for (let moves = 0; ; moves++) {
     const { host } = await placement.claim(lost?.why ?? '');
     await agent.report(lost ? `moved from ${lost.from} to ${host}: ${lost.why}` : null, undefined, host);
     try {
-      return await run(input, usage, steps, agent, lost ? { from: lost.from, to: host, why: lost.why } : undefined);
+      return await run(input, usage, steps, agent, lost ? { ...lost, to: host } : undefined);
     } catch (err) {
       if (!hostLost(err) || moves >= MAX_MOVES) throw err;
-      lost = { from: host, why: `host ${host} lost (${failureMessage(err)})` };
+      // The gate iterations go on counting: a move is not a fresh start of the task.
+      lost = { from: host, why: `host ${host} lost (${failureMessage(err)})`, iteration: steps.story.iteration };
     }
   }
 }
@@ -135,7 +137,7 @@ async function run(
   let summary = '';
   /** The head the gate last failed on: an iteration that leaves it unchanged cannot pass. */
   let failedGateSha: string | null = null;
-  for (let iteration = 1; iteration <= task.maxIterations;) {
+  for (let iteration = moved?.iteration ?? 1; iteration <= task.maxIterations;) {
     steps.story.iteration = iteration;
     try {
       // Gate iterations and steering continue the same agent session, so it keeps its context.

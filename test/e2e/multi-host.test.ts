@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
 import { CliProcess, runCli } from '../helpers/cli';
 import { git, makeRepo, tempDir } from '../helpers/git';
+import { replayRecorded } from '../helpers/histories';
 import {
   killHost,
   lineWriterMission,
@@ -109,4 +110,7 @@ test("tasks spread over both hosts; the mission's host SIGKILLed mid-run hands t
     }
     expect(lines.slice(-WORK_S)).toEqual(Array.from({ length: WORK_S }, (_, i) => `${t.id} ${i + 1}`));
   }
+  // The histories (placements, a lost host, a mission that moved) replay on the current code;
+  // FLOTILLA_RECORD_HISTORIES=1 keeps them as fixtures for test/unit/replay.test.ts.
+  expect(await replayRecorded(env, QUEUE, /^mission-hosts/)).toBe(5);
 }, 300_000);
