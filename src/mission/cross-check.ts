@@ -3,6 +3,7 @@
  * no cycles, prompts present and not too large, files that exist, policies this version supports.
  * Client-side only (Node APIs).
  */
+import { parseDuration } from './duration';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionProblem } from './errors';
@@ -134,6 +135,18 @@ export function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
         fix: "use `land: push` (the verified integration goes to the origin's base branch) or `land: pr`",
       });
   }
+  if (raw.hostLostAfter !== undefined && raw.origin === undefined)
+    problems.push({
+      path: 'hostLostAfter',
+      reason: 'only missions with an origin move work between hosts',
+      fix: 'remove hostLostAfter:, or add origin:',
+    });
+  else if (raw.hostLostAfter !== undefined && (parseDuration(raw.hostLostAfter) ?? 0) < 5000)
+    problems.push({
+      path: 'hostLostAfter',
+      reason: `${raw.hostLostAfter} is too short: a host that is only busy for a moment would count as lost`,
+      fix: 'use 5s or more (default 20s)',
+    });
   if (raw.scaffold !== undefined) {
     const scaffoldDir = path.resolve(dir, raw.scaffold);
     if (!existsSync(scaffoldDir) || !statSync(scaffoldDir).isDirectory()) {

@@ -322,7 +322,9 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
   const spec: MissionSpec = {
     id,
     repo,
-    ...(origin !== undefined ? { origin } : {}),
+    ...(origin !== undefined
+      ? { origin, hostLostAfterMs: parseDuration(raw.hostLostAfter ?? DEFAULTS.hostLostAfter)! }
+      : {}),
     base,
     concurrency: raw.concurrency ?? DEFAULTS.concurrency,
     setup: raw.setup ?? [],

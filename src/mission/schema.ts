@@ -90,6 +90,7 @@ export const missionSchema = z.strictObject({
   keepWorktrees: z.boolean({ error: 'must be true or false' }).optional(),
   budget: z.strictObject({ usd: z.number({ error: 'must be a number of US dollars' }).positive() }).optional(),
   checkpointEvery: duration.optional(),
+  hostLostAfter: duration.optional(),
   tasks: z.array(taskSchema, { error: 'must be a list of tasks' }).min(1, { error: 'must hold at least one task' }),
 });
 
@@ -106,6 +107,7 @@ export const DEFAULTS = {
   agent: { runtime: 'claude', args: [], env: [], timeout: '2h', idleTimeout: '10m', retries: 3 },
   maxIterations: 3,
   checkpointEvery: '5m',
+  hostLostAfter: '20s',
   policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'pause', onVerifyFailure: 'fix' },
   land: 'none',
   keepWorktrees: false,

@@ -86,6 +86,12 @@ export interface MissionSpec {
    * the whole mission runs on the host that holds `repo`.
    */
   origin?: string;
+  /**
+   * With `origin`: how long an activity of a task (or of the mission) may wait on its host's
+   * queue with no worker polling before the host counts as lost and the work moves, ms
+   * (`hostLostAfter:`, default 20 s). Absent: the default.
+   */
+  hostLostAfterMs?: number;
   /** The base branch; the client resolves the default (the branch checked out in `repo`). */
   base: string;
   concurrency: number;

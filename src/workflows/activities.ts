@@ -44,9 +44,9 @@ export function placement(queue: string) {
 
 /**
  * How long an activity of a placed task (a mission with `origin:`) may wait on its host's queue
- * before the host counts as lost and the task is placed again: no worker of that host polled for
- * this long (it died, or drained). Temporal does not retry a schedule-to-start timeout; the task
- * workflow sees it and moves the task.
+ * before the host counts as lost and the task is placed again, unless the mission says otherwise
+ * (`hostLostAfter:`): no worker of that host polled for this long (it died, or drained). Temporal
+ * does not retry a schedule-to-start timeout; the task workflow sees it and moves the task.
  */
 export const HOST_LOST_AFTER_MS = 20_000;
 
@@ -54,8 +54,8 @@ export const HOST_LOST_AFTER_MS = 20_000;
  * With an origin the mission's host can be replaced (mission-host.ts): its activities tell a lost
  * host the same way a placed task's do. Without one, none (histories unchanged).
  */
-function hostLostTimeout(spec: { origin?: string }): { scheduleToStartTimeout?: number } {
-  return spec.origin ? { scheduleToStartTimeout: HOST_LOST_AFTER_MS } : {};
+function hostLostTimeout(spec: { origin?: string; hostLostAfterMs?: number }): { scheduleToStartTimeout?: number } {
+  return spec.origin ? { scheduleToStartTimeout: spec.hostLostAfterMs ?? HOST_LOST_AFTER_MS } : {};
 }
 
 // Git activities heartbeat every 5 s: a worker killed mid-merge is noticed in 20 s and the retry
@@ -63,7 +63,10 @@ function hostLostTimeout(spec: { origin?: string }): { scheduleToStartTimeout?: 
 const GIT_HEARTBEAT_TIMEOUT = '20s';
 
 /** The mission's activities on its host's queue: the integration branch and the mission verify. */
-export function missionHost(queue: string, spec: { setup: unknown[]; verify: unknown[]; origin?: string }) {
+export function missionHost(
+  queue: string,
+  spec: { setup: unknown[]; verify: unknown[]; origin?: string; hostLostAfterMs?: number },
+) {
   const lost = hostLostTimeout(spec);
   const git = proxyActivities<Pick<HostActivities, 'prepareIntegration' | 'mergeBranch' | 'resetIntegration'>>({
     taskQueue: queue,
@@ -95,10 +98,10 @@ export function missionHost(queue: string, spec: { setup: unknown[]; verify: unk
 }
 
 /** `runAgent` on the host's queue for an agent (a task's, or the conflict resolver's). */
-function agentHost(queue: string, agent: AgentSpec, placed = false) {
+function agentHost(queue: string, agent: AgentSpec, hostLostAfterMs?: number) {
   return proxyActivities<Pick<HostActivities, 'runAgent'>>({
     taskQueue: queue,
-    ...(placed ? { scheduleToStartTimeout: HOST_LOST_AFTER_MS } : {}),
+    ...(hostLostAfterMs !== undefined ? { scheduleToStartTimeout: hostLostAfterMs } : {}),
     // The agent enforces `timeout` itself and kills its group; this is the backstop.
     startToCloseTimeout: agent.timeoutMs + ACTIVITY_SLACK_MS,
     // How fast a dead worker is noticed: the attempt is retried (and the stale group killed) then.
@@ -117,11 +120,12 @@ function agentHost(queue: string, agent: AgentSpec, placed = false) {
 
 /**
  * A task's activities on its host's queue: its worktree, its agent, its commit and its gate.
- * `placed` (a task of a mission with `origin:`): each activity also gets a schedule-to-start
- * timeout ({@link HOST_LOST_AFTER_MS}), the sign that the host is gone and the task must move.
+ * `hostLostAfterMs` (a task of a mission with `origin:`, placed on a host of its own): each
+ * activity also gets that schedule-to-start timeout, the sign that the host is gone and the task
+ * must move.
  */
-export function taskHost(queue: string, task: TaskSpec, setupCommands: number, placed = false) {
-  const lost = placed ? { scheduleToStartTimeout: HOST_LOST_AFTER_MS } : {};
+export function taskHost(queue: string, task: TaskSpec, setupCommands: number, hostLostAfterMs?: number) {
+  const lost = hostLostAfterMs !== undefined ? { scheduleToStartTimeout: hostLostAfterMs } : {};
   const git = proxyActivities<Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot' | 'syncTaskBranch'>>({
     taskQueue: queue,
     ...lost,
@@ -129,7 +133,7 @@ export function taskHost(queue: string, task: TaskSpec, setupCommands: number, p
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
     retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5 },
   });
-  const agent = agentHost(queue, task.agent, placed);
+  const agent = agentHost(queue, task.agent, hostLostAfterMs);
   const checks = proxyActivities<Pick<HostActivities, 'runChecks'>>({
     taskQueue: queue,
     ...lost,
@@ -195,7 +199,7 @@ export function queueHost(queue: string, spec: MissionSpec) {
     heartbeatTimeout: '1 minute',
     retry: { maximumAttempts: 2 },
   });
-  const agent = agentHost(queue, spec.resolver ?? spec.tasks[0].agent, !!spec.origin);
+  const agent = agentHost(queue, spec.resolver ?? spec.tasks[0].agent, hostLostTimeout(spec).scheduleToStartTimeout);
   return {
     queueMerge: git.queueMerge,
     publishRef: git.publishRef,

@@ -199,6 +199,7 @@ export class MissionSteps {
               hostQueue: m.state.hostQueue!,
               ...(spec.origin ? { origin: spec.origin } : {}),
               ...(spec.origin && lastHost ? { lastHost } : {}),
+              ...(spec.origin && spec.hostLostAfterMs ? { hostLostAfterMs: spec.hostLostAfterMs } : {}),
               baseSha: extra.baseSha ?? m.state.integrationSha!,
               task: m.specOf(id),
               setup: spec.setup,

@@ -8,7 +8,7 @@ import { failureMessage } from '../mission/failures';
 import type { Diffstat } from '../mission/progress';
 import type { TaskStory } from '../mission/story';
 import type { TaskUsage } from '../mission/usage';
-import { taskHost } from './activities';
+import { HOST_LOST_AFTER_MS, taskHost } from './activities';
 import { SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 import { commands, line, short } from './summaries';
 import type { TaskInput } from './task';
@@ -62,7 +62,12 @@ export class TaskSteps {
    * activity goes there, with the schedule-to-start timeout that tells when that host is lost.
    */
   moveTo(queue: string, repo: string, host: string): void {
-    this.acts = taskHost(queue, this.input.task, this.input.setup.length, true);
+    this.acts = taskHost(
+      queue,
+      this.input.task,
+      this.input.setup.length,
+      this.input.hostLostAfterMs ?? HOST_LOST_AFTER_MS,
+    );
     this.repo = repo;
     this.host = host;
     this.placed = true;

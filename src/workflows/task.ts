@@ -50,6 +50,8 @@ export interface TaskInput {
   origin?: string;
   /** With `origin`, on a retry or fix run: the host the task last ran on (where its session is). */
   lastHost?: string;
+  /** With `origin`: the mission's `hostLostAfter`, ms (absent: HOST_LOST_AFTER_MS). */
+  hostLostAfterMs?: number;
 }
 
 /** How often one task may move to another host before it fails. */

@@ -136,9 +136,14 @@ test('a mission of 8 tasks spreads over the three hosts and merges every task on
 test('a host SIGKILLed while its agents run: no process survives it, its tasks finish on the other hosts', async () => {
   const started = await runCli(['start', lineWriterMission(root, 'killed', origin, 8, WORK_S)], { env: clientEnv() });
   expect({ code: started.code, stderr: started.stderr }).toEqual({ code: 0, stderr: '' });
-  const { host: victim, tasks: moved } = await whenRunning('killed', HOSTS, 2);
+  const { host: victim, tasks: running } = await whenRunning('killed', HOSTS, 2);
   // Let a checkpoint or two reach the origin, so the tasks have work to carry over.
   await new Promise((r) => setTimeout(r, 5000));
+  // Every task placed on it moves: those whose agents run, and any still preparing there.
+  const moved = (await until('the status before the kill', () => tryStatus('killed'), 30_000)).tasks
+    .filter((t) => t.host === victim)
+    .map((t) => t.id);
+  expect(moved).toEqual(expect.arrayContaining(running));
   // The watchdogs kill the dead worker's agent groups at once.
   const { killedAt, orphansGoneMs } = await killHost(workers.get(victim)!, home(victim));
   figures.orphansGoneMs = orphansGoneMs;
@@ -169,7 +174,8 @@ test('a host SIGKILLed while its agents run: no process survives it, its tasks f
     // The new host rebuilt the worktree from the pushed checkpoint: the lines written on the dead
     // host are still there, and the agent (a fresh session) wrote its own after them.
     const lines = git(origin, 'show', `flotilla/killed/integration:${id}.txt`).split('\n');
-    expect(lines.length).toBeGreaterThan(WORK_S);
+    // (Those whose agents had been at work for 5 s; one placed there just before has less.)
+    if (running.includes(id)) expect(lines.length).toBeGreaterThan(WORK_S);
     expect(lines.slice(-WORK_S)).toEqual(Array.from({ length: WORK_S }, (_, i) => `${id} ${i + 1}`));
   }
   // Tasks that never ran on the dead host never moved.

@@ -4,7 +4,8 @@
  * with their own FLOTILLA_HOME and FLOTILLA_HOST_ID and a bare origin. The mission's four tasks
  * use both hosts; SIGKILLing the mission's own host (its integration worktree and merge queue)
  * while its agents run leaves no process behind; its tasks move to the other host, rebuilt from
- * what it pushed, the mission moves there too, and every task merges once.
+ * what it pushed, the mission moves there too, and every task merges once. The mission's
+ * `hostLostAfter: 5s` keeps the test short (test:cluster measures the default 20 s).
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execFileSync } from 'node:child_process';
@@ -29,7 +30,7 @@ let env: TestWorkflowEnvironment;
 const root = tempDir('flotilla-hosts-');
 const QUEUE = 'flotilla-hosts';
 const HOSTS = ['east', 'west'];
-const WORK_S = 12;
+const WORK_S = 8;
 const workers = new Map<string, CliProcess>();
 let origin: string;
 
@@ -67,7 +68,9 @@ afterAll(async () => {
 });
 
 test("tasks spread over both hosts; the mission's host SIGKILLed mid-run hands the mission and its tasks over; each merges once", async () => {
-  const started = await runCli(['start', lineWriterMission(root, 'hosts', origin, 4, WORK_S)], { env: clientEnv() });
+  const started = await runCli(['start', lineWriterMission(root, 'hosts', origin, 4, WORK_S, ['hostLostAfter: 5s'])], {
+    env: clientEnv(),
+  });
   expect({ code: started.code, stderr: started.stderr }).toEqual({ code: 0, stderr: '' });
   // Two agents per host: the four tasks need both.
   const running = await until(
@@ -87,6 +90,11 @@ test("tasks spread over both hosts; the mission's host SIGKILLed mid-run hands t
   // Let a checkpoint reach the origin.
   await new Promise((r) => setTimeout(r, 4000));
   const { killedAt } = await killHost(workers.get(victim)!, home(victim));
+  // No query until the mission's workflow has moved to the worker left (its sticky queue times out
+  // after 5 s): a query in that window reaches the other worker as a legacy query task, and with
+  // Temporal's TypeScript SDK 1.24 that can leave a history that no longer replays (see
+  // docs/architecture.md, "Known issue"). The test guards replay, so it stays out of that window.
+  await new Promise((r) => setTimeout(r, 10_000));
 
   const watch = await runCli(['watch', 'hosts'], { env: clientEnv(), timeoutMs: 240_000 });
   expect({ code: watch.code, stderr: watch.stderr }).toEqual({ code: 0, stderr: '' });

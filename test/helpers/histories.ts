@@ -21,7 +21,20 @@ export async function replayRecorded(env: TestWorkflowEnvironment, taskQueue: st
   );
   let replayed = 0;
   for await (const r of results) {
-    if (r.error) throw new Error(`${r.workflowId} does not replay: ${r.error.message}`);
+    if (r.error) {
+      // Kept for whoever investigates: `temporal workflow show --output json` format.
+      const h = histories.find((x) => x.workflowId === r.workflowId)!;
+      const file = path.join(
+        __dirname,
+        '..',
+        '..',
+        'test-artifacts',
+        `${r.workflowId.replace(/[/]/g, '__')}.history.json`,
+      );
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, historyToJSON(h.history as never));
+      throw new Error(`${r.workflowId} does not replay (history in ${file}): ${r.error.message}`);
+    }
     replayed++;
   }
   if (process.env.FLOTILLA_RECORD_HISTORIES) {

@@ -54,9 +54,17 @@ export async function until<T>(what: string, probe: () => Promise<T | null>, tim
 
 /**
  * Writes `<dir>/<id>.yaml`: `n` tasks (t1…tn) on `origin`, all at once, whose agents append
- * `<task> <i>` to `<task>.txt` once a second for `seconds` s, checkpointed every 2 s.
+ * `<task> <i>` to `<task>.txt` once a second for `seconds` s, checkpointed every 2 s; `extra`:
+ * more top-level lines (e.g. `hostLostAfter: 5s`).
  */
-export function lineWriterMission(dir: string, id: string, origin: string, n: number, seconds: number): string {
+export function lineWriterMission(
+  dir: string,
+  id: string,
+  origin: string,
+  n: number,
+  seconds: number,
+  extra: string[] = [],
+): string {
   const file = path.join(dir, `${id}.yaml`);
   writeFileSync(
     file,
@@ -65,6 +73,7 @@ export function lineWriterMission(dir: string, id: string, origin: string, n: nu
       `origin: ${origin}`,
       `concurrency: ${n}`,
       'checkpointEvery: 2s',
+      ...extra,
       'agent:',
       '  runtime: command',
       `  command: [bash, -c, 'for i in $(seq 1 ${seconds}); do echo "$FLOTILLA_TASK_ID $i" >> "$FLOTILLA_TASK_ID.txt"; sleep 1; done']`,

@@ -274,7 +274,7 @@ test('origin: a path relative to the mission file, its default branch as base; U
   expect(originLocation('../shared/app.git', dir)).toBe(path.resolve(dir, '../shared/app.git'));
 });
 
-test('origin: unreachable, an unknown base, or combined with repo, scaffold or land: ff is refused', async () => {
+test('origin: unreachable, an unknown base, combined with repo, scaffold or land: ff, or a too short hostLostAfter is refused', async () => {
   const dir = tempDir();
   const gone = await problems(missionFile(`origin: ./nowhere.git\n${minimal}`, 'mission.yaml', dir));
   expect(gone).toEqual([expect.objectContaining({ path: 'origin', reason: expect.stringMatching(/git cannot read/) })]);
@@ -292,4 +292,15 @@ test('origin: unreachable, an unknown base, or combined with repo, scaffold or l
   const mixed = await problems(missionFile(`origin: ./origin.git\nrepo: .\nland: ff\n${minimal}`, 'm3.yaml', dir));
   expect(mixed.map((p) => p.path)).toEqual(['repo', 'land']);
   expect(mixed[1].fix).toMatch(/land: push/);
+
+  const short = await problems(missionFile(`origin: ./origin.git\nhostLostAfter: 1s\n${minimal}`, 'm4.yaml', dir));
+  expect(short).toEqual([
+    expect.objectContaining({ path: 'hostLostAfter', reason: expect.stringMatching(/too short/) }),
+  ]);
+  const alone = await problems(missionFile(`hostLostAfter: 30s\n${minimal}`, 'm5.yaml', makeRepo()));
+  expect(alone).toEqual([expect.objectContaining({ path: 'hostLostAfter', fix: expect.stringMatching(/origin/) })]);
+  const { spec } = await loadMission(
+    missionFile(`origin: ./origin.git\nhostLostAfter: 45s\n${minimal}`, 'm6.yaml', dir),
+  );
+  expect(spec.hostLostAfterMs).toBe(45_000);
 });
