@@ -121,15 +121,19 @@ export function spawnGroup(
 /**
  * The watchdog of one group: a tiny Node process that holds a pipe from the worker. When the
  * worker dies, even by SIGKILL (which runs no exit handler), the kernel closes the pipe and the
- * watchdog kills the group at once: a dead worker's agents never outlive it, even when their
+ * watchdog stops the group at once (SIGTERM, then SIGKILL after 2 s, as `terminateGroup` does): a dead worker's agents never outlive it, even when their
  * task moves to another host and no later attempt on this host would find their PID file. It
  * exits by itself once the group is gone (checked every second).
  */
 const WATCHDOG = [
   'const pgid = Number(process.argv[1]);',
-  "const kill = () => { try { process.kill(-pgid, 'SIGKILL'); } catch {} process.exit(0); };",
+  "const alive = () => { try { process.kill(-pgid, 0); return true; } catch (e) { return e.code !== 'ESRCH'; } };",
+  "const signal = (s) => { try { process.kill(-pgid, s); } catch {} };",
+  // SIGTERM first: an agent (Claude Code) stops the tool commands it runs in groups of their own.
+  "const kill = () => { signal('SIGTERM'); const end = Date.now() + 2000;",
+  "  const t = setInterval(() => { if (!alive()) process.exit(0); if (Date.now() > end) { signal('SIGKILL'); process.exit(0); } }, 100); };",
   "process.stdin.on('end', kill); process.stdin.on('error', kill); process.stdin.resume();",
-  "setInterval(() => { try { process.kill(-pgid, 0); } catch (e) { if (e.code === 'ESRCH') process.exit(0); } }, 1000);",
+  'setInterval(() => { if (!alive()) process.exit(0); }, 1000);',
 ].join('\n');
 
 function watchGroup(pgid: number): void {
