@@ -128,7 +128,7 @@ export function spawnGroup(
 const WATCHDOG = [
   'const pgid = Number(process.argv[1]);',
   "const alive = () => { try { process.kill(-pgid, 0); return true; } catch (e) { return e.code !== 'ESRCH'; } };",
-  "const signal = (s) => { try { process.kill(-pgid, s); } catch {} };",
+  'const signal = (s) => { try { process.kill(-pgid, s); } catch {} };',
   // SIGTERM first: an agent (Claude Code) stops the tool commands it runs in groups of their own.
   "const kill = () => { signal('SIGTERM'); const end = Date.now() + 2000;",
   "  const t = setInterval(() => { if (!alive()) process.exit(0); if (Date.now() > end) { signal('SIGKILL'); process.exit(0); } }, 100); };",
