@@ -12,6 +12,7 @@
  * exactly the proxy call it always was (same commands, same history).
  */
 import type { ActivityOptions } from '@temporalio/workflow';
+import type { PrepareIntegrationInput } from '../activities/worktree';
 import { hostOfQueue, MissionSpec } from '../mission/types';
 import { anyWorker, missionHost, queueHost } from './activities';
 import { SETUP_COMMAND_TIMEOUT_MS } from './limits';
@@ -63,6 +64,23 @@ export class MissionHost {
     private readonly spec: MissionSpec,
     private readonly secretNames: string[],
   ) {}
+
+  /** What `prepareIntegration` gets on the mission's (current) host: the first setup, or a takeover. */
+  integrationInput(): PrepareIntegrationInput {
+    const { m, spec } = this;
+    return {
+      missionId: spec.id,
+      runId: m.ownerRunId,
+      repo: spec.repo,
+      baseBranch: spec.base,
+      baseSha: m.state.baseSha,
+      setup: spec.setup,
+      copy: spec.copy,
+      setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+      redact: this.secretNames,
+      ...(this.detached ? { detached: true } : {}),
+    };
+  }
 
   /** The integration branch's and mission verify's activities (see `missionHost`), on the current host. */
   mission(): ReturnType<typeof missionHost> {
@@ -145,18 +163,7 @@ export class MissionHost {
           `${s.integrationBranch} at ${short(s.integrationSha ?? '')} on ${hostOfQueue(claim.taskQueue)}`,
         );
         const prep = await missionHost(claim.taskQueue, spec).prepareIntegration.executeWithOptions({ summary }, [
-          {
-            missionId: spec.id,
-            runId: m.ownerRunId,
-            repo: spec.repo,
-            baseBranch: spec.base,
-            baseSha: s.baseSha,
-            setup: spec.setup,
-            copy: spec.copy,
-            setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-            redact: this.secretNames,
-            ...(this.detached ? { detached: true } : {}),
-          },
+          this.integrationInput(),
         ]);
         s.integrationWorktree = prep.worktree;
         return;

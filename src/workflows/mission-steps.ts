@@ -26,7 +26,7 @@ import { MissionHost } from './mission-host';
 import { holdSignal } from './messages';
 import type { MissionEffects } from './mission-handlers';
 import { Block, Mission, TaskOutcome } from './mission-state';
-import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS } from './limits';
+import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 import { TaskInput, taskWorkflow } from './task';
 
 export class MissionSteps {
@@ -127,20 +127,7 @@ export class MissionSteps {
       this.hostActs.detached = detached;
       this.host = this.hostActs.mission();
       const summary = line(`${m.state.integrationBranch} from ${spec.base}${detached ? ' (detached worktree)' : ''}`);
-      return this.host.prepareIntegration.executeWithOptions({ summary }, [
-        {
-          missionId: spec.id,
-          runId: m.ownerRunId,
-          repo: spec.repo,
-          baseBranch: spec.base,
-          baseSha: m.state.baseSha,
-          setup: spec.setup,
-          copy: spec.copy,
-          setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-          redact: this.secretNames,
-          ...(detached ? { detached } : {}),
-        },
-      ]);
+      return this.host.prepareIntegration.executeWithOptions({ summary }, [this.hostActs.integrationInput()]);
     });
     m.state.baseSha = integration.baseSha;
     m.state.integrationWorktree = integration.worktree;
