@@ -11,6 +11,7 @@ import execa from 'execa';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ErrorType } from '../mission/error-types';
+import { withoutUrlCredentials } from '../mission/url-credentials';
 
 const FALLBACK_IDENTITY = ['user.name=Flotilla', 'user.email=flotilla@localhost'];
 const identityKnown = new Map<string, boolean>();
@@ -39,7 +40,10 @@ export class GitError extends Error {
     readonly exitCode: number,
     readonly output: string,
   ) {
-    super(`git ${args.join(' ')} failed in ${dir} (exit ${exitCode}): ${output.trim().slice(-1000)}`);
+    // An origin URL in the arguments (`git clone <origin>`) or quoted by git: no credentials in the text.
+    super(
+      withoutUrlCredentials(`git ${args.join(' ')} failed in ${dir} (exit ${exitCode}): ${output.trim().slice(-1000)}`),
+    );
     this.name = 'GitError';
   }
 }

@@ -12,6 +12,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
+import { withoutUrlCredentials } from '../mission/url-credentials';
 import type { CommandLine } from '../mission/types';
 import { names } from '../mission/types';
 import { CommandProgress, heartbeating, runCommands } from './checks';
@@ -127,7 +128,7 @@ export async function ensureTaskWorktree(
       if (input.fromOrigin) await adoptOrigin(repo, { branch, ref, worktree, marker, stateDir, runId: input.runId });
       if (!(await resolveRef(repo, `${input.baseSha}^{commit}`)))
         throw ApplicationFailure.retryable(
-          `the task's base ${input.baseSha.slice(0, 12)} is not on the origin yet (${origin})`,
+          `the task's base ${input.baseSha.slice(0, 12)} is not on the origin yet (${withoutUrlCredentials(origin)})`,
           ErrorType.OriginBehind,
         );
     }
@@ -348,7 +349,7 @@ export function createWorktreeActivities(config: ActivityConfig) {
         baseSha = (await resolveRef(repo, baseRef)) ?? null;
         if (!baseSha) {
           throw ApplicationFailure.nonRetryable(
-            `base branch ${input.baseBranch} does not exist in ${origin ?? repo}`,
+            `base branch ${input.baseBranch} does not exist in ${withoutUrlCredentials(origin ?? repo)}`,
             ErrorType.BaseMissing,
           );
         }
