@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CliProcess, runCli, spawnCli } from '../helpers/cli';
 import { git, tempDir } from '../helpers/git';
+import { until } from '../helpers/hosts';
 import { startDevServer } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -61,15 +62,6 @@ function scaffoldMission(id: string): { file: string; repo: string; gate: string
   return { file, repo: path.join(dir, 'shared'), gate };
 }
 
-/** Polls `pred` every 200 ms; throws after `timeoutMs`. */
-async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** Every ref of the repository with its commit: what must not change while a run is refused. */
 const refsOf = (repo: string): string => git(repo, 'for-each-ref', '--format=%(objectname) %(refname)');
 
@@ -77,7 +69,11 @@ test('another --id on the same scaffold repository is refused while a mission ru
   const m = scaffoldMission('first');
   const first = spawnCli(['run', m.file], { env: cliEnv(), timeoutMs: 150_000 });
   started.push(first);
-  await until(() => existsSync(path.join(m.gate, 'started')), 60_000, "the first mission's agent to start");
+  await until(
+    "the first mission's agent to start",
+    async () => existsSync(path.join(m.gate, 'started')) || null,
+    60_000,
+  );
   const before = refsOf(m.repo);
   expect(before).toMatch(/refs\/heads\/flotilla\/first\/tasks\/slow/);
   const mark = readFileSync(path.join(m.repo, '.git', 'flotilla-scaffold'), 'utf8');
