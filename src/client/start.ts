@@ -88,7 +88,8 @@ export async function checkScaffoldReplaceable(client: Client, loaded: LoadedMis
   const running: string[] = [];
   for (const id of new Set([...found, ...mark.missions])) if (await runningSince(client, id)) running.push(id);
   if (found.length === 0 && running.length === 0) return;
-  const ownRepo = path.resolve(repo) === path.resolve(home, 'repos', spec.id);
+  const own = path.join(home, 'repos', spec.id);
+  const ownRepo = existsSync(own) && realpathSync(own) === realpathSync(repo);
   const ended = found.filter((id) => !running.includes(id));
   const what = [
     ...(running.length ? [`is in use by running mission${running.length > 1 ? 's' : ''} ${quoted(running)}`] : []),
