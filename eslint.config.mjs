@@ -30,6 +30,7 @@ const workflowImported = [
   'src/mission/error-types.ts',
   'src/mission/queue.ts',
   'src/mission/describe.ts',
+  'src/mission/url-credentials.ts',
 ];
 
 export default tseslint.config(

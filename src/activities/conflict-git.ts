@@ -128,6 +128,16 @@ export function assertConflictWorktree(worktree: string): void {
     );
 }
 
+/**
+ * `-c rerere.enabled=true`, put on the git commands of a conflict worktree that use rerere (the
+ * merge replays recorded resolutions, the commit records one, the abort forgets an unfinished
+ * one). Never written to the repository's config: that file is the user's (see git-rerere(1);
+ * a command-line value wins over the config, so a user's `rerere.enabled=false` stays theirs).
+ * git keeps the records in the repository's shared `rr-cache`, which git also reads as "rerere on"
+ * where `rerere.enabled` is unset.
+ */
+export const RERERE = ['-c', 'rerere.enabled=true'] as const;
+
 /** True when `dir` is the top of a worktree of `repo` (`.git` there, same common git directory). */
 export async function isWorktreeOf(repo: string, dir: string): Promise<boolean> {
   if (!existsSync(path.join(dir, '.git'))) return false;
@@ -154,7 +164,7 @@ export async function removeConflictWorktree(repo: string, worktree: string): Pr
   let removed = false;
   if (existsSync(worktree)) {
     if (await isWorktreeOf(repo, worktree)) {
-      if (await resolveRef(worktree, 'MERGE_HEAD')) await run(worktree, ['merge', '--abort']);
+      if (await resolveRef(worktree, 'MERGE_HEAD')) await run(worktree, [...RERERE, 'merge', '--abort']);
       const r = await run(repo, ['worktree', 'remove', '--force', worktree]);
       // A worktree git cannot remove (a stale lock, a half-deleted folder): it is ours to delete.
       if (r.code !== 0 || existsSync(worktree)) rmSync(worktree, { recursive: true, force: true });

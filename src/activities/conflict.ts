@@ -27,6 +27,7 @@ import {
   list,
   mergeTree,
   nul,
+  RERERE,
   removeConflictWorktree,
   run,
   short,
@@ -93,9 +94,9 @@ export function createConflictActivities(config: ActivityConfig) {
      * (`<task worktree>.conflict`, see worktree-layout.ts) for a resolver: an existing one (a
      * crashed or earlier attempt) is removed and rebuilt; then `git worktree add --detach`, the
      * mission's `copy` files, `setup` (log in `runs/<m>/<task>/conflict-<runKey>/setup.log`), and
-     * `git merge --no-ff --no-commit` with diff3 markers and rerere (enabled in the repository's
-     * config too, so resolutions are recorded when committed and replayed when the same conflict
-     * comes back). Facts for the prompt come from git: `conflicted` from `git merge-tree`,
+     * `git merge --no-ff --no-commit` with diff3 markers and rerere (`-c rerere.enabled=true` on
+     * Flotilla's merge, commit and abort only, never in the repository's config: resolutions are
+     * recorded when committed and replayed when the same conflict comes back). Facts for the prompt come from git: `conflicted` from `git merge-tree`,
      * `remaining` from the index's unmerged entries after rerere, `otherTasks` from the
      * `flotilla: merge <id>:` commits on `onto` since the merge base that changed those files.
      * Heartbeats every 5 s (`{ command }` while a setup command runs); run it with a heartbeat
@@ -168,9 +169,6 @@ export function createConflictActivities(config: ActivityConfig) {
     const worktree = conflictWorktreePath(config.home, input.missionId, input.runId, input.taskId);
     const stateDir = conflictStateDir(config.home, input.missionId, input.runId, input.taskId);
     await withRepoLock(repo, async () => {
-      // In the repository's config (shared by its worktrees): the commit of the resolution in
-      // this worktree records it, and a rebuilt batch meeting the same conflict replays it.
-      await git(repo, ['config', 'rerere.enabled', 'true']);
       if (!(await resolveRef(repo, `refs/heads/${branch}`))) throw new Error(`task branch ${branch} does not exist`);
       // A worktree left by an earlier or crashed attempt: its setup may have been cut short and
       // its files edited by a rejected resolver, so it is rebuilt rather than trusted.
@@ -209,8 +207,7 @@ export function createConflictActivities(config: ActivityConfig) {
           ...(await identityArgs(worktree)),
           '-c',
           'merge.conflictStyle=diff3',
-          '-c',
-          'rerere.enabled=true',
+          ...RERERE,
           '-c',
           'rerere.autoUpdate=true',
           'merge',
@@ -369,7 +366,7 @@ async function commitMerge(input: CommitResolutionInput): Promise<string> {
   ].join('\n');
   await lit(
     worktree,
-    ['-c', 'rerere.enabled=true', 'commit', '--no-verify', '--quiet', '--cleanup=verbatim', '-m', message],
+    [...RERERE, 'commit', '--no-verify', '--quiet', '--cleanup=verbatim', '-m', message],
     // Fixed dates and identity: the same resolution committed again makes the same SHA.
     { identity: true, env: { GIT_AUTHOR_DATE: input.date, GIT_COMMITTER_DATE: input.date } },
   );

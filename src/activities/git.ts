@@ -11,6 +11,7 @@ import execa from 'execa';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ErrorType } from '../mission/error-types';
+import { withoutUrlCredentials } from '../mission/url-credentials';
 
 const FALLBACK_IDENTITY = ['user.name=Flotilla', 'user.email=flotilla@localhost'];
 const identityKnown = new Map<string, boolean>();
@@ -39,7 +40,10 @@ export class GitError extends Error {
     readonly exitCode: number,
     readonly output: string,
   ) {
-    super(`git ${args.join(' ')} failed in ${dir} (exit ${exitCode}): ${output.trim().slice(-1000)}`);
+    // An origin URL in the arguments (`git clone <origin>`) or quoted by git: no credentials in the text.
+    super(
+      withoutUrlCredentials(`git ${args.join(' ')} failed in ${dir} (exit ${exitCode}): ${output.trim().slice(-1000)}`),
+    );
     this.name = 'GitError';
   }
 }
@@ -146,9 +150,16 @@ const locks = new Map<string, Promise<unknown>>();
 
 /**
  * How long a lock whose holder stopped refreshing it counts as held, ms. proper-lockfile refreshes
- * a held lock's mtime every half of this, so only a dead holder (a SIGKILLed worker) lets it age.
+ * a held lock's mtime every half of this, so only a dead holder (a SIGKILLed worker) or one that
+ * stalled this long (Ctrl-Z, a paused VM, a blocked event loop) lets it age.
  */
 const REPO_LOCK_STALE_MS = 20_000;
+
+/** What a holder of the repository lock can ask while it holds it (see {@link withRepoLock}). */
+export interface RepoLockHold {
+  /** Set once the lock was lost while held (its file taken over as stale, or removed): why. */
+  lost?: Error;
+}
 
 /**
  * Runs `fn` while holding the lock on `repo`: first this process's queue (keyed by absolute path,
@@ -157,9 +168,20 @@ const REPO_LOCK_STALE_MS = 20_000;
  * `flotilla run` and a `flotilla worker`) share the host's task queue. Serializes worktree and
  * branch creation and merges per repository. Activities that call it heartbeat around it (see
  * `heartbeating` in checks.ts): the wait may take minutes.
- * @throws when the lock file stays held by a live process for about 5 minutes
+ *
+ * A holder that stalls longer than the stale time (20 s) loses the lock to the next process that
+ * wants it. proper-lockfile finds out when the holder runs again, from a timer, and by default
+ * throws there: an uncaught exception that would crash the whole worker and kill its agents. Here
+ * the loss is only recorded (`hold.lost`, which `fn` may check before its next git step), `fn` is
+ * let finish, the lock file (now the other process's) is left alone, and the call fails with the
+ * retryable `RepoLockLost`: its steps may have overlapped another holder's. So every `fn` must be
+ * safe to run again after running in part or whole: they create what is missing and move refs by
+ * compare-and-swap (`git update-ref ref new old`), which is what makes the retry safe.
+ * @throws retryable ApplicationFailure `RepoLockLost` when the lock was lost while `fn` ran
+ *   (`fn`'s own error, if any, is its cause); Error when the lock file stays held by a live
+ *   process for about 5 minutes
  */
-export async function withRepoLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
+export async function withRepoLock<T>(repo: string, fn: (hold: RepoLockHold) => Promise<T>): Promise<T> {
   const previous = locks.get(repo) ?? Promise.resolve();
   let release!: () => void;
   const mine = new Promise<void>((resolve) => (release = resolve));
@@ -167,21 +189,44 @@ export async function withRepoLock<T>(repo: string, fn: () => Promise<T>): Promi
   locks.set(repo, chained);
   await previous.catch(() => undefined);
   try {
+    const hold: RepoLockHold = {};
     const unlock = await lockfile.lock(repo, {
       lockfilePath: path.join(await gitCommonDir(repo), 'flotilla.lock'),
       realpath: false,
       stale: REPO_LOCK_STALE_MS,
       retries: { retries: 300, factor: 1.2, minTimeout: 50, maxTimeout: 1000 },
+      // Called from a timer: it must not throw (see above).
+      onCompromised: (err) => {
+        hold.lost = err;
+      },
     });
+    let result: T;
     try {
-      return await fn();
+      result = await fn(hold);
+    } catch (err) {
+      throw hold.lost ? lockLost(repo, hold.lost, err) : err;
     } finally {
+      // A lost lock is not unlocked: proper-lockfile answers ERELEASED and leaves the file alone.
       await unlock().catch(() => undefined);
     }
+    if (hold.lost) throw lockLost(repo, hold.lost);
+    return result;
   } finally {
     release();
     if (locks.get(repo) === chained) locks.delete(repo);
   }
+}
+
+function lockLost(repo: string, why: Error, cause?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({
+    message:
+      `the lock on ${repo} (flotilla.lock in its git directory) was lost while held (${why.message}): ` +
+      `this process stalled for more than ${REPO_LOCK_STALE_MS / 1000} s and another one took the lock, ` +
+      'so the operation is retried',
+    type: ErrorType.RepoLockLost,
+    nonRetryable: false,
+    cause: cause instanceof Error ? cause : undefined,
+  });
 }
 
 const commonDirs = new Map<string, string>();

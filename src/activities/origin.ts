@@ -10,9 +10,15 @@
  *
  * A clone says what it is in its own git config (`flotilla.origin = <origin>`), so activities
  * decide by the repository they are given: a user's own repository (a mission without `origin:`)
- * never has the key, and nothing there is fetched or pushed. Pushes are leased on what this host
- * last pushed or fetched (git's `--force-with-lease`, see `man git-push`), so a host that was
- * presumed dead does not overwrite newer work another host pushed.
+ * never has the key, and nothing there is fetched or pushed.
+ *
+ * Pushes are leased (git's `--force-with-lease=<ref>:<expect>`, see `man git-push`) on what this
+ * host last pushed to that ref, or took from it on purpose when the task or the mission was placed
+ * here: recorded under {@link leaseRef}, which no fetch writes. Never on the remote-tracking ref:
+ * routine fetches (another task's worktree, conflict prediction) move it to whatever the origin
+ * holds, so a host presumed lost that fetched since would lease on, and overwrite, the newer task
+ * branch or checkpoint another host pushed. Without a lease (a ref this host never pushed nor
+ * took) a push may only create the ref or fast-forward it, which loses nothing.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -103,6 +109,8 @@ export async function originRef(repo: string, ref: string): Promise<string | nul
 export type PushLease =
   /** Only if the origin holds `expected` (null: has no such ref): git's `--force-with-lease`. */
   | { kind: 'lease'; expected: string | null }
+  /** Only if the origin lacks the ref or `sha` descends from what it holds (a plain push). */
+  | { kind: 'fast-forward' }
   /** Whatever it holds (refs only the mission's host writes, such as the merge queue's candidate). */
   | { kind: 'force' };
 
@@ -131,19 +139,39 @@ export function trackingRef(ref: string): string {
 }
 
 /**
- * Pushes `ref` (as this clone holds it) to the origin, leased on the tracking ref (what this host
- * last fetched or pushed), then records it there. A no-op outside a Flotilla clone.
- * @returns true when it pushed (or the origin already held it)
+ * Where this clone records its lease on the origin's `ref`: the commit it last pushed there, or
+ * took from there on purpose ({@link recordLease}). `refs/flotilla/leases/<ref without refs/>`
+ * (`refs/heads/x` → `refs/flotilla/leases/heads/x`): no refspec Flotilla fetches with writes there.
+ */
+export function leaseRef(ref: string): string {
+  return `refs/flotilla/leases/${ref.replace(/^refs\//, '')}`;
+}
+
+/**
+ * Records `sha` as this clone's lease on the origin's `ref`: call it after a push, and where the
+ * host deliberately takes the origin's `ref` as the state it goes on from (a task or a mission
+ * placed on it), never for a routine fetch. `dir` may be the clone or one of its worktrees.
+ */
+export async function recordLease(dir: string, ref: string, sha: string): Promise<void> {
+  await git(dir, ['update-ref', leaseRef(ref), sha]);
+}
+
+/**
+ * Pushes `ref` (as this clone holds it) to the origin, leased on this host's lease for it
+ * ({@link leaseRef}: what it last pushed or took there; without one, create or fast-forward only),
+ * then records the new lease and the tracking ref. A no-op outside a Flotilla clone.
+ * @returns true when it pushed (or had nothing new to push)
+ * @throws GitError when the origin refuses (it moved since this host's lease: another host pushed)
  */
 export async function pushTracked(dir: string, ref: string): Promise<boolean> {
   if (!(await cloneOrigin(dir))) return false;
   const sha = await resolveRef(dir, ref);
   if (!sha) return false;
-  const tracking = trackingRef(ref);
-  const expected = (await resolveRef(dir, tracking)) ?? null;
-  if (expected === sha) return true;
-  await pushOrigin(dir, ref, sha, { kind: 'lease', expected });
-  await git(dir, ['update-ref', tracking, sha]);
+  const lease = (await resolveRef(dir, leaseRef(ref))) ?? null;
+  if (lease === sha) return true;
+  await pushOrigin(dir, ref, sha, lease ? { kind: 'lease', expected: lease } : { kind: 'fast-forward' });
+  await recordLease(dir, ref, sha);
+  await git(dir, ['update-ref', trackingRef(ref), sha]);
   return true;
 }
 

@@ -12,12 +12,14 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
+import { withoutUrlCredentials } from '../mission/url-credentials';
 import type { CommandLine } from '../mission/types';
 import { names } from '../mission/types';
 import { CommandProgress, heartbeating, runCommands } from './checks';
 import { ActivityConfig, paths } from './config';
-import { git, gitRun, isAncestor, resolveRef, withRepoLock } from './git';
+import { git, gitRun, resolveRef, withRepoLock } from './git';
 import { cloneOrigin, fetchOrigin, missionRefspecs, pushTracked, trackingRef } from './origin';
+import { adoptMissionRefs, adoptOrigin } from './origin-adopt';
 import { Redactor } from './redact';
 import { REBUILD_MARKER, runKey, taskStateDir, taskWorktreePath } from './worktree-layout';
 
@@ -126,7 +128,7 @@ export async function ensureTaskWorktree(
       if (input.fromOrigin) await adoptOrigin(repo, { branch, ref, worktree, marker, stateDir, runId: input.runId });
       if (!(await resolveRef(repo, `${input.baseSha}^{commit}`)))
         throw ApplicationFailure.retryable(
-          `the task's base ${input.baseSha.slice(0, 12)} is not on the origin yet (${origin})`,
+          `the task's base ${input.baseSha.slice(0, 12)} is not on the origin yet (${withoutUrlCredentials(origin)})`,
           ErrorType.OriginBehind,
         );
     }
@@ -150,57 +152,6 @@ export async function ensureTaskWorktree(
   if (origin) await pushTracked(repo, `refs/heads/${branch}`);
   await provision(worktree, input, stateDir, opts);
   return { worktree, branch, created, restoredCheckpoint };
-}
-
-/**
- * The mission's refs as the origin has them (fetched into the tracking refs), for the host that
- * holds (or takes over) the integration worktree: the integration branch, owned by `runId`, when
- * this host has none or an older one; the merge queue's candidate ref whenever the origin has
- * one (the last host pushed it on every move, before the workflow saw the move).
- */
-async function adoptMissionRefs(repo: string, branch: string, missionId: string, runId: string): Promise<void> {
-  const remote = await resolveRef(repo, trackingRef(`refs/heads/${branch}`));
-  const local = await resolveRef(repo, `refs/heads/${branch}`);
-  if (remote && remote !== local && (!local || (await isAncestor(repo, local, remote)))) {
-    await git(repo, ['config', `branch.${branch}.flotillaRun`, runId]);
-    await git(repo, ['update-ref', '-m', "flotilla: the origin's integration branch", `refs/heads/${branch}`, remote]);
-  }
-  const candidate = `refs/flotilla/candidates/${missionId}`;
-  const pushed = await resolveRef(repo, trackingRef(candidate));
-  if (pushed) await git(repo, ['update-ref', '-m', "flotilla: the origin's candidate", candidate, pushed]);
-}
-
-/**
- * Makes this host's task branch and checkpoint what the origin holds (fetched into the tracking
- * refs): the branch is set to the origin's (owned by `runId`), the checkpoint ref to the origin's
- * (the old value stays in its reflog), and a worktree that held other work is moved aside, so
- * ensureTaskWorktree re-creates it and restores the checkpoint. Nothing changes when the origin
- * has no such branch (a new task) or this host already matches it.
- */
-async function adoptOrigin(
-  repo: string,
-  t: { branch: string; ref: string; worktree: string; marker: string; stateDir: string; runId: string },
-): Promise<void> {
-  const remote = await resolveRef(repo, trackingRef(`refs/heads/${t.branch}`));
-  if (!remote) return;
-  const remoteCkpt = (await resolveRef(repo, trackingRef(t.ref))) ?? null;
-  const local = await resolveRef(repo, `refs/heads/${t.branch}`);
-  const localCkpt = (await resolveRef(repo, t.ref)) ?? null;
-  const healthy = existsSync(path.join(t.worktree, '.git'));
-  // Nothing newer on the origin than here: the origin's checkpoint is this host's own, and its
-  // branch is this host's or behind it (commits made after the last push). Keep what is here.
-  const ours = remoteCkpt === null || localCkpt === remoteCkpt;
-  if (ours && healthy && local && (local === remote || (await isAncestor(repo, remote, local)))) return;
-  if (existsSync(t.worktree)) renameSync(t.worktree, `${t.worktree}.stale-${Date.now()}`);
-  await git(repo, ['worktree', 'prune']);
-  await git(repo, ['config', `branch.${t.branch}.flotillaRun`, t.runId]);
-  await git(repo, ['update-ref', '-m', "flotilla: adopt the origin's task branch", `refs/heads/${t.branch}`, remote]);
-  await git(repo, ['update-ref', trackingRef(`refs/heads/${t.branch}`), remote]);
-  if (remoteCkpt) {
-    await git(repo, ['update-ref', '-m', "flotilla: adopt the origin's checkpoint", t.ref, remoteCkpt]);
-  }
-  mkdirSync(t.stateDir, { recursive: true });
-  writeFileSync(t.marker, new Date().toISOString());
 }
 
 /**
@@ -398,7 +349,7 @@ export function createWorktreeActivities(config: ActivityConfig) {
         baseSha = (await resolveRef(repo, baseRef)) ?? null;
         if (!baseSha) {
           throw ApplicationFailure.nonRetryable(
-            `base branch ${input.baseBranch} does not exist in ${origin ?? repo}`,
+            `base branch ${input.baseBranch} does not exist in ${withoutUrlCredentials(origin ?? repo)}`,
             ErrorType.BaseMissing,
           );
         }

@@ -10,6 +10,7 @@ import type { MissionProblem } from './errors';
 import { DEFAULTS, MAX_PROMPT_BYTES } from './schema';
 import { findCycle } from './plan';
 import type { RawMission } from './schema';
+import { hasUrlCredentials, withoutUrlCredentials } from './url-credentials';
 
 /** Cross-field rules zod cannot express; returns problems (empty when fine). */
 export function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
@@ -120,6 +121,17 @@ export function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
     }
   });
   if (raw.origin !== undefined) {
+    if (hasUrlCredentials(raw.origin))
+      problems.push({
+        path: 'origin',
+        reason:
+          `the URL carries credentials (${withoutUrlCredentials(raw.origin).replace('://', '://<here>@')}): ` +
+          'they would be recorded with the mission (its Temporal history, search attributes, logs)',
+        fix:
+          'remove them from the URL and give each worker host access another way: a git credential helper ' +
+          '(`git config --global credential.helper store`, or your OS keychain), or `GIT_ASKPASS` naming a program ' +
+          'that prints the token, for HTTPS; or an SSH key with an ssh:// or git@host:path URL',
+      });
     for (const field of ['repo', 'scaffold'] as const) {
       if (raw[field] !== undefined)
         problems.push({

@@ -5,6 +5,7 @@
  * metadata"). Pure: the client and the workflows both use it.
  */
 import type { CommandLine, MissionSpec, TaskSpec } from './types';
+import { withoutUrlCredentials } from './url-credentials';
 
 /** Temporal keeps user metadata small; these bounds keep a 200-task plan readable and far below them. */
 const MAX_DETAILS_CHARS = 20_000;
@@ -22,14 +23,14 @@ function cut(text: string, max: number): string {
 
 /** `mission greetings · app · 5 tasks`: the mission workflow's line in the workflow list. */
 export function missionSummary(spec: MissionSpec): string {
-  return `mission ${spec.id} · ${basename(spec.repo)} · ${spec.tasks.length} task${spec.tasks.length === 1 ? '' : 's'}`;
+  return `mission ${spec.id} · ${basename(withoutUrlCredentials(spec.repo))} · ${spec.tasks.length} task${spec.tasks.length === 1 ? '' : 's'}`;
 }
 
 /** The plan as Markdown: waves and tasks (title, dependencies, agent), policies, verify. */
 export function missionDetails(spec: MissionSpec, waves: string[][]): string {
   const byId = new Map(spec.tasks.map((t) => [t.id, t]));
   const lines = [
-    `**Mission** \`${spec.id}\` on \`${spec.repo}\`, base \`${spec.base}\`, concurrency ${spec.concurrency}`,
+    `**Mission** \`${spec.id}\` on \`${withoutUrlCredentials(spec.repo)}\`, base \`${spec.base}\`, concurrency ${spec.concurrency}`,
     '',
     `**Policies**: on task failure \`${spec.policy.onTaskFailure}\`, on merge conflict \`${spec.policy.onMergeConflict}\`, on verify failure \`${spec.policy.onVerifyFailure}\`${spec.land && spec.land !== 'none' ? `; lands with \`${spec.land}\`` : ''}${spec.budgetUsd ? `; budget $${spec.budgetUsd}` : ''}`,
     '',

@@ -46,6 +46,11 @@ export const ErrorType = {
    * the workflow's view of the ref is out of date; the message says what the ref holds).
    */
   CandidateMoved: 'CandidateMoved',
+  /**
+   * The repository lock (`flotilla.lock`) was lost while held: the holder stalled past its stale
+   * time and another process took it (retryable: every operation under the lock is safe to redo).
+   */
+  RepoLockLost: 'RepoLockLost',
   /** The host's git is older than an activity needs (`merge-tree --write-tree`: 2.38; non-retryable). */
   GitTooOld: 'GitTooOld',
   /** The mission ended failed: its workflow fails with details [final progress, carried state]. */

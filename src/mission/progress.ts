@@ -3,6 +3,7 @@
  * README.md ("status --json"). Pure: imported by the workflow (for the progress query) and by the client.
  */
 import { hostOfQueue, MissionPhase, MissionSpec, TaskStatus, TASK_STATUSES, TERMINAL_PHASES, names } from './types';
+import { withoutUrlCredentials } from './url-credentials';
 
 export type WaveStatus =
   'pending' | 'running' | 'merging' | 'verifying' | 'merged' | 'failed' | 'skipped' | 'cancelled';
@@ -304,8 +305,8 @@ export function deriveProgress(missionId: string, state: MissionState): MissionP
     workflowId: names.missionWorkflowId(missionId),
     phase: effectivePhase(state),
     reason: state.reason,
-    repo: state.repo,
-    ...(state.origin ? { origin: state.origin } : {}),
+    repo: withoutUrlCredentials(state.repo),
+    ...(state.origin ? { origin: withoutUrlCredentials(state.origin) } : {}),
     host: state.hostQueue ? hostOfQueue(state.hostQueue) : null,
     ...(state.previousHosts?.length ? { previousHosts: [...state.previousHosts] } : {}),
     paused: state.paused,

@@ -6,6 +6,7 @@
  */
 import type { SearchAttributePair } from '@temporalio/common';
 import { MissionPhase, MissionSpec, Runtime, SEARCH_ATTRIBUTE_KEYS, TaskSpec } from './types';
+import { withoutUrlCredentials } from './url-credentials';
 
 /**
  * Which of Flotilla's search attributes the namespace has (the shape of `MissionInput`'s flags):
@@ -41,7 +42,7 @@ export function missionStartAttributes(
   ];
   if (sets.storyAttributes)
     pairs.push(
-      { key: SEARCH_ATTRIBUTE_KEYS.repo, value: spec.repo },
+      { key: SEARCH_ATTRIBUTE_KEYS.repo, value: withoutUrlCredentials(spec.repo) },
       { key: SEARCH_ATTRIBUTE_KEYS.runtime, value: missionRuntimes(spec) },
       { key: SEARCH_ATTRIBUTE_KEYS.progress, value: 0 },
       { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: 0 },
@@ -68,7 +69,7 @@ export function taskStartAttributes(
   ];
   if (sets.storyAttributes)
     pairs.push(
-      { key: SEARCH_ATTRIBUTE_KEYS.repo, value: spec.repo },
+      { key: SEARCH_ATTRIBUTE_KEYS.repo, value: withoutUrlCredentials(spec.repo) },
       { key: SEARCH_ATTRIBUTE_KEYS.runtime, value: [task.agent.runtime] },
       { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(costUsd * 100) / 100 },
     );

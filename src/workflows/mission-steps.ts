@@ -16,6 +16,7 @@ import { taskDetails, taskSummary } from '../mission/describe';
 import { failureMessage } from '../mission/failures';
 import type { MissionProgress } from '../mission/progress';
 import { taskStartAttributes } from '../mission/search';
+import { withoutUrlCredentials } from '../mission/url-credentials';
 import { missionCurrentDetails } from '../mission/story';
 import { MissionPhase, MissionSpec, names, SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
 import { KeptAttributes, keepCurrentDetails, keepSearchAttributes } from './details';
@@ -116,7 +117,11 @@ export class MissionSteps {
       // continued as new carries it) the mission stays there.
       if (!spec.origin || !m.state.hostQueue || !m.state.hostRepo) {
         const claim = await anyWorker.claimHost.executeWithOptions(
-          { summary: line(spec.origin ? `claim a host for ${spec.origin}` : `claim the host of ${spec.repo}`) },
+          {
+            summary: line(
+              spec.origin ? `claim a host for ${withoutUrlCredentials(spec.origin)}` : `claim the host of ${spec.repo}`,
+            ),
+          },
           [{ repo: spec.repo, ...(spec.origin ? { origin: spec.origin } : {}) }],
         );
         m.state.hostQueue = claim.taskQueue;

@@ -168,8 +168,13 @@ test('run the quickstart: embedded dev server, every task merged, status --json 
     ]),
   );
 
-  // Running it again works: the example makes a fresh repository each time.
-  const again = await flotilla(['run', 'examples/quickstart/mission.yaml']);
+  // Running it again with the same id is refused while the first run's branches are in its
+  // repository (nothing is replaced); another id gets a fresh repository of its own.
+  const same = await flotilla(['run', 'examples/quickstart/mission.yaml']);
+  expect(same.code).toBe(2);
+  expect(same.stderr).toMatch(/ended mission "quickstart".*\n\s+fix: run with another id \(`--id quickstart-2`/);
+  expect(git(p.repo, 'rev-parse', p.integrationBranch)).toBe(p.integrationSha);
+  const again = await flotilla(['run', 'examples/quickstart/mission.yaml', '--id', 'quickstart-2']);
   expect(again.code).toBe(0);
   expect(again.stdout).not.toMatch(/starting the embedded dev server/);
 });

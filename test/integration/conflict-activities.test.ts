@@ -184,8 +184,10 @@ for (const f of process.env.FLOTILLA_CONFLICTS.split('\\n').filter(Boolean)) {
 console.log('kept ours: the import; theirs: metrics; config combined');
 `;
 
-test('a conflict set up, resolved by a command resolver through runAgent, checked, committed and recorded by rerere', async () => {
+test('a conflict set up, resolved by a command resolver through runAgent, checked, committed and recorded by rerere, the repository config untouched', async () => {
   const s = scene('conflict-ok');
+  // The user's repository config: Flotilla turns rerere on for its own commands only (`-c`).
+  const config = readFileSync(path.join(s.repo, '.git', 'config'), 'utf8');
   const p = await prepare(s);
   expect(p.worktree).toBe(path.join(home, 'worktrees', s.missionId, runId.replace(/-/g, ''), 'tasks', 'b.conflict'));
   expect(p.conflicted).toEqual(['app.txt']);
@@ -207,7 +209,7 @@ test('a conflict set up, resolved by a command resolver through runAgent, checke
   expect(git(p.worktree, 'rev-parse', 'HEAD')).toBe(s.onto);
   expect(readFileSync(path.join(p.worktree, 'other.txt'), 'utf8')).toBe('other, changed by b\n');
   expect(existsSync(path.join(p.worktree, '.env'))).toBe(true);
-  expect(git(s.repo, 'config', '--get', 'rerere.enabled')).toBe('true');
+  expect(readFileSync(path.join(s.repo, '.git', 'config'), 'utf8')).toEqual(config);
 
   // Unresolved: the markers are the problem.
   const before = await check(s, p);
@@ -249,6 +251,8 @@ test('a conflict set up, resolved by a command resolver through runAgent, checke
   expect(await check(s, again)).toEqual({ ok: true, problems: [] });
   // Committed again with the same date and identity: the very same commit.
   expect(await commit(s, again)).toEqual({ sha });
+  // Prepared, resolved, committed, replayed: the repository's config is byte for byte what it was.
+  expect(readFileSync(path.join(s.repo, '.git', 'config'), 'utf8')).toEqual(config);
 
   // `flotilla logs ID TASK --resolver` shows the resolver's transcript.
   const shown = await logs([s.missionId, 'b', '--resolver']);

@@ -6,7 +6,7 @@
  * agent; the integration branch holding only verified merges, one per task.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { names } from '../../src/mission/types';
 import { skipUpdate } from '../../src/workflows/messages';
@@ -87,8 +87,11 @@ test('two tasks editing the same lines: the resolver agent merges them, both sid
   expect(result.mergeQueue!.conflicts).toEqual([
     expect.objectContaining({ taskId: 'fr', files: ['shared.txt'], withTasks: ['en'], state: 'resolved', attempts: 1 }),
   ]);
-  // rerere recorded the resolution, so a rebuilt batch replays it.
-  expect(git(repo, 'config', 'rerere.enabled')).toBe('true');
+  // rerere recorded the resolution (a postimage in the shared rr-cache), so a rebuilt batch
+  // replays it; and it was on only for Flotilla's commands, never in the repository's config.
+  const rr = path.join(repo, '.git', 'rr-cache');
+  expect(readdirSync(rr).some((id) => existsSync(path.join(rr, id, 'postimage')))).toBe(true);
+  expect(() => git(repo, 'config', '--get', 'rerere.enabled')).toThrow();
   // Merged worktrees were removed; the conflict worktree too.
   expect(existsSync(path.join(workers!.home, 'worktrees', spec.id))).toBe(true);
   const left = git(repo, 'worktree', 'list', '--porcelain')

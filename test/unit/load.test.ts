@@ -274,6 +274,26 @@ test('origin: a path relative to the mission file, its default branch as base; U
   expect(originLocation('../shared/app.git', dir)).toBe(path.resolve(dir, '../shared/app.git'));
 });
 
+test('an origin URL with credentials is refused, and the refusal does not repeat them', async () => {
+  for (const origin of [
+    'https://someone:s3cr3t-t0ken@example.com/team/app.git',
+    'https://s3cr3t-t0ken@example.com/team/app.git',
+    'ssh://someone:s3cr3t-t0ken@example.com/team/app.git',
+  ]) {
+    const found = await problems(missionFile(`origin: ${origin}\n${minimal}`, 'mission.yaml', tempDir()));
+    const message = JSON.stringify(found);
+    expect(found).toEqual([
+      expect.objectContaining({
+        path: 'origin',
+        reason: expect.stringMatching(/credentials/),
+        fix: expect.stringMatching(/credential helper.*SSH key|SSH key.*credential helper/s),
+      }),
+    ]);
+    expect(found[0].fix).toMatch(/GIT_ASKPASS/);
+    expect(message).not.toContain('s3cr3t-t0ken');
+  }
+});
+
 test('origin: unreachable, an unknown base, combined with repo, scaffold or land: ff, or a too short hostLostAfter is refused', async () => {
   const dir = tempDir();
   const gone = await problems(missionFile(`origin: ./nowhere.git\n${minimal}`, 'mission.yaml', dir));

@@ -106,3 +106,58 @@ test("a task moved to another host gets its agent's own commit and its uncommitt
   expect(aside.some((f) => f.startsWith(`${path.basename(again.worktree)}.stale-`))).toBe(true);
   expect(existsSync(path.join(again.worktree, 'stale.txt'))).toBe(false);
 });
+
+test('a host presumed lost that fetched since cannot overwrite the task branch or checkpoint another host pushed', async () => {
+  const origin = bareOrigin();
+  const [homeA, homeB] = [tempDir('flotilla-home-a-'), tempDir('flotilla-home-b-')];
+  const [cloneA, cloneB] = [await ensureClone(homeA, origin), await ensureClone(homeB, origin)];
+  const branch = names.taskBranch('m', 'a');
+  const ref = names.checkpointRef('m', 'a');
+  const commitAll = (wt: string, file: string, text: string): void => {
+    writeFileSync(path.join(wt, file), text);
+    git(wt, 'add', file);
+    git(wt, 'commit', '--quiet', '-m', file);
+  };
+
+  // Host A works on the task and pushes its branch and a checkpoint.
+  const wtA = await ensureTaskWorktree(homeA, taskInput(cloneA, origin));
+  commitAll(wtA.worktree, 'a1.txt', 'A\n');
+  writeFileSync(path.join(wtA.worktree, 'wip-a.txt'), 'A wip\n');
+  await snapshotWorktree({ worktree: wtA.worktree, ref, exclude: [], message: 'ck A' });
+
+  // A is presumed lost; B takes the task over and pushes newer work: a commit and a checkpoint.
+  const wtB = await ensureTaskWorktree(homeB, taskInput(cloneB, origin, { fromOrigin: true }));
+  commitAll(wtB.worktree, 'b1.txt', 'B\n');
+  writeFileSync(path.join(wtB.worktree, 'wip-b.txt'), 'B wip\n');
+  const snapB = await snapshotWorktree({ worktree: wtB.worktree, ref, exclude: [], message: 'ck B' });
+  const [branchB, ckptB] = [git(origin, 'rev-parse', branch), git(origin, 'rev-parse', ref)];
+  expect(branchB).toBe(git(wtB.worktree, 'rev-parse', 'HEAD'));
+  expect(ckptB).toBe(snapB.sha);
+
+  // A was only stalled. Its routine work fetches the mission's refs (another task's worktree),
+  // which moves its remote-tracking refs to B's work...
+  await ensureTaskWorktree(homeA, taskInput(cloneA, origin, { taskId: 'other' }));
+  expect(git(cloneA, 'rev-parse', `refs/remotes/origin/${branch}`)).toBe(branchB);
+  // ...then its stale agent goes on: a commit, a checkpoint, the task's commit. Every push is refused.
+  commitAll(wtA.worktree, 'a2.txt', 'A again\n');
+  await expect(snapshotWorktree({ worktree: wtA.worktree, ref, exclude: [], message: 'ck A stale' })).rejects.toThrow(
+    /failed to push|rejected/,
+  );
+  await expect(pushTracked(wtA.worktree, ref)).rejects.toThrow(/failed to push|rejected/);
+  await expect(
+    new MockActivityEnvironment().run(createActivities({ home: homeA, hostQueue: 'q@a' }).checkpoint, {
+      worktree: wtA.worktree,
+      taskId: 'a',
+      title: 'a',
+      branch,
+      baseSha: git(origin, 'rev-parse', 'main'),
+      exclude: [],
+    }),
+  ).rejects.toThrow(/failed to push|rejected/);
+  // B's work is intact on the origin, and B itself still pushes.
+  expect(git(origin, 'rev-parse', branch)).toBe(branchB);
+  expect(git(origin, 'rev-parse', ref)).toBe(ckptB);
+  commitAll(wtB.worktree, 'b2.txt', 'B again\n');
+  await expect(pushTracked(wtB.worktree, `refs/heads/${branch}`)).resolves.toBe(true);
+  expect(git(origin, 'rev-parse', branch)).toBe(git(wtB.worktree, 'rev-parse', 'HEAD'));
+});

@@ -63,7 +63,7 @@ async function startAndMaybeFollow(file: string, opts: StartOptions, follow: boo
       say(
         `note: namespace ${config.namespace} lacks ${sets.searchAttributes ? "some of Flotilla's search attributes (progress, cost, repo, runtime)" : "Flotilla's search attributes"} and they could not be registered (no operator rights?): the mission runs without them, so \`flotilla list --phase/--repo\` and the Web UI cannot filter on them`,
       );
-    await prepareStart(client, loaded);
+    await prepareStart(client, loaded, config.home);
     const workflowId = await startMission(client, config, loaded, sets);
     say(`started mission ${missionId} (workflow ${workflowId}) on ${loaded.spec.repo}, base ${loaded.spec.base}`);
     const url = workflowUrl(config, workflowId);

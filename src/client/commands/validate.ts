@@ -20,7 +20,10 @@ export function register(program: Command): void {
         scaffoldRoot: path.join(loadConfig().home, 'repos'),
       });
       say(renderPlan(loaded.spec, loaded.waves, path.relative(process.cwd(), loaded.file) || loaded.file));
-      if (loaded.scaffoldDir) say(`  (the repository is created fresh from ${loaded.scaffoldDir} on each run)`);
+      if (loaded.scaffoldDir)
+        say(
+          `  (run creates the repository fresh from ${loaded.scaffoldDir}; one it made before is replaced only when nothing of a mission is left in it)`,
+        );
       say('valid');
     });
 }
