@@ -5,8 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { mergeWithoutWorktree, missingTasks, prDescription } from '../../src/activities/land';
-import { git, makeRepo } from '../helpers/git';
+import { fastForwardBase, mergeWithoutWorktree, missingTasks, prDescription } from '../../src/activities/land';
+import { git, makeRepo, mergeOnlyWork } from '../helpers/git';
 
 function commit(repo: string, file: string, content: string, message: string): string {
   writeFileSync(path.join(repo, file), content);
@@ -28,6 +28,24 @@ test('missingTasks: a task is in by ancestry or by patch; one whose change is no
   const tip = git(repo, 'rev-parse', 'HEAD');
   const tasks = ['merged', 'picked', 'lost', 'gone'].map((id) => ({ id, branch: `flotilla/m/tasks/${id}` }));
   expect(await missingTasks(repo, 'm', tip, tasks)).toEqual(['lost', 'gone']);
+});
+
+test('missingTasks: work that exists only in a merge commit of the task branch is missing; a squash merge of it is not', async () => {
+  const { repo, integration, branch } = mergeOnlyWork();
+  expect(await missingTasks(repo, 'm', integration, [{ id: 't', branch }])).toEqual(['t']);
+  // The same branch squashed onto the integration branch: all of its content is there.
+  git(repo, 'checkout', '--quiet', '-b', 'squashed', integration);
+  git(repo, 'merge', '--quiet', '--squash', branch);
+  git(repo, 'commit', '--quiet', '-m', 'squash t');
+  const squashed = git(repo, 'rev-parse', 'HEAD');
+  git(repo, 'checkout', '--quiet', 'main');
+  expect(await missingTasks(repo, 'm', squashed, [{ id: 't', branch }])).toEqual([]);
+  // Conservative: a later edit of the task's lines on the tip means "not merged" (a conflict).
+  git(repo, 'checkout', '--quiet', '-b', 'edited', squashed);
+  commit(repo, 'extra.txt', 'edited later\n', 'edit extra.txt');
+  const edited = git(repo, 'rev-parse', 'HEAD');
+  git(repo, 'checkout', '--quiet', 'main');
+  expect(await missingTasks(repo, 'm', edited, [{ id: 't', branch }])).toEqual(['t']);
 });
 
 test('mergeWithoutWorktree: a clean merge is a commit with both parents; a conflict names the files; nothing is checked out', async () => {
@@ -98,4 +116,64 @@ test('prDescription: a table of the tasks, the verify commands, and the notes a 
   );
   expect(body).toContain('- taskId: docs; files: README.md; resolution: kept both sections');
   expect(body).toContain('- sha: bbbbbbbb; ok: true');
+});
+
+describe('fastForwardBase refuses while git is in the middle of something on the base', () => {
+  /** A repository with a mission commit `to` on a branch of its own, ahead of main. */
+  function repoAhead() {
+    const repo = makeRepo({ 'README.md': '# r\n', 'f.txt': 'one\n' });
+    git(repo, 'checkout', '--quiet', '-b', 'mission');
+    const to = commit(repo, 'm.txt', 'm\n', 'the mission');
+    git(repo, 'checkout', '--quiet', 'main');
+    return { repo, to };
+  }
+
+  test.each([
+    [
+      'a rebase (merge backend), main checked out in a linked worktree',
+      (repo: string) => {
+        const wt = `${repo}-wt`;
+        git(repo, 'checkout', '--quiet', '--detach');
+        git(repo, 'worktree', 'add', '--quiet', wt, 'main');
+        expect(() => git(wt, 'rebase', '--quiet', '--exec', 'false', '--root')).toThrow();
+        return { wt, op: /a rebase of main is in progress in .*-wt/, advice: /rebase --abort/ };
+      },
+    ],
+    [
+      'a rebase (apply backend)',
+      (repo: string) => {
+        git(repo, 'checkout', '--quiet', '-b', 'side', 'main~0');
+        commit(repo, 'f.txt', 'side\n', 'side edits f');
+        git(repo, 'checkout', '--quiet', 'main');
+        commit(repo, 'f.txt', 'mine\n', 'main edits f');
+        expect(() => git(repo, 'rebase', '--apply', '--quiet', 'side')).toThrow();
+        return { wt: repo, op: /a rebase of main is in progress in /, advice: /rebase --continue/ };
+      },
+    ],
+    [
+      'a bisect',
+      (repo: string) => {
+        git(repo, 'bisect', 'start');
+        return { wt: repo, op: /a bisect of main is in progress in /, advice: /bisect reset/ };
+      },
+    ],
+    [
+      'a merge with nothing to commit',
+      (repo: string) => {
+        const side = git(repo, 'commit-tree', '-p', 'main', '-m', 'side', 'main^{tree}');
+        git(repo, 'merge', '--quiet', '--no-commit', '-s', 'ours', side);
+        return { wt: repo, op: /a merge is in progress in /, advice: /merge --abort/ };
+      },
+    ],
+  ])('%s: needs-human, the base does not move', async (_, start) => {
+    const { repo, to } = repoAhead();
+    const s = start(repo);
+    const before = git(repo, 'rev-parse', 'main');
+    const r = await fastForwardBase(repo, 'main', before, to, 'm');
+    expect(r).toMatchObject({ status: 'needs-human', reason: 'operation-in-progress' });
+    const message = (r as { message: string }).message;
+    expect(message).toMatch(s.op);
+    expect(message).toMatch(s.advice);
+    expect(git(repo, 'rev-parse', 'main')).toBe(before);
+  });
 });
