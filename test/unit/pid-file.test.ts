@@ -4,33 +4,17 @@
  * The "unrelated" processes here are real `sleep`s in groups of their own, and whether they survive
  * is read from the kernel.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { processStartTime } from '../../src/activities/pid-file';
 import { killStaleGroup, recordedGroup, writePidFile } from '../../src/activities/process';
+import { bystander, killBystanders } from '../helpers/bystander';
 import { processAlive } from '../helpers/missions';
 import { tempDir } from '../helpers/git';
 
 const dir = tempDir('flotilla-pid-');
-const started: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of started) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-});
-
-/** A process that is not Flotilla's agent: `sleep`, leader of a group of its own. */
-function bystander(): number {
-  const c = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
-  c.unref();
-  started.push(c);
-  return c.pid!;
-}
+afterAll(killBystanders);
 
 const bootId = (): string => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
@@ -74,17 +58,15 @@ test('processStartTime reads field 22 of /proc/<pid>/stat, also when the command
   // The command name (field 2) is the executable's file name: one with ") " in it shifts naive fields.
   const exe = path.join(dir, 'x) y (z');
   symlinkSync(execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim(), exe);
-  const c = spawn(exe, ['300'], { detached: true, stdio: 'ignore' });
-  c.unref();
-  started.push(c);
+  const pid = bystander({ program: exe });
   const uptime = (): number => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
   let stat = '';
   const deadline = Date.now() + 5000;
-  while (!stat.includes('(x) y (z)') && Date.now() < deadline) stat = readFileSync(`/proc/${c.pid}/stat`, 'utf8');
+  while (!stat.includes('(x) y (z)') && Date.now() < deadline) stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   expect(stat).toContain('(x) y (z)');
   // An independent reading: the process started just now, in clock ticks since boot (USER_HZ).
   const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  const startedSecondsAfterBoot = Number(processStartTime(c.pid!)) / hz;
+  const startedSecondsAfterBoot = Number(processStartTime(pid)) / hz;
   expect(Math.abs(uptime() - startedSecondsAfterBoot)).toBeLessThan(30);
   expect(processStartTime(999_999_999)).toBeUndefined();
 });

@@ -3,7 +3,6 @@
  * condition by condition, through both of its callers: the merge queue's `removeTaskWorktree`
  * activity and `flotilla clean`'s plan. Real git repositories, real processes for the agent.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { removeTaskWorktree } from '../../src/activities/cleanup';
@@ -11,19 +10,11 @@ import { paths } from '../../src/activities/config';
 import { writePidFile } from '../../src/activities/process';
 import { taskWorktreePath } from '../../src/activities/worktree-layout';
 import { planCleanup } from '../../src/client/clean';
+import { bystander, killBystanders } from '../helpers/bystander';
 import { git, makeRepo, tempDir } from '../helpers/git';
 
 const runId = '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee';
-const started: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of started) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-});
+afterAll(killBystanders);
 
 /**
  * A landed mission `m` whose task `t` is merged into main, its worktree where the merge queue puts
@@ -139,17 +130,15 @@ test('a merge in progress with nothing to commit: both keep it', async () => {
 
 test('an agent that still runs (a live group its PID file names): both keep it; a stale PID file naming a live unrelated process does not count', async () => {
   const t = landedTask();
-  const agent = spawn('sleep', ['300'], { detached: true, stdio: 'ignore', cwd: t.wt });
-  agent.unref();
-  started.push(agent);
-  writePidFile(t.pidFile, agent.pid!);
+  const agent = bystander({ cwd: t.wt });
+  writePidFile(t.pidFile, agent);
   const live = await judge(t);
-  expect(live.clean.kept).toBe(`an agent still runs in it (process group ${agent.pid})`);
+  expect(live.clean.kept).toBe(`an agent still runs in it (process group ${agent})`);
   expect(live.clean.branchRemoved).toBe(false);
-  expect(live.activity).toBe(`an agent still runs in it (process group ${agent.pid})`);
+  expect(live.activity).toBe(`an agent still runs in it (process group ${agent})`);
 
   // The same PID in a file from before a reboot (no identity): not an agent of this task.
-  writeFileSync(t.pidFile, `${agent.pid}\n`);
+  writeFileSync(t.pidFile, `${agent}\n`);
   const stale = await judge(t);
   expect(stale.clean).toEqual({ kept: null, removed: true, branchRemoved: true });
   expect(stale.activity).toBeNull();
