@@ -35,10 +35,9 @@ export { prDescription } from './land-pr';
 export { archiveRef, missingTasks, notInByPatch } from './merged';
 
 /** The command that runs a landing again: `opts.rerun`, else `flotilla land <id>` with the mode's flags. */
-function rerunCommand(input: LandMissionInput, opts: LandOptions): string {
+function rerunCommand(input: LandMissionInput, opts: LandOptions, remote: string | null): string {
   if (opts.rerun) return opts.rerun;
-  const flags =
-    input.mode === 'ff' ? [] : ['--push', input.remote ?? 'REMOTE', ...(input.mode === 'pr' ? ['--pr'] : [])];
+  const flags = remote === null ? [] : ['--push', remote, ...(input.mode === 'pr' ? ['--pr'] : [])];
   return ['flotilla', 'land', input.missionId, ...flags].map(shellQuote).join(' ');
 }
 
@@ -87,7 +86,7 @@ function landed(l: Landing, r: Partial<Outcome> & Pick<Outcome, 'landed' | 'base
  */
 export async function landMission(input: LandMissionInput, opts: LandOptions): Promise<LandResult> {
   const remote = input.mode === 'ff' ? null : (input.remote ?? (await defaultRemote(input.repo, input.baseBranch)));
-  const rerun = rerunCommand(input, opts);
+  const rerun = rerunCommand(input, opts, remote);
   const l: Landing = { input, opts, remote, rerun, again: `run \`${rerun}\` again` };
   const baseTip = await baseTipOf(l);
   if (typeof baseTip === 'object' && baseTip !== null) return baseTip;

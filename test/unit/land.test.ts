@@ -6,7 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fastForwardBase, mergeWithoutWorktree, missingTasks, prDescription } from '../../src/activities/land';
-import { git, makeRepo, mergeOnlyWork } from '../helpers/git';
+import { fixAdvice } from '../../src/activities/land-verify';
+import { git, makeRepo, mergeOnlyWork, tempDir } from '../helpers/git';
 
 function commit(repo: string, file: string, content: string, message: string): string {
   writeFileSync(path.join(repo, file), content);
@@ -176,4 +177,46 @@ describe('fastForwardBase refuses while git is in the middle of something on the
     expect(message).toMatch(s.advice);
     expect(git(repo, 'rev-parse', 'main')).toBe(before);
   });
+});
+
+test('fixAdvice: --push merges the remote base with git pull, names are shell-quoted, and a worktree that has the branch is used as it is', async () => {
+  const repo = makeRepo();
+  git(repo, 'branch', 'flotilla/m/integration');
+  const home = tempDir('flotilla land home ');
+  const own = path.join(home, 'worktrees', 'm', '0123456789abcdef', 'integration');
+  const input = {
+    missionId: 'm',
+    repo,
+    baseBranch: 'main',
+    baseSha: 'a'.repeat(40),
+    integrationBranch: 'flotilla/m/integration',
+    integrationSha: 'b'.repeat(40),
+    tasks: [],
+    verify: [],
+    verifyTimeoutMs: 1000,
+    integrationWorktree: own,
+    mode: 'push' as const,
+  };
+  const fix = { kind: 'conflict' as const, files: ["it's.txt"], mergeBase: true, remote: 'origin' };
+  const q = (p: string): string => `'${p}'`;
+  const made = path.join(path.dirname(own), 'integration-fix');
+  expect((await fixAdvice(input, fix, 'flotilla land m --push origin')).split('\n').slice(1)).toEqual([
+    `    git -C ${repo} worktree add ${q(made)} flotilla/m/integration`,
+    `    git -C ${q(made)} pull --no-rebase --no-edit origin main`,
+    `    # your part: resolve the conflicts in it's.txt (in ${made}), then:`,
+    `    git -C ${q(made)} add -- 'it'\\''s.txt'`,
+    `    git -C ${q(made)} commit --no-edit`,
+    '    flotilla land m --push origin',
+  ]);
+  const mine = path.join(tempDir('flotilla-land-'), 'my checkout');
+  git(repo, 'worktree', 'add', '--quiet', mine, 'flotilla/m/integration');
+  const advice = await fixAdvice(input, { ...fix, kind: 'verify', failedCommand: 'npm test' }, 'flotilla land m');
+  expect(advice).toContain(`Fix it on flotilla/m/integration, in ${mine}, where it is checked out`);
+  expect(advice.split('\n').slice(1)).toEqual([
+    `    git -C ${q(mine)} pull --no-rebase --no-edit origin main`,
+    `    # your part: make \`npm test\` pass (in ${mine}), then:`,
+    `    git -C ${q(mine)} add --all`,
+    `    git -C ${q(mine)} commit -m 'Fix the mission verify of m'`,
+    '    flotilla land m',
+  ]);
 });
