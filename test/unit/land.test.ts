@@ -159,6 +159,26 @@ describe('fastForwardBase refuses while git is in the middle of something on the
       },
     ],
     [
+      'a cherry-pick that stopped at a conflict',
+      (repo: string) => {
+        git(repo, 'checkout', '--quiet', '-b', 'side', 'main');
+        const side = commit(repo, 'f.txt', 'side\n', 'side edits f');
+        git(repo, 'checkout', '--quiet', 'main');
+        commit(repo, 'f.txt', 'mine\n', 'main edits f');
+        expect(() => git(repo, 'cherry-pick', side)).toThrow();
+        return { wt: repo, op: /a cherry-pick is in progress in /, advice: /cherry-pick --abort/ };
+      },
+    ],
+    [
+      'a revert that stopped at a conflict',
+      (repo: string) => {
+        const first = commit(repo, 'f.txt', 'two\n', 'f two');
+        commit(repo, 'f.txt', 'three\n', 'f three');
+        expect(() => git(repo, 'revert', '--no-edit', first)).toThrow();
+        return { wt: repo, op: /a revert is in progress in /, advice: /revert --abort/ };
+      },
+    ],
+    [
       'a merge with nothing to commit',
       (repo: string) => {
         const side = git(repo, 'commit-tree', '-p', 'main', '-m', 'side', 'main^{tree}');
