@@ -6,9 +6,10 @@
  */
 import execa from 'execa';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandLine } from '../mission/types';
+import { pidFileLine, readPidFile, sameGroup } from './pid-file';
 import { WORKER_SECRET } from './redact';
 
 const liveGroups = new Set<number>();
@@ -152,31 +153,42 @@ function watchGroup(pgid: number): void {
   }
 }
 
-/** PID file of the agent group of a task: `$FLOTILLA_HOME/runs/<missionId>/<taskId>/agent.pid`. */
+/**
+ * PID file of the agent group of a task: `$FLOTILLA_HOME/runs/<missionId>/<taskId>/agent.pid`,
+ * with the group leader's identity (start time, boot: see pid-file.ts) so that a stale file is
+ * never taken for a live agent.
+ */
 export function writePidFile(file: string, pgid: number): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${pgid}\n`);
+  writeFileSync(file, pidFileLine(pgid));
 }
 
 /** Removes the PID file only if it still names `pgid` (a later attempt may own it by now). */
 export function removePidFile(file: string, pgid: number): void {
-  try {
-    if (Number(readFileSync(file, 'utf8').trim()) === pgid) rmSync(file, { force: true });
-  } catch {
-    // Already gone.
-  }
+  if (readPidFile(file)?.pgid === pgid) rmSync(file, { force: true });
 }
 
 /**
- * Kills the process group recorded in `file` if it is still alive: an agent left by an earlier
- * attempt whose worker died. Two agents must never run in one worktree at once.
+ * The process group a PID file names, when it is alive and still the group that wrote the file
+ * (its leader's start time and boot match: `sameGroup`); undefined otherwise (no file, a stale one).
+ */
+export function recordedGroup(file: string): number | undefined {
+  const recorded = readPidFile(file);
+  return recorded && sameGroup(recorded) && groupAlive(recorded.pgid) ? recorded.pgid : undefined;
+}
+
+/**
+ * Kills the process group recorded in `file` if it is still alive and still the group that wrote
+ * the file: an agent left by an earlier attempt whose worker died. Two agents must never run in
+ * one worktree at once. A stale file (another boot, a reused PID, no identity) is removed and
+ * nothing is killed.
  * @returns the pgid killed, or undefined when there was none
  */
 export async function killStaleGroup(file: string): Promise<number | undefined> {
   if (!existsSync(file)) return undefined;
-  const pgid = Number(readFileSync(file, 'utf8').trim());
+  const pgid = recordedGroup(file);
   rmSync(file, { force: true });
-  if (!Number.isInteger(pgid) || pgid <= 1 || !groupAlive(pgid)) return undefined;
+  if (pgid === undefined) return undefined;
   await terminateGroup(pgid, 1000);
   return pgid;
 }

@@ -6,19 +6,28 @@
  * The rules keep anyone's work safe:
  * - a running mission's things are all kept;
  * - a task branch goes only when its work is in the base or the integration branch (by commit,
- *   or by patch: `git cherry`) and its worktree is clean; the integration branch only once it
- *   landed (its tip is in the base); checkpoints only of a landed mission's merged tasks; a
- *   candidate ref only when its commits are in the base or the integration branch;
- * - a worktree with modified tracked or untracked (not ignored) files is kept, with the files;
+ *   or all of its changes: `workIn`, src/activities/merged.ts) and its worktree may go; the
+ *   integration branch only once it landed (its tip is in the base); checkpoints only of a landed
+ *   mission's merged tasks; a candidate ref only when its commits are in the base or the
+ *   integration branch;
+ * - a worktree goes only when nothing in it can be lost: the rule `whyKeepWorktree`
+ *   (src/activities/worktree-safety.ts: no live agent, no git operation in progress, HEAD held by
+ *   a ref, no modified tracked or untracked (not ignored) files), the same the merge queue
+ *   applies; a kept worktree keeps its branch;
  * - every branch deleted is first recorded as `refs/flotilla/archive/<mission>/<leaf>`, and
  *   deleted with `git branch -d` (never `-D`); worktrees with `git worktree remove` (never forced).
  */
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import execa from 'execa';
-import { git, GitError, isAncestor, listWorktrees, resolveRef, withRepoLock, WorktreeEntry } from '../activities/git';
-import { archiveRef, notInByPatch } from '../activities/land';
+import { paths } from '../activities/config';
+import { git, isAncestor, resolveRef } from '../activities/git';
+import { archiveRef, workIn } from '../activities/merged';
+import { whyKeepWorktree, worktreeStates, WorktreeState } from '../activities/worktree-safety';
 import { names } from '../mission/types';
+import { FlotillaWorktree, flotillaWorktree } from './clean-find';
+
+export { CleanOutcome, executeCleanup } from './clean-execute';
+export { missionsIn, repositoryOf } from './clean-find';
 
 export type CleanKind =
   | 'task-worktree'
@@ -70,109 +79,6 @@ export interface CleanPlan {
   keep: KeptItem[];
 }
 
-const MISSION_ID = '[a-z0-9][a-z0-9-]{0,62}';
-
-/**
- * The main worktree of the repository that holds `dir`.
- * @throws GitError when `dir` is not in a git repository
- */
-export async function repositoryOf(dir: string): Promise<string> {
-  const main = (await listWorktrees(dir))[0];
-  return main.path;
-}
-
-/** Mission ids with anything in the repository: branches, refs, or worktrees under `$FLOTILLA_HOME`. */
-export async function missionsIn(repo: string, home: string): Promise<string[]> {
-  const ids = new Set<string>();
-  const refs = await git(repo, [
-    'for-each-ref',
-    '--format=%(refname)',
-    'refs/heads/flotilla/',
-    'refs/flotilla/checkpoints/',
-    'refs/flotilla/candidates/',
-  ]);
-  const re = new RegExp(`^refs/(?:heads/flotilla|flotilla/checkpoints|flotilla/candidates)/(${MISSION_ID})(?:/|$)`);
-  for (const ref of refs.split('\n')) {
-    const m = re.exec(ref);
-    if (m) ids.add(m[1]);
-  }
-  for (const w of await listWorktrees(repo)) {
-    const id = flotillaWorktree(w, home)?.mission;
-    if (id) ids.add(id);
-  }
-  return [...ids].sort();
-}
-
-/**
- * What a worktree is to Flotilla, from its branch or its folder (`<home>/worktrees/<mission>/<run>/…`,
- * also a worker's own `$FLOTILLA_HOME`, recognised by that layout): or undefined for anyone else's.
- * The main worktree is never Flotilla's.
- */
-function flotillaWorktree(
-  w: WorktreeEntry,
-  home: string,
-): { mission: string; kind: 'task' | 'integration' | 'conflict'; task?: string } | undefined {
-  if (w.main) return undefined;
-  const byBranch = w.branch && new RegExp(`^flotilla/(${MISSION_ID})/(integration|tasks/(.+))$`).exec(w.branch);
-  const layout = new RegExp(`/worktrees/(${MISSION_ID})/[0-9a-f]{8,}/(integration|tasks/([^/]+)|.+)$`).exec(w.path);
-  const underHome = w.path.startsWith(path.join(home, 'worktrees') + path.sep);
-  if (byBranch && (underHome || layout)) {
-    return byBranch[2] === 'integration'
-      ? { mission: byBranch[1], kind: 'integration' }
-      : { mission: byBranch[1], kind: 'task', task: byBranch[3] };
-  }
-  if (!layout) return undefined;
-  if (layout[2] === 'integration') return { mission: layout[1], kind: 'integration' };
-  if (layout[3]) return { mission: layout[1], kind: 'task', task: layout[3] };
-  return { mission: layout[1], kind: 'conflict' };
-}
-
-/**
- * Why the worktree is not clean (modified tracked files, untracked files that are not ignored),
- * or null. Copies of the mission's `copy` files identical to the repository's do not count: they
- * go into `copies`, removed before `git worktree remove`.
- */
-async function dirtiness(
-  repo: string,
-  wt: string,
-  copy: string[],
-): Promise<{ reason: string | null; copies: string[] }> {
-  if (!existsSync(wt)) return { reason: null, copies: [] };
-  const r = await execa('git', ['status', '--porcelain=v1', '-z', '--untracked-files=all'], {
-    cwd: wt,
-    reject: false,
-    stdin: 'ignore',
-  });
-  if (r.exitCode !== 0) return { reason: `git status fails there: ${r.stderr.trim()}`, copies: [] };
-  const modified: string[] = [];
-  const untracked: string[] = [];
-  const copies: string[] = [];
-  const entries = r.stdout.split('\0').filter(Boolean);
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i];
-    const [code, file] = [e.slice(0, 2), e.slice(3)];
-    if (code[0] === 'R' || code[0] === 'C') i++; // the rename's source follows
-    if (code !== '??') modified.push(file);
-    else if (copy.includes(file) && sameFile(path.join(repo, file), path.join(wt, file))) copies.push(file);
-    else untracked.push(file);
-  }
-  const parts: string[] = [];
-  if (modified.length) parts.push(`modified: ${list(modified)}`);
-  if (untracked.length) parts.push(`untracked: ${list(untracked)}`);
-  return { reason: parts.length ? `uncommitted changes (${parts.join('; ')})` : null, copies };
-}
-
-function sameFile(a: string, b: string): boolean {
-  try {
-    return statSync(a).isFile() && statSync(b).isFile() && readFileSync(a).equals(readFileSync(b));
-  } catch {
-    return false;
-  }
-}
-
-const list = (files: string[]): string =>
-  files.length > 5 ? `${files.slice(0, 5).join(', ')} and ${files.length - 5} more` : files.join(', ');
-
 /** Refs under `prefix` with their SHAs. */
 async function refsUnder(repo: string, prefix: string): Promise<Array<{ ref: string; sha: string }>> {
   const out = await git(repo, ['for-each-ref', '--format=%(refname) %(objectname)', prefix]);
@@ -183,6 +89,31 @@ async function refsUnder(repo: string, prefix: string): Promise<Array<{ ref: str
       const [ref, sha] = l.split(' ');
       return { ref, sha };
     });
+}
+
+const short = (ref: string): string => ref.replace(/^refs\/heads\//, '');
+
+type Ref = { ref: string; sha: string };
+type Ours = { w: WorktreeState; what: FlotillaWorktree };
+
+/** One mission's things and facts while its plan is made. */
+interface Planning {
+  id: string;
+  repo: string;
+  home: string;
+  worktrees: WorktreeState[];
+  ours: Ours[];
+  taskBranches: Ref[];
+  intRef: Ref | undefined;
+  /** The integration branch's short name. */
+  ib: string;
+  base: string | undefined;
+  landed: boolean;
+  copy: string[];
+  remove: (item: CleanItem) => void;
+  keep: (item: CleanItem, reason: string) => void;
+  /** The ref holding `sha` (the base, then the integration branch), 'patch' when only its work is there, or null. */
+  mergedInto: (sha: string) => Promise<string | 'patch' | null>;
 }
 
 /**
@@ -197,237 +128,183 @@ export async function planCleanup(
   facts: Map<string, MissionFacts>,
 ): Promise<CleanPlan> {
   const plan: CleanPlan = { repo, missions: missionIds, remove: [], keep: [] };
-  const worktrees = await listWorktrees(repo);
-  const mainBranch = worktrees[0]?.branch ?? undefined;
+  const worktrees = await worktreeStates(repo);
   for (const id of missionIds) {
-    const f = facts.get(id) ?? { running: false };
     const remove = (item: CleanItem): void => void plan.remove.push(item);
     const keep = (item: CleanItem, reason: string): void => void plan.keep.push({ ...item, reason });
-
-    const ours = worktrees.map((w) => ({ w, what: flotillaWorktree(w, home) })).filter((x) => x.what?.mission === id);
+    const ours = worktrees.flatMap((w) => {
+      const what = flotillaWorktree(w, home);
+      return what?.mission === id ? [{ w, what }] : [];
+    });
     const branches = await refsUnder(repo, `refs/heads/flotilla/${id}/`);
     const ib = names.integrationBranch(id);
     const intRef = branches.find((b) => b.ref === `refs/heads/${ib}`);
     const taskBranches = branches.filter((b) => b !== intRef);
     const checkpoints = await refsUnder(repo, `refs/flotilla/checkpoints/${id}/`);
-    const candidates = [
-      ...(await refsUnder(repo, `refs/flotilla/candidates/${id}`)).filter(
-        (c) => c.ref === `refs/flotilla/candidates/${id}` || c.ref.startsWith(`refs/flotilla/candidates/${id}/`),
-      ),
-    ];
-    const worktreeItem = (x: (typeof ours)[number]): CleanItem => ({
-      mission: id,
-      kind: `${x.what!.kind}-worktree`,
-      name: x.w.branch ?? path.basename(x.w.path),
-      path: x.w.path,
-    });
-
+    const candidates = (await refsUnder(repo, `refs/flotilla/candidates/${id}`)).filter(
+      (c) => c.ref === `refs/flotilla/candidates/${id}` || c.ref.startsWith(`refs/flotilla/candidates/${id}/`),
+    );
+    const f = facts.get(id) ?? { running: false };
     if (f.running) {
       const why = 'in use by a running mission';
-      for (const x of ours) keep(worktreeItem(x), why);
+      for (const x of ours) keep(worktreeItem(id, x), why);
       for (const b of taskBranches) keep({ mission: id, kind: 'task-branch', name: short(b.ref), sha: b.sha }, why);
       if (intRef) keep({ mission: id, kind: 'integration-branch', name: ib, sha: intRef.sha }, why);
       for (const c of candidates) keep({ mission: id, kind: 'candidate-ref', name: c.ref, sha: c.sha }, why);
       for (const c of checkpoints) keep({ mission: id, kind: 'checkpoint-ref', name: c.ref, sha: c.sha }, why);
       continue;
     }
-
-    const base = f.base ?? mainBranch;
+    const base = f.base ?? worktrees[0]?.branch ?? undefined;
     const baseTip = base ? await resolveRef(repo, `refs/heads/${base}`) : undefined;
     const intTip = intRef?.sha ?? (await resolveRef(repo, archiveRef(id, 'integration')));
     const landed = !!(intTip && baseTip && (await isAncestor(repo, intTip, baseTip)));
-    const copy = f.copy ?? [];
-
-    /** The ref holding `sha` (the base, then the integration branch), 'patch' when only its patches are there, or null. */
     const mergedInto = async (sha: string): Promise<string | 'patch' | null> => {
       if (baseTip && (await isAncestor(repo, sha, baseTip))) return `refs/heads/${base}`;
       if (intTip && (await isAncestor(repo, sha, intTip))) return intRef ? intRef.ref : archiveRef(id, 'integration');
-      for (const upstream of [baseTip, intTip])
-        if (upstream && !(await notInByPatch(repo, upstream, sha))) return 'patch';
+      for (const tip of [baseTip, intTip]) if (tip && (await workIn(repo, tip, sha))) return 'patch';
       return null;
     };
-    const notMergedWhy = `not merged: it has commits whose changes are in neither ${base ?? 'the base branch'} nor ${ib}`;
-
-    // Task branches, with the worktrees that have them checked out.
-    const mergedTasks = new Set<string>();
-    const handled = new Set<string>();
-    for (const b of taskBranches) {
-      const name = short(b.ref);
-      const leaf = name.split('/').pop()!;
-      const item: CleanItem = { mission: id, kind: 'task-branch', name, sha: b.sha };
-      const holder = worktrees.find((w) => w.branch === name && !w.prunable);
-      const x = ours.find((o) => o.w.branch === name);
-      if (x) handled.add(x.w.path);
-      if (holder && !x) {
-        keep(item, `checked out in ${holder.path}, which is not Flotilla's`);
-        continue;
-      }
-      const into = await mergedInto(b.sha);
-      if (into && name.startsWith(`flotilla/${id}/tasks/`)) mergedTasks.add(leaf);
-      if (!into) {
-        keep(item, notMergedWhy);
-        if (x) keep(worktreeItem(x), `its branch ${name} is not merged`);
-        continue;
-      }
-      if (x) {
-        const wt = worktreeItem(x);
-        if (x.w.locked) {
-          keep(wt, 'locked (git worktree unlock it first)');
-          keep(item, `checked out in the locked worktree ${x.w.path}`);
-          continue;
-        }
-        const d = await dirtiness(repo, x.w.path, copy);
-        if (d.reason) {
-          keep(wt, d.reason);
-          keep(item, `checked out in ${x.w.path}, which has uncommitted changes`);
-          continue;
-        }
-        remove({ ...wt, copies: d.copies });
-      }
-      remove({
-        ...item,
-        archive: archiveRef(id, leaf),
-        mergedInto: into === 'patch' ? undefined : into,
-      });
-    }
-
-    // Worktrees whose branch is not a task branch of the mission: conflicts, detached tasks, the integration.
-    let integrationWorktreeKept = false;
-    for (const x of ours) {
-      if (handled.has(x.w.path)) continue;
-      const item = worktreeItem(x);
-      if (x.what!.kind === 'integration') {
-        if (!landed) {
-          keep(item, `${ib} has not landed on ${base ?? 'the base branch'}`);
-          integrationWorktreeKept = integrationWorktreeKept || x.w.branch === ib;
-          continue;
-        }
-      } else if (x.w.branch && x.w.branch !== ib) {
-        keep(item, `has ${x.w.branch} checked out, which is not one of the mission's branches`);
-        continue;
-      }
-      if (x.w.locked) {
-        keep(item, 'locked (git worktree unlock it first)');
-        integrationWorktreeKept = integrationWorktreeKept || x.w.branch === ib;
-        continue;
-      }
-      const d = await dirtiness(repo, x.w.path, copy);
-      if (d.reason) {
-        keep(item, d.reason);
-        integrationWorktreeKept = integrationWorktreeKept || x.w.branch === ib;
-        continue;
-      }
-      remove({ ...item, copies: d.copies });
-    }
-
-    if (intRef) {
-      const item: CleanItem = { mission: id, kind: 'integration-branch', name: ib, sha: intRef.sha };
-      const foreign = worktrees.find((w) => w.branch === ib && !w.prunable && !ours.some((o) => o.w === w));
-      if (!landed) keep(item, `not landed: its tip is not in ${base ?? 'the base branch'} (flotilla land ${id})`);
-      else if (foreign) keep(item, `checked out in ${foreign.path}, which is not Flotilla's`);
-      else if (integrationWorktreeKept) keep(item, 'checked out in the integration worktree, which is kept');
-      else remove({ ...item, archive: archiveRef(id, 'integration'), mergedInto: `refs/heads/${base}` });
-    }
-
+    const p: Planning = {
+      ...{ id, repo, home, worktrees, ours, taskBranches, intRef, ib, base, landed, copy: f.copy ?? [] },
+      ...{ remove, keep, mergedInto },
+    };
+    const { mergedTasks, handled } = await planTaskBranches(p);
+    const integrationWorktreeKept = await planOtherWorktrees(p, handled);
+    planIntegrationBranch(p, integrationWorktreeKept);
     for (const c of candidates) {
       const item: CleanItem = { mission: id, kind: 'candidate-ref', name: c.ref, sha: c.sha };
       const into = await mergedInto(c.sha);
       if (into && into !== 'patch') remove(item);
       else keep(item, `holds merges that are in neither ${base ?? 'the base branch'} nor ${ib}`);
     }
-
-    for (const c of checkpoints) {
-      const item: CleanItem = { mission: id, kind: 'checkpoint-ref', name: c.ref, sha: c.sha };
-      const task = c.ref.slice(`refs/flotilla/checkpoints/${id}/`.length);
-      if (!landed) {
-        keep(item, `the mission has not landed: it may hold work in progress`);
-        continue;
-      }
-      const branchGone = !taskBranches.some((b) => short(b.ref) === names.taskBranch(id, task));
-      const archived = branchGone ? await resolveRef(repo, archiveRef(id, task)) : undefined;
-      const merged = mergedTasks.has(task) || (archived !== undefined && (await mergedInto(archived)) !== null);
-      if (merged) remove(item);
-      else keep(item, `task ${task}'s branch is not merged: the checkpoint may hold its only copy of work in progress`);
-    }
+    await planCheckpoints(p, checkpoints, mergedTasks);
   }
   return plan;
 }
 
-const short = (ref: string): string => ref.replace(/^refs\/heads\//, '');
-
-/** What {@link executeCleanup} did. */
-export interface CleanOutcome {
-  removed: CleanItem[];
-  /** What git refused (someone changed it since the plan), with git's reason. */
-  failed: KeptItem[];
+function worktreeItem(mission: string, x: Ours): CleanItem {
+  return { mission, kind: `${x.what.kind}-worktree`, name: x.w.branch ?? path.basename(x.w.path), path: x.w.path };
 }
-
-/** The order removals go in: worktrees before the branches they have checked out, branches before refs. */
-const ORDER: CleanKind[] = [
-  'task-worktree',
-  'conflict-worktree',
-  'task-branch',
-  'integration-worktree',
-  'integration-branch',
-  'candidate-ref',
-  'checkpoint-ref',
-];
 
 /**
- * Removes what the plan says, under the repository's lock (no Flotilla worker changes it
- * meanwhile). A branch's tip is recorded under its archive ref first (a different commit already
- * there: a second one, `<leaf>.<ms>`); `git branch -d` then deletes it, told (as its upstream)
- * the ref that holds its tip so that its own merged check runs against it; a branch whose work
- * is there by patch only is checked against its archive ref. Refs are deleted with
- * compare-and-swap. Whatever git refuses is reported, never forced.
+ * Why Flotilla's worktree `x` must stay ({@link whyKeepWorktree}: a live agent, an operation in
+ * progress, HEAD on a commit only it holds, changes; or it is locked), or null with the identical
+ * `copy` files to delete before removing it.
  */
-export async function executeCleanup(plan: CleanPlan): Promise<CleanOutcome> {
-  const { repo } = plan;
-  const outcome: CleanOutcome = { removed: [], failed: [] };
-  const items = [...plan.remove].sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
-  await withRepoLock(repo, async () => {
-    for (const item of items) {
-      try {
-        if (item.kind.endsWith('-worktree')) {
-          for (const c of item.copies ?? []) rmSync(path.join(item.path!, c), { force: true });
-          await git(repo, ['worktree', 'remove', item.path!]);
-        } else if (item.kind.endsWith('-branch')) {
-          const archived = await archive(repo, item.archive!, item.sha!);
-          item.archive = archived;
-          await deleteBranch(repo, item.name, item.mergedInto ?? archived);
-        } else {
-          await git(repo, ['update-ref', '-d', item.name, item.sha!]);
-        }
-        outcome.removed.push(item);
-      } catch (err) {
-        const why = err instanceof GitError ? err.output.trim().split('\n').pop()! : (err as Error).message;
-        outcome.failed.push({ ...item, reason: `git refused: ${why}` });
-      }
-    }
+async function worktreeVerdict(p: Planning, x: Ours): Promise<{ reason: string | null; copies: string[] }> {
+  if (x.w.locked) return { reason: 'locked (git worktree unlock it first)', copies: [] };
+  if (!existsSync(x.w.path)) return { reason: null, copies: [] };
+  const task = x.what.task;
+  const runDir = task
+    ? x.what.kind === 'conflict'
+      ? paths.resolverDir(p.home, p.id, task)
+      : paths.runDir(p.home, p.id, task)
+    : undefined;
+  const r = await whyKeepWorktree({
+    repo: p.repo,
+    worktree: x.w.path,
+    copy: p.copy,
+    pidFiles: runDir ? [path.join(runDir, 'agent.pid')] : [],
   });
-  return outcome;
+  return { reason: r.reason, copies: r.identicalCopies };
 }
 
-/** Records `sha` under `ref` (or `<ref>.<ms>` when `ref` holds another commit). @returns the ref used */
-async function archive(repo: string, ref: string, sha: string): Promise<string> {
-  const there = await resolveRef(repo, ref);
-  if (there === sha) return ref;
-  // Task ids have no dots, so `<leaf>.<ms>` never collides with another task's archive.
-  const name = there ? `${ref}.${Date.now()}` : ref;
-  // The empty old value: create it, never overwrite.
-  await git(repo, ['update-ref', '-m', 'flotilla clean: archive before deleting the branch', name, sha, '']);
-  return name;
+/**
+ * Task branches, with Flotilla's worktrees that use them (checked out, or being rebased or
+ * bisected there): a branch goes when its work is merged and its worktree (if any) may go.
+ * @returns the merged tasks' ids and the worktrees judged here
+ */
+async function planTaskBranches(p: Planning): Promise<{ mergedTasks: Set<string>; handled: Set<string> }> {
+  const mergedTasks = new Set<string>();
+  const handled = new Set<string>();
+  const notMergedWhy = `not merged: it has commits whose changes are in neither ${p.base ?? 'the base branch'} nor ${p.ib}`;
+  for (const b of p.taskBranches) {
+    const name = short(b.ref);
+    const leaf = name.split('/').pop()!;
+    const item: CleanItem = { mission: p.id, kind: 'task-branch', name, sha: b.sha };
+    const holder = p.worktrees.find((w) => w.holds === name && !w.prunable);
+    const x = p.ours.find((o) => o.w.holds === name);
+    if (x) handled.add(x.w.path);
+    if (holder && !x) {
+      p.keep(item, `checked out in ${holder.path}, which is not Flotilla's`);
+      continue;
+    }
+    const into = await p.mergedInto(b.sha);
+    if (!into) {
+      p.keep(item, notMergedWhy);
+      if (x) p.keep(worktreeItem(p.id, x), `its branch ${name} is not merged`);
+      continue;
+    }
+    if (name.startsWith(`flotilla/${p.id}/tasks/`)) mergedTasks.add(leaf);
+    if (x) {
+      const v = await worktreeVerdict(p, x);
+      if (v.reason) {
+        p.keep(worktreeItem(p.id, x), v.reason);
+        p.keep(item, `checked out in ${x.w.path}, which is kept (${v.reason})`);
+        continue;
+      }
+      p.remove({ ...worktreeItem(p.id, x), copies: v.copies });
+    }
+    p.remove({ ...item, archive: archiveRef(p.id, leaf), mergedInto: into === 'patch' ? undefined : into });
+  }
+  return { mergedTasks, handled };
 }
 
-/** `git branch -d` with `upstream` as the branch's upstream for its merged check (the config goes with the branch). */
-async function deleteBranch(repo: string, branch: string, upstream: string): Promise<void> {
-  await git(repo, ['config', `branch.${branch}.remote`, '.']);
-  await git(repo, ['config', `branch.${branch}.merge`, upstream]);
-  try {
-    await git(repo, ['branch', '-d', branch]);
-  } catch (err) {
-    await git(repo, ['config', '--unset', `branch.${branch}.remote`]).catch(() => undefined);
-    await git(repo, ['config', '--unset', `branch.${branch}.merge`]).catch(() => undefined);
-    throw err;
+/**
+ * Flotilla's worktrees whose branch is not a task branch of the mission: conflicts, detached
+ * tasks, the integration worktree (only once the mission landed).
+ * @returns whether a worktree that has the integration branch checked out is kept
+ */
+async function planOtherWorktrees(p: Planning, handled: Set<string>): Promise<boolean> {
+  let integrationWorktreeKept = false;
+  for (const x of p.ours) {
+    if (handled.has(x.w.path)) continue;
+    const item = worktreeItem(p.id, x);
+    const hasIb = x.w.holds === p.ib;
+    if (x.what.kind === 'integration' && !p.landed) {
+      p.keep(item, `${p.ib} has not landed on ${p.base ?? 'the base branch'}`);
+      integrationWorktreeKept ||= hasIb;
+      continue;
+    }
+    if (x.what.kind !== 'integration' && x.w.holds && x.w.holds !== p.ib) {
+      p.keep(item, `has ${x.w.holds} checked out, which is not one of the mission's branches`);
+      continue;
+    }
+    const v = await worktreeVerdict(p, x);
+    if (v.reason) {
+      p.keep(item, v.reason);
+      integrationWorktreeKept ||= hasIb;
+      continue;
+    }
+    p.remove({ ...item, copies: v.copies });
+  }
+  return integrationWorktreeKept;
+}
+
+/** The integration branch: it goes once it landed and no worktree that is kept uses it. */
+function planIntegrationBranch(p: Planning, integrationWorktreeKept: boolean): void {
+  if (!p.intRef) return;
+  const item: CleanItem = { mission: p.id, kind: 'integration-branch', name: p.ib, sha: p.intRef.sha };
+  const foreign = p.worktrees.find((w) => w.holds === p.ib && !w.prunable && !p.ours.some((o) => o.w === w));
+  if (!p.landed) p.keep(item, `not landed: its tip is not in ${p.base ?? 'the base branch'} (flotilla land ${p.id})`);
+  else if (foreign) p.keep(item, `checked out in ${foreign.path}, which is not Flotilla's`);
+  else if (integrationWorktreeKept) p.keep(item, 'checked out in the integration worktree, which is kept');
+  else p.remove({ ...item, archive: archiveRef(p.id, 'integration'), mergedInto: `refs/heads/${p.base}` });
+}
+
+/** Checkpoint refs: of a landed mission's merged tasks only (a checkpoint may hold work in progress). */
+async function planCheckpoints(p: Planning, checkpoints: Ref[], mergedTasks: Set<string>): Promise<void> {
+  for (const c of checkpoints) {
+    const item: CleanItem = { mission: p.id, kind: 'checkpoint-ref', name: c.ref, sha: c.sha };
+    const task = c.ref.slice(`refs/flotilla/checkpoints/${p.id}/`.length);
+    if (!p.landed) {
+      p.keep(item, `the mission has not landed: it may hold work in progress`);
+      continue;
+    }
+    const branchGone = !p.taskBranches.some((b) => short(b.ref) === names.taskBranch(p.id, task));
+    const archived = branchGone ? await resolveRef(p.repo, archiveRef(p.id, task)) : undefined;
+    const merged = mergedTasks.has(task) || (archived !== undefined && (await p.mergedInto(archived)) !== null);
+    if (merged) p.remove(item);
+    else p.keep(item, `task ${task}'s branch is not merged: the checkpoint may hold its only copy of work in progress`);
   }
 }

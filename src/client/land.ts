@@ -6,9 +6,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { paths } from '../activities/config';
-import { listWorktrees } from '../activities/git';
 import { LandingMode, LandMissionInput, LandNotes, LandResult, landMission } from '../activities/land';
 import { runKey } from '../activities/worktree-layout';
+import { shellQuote } from '../activities/worktree-safety';
 import type { MissionProgress } from '../mission/progress';
 import type { MissionSpec } from '../mission/types';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../workflows/limits';
@@ -40,6 +40,16 @@ export function landingMode(flags: LandFlags): { mode: LandingMode; remote?: str
     throw new CliError('--pr needs a remote to push the integration branch to: --push REMOTE --pr', EXIT.invalid);
   if (flags.push) return { mode: flags.pr ? 'pr' : 'push', remote: flags.push };
   return { mode: 'ff' };
+}
+
+/** The flags as `flotilla land` takes them, for the command that runs a landing again. */
+function landFlags(flags: LandFlags): string[] {
+  return [
+    ...(flags.ff ? ['--ff'] : []),
+    ...(flags.push ? ['--push', flags.push] : []),
+    ...(flags.pr ? ['--pr'] : []),
+    ...(flags.partial ? ['--partial'] : []),
+  ];
 }
 
 /**
@@ -78,19 +88,11 @@ export function checkLandable(progress: MissionProgress, partial: boolean): void
 }
 
 /**
- * The integration worktree of the mission: the worktree that has its integration branch checked
- * out, else where Flotilla puts it (`$FLOTILLA_HOME/worktrees/<id>/<run>/integration`, also when
- * it is detached there or gone; landing re-creates it to run the verify).
+ * Flotilla's own integration worktree of the mission, where landing runs the verify:
+ * `$FLOTILLA_HOME/worktrees/<id>/<run>/integration` (detached there, or gone: landing re-creates
+ * it). Never a worktree a person made, even one that has the integration branch checked out.
  */
-export async function integrationWorktreeOf(
-  home: string,
-  progress: MissionProgress,
-  ownerRunId: string,
-): Promise<string> {
-  const found = (await listWorktrees(progress.repo)).find(
-    (w) => w.branch === progress.integrationBranch && !w.prunable,
-  );
-  if (found) return found.path;
+export function integrationWorktreeOf(home: string, progress: MissionProgress, ownerRunId: string): string {
   return path.join(
     paths.worktreesRoot(home, progress.missionId, runKey(home, progress.missionId, ownerRunId)),
     'integration',
@@ -164,8 +166,12 @@ export async function landFromCli(mission: MissionContext, flags: LandFlags): Pr
   const progress = await mission.progress();
   checkLandable(progress, !!flags.partial);
   const start = await missionStart(mission.client, mission.config, await mission.describe());
-  const worktree = await integrationWorktreeOf(mission.config.home, progress, start.ownerRunId);
-  const result = await landMission(landInput(progress, start.input.spec, worktree, how), { home: mission.config.home });
+  const worktree = integrationWorktreeOf(mission.config.home, progress, start.ownerRunId);
+  const rerun = ['flotilla', 'land', id, ...landFlags(flags)].map(shellQuote).join(' ');
+  const result = await landMission(landInput(progress, start.input.spec, worktree, how), {
+    home: mission.config.home,
+    rerun,
+  });
   if (result.status === 'needs-human') throw new CliError(result.message, EXIT.needsHuman);
   if (result.status === 'failed') throw new CliError(result.message, EXIT.failed);
   return result;

@@ -4,11 +4,11 @@
  * mission's final progress, so they hold whichever way the workflow merges.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
-import { CliProcess, runCli, spawnCli } from '../helpers/cli';
+import { CLI_JS, CliProcess, runCli, spawnCli } from '../helpers/cli';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { startDevServer } from '../helpers/temporal';
 
@@ -197,7 +197,7 @@ test('land on a base that conflicts with the mission exits 3 naming the files an
   expect(r.stderr).toMatch(
     /main changed since mission land-conflict started, and merging it into flotilla\/land-conflict\/integration conflicts in a\.txt/,
   );
-  expect(r.stderr).toMatch(/merge main`, resolve the conflicts/);
+  expect(r.stderr).toMatch(/ merge --no-edit main\n\s+# your part: resolve the conflicts in a\.txt/);
   expect(git(m.repo, 'rev-parse', 'main')).toBe(mainBefore);
   expect(git(m.repo, 'rev-parse', p.integrationBranch)).toBe(p.integrationSha);
   expect(git(m.repo, 'status', '--porcelain')).toBe('');
@@ -348,4 +348,222 @@ test('land --push REMOTE --pr pushes the integration branch and writes the descr
   expect(git(remote, 'rev-parse', 'main')).toBe(p.integrationSha);
   // The local base is the user's: a push landing leaves it where it was.
   expect(git(m.repo, 'rev-parse', 'main')).toBe(p.baseSha);
+});
+
+/** Commits `files` on `branch` while it is not checked out anywhere, in a worktree made for it and removed after. */
+function commitOnBranch(repo: string, branch: string, files: Record<string, string>, message: string): string {
+  const wt = path.join(tempDir('flotilla-land-side-'), 'wt');
+  git(repo, 'worktree', 'add', '--quiet', wt, branch);
+  for (const [f, content] of Object.entries(files)) {
+    writeFileSync(path.join(wt, f), content);
+    git(wt, 'add', f);
+  }
+  git(wt, 'commit', '--quiet', '-m', message);
+  git(repo, 'worktree', 'remove', wt);
+  return git(repo, 'rev-parse', branch);
+}
+
+/** The working directories the mission verify ran in, from a log its `pwd >> log` wrote. */
+const verifyDirs = (log: string): string[] => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
+
+/** A command that `land`'s message puts between backquotes and that starts with `prefix`. */
+function quotedCommand(message: string, prefix: string): string {
+  const found = message
+    .match(/`([^`]+)`/g)
+    ?.map((q) => q.slice(1, -1))
+    .find((c) => c.startsWith(prefix));
+  if (!found) throw new Error(`no \`${prefix}...\` in:\n${message}`);
+  return found;
+}
+
+/**
+ * Runs one line of land's advice as a user pastes it, in a shell whose PATH finds `flotilla` (the
+ * built CLI, with this test's Temporal and home).
+ */
+function paste(line: string): { code: number; out: string } {
+  const bin = path.join(dir, 'bin');
+  if (!existsSync(path.join(bin, 'flotilla'))) {
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'flotilla'), `#!/bin/sh\nexec "${process.execPath}" "${CLI_JS}" "$@"\n`, {
+      mode: 0o755,
+    });
+  }
+  const r = spawnSync('sh', ['-c', line], {
+    encoding: 'utf8',
+    cwd: tempDir('flotilla-land-cwd-'),
+    env: { ...process.env, ...cliEnv(), PATH: `${bin}:${process.env.PATH}` },
+    timeout: 180_000,
+  });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+/** The advice's commands: the lines indented by four spaces after "paste these commands". */
+function adviceLines(message: string): string[] {
+  const after = message.slice(message.indexOf('paste these commands'));
+  return after
+    .split('\n')
+    .filter((l) => l.startsWith('    '))
+    .map((l) => l.slice(4));
+}
+
+describe("the user's own checkouts and land's advice", () => {
+  test("an uncommitted edit in the user's checkout of the integration branch (git switch) survives every land; stashing it, as land says, lands without it", async () => {
+    const log = path.join(dir, 'switch.verify.log');
+    const m = missionFile('land-switch', { verify: [`pwd >> ${log}`] });
+    const p = await runMission(m);
+    const ranBefore = verifyDirs(log).length;
+    git(m.repo, 'switch', '--quiet', p.integrationBranch);
+    writeFileSync(path.join(m.repo, 'a.txt'), 'my edit, not committed\n');
+    const mainBefore = commitOnBranch(m.repo, 'main', { 'later.txt': 'later\n' }, 'the base moves');
+
+    let message = '';
+    for (const args of [
+      ['land', m.id, '--partial'],
+      ['land', m.id],
+    ]) {
+      const r = await flotilla(args);
+      expect(readFileSync(path.join(m.repo, 'a.txt'), 'utf8')).toBe('my edit, not committed\n');
+      expect({ args, code: r.code }).toEqual({ args, code: 3 });
+      expect(r.stderr).toContain(
+        `${p.integrationBranch} is checked out in ${m.repo} with uncommitted changes to tracked files (a.txt)`,
+      );
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      message = r.stderr;
+      expect(git(m.repo, 'symbolic-ref', '--short', 'HEAD')).toBe(p.integrationBranch);
+      expect(git(m.repo, 'status', '--porcelain')).toBe('M a.txt');
+      expect(git(m.repo, 'rev-parse', 'main')).toBe(mainBefore);
+    }
+    expect(verifyDirs(log)).toHaveLength(ranBefore);
+
+    // Go on as the message says: stash the edit, land, then take the edit back.
+    expect(paste(quotedCommand(message, `git -C ${m.repo} stash`)).code).toBe(0);
+    const r = await flotilla(['land', m.id, '--json']);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ baseMerged: true, verified: true, baseBefore: mainBefore });
+    // The verify ran once more, in Flotilla's own worktree, never in the user's checkout.
+    expect(verifyDirs(log)).toHaveLength(ranBefore + 1);
+    for (const d of verifyDirs(log)) expect(d.startsWith(path.join(home, 'worktrees', m.id) + path.sep)).toBe(true);
+    expect(git(m.repo, 'symbolic-ref', '--short', 'HEAD')).toBe(p.integrationBranch);
+    expect(git(m.repo, 'rev-parse', 'HEAD')).toBe(p.integrationSha);
+    git(m.repo, 'stash', 'pop', '--quiet');
+    expect(readFileSync(path.join(m.repo, 'a.txt'), 'utf8')).toBe('my edit, not committed\n');
+    expect(git(m.repo, 'show', 'main:a.txt')).toBe('a');
+  });
+
+  test('an uncommitted edit in a worktree of the integration branch (git worktree add) survives every land; committing it, as land says, lands it, and the worktree is left as it is', async () => {
+    const log = path.join(dir, 'wt.verify.log');
+    const m = missionFile('land-wt', { verify: [`pwd >> ${log}`] });
+    const p = await runMission(m);
+    const ranBefore = verifyDirs(log).length;
+    const mine = path.join(tempDir('flotilla-land-mine-'), 'integration');
+    git(m.repo, 'worktree', 'add', '--quiet', mine, p.integrationBranch);
+    writeFileSync(path.join(mine, 'a.txt'), 'my fix\n');
+    writeFileSync(path.join(mine, 'scratch.txt'), 'untracked, mine\n');
+    const mainBefore = commitOnMain(m.repo, { 'later.txt': 'later\n' }, 'the base moves');
+
+    let message = '';
+    for (const args of [
+      ['land', m.id, '--partial'],
+      ['land', m.id],
+    ]) {
+      const r = await flotilla(args);
+      expect(readFileSync(path.join(mine, 'a.txt'), 'utf8')).toBe('my fix\n');
+      expect({ args, code: r.code }).toEqual({ args, code: 3 });
+      expect(r.stderr).toContain(`${p.integrationBranch} is checked out in ${mine} with uncommitted changes`);
+      message = r.stderr;
+      expect(git(m.repo, 'rev-parse', 'main')).toBe(mainBefore);
+    }
+    expect(verifyDirs(log)).toHaveLength(ranBefore);
+
+    // Go on as the message says: commit the edit there, then land: it lands, verified first.
+    expect(paste(quotedCommand(message, `git -C ${mine} commit`)).code).toBe(0);
+    const fixed = git(mine, 'rev-parse', 'HEAD');
+    const r = await flotilla(['land', m.id, '--partial', '--json']);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ baseMerged: true, verified: true });
+    expect(verifyDirs(log)).toHaveLength(ranBefore + 1);
+    for (const d of verifyDirs(log)) expect(d.startsWith(path.join(home, 'worktrees', m.id) + path.sep)).toBe(true);
+    expect(readFileSync(path.join(m.repo, 'a.txt'), 'utf8')).toBe('my fix\n');
+    // The user's worktree: same branch, same commit, same untracked file, nothing else.
+    expect(git(mine, 'symbolic-ref', '--short', 'HEAD')).toBe(p.integrationBranch);
+    expect(git(mine, 'rev-parse', 'HEAD')).toBe(fixed);
+    expect(git(mine, 'status', '--porcelain')).toBe('?? scratch.txt');
+  });
+
+  test('the advice after a conflict with the moved base works when pasted as it is: the resolution lands on the base', async () => {
+    // The verify fails where a.txt is the base's own; the resolution must change it.
+    const m = missionFile('land-advice', { verify: ['test "$(cat a.txt)" != mine'] });
+    const p = await runMission(m);
+    commitOnMain(m.repo, { 'a.txt': 'mine\n' }, 'a.txt of my own');
+    const r = await flotilla(['land', m.id]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/conflicts in a\.txt; nothing was changed\. Merge it yourself on/);
+    const lines = adviceLines(r.stderr);
+    expect(lines[lines.length - 1]).toBe(`flotilla land ${m.id}`);
+
+    for (const line of lines) {
+      const part = /^# your part: resolve the conflicts in a\.txt \(in (.+)\), then:$/.exec(line);
+      if (part) {
+        writeFileSync(path.join(part[1], 'a.txt'), 'a, resolved with mine\n');
+        continue;
+      }
+      const ran = paste(line);
+      // `git merge` stops at the conflict (exit 1): the user resolves it in the next step.
+      expect({ line, code: ran.code }).toEqual({ line, code: / merge /.test(line) ? 1 : 0 });
+    }
+    expect(readFileSync(path.join(m.repo, 'a.txt'), 'utf8')).toBe('a, resolved with mine\n');
+    expect(git(m.repo, 'log', '--format=%s', '-1', 'main^2')).toBe('a.txt of my own');
+    expect(git(m.repo, 'merge-base', '--is-ancestor', p.integrationSha!, 'main')).toBe('');
+    // Nothing of it is left behind: clean takes the worktree made for the fix with the rest.
+    const c = await flotilla(['clean', m.id, '--yes']);
+    expect({ code: c.code, stderr: c.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(c.stdout).toMatch(
+      /removed\s+integration worktree\s+flotilla\/land-advice\/integration\s+\S+\/integration-fix/,
+    );
+    expect(git(m.repo, 'worktree', 'list', '--porcelain').split('\n\n')).toHaveLength(1);
+    expect(git(m.repo, 'branch', '--list', 'flotilla/*')).toBe('');
+  });
+
+  test('the advice after a verify that fails on the moved base works when pasted as it is', async () => {
+    const m = missionFile('land-fixit', { verify: ['test ! -f poison.txt'] });
+    await runMission(m);
+    commitOnMain(m.repo, { 'poison.txt': 'x\n' }, 'break the verify');
+    const r = await flotilla(['land', m.id, '--partial']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('`test ! -f poison.txt` exited 1');
+    const lines = adviceLines(r.stderr);
+    expect(lines[lines.length - 1]).toBe(`flotilla land ${m.id} --partial`);
+    for (const line of lines) {
+      const part = /^# your part: make `test ! -f poison\.txt` pass \(in (.+)\), then:$/.exec(line);
+      if (part) {
+        git(part[1], 'rm', '--quiet', 'poison.txt');
+        continue;
+      }
+      expect({ line, ...paste(line) }).toMatchObject({ line, code: 0 });
+    }
+    expect(existsSync(path.join(m.repo, 'poison.txt'))).toBe(false);
+    expect(git(m.repo, 'log', '--format=%s', '-1', 'main')).toBe('Fix the mission verify of land-fixit');
+  });
+
+  test('land --ff refuses while the base is being rebased in the user checkout (git shows it detached), and lands once it is done', async () => {
+    const m = missionFile('land-rebase');
+    await runMission(m);
+    const mine = commitOnMain(m.repo, { 'README.md': '# mine\n' }, 'my README');
+    git(m.repo, 'branch', 'upstream', 'main~1');
+    commitOnBranch(m.repo, 'upstream', { 'README.md': '# theirs\n' }, 'their README');
+    expect(() => git(m.repo, 'rebase', '--quiet', 'upstream')).toThrow();
+    expect(git(m.repo, 'worktree', 'list', '--porcelain')).toMatch(/^detached$/m);
+
+    const r = await flotilla(['land', m.id]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`a rebase of main is in progress in ${m.repo}`);
+    expect(r.stderr).toContain(`git -C ${m.repo} rebase --abort`);
+    expect(git(m.repo, 'rev-parse', 'main')).toBe(mine);
+    expect(existsSync(path.join(m.repo, '.git', 'rebase-merge'))).toBe(true);
+
+    expect(paste(quotedCommand(r.stderr, `git -C ${m.repo} rebase --abort`)).code).toBe(0);
+    const again = await flotilla(['land', m.id]);
+    expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(git(m.repo, 'merge-base', '--is-ancestor', mine, 'main')).toBe('');
+  });
 });

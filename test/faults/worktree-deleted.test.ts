@@ -113,7 +113,7 @@ test('a worktree deleted under a running agent is rebuilt from branch + checkpoi
   const pgid2 = Number(readFileSync(path.join(marks, 'attempt2.pid'), 'utf8'));
   expect([groupAlive(pgid1), groupAlive(pgid2)]).toEqual([false, false]);
   const pidFile = path.join(workers!.home, 'runs', 'wt-deleted', 'victim', 'agent.pid');
-  if (existsSync(pidFile)) expect(groupAlive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+  if (existsSync(pidFile)) expect(groupAlive(Number(readFileSync(pidFile, 'utf8').split(' ')[0]))).toBe(false);
   // Every checkpoint is in the ref's reflog, the one taken before the deletion included.
   expect(git(repo, 'reflog', 'show', '--format=%H', ref).split('\n')).toContain(ckpt);
 });

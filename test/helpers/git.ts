@@ -27,3 +27,36 @@ export function makeRepo(files: Record<string, string> = { 'README.md': '# test\
   git(dir, 'commit', '--quiet', '-m', 'initial');
   return dir;
 }
+
+/** Writes `file` in `repo`'s checkout and commits it. @returns the new commit */
+export function commitFile(repo: string, file: string, content: string, message: string): string {
+  writeFileSync(path.join(repo, file), content);
+  git(repo, 'add', file);
+  git(repo, 'commit', '--quiet', '-m', message);
+  return git(repo, 'rev-parse', 'HEAD');
+}
+
+/**
+ * A task branch whose last commit merges `other` (already in the integration branch) and adds
+ * extra.txt in that merge commit itself (a conflict resolved while merging), and an integration
+ * branch that took the task's own commit by cherry-pick: every non-merge commit of the branch is
+ * there by patch, but extra.txt is not. Returns the repository and the integration tip.
+ */
+export function mergeOnlyWork(): { repo: string; integration: string; branch: string } {
+  const repo = makeRepo();
+  const branch = 'flotilla/m/tasks/t';
+  git(repo, 'checkout', '--quiet', '-b', 'other', 'main');
+  commitFile(repo, 'other.txt', 'other\n', 'other work');
+  git(repo, 'checkout', '--quiet', '-b', branch, 'main');
+  commitFile(repo, 't.txt', 't\n', 'work of t');
+  git(repo, 'merge', '--quiet', '--no-ff', '--no-commit', 'other');
+  writeFileSync(path.join(repo, 'extra.txt'), 'only in the merge commit\n');
+  git(repo, 'add', 'extra.txt');
+  git(repo, 'commit', '--quiet', '--no-edit');
+  git(repo, 'checkout', '--quiet', '-b', 'flotilla/m/integration', 'main');
+  git(repo, 'merge', '--quiet', '--no-ff', '-m', 'merge other', 'other');
+  git(repo, 'cherry-pick', `${branch}^1`);
+  const integration = git(repo, 'rev-parse', 'HEAD');
+  git(repo, 'checkout', '--quiet', 'main');
+  return { repo, integration, branch };
+}

@@ -294,7 +294,7 @@ test('a worker SIGKILLed during a tool call: a new worker resumes the same sessi
   while (agentRequestsOf('crash').length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   await new Promise((r) => setTimeout(r, 2000));
   const pidFile = path.join(extHome, 'runs', 'claude-crash', 'crash', 'agent.pid');
-  const pgid = Number(readFileSync(pidFile, 'utf8'));
+  const pgid = Number(readFileSync(pidFile, 'utf8').split(' ')[0]);
   expect(groupAlive(pgid)).toBe(true);
   const killedAt = Date.now();
   w.kill('SIGKILL');

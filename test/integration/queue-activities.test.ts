@@ -356,7 +356,7 @@ describe('removeTaskWorktree', () => {
     writeFileSync(path.join(wt.worktree, 'new.txt'), 'new\n');
     const r = await mock(acts.removeTaskWorktree, input);
     expect(r.removed).toBe(false);
-    expect(r.kept).toMatch(/modified or untracked files: .*README\.md/);
+    expect(r.kept).toMatch(/uncommitted changes \(modified: README\.md; untracked: new\.txt\)/);
     expect(r.kept).toContain('new.txt');
     expect(r.kept).not.toContain('.env');
     expect(readFileSync(path.join(wt.worktree, 'README.md'), 'utf8')).toBe('changed\n');

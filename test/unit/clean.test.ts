@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { executeCleanup, planCleanup } from '../../src/client/clean';
-import { git, makeRepo, tempDir } from '../helpers/git';
+import { git, makeRepo, mergeOnlyWork, tempDir } from '../helpers/git';
 
 test('a branch merged by patch, or only into the integration branch, is archived and deleted; copies of `copy` files do not make a worktree dirty', async () => {
   const repo = makeRepo();
@@ -57,4 +57,18 @@ test('a branch merged by patch, or only into the integration branch, is archived
   expect(git(repo, 'config', '--list')).not.toContain('branch.flotilla/m/tasks');
   // Nothing of the repository's own checkout changed.
   expect(git(repo, 'status', '--porcelain')).toBe('?? local.cfg');
+});
+
+test('a task branch whose work is partly only in a merge commit is kept: not merged', async () => {
+  const { repo, branch } = mergeOnlyWork();
+  const home = tempDir('flotilla-clean-home-');
+  const plan = await planCleanup(repo, home, ['m'], new Map([['m', { running: false, base: 'main' }]]));
+  expect(plan.remove.map((i) => `${i.kind} ${i.name}`)).toEqual([]);
+  expect(plan.keep.find((i) => i.name === branch)?.reason).toMatch(/^not merged: /);
+  // Once the integration branch takes the branch itself (its merge commit too), it is merged there.
+  git(repo, 'checkout', '--quiet', 'flotilla/m/integration');
+  git(repo, 'merge', '--quiet', '--no-ff', '-m', 'merge t', branch);
+  git(repo, 'checkout', '--quiet', 'main');
+  const after = await planCleanup(repo, home, ['m'], new Map([['m', { running: false, base: 'main' }]]));
+  expect(after.remove.map((i) => `${i.kind} ${i.name}`)).toEqual([`task-branch ${branch}`]);
 });

@@ -1,0 +1,333 @@
+/**
+ * The one rule for "may this worktree be removed (or have something else checked out) without
+ * losing anything", used by the merge queue's `removeTaskWorktree`, by `flotilla clean`, and
+ * (its parts) by `flotilla land`:
+ *
+ * 1. no agent process runs in it (its PID file names a live group that is still the one that
+ *    wrote the file, see pid-file.ts);
+ * 2. no git operation is in progress in it (merge, rebase, cherry-pick, revert, bisect, am: what
+ *    `git status` reports as in progress, read from the worktree's own git directory);
+ * 3. HEAD holds nothing that would be lost: it is on a branch, or a ref that stays holds it (a
+ *    branch, a tag, an archive ref `refs/flotilla/archive/...`), or nothing was ever committed in
+ *    this worktree (its HEAD reflog holds only checkouts: Flotilla's detached worktrees, which
+ *    check out candidates that no ref may hold any more);
+ * 4. no tracked file is modified (staged or not) and no untracked file exists other than ignored
+ *    ones and the mission's `copy` files identical to the repository's.
+ */
+import execa from 'execa';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { git, gitCommonDir, gitRun, listWorktrees, WorktreeEntry } from './git';
+import { recordedGroup } from './process';
+
+/** How many paths a reason names before "and N more". */
+const SHOWN_PATHS = 5;
+
+/** A git operation in progress in a worktree. */
+export interface Operation {
+  /** What git is in the middle of. */
+  name: 'merge' | 'rebase' | 'am' | 'cherry-pick' | 'revert' | 'bisect';
+  /**
+   * The branch the operation works on while HEAD is detached (short name): the branch a rebase
+   * rewrites (`rebase-merge/head-name`, `rebase-apply/head-name`) or a bisect returns to
+   * (`BISECT_START`). git itself counts such a branch as in use by that worktree (`git branch -f`
+   * refuses it); `git worktree list` shows the worktree detached.
+   */
+  branch: string | null;
+}
+
+/** The first line of a file, or null when it cannot be read. */
+function firstLine(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8').split('\n')[0].trim();
+  } catch {
+    return null;
+  }
+}
+
+/** A `refs/heads/x` (or plain `x`, as BISECT_START holds it) as a branch's short name; null for anything else. */
+function branchName(ref: string | null): string | null {
+  if (!ref || ref === 'detached HEAD' || /^[0-9a-f]{40,64}$/.test(ref)) return null;
+  return ref.replace(/^refs\/heads\//, '');
+}
+
+/**
+ * The git operation in progress in the worktree whose own git directory is `gitDir` (for the main
+ * worktree the repository's `.git`, for a linked one `.git/worktrees/<name>`), or null. The files
+ * are those git-status(1) and wt-status.c read.
+ */
+export function operationIn(gitDir: string): Operation | null {
+  const has = (f: string): boolean => existsSync(path.join(gitDir, f));
+  if (has('rebase-merge'))
+    return { name: 'rebase', branch: branchName(firstLine(path.join(gitDir, 'rebase-merge', 'head-name'))) };
+  if (has('rebase-apply')) {
+    if (has('rebase-apply/applying')) return { name: 'am', branch: null };
+    return { name: 'rebase', branch: branchName(firstLine(path.join(gitDir, 'rebase-apply', 'head-name'))) };
+  }
+  if (has('MERGE_HEAD')) return { name: 'merge', branch: null };
+  if (has('CHERRY_PICK_HEAD')) return { name: 'cherry-pick', branch: null };
+  if (has('REVERT_HEAD')) return { name: 'revert', branch: null };
+  if (has('sequencer')) return { name: 'cherry-pick', branch: null };
+  if (has('BISECT_LOG') || has('BISECT_START'))
+    return { name: 'bisect', branch: branchName(firstLine(path.join(gitDir, 'BISECT_START'))) };
+  return null;
+}
+
+/**
+ * The own git directory of worktree `w` of the repository whose shared git directory is `common`,
+ * read from its `.git` file (no git process); null when the worktree's folder is gone.
+ */
+function gitDirOf(w: WorktreeEntry, common: string): string | null {
+  if (w.main) return common;
+  const dotGit = path.join(w.path, '.git');
+  const line = firstLine(dotGit);
+  const m = line && /^gitdir: (.+)$/.exec(line);
+  return m ? path.resolve(w.path, m[1]) : null;
+}
+
+/** A worktree with what git is doing there. */
+export interface WorktreeState extends WorktreeEntry {
+  operation: Operation | null;
+  /** The branch the worktree uses: the one checked out, or the one a rebase or bisect there works on. */
+  holds: string | null;
+}
+
+/**
+ * Every worktree of the repository of `dir` (`git worktree list`, the main one first), with the
+ * operation in progress in each and the branch each uses, counting a branch being rebased or
+ * bisected (which `git worktree list` shows as detached) as used.
+ * @throws GitError when git fails
+ */
+export async function worktreeStates(dir: string): Promise<WorktreeState[]> {
+  const common = await gitCommonDir(dir);
+  return (await listWorktrees(dir)).map((w) => {
+    const gitDir = w.prunable ? null : gitDirOf(w, common);
+    const operation = gitDir ? operationIn(gitDir) : null;
+    return { ...w, operation, holds: w.branch ?? operation?.branch ?? null };
+  });
+}
+
+/**
+ * The worktrees (not prunable) that use `branch`: have it checked out, or rebase or bisect it.
+ * @throws GitError when git fails
+ */
+export async function holdersOf(dir: string, branch: string): Promise<WorktreeState[]> {
+  return (await worktreeStates(dir)).filter((w) => w.holds === branch && !w.prunable);
+}
+
+/** `Operation` for people: "a rebase of main", "a merge". */
+export function describeOperation(op: Operation): string {
+  const article = op.name === 'am' ? 'an' : 'a';
+  return `${article} ${op.name === 'am' ? '`git am`' : op.name}${op.branch ? ` of ${op.branch}` : ''}`;
+}
+
+/** How to finish or abandon `op` in `wt`, as commands. */
+export function operationAdvice(op: Operation, wt: string): string {
+  const c = (args: string): string => `\`git -C ${shellQuote(wt)} ${args}\``;
+  switch (op.name) {
+    case 'bisect':
+      return `end it with ${c('bisect reset')}`;
+    case 'merge':
+      return `finish it (resolve, then ${c('commit')}) or abandon it with ${c('merge --abort')}`;
+    default: {
+      const cmd = op.name === 'am' ? 'am' : op.name;
+      return `finish it with ${c(`${cmd} --continue`)} or abandon it with ${c(`${cmd} --abort`)}`;
+    }
+  }
+}
+
+/**
+ * `arg` quoted for a POSIX shell when it needs it (single quotes; a `'` inside as `'\''`), so a
+ * printed command can be copied and pasted as it is.
+ */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** git in `dir` with paths taken literally (no pathspec magic): exit code and stdout, never throws. */
+async function gitLiteral(dir: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  const r = await execa('git', args, {
+    cwd: dir,
+    reject: false,
+    stdin: 'ignore',
+    stripFinalNewline: false,
+    env: { GIT_LITERAL_PATHSPECS: '1' },
+  });
+  return { ok: r.exitCode === 0, out: r.stdout ?? '' };
+}
+
+const nulList = (out: string): string[] => out.split('\0').filter(Boolean);
+
+/** Up to five paths, then "and N more". */
+export function listed(paths: string[]): string {
+  const more = paths.length - SHOWN_PATHS;
+  return paths.slice(0, SHOWN_PATHS).join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    if (!lstatSync(a).isFile() || !lstatSync(b).isFile()) return false;
+    return readFileSync(a).equals(readFileSync(b));
+  } catch {
+    return false;
+  }
+}
+
+function isFileOrLink(p: string): boolean {
+  try {
+    return !lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** What `git status` finds in a worktree, sorted by what it means for removing it. */
+export interface WorktreeChanges {
+  /** Tracked files modified, staged, deleted or unmerged (worktree-relative paths). */
+  modified: string[];
+  /** Untracked files that are not ignored, other than the `copy` files below. */
+  untracked: string[];
+  /** Untracked copies of the mission's `copy` files identical to the repository's: nobody's work. */
+  identicalCopies: string[];
+  /** Untracked copies of `copy` files that differ from the repository's. */
+  changedCopies: string[];
+}
+
+/**
+ * The changes in worktree `wt` (see {@link WorktreeChanges}). The `copy` paths are judged only
+ * inside both the repository and the worktree, files only (provisioning copies files), and only
+ * when untracked (a tracked one is judged by `git status`). `opts.untracked: false`: tracked
+ * files only (`--untracked-files=no`: faster in a person's checkout, whose untracked files no
+ * checkout or fast-forward loses).
+ * @throws Error when `git status` fails there
+ */
+export async function worktreeChanges(
+  repo: string,
+  wt: string,
+  copy: string[] = [],
+  opts: { untracked?: boolean } = {},
+): Promise<WorktreeChanges> {
+  const copies = new Map<string, string>(); // worktree-relative path -> the repository's file
+  for (const rel of copy) {
+    const from = path.resolve(repo, rel);
+    const to = path.resolve(wt, rel);
+    if (!from.startsWith(repo + path.sep) || !to.startsWith(wt + path.sep)) continue;
+    if (!isFileOrLink(to)) continue;
+    copies.set(path.relative(wt, to).split(path.sep).join('/'), from);
+  }
+  const tracked = copies.size
+    ? new Set(nulList((await gitLiteral(wt, ['ls-files', '-z', '--', ...copies.keys()])).out))
+    : new Set<string>();
+  const result: WorktreeChanges = { modified: [], untracked: [], identicalCopies: [], changedCopies: [] };
+  for (const [rel, from] of copies) {
+    if (tracked.has(rel)) continue;
+    if (sameFile(path.join(wt, rel), from)) result.identicalCopies.push(rel);
+    else result.changedCopies.push(rel);
+  }
+  // Ignored files (what setup made) are not listed: `git worktree remove` deletes them.
+  const untracked = opts.untracked === false ? '--untracked-files=no' : '--untracked-files=all';
+  const status = await gitLiteral(wt, ['status', '--porcelain=v1', '-z', untracked, '--no-renames']);
+  if (!status.ok) throw new Error(`git status failed in ${wt}`);
+  const copyPaths = new Set(copies.keys());
+  for (const e of nulList(status.out)) {
+    const [code, file] = [e.slice(0, 2), e.slice(3)];
+    if (code !== '??') result.modified.push(file);
+    else if (!copyPaths.has(file)) result.untracked.push(file);
+  }
+  return result;
+}
+
+/** `changes` as a reason to keep the worktree, or null when there is none. */
+export function describeChanges(changes: WorktreeChanges): string | null {
+  const parts: string[] = [];
+  if (changes.modified.length) parts.push(`modified: ${listed(changes.modified)}`);
+  if (changes.untracked.length) parts.push(`untracked: ${listed(changes.untracked)}`);
+  const reasons: string[] = [];
+  if (parts.length) reasons.push(`uncommitted changes (${parts.join('; ')})`);
+  if (changes.changedCopies.length)
+    reasons.push(`copy files that differ from the repository's: ${listed(changes.changedCopies)}`);
+  return reasons.length ? reasons.join('; ') : null;
+}
+
+/** The refs whose commits stay when Flotilla cleans up: branches (archived first), tags, archives. */
+const REFS_THAT_STAY = ['refs/heads', 'refs/tags', 'refs/flotilla/archive'];
+
+/**
+ * Why moving worktree `wt`'s HEAD away (or removing the worktree) could lose commits, or null
+ * when it cannot: HEAD is on a branch; or every commit made in this worktree is held by a ref
+ * that stays. The commits made here are those its HEAD reflog records as made by something other
+ * than a checkout (`commit`, `merge`, `rebase`, `cherry-pick`, `reset`, ...); without a reflog,
+ * HEAD itself. So a Flotilla worktree that only ever checked out commits (candidates that no ref
+ * may hold any more) may go, and one where a person committed on a detached HEAD stays.
+ */
+export async function headAtRisk(wt: string): Promise<string | null> {
+  if ((await gitRun(wt, ['symbolic-ref', '--quiet', 'HEAD'])).exitCode === 0) return null;
+  const reflog = await gitLiteral(wt, ['reflog', 'show', '--format=%H %gs', 'HEAD', '--']);
+  const entries = reflog.ok ? reflog.out.split('\n').filter((l) => l.trim() !== '') : [];
+  const made = entries
+    .map((l) => ({ sha: l.slice(0, l.indexOf(' ')), subject: l.slice(l.indexOf(' ') + 1) }))
+    // The worktree's creation has an empty subject (`git worktree add`).
+    .filter((e) => e.sha && e.subject.trim() !== '' && !e.subject.startsWith('checkout: '))
+    .map((e) => e.sha);
+  const atRisk = entries.length ? [...new Set(made)] : ['HEAD'];
+  if (atRisk.length === 0) return null;
+  const unheld = await gitLiteral(wt, [
+    'rev-list',
+    '--max-count=1',
+    ...atRisk,
+    '--not',
+    ...REFS_THAT_STAY.map((r) => `--glob=${r}/*`),
+  ]);
+  if (unheld.ok && unheld.out.trim() === '') return null;
+  const head = (await git(wt, ['rev-parse', 'HEAD'])).trim();
+  const lost = unheld.out.trim() || head;
+  return lost === head
+    ? `HEAD is detached at ${head.slice(0, 12)}, a commit no branch holds (nor a tag or archive ref)`
+    : `HEAD is detached at ${head.slice(0, 12)}, and ${lost.slice(0, 12)}, a commit made in it, is held by no branch (nor a tag or archive ref)`;
+}
+
+/** The agent process group a PID file names, when it still runs (pid-file.ts), and the file. */
+function liveAgent(pidFiles: string[]): number | undefined {
+  for (const f of pidFiles) {
+    const pgid = recordedGroup(f);
+    if (pgid !== undefined) return pgid;
+  }
+  return undefined;
+}
+
+/** What {@link whyKeepWorktree} judges. */
+export interface KeepCheck {
+  /** The repository's main worktree (`copy` files are compared with its files). */
+  repo: string;
+  worktree: string;
+  /** The mission's `copy` files (relative to the repository). */
+  copy?: string[];
+  /** PID files of the agents that may run in the worktree (`agent.pid` of the task or its resolver). */
+  pidFiles?: string[];
+}
+
+/**
+ * THE rule (see the file's comment): why worktree `check.worktree` must be kept, or null when
+ * removing it loses nothing. Also returns the identical `copy` files, for the caller to delete
+ * before `git worktree remove` (which refuses untracked files).
+ * @returns `{ reason, identicalCopies }` (worktree-relative paths)
+ * @throws GitError when git fails in it
+ */
+export async function whyKeepWorktree(check: KeepCheck): Promise<{ reason: string | null; identicalCopies: string[] }> {
+  const wt = check.worktree;
+  const keep = (reason: string) => ({ reason, identicalCopies: [] });
+  const pgid = liveAgent(check.pidFiles ?? []);
+  if (pgid) return keep(`an agent still runs in it (process group ${pgid})`);
+  const gitDir = path.resolve(wt, (await git(wt, ['rev-parse', '--git-dir'])).trim());
+  const op = operationIn(gitDir);
+  if (op) return keep(`${describeOperation(op)} is in progress in it`);
+  const head = await headAtRisk(wt);
+  if (head) return keep(head);
+  let changes: WorktreeChanges;
+  try {
+    changes = await worktreeChanges(check.repo, wt, check.copy ?? []);
+  } catch {
+    return keep('git status failed in it');
+  }
+  return { reason: describeChanges(changes), identicalCopies: changes.identicalCopies };
+}

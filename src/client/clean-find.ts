@@ -1,0 +1,71 @@
+/**
+ * What in a repository is Flotilla's, for `flotilla clean`: the missions that left something there
+ * and which worktrees are whose (by branch, or by the folder layout under `$FLOTILLA_HOME`).
+ */
+import path from 'node:path';
+import { git, listWorktrees, WorktreeEntry } from '../activities/git';
+import { CONFLICT_SUFFIX } from '../activities/worktree-layout';
+
+const MISSION_ID = '[a-z0-9][a-z0-9-]{0,62}';
+
+/**
+ * The main worktree of the repository that holds `dir`.
+ * @throws GitError when `dir` is not in a git repository
+ */
+export async function repositoryOf(dir: string): Promise<string> {
+  const main = (await listWorktrees(dir))[0];
+  return main.path;
+}
+
+/** Mission ids with anything in the repository: branches, refs, or worktrees under `$FLOTILLA_HOME`. */
+export async function missionsIn(repo: string, home: string): Promise<string[]> {
+  const ids = new Set<string>();
+  const refs = await git(repo, [
+    'for-each-ref',
+    '--format=%(refname)',
+    'refs/heads/flotilla/',
+    'refs/flotilla/checkpoints/',
+    'refs/flotilla/candidates/',
+  ]);
+  const re = new RegExp(`^refs/(?:heads/flotilla|flotilla/checkpoints|flotilla/candidates)/(${MISSION_ID})(?:/|$)`);
+  for (const ref of refs.split('\n')) {
+    const m = re.exec(ref);
+    if (m) ids.add(m[1]);
+  }
+  for (const w of await listWorktrees(repo)) {
+    const id = flotillaWorktree(w, home)?.mission;
+    if (id) ids.add(id);
+  }
+  return [...ids].sort();
+}
+
+/** What a worktree is to Flotilla (see {@link flotillaWorktree}). */
+export interface FlotillaWorktree {
+  mission: string;
+  kind: 'task' | 'integration' | 'conflict';
+  task?: string;
+}
+
+/**
+ * What a worktree is to Flotilla, from its branch or its folder (`<home>/worktrees/<mission>/<run>/…`,
+ * also a worker's own `$FLOTILLA_HOME`, recognised by that layout): or undefined for anyone else's.
+ * The main worktree is never Flotilla's.
+ */
+export function flotillaWorktree(w: WorktreeEntry, home: string): FlotillaWorktree | undefined {
+  if (w.main) return undefined;
+  const byBranch = w.branch && new RegExp(`^flotilla/(${MISSION_ID})/(integration|tasks/(.+))$`).exec(w.branch);
+  const layout = new RegExp(`/worktrees/(${MISSION_ID})/[0-9a-f]{8,}/(integration|tasks/([^/]+)|.+)$`).exec(w.path);
+  const underHome = w.path.startsWith(path.join(home, 'worktrees') + path.sep);
+  if (byBranch && (underHome || layout)) {
+    return byBranch[2] === 'integration'
+      ? { mission: byBranch[1], kind: 'integration' }
+      : { mission: byBranch[1], kind: 'task', task: byBranch[3] };
+  }
+  if (!layout) return undefined;
+  if (layout[2] === 'integration') return { mission: layout[1], kind: 'integration' };
+  // `tasks/<task>.conflict`: the merge of the task set up for its resolver (worktree-layout.ts).
+  if (layout[3]?.endsWith(CONFLICT_SUFFIX))
+    return { mission: layout[1], kind: 'conflict', task: layout[3].slice(0, -CONFLICT_SUFFIX.length) };
+  if (layout[3]) return { mission: layout[1], kind: 'task', task: layout[3] };
+  return { mission: layout[1], kind: 'conflict' };
+}
