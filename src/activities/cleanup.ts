@@ -1,7 +1,8 @@
 /**
  * Removing a merged task's worktree, only when nothing in it can be lost. The task branch and its
  * checkpoint refs hold the work and are never touched; the worktree is only a checkout of them,
- * plus what setup made (ignored files such as node_modules) and the mission's `copy` files.
+ * plus what setup made (ignored files such as node_modules, and files its setup record names, such
+ * as a lock file) and the mission's `copy` files.
  *
  * What stays next to the worktree is not removed: `<worktree>.verify.log` (the task verify's
  * output) and the task's state folder `runs/<mission>/<task>/worktree-<runKey>/` (setup.log and
@@ -16,6 +17,7 @@ import { ActivityConfig, paths } from './config';
 import { git, gitRun, withRepoLock } from './git';
 import { clonePath } from './origin';
 import { groupAlive } from './process';
+import { unchangedSinceSetup, withStagedWorktree } from './setup-record';
 import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from './queue-types';
 import { taskWorktreePath } from './worktree-layout';
 
@@ -63,20 +65,29 @@ function liveAgent(home: string, missionId: string, taskId: string): number | un
   }
 }
 
+/** Paths in a worktree that removing it loses nothing of, for the caller to clear first. */
+interface Removable {
+  /** `copy` files identical to the repository's (untracked). */
+  copies: string[];
+  /** What setup made and nobody changed since (setup-record.ts): setup makes it again. */
+  setup: string[];
+}
+
 /**
  * Why the task worktree `wt` must be kept, or null when removing it loses nothing: no agent runs
  * in it, no merge or rebase is in progress, HEAD is on a branch or on a commit a branch holds, no
- * tracked file is modified (staged or not) and no untracked file exists other than ignored ones
- * and `copy` files identical to the repository's. Fills `identicalCopies` with the latter
- * (worktree-relative paths) for the caller to delete before `git worktree remove`, which refuses
- * untracked files.
+ * tracked file is modified (staged or not) and no untracked file exists other than ignored ones,
+ * `copy` files identical to the repository's and what setup made that nobody changed since.
+ * Fills `removable` with the latter two (worktree-relative paths) for the caller to clear before
+ * `git worktree remove`, which refuses untracked and modified files.
  */
 async function whyKeep(
   home: string,
   input: RemoveTaskWorktreeInput,
   wt: string,
-  identicalCopies: string[],
+  removable: Removable,
 ): Promise<string | null> {
+  const identicalCopies = removable.copies;
   const pgid = liveAgent(home, input.missionId, input.taskId);
   if (pgid) return `an agent still runs in it (process group ${pgid})`;
   const gitDir = path.resolve(wt, (await git(wt, ['rev-parse', '--git-dir'])).trim());
@@ -113,10 +124,13 @@ async function whyKeep(
     else changedCopies.push(rel);
   }
 
-  // Ignored files (what setup made) are not listed: `git worktree remove` deletes them.
+  // Ignored files (what setup made) are not listed: `git worktree remove` deletes them. What
+  // setup made that is not ignored (a lock file) is listed, but setup makes it again.
+  const fromSetup = await withStagedWorktree(wt, { exclude: input.copy }, (env) => unchangedSinceSetup(wt, env));
+  removable.setup.push(...fromSetup.map((u) => u.path));
   const status = await gitLiteral(wt, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames']);
   if (!status.ok) return 'git status failed in it';
-  const skip = new Set(identicalCopies);
+  const skip = new Set([...identicalCopies, ...removable.setup]);
   const dirty = nulList(status.out)
     .map((e) => e.slice(3))
     .filter((p) => !skip.has(p) && !changedCopies.includes(p));
@@ -124,6 +138,18 @@ async function whyKeep(
   if (dirty.length) reasons.push(`modified or untracked files: ${listed(dirty)}`);
   if (changedCopies.length) reasons.push(`copy files that differ from the repository's: ${listed(changedCopies)}`);
   return reasons.length ? reasons.join('; ') : null;
+}
+
+/**
+ * Puts what setup made and nobody changed since out of the way of `git worktree remove`: untracked
+ * paths are deleted, tracked ones (a file setup rewrote) checked out from the index again (the
+ * task's commit holds their state from before setup).
+ */
+async function clearSetupLeftovers(wt: string, paths: string[]): Promise<void> {
+  if (paths.length === 0) return;
+  const tracked = new Set(nulList((await gitLiteral(wt, ['ls-files', '-z', '--', ...paths])).out));
+  for (const rel of paths) if (!tracked.has(rel)) rmSync(path.join(wt, rel), { force: true });
+  if (tracked.size > 0) await gitLiteral(wt, ['checkout', '--', ...tracked]);
 }
 
 function isFileOrLink(p: string): boolean {
@@ -136,8 +162,8 @@ function isFileOrLink(p: string): boolean {
 
 /**
  * Removes the worktree of task `input.taskId` (at `taskWorktreePath`, worktree-layout.ts) when it
- * is clean (see {@link whyKeep}), under the repository lock: identical `copy` files are deleted
- * first, then `git worktree remove` without `--force` (which deletes ignored files with it and
+ * is clean (see {@link whyKeep}), under the repository lock: identical `copy` files and what setup
+ * made that nobody changed are cleared first, then `git worktree remove` without `--force` (which deletes ignored files with it and
  * refuses a dirty, locked or submodule-holding worktree on its own as well).
  * Idempotent: a worktree that is already gone is `{removed: true}` (it is not there, which is what
  * the caller wants; stale administrative files are pruned). A directory at that path that is not
@@ -159,10 +185,11 @@ export async function removeTaskWorktree(
     const top = (await git(wt, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
     if (!top || path.resolve(top) !== path.resolve(wt) || !existsSync(path.join(wt, '.git')))
       return { removed: false, kept: `${wt} is not a git worktree; left for a person to look at` };
-    const identical: string[] = [];
-    const why = await whyKeep(home, input, wt, identical);
+    const removable: Removable = { copies: [], setup: [] };
+    const why = await whyKeep(home, input, wt, removable);
     if (why) return { removed: false, kept: why };
-    for (const rel of identical) rmSync(path.join(wt, rel), { force: true });
+    for (const rel of removable.copies) rmSync(path.join(wt, rel), { force: true });
+    await clearSetupLeftovers(wt, removable.setup);
     const r = await gitRun(input.repo, ['worktree', 'remove', wt]);
     if (r.exitCode !== 0)
       return { removed: false, kept: `git worktree remove refused: ${r.output.trim().slice(-500)}` };

@@ -82,7 +82,7 @@ test('run exits while a task runs its setup: setup killed, status says pending (
     'case "$(pwd -P)" in */tasks/slow) ;; *) exit 0 ;; esac',
     `echo $$ > ${pidFile}`,
     "if [ -e node_modules/.partial ]; then echo 'a half-done install is in the way' >&2; exit 1; fi",
-    'mkdir -p node_modules',
+    'mkdir -p node_modules && echo started > node_modules/.partial',
     `while [ ! -e ${go} ]; do echo x >> node_modules/.partial; sleep 0.2; done`,
     'mv node_modules/.partial node_modules/installed',
   ].join('\n');
@@ -127,8 +127,9 @@ test('run exits while a task runs its setup: setup killed, status says pending (
   const conflicted = (JSON.parse(json.stdout) as MissionProgress).tasks.find((t) => t.status === 'conflict')!;
   expect((await flotilla(['skip', id, conflicted.id])).code).toBe(0);
   const watch = await flotilla(['watch', id]);
-  expect(watch.stdout).toMatch(/mission ghost completed/);
-  expect(watch.code).toBe(0);
+  expect(watch.stdout).toMatch(/✔ slow merged \(1 files, \+1\/-0\)/);
+  // It ends as the user's skip says: every task but the skipped one merged.
+  expect(watch.stdout).toMatch(new RegExp(`mission failed: not every task merged: ${conflicted.id} skipped`));
   expect(git(repo, 'show', `${names.integrationBranch(id)}:slow.txt`)).toBe('slow');
   expect(existsSync(pidFile) && groupAlive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
 });

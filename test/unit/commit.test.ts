@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import { git, makeRepo, tempDir } from '../helpers/git';
@@ -108,7 +108,7 @@ describe('what setup made is not the agent’s work', () => {
     const r = await run(acts.checkpoint, input);
     expect(filesOf(wt.worktree, r.headSha)).toEqual(['package-lock.json', 'test.js']);
     expect(git(wt.worktree, 'show', `${r.headSha}:package-lock.json`)).toBe('{"lockfileVersion":3,"edited":true}');
-    // package.json stays as setup left it: not committed.
+    // package.json, which only setup rewrote, keeps its content from before setup.
     expect(git(wt.worktree, 'show', `${r.headSha}:package.json`)).toBe('{"name":"app"}');
   });
 
@@ -117,6 +117,7 @@ describe('what setup made is not the agent’s work', () => {
     const r = await run(acts.checkpoint, input);
     expect(r.committed).toBe(false);
     expect(r.diffstat.files).toBe(0);
+    expect(existsSync(path.join(wt.worktree, 'package-lock.json'))).toBe(true);
   });
 
   test('the WIP checkpoint agrees with the commit: it leaves setup’s files out too', async () => {
