@@ -13,7 +13,8 @@
  * When the task's work is committed (commit.ts) or checkpointed (checkpoint.ts), every recorded
  * path whose content is still exactly what setup left is put back to what it was before setup:
  * a lock file setup created stays out, a file setup rewrote keeps its earlier content, and a path
- * the agent changed after setup is the agent's work and goes in as it is.
+ * the agent changed after setup is the agent's work and goes in as it is. So does a path the
+ * agent committed itself (`git commit` in its worktree): HEAD already holds it as setup left it.
  */
 import {
   copyFileSync,
@@ -143,7 +144,8 @@ export async function readSetupRecord(worktree: string, env: GitEnv = {}): Promi
 
 /**
  * The recorded paths whose entry in the index `env` selects is still exactly what setup left
- * (the agent did not change them since), with what they were before setup.
+ * (the agent did not change them since) and that HEAD does not already hold so (the agent did not
+ * commit them itself), with what they were before setup.
  */
 export async function unchangedSinceSetup(
   worktree: string,
@@ -160,9 +162,28 @@ export async function unchangedSinceSetup(
     const [mode, id, stage] = line.slice(0, tab).split(' ');
     if (stage === '0') staged.set(line.slice(tab + 1), `${mode} ${id}`);
   }
-  const out: Array<{ path: string; before: string | null }> = [];
-  for (const [p, change] of record) {
-    if ((staged.get(p) ?? null) === change.after) out.push({ path: p, before: change.before });
+  const unchanged = [...record].filter(([p, change]) => (staged.get(p) ?? null) === change.after);
+  if (unchanged.length === 0) return [];
+  const committed = await headEntries(
+    worktree,
+    unchanged.map(([p]) => p),
+    env,
+  );
+  return unchanged
+    .filter(([p, change]) => (committed.get(p) ?? null) !== change.after)
+    .map(([p, change]) => ({ path: p, before: change.before }));
+}
+
+/** HEAD's entries (`<mode> <id>`) for `paths` (git-ls-tree: `<mode> <type> <id>\t<path>`). */
+async function headEntries(worktree: string, paths: string[], env: GitEnv): Promise<Map<string, string>> {
+  // Few paths (a lock file): named, taken literally; many: the whole tree, filtered here.
+  const named = paths.length <= 256 ? ['--', ...paths.map((p) => `:(literal)${p}`)] : [];
+  const out = new Map<string, string>();
+  for (const line of (await git(worktree, ['ls-tree', '-r', '-z', 'HEAD', ...named], { env })).split('\0')) {
+    const tab = line.indexOf('\t');
+    if (tab < 0) continue;
+    const [mode, , id] = line.slice(0, tab).split(' ');
+    out.set(line.slice(tab + 1), `${mode} ${id}`);
   }
   return out;
 }

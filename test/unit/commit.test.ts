@@ -112,6 +112,16 @@ describe('what setup made is not the agent’s work', () => {
     expect(git(wt.worktree, 'show', `${r.headSha}:package.json`)).toBe('{"name":"app"}');
   });
 
+  test('a setup file the agent committed itself stays committed (Flotilla’s commit does not take it back)', async () => {
+    const { wt, input } = await setUp('agent-commits');
+    git(wt.worktree, 'add', 'package-lock.json');
+    git(wt.worktree, 'commit', '--quiet', '-m', 'agent: lock file');
+    writeFileSync(path.join(wt.worktree, 'test.js'), 'test\n');
+    const r = await run(acts.checkpoint, input);
+    expect(filesOf(wt.worktree, r.headSha)).toEqual(['test.js']);
+    expect(git(wt.worktree, 'show', `${r.headSha}:package-lock.json`)).toBe('{"lockfileVersion":3}');
+  });
+
   test('with nothing of the agent’s, nothing is committed', async () => {
     const { wt, input } = await setUp('nothing');
     const r = await run(acts.checkpoint, input);
