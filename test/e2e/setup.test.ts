@@ -14,6 +14,7 @@ import type { MissionProgress } from '../../src/mission/progress';
 import { names } from '../../src/mission/types';
 import { CliProcess, runCli, spawnCli } from '../helpers/cli';
 import { git, makeRepo, tempDir } from '../helpers/git';
+import { slowInstallSetup } from '../helpers/missions';
 import { startDevServer } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -78,14 +79,7 @@ test('run exits while a task runs its setup: setup killed, status says pending (
   const go = path.join(dir, 'setup.go');
   // Like `npm install`: slow, writing into node_modules as it goes; like a package manager that a
   // half-done install breaks, it refuses to start over one. Only task `slow` has a slow setup.
-  const setup = [
-    'case "$(pwd -P)" in */tasks/slow) ;; *) exit 0 ;; esac',
-    `echo $$ > ${pidFile}`,
-    "if [ -e node_modules/.partial ]; then echo 'a half-done install is in the way' >&2; exit 1; fi",
-    'mkdir -p node_modules && echo started > node_modules/.partial',
-    `while [ ! -e ${go} ]; do echo x >> node_modules/.partial; sleep 0.2; done`,
-    'mv node_modules/.partial node_modules/installed',
-  ].join('\n');
+  const setup = slowInstallSetup(pidFile, go, 'slow');
   const file = path.join(dir, `${id}.json`);
   writeFileSync(
     file,

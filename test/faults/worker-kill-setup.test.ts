@@ -11,7 +11,7 @@ import type { MissionProgress } from '../../src/mission/progress';
 import { names } from '../../src/mission/types';
 import { runCli } from '../helpers/cli';
 import { makeRepo, tempDir } from '../helpers/git';
-import { mission, task } from '../helpers/missions';
+import { mission, slowInstallSetup, task } from '../helpers/missions';
 import { missionResult } from '../helpers/outcome';
 import {
   fileAt,
@@ -50,14 +50,7 @@ test('worker SIGKILLed during setup: setup dies with it, status says pending, th
   const cli = (args: string[]) => runCli(args, { env: workerEnv, timeoutMs: 120_000 });
   const [pidFile, go] = [path.join(h.dir, 'setup.pid'), path.join(h.dir, 'setup.go')];
   // Slow in the task's worktree only (the integration worktree runs the mission's setup first).
-  const setup = [
-    'case "$(pwd -P)" in */tasks/slow) ;; *) exit 0 ;; esac',
-    `echo $$ > ${pidFile}`,
-    "if [ -e node_modules/.partial ]; then echo 'a half-done install is in the way' >&2; exit 1; fi",
-    'mkdir -p node_modules && echo started > node_modules/.partial',
-    `while [ ! -e ${go} ]; do echo x >> node_modules/.partial; sleep 0.2; done`,
-    'mv node_modules/.partial node_modules/installed',
-  ].join('\n');
+  const setup = slowInstallSetup(pidFile, go, 'slow');
   const repo = makeRepo({ 'README.md': '# app\n', '.gitignore': 'node_modules/\n' });
   const missionId = 'fault-setup';
   const spec = mission(missionId, repo, [task('slow', 'test -e node_modules/installed && echo slow > slow.txt')], {

@@ -12,7 +12,7 @@ import { writePidFile } from '../../src/activities/process';
 import { taskWorktreeNeedsRebuild, taskWorktreePath } from '../../src/activities/worktree-layout';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
-import { bashAgent, processAlive } from '../helpers/missions';
+import { bashAgent, processAlive, slowInstallSetup } from '../helpers/missions';
 
 const home = tempDir('flotilla-home-');
 const acts = createActivities({ home, hostQueue: 'q@test' });
@@ -98,14 +98,7 @@ describe('prepareWorktree: a setup cut short', () => {
     const repo = makeRepo({ '.gitignore': 'node_modules/\n', 'README.md': 'readme\n' });
     const dir = tempDir('flotilla-half-');
     const [pidFile, go] = [path.join(dir, 'setup.pid'), path.join(dir, 'go')];
-    // Like a package manager that a half-done install breaks.
-    const setup = [
-      `echo $$ > ${pidFile}`,
-      "if [ -e node_modules/.partial ]; then echo 'a half-done install is in the way' >&2; exit 1; fi",
-      'mkdir -p node_modules && echo started > node_modules/.partial',
-      `while [ ! -e ${go} ]; do sleep 0.1; done`,
-      'mv node_modules/.partial node_modules/installed',
-    ].join('\n');
+    const setup = slowInstallSetup(pidFile, go);
     const input = {
       missionId: 'm',
       runId,
