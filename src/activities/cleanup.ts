@@ -17,7 +17,7 @@ import { ActivityConfig, paths } from './config';
 import { git, gitRun, withRepoLock } from './git';
 import { clonePath } from './origin';
 import { groupAlive } from './process';
-import { unchangedSinceSetup, withStagedWorktree } from './setup-record';
+import { clearSetupLeftovers, unchangedSinceSetup, withStagedWorktree } from './setup-record';
 import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from './queue-types';
 import { taskWorktreePath } from './worktree-layout';
 
@@ -138,18 +138,6 @@ async function whyKeep(
   if (dirty.length) reasons.push(`modified or untracked files: ${listed(dirty)}`);
   if (changedCopies.length) reasons.push(`copy files that differ from the repository's: ${listed(changedCopies)}`);
   return reasons.length ? reasons.join('; ') : null;
-}
-
-/**
- * Puts what setup made and nobody changed since out of the way of `git worktree remove`: untracked
- * paths are deleted, tracked ones (a file setup rewrote) checked out from the index again (the
- * task's commit holds their state from before setup).
- */
-async function clearSetupLeftovers(wt: string, paths: string[]): Promise<void> {
-  if (paths.length === 0) return;
-  const tracked = new Set(nulList((await gitLiteral(wt, ['ls-files', '-z', '--', ...paths])).out));
-  for (const rel of paths) if (!tracked.has(rel)) rmSync(path.join(wt, rel), { force: true });
-  if (tracked.size > 0) await gitLiteral(wt, ['checkout', '--', ...tracked]);
 }
 
 function isFileOrLink(p: string): boolean {

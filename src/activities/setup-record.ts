@@ -204,3 +204,20 @@ export async function leaveOutSetupWork(worktree: string, env: GitEnv): Promise<
   await git(worktree, ['update-index', '-z', '--index-info'], { env, input: lines });
   return unchanged.map((u) => u.path);
 }
+
+/**
+ * Puts what setup made and nobody changed since (`paths`, from {@link unchangedSinceSetup}) out of
+ * the way of `git worktree remove`, which refuses untracked and modified files: untracked paths
+ * are deleted, tracked ones (a file setup rewrote) checked out from the index again (the task's
+ * commit holds their state from before setup). Paths are taken literally. Only for a worktree
+ * that is about to be removed: setup would make them again.
+ */
+export async function clearSetupLeftovers(worktree: string, paths: string[]): Promise<void> {
+  if (paths.length === 0) return;
+  const env = { GIT_LITERAL_PATHSPECS: '1' };
+  const tracked = new Set(
+    (await git(worktree, ['ls-files', '-z', '--', ...paths], { env })).split('\0').filter(Boolean),
+  );
+  for (const rel of paths) if (!tracked.has(rel)) rmSync(path.join(worktree, rel), { force: true });
+  if (tracked.size > 0) await git(worktree, ['checkout', '--', ...tracked], { env });
+}

@@ -18,6 +18,7 @@ import path from 'node:path';
 import execa from 'execa';
 import { git, GitError, isAncestor, listWorktrees, resolveRef, withRepoLock, WorktreeEntry } from '../activities/git';
 import { archiveRef, notInByPatch } from '../activities/land';
+import { clearSetupLeftovers, unchangedSinceSetup, withStagedWorktree } from '../activities/setup-record';
 import { names } from '../mission/types';
 
 export type CleanKind =
@@ -45,6 +46,8 @@ export interface CleanItem {
   mergedInto?: string;
   /** Worktrees: copies of the mission's `copy` files, identical to the repository's, removed first. */
   copies?: string[];
+  /** Worktrees: what setup made and nobody changed since (a lock file), cleared first. */
+  setupLeft?: string[];
 }
 
 /** Something kept, and why. */
@@ -130,20 +133,27 @@ function flotillaWorktree(
 /**
  * Why the worktree is not clean (modified tracked files, untracked files that are not ignored),
  * or null. Copies of the mission's `copy` files identical to the repository's do not count: they
- * go into `copies`, removed before `git worktree remove`.
+ * go into `copies`, removed before `git worktree remove`; nor does what setup made that nobody
+ * changed since (src/activities/setup-record.ts): `setupLeft`, cleared before it.
  */
 async function dirtiness(
   repo: string,
   wt: string,
   copy: string[],
-): Promise<{ reason: string | null; copies: string[] }> {
-  if (!existsSync(wt)) return { reason: null, copies: [] };
+): Promise<{ reason: string | null; copies: string[]; setupLeft: string[] }> {
+  if (!existsSync(wt)) return { reason: null, copies: [], setupLeft: [] };
+  const fromSetup = new Set(
+    (await withStagedWorktree(wt, { exclude: copy }, (env) => unchangedSinceSetup(wt, env)).catch(() => [])).map(
+      (u) => u.path,
+    ),
+  );
+  const setupLeft: string[] = [];
   const r = await execa('git', ['status', '--porcelain=v1', '-z', '--untracked-files=all'], {
     cwd: wt,
     reject: false,
     stdin: 'ignore',
   });
-  if (r.exitCode !== 0) return { reason: `git status fails there: ${r.stderr.trim()}`, copies: [] };
+  if (r.exitCode !== 0) return { reason: `git status fails there: ${r.stderr.trim()}`, copies: [], setupLeft };
   const modified: string[] = [];
   const untracked: string[] = [];
   const copies: string[] = [];
@@ -152,14 +162,15 @@ async function dirtiness(
     const e = entries[i];
     const [code, file] = [e.slice(0, 2), e.slice(3)];
     if (code[0] === 'R' || code[0] === 'C') i++; // the rename's source follows
-    if (code !== '??') modified.push(file);
+    if (fromSetup.has(file)) setupLeft.push(file);
+    else if (code !== '??') modified.push(file);
     else if (copy.includes(file) && sameFile(path.join(repo, file), path.join(wt, file))) copies.push(file);
     else untracked.push(file);
   }
   const parts: string[] = [];
   if (modified.length) parts.push(`modified: ${list(modified)}`);
   if (untracked.length) parts.push(`untracked: ${list(untracked)}`);
-  return { reason: parts.length ? `uncommitted changes (${parts.join('; ')})` : null, copies };
+  return { reason: parts.length ? `uncommitted changes (${parts.join('; ')})` : null, copies, setupLeft };
 }
 
 function sameFile(a: string, b: string): boolean {
@@ -282,7 +293,7 @@ export async function planCleanup(
           keep(item, `checked out in ${x.w.path}, which has uncommitted changes`);
           continue;
         }
-        remove({ ...wt, copies: d.copies });
+        remove({ ...wt, copies: d.copies, setupLeft: d.setupLeft });
       }
       remove({
         ...item,
@@ -317,7 +328,7 @@ export async function planCleanup(
         integrationWorktreeKept = integrationWorktreeKept || x.w.branch === ib;
         continue;
       }
-      remove({ ...item, copies: d.copies });
+      remove({ ...item, copies: d.copies, setupLeft: d.setupLeft });
     }
 
     if (intRef) {
@@ -390,6 +401,7 @@ export async function executeCleanup(plan: CleanPlan): Promise<CleanOutcome> {
       try {
         if (item.kind.endsWith('-worktree')) {
           for (const c of item.copies ?? []) rmSync(path.join(item.path!, c), { force: true });
+          await clearSetupLeftovers(item.path!, item.setupLeft ?? []);
           await git(repo, ['worktree', 'remove', item.path!]);
         } else if (item.kind.endsWith('-branch')) {
           const archived = await archive(repo, item.archive!, item.sha!);
