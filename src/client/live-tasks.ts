@@ -96,10 +96,11 @@ function notRunning(pending: PendingActivity, now: number): string | null {
  * activity each task workflow runs (`pendingActivities` of its description): setup
  * (`prepareWorktree`), the agent (`runAgent`), the commit, a checkpoint, the gate. A task whose
  * activity is not really in flight (see {@link notRunning}), or whose next workflow task no
- * worker took for {@link STALE_HEARTBEAT_MS}, shows as `pending` with why, never a stale `running`: the worker that ran it stopped or died, and nothing runs until one comes
- * back. Changes `progress` in place (tasks and counts). The agent's attempts (`runAgent`) count
- * in the task's `attempts`; with `live`, each running task's agent attempt is recorded there (by
- * task id), read from the same descriptions.
+ * worker took for {@link STALE_HEARTBEAT_MS}, shows as `pending` with why, never a stale
+ * `running`: the worker that ran it stopped or died, and nothing runs until one comes back.
+ * Changes `progress` in place (tasks and counts). The agent's attempts (`runAgent`) count in the
+ * task's `attempts`; with `live`, each running task's agent attempt is recorded there (by task
+ * id), read from the same descriptions.
  */
 export async function annotateRunningTasks(
   client: Client,
