@@ -8,13 +8,13 @@
  * clone of a mission's shared origin every new checkpoint is pushed there (origin.ts).
  */
 import execa from 'execa';
-import { copyFileSync, existsSync, mkdtempSync, realpathSync, rmSync, statSync, utimesSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { names } from '../mission/types';
 import { heartbeating } from './checks';
-import { excludePathspecs, git as gitOut, GitStepError, identityConfig, resolveRef } from './git';
+import { git as gitOut, GitStepError, identityConfig, resolveRef } from './git';
 import { cloneOrigin, pushTracked } from './origin';
+import { withStagedWorktree } from './setup-record';
 
 export interface SnapshotOptions {
   /** The worktree to snapshot (absolute path). */
@@ -92,9 +92,8 @@ export async function snapshotWorktree(opts: SnapshotOptions): Promise<SnapshotR
   const gone = (): boolean => !existsSync(path.join(worktree, '.git'));
   if (gone()) return { sha: null, changed: false };
   return serialized(`${worktree}\0${opts.ref}`, async () => {
-    const tmp = mkdtempSync(path.join(os.tmpdir(), 'flotilla-snapshot-'));
     try {
-      const r = await snapshotIn(worktree, opts, path.join(tmp, 'index'), gone);
+      const r = await snapshotIn(worktree, opts, gone);
       // A clone of a shared origin: the checkpoint goes there too, so another host can take the
       // task over from it (leased: a host presumed dead never overwrites a newer checkpoint).
       if (r.sha && (await cloneOrigin(worktree))) {
@@ -108,56 +107,34 @@ export async function snapshotWorktree(opts: SnapshotOptions): Promise<SnapshotR
     } catch (err) {
       if (gone()) return { sha: null, changed: false };
       throw err;
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
     }
   });
 }
 
-async function snapshotIn(
-  worktree: string,
-  opts: SnapshotOptions,
-  tmpIndex: string,
-  gone: () => boolean,
-): Promise<SnapshotResult> {
+async function snapshotIn(worktree: string, opts: SnapshotOptions, gone: () => boolean): Promise<SnapshotResult> {
   const identity = (await identityConfig(worktree)).flatMap((c) => ['-c', c]);
   // GIT_CEILING_DIRECTORIES: if the worktree's `.git` vanishes mid-way, git must fail rather
   // than find some enclosing repository (a dotfiles repo in $HOME) and snapshot that.
   const baseEnv = { GIT_CEILING_DIRECTORIES: path.dirname(worktree) };
-  const git = async (args: string[], env: Record<string, string> = {}): Promise<string> => {
+  const git = async (args: string[]): Promise<string> => {
     const r = await execa('git', [...identity, ...args], {
       cwd: worktree,
-      env: { ...baseEnv, ...env },
+      env: baseEnv,
       reject: false,
       stdin: 'ignore',
     });
     if (r.exitCode !== 0) throw new GitStepError(`git ${args[0]} failed in ${worktree}: ${r.stderr || r.stdout}`);
     return r.stdout.trim();
   };
-  const [top, realIndex, head] = (await git(['rev-parse', '--show-toplevel', '--git-path', 'index', 'HEAD'])).split(
-    '\n',
-  );
+  const [top, head] = (await git(['rev-parse', '--show-toplevel', 'HEAD'])).split('\n');
   if (realpathSync(top) !== realpathSync(worktree)) return { sha: null, changed: false };
 
-  // The temporary index starts as a copy of the agent's, with its mtime: git's racy-clean check
-  // compares file mtimes against the index file's own, and a newer copy would hide a change made
-  // in the same instant the agent's index was written.
-  const realIndexPath = path.resolve(worktree, realIndex);
-  if (existsSync(realIndexPath)) {
-    copyFileSync(realIndexPath, tmpIndex);
-    const st = statSync(realIndexPath);
-    utimesSync(tmpIndex, st.atime, st.mtime);
-  } else {
-    await git(['read-tree', 'HEAD'], { GIT_INDEX_FILE: tmpIndex });
-  }
-  const env = { GIT_INDEX_FILE: tmpIndex };
-  const literal = opts.exclude.filter((p) => p.trim() !== '');
-  const excludes = await excludePathspecs(worktree, literal, { ...baseEnv, ...env });
-  await git(['add', '--all', '--', '.', ...excludes], env);
-  // A copy file the agent staged in its own index would still be in the copy: put those paths
-  // back to HEAD's version (or out of the index), so a secret never lands in a snapshot.
-  if (literal.length > 0) await git(['reset', '--quiet', 'HEAD', '--', ...literal.map((p) => `:(literal)${p}`)], env);
-  const tree = await git(['write-tree'], env);
+  // The same rule as the task's commit (commit.ts): what setup left is not the agent's work.
+  const tree = await withStagedWorktree(
+    worktree,
+    { exclude: opts.exclude, env: baseEnv, leaveOutSetup: true },
+    async (env) => (await gitOut(worktree, ['write-tree'], { env })).trim(),
+  );
 
   const old = await git(['rev-parse', '--verify', '--quiet', `${opts.ref}^{commit}`]).catch(() => '');
   // Nothing beyond what the branch already holds, and no checkpoint yet: there is nothing to keep.

@@ -38,9 +38,10 @@ export interface ChecksResult {
 }
 
 /**
- * Runs `commands` in order in `cwd`, stopping at the first failure. Calls `onProgress` every
- * second while a command runs; heartbeats nothing itself. Cancellation of the calling activity
- * kills the running command's group, then rethrows. Values of `env`'s variables are redacted from
+ * Runs `commands` in order in `cwd`, stopping at the first failure, each in a process group with
+ * a watchdog that kills the group when this worker dies (see `spawnGroup`). Calls `onProgress`
+ * every second while a command runs; heartbeats nothing itself. Cancellation of the calling
+ * activity (also the SDK's on a worker shutdown) kills the running command's group, then rethrows. Values of `env`'s variables are redacted from
  * the result (the log file keeps the full output: it never enters history).
  */
 export async function runCommands(
@@ -62,7 +63,9 @@ export async function runCommands(
       },
     });
     appendFileSync(input.logFile, `\n$ ${shown}\n`);
-    const { child, pgid } = spawnGroup(toArgv(command), { cwd: input.cwd });
+    // With a watchdog, as agents: a worker that dies (SIGKILL) takes the command's group with it,
+    // so a setup or gate never runs on in a worktree whose next attempt starts elsewhere.
+    const { child, pgid } = spawnGroup(toArgv(command), { cwd: input.cwd, watchdog: true });
     const tail = new Tail(3000);
     const onData = (chunk: Buffer): void => {
       const text = chunk.toString('utf8');
@@ -152,12 +155,11 @@ export function createChecksActivities() {
   return {
     /**
      * Runs verify commands (task gate or mission verify); a failure is a result, not an error.
-     * Heartbeats `{ command }` every second while a command runs; the output tail in the result
-     * is redacted of the values of `input.env`'s variables.
+     * Heartbeats at once, `{ command }` every second while a command runs, and every 5 s in
+     * between; the output tail in the result is redacted of the values of `input.env`'s variables.
      */
     async runChecks(input: ChecksInput): Promise<ChecksResult> {
-      const ctx = Context.current();
-      return runCommands(input, (p) => ctx.heartbeat(p));
+      return heartbeating((beat) => runCommands(input, beat));
     },
   };
 }

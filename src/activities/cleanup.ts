@@ -8,7 +8,7 @@
  * the `setup.done` marker, which `ensureTaskWorktree` discards itself when it re-creates the
  * worktree) are logs and evidence, not cache, and sit beside the transcripts, which must stay.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { heartbeating } from './checks';
 import { ActivityConfig, paths } from './config';
@@ -16,13 +16,13 @@ import { git, gitRun, withRepoLock } from './git';
 import { clonePath } from './origin';
 import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from './queue-types';
 import { taskWorktreePath } from './worktree-layout';
-import { whyKeepWorktree } from './worktree-safety';
+import { clearForRemoval, whyKeepWorktree } from './worktree-safety';
 
 /**
  * Removes the worktree of task `input.taskId` (at `taskWorktreePath`, worktree-layout.ts) when
  * removing it loses nothing (`whyKeepWorktree`, worktree-safety.ts: no live agent, no git
- * operation in progress, HEAD held by a ref, no changes), under the repository lock: identical `copy` files are deleted
- * first, then `git worktree remove` without `--force` (which deletes ignored files with it and
+ * operation in progress, HEAD held by a ref, no changes), under the repository lock: identical
+ * `copy` files and setup's unchanged leftovers are cleared first, then `git worktree remove` without `--force` (which deletes ignored files with it and
  * refuses a dirty, locked or submodule-holding worktree on its own as well).
  * Idempotent: a worktree that is already gone is `{removed: true}` (it is not there, which is what
  * the caller wants; stale administrative files are pruned). A directory at that path that is not
@@ -44,14 +44,14 @@ export async function removeTaskWorktree(
     const top = (await git(wt, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
     if (!top || path.resolve(top) !== path.resolve(wt) || !existsSync(path.join(wt, '.git')))
       return { removed: false, kept: `${wt} is not a git worktree; left for a person to look at` };
-    const { reason, identicalCopies } = await whyKeepWorktree({
+    const verdict = await whyKeepWorktree({
       repo: input.repo,
       worktree: wt,
       copy: input.copy,
       pidFiles: [path.join(paths.runDir(home, input.missionId, input.taskId), 'agent.pid')],
     });
-    if (reason) return { removed: false, kept: reason };
-    for (const rel of identicalCopies) rmSync(path.join(wt, rel), { force: true });
+    if (verdict.reason) return { removed: false, kept: verdict.reason };
+    await clearForRemoval(wt, verdict);
     const r = await gitRun(input.repo, ['worktree', 'remove', wt]);
     if (r.exitCode !== 0)
       return { removed: false, kept: `git worktree remove refused: ${r.output.trim().slice(-500)}` };

@@ -11,6 +11,7 @@ import type { Diffstat } from '../mission/progress';
 import { heartbeating } from './checks';
 import { diffstat, excludePathspecs, git, gitSucceeds, resolveRef } from './git';
 import { pushTracked } from './origin';
+import { leaveOutSetupWork } from './setup-record';
 
 export interface CommitTaskInput {
   worktree: string;
@@ -20,7 +21,10 @@ export interface CommitTaskInput {
   branch: string;
   /** The SHA the task branch started from, for the diffstat. */
   baseSha: string;
-  /** Files the mission copied in (`copy:`, e.g. `.env`): never committed. */
+  /**
+   * Files the mission copied in (`copy:`, e.g. `.env`): never committed. (What `setup` made is
+   * left out too, from the worktree's setup record.)
+   */
   exclude: string[];
   /** Appended to the subject, e.g. `[incomplete]` for work kept after a failure. */
   note?: string;
@@ -40,7 +44,8 @@ export type CheckpointResult = CommitTaskResult;
 const IN_PROGRESS = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD'];
 
 /**
- * Commits everything the agent left in the worktree (minus `exclude`) on the task branch.
+ * Commits everything the agent left in the worktree (minus `exclude`, and minus what the mission's
+ * `setup` made that the agent did not change since: see setup-record.ts) on the task branch.
  * Idempotent: with nothing to commit it only reports the branch head, so a retry after a crash
  * that already committed does nothing twice.
  * @throws non-retryable `WorktreeState` when HEAD is not on the task branch or a merge or rebase
@@ -64,6 +69,9 @@ export async function commitTask(input: CommitTaskInput): Promise<CommitTaskResu
   }
   const excludes = await excludePathspecs(worktree, input.exclude);
   await git(worktree, ['add', '--all', '--', '.', ...excludes]);
+  // What setup made (a lock file `npm install` wrote) is not the agent's work, unless the agent
+  // changed it since: back to its state before setup in the index, the file itself untouched.
+  await leaveOutSetupWork(worktree, {});
   const staged = !(await gitSucceeds(worktree, ['diff', '--cached', '--quiet']));
   const before = await resolveRef(worktree, `refs/heads/${branch}`);
   let committed = false;

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { ErrorType } from '../mission/error-types';
 import { hostOfQueue } from '../mission/types';
+import { heartbeating } from './checks';
 import type { ActivityConfig } from './config';
 import { ensureClone } from './origin';
 
@@ -87,7 +88,8 @@ export function createHostActivities(config: ActivityConfig) {
         );
       }
       try {
-        const repo = await ensureClone(config.home, input.origin);
+        // The first claim on a host clones the origin, which may take minutes: heartbeat meanwhile.
+        const repo = await heartbeating(() => ensureClone(config.home, input.origin));
         Context.current().log.info('task placed on this host', { task: key, load: before });
         return {
           taskQueue: config.hostQueue,

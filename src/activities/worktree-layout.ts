@@ -92,18 +92,35 @@ export const taskStateDir = (home: string, missionId: string, runId: string, tas
 /** Written before a worktree is (re-)created, removed once its checkpoint is restored. */
 export const REBUILD_MARKER = 'rebuild.pending';
 
+/** Written (with the tree of the worktree before setup) when the mission's `setup` starts in a worktree. */
+export const SETUP_STARTED = 'setup.started';
+/** Written when the mission's `setup` passed in a worktree: it does not run there again. */
+export const SETUP_DONE = 'setup.done';
+
+/**
+ * True when setup started in the worktree whose state files are in `stateDir` and did not pass:
+ * its worker stopped or died, or a command failed or timed out. No agent has run in such a
+ * worktree (an agent starts only after setup passed), and what setup half made (a cut-short
+ * `npm install`) may break its next run: the worktree is made again from scratch.
+ */
+export function setupInterrupted(stateDir: string): boolean {
+  return existsSync(path.join(stateDir, SETUP_STARTED)) && !existsSync(path.join(stateDir, SETUP_DONE));
+}
+
 /**
  * True when the task's worktree must go through {@link ensureTaskWorktree} before an agent runs
- * in it: it is gone, no longer a worktree (no `.git`), or a rebuild of it was interrupted before
- * its checkpoint was restored.
+ * in it: it is gone, no longer a worktree (no `.git`), a rebuild of it was interrupted before its
+ * checkpoint was restored, or its setup was cut short ({@link setupInterrupted}).
  */
 export function taskWorktreeNeedsRebuild(
   home: string,
   t: { missionId: string; runId: string; taskId: string },
 ): boolean {
   const worktree = taskWorktreePath(home, t.missionId, t.runId, t.taskId);
+  const stateDir = taskStateDir(home, t.missionId, t.runId, t.taskId);
   return (
     !existsSync(path.join(worktree, '.git')) ||
-    existsSync(path.join(taskStateDir(home, t.missionId, t.runId, t.taskId), REBUILD_MARKER))
+    existsSync(path.join(stateDir, REBUILD_MARKER)) ||
+    setupInterrupted(stateDir)
   );
 }

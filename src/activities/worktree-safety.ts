@@ -12,13 +12,15 @@
  *    this worktree (its HEAD reflog holds only checkouts: Flotilla's detached worktrees, which
  *    check out candidates that no ref may hold any more);
  * 4. no tracked file is modified (staged or not) and no untracked file exists other than ignored
- *    ones and the mission's `copy` files identical to the repository's.
+ *    ones, the mission's `copy` files identical to the repository's, and what setup made that
+ *    nobody changed since (setup-record.ts: setup makes it again).
  */
 import execa from 'execa';
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { git, gitCommonDir, gitRun, listWorktrees, WorktreeEntry } from './git';
 import { recordedGroup } from './process';
+import { clearSetupLeftovers, unchangedSinceSetup, withStagedWorktree } from './setup-record';
 
 /** How many paths a reason names before "and N more". */
 const SHOWN_PATHS = 5;
@@ -191,6 +193,12 @@ export interface WorktreeChanges {
   identicalCopies: string[];
   /** Untracked copies of `copy` files that differ from the repository's. */
   changedCopies: string[];
+  /**
+   * What setup made or rewrote and nobody changed since (setup-record.ts `unchangedSinceSetup`):
+   * nobody's work, setup makes it again. Not in `modified`/`untracked`. Empty with
+   * `untracked: false`.
+   */
+  setupLeftovers: string[];
 }
 
 /**
@@ -218,7 +226,13 @@ export async function worktreeChanges(
   const tracked = copies.size
     ? new Set(nulList((await gitLiteral(wt, ['ls-files', '-z', '--', ...copies.keys()])).out))
     : new Set<string>();
-  const result: WorktreeChanges = { modified: [], untracked: [], identicalCopies: [], changedCopies: [] };
+  const result: WorktreeChanges = {
+    modified: [],
+    untracked: [],
+    identicalCopies: [],
+    changedCopies: [],
+    setupLeftovers: [],
+  };
   for (const [rel, from] of copies) {
     if (tracked.has(rel)) continue;
     if (sameFile(path.join(wt, rel), from)) result.identicalCopies.push(rel);
@@ -229,9 +243,15 @@ export async function worktreeChanges(
   const status = await gitLiteral(wt, ['status', '--porcelain=v1', '-z', untracked, '--no-renames']);
   if (!status.ok) throw new Error(`git status failed in ${wt}`);
   const copyPaths = new Set(copies.keys());
+  const fromSetup = new Set(
+    opts.untracked === false
+      ? []
+      : (await withStagedWorktree(wt, { exclude: copy }, (env) => unchangedSinceSetup(wt, env))).map((u) => u.path),
+  );
   for (const e of nulList(status.out)) {
     const [code, file] = [e.slice(0, 2), e.slice(3)];
-    if (code !== '??') result.modified.push(file);
+    if (fromSetup.has(file)) result.setupLeftovers.push(file);
+    else if (code !== '??') result.modified.push(file);
     else if (!copyPaths.has(file)) result.untracked.push(file);
   }
   return result;
@@ -306,16 +326,26 @@ export interface KeepCheck {
   pidFiles?: string[];
 }
 
+/** What {@link whyKeepWorktree} decides: why to keep the worktree, or what to clear before removing it. */
+export interface KeepVerdict {
+  /** Why the worktree must stay, or null when removing it loses nothing. */
+  reason: string | null;
+  /** Identical `copy` files (worktree-relative), deleted before `git worktree remove`. */
+  identicalCopies: string[];
+  /** What setup made that nobody changed since (worktree-relative), cleared before it. */
+  setupLeftovers: string[];
+}
+
 /**
  * THE rule (see the file's comment): why worktree `check.worktree` must be kept, or null when
- * removing it loses nothing. Also returns the identical `copy` files, for the caller to delete
- * before `git worktree remove` (which refuses untracked files).
- * @returns `{ reason, identicalCopies }` (worktree-relative paths)
+ * removing it loses nothing. Also returns what nobody's work is there (identical `copy` files,
+ * setup's leftovers), for {@link clearForRemoval} before `git worktree remove` (which refuses
+ * untracked and modified files).
  * @throws GitError when git fails in it
  */
-export async function whyKeepWorktree(check: KeepCheck): Promise<{ reason: string | null; identicalCopies: string[] }> {
+export async function whyKeepWorktree(check: KeepCheck): Promise<KeepVerdict> {
   const wt = check.worktree;
-  const keep = (reason: string) => ({ reason, identicalCopies: [] });
+  const keep = (reason: string): KeepVerdict => ({ reason, identicalCopies: [], setupLeftovers: [] });
   const pgid = liveAgent(check.pidFiles ?? []);
   if (pgid) return keep(`an agent still runs in it (process group ${pgid})`);
   const gitDir = path.resolve(wt, (await git(wt, ['rev-parse', '--git-dir'])).trim());
@@ -329,5 +359,18 @@ export async function whyKeepWorktree(check: KeepCheck): Promise<{ reason: strin
   } catch {
     return keep('git status failed in it');
   }
-  return { reason: describeChanges(changes), identicalCopies: changes.identicalCopies };
+  const reason = describeChanges(changes);
+  if (reason) return keep(reason);
+  return { reason: null, identicalCopies: changes.identicalCopies, setupLeftovers: changes.setupLeftovers };
+}
+
+/**
+ * Clears what {@link whyKeepWorktree} found to be nobody's work in worktree `wt` (identical
+ * `copy` files deleted, setup's leftovers put back to their state before setup), so that `git
+ * worktree remove` without `--force` accepts it. Only for a worktree about to be removed.
+ * @throws GitError when git fails
+ */
+export async function clearForRemoval(wt: string, verdict: KeepVerdict): Promise<void> {
+  for (const rel of verdict.identicalCopies) rmSync(path.join(wt, rel), { force: true });
+  await clearSetupLeftovers(wt, verdict.setupLeftovers);
 }

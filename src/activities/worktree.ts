@@ -9,20 +9,31 @@
  * checkpoint.ts): the checkpoint's files come back as uncommitted changes, nothing staged.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { withoutUrlCredentials } from '../mission/url-credentials';
 import type { CommandLine } from '../mission/types';
 import { names } from '../mission/types';
-import { CommandProgress, heartbeating, runCommands } from './checks';
+import { heartbeating } from './checks';
 import { ActivityConfig, paths } from './config';
-import { git, gitRun, resolveRef, withRepoLock } from './git';
+import { git, resolveRef, withRepoLock } from './git';
 import { cloneOrigin, fetchOrigin, missionRefspecs, pushTracked, trackingRef } from './origin';
-import { adoptMissionRefs, adoptOrigin } from './origin-adopt';
+import { discardHalfProvisioned, forgetSetup, provision, ProvisionOptions } from './provision';
 import { Redactor } from './redact';
-import { REBUILD_MARKER, runKey, taskStateDir, taskWorktreePath } from './worktree-layout';
+import { adoptMissionRefs, adoptOrigin } from './origin-adopt';
+import {
+  archiveStaleCheckpoint,
+  asideRef,
+  ensureBranch,
+  ensureDetachedWorktree,
+  ensureWorktree,
+  restoreCheckpoint,
+} from './worktree-git';
+import { REBUILD_MARKER, runKey, setupInterrupted, taskStateDir, taskWorktreePath } from './worktree-layout';
 
+export { copyMissionFiles } from './provision';
+export type { ProvisionOptions } from './provision';
 export { runKey, taskWorktreeNeedsRebuild, taskWorktreePath } from './worktree-layout';
 
 export interface PrepareIntegrationInput {
@@ -91,18 +102,14 @@ export interface PrepareWorktreeResult {
 /** What {@link ensureTaskWorktree} needs: the same as the `prepareWorktree` activity. */
 export type TaskWorktreeInput = PrepareWorktreeInput;
 
-/** How a caller of {@link ensureTaskWorktree} hears about setup commands that run. */
-export interface ProvisionOptions {
-  /** Called about every second while a setup command runs (the caller heartbeats its own details). */
-  onProgress?: (p: CommandProgress) => void;
-}
-
 /**
  * Makes sure the task's branch and worktree exist, provisioned (`copy`, then `setup` once per
  * worktree), and returns them. A worktree that is gone is re-created from the task branch; if the
  * task's checkpoint was taken on the branch's current tip, its files (modified, deleted and
  * untracked ones) are restored into the new worktree without staging or committing anything.
- * A re-created worktree gets `copy` and `setup` again (its setup marker is removed).
+ * A re-created worktree gets `copy` and `setup` again (its setup markers are removed). A worktree
+ * whose setup was cut short (see `setupInterrupted`) is deleted and made again the same way, so
+ * setup never runs over what an interrupted run of it half made.
  *
  * Used by the `prepareWorktree` activity and by `runAgent` (a worktree lost while its agent runs).
  * Serialized per repository with the other worktree operations of this worker.
@@ -134,6 +141,12 @@ export async function ensureTaskWorktree(
     }
     if (!(await resolveRef(repo, `refs/heads/${branch}`))) await archiveStaleCheckpoint(repo, ref);
     await ensureBranch(repo, branch, input.baseSha, input.runId);
+    // A setup cut short (its worker stopped or died, a command failed) left a half-made worktree
+    // in which no agent has run yet: its branch and checkpoint hold all of the task's work, so it
+    // is made again from them, and setup starts over from a clean state.
+    if (setupInterrupted(stateDir) && existsSync(worktree)) {
+      await discardHalfProvisioned(worktree, stateDir, input.copy, asideRef(ref));
+    }
     // The marker makes the restore crash-safe: a retry that finds the new worktree healthy but
     // the marker still there restores the checkpoint it did not get to.
     if (!existsSync(path.join(worktree, '.git'))) {
@@ -144,7 +157,7 @@ export async function ensureTaskWorktree(
     if (!made && !existsSync(marker)) return { created: false, restoredCheckpoint: null };
     const restored = await restoreCheckpoint(repo, worktree, branch, ref);
     // A new worktree has none of what setup made in the old one (node_modules, builds).
-    rmSync(path.join(stateDir, 'setup.done'), { force: true });
+    forgetSetup(stateDir);
     rmSync(marker, { force: true });
     return { created: made, restoredCheckpoint: restored };
   });
@@ -152,153 +165,6 @@ export async function ensureTaskWorktree(
   if (origin) await pushTracked(repo, `refs/heads/${branch}`);
   await provision(worktree, input, stateDir, opts);
   return { worktree, branch, created, restoredCheckpoint };
-}
-
-/**
- * A checkpoint ref whose task branch does not exist was left by an earlier run of a mission with
- * the same id (its branches deleted since): moved aside, never deleted, so it is not restored
- * into this run's worktree.
- */
-async function archiveStaleCheckpoint(repo: string, ref: string): Promise<void> {
-  const stale = await resolveRef(repo, ref);
-  if (!stale) return;
-  const aside = ref.replace(/^refs\/flotilla\/checkpoints\//, 'refs/flotilla/stale-checkpoints/') + `/${Date.now()}`;
-  await git(repo, ['update-ref', aside, stale]);
-  await git(repo, ['update-ref', '-d', ref, stale]);
-}
-
-/**
- * Restores checkpoint `ref` into a freshly created `worktree` when the checkpoint was taken on
- * the branch's tip (later commits on the branch supersede an older checkpoint).
- * @returns the restored checkpoint's SHA, or null
- */
-async function restoreCheckpoint(repo: string, worktree: string, branch: string, ref: string): Promise<string | null> {
-  const ckpt = await resolveRef(repo, ref);
-  if (!ckpt) return null;
-  const tip = await resolveRef(repo, `refs/heads/${branch}`);
-  const parent = await resolveRef(repo, `${ckpt}^1`);
-  if (!tip || parent !== tip) return null;
-  // --worktree only: files come back as the agent left them, nothing staged; paths tracked on the
-  // branch but absent from the checkpoint (the agent deleted them) are deleted again.
-  const r = await gitRun(worktree, ['restore', `--source=${ckpt}`, '--worktree', '--', '.']);
-  if (r.exitCode !== 0) throw new Error(`restoring checkpoint ${ckpt} into ${worktree} failed: ${r.output}`);
-  return ckpt;
-}
-
-/** Creates `branch` at `sha` owned by `runId`, or checks that an existing one is ours. */
-async function ensureBranch(repo: string, branch: string, sha: string, runId: string): Promise<void> {
-  const key = `branch.${branch}.flotillaRun`;
-  if (await resolveRef(repo, `refs/heads/${branch}`)) {
-    const owner = (await git(repo, ['config', '--get', key]).catch(() => '')).trim();
-    if (owner !== runId) {
-      throw ApplicationFailure.nonRetryable(
-        `branch ${branch} already exists and belongs to another mission run; delete it (git branch -D ${branch}) or start the mission with another --id`,
-        ErrorType.BranchTaken,
-      );
-    }
-    return;
-  }
-  // Owner first: a crash between the two steps must not leave a branch a retry refuses as foreign.
-  await git(repo, ['config', key, runId]);
-  await git(repo, ['branch', branch, sha]);
-}
-
-/**
- * Makes `dir` a worktree of `repo` with `branch` checked out. An existing healthy worktree is
- * reused; a directory that is not one (e.g. left by a deleted repository) is moved aside, never
- * deleted, since it may hold someone's work.
- * @returns true when it created the worktree
- */
-async function ensureWorktree(repo: string, dir: string, branch: string): Promise<boolean> {
-  if (existsSync(dir)) {
-    const top = (await git(dir, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
-    const head = (await git(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
-    if (top && path.resolve(top) === path.resolve(dir) && head === branch) return false;
-    renameSync(dir, `${dir}.stale-${Date.now()}`);
-  }
-  await git(repo, ['worktree', 'prune']);
-  mkdirSync(path.dirname(dir), { recursive: true });
-  await git(repo, ['worktree', 'add', '--quiet', dir, branch]);
-  return true;
-}
-
-/**
- * Makes `dir` a worktree of `repo` whose HEAD is detached: a new one at `branch`'s tip (`git
- * worktree add --detach`). An existing healthy worktree that is detached is reused where its HEAD
- * is (verifyAt may have checked out a candidate there); one that has `branch` checked out is
- * detached at the same commit (`git checkout --detach`: index, files and untracked files stay as
- * they are). Anything else at `dir` is moved aside, as in {@link ensureWorktree}.
- * @returns true when it created the worktree
- */
-async function ensureDetachedWorktree(repo: string, dir: string, branch: string): Promise<boolean> {
-  if (existsSync(dir)) {
-    const top = (await git(dir, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
-    if (top && path.resolve(top) === path.resolve(dir)) {
-      const head = await gitRun(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
-      if (head.exitCode !== 0) return false; // already detached
-      if (head.output.trim() === branch) {
-        await git(dir, ['checkout', '--quiet', '--detach']);
-        return false;
-      }
-    }
-    renameSync(dir, `${dir}.stale-${Date.now()}`);
-  }
-  await git(repo, ['worktree', 'prune']);
-  mkdirSync(path.dirname(dir), { recursive: true });
-  await git(repo, ['worktree', 'add', '--quiet', '--detach', dir, `refs/heads/${branch}`]);
-  return true;
-}
-
-/**
- * Copies the mission's `copy` files (paths relative to the repository, e.g. `.env`) from `repo`
- * into `worktree` where the worktree lacks them; paths leaving either directory are skipped.
- */
-export function copyMissionFiles(repo: string, worktree: string, copy: string[]): void {
-  for (const rel of copy) {
-    const from = path.resolve(repo, rel);
-    const to = path.resolve(worktree, rel);
-    if (!from.startsWith(repo + path.sep) || !to.startsWith(worktree + path.sep)) continue;
-    if (existsSync(from) && statSync(from).isFile() && !existsSync(to)) {
-      mkdirSync(path.dirname(to), { recursive: true });
-      copyFileSync(from, to);
-    }
-  }
-}
-
-/**
- * Copies the mission's `copy` files the worktree lacks (paths stay inside the repository), then
- * runs `setup` once per worktree: a marker file in `stateDir` records that it passed.
- * @throws retryable `SetupFailed` when a setup command fails, its output redacted of `redact`
- */
-async function provision(
-  worktree: string,
-  input: Pick<TaskWorktreeInput, 'repo' | 'copy' | 'setup' | 'setupTimeoutMs' | 'redact'>,
-  stateDir: string,
-  opts: ProvisionOptions,
-): Promise<void> {
-  const { setup } = input;
-  copyMissionFiles(input.repo, worktree, input.copy);
-  const marker = path.join(stateDir, 'setup.done');
-  if (setup.length === 0 || existsSync(marker)) return;
-  const result = await runCommands(
-    {
-      cwd: worktree,
-      commands: setup,
-      timeoutMs: input.setupTimeoutMs,
-      logFile: path.join(stateDir, 'setup.log'),
-      env: input.redact,
-    },
-    opts.onProgress,
-  );
-  if (!result.ok) {
-    const f = result.failed!;
-    throw ApplicationFailure.retryable(
-      `setup failed: \`${f.command}\` exited ${f.exitCode ?? '(timeout)'}\n${f.outputTail}`,
-      ErrorType.SetupFailed,
-    );
-  }
-  mkdirSync(stateDir, { recursive: true });
-  writeFileSync(marker, new Date().toISOString());
 }
 
 export function createWorktreeActivities(config: ActivityConfig) {

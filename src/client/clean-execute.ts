@@ -2,9 +2,8 @@
  * `flotilla clean --yes`: removing what a plan (src/client/clean.ts) says, never forced, each
  * branch recorded under its archive ref first.
  */
-import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { git, GitError, resolveRef, withRepoLock } from '../activities/git';
+import { clearForRemoval } from '../activities/worktree-safety';
 import type { CleanItem, CleanKind, CleanPlan, KeptItem } from './clean';
 
 /** What {@link executeCleanup} did. */
@@ -41,7 +40,7 @@ export async function executeCleanup(plan: CleanPlan): Promise<CleanOutcome> {
     for (const item of items) {
       try {
         if (item.kind.endsWith('-worktree')) {
-          for (const c of item.copies ?? []) rmSync(path.join(item.path!, c), { force: true });
+          if (item.removable) await clearForRemoval(item.path!, item.removable);
           await git(repo, ['worktree', 'remove', item.path!]);
         } else if (item.kind.endsWith('-branch')) {
           const archived = await archive(repo, item.archive!, item.sha!);

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { paths } from '../activities/config';
 import { git, isAncestor, resolveRef } from '../activities/git';
 import { archiveRef, workIn } from '../activities/merged';
-import { whyKeepWorktree, worktreeStates, WorktreeState } from '../activities/worktree-safety';
+import { KeepVerdict, whyKeepWorktree, worktreeStates, WorktreeState } from '../activities/worktree-safety';
 import { names } from '../mission/types';
 import { FlotillaWorktree, flotillaWorktree } from './clean-find';
 
@@ -52,8 +52,8 @@ export interface CleanItem {
   archive?: string;
   /** Branches: a ref holding the tip (the base or the integration branch); `git branch -d` checks it. */
   mergedInto?: string;
-  /** Worktrees: copies of the mission's `copy` files, identical to the repository's, removed first. */
-  copies?: string[];
+  /** Worktrees: what is nobody's work there (identical `copy` files, setup's leftovers), cleared first. */
+  removable?: KeepVerdict;
 }
 
 /** Something kept, and why. */
@@ -191,22 +191,22 @@ function worktreeItem(mission: string, x: Ours): CleanItem {
  * progress, HEAD on a commit only it holds, changes; or it is locked), or null with the identical
  * `copy` files to delete before removing it.
  */
-async function worktreeVerdict(p: Planning, x: Ours): Promise<{ reason: string | null; copies: string[] }> {
-  if (x.w.locked) return { reason: 'locked (git worktree unlock it first)', copies: [] };
-  if (!existsSync(x.w.path)) return { reason: null, copies: [] };
+async function worktreeVerdict(p: Planning, x: Ours): Promise<KeepVerdict> {
+  const none = { identicalCopies: [], setupLeftovers: [] };
+  if (x.w.locked) return { reason: 'locked (git worktree unlock it first)', ...none };
+  if (!existsSync(x.w.path)) return { reason: null, ...none };
   const task = x.what.task;
   const runDir = task
     ? x.what.kind === 'conflict'
       ? paths.resolverDir(p.home, p.id, task)
       : paths.runDir(p.home, p.id, task)
     : undefined;
-  const r = await whyKeepWorktree({
+  return whyKeepWorktree({
     repo: p.repo,
     worktree: x.w.path,
     copy: p.copy,
     pidFiles: runDir ? [path.join(runDir, 'agent.pid')] : [],
   });
-  return { reason: r.reason, copies: r.identicalCopies };
 }
 
 /**
@@ -243,7 +243,7 @@ async function planTaskBranches(p: Planning): Promise<{ mergedTasks: Set<string>
         p.keep(item, `checked out in ${x.w.path}, which is kept (${v.reason})`);
         continue;
       }
-      p.remove({ ...worktreeItem(p.id, x), copies: v.copies });
+      p.remove({ ...worktreeItem(p.id, x), removable: v });
     }
     p.remove({ ...item, archive: archiveRef(p.id, leaf), mergedInto: into === 'patch' ? undefined : into });
   }
@@ -276,7 +276,7 @@ async function planOtherWorktrees(p: Planning, handled: Set<string>): Promise<bo
       integrationWorktreeKept ||= hasIb;
       continue;
     }
-    p.remove({ ...item, copies: v.copies });
+    p.remove({ ...item, removable: v });
   }
   return integrationWorktreeKept;
 }

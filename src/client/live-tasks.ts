@@ -1,6 +1,7 @@
 /**
- * What Temporal knows about a running mission's agents that the mission itself does not: an
- * attempt waiting for its retry, or one whose worker stopped heartbeating.
+ * What Temporal knows about a running mission's tasks that the mission itself does not: the
+ * activity a task runs (its setup, its agent, its commit, its gate) waiting for its retry or for a
+ * worker, or one whose worker stopped heartbeating.
  */
 import { Client, defaultPayloadConverter } from '@temporalio/client';
 import type { AgentHeartbeat } from '../activities/agent-types';
@@ -10,7 +11,11 @@ import { names, TASK_STATUSES } from '../mission/types';
 
 const { PendingActivityState } = temporal.api.enums.v1;
 
-/** A started agent attempt whose last heartbeat is older than this is not really in flight, ms. */
+/**
+ * A started activity whose last heartbeat is older than this, or one no worker took for this long,
+ * is not really in flight, ms. Every task activity heartbeats every 5 s at most (the SDK sends
+ * them at most every 2 s: `maxHeartbeatThrottleInterval`, src/worker/index.ts).
+ */
 export const STALE_HEARTBEAT_MS = 10_000;
 
 /** A running task's agent attempt as Temporal sees it (its pending `runAgent` activity). */
@@ -38,13 +43,64 @@ function heartbeatOf(details: { payloads?: unknown[] | null } | null | undefined
 }
 
 /**
- * Corrects what the mission knows about its running tasks with what Temporal knows about their
- * agent activity (`pendingActivities` of the task workflow's description): an attempt waiting for
- * its retry (scheduled, attempt > 1) or one whose worker stopped heartbeating (started, heartbeat
- * older than {@link STALE_HEARTBEAT_MS}: the worker likely died, Temporal retries it after the
- * heartbeat timeout) shows as `pending` with the attempt number and why, never a stale `running`.
- * Changes `progress` in place (tasks and counts). With `live`, also records each running task's
- * agent attempt there (by task id), read from the same descriptions.
+ * What each activity of a task workflow is doing, for a task's status line (`runAgent` is the
+ * agent itself and keeps its own wording). Activities not named here show their type.
+ */
+const TASK_STEPS: Record<string, string> = {
+  prepareWorktree: 'its worktree and setup (prepareWorktree)',
+  checkpoint: 'its commit (checkpoint)',
+  snapshot: 'its checkpoint (snapshot)',
+  runChecks: 'its gate (runChecks)',
+  syncTaskBranch: 'its branch sync (syncTaskBranch)',
+  claimTaskHost: 'its placement on a host (claimTaskHost)',
+};
+
+type PendingActivity = temporal.api.workflow.v1.IPendingActivityInfo;
+
+/** Epoch ms of a protobuf timestamp, 0 when absent. */
+const msOf = (t?: { seconds?: unknown } | null): number => (t?.seconds ? Number(t.seconds) * 1000 : 0);
+/** A time rather than an age, so `watch` prints a line once, not every second. */
+const clock = (ms: number): string => `${new Date(ms).toISOString().slice(11, 19)} UTC`;
+
+/**
+ * Why a task with this pending activity is not really running, or null when it is: an attempt
+ * waiting for its retry (scheduled, attempt > 1), one that no worker took for longer than
+ * {@link STALE_HEARTBEAT_MS} (scheduled; no worker polls the host queue), or one whose worker
+ * stopped heartbeating (started, last heartbeat or start older than that: the worker likely
+ * died, and Temporal retries the activity after its heartbeat timeout).
+ */
+function notRunning(pending: PendingActivity, now: number): string | null {
+  const type = pending.activityType?.name ?? 'activity';
+  const step = type === 'runAgent' ? '' : `${TASK_STEPS[type] ?? type}: `;
+  const attempt = pending.attempt ?? 1;
+  const last = pending.lastFailure?.message;
+  const started = pending.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+  // The later of the last heartbeat and this attempt's start: a new attempt inherits the
+  // previous one's heartbeat time until it beats itself.
+  const beat = Math.max(msOf(pending.lastHeartbeatTime), msOf(pending.lastStartedTime));
+  if (!started && attempt > 1)
+    return `${step}attempt ${attempt} waiting to start${last ? `, retrying after: ${last}` : ''}`;
+  const scheduled = msOf(pending.scheduledTime);
+  if (!started && scheduled > 0 && now - scheduled > STALE_HEARTBEAT_MS)
+    return `${step}attempt ${attempt} waiting for a worker since ${clock(scheduled)} (no worker of its host has taken it)`;
+  // An activity without a heartbeat timeout is not expected to heartbeat: its silence says nothing.
+  const options = pending.activityOptions;
+  const heartbeats = !options || msOf(options.heartbeatTimeout) > 0;
+  if (started && heartbeats && beat > 0 && now - beat > STALE_HEARTBEAT_MS)
+    return `${step}attempt ${attempt}: no heartbeat since ${clock(beat)} (its worker may have died); Temporal retries it after the heartbeat timeout`;
+  return null;
+}
+
+/**
+ * Corrects what the mission knows about its running tasks with what Temporal knows about the
+ * activity each task workflow runs (`pendingActivities` of its description): setup
+ * (`prepareWorktree`), the agent (`runAgent`), the commit, a checkpoint, the gate. A task whose
+ * activity is not really in flight (see {@link notRunning}), or whose next workflow task no
+ * worker took for {@link STALE_HEARTBEAT_MS}, shows as `pending` with why, never a stale
+ * `running`: the worker that ran it stopped or died, and nothing runs until one comes back.
+ * Changes `progress` in place (tasks and counts). The agent's attempts (`runAgent`) count in the
+ * task's `attempts`; with `live`, each running task's agent attempt is recorded there (by task
+ * id), read from the same descriptions.
  */
 export async function annotateRunningTasks(
   client: Client,
@@ -58,29 +114,35 @@ export async function annotateRunningTasks(
       .map(async (t) => {
         try {
           const d = await client.workflow.getHandle(names.taskWorkflowId(missionId, t.id)).describe();
-          const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'runAgent');
-          if (!pending) return;
+          const activities = d.raw.pendingActivities ?? [];
+          const agent = activities.find((a) => a.activityType?.name === 'runAgent');
+          const pending = agent ?? activities[0];
+          if (!pending) {
+            // Between two activities: the workflow's next step waits for a worker to run it.
+            const task = d.raw.pendingWorkflowTask;
+            const since = msOf(task?.originalScheduledTime) || msOf(task?.scheduledTime);
+            if (since > 0 && Date.now() - since > STALE_HEARTBEAT_MS) {
+              t.status = 'pending';
+              t.error = `its next step waits for a worker since ${clock(since)} (no worker has taken it)`;
+            }
+            return;
+          }
           const attempt = pending.attempt ?? 1;
-          t.attempts = Math.max(t.attempts, attempt);
+          if (agent) {
+            t.attempts = Math.max(t.attempts, attempt);
+            const started = agent.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+            live?.set(t.id, {
+              attempt,
+              startedAt: started && agent.lastStartedTime ? msOf(agent.lastStartedTime) : null,
+              heartbeat: heartbeatOf(agent.heartbeatDetails),
+            });
+          }
+          const why = notRunning(pending, Date.now());
           const last = pending.lastFailure?.message;
-          // The later of the last heartbeat and this attempt's start: a new attempt inherits the
-          // previous one's heartbeat time until it beats itself.
-          const seconds = (t?: { seconds?: unknown } | null): number => (t?.seconds ? Number(t.seconds) * 1000 : 0);
-          const beat = Math.max(seconds(pending.lastHeartbeatTime), seconds(pending.lastStartedTime));
-          const started = pending.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-          live?.set(t.id, {
-            attempt,
-            startedAt: started && pending.lastStartedTime ? seconds(pending.lastStartedTime) : null,
-            heartbeat: heartbeatOf(pending.heartbeatDetails),
-          });
-          if (!started && attempt > 1) {
+          if (why) {
             t.status = 'pending';
-            t.error = `attempt ${attempt} waiting to start${last ? `, retrying after: ${last}` : ''}`;
-          } else if (started && beat > 0 && Date.now() - beat > STALE_HEARTBEAT_MS) {
-            t.status = 'pending';
-            // A time rather than an age, so `watch` prints the line once, not every second.
-            t.error = `attempt ${attempt}: no heartbeat since ${new Date(beat).toISOString().slice(11, 19)} UTC (its worker may have died); Temporal retries it after the heartbeat timeout`;
-          } else if (last && attempt > 1) t.error = `attempt ${attempt}, retrying after: ${last}`;
+            t.error = why;
+          } else if (agent && last && attempt > 1) t.error = `attempt ${attempt}, retrying after: ${last}`;
         } catch {
           // The child may just have closed; its result reaches the mission on its own.
         }

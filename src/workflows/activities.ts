@@ -16,6 +16,10 @@ import {
   TASK_VERIFY_COMMAND_TIMEOUT_MS,
 } from './limits';
 
+// Git activities heartbeat every 5 s: a worker killed mid-merge is noticed in 20 s and the retry
+// finishes its merge (test:faults measured 62 s to recovery with a 1-minute timeout).
+const GIT_HEARTBEAT_TIMEOUT = '20s';
+
 /** What any worker may run. */
 export type AnyWorkerActivities = Pick<Activities, 'claimHost'>;
 /** What any worker with room for an agent may run (the placement queue). */
@@ -31,13 +35,15 @@ export const anyWorker = proxyActivities<AnyWorkerActivities>({
 
 /**
  * `claimTaskHost` on the placement queue (`<queue>.placement`), which only workers with room for
- * an agent poll. No startToClose beyond a minute: the claim is a few git commands (the first one
- * on a host clones the origin, hence the minute); a full host fails it at once, retryably.
+ * an agent poll. The claim is a few git commands (the first one on a host clones the origin, hence
+ * the minutes), heartbeating, so a worker that dies mid-clone is noticed in 20 s; a full host
+ * fails it at once, retryably.
  */
 export function placement(queue: string) {
   return proxyActivities<PlacementActivities>({
     taskQueue: placementQueueName(queue),
     startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
     retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '10s' },
   });
 }
@@ -57,10 +63,6 @@ export const HOST_LOST_AFTER_MS = 20_000;
 function hostLostTimeout(spec: { origin?: string; hostLostAfterMs?: number }): { scheduleToStartTimeout?: number } {
   return spec.origin ? { scheduleToStartTimeout: spec.hostLostAfterMs ?? HOST_LOST_AFTER_MS } : {};
 }
-
-// Git activities heartbeat every 5 s: a worker killed mid-merge is noticed in 20 s and the retry
-// finishes its merge (test:faults measured 62 s to recovery with a 1-minute timeout).
-const GIT_HEARTBEAT_TIMEOUT = '20s';
 
 /** The mission's activities on its host's queue: the integration branch and the mission verify. */
 export function missionHost(

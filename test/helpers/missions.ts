@@ -86,3 +86,20 @@ export function processAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * A `setup` command (a shell script: test code) like a slow `npm install` that a half-done install
+ * breaks: in the worktree of task `taskId` only (every worktree when absent), it writes its PID to
+ * `pidFile`, fails when `node_modules/.partial` exists, then appends to that file every 0.2 s until
+ * `goFile` exists, and finishes as `node_modules/installed`.
+ */
+export function slowInstallSetup(pidFile: string, goFile: string, taskId?: string): string {
+  return [
+    ...(taskId ? [`case "$(pwd -P)" in */tasks/${taskId}) ;; *) exit 0 ;; esac`] : []),
+    `echo $$ > ${pidFile}`,
+    "if [ -e node_modules/.partial ]; then echo 'a half-done install is in the way' >&2; exit 1; fi",
+    'mkdir -p node_modules && echo started > node_modules/.partial',
+    `while [ ! -e ${goFile} ]; do echo x >> node_modules/.partial; sleep 0.2; done`,
+    'mv node_modules/.partial node_modules/installed',
+  ].join('\n');
+}

@@ -382,6 +382,44 @@ describe('removeTaskWorktree', () => {
   });
 });
 
+describe('removeTaskWorktree and what setup made', () => {
+  /** A task worktree whose setup, like `npm install`, writes a lock file and rewrites a tracked file. */
+  async function setUp(missionId: string) {
+    const repo = makeRepo({ 'package.json': '{"name":"app"}\n' });
+    const base = git(repo, 'rev-parse', 'main');
+    const wt = await mock(acts.prepareWorktree, {
+      missionId,
+      runId,
+      taskId: 't',
+      repo,
+      baseSha: base,
+      setup: ['echo lock > package-lock.json && echo \'{ "name": "app" }\' > package.json'],
+      copy: [],
+      setupTimeoutMs: 60_000,
+    });
+    writeFileSync(path.join(wt.worktree, 'test.js'), 'test\n');
+    const commit = { worktree: wt.worktree, taskId: 't', title: 'T', branch: wt.branch, baseSha: base, exclude: [] };
+    await mock(acts.checkpoint, commit);
+    return { repo, wt, input: { missionId, runId, repo, taskId: 't', copy: [] } };
+  }
+
+  test('a merged worktree whose only changes are what setup made, untouched since, is removed', async () => {
+    const { repo, wt, input } = await setUp('rm-setup');
+    expect(git(wt.worktree, 'status', '--porcelain')).toBe('M package.json\n?? package-lock.json');
+    expect(await mock(acts.removeTaskWorktree, input)).toEqual({ removed: true, kept: null });
+    expect(existsSync(wt.worktree)).toBe(false);
+    expect(git(repo, 'show', `${wt.branch}:package.json`)).toBe('{"name":"app"}');
+  });
+
+  test('a file setup made that someone changed after the commit keeps the worktree', async () => {
+    const { wt, input } = await setUp('rm-setup-changed');
+    writeFileSync(path.join(wt.worktree, 'package-lock.json'), 'changed by hand\n');
+    const r = await mock(acts.removeTaskWorktree, input);
+    expect(r).toEqual({ removed: false, kept: 'uncommitted changes (untracked: package-lock.json)' });
+    expect(readFileSync(path.join(wt.worktree, 'package-lock.json'), 'utf8')).toBe('changed by hand\n');
+  });
+});
+
 describe('predictConflicts', () => {
   test('finds a conflicting pair (checkpoint ref first) and the pending tasks that touch what runs', async () => {
     const repo = makeRepo({ 'a.txt': 'a\n', 'src/api/x.ts': 'x\n' });

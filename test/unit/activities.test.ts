@@ -9,9 +9,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import { writePidFile } from '../../src/activities/process';
+import { taskWorktreeNeedsRebuild, taskWorktreePath } from '../../src/activities/worktree-layout';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
-import { bashAgent, processAlive } from '../helpers/missions';
+import { bashAgent, processAlive, slowInstallSetup } from '../helpers/missions';
 
 const home = tempDir('flotilla-home-');
 const acts = createActivities({ home, hostQueue: 'q@test' });
@@ -89,6 +90,53 @@ describe('prepareWorktree', () => {
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => worktreeFor(repo, `p${i}`, 'par')));
     expect(new Set(results.map((r) => r.worktree)).size).toBe(8);
     expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(9);
+  });
+});
+
+describe('prepareWorktree: a setup cut short', () => {
+  test('is killed with its activity; the next call makes the worktree again and setup starts clean, keeping aside what a person changed', async () => {
+    const repo = makeRepo({ '.gitignore': 'node_modules/\n', 'README.md': 'readme\n' });
+    const dir = tempDir('flotilla-half-');
+    const [pidFile, go] = [path.join(dir, 'setup.pid'), path.join(dir, 'go')];
+    const setup = slowInstallSetup(pidFile, go);
+    const input = {
+      missionId: 'm',
+      runId,
+      taskId: 'half',
+      repo,
+      baseSha: git(repo, 'rev-parse', 'main'),
+      setup: [setup],
+      copy: [],
+      setupTimeoutMs: 60_000,
+    };
+    const worktree = taskWorktreePath(home, 'm', runId, 'half');
+    const env = new MockActivityEnvironment();
+    const first = env.run(acts.prepareWorktree, input);
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(path.join(worktree, 'node_modules', '.partial')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    const pgid = Number(readFileSync(pidFile, 'utf8'));
+    // Someone edits the worktree meanwhile; then the activity is cancelled (as the SDK does when
+    // its worker shuts down).
+    writeFileSync(path.join(worktree, 'README.md'), 'edited by hand\n');
+    env.cancel();
+    await expect(first).rejects.toBeInstanceOf(CancelledFailure);
+    expect(processAlive(pgid)).toBe(false);
+    expect(taskWorktreeNeedsRebuild(home, { missionId: 'm', runId, taskId: 'half' })).toBe(true);
+
+    writeFileSync(go, '');
+    const again = await mock(acts.prepareWorktree, input);
+    expect(again.created).toBe(true);
+    expect(existsSync(path.join(worktree, 'node_modules', 'installed'))).toBe(true);
+    expect(readFileSync(path.join(worktree, 'README.md'), 'utf8')).toBe('readme\n');
+    expect(taskWorktreeNeedsRebuild(home, { missionId: 'm', runId, taskId: 'half' })).toBe(false);
+    // The hand edit is not lost: kept as a commit on the branch under a stale-checkpoints ref.
+    const [aside] = git(repo, 'for-each-ref', '--format=%(refname)', 'refs/flotilla/stale-checkpoints/m/half/').split(
+      '\n',
+    );
+    expect(aside).toMatch(/^refs\/flotilla\/stale-checkpoints\/m\/half\/\d+$/);
+    expect(git(repo, 'show', `${aside}:README.md`)).toBe('edited by hand');
+    expect(git(repo, 'rev-parse', `${aside}^`)).toBe(input.baseSha);
   });
 });
 

@@ -3,8 +3,10 @@
  * would read from Temporal are given): what `git branch -d` alone would refuse (a branch merged by
  * patch only, one merged into the integration branch but not into HEAD), `copy` files, archives.
  */
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createActivities } from '../../src/activities';
 import { executeCleanup, planCleanup } from '../../src/client/clean';
 import { git, makeRepo, mergeOnlyWork, tempDir } from '../helpers/git';
 
@@ -71,4 +73,42 @@ test('a task branch whose work is partly only in a merge commit is kept: not mer
   git(repo, 'checkout', '--quiet', 'main');
   const after = await planCleanup(repo, home, ['m'], new Map([['m', { running: false, base: 'main' }]]));
   expect(after.remove.map((i) => `${i.kind} ${i.name}`)).toEqual([`task-branch ${branch}`]);
+});
+
+test('what setup made that nobody changed since (a lock file) does not make a merged task worktree dirty', async () => {
+  const repo = makeRepo({ 'package.json': '{"name":"app"}\n' });
+  const home = tempDir('flotilla-clean-home-');
+  const acts = createActivities({ home, hostQueue: 'q@test' });
+  const mock = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> =>
+    new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
+  const base = git(repo, 'rev-parse', 'main');
+  const wt = await mock(acts.prepareWorktree, {
+    missionId: 's',
+    runId: '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee',
+    taskId: 't',
+    repo,
+    baseSha: base,
+    setup: ['echo lock > package-lock.json && echo \'{ "name": "app" }\' > package.json'],
+    copy: [],
+    setupTimeoutMs: 60_000,
+  });
+  writeFileSync(path.join(wt.worktree, 'test.js'), 'test\n');
+  await mock(acts.checkpoint, {
+    worktree: wt.worktree,
+    taskId: 't',
+    title: 'T',
+    branch: wt.branch,
+    baseSha: base,
+    exclude: [],
+  });
+  git(repo, 'merge', '--quiet', '--no-ff', '-m', 'land t', wt.branch);
+
+  const plan = await planCleanup(repo, home, ['s'], new Map([['s', { running: false, base: 'main', copy: [] }]]));
+  expect(plan.keep.filter((i) => i.kind === 'task-worktree')).toEqual([]);
+  expect(plan.remove.find((i) => i.kind === 'task-worktree')).toMatchObject({
+    removable: { setupLeftovers: expect.arrayContaining(['package-lock.json', 'package.json']) },
+  });
+  const outcome = await executeCleanup(plan);
+  expect(outcome.failed).toEqual([]);
+  expect(existsSync(wt.worktree)).toBe(false);
 });
