@@ -30,6 +30,7 @@ const workflowImported = [
   'src/mission/error-types.ts',
   'src/mission/queue.ts',
   'src/mission/describe.ts',
+  'src/mission/by-id.ts',
 ];
 
 export default tseslint.config(
