@@ -31,6 +31,7 @@ const workflowImported = [
   'src/mission/queue.ts',
   'src/mission/describe.ts',
   'src/mission/url-credentials.ts',
+  'src/mission/by-id.ts',
 ];
 
 export default tseslint.config(

@@ -6,18 +6,48 @@
  */
 import { Command } from 'commander';
 import { MissionFileError } from '../mission/errors';
+import { ID_PATTERN } from '../mission/schema';
 import { COMMANDS } from './commands';
 import { warn } from './commands/context';
 import { CliError, EXIT } from './errors';
+
+/**
+ * After a usage mistake commander prints `error: ...`; each command then prints its usage as the
+ * fix (not its whole help). Applied to every command, nested ones (`server stop`) included.
+ */
+function usageAsFix(command: Command, prefix = ''): void {
+  const name = `${prefix}${command.name()}`;
+  command.showHelpAfterError(`fix: usage: ${name} ${command.usage()} (more: ${name} --help)`);
+  for (const sub of command.commands) usageAsFix(sub, `${name} `);
+}
+
+/**
+ * Mission and task ids in arguments (`<id>`, `<task>`) are checked before a command connects:
+ * one that cannot be an id is a typo, exit 2, not an unknown mission.
+ * @throws CliError exit 2
+ */
+function checkIdArguments(action: Command): void {
+  action.registeredArguments.forEach((arg, i) => {
+    const value = action.processedArgs[i] as unknown;
+    if (!['id', 'task'].includes(arg.name()) || typeof value !== 'string' || ID_PATTERN.test(value)) return;
+    const what = arg.name() === 'id' ? 'mission' : 'task';
+    throw new CliError(
+      `"${value}" is not a ${what} id: ids are lowercase letters, digits and dashes, at most 63\n` +
+        `fix: check the ${what} id (${what === 'mission' ? '`flotilla list` shows the missions' : '`flotilla status <id>` shows the tasks'})`,
+      EXIT.invalid,
+    );
+  });
+}
 
 /** The program with every command; it throws instead of exiting (see `main`). */
 export function buildProgram(): Command {
   const program = new Command('flotilla')
     .description('Run many AI coding agents on one git repository, durably, on Temporal.')
-    .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, action) => checkIdArguments(action));
   for (const command of COMMANDS) command.register(program);
+  usageAsFix(program);
   return program;
 }
 

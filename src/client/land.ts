@@ -33,11 +33,14 @@ export type Landed = Extract<LandResult, { status: 'landed' }>;
 export function landingMode(flags: LandFlags): { mode: LandingMode; remote?: string } {
   if (flags.ff && flags.push)
     throw new CliError(
-      '--ff and --push exclude each other: --ff moves the local base branch, --push a remote one',
+      '--ff and --push exclude each other: --ff moves the local base branch, --push a remote one\nfix: keep one of them',
       EXIT.invalid,
     );
   if (flags.pr && !flags.push)
-    throw new CliError('--pr needs a remote to push the integration branch to: --push REMOTE --pr', EXIT.invalid);
+    throw new CliError(
+      '--pr needs a remote to push the integration branch to\nfix: add --push REMOTE, e.g. --push origin --pr',
+      EXIT.invalid,
+    );
   if (flags.push) return { mode: flags.pr ? 'pr' : 'push', remote: flags.push };
   return { mode: 'ff' };
 }

@@ -1,6 +1,7 @@
 /** How the CLI shows missions to people: plans, progress events, status tables, summaries. */
 import Table from 'cli-table3';
 import pc from 'picocolors';
+import { byId } from '../mission/by-id';
 import type { MissionProgress } from '../mission/progress';
 import { nextSteps, STATUS_MARK, tokens, usd } from '../mission/story';
 import { AgentActivity, describeActivity, elapsed } from './activity';
@@ -18,7 +19,7 @@ export function renderPlan(spec: MissionSpec, waves: string[][], file: string): 
   waves.forEach((ids, i) => {
     lines.push(`  wave ${i}:`);
     for (const id of ids) {
-      const t = spec.tasks.find((x) => x.id === id)!;
+      const t = byId(spec.tasks, id)!;
       const deps = [
         t.dependsOn.length ? `after ${t.dependsOn.join(', ')}` : '',
         t.after?.length ? `serialized after ${t.after.join(', ')}: touches overlap` : '',
@@ -234,7 +235,7 @@ function tasksTable(p: MissionProgress, now: number, width: number, colors: Colo
       { colSpan: colWidths.length, content: colors.dim(`wave ${w.index} · ${w.status}${current ? ' ◀' : ''}`) },
     ]);
     for (const id of w.taskIds) {
-      const t = p.tasks.find((x) => x.id === id);
+      const t = byId(p.tasks, id);
       if (!t) continue;
       placed.add(id);
       table.push(...rowOf(t));
@@ -347,7 +348,7 @@ export function progressEvents(prev: MissionProgress | undefined, next: MissionP
   // Tasks first, then waves, then the mission: the order in which things happen.
   const out: string[] = [];
   for (const t of next.tasks) {
-    const before = prev?.tasks.find((x) => x.id === t.id);
+    const before = prev && byId(prev.tasks, t.id);
     if (before?.status === t.status && before?.error === t.error) continue;
     if (!before && t.status === 'pending') continue;
     let line = `  ${STATUS_MARK[t.status] ?? '?'} ${t.id} ${t.status}`;

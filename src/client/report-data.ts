@@ -16,6 +16,7 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
+import { byId } from '../mission/by-id';
 import type { MissionProgress, VerifyRun } from '../mission/progress';
 import { names, TaskSpec, TaskStatus, type MissionSpec } from '../mission/types';
 
@@ -502,7 +503,7 @@ export function buildReport(input: ReportInput): ReportData {
     const firstStart = runs[0]?.start ?? (t.startedAt ? Date.parse(t.startedAt) : null);
     const deps = [...(spec?.dependsOn ?? []), ...(spec?.after ?? [])];
     const depEnds = deps.map((d) => {
-      const x = progress.tasks.find((y) => y.id === d);
+      const x = byId(progress.tasks, d);
       const end = x?.mergedAt ?? x?.endedAt;
       return end ? Date.parse(end) : null;
     });

@@ -14,10 +14,10 @@ import { names } from '../mission/types';
 // A value import, as Temporal's samples do: the workflow's function name is its type name
 // ('missionWorkflow'), which every recorded history refers to.
 import { missionWorkflow } from '../workflows';
-import type { MissionInput } from '../workflows/mission';
 import { missionsIn } from './clean';
 import { FlotillaConfig } from './config';
 import { CliError, EXIT } from './errors';
+import { missionStartInput } from './mission-size';
 
 const SCAFFOLD_MARK = 'flotilla-scaffold';
 
@@ -197,16 +197,12 @@ export async function startMission(
   sets: Required<AttributeSets>,
 ): Promise<string> {
   const workflowId = names.missionWorkflowId(loaded.spec.id);
-  const input: MissionInput = {
-    spec: loaded.spec,
-    searchAttributes: sets.searchAttributes,
-    storyAttributes: sets.storyAttributes,
-  };
   try {
     await client.workflow.start(missionWorkflow, {
       workflowId,
       taskQueue: config.taskQueue,
-      args: [input],
+      // The input `checkMissionSize` measured.
+      args: [missionStartInput(loaded, sets)],
       typedSearchAttributes: missionStartAttributes(loaded.spec, 'planning', sets),
       // What the Web UI shows for the workflow: a line in the list, the plan on its page.
       staticSummary: missionSummary(loaded.spec),

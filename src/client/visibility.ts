@@ -55,7 +55,10 @@ export function missionQuery(filter: MissionFilter = {}): string {
   const parts = [`WorkflowType = 'missionWorkflow'`];
   if (filter.phase !== undefined) {
     if (!(MISSION_PHASES as readonly string[]).includes(filter.phase))
-      throw new CliError(`unknown phase "${filter.phase}"; use one of: ${MISSION_PHASES.join(', ')}`, EXIT.invalid);
+      throw new CliError(
+        `unknown phase "${filter.phase}"\nfix: use one of: ${MISSION_PHASES.join(', ')}`,
+        EXIT.invalid,
+      );
     parts.push(`${SEARCH_ATTRIBUTES.phase} = ${queryString(filter.phase)}`);
   }
   if (filter.repo !== undefined) parts.push(`${SEARCH_ATTRIBUTES.repo} = ${queryString(filter.repo)}`);

@@ -5,6 +5,7 @@
  * it reopens a mission). Imported by workflow code: no Node APIs. Every `...Rejection` returns the
  * reason the user reads, or null when the request makes sense.
  */
+import { byId } from './by-id';
 import { dependentsOf } from './plan';
 import type { MissionProgress, MissionState, TaskState, WaveStatus } from './progress';
 import { missionCost } from './usage';
@@ -26,13 +27,13 @@ export function retryRejection(
   taskId: string,
   running = false,
 ): string | null {
-  const t = state.tasks.find((x) => x.id === taskId);
+  const t = byId(state.tasks, taskId);
   if (!t) return unknownTask(spec.id, state, taskId);
   if (!(RETRYABLE as readonly string[]).includes(t.status) || running)
     return `task ${taskId} is ${t.status}; only a failed, skipped or cancelled task can be retried${t.status === 'conflict' ? ` (a conflict is retried by \`flotilla resume ${spec.id}\` once the branch merges cleanly)` : ''}`;
-  const deps = spec.tasks.find((x) => x.id === taskId)?.dependsOn ?? [];
+  const deps = byId(spec.tasks, taskId)?.dependsOn ?? [];
   const blocker = deps
-    .map((d) => state.tasks.find((x) => x.id === d)!)
+    .map((d) => byId(state.tasks, d)!)
     .find((d) => !['merged', 'pending', 'running', 'succeeded'].includes(d.status));
   if (blocker) return `task ${taskId} depends on ${blocker.id}, which is ${blocker.status}: retry ${blocker.id} first`;
   return null;
@@ -97,7 +98,7 @@ export function steerRejection(
 ): string | null {
   const unknown = unknownTask(missionId, state, taskId);
   if (unknown) return unknown;
-  const t = state.tasks.find((x) => x.id === taskId)!;
+  const t = byId(state.tasks, taskId)!;
   if (!tasks.inFlight.has(taskId) || tasks.skipping.has(taskId))
     return `task ${taskId} is ${t.status}, not running: only a running task's agent can be steered`;
   if (!tasks.childStarted.has(taskId)) return `task ${taskId} is starting; try again in a moment`;
@@ -116,7 +117,7 @@ export function skipRejection(
 ): string | null {
   const unknown = unknownTask(missionId, state, taskId);
   if (unknown) return unknown;
-  const t = state.tasks.find((x) => x.id === taskId)!;
+  const t = byId(state.tasks, taskId)!;
   if (['merged', 'skipped', 'cancelled'].includes(t.status) || tasks.skipping.has(taskId))
     return `task ${taskId} is ${tasks.skipping.has(taskId) ? 'being skipped' : t.status}; there is nothing to skip`;
   // A task of the batch in flight may be on the candidate already; one blocked on its conflict may go.
@@ -128,7 +129,7 @@ export function skipRejection(
 /** Marks the pending dependents of `id` skipped because of it (`dependentsOf` is already transitive). */
 export function skipDependents(spec: MissionSpec, state: MissionState, id: string, why: string): void {
   for (const dep of dependentsOf(spec.tasks, id)) {
-    const t = state.tasks.find((x) => x.id === dep)!;
+    const t = byId(state.tasks, dep)!;
     if (t.status === 'pending') {
       t.status = 'skipped';
       t.error = `skipped: depends on ${id} (${why})`;
@@ -139,11 +140,11 @@ export function skipDependents(spec: MissionSpec, state: MissionState, id: strin
 /** Dependents skipped because of `id` (not those a user skipped) become pending; returns them. */
 export function reopenDependents(spec: MissionSpec, state: MissionState, id: string): string[] {
   const reopened = dependentsOf(spec.tasks, id).filter((d) => {
-    const x = state.tasks.find((t) => t.id === d)!;
+    const x = byId(state.tasks, d)!;
     return x.status === 'skipped' && (x.error ?? '').startsWith('skipped: depends on');
   });
   for (const d of reopened) {
-    const x = state.tasks.find((t) => t.id === d)!;
+    const x = byId(state.tasks, d)!;
     x.status = 'pending';
     x.error = null;
   }
@@ -155,10 +156,10 @@ export function reopenDependents(spec: MissionSpec, state: MissionState, id: str
  * pending runs first; a task whose dependency can no longer merge is marked skipped and left.
  */
 export function startDecision(spec: MissionSpec, state: MissionState, id: string): 'start' | 'leave' {
-  const byId = (x: string) => state.tasks.find((t) => t.id === x)!;
-  const t = byId(id);
+  const taskOf = (x: string) => byId(state.tasks, x)!;
+  const t = taskOf(id);
   if (t.status !== 'pending') return 'leave';
-  const deps = spec.tasks.find((x) => x.id === id)!.dependsOn.map(byId);
+  const deps = byId(spec.tasks, id)!.dependsOn.map(taskOf);
   if (deps.some((d) => ['pending', 'running', 'succeeded'].includes(d.status))) return 'leave';
   const blockedBy = deps.find((d) => d.status !== 'merged');
   if (blockedBy) {
@@ -171,7 +172,7 @@ export function startDecision(spec: MissionSpec, state: MissionState, id: string
 
 /** A wave's status once it has been merged and verified. */
 export function waveOutcome(state: MissionState, w: number): WaveStatus {
-  const statuses = state.waves[w].taskIds.map((id) => state.tasks.find((t) => t.id === id)!.status);
+  const statuses = state.waves[w].taskIds.map((id) => byId(state.tasks, id)!.status);
   if (statuses.every((s) => s === 'merged')) return 'merged';
   return statuses.every((s) => s === 'skipped') ? 'skipped' : 'failed';
 }

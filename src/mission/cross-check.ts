@@ -4,18 +4,99 @@
  * Client-side only (Node APIs).
  */
 import { parseDuration } from './duration';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import type { MissionProblem } from './errors';
+import { type MissionProblem, someOf } from './errors';
 import { DEFAULTS, MAX_PROMPT_BYTES } from './schema';
 import { findCycle } from './plan';
-import type { RawMission } from './schema';
+import { copyProblems, isInside } from './repo-checks';
+import type { RawMission, RawTask } from './schema';
 import { hasUrlCredentials, withoutUrlCredentials } from './url-credentials';
 
-/** Cross-field rules zod cannot express; returns problems (empty when fine). */
-export function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
+/**
+ * What is wrong with a `promptFile` (relative to the mission file's folder `dir`), or null. A
+ * prompt file lives in the mission's folder (subfolders included), also after symbolic links are
+ * followed: `promptFile: ../../etc/passwd` is not a prompt, and would travel into Temporal history.
+ */
+function promptFileProblem(dir: string, rel: string): string | null {
+  const abs = path.resolve(dir, rel);
+  const outside = `is outside the mission's folder ${dir}`;
+  if (!isInside(dir, abs)) return outside;
+  if (!existsSync(abs)) return `file not found: ${abs}`;
+  if (!isInside(realpathSync(dir), realpathSync(abs))) return `${outside} (a symbolic link leads out)`;
+  if (!statSync(abs).isFile()) return `not a file: ${abs}`;
+  if (statSync(abs).size <= MAX_PROMPT_BYTES && readFileSync(abs).includes(0)) return `not a text file: ${abs}`;
+  return null;
+}
+
+/**
+ * What is wrong with a `scaffold` folder, or null: it must be a folder, and not one that holds the
+ * folder its repository is made in (`scaffoldRoot`, the copy would copy itself), your home folder
+ * or `/` (everything in it would be committed).
+ */
+function scaffoldProblem(scaffoldDir: string, scaffoldRoot: string | undefined): string | null {
+  if (!existsSync(scaffoldDir) || !statSync(scaffoldDir).isDirectory()) return `not a directory: ${scaffoldDir}`;
+  const real = realpathSync(scaffoldDir);
+  if (real === path.parse(real).root || real === realpathSync(os.homedir()))
+    return `${scaffoldDir} is ${real === path.parse(real).root ? 'the root folder' : 'your home folder'}: all of it would be copied and committed`;
+  if (scaffoldRoot && [real, path.resolve(scaffoldDir)].some((d) => isInside(d, path.resolve(scaffoldRoot))))
+    return `${scaffoldDir} holds ${scaffoldRoot}, where the repository is made from it`;
+  return null;
+}
+
+/** A task's prompt: given once (`prompt` or `promptFile`), a text file in the mission's folder, not too large. */
+function promptProblems(t: RawTask, i: number, dir: string): MissionProblem[] {
+  const problems: MissionProblem[] = [];
+  if (t.prompt === undefined && t.promptFile === undefined) {
+    problems.push({
+      path: `tasks[${i}].prompt`,
+      reason: 'is required (or promptFile)',
+      fix: 'add `prompt:` text or a `promptFile:` path',
+    });
+  }
+  if (t.prompt !== undefined && t.promptFile !== undefined) {
+    problems.push({
+      path: `tasks[${i}].promptFile`,
+      reason: 'both prompt and promptFile are set',
+      fix: 'keep one of them',
+    });
+  }
+  const promptWrong = t.promptFile !== undefined ? promptFileProblem(dir, t.promptFile) : null;
+  if (promptWrong)
+    problems.push({
+      path: `tasks[${i}].promptFile`,
+      reason: promptWrong,
+      fix: "promptFile is relative to the mission file and names a text file in the mission's folder",
+    });
+  const promptSize =
+    t.prompt !== undefined
+      ? Buffer.byteLength(t.prompt)
+      : t.promptFile !== undefined && !promptWrong
+        ? statSync(path.resolve(dir, t.promptFile)).size
+        : 0;
+  if (promptSize > MAX_PROMPT_BYTES) {
+    problems.push({
+      path: `tasks[${i}].${t.prompt !== undefined ? 'prompt' : 'promptFile'}`,
+      reason: `the prompt is ${Math.round(promptSize / 1024)} KiB; at most ${MAX_PROMPT_BYTES / 1024} KiB (prompts travel in Temporal history)`,
+      fix: 'put the bulk in a file in the repository and have the prompt point the agent at it',
+    });
+  }
+  return problems;
+}
+
+/** A dependency cycle as text, shortened when long: `a -> b -> … (9,995 more) -> a`. */
+const cycleText = (cycle: string[]): string => someOf(cycle, 12, ' -> ');
+
+/**
+ * Cross-field rules zod cannot express; returns problems (empty when fine). Linear in the number
+ * of tasks and dependencies (a 10,000-task mission is checked in one pass).
+ * @param scaffoldRoot where scaffold repositories are made (`$FLOTILLA_HOME/repos`)
+ */
+export function crossCheck(raw: RawMission, dir: string, scaffoldRoot?: string): MissionProblem[] {
   const problems: MissionProblem[] = [];
   const ids = raw.tasks.map((t) => t.id);
+  const known = new Set(ids);
   const seen = new Map<string, number>();
   raw.tasks.forEach((t, i) => {
     const first = seen.get(t.id);
@@ -33,49 +114,15 @@ export function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
           reason: `task "${t.id}" depends on itself`,
           fix: 'remove it',
         });
-      } else if (!ids.includes(dep)) {
+      } else if (!known.has(dep)) {
         problems.push({
           path: `tasks[${i}].dependsOn[${j}]`,
           reason: `unknown task "${dep}"`,
-          fix: `use one of the task ids: ${ids.join(', ')}`,
+          fix: `use one of the task ids: ${someOf(ids, 10)}`,
         });
       }
     });
-    if (t.prompt === undefined && t.promptFile === undefined) {
-      problems.push({
-        path: `tasks[${i}].prompt`,
-        reason: 'is required (or promptFile)',
-        fix: 'add `prompt:` text or a `promptFile:` path',
-      });
-    }
-    if (t.prompt !== undefined && t.promptFile !== undefined) {
-      problems.push({
-        path: `tasks[${i}].promptFile`,
-        reason: 'both prompt and promptFile are set',
-        fix: 'keep one of them',
-      });
-    }
-    const promptPath = t.promptFile !== undefined ? path.resolve(dir, t.promptFile) : undefined;
-    if (promptPath !== undefined && !(existsSync(promptPath) && statSync(promptPath).isFile())) {
-      problems.push({
-        path: `tasks[${i}].promptFile`,
-        reason: existsSync(promptPath) ? `not a file: ${promptPath}` : `file not found: ${promptPath}`,
-        fix: 'promptFile is relative to the mission file; check the path',
-      });
-    }
-    const promptSize =
-      t.prompt !== undefined
-        ? Buffer.byteLength(t.prompt)
-        : promptPath && existsSync(promptPath) && statSync(promptPath).isFile()
-          ? statSync(promptPath).size
-          : 0;
-    if (promptSize > MAX_PROMPT_BYTES) {
-      problems.push({
-        path: `tasks[${i}].${t.prompt !== undefined ? 'prompt' : 'promptFile'}`,
-        reason: `the prompt is ${Math.round(promptSize / 1024)} KiB; at most ${MAX_PROMPT_BYTES / 1024} KiB (prompts travel in Temporal history)`,
-        fix: 'put the bulk in a file in the repository and have the prompt point the agent at it',
-      });
-    }
+    problems.push(...promptProblems(t, i, dir));
     const agent = { ...DEFAULTS.agent, ...(raw.agent ?? {}), ...(t.agent ?? {}) };
     if (agent.runtime === 'command' && !agent.command) {
       problems.push({
@@ -107,19 +154,11 @@ export function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
     const i = raw.tasks.findIndex((t) => t.id === cycle[0]);
     problems.push({
       path: `tasks[${i}].dependsOn`,
-      reason: `dependency cycle: ${cycle.join(' -> ')}`,
+      reason: `dependency cycle: ${cycleText(cycle)}`,
       fix: 'remove one of these dependencies so the tasks can be ordered',
     });
   }
-  (raw.copy ?? []).forEach((rel, i) => {
-    if (path.isAbsolute(rel) || path.normalize(rel).split(path.sep).includes('..')) {
-      problems.push({
-        path: `copy[${i}]`,
-        reason: `"${rel}" is not a path inside the repository`,
-        fix: 'copy takes paths relative to the repository root, such as .env or config/local.json',
-      });
-    }
-  });
+  problems.push(...copyProblems(raw.copy ?? []));
   if (raw.origin !== undefined) {
     if (hasUrlCredentials(raw.origin))
       problems.push({
@@ -159,15 +198,12 @@ export function crossCheck(raw: RawMission, dir: string): MissionProblem[] {
       reason: `${raw.hostLostAfter} is too short: a host that is only busy for a moment would count as lost`,
       fix: 'use 5s or more (default 20s)',
     });
-  if (raw.scaffold !== undefined) {
-    const scaffoldDir = path.resolve(dir, raw.scaffold);
-    if (!existsSync(scaffoldDir) || !statSync(scaffoldDir).isDirectory()) {
-      problems.push({
-        path: 'scaffold',
-        reason: `not a directory: ${scaffoldDir}`,
-        fix: 'scaffold is relative to the mission file; check the path',
-      });
-    }
-  }
+  const scaffoldWrong = raw.scaffold !== undefined && scaffoldProblem(path.resolve(dir, raw.scaffold), scaffoldRoot);
+  if (scaffoldWrong)
+    problems.push({
+      path: 'scaffold',
+      reason: scaffoldWrong,
+      fix: 'scaffold is relative to the mission file: point it at the folder of files the repository starts with',
+    });
   return problems;
 }

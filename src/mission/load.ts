@@ -2,25 +2,18 @@
  * Loading a mission file: read, parse (YAML or JSON), validate (zod + cross-field rules), resolve
  * paths and defaults, check the repository and base branch. Client-side only (Node APIs).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { simpleGit } from 'simple-git';
-import YAML from 'yaml';
-import type { ZodError } from 'zod';
 import execa from 'execa';
 import { CycleError, planWaves } from './plan';
 import { crossCheck } from './cross-check';
 import { parseDuration } from './duration';
-import { formatPath, MissionFileError, MissionProblem } from './errors';
+import { MissionFileError } from './errors';
+import { readMission } from './parse';
+import { checkRepo, copyProblems } from './repo-checks';
 import { AgentSpec, MissionSpec, TaskSpec } from './types';
-import { DEFAULTS, ID_PATTERN, missionSchema, RawAgent } from './schema';
+import { DEFAULTS, ID_PATTERN, RawAgent } from './schema';
 import { serializeOverlaps } from './touches';
-
-/** Whether `git args` exits 0 in `dir` (rev-parse --verify --quiet answers "no" with exit 1). */
-async function gitSays(dir: string, args: string[]): Promise<boolean> {
-  const r = await execa('git', args, { cwd: dir, reject: false, stdin: 'ignore' });
-  return r.exitCode === 0;
-}
 
 export { DEFAULTS, MAX_PROMPT_BYTES } from './schema';
 
@@ -45,63 +38,6 @@ export interface LoadedMission {
   file: string;
 }
 
-function readText(file: string): string {
-  if (!existsSync(file)) {
-    throw new MissionFileError(file, [
-      { path: '', reason: 'file not found', fix: 'check the path; mission files are YAML (.yaml, .yml) or JSON' },
-    ]);
-  }
-  if (statSync(file).isDirectory()) {
-    throw new MissionFileError(file, [
-      { path: '', reason: 'is a directory', fix: 'pass the mission file itself, e.g. mission.yaml' },
-    ]);
-  }
-  return readFileSync(file, 'utf8');
-}
-
-/** Parses YAML or JSON text into plain data; syntax errors name the line and column. */
-export function parseMissionText(file: string, text: string): unknown {
-  if (file.endsWith('.json')) {
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw new MissionFileError(file, [
-        { path: '', reason: `not valid JSON: ${(err as Error).message}`, fix: 'fix the JSON syntax' },
-      ]);
-    }
-  }
-  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new MissionFileError(
-      file,
-      doc.errors.map((e) => ({
-        path: '',
-        reason: `not valid YAML: ${e.message.split('\n')[0]}`,
-        fix: 'fix the YAML syntax at the line and column given',
-      })),
-    );
-  }
-  return doc.toJS();
-}
-
-function zodProblems(error: ZodError): MissionProblem[] {
-  return error.issues.map((issue) => {
-    const at = formatPath(issue.path);
-    if (issue.code === 'unrecognized_keys') {
-      const keys = issue.keys.join(', ');
-      return {
-        path: at ? `${at}.${issue.keys[0]}` : issue.keys[0],
-        reason: `unknown field${issue.keys.length > 1 ? 's' : ''}: ${keys}`,
-        fix: 'remove it or check its spelling; the fields are listed in README.md ("Mission file")',
-      };
-    }
-    if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) {
-      return { path: at, reason: 'is required', fix: `add \`${at}\`` };
-    }
-    return { path: at, reason: issue.message, fix: `change \`${at || 'the file'}\` as the reason says` };
-  });
-}
-
 function mergeAgent(base: RawAgent | undefined, override: RawAgent | undefined): AgentSpec {
   const a = { ...DEFAULTS.agent, ...(base ?? {}), ...(override ?? {}) };
   return {
@@ -114,73 +50,6 @@ function mergeAgent(base: RawAgent | undefined, override: RawAgent | undefined):
     idleTimeoutMs: parseDuration(a.idleTimeout)!,
     retries: a.retries,
   };
-}
-
-/** Resolves `repo` to its absolute top-level directory and `base` to a branch that exists. */
-async function checkRepo(
-  file: string,
-  repo: string,
-  base: string | undefined,
-  fieldRepo: string,
-): Promise<{ repo: string; base: string }> {
-  if (!existsSync(repo) || !statSync(repo).isDirectory()) {
-    throw new MissionFileError(file, [
-      {
-        path: fieldRepo,
-        reason: `not a directory: ${repo}`,
-        fix: 'repo is relative to the mission file; point it at a git repository',
-      },
-    ]);
-  }
-  const git = simpleGit({ baseDir: repo });
-  let top: string;
-  try {
-    top = (await git.revparse(['--show-toplevel'])).trim();
-  } catch {
-    throw new MissionFileError(file, [
-      {
-        path: fieldRepo,
-        reason: `not a git repository: ${repo}`,
-        fix: `run \`git init\` there and commit, or point repo at a git repository`,
-      },
-    ]);
-  }
-  if (!(await gitSays(top, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']))) {
-    throw new MissionFileError(file, [
-      {
-        path: fieldRepo,
-        reason: `the repository has no commits: ${top}`,
-        fix: 'commit something first; tasks branch from the base branch',
-      },
-    ]);
-  }
-  let branch = base;
-  if (!branch) {
-    const head = (await git.raw(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
-    if (!head) {
-      throw new MissionFileError(file, [
-        {
-          path: 'base',
-          reason: `${top} is on a detached HEAD, so there is no default base branch`,
-          fix: 'set `base:` to a branch name',
-        },
-      ]);
-    }
-    branch = head;
-  } else {
-    const ok = await gitSays(top, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`]);
-    if (!ok) {
-      const branches = (await git.branchLocal()).all;
-      throw new MissionFileError(file, [
-        {
-          path: 'base',
-          reason: `unknown branch "${branch}" in ${top}`,
-          fix: `use an existing local branch (${branches.slice(0, 8).join(', ') || 'none'}), or leave base out to use the checked-out one`,
-        },
-      ]);
-    }
-  }
-  return { repo: top, base: branch };
 }
 
 /**
@@ -256,23 +125,15 @@ async function checkOrigin(file: string, origin: string, base: string | undefine
 export async function loadMission(fileArg: string, opts: LoadOptions = {}): Promise<LoadedMission> {
   const file = path.resolve(fileArg);
   const dir = path.dirname(file);
-  const data = parseMissionText(file, readText(file));
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new MissionFileError(file, [
-      { path: '', reason: 'must be a mapping (id:, tasks:, ...)', fix: 'see examples/quickstart/mission.yaml' },
-    ]);
-  }
-  const parsed = missionSchema.safeParse(data);
-  if (!parsed.success) throw new MissionFileError(file, zodProblems(parsed.error));
-  const raw = parsed.data;
+  const raw = readMission(file);
 
-  const problems = crossCheck(raw, dir);
+  const problems = crossCheck(raw, dir, opts.scaffoldRoot);
   const id = opts.idOverride ?? raw.id ?? path.basename(dir).toLowerCase();
   if (!ID_PATTERN.test(id)) {
     problems.push({
       path: opts.idOverride ? '--id' : 'id',
       reason: `"${id}" is not a valid mission id`,
-      fix: 'use lowercase letters, digits and dashes (at most 63), e.g. `id: my-mission`',
+      fix: `use lowercase letters, digits and dashes (at most 63), e.g. \`${opts.idOverride ? '--id my-mission' : 'id: my-mission'}\``,
     });
   }
   if (problems.length > 0) throw new MissionFileError(file, problems);
@@ -289,9 +150,11 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
   else repo = dir;
   // A scaffolded repository does not exist before `run` creates it; then there is nothing to check.
   if (origin === undefined && (opts.checkRepo ?? true) && !(scaffoldDir && !existsSync(repo))) {
-    const checked = await checkRepo(file, repo, raw.base, 'repo');
+    const checked = await checkRepo(file, repo, raw.base, raw.repo !== undefined);
     repo = checked.repo;
     base = checked.base;
+    const copyWrong = copyProblems(raw.copy ?? [], repo);
+    if (copyWrong.length > 0) throw new MissionFileError(file, copyWrong);
   }
 
   const checkpointDefault = raw.checkpointEvery ?? DEFAULTS.checkpointEvery;

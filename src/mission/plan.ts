@@ -22,81 +22,103 @@ export class CycleError extends Error {
 }
 
 /**
- * Finds one dependency cycle, or `undefined`. Unknown dependency ids are ignored here (the schema
- * reports them). The cycle is returned in dependency order, e.g. `['a', 'b', 'a']` means a
- * depends on b and b depends on a.
+ * Depth-first search over what each node waits for, with an explicit stack (no recursion: a
+ * 10,000-task chain would overflow the call stack). O(nodes + edges).
+ * @returns the nodes in post-order (every node after all it waits for), or the first cycle met
  */
-export function findCycle(nodes: PlanNode[]): string[] | undefined {
+function walk(nodes: PlanNode[]): { order: string[] } | { cycle: string[] } {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (id: string): string[] | undefined => {
-    state.set(id, 'visiting');
-    stack.push(id);
-    for (const dep of waitsFor(byId.get(id))) {
-      if (!byId.has(dep)) continue;
-      if (state.get(dep) === 'visiting') return [...stack.slice(stack.indexOf(dep)), dep];
-      if (!state.has(dep)) {
-        const found = visit(dep);
-        if (found) return found;
+  const order: string[] = [];
+  for (const root of nodes) {
+    if (state.has(root.id)) continue;
+    // The path from root: each node with what it waits for and the next one to look at.
+    const path: Array<{ id: string; deps: string[]; next: number }> = [];
+    const enter = (id: string): void => {
+      state.set(id, 'visiting');
+      path.push({ id, deps: waitsFor(byId.get(id)), next: 0 });
+    };
+    enter(root.id);
+    while (path.length > 0) {
+      const top = path[path.length - 1];
+      if (top.next === top.deps.length) {
+        path.pop();
+        state.set(top.id, 'done');
+        order.push(top.id);
+        continue;
       }
-    }
-    stack.pop();
-    state.set(id, 'done');
-    return undefined;
-  };
-  for (const n of nodes) {
-    if (!state.has(n.id)) {
-      const found = visit(n.id);
-      if (found) return found;
+      const dep = top.deps[top.next++];
+      if (!byId.has(dep)) continue;
+      if (state.get(dep) === 'visiting') {
+        const from = path.findIndex((p) => p.id === dep);
+        return { cycle: [...path.slice(from).map((p) => p.id), dep] };
+      }
+      if (!state.has(dep)) enter(dep);
     }
   }
-  return undefined;
+  return { order };
+}
+
+/**
+ * Finds one dependency cycle, or `undefined`. Unknown dependency ids are ignored here (the schema
+ * reports them). The cycle is returned in dependency order, e.g. `['a', 'b', 'a']` means a
+ * depends on b and b depends on a. Iterative and linear in nodes + edges.
+ */
+export function findCycle(nodes: PlanNode[]): string[] | undefined {
+  const r = walk(nodes);
+  return 'cycle' in r ? r.cycle : undefined;
 }
 
 /**
  * Plans waves: wave k holds the tasks whose dependencies all sit in waves < k. Within a wave,
- * tasks keep their order in the mission file, which is also the merge order.
+ * tasks keep their order in the mission file, which is also the merge order. Iterative and
+ * linear in nodes + edges.
  *
  * @returns task ids per wave, e.g. `[['a', 'b'], ['c']]`
  * @throws CycleError when the dependencies contain a cycle
  */
 export function planWaves(nodes: PlanNode[]): string[][] {
-  const cycle = findCycle(nodes);
-  if (cycle) throw new CycleError(cycle);
-  const known = new Set(nodes.map((n) => n.id));
-  const waveOf = new Map<string, number>();
+  const r = walk(nodes);
+  if ('cycle' in r) throw new CycleError(r.cycle);
   const byId = new Map(nodes.map((n) => [n.id, n]));
-  const depth = (id: string): number => {
-    const cached = waveOf.get(id);
-    if (cached !== undefined) return cached;
-    const deps = waitsFor(byId.get(id)).filter((d) => known.has(d));
-    const w = deps.length === 0 ? 0 : Math.max(...deps.map(depth)) + 1;
+  const waveOf = new Map<string, number>();
+  // Post-order: every dependency's wave is known before its dependents'.
+  for (const id of r.order) {
+    let w = 0;
+    for (const d of waitsFor(byId.get(id))) {
+      const dw = waveOf.get(d);
+      if (dw !== undefined && dw + 1 > w) w = dw + 1;
+    }
     waveOf.set(id, w);
-    return w;
-  };
+  }
   const waves: string[][] = [];
   for (const n of nodes) {
-    const w = depth(n.id);
+    const w = waveOf.get(n.id)!;
     while (waves.length <= w) waves.push([]);
     waves[w].push(n.id);
   }
   return waves;
 }
 
-/** Every task that depends on `id`, directly or transitively, in mission-file order. */
+/**
+ * Every task that depends on `id` (`dependsOn`), directly or transitively, in mission-file order.
+ * Linear in nodes + edges (a breadth-first walk over who depends on whom).
+ */
 export function dependentsOf(nodes: PlanNode[], id: string): string[] {
-  const out = new Set<string>();
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const n of nodes) {
-      if (out.has(n.id)) continue;
-      if (n.dependsOn.some((d) => d === id || out.has(d))) {
-        out.add(n.id);
-        grew = true;
-      }
+  const dependents = new Map<string, string[]>();
+  for (const n of nodes)
+    for (const d of n.dependsOn) {
+      const list = dependents.get(d);
+      if (list) list.push(n.id);
+      else dependents.set(d, [n.id]);
     }
-  }
+  const out = new Set<string>();
+  const queue = [id];
+  for (let i = 0; i < queue.length; i++)
+    for (const x of dependents.get(queue[i]) ?? [])
+      if (!out.has(x)) {
+        out.add(x);
+        queue.push(x);
+      }
   return nodes.filter((n) => out.has(n.id)).map((n) => n.id);
 }

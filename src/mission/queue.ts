@@ -4,6 +4,7 @@
  * plan look like while tasks run across them, and where a bisection of a failed batch goes next.
  * Imported by workflow code: no Node APIs.
  */
+import { byId } from './by-id';
 import type { MissionState, TaskState, WaveStatus } from './progress';
 import type { MissionSpec, TaskStatus } from './types';
 
@@ -21,16 +22,16 @@ export function queueStartDecision(
   state: MissionState,
   id: string,
 ): { kind: 'start' } | { kind: 'wait' } | { kind: 'skip'; because: TaskState } {
-  const byId = (x: string): TaskState => state.tasks.find((t) => t.id === x)!;
-  if (byId(id).status !== 'pending') return { kind: 'wait' };
-  const taskSpec = spec.tasks.find((x) => x.id === id)!;
-  const deps = taskSpec.dependsOn.map(byId);
+  const taskOf = (x: string): TaskState => byId(state.tasks, x)!;
+  if (taskOf(id).status !== 'pending') return { kind: 'wait' };
+  const taskSpec = byId(spec.tasks, id)!;
+  const deps = taskSpec.dependsOn.map(taskOf);
   const gone = deps.find((d) => ENDED.includes(d.status) && d.status !== 'merged');
   if (gone) return { kind: 'skip', because: gone };
   if (deps.some((d) => d.status !== 'merged')) return { kind: 'wait' };
-  if ((taskSpec.after ?? []).some((x) => !ENDED.includes(byId(x).status))) return { kind: 'wait' };
+  if ((taskSpec.after ?? []).some((x) => !ENDED.includes(taskOf(x).status))) return { kind: 'wait' };
   const waits = state.waitingFor?.[id] ?? [];
-  if (waits.some((x) => byId(x).status === 'running')) return { kind: 'wait' };
+  if (waits.some((x) => taskOf(x).status === 'running')) return { kind: 'wait' };
   return { kind: 'start' };
 }
 
@@ -41,7 +42,7 @@ export function queueStartDecision(
  * unmerged by a cancel, none failed) or `failed`, never `running`.
  */
 export function liveWaveStatus(state: MissionState, w: number): WaveStatus {
-  const tasks = state.waves[w].taskIds.map((id) => state.tasks.find((t) => t.id === id)!);
+  const tasks = state.waves[w].taskIds.map((id) => byId(state.tasks, id)!);
   const inBatch = new Set(state.batch?.taskIds ?? []);
   if (state.endedAt !== null || tasks.every((t) => ENDED.includes(t.status))) {
     if (tasks.every((t) => t.status === 'merged')) return 'merged';

@@ -17,43 +17,57 @@ const duration = z
     error: 'must be a duration such as 30s, 10m or 2h',
   });
 
-const commandLine = z.union([z.string().min(1), z.array(z.string()).min(1)], {
-  error: 'must be a shell command (a string) or an argv (a list of strings)',
+const commandText = 'must be a shell command (a string) or an argv (a list of strings)';
+const commandLine = z.union([z.string({ error: commandText }).min(1), z.array(z.string()).min(1)], {
+  error: commandText,
 });
+
+/** Text that must not be empty, e.g. `text('a path')`: "must be a path (text)". */
+const text = (what: string) => z.string({ error: `must be ${what} (text)` }).min(1, { error: 'must not be empty' });
+
+/** A whole number in `[min, max]`, with the range in the message. */
+const whole = (min: number, max: number) =>
+  z
+    .number({ error: `must be a whole number from ${min} to ${max}` })
+    .int()
+    .min(min)
+    .max(max);
 
 const stringList = z.array(z.string({ error: 'must be a string' }), { error: 'must be a list of strings' });
 
 /** Agent settings; every field optional so a task's `agent:` can override mission defaults. */
 export const agentSchema = z.strictObject({
   runtime: z.enum(['claude', 'codex', 'command'], { error: 'must be one of: claude, codex, command' }).optional(),
-  model: z.string().min(1).optional(),
+  model: text('a model name').optional(),
   args: stringList.optional(),
   command: z
-    .array(z.string(), { error: 'must be an argv: a list of strings, e.g. [bash, -c, "..."]' })
+    .array(z.string({ error: 'must be a string' }), {
+      error: 'must be an argv: a list of strings, e.g. [bash, -c, "..."]',
+    })
     .min(1)
     .optional(),
   env: z
-    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be the NAME of an environment variable' }), {
+    .array(z.string({ error: 'must be the NAME of an environment variable' }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/), {
       error: 'must be a list of environment variable names',
     })
     .optional(),
   timeout: duration.optional(),
   idleTimeout: duration.optional(),
-  retries: z.number({ error: 'must be a whole number' }).int().min(0).max(100).optional(),
+  retries: whole(0, 100).optional(),
 });
 
 export const taskSchema = z.strictObject({
   id: idSchema,
-  title: z.string().min(1).optional(),
-  prompt: z.string().min(1, { error: 'must not be empty' }).optional(),
-  promptFile: z.string().min(1).optional(),
-  dependsOn: z.array(z.string(), { error: 'must be a list of task ids' }).optional(),
+  title: text('a title').optional(),
+  prompt: text('the prompt').optional(),
+  promptFile: text('a path').optional(),
+  dependsOn: z.array(z.string({ error: 'must be a task id' }), { error: 'must be a list of task ids' }).optional(),
   verify: z.array(commandLine, { error: 'must be a list of commands' }).optional(),
-  maxIterations: z.number({ error: 'must be a whole number' }).int().min(1).max(50).optional(),
+  maxIterations: whole(1, 50).optional(),
   agent: agentSchema.optional(),
   checkpointEvery: duration.optional(),
   touches: z
-    .array(z.string().min(1, { error: 'must not be empty' }), {
+    .array(text('a path glob'), {
       error: 'must be a list of path globs, e.g. ["src/greet/**"]',
     })
     .optional(),
@@ -61,11 +75,11 @@ export const taskSchema = z.strictObject({
 
 export const missionSchema = z.strictObject({
   id: idSchema.optional(),
-  repo: z.string().min(1).optional(),
-  origin: z.string().min(1, { error: 'must not be empty' }).optional(),
-  scaffold: z.string().min(1).optional(),
-  base: z.string().min(1).optional(),
-  concurrency: z.number({ error: 'must be a whole number' }).int().min(1).max(64).optional(),
+  repo: text('a path to a git repository').optional(),
+  origin: text('a git URL or path').optional(),
+  scaffold: text('a path to a folder').optional(),
+  base: text('a branch name').optional(),
+  concurrency: whole(1, 64).optional(),
   agent: agentSchema.optional(),
   setup: z.array(commandLine, { error: 'must be a list of commands' }).optional(),
   copy: stringList.optional(),
@@ -88,7 +102,7 @@ export const missionSchema = z.strictObject({
   resolver: agentSchema.optional(),
   land: z.enum(['ff', 'push', 'pr', 'none'], { error: 'must be one of: ff, push, pr, none' }).optional(),
   keepWorktrees: z.boolean({ error: 'must be true or false' }).optional(),
-  budget: z.strictObject({ usd: z.number({ error: 'must be a number of US dollars' }).positive() }).optional(),
+  budget: z.strictObject({ usd: z.number({ error: 'must be a number of US dollars above 0' }).positive() }).optional(),
   checkpointEvery: duration.optional(),
   hostLostAfter: duration.optional(),
   tasks: z.array(taskSchema, { error: 'must be a list of tasks' }).min(1, { error: 'must hold at least one task' }),

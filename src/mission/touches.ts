@@ -8,6 +8,19 @@ import type { TaskSpec } from './types';
 
 const under = (p: string, dir: string): boolean => dir === '' || p === dir || p.startsWith(`${dir}/`);
 
+/** A `touches` glob scanned once: its normalized text, whether it is a glob, its literal base folder. */
+interface Glob {
+  text: string;
+  isGlob: boolean;
+  base: string;
+}
+
+function scanGlob(g: string): Glob {
+  const text = g.replace(/^\.\//, '').replace(/\/+$/, '');
+  const scan = picomatch.scan(text);
+  return { text, isGlob: scan.isGlob, base: scan.base };
+}
+
 /**
  * Whether some path could match both globs. Exact for literal paths (a file, or a directory,
  * which stands for everything under it); for two globs it is conservative: they overlap when one
@@ -15,14 +28,14 @@ const under = (p: string, dir: string): boolean => dir === '' || p === dir || p.
  * not have collided, never the other way round.
  */
 export function globsOverlap(a: string, b: string): boolean {
-  const norm = (g: string): string => g.replace(/^\.\//, '').replace(/\/+$/, '');
-  const [ga, gb] = [norm(a), norm(b)];
-  const sa = picomatch.scan(ga);
-  const sb = picomatch.scan(gb);
-  if (!sa.isGlob && !sb.isGlob) return under(ga, gb) || under(gb, ga);
-  if (!sa.isGlob) return literalOverlaps(ga, gb, sb.base);
-  if (!sb.isGlob) return literalOverlaps(gb, ga, sa.base);
-  return under(sa.base, sb.base) || under(sb.base, sa.base);
+  return scannedOverlap(scanGlob(a), scanGlob(b));
+}
+
+function scannedOverlap(a: Glob, b: Glob): boolean {
+  if (!a.isGlob && !b.isGlob) return under(a.text, b.text) || under(b.text, a.text);
+  if (!a.isGlob) return literalOverlaps(a.text, b.text, b.base);
+  if (!b.isGlob) return literalOverlaps(b.text, a.text, a.base);
+  return under(a.base, b.base) || under(b.base, a.base);
 }
 
 /**
@@ -36,37 +49,43 @@ function literalOverlaps(literal: string, glob: string, globBase: string): boole
   return under(globBase, literal) || under(literal, globBase);
 }
 
-/** Whether any glob of `a` overlaps any glob of `b`. */
-export function touchesOverlap(a: string[], b: string[]): boolean {
-  return a.some((x) => b.some((y) => globsOverlap(x, y)));
+/**
+ * Whether `from` depends on `to` through `dependsOn`, directly or transitively: an iterative
+ * walk (a 10,000-task chain would overflow a recursive one), O(tasks + dependencies).
+ */
+function dependsOnTransitively(byId: Map<string, TaskSpec>, from: string, to: string): boolean {
+  const seen = new Set<string>([from]);
+  const todo = [from];
+  while (todo.length > 0) {
+    for (const d of byId.get(todo.pop()!)?.dependsOn ?? []) {
+      if (d === to) return true;
+      if (!seen.has(d)) {
+        seen.add(d);
+        todo.push(d);
+      }
+    }
+  }
+  return false;
 }
 
 /**
  * Sets each task's `after`: the earlier tasks (in file order) whose `touches` overlap its own.
  * A pair already ordered by `dependsOn` (either way, transitively) needs nothing more, and adding
- * the reverse order would deadlock it.
+ * the reverse order would deadlock it. Compares every pair of tasks that have `touches` (each
+ * glob scanned once); the dependency walk runs only for pairs that overlap.
  * @returns the same tasks, each with `after` set (empty when nothing overlaps)
  */
 export function serializeOverlaps(tasks: TaskSpec[]): TaskSpec[] {
   const byId = new Map(tasks.map((t) => [t.id, t]));
-  const ancestors = new Map<string, Set<string>>();
-  const ancestorsOf = (id: string): Set<string> => {
-    const known = ancestors.get(id);
-    if (known) return known;
-    const set = new Set<string>();
-    ancestors.set(id, set);
-    for (const d of byId.get(id)?.dependsOn ?? []) {
-      set.add(d);
-      for (const x of ancestorsOf(d)) set.add(x);
-    }
-    return set;
-  };
+  const globs = tasks.map((t) => (t.touches ?? []).map(scanGlob));
+  const overlap = (i: number, j: number): boolean => globs[i].some((x) => globs[j].some((y) => scannedOverlap(x, y)));
   return tasks.map((t, i) => {
     const after: string[] = [];
-    if (t.touches?.length)
-      for (const earlier of tasks.slice(0, i)) {
-        if (!earlier.touches?.length || !touchesOverlap(earlier.touches, t.touches)) continue;
-        if (ancestorsOf(t.id).has(earlier.id) || ancestorsOf(earlier.id).has(t.id)) continue;
+    if (globs[i].length)
+      for (let j = 0; j < i; j++) {
+        const earlier = tasks[j];
+        if (!globs[j].length || !overlap(j, i)) continue;
+        if (dependsOnTransitively(byId, t.id, earlier.id) || dependsOnTransitively(byId, earlier.id, t.id)) continue;
         after.push(earlier.id);
       }
     return { ...t, after };

@@ -17,6 +17,7 @@ import {
   startDecision,
   waveOutcome,
 } from '../mission/control';
+import { byId } from '../mission/by-id';
 import { planWaves } from '../mission/plan';
 import { refreshWaves } from '../mission/queue';
 import { deriveProgress, initialState, MissionProgress, MissionState, TaskState } from '../mission/progress';
@@ -71,11 +72,11 @@ export class Mission {
   }
 
   task(id: string): TaskState {
-    return this.state.tasks.find((t) => t.id === id)!;
+    return byId(this.state.tasks, id)!;
   }
 
   specOf(id: string): TaskSpec {
-    return this.spec.tasks.find((t) => t.id === id)!;
+    return byId(this.spec.tasks, id)!;
   }
 
   progress(): MissionProgress {
@@ -159,7 +160,7 @@ export class Mission {
 
   /** A task's live report (usage, a note for status, whether `pause --now` holds it). */
   taskUpdate(taskId: string, usage: TaskUsage, note: string | null, held: boolean | undefined, host?: string): void {
-    const t = this.state.tasks.find((x) => x.id === taskId);
+    const t = byId(this.state.tasks, taskId);
     if (!t || !this.inFlight.has(taskId)) return;
     if (host && host !== t.host) {
       if (t.host) t.previousHosts = [...(t.previousHosts ?? []), t.host];

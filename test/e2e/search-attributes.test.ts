@@ -135,7 +135,7 @@ test('on an older server, start registers the newer attributes with their types,
   const bad = await flotilla(['list', '--phase', 'stuck']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toMatch(
-    /unknown phase "stuck"; use one of: planning, running, paused, merging, blocked, completed, failed, cancelled/,
+    /unknown phase "stuck"\nfix: use one of: planning, running, paused, merging, blocked, completed, failed, cancelled/,
   );
   for (const id of ['sa-one', 'sa-elsewhere'])
     await env.client.workflow.getHandle(names.missionWorkflowId(id)).terminate('test over');

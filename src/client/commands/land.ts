@@ -4,7 +4,7 @@
  */
 import { Command } from 'commander';
 import { loadConfig } from '../config';
-import { LandFlags, landFromCli, Landed } from '../land';
+import { LandFlags, landFromCli, Landed, landingMode } from '../land';
 import { say, withMission } from './context';
 
 const short = (sha: string | null): string => (sha ? sha.slice(0, 8) : '(none)');
@@ -66,6 +66,7 @@ export function register(program: Command): void {
     .option('--partial', 'land the merged tasks of a mission that ended failed or cancelled')
     .option('--json', 'print what landed as JSON')
     .action(async (id: string, opts: LandFlags & { json?: boolean }) => {
+      landingMode(opts); // flags that contradict each other exit 2 before anything connects
       const r = await withMission(loadConfig(), id, (mission) => landFromCli(mission, opts));
       if (opts.json) {
         // `status` is always `landed` here: anything else exited with its message.

@@ -6,7 +6,7 @@ import { simpleGit } from 'simple-git';
 import { loadConfig } from '../config';
 import { CliError, EXIT } from '../errors';
 import { renderMissionList, stdoutOptions } from '../render';
-import { listMissions } from '../visibility';
+import { listMissions, missionQuery } from '../visibility';
 import { say, withConnection } from './context';
 
 interface ListOptions {
@@ -43,7 +43,12 @@ export function register(program: Command): void {
     .action(async (opts: ListOptions) => {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1)
-        throw new CliError(`--limit must be a whole number of at least 1, not "${opts.limit}"`, EXIT.invalid);
+        throw new CliError(
+          `--limit must be a whole number of at least 1, not "${opts.limit}"\nfix: e.g. --limit 20`,
+          EXIT.invalid,
+        );
+      // An unknown phase is bad input: say so before connecting (exit 2, not "cannot reach").
+      missionQuery({ phase: opts.phase });
       const repo = opts.repo === undefined ? undefined : await resolveRepoFilter(opts.repo);
       const missions = await withConnection(loadConfig(), ({ client }) =>
         listMissions(client, { phase: opts.phase, repo, limit }),

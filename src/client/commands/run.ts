@@ -9,6 +9,7 @@ import { loadMission } from '../../mission/load';
 import { names } from '../../mission/types';
 import { FlotillaConfig, loadConfig, workflowUrl } from '../config';
 import { ensureSearchAttributes, startEmbeddedServer, temporalReachable } from '../server';
+import { checkMissionSize } from '../mission-size';
 import { prepareStart, runningSince, startMission } from '../start';
 import { workerPolling } from '../visibility';
 import { say, withConnection } from './context';
@@ -39,6 +40,7 @@ async function startAndMaybeFollow(file: string, opts: StartOptions, follow: boo
     checkRepo: true,
     scaffoldRoot: path.join(config.home, 'repos'),
   });
+  checkMissionSize(loaded);
   const missionId = loaded.spec.id;
   const reattach = `flotilla run ${file}${opts.id ? ` --id ${opts.id}` : ''}`;
   await ensureService(config);

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import path from 'node:path';
 import { loadMission } from '../../mission/load';
 import { loadConfig } from '../config';
+import { checkMissionSize } from '../mission-size';
 import { renderPlan } from '../render';
 import { say } from './context';
 
@@ -19,6 +20,7 @@ export function register(program: Command): void {
         checkRepo: true,
         scaffoldRoot: path.join(loadConfig().home, 'repos'),
       });
+      checkMissionSize(loaded);
       say(renderPlan(loaded.spec, loaded.waves, path.relative(process.cwd(), loaded.file) || loaded.file));
       if (loaded.scaffoldDir)
         say(
