@@ -40,6 +40,7 @@ export const agentSchema = z.strictObject({
   timeout: duration.optional(),
   idleTimeout: duration.optional(),
   retries: z.number({ error: 'must be a whole number' }).int().min(0).max(100).optional(),
+  sandbox: z.enum(['none', 'bwrap'], { error: 'must be one of: none, bwrap' }).optional(),
 });
 
 export const taskSchema = z.strictObject({

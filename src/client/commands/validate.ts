@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadMission } from '../../mission/load';
 import { loadConfig } from '../config';
 import { renderPlan } from '../render';
+import { checkSandbox } from '../sandbox-check';
 import { say } from './context';
 
 /** Adds `flotilla validate` to the program. */
@@ -19,6 +20,7 @@ export function register(program: Command): void {
         checkRepo: true,
         scaffoldRoot: path.join(loadConfig().home, 'repos'),
       });
+      await checkSandbox(loaded);
       say(renderPlan(loaded.spec, loaded.waves, path.relative(process.cwd(), loaded.file) || loaded.file));
       if (loaded.scaffoldDir) say(`  (the repository is created fresh from ${loaded.scaffoldDir} on each run)`);
       say('valid');
