@@ -13,10 +13,12 @@
  *   /proc/PID/environ (their secrets) are not there;
  * - `--tmpfs /tmp`: a private, empty /tmp (and `TMPDIR=/tmp`): other tests', tasks' and users'
  *   temp files are not visible, and what the agent leaves there goes with it;
- * - `--tmpfs` over each home directory (`$HOME` of the agent and of the worker, the passwd entry's),
- *   over `$FLOTILLA_HOME` (other tasks' worktrees, transcripts, clones, the dev server's database)
- *   and over `$XDG_RUNTIME_DIR` (ssh-agent and keyring sockets): empty and writable, lost on exit;
- *   `~/.ssh`, `~/.gitconfig`, other repositories under the home are not there;
+ * - `--tmpfs` over each home directory (`$HOME` of the agent and of the worker, the passwd
+ *   entry's): empty and writable (tools keep caches there), lost on exit; `~/.ssh`, `~/.gitconfig`,
+ *   other repositories under the home are not there;
+ * - `--tmpfs` over `$FLOTILLA_HOME` (other tasks' worktrees, transcripts, clones, scaffolded
+ *   repositories, the dev server's database) and over `$XDG_RUNTIME_DIR` (ssh-agent and keyring
+ *   sockets), made read-only at the end (`--remount-ro`, which leaves the binds below it alone);
  * - `--ro-bind` back the agent program's own directories when they are under a hidden one (its
  *   `node_modules`, the real file behind its symlinks, the `#!` interpreter's prefix: see
  *   programs.ts `programDirs`);
@@ -53,9 +55,12 @@ import type { RuntimeAdapter } from './runtimes/types';
 export const BWRAP_INSTALL =
   'install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: `dnf install bubblewrap`)';
 
-/** One mount of the sandbox: `tmpfs` hides `path`, `ro`/`rw` bind it from the host at the same path. */
+/**
+ * One mount of the sandbox: `tmpfs` hides `path`, `ro`/`rw` bind it from the host at the same
+ * path, `remount-ro` makes a tmpfs read-only once everything under it is mounted.
+ */
 export interface Mount {
-  kind: 'tmpfs' | 'ro' | 'rw';
+  kind: 'tmpfs' | 'ro' | 'rw' | 'remount-ro';
   path: string;
 }
 
@@ -70,8 +75,10 @@ export interface SandboxFacts {
    * (`refs/heads/…`, absent on a detached HEAD); absent when the worktree is no git worktree.
    */
   git?: { gitDir: string; commonDir: string; branch?: string };
-  /** Directories hidden behind an empty tmpfs (homes, `$FLOTILLA_HOME`, `$XDG_RUNTIME_DIR`). */
+  /** Directories hidden behind an empty, writable tmpfs (the home directories). */
   hide: string[];
+  /** Directories hidden behind an empty, read-only tmpfs (`$FLOTILLA_HOME`, `$XDG_RUNTIME_DIR`). */
+  seal: string[];
   /** Directories the agent program needs to start, bound read-only when they are under a hidden one. */
   programs: string[];
   /** The runtime's own state (directories and files), read-write. */
@@ -82,7 +89,7 @@ export interface SandboxFacts {
 
 const within = (p: string, dir: string): boolean => p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 const depth = (p: string): number => p.split('/').filter(Boolean).length;
-const RANK: Record<Mount['kind'], number> = { tmpfs: 0, ro: 1, rw: 2 };
+const RANK: Record<Mount['kind'], number> = { tmpfs: 0, ro: 1, rw: 2, 'remount-ro': 3 };
 
 /**
  * The mounts after the fixed ones (`/`, `/dev`, `/proc`, `/tmp`), in the order bwrap must apply
@@ -93,8 +100,11 @@ const RANK: Record<Mount['kind'], number> = { tmpfs: 0, ro: 1, rw: 2 };
  */
 export function sandboxMounts(f: SandboxFacts, exists: (p: string) => boolean = existsSync): Mount[] {
   const mounts: Mount[] = [];
-  const hidden = [...f.hide.filter((d) => d !== '/' && !within(d, f.worktree)), '/tmp'];
-  for (const d of hidden) if (d !== '/tmp') mounts.push({ kind: 'tmpfs', path: d });
+  const visible = (d: string): boolean => d === '/' || within(d, f.worktree);
+  const sealed = f.seal.filter((d) => !visible(d));
+  const hidden = [...f.hide.filter((d) => !visible(d)), ...sealed];
+  for (const d of hidden) mounts.push({ kind: 'tmpfs', path: d });
+  hidden.push('/tmp');
   for (const d of f.programs)
     if (hidden.some((h) => within(d, h)) && !within(d, f.worktree)) mounts.push({ kind: 'ro', path: d });
   if (f.git) {
@@ -121,7 +131,7 @@ export function sandboxMounts(f: SandboxFacts, exists: (p: string) => boolean = 
   mounts.push({ kind: 'rw', path: f.worktree });
   for (const s of f.state) mounts.push({ kind: 'rw', path: s });
   const seen = new Set<string>();
-  return mounts
+  const ordered = mounts
     .filter((m) => {
       const key = `${m.kind} ${m.path}`;
       if (seen.has(key)) return false;
@@ -131,6 +141,8 @@ export function sandboxMounts(f: SandboxFacts, exists: (p: string) => boolean = 
     .map((m, i) => ({ m, i }))
     .sort((a, b) => depth(a.m.path) - depth(b.m.path) || RANK[a.m.kind] - RANK[b.m.kind] || a.i - b.i)
     .map(({ m }) => m);
+  // Last: a read-only tmpfs can take no new mount point below it.
+  return [...ordered, ...[...new Set(sealed)].map((d): Mount => ({ kind: 'remount-ro', path: d }))];
 }
 
 /** The flags every sandbox starts with (and the probe runs with): namespaces, /, /dev, /proc, /tmp. */
@@ -153,7 +165,7 @@ const BASE_FLAGS = [
 export function bwrapArgv(f: SandboxFacts, argv: string[], exists?: (p: string) => boolean): string[] {
   const out = [f.bwrap, ...BASE_FLAGS];
   for (const m of sandboxMounts(f, exists)) {
-    if (m.kind === 'tmpfs') out.push('--tmpfs', m.path);
+    if (m.kind === 'tmpfs' || m.kind === 'remount-ro') out.push(`--${m.kind}`, m.path);
     else out.push(m.kind === 'ro' ? '--ro-bind' : '--bind', m.path, m.path);
   }
   out.push('--chdir', f.worktree);
@@ -286,16 +298,17 @@ export async function sandboxFacts(launch: SandboxLaunch): Promise<SandboxFacts>
     // No passwd entry (a container with an arbitrary uid).
   }
   const runtimeDir = env.XDG_RUNTIME_DIR ?? process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? ''}`;
-  const hide = [env.HOME, process.env.HOME, passwdHome, launch.flotillaHome, runtimeDir]
-    .filter((d): d is string => !!d && path.isAbsolute(d) && isDir(d))
-    .map(real);
+  const dirs = (...list: Array<string | undefined>): string[] => [
+    ...new Set(list.filter((d): d is string => !!d && path.isAbsolute(d) && isDir(d)).map(real)),
+  ];
   const state = launch.adapter.statePaths?.(env) ?? { dirs: [], files: [] };
   for (const d of state.dirs) mkdirSync(d, { recursive: true });
   return {
     bwrap,
     worktree,
     git: await gitDirs(worktree),
-    hide: [...new Set(hide)],
+    hide: dirs(env.HOME, process.env.HOME, passwdHome),
+    seal: dirs(launch.flotillaHome, runtimeDir),
     programs: programDirs(launch.argv[0], env.PATH ?? '', worktree),
     state: [...state.dirs, ...state.files].filter((p) => existsSync(p)).map(real),
     setenv: { TMPDIR: '/tmp', ...(await identity(worktree, env)) },

@@ -2,10 +2,12 @@
  * Sandboxed agents (`agent.sandbox: bwrap`) end to end: the REAL Claude Code and Codex CLIs (the
  * npm dependencies) against the stub model servers on 127.0.0.1, a `command` agent, missions on a
  * real Temporal dev server, real git, real bubblewrap. Every runtime runs the same tool command
- * twice, without a sandbox and in one: it reads a fake `~/.ssh/id_ed25519`, writes into the
- * repository's main checkout and into $HOME, looks at `$FLOTILLA_HOME`, and edits and commits in
- * its own worktree. Outside the sandbox all of it works; inside only the worktree's edit and commit
- * do. A cancelled sandboxed agent leaves no process behind.
+ * twice, without a sandbox and in one: it reads a fake `~/.ssh/id_ed25519`, writes into a
+ * directory nothing hides, into the repository's main checkout, into $HOME and into
+ * `$FLOTILLA_HOME`, looks at `$FLOTILLA_HOME/runs`, and edits and commits in its own worktree.
+ * Outside the sandbox all of it works; inside only the worktree's edit and commit do (a write under
+ * the hidden home or /tmp lands in the sandbox's own tmpfs, never on the host). A cancelled
+ * sandboxed agent leaves no process behind.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execFileSync } from 'node:child_process';
@@ -102,6 +104,7 @@ function probeScript(repo: string, id: string): string {
     `echo pwned > ${repo}/outside-${id}.txt`,
     `echo pwned > "$HOME/pwned-${id}.txt"`,
     `(ls ${path.join(flotillaHome, 'runs')} >/dev/null 2>&1 && echo SEEN || echo HIDDEN) > flotilla-home.txt`,
+    `(echo pwned > ${flotillaHome}/pwned-${id}.txt && echo WROTE || echo DENIED) > flotilla-home-write.txt`,
     'echo mine > mine.txt && git add mine.txt && git commit -q -m "agent commit" && echo COMMITTED > commit.txt',
   ].join('; ');
 }
@@ -121,6 +124,7 @@ async function probe(runtime: 'claude' | 'codex' | 'command', sandbox: 'none' | 
     key: show('key.txt'),
     outside: show('outside.txt'),
     flotillaHome: show('flotilla-home.txt'),
+    flotillaHomeWrite: show('flotilla-home-write.txt'),
     wroteVisible: existsSync(path.join(visible, `outside-${id}.txt`)),
     wroteRepo: existsSync(path.join(repo, `outside-${id}.txt`)),
     wroteHome: existsSync(path.join(home, `pwned-${id}.txt`)),
@@ -143,6 +147,7 @@ describe.each(['command', 'claude', 'codex'] as const)('%s agent', (runtime) => 
     expect(open.wroteRepo).toBe(true);
     expect(open.wroteHome).toBe(true);
     expect(open.flotillaHome).toBe('SEEN');
+    expect(open.flotillaHomeWrite).toBe('WROTE');
     expect([open.commit, open.mine, open.agentCommit]).toEqual([
       'COMMITTED',
       'mine',
@@ -157,6 +162,7 @@ describe.each(['command', 'claude', 'codex'] as const)('%s agent', (runtime) => 
     expect(boxed.wroteRepo).toBe(false);
     expect(boxed.wroteHome).toBe(false);
     expect(boxed.flotillaHome).toBe('HIDDEN');
+    expect(boxed.flotillaHomeWrite).toBe('DENIED');
     expect([boxed.commit, boxed.mine, boxed.agentCommit]).toEqual([
       'COMMITTED',
       'mine',
@@ -211,4 +217,42 @@ describe.each(['command', 'claude'] as const)('a cancelled sandboxed %s agent', 
     expect(processesWith(marker)).toEqual([]);
     expect(execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })).not.toContain(`sbx-${id}`);
   }, 180_000);
+});
+
+test('a worker where bwrap cannot make a sandbox fails the task at once, saying why and what to do', async () => {
+  const fake = tempDir('sandbox-fake-bwrap-');
+  writeFileSync(
+    path.join(fake, 'bwrap'),
+    '#!/bin/sh\necho "bwrap: No permissions to create a new namespace" >&2\nexit 1\n',
+    { mode: 0o755 },
+  );
+  const repo = makeRepo();
+  const saved = process.env.PATH;
+  // The worker's PATH: the activities probe bwrap where the worker finds it.
+  process.env.PATH = `${fake}${path.delimiter}${saved}`;
+  try {
+    const result = await runMission(
+      env,
+      taskQueue,
+      mission('sbx-no-userns', repo, [
+        task('boxed', 'echo hi > hi.txt', { agent: agentOf('command', 'bwrap', 'echo hi > hi.txt') }),
+      ]),
+    );
+    expect(result.tasks[0]).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(result.tasks[0].error).toMatch(
+      /bwrap cannot create a sandbox on this host \(.*No permissions to create a new namespace\).*agent\.sandbox: none/,
+    );
+  } finally {
+    process.env.PATH = saved;
+  }
+  // A program missing inside the sandbox is "not found", as without one (not a retried exit 1).
+  const missing = await runMission(
+    env,
+    taskQueue,
+    mission('sbx-missing', repo, [
+      task('ghost', '', { agent: { ...agentOf('command', 'bwrap'), command: ['no-such-agent-program'], retries: 2 } }),
+    ]),
+  );
+  expect(missing.tasks[0]).toMatchObject({ status: 'failed', attempts: 1 });
+  expect(missing.tasks[0].error).toMatch(/agent program not found for runtime "command"/);
 });
