@@ -14,6 +14,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { groupAlive } from '../../src/activities/process';
+import { spawnCli } from '../helpers/cli';
+import { freePort } from '../helpers/net';
 import type { AgentSpec, MissionSpec, TaskSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
 import type { MissionResult } from '../../src/workflows/mission';
@@ -29,6 +31,7 @@ const FAKE_KEY =
   '-----BEGIN OPENSSH PRIVATE KEY-----\nfake-key-for-the-sandbox-test\n-----END OPENSSH PRIVATE KEY-----\n';
 
 let env: TestWorkflowEnvironment;
+let address: string;
 let claudeStub: anthropic.AnthropicStub;
 let codexStub: openai.ResponsesStub;
 let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
@@ -48,7 +51,9 @@ beforeAll(async () => {
   mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
   writeFileSync(path.join(home, '.ssh', 'id_ed25519'), FAKE_KEY, { mode: 0o600 });
   writeFileSync(path.join(home, '.gitconfig'), '[user]\n\tname = Sandy Agent\n\temail = sandy@example.com\n');
-  env = await startDevServer();
+  const port = await freePort();
+  address = `127.0.0.1:${port}`;
+  env = await startDevServer(port);
   claudeStub = await anthropic.startAnthropicStub((req) => {
     const id = /your task is "([^"]+)"/.exec(req.system)?.[1];
     const done = req.messages.some((m) => (m as { role?: string }).role === 'assistant');
@@ -255,4 +260,47 @@ test('a worker where bwrap cannot make a sandbox fails the task at once, saying 
   );
   expect(missing.tasks[0]).toMatchObject({ status: 'failed', attempts: 1 });
   expect(missing.tasks[0].error).toMatch(/agent program not found for runtime "command"/);
+});
+
+test('a sandboxed agent past its timeout is killed with everything it started', async () => {
+  const repo = makeRepo();
+  const marker = `sandbox-timeout-${process.pid}`;
+  const script = `setsid node -e "setInterval(() => {}, 1000)" ${marker} & node -e "setInterval(() => {}, 1000)" ${marker} & wait`;
+  const agent = { ...agentOf('command', 'bwrap', script), timeoutMs: 4000 };
+  const result = await runMission(env, taskQueue, mission('sbx-timeout', repo, [task('slow', '', { agent })]));
+  expect(result.tasks[0].status).toBe('failed');
+  expect(result.tasks[0].error).toMatch(/timed out after 4s/);
+  expect(await until(() => processesWith(marker).length === 0, 5000)).toBe(true);
+});
+
+test('a SIGKILLed worker takes its sandboxed agent and everything it started with it', async () => {
+  const repo = makeRepo();
+  const marker = `sandbox-orphan-${process.pid}`;
+  const script = `setsid node -e "setInterval(() => {}, 1000)" ${marker} & node -e "setInterval(() => {}, 1000)" ${marker} & wait`;
+  const queue = 'flotilla-sandbox-ext';
+  const extHome = tempDir('flotilla-sandbox-ext-');
+  const worker = spawnCli(['worker'], {
+    env: {
+      TEMPORAL_ADDRESS: address,
+      FLOTILLA_HOME: extHome,
+      FLOTILLA_TASK_QUEUE: queue,
+      FLOTILLA_HOST_ID: 'ext',
+    },
+  });
+  try {
+    const spec = mission('sbx-orphan', repo, [task('orphan', '', { agent: agentOf('command', 'bwrap', script) })]);
+    await startMission(env, queue, spec);
+    expect(await until(() => processesWith(`1000) ${marker}`).length >= 2, 60_000)).toBe(true);
+    worker.kill('SIGKILL');
+    await worker.result;
+    // Nothing of the worker runs any more; the sandbox (bwrap's --die-with-parent, the watchdog)
+    // takes the agent's whole tree down, the command that left its process group included.
+    expect(await until(() => processesWith(marker).length === 0, 10_000)).toBe(true);
+  } finally {
+    worker.kill('SIGKILL');
+    await env.client.workflow
+      .getHandle(names.missionWorkflowId('sbx-orphan'))
+      .terminate('test over')
+      .catch(() => undefined);
+  }
 });
