@@ -259,7 +259,13 @@ async function gitDirs(worktree: string): Promise<SandboxFacts['git']> {
  */
 async function identity(worktree: string, env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
   const get = async (key: string): Promise<string | undefined> => {
-    const r = await execa('git', ['config', '--get', key], { cwd: worktree, env, extendEnv: false, reject: false });
+    const r = await execa('git', ['config', '--get', key], {
+      cwd: worktree,
+      env,
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+    });
     return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
   };
   const out: Record<string, string> = {};

@@ -304,3 +304,41 @@ test('a SIGKILLed worker takes its sandboxed agent and everything it started wit
       .catch(() => undefined);
   }
 });
+
+test('a sandboxed resolver resolves a conflict in its conflict worktree and cannot read ~/.ssh', async () => {
+  const lines = Array.from({ length: 12 }, (_, i) => `line ${i + 1}`).join('\n') + '\n';
+  const repo = makeRepo({ 'shared.txt': lines });
+  const resolver = agentOf(
+    'command',
+    'bwrap',
+    [
+      '(cat "$HOME/.ssh/id_ed25519" >/dev/null 2>&1 && echo "ssh: READ" || echo "ssh: DENIED")',
+      'while IFS= read -r f; do',
+      '  [ -n "$f" ] || continue',
+      '  git show ":1:$f" > /tmp/base; git show ":2:$f" > /tmp/ours; git show ":3:$f" > /tmp/theirs',
+      '  git merge-file --union -p /tmp/ours /tmp/base /tmp/theirs > "$f" && git add "$f" && echo "kept both sides of $f"',
+      'done <<< "$FLOTILLA_CONFLICTS"',
+    ].join('\n'),
+  );
+  const spec = mission(
+    'sbx-resolve',
+    repo,
+    [
+      task('en', "sed -i '6s/.*/greeting: hello/' shared.txt"),
+      task('fr', "sleep 2; sed -i '6s/.*/greeting: bonjour/' shared.txt"),
+    ],
+    { policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'resolve', onVerifyFailure: 'fail' }, resolver },
+  );
+  const result = await runMission(env, taskQueue, spec);
+  expect(result.phase).toBe('completed');
+  const merged = git(repo, 'show', `${names.integrationBranch('sbx-resolve')}:shared.txt`);
+  expect(merged).toContain('greeting: hello');
+  expect(merged).toContain('greeting: bonjour');
+  const transcript = readFileSync(
+    path.join(flotillaHome, 'runs', 'sbx-resolve', 'fr', 'resolver', 'attempt-1.jsonl'),
+    'utf8',
+  );
+  expect(transcript).toContain('"sandbox":"bwrap"');
+  expect(transcript).toContain('ssh: DENIED');
+  expect(transcript).toContain('kept both sides of shared.txt');
+});
