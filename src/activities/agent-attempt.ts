@@ -150,6 +150,7 @@ export class AgentAttempt {
         ctx: { cancellationSignal: this.stopSignal, log: this.ctx.log },
         heartbeat: this.heartbeat,
         checkpoints: this.checkpoints,
+        flotillaHome: this.config.home,
       });
     let resumed = usage.sessionId !== null && input.agent.runtime !== 'command';
     let outcome = await run(prompt, resumed);

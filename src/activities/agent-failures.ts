@@ -35,7 +35,7 @@ export function launchFailure(
   switch (outcome.ended) {
     case 'not-found':
       return ApplicationFailure.create({
-        message: `agent program not found for runtime "${agent.runtime}": ${install}`,
+        message: outcome.missing ?? `agent program not found for runtime "${agent.runtime}": ${install}`,
         type: ErrorType.AgentNotFound,
         nonRetryable: true,
         details: [details],

@@ -13,8 +13,10 @@ import type { AttemptCheckpoints } from './agent-checkpoints';
 import type { AgentUsage, RunAgentInput } from './agent-types';
 import type { AgentHeartbeater } from './heartbeat';
 import { removePidFile, spawnGroup, Tail, terminateGroup, writePidFile } from './process';
+import { findOnPath } from './programs';
 import { resolverContract, taskContract } from './runtimes/contract';
-import type { AgentEvent, RuntimeAdapter } from './runtimes/types';
+import type { AgentEvent, Launch, RuntimeAdapter } from './runtimes/types';
+import { sandboxArgv, SandboxUnavailable } from './sandbox';
 import { TranscriptWriter } from './transcript';
 
 /** Variables every agent gets from the worker besides the ones the mission names. */
@@ -38,6 +40,8 @@ export interface LaunchSpec {
   ctx: Pick<Context, 'cancellationSignal' | 'log'>;
   heartbeat: AgentHeartbeater;
   checkpoints: Pick<AttemptCheckpoints, 'tick'>;
+  /** `$FLOTILLA_HOME`: hidden from a sandboxed agent (`agent.sandbox: bwrap`). */
+  flotillaHome: string;
 }
 
 /** How a launch ended. `lost`: the worktree vanished while the agent ran. */
@@ -57,6 +61,8 @@ export interface LaunchOutcome {
   retryAfterMs?: number;
   /** When the agent last wrote an event, epoch ms (its launch when it wrote none). */
   lastEventAt: number;
+  /** With `ended: 'not-found'`: what is missing and how to install it, when it is not the agent program. */
+  missing?: string;
 }
 
 /**
@@ -74,6 +80,37 @@ function agentEnv(
     if (process.env[name] !== undefined) env[name] = process.env[name];
   }
   return Object.assign(env, extra, own);
+}
+
+/**
+ * What to spawn: the runtime's argv (wrapped in bwrap when the agent asks for a sandbox) and the
+ * agent's environment.
+ * @returns them, or why the agent cannot start (`missing`: bwrap, when that is what is missing)
+ */
+async function spawnInput(
+  spec: LaunchSpec,
+  launch: Launch,
+): Promise<{ argv: string[]; env: NodeJS.ProcessEnv } | { missing?: string }> {
+  const { input, adapter } = spec;
+  const env = agentEnv(
+    adapter,
+    input.agent.env,
+    { ...input.extraEnv, ...(input.role === 'resolver' ? { FLOTILLA_ROLE: 'resolver' } : {}) },
+    launch.env,
+  );
+  if (input.agent.sandbox !== 'bwrap') return { argv: launch.argv, env };
+  // Inside the sandbox a missing program is bwrap's exit 1: say "not found" as without one.
+  if (!findOnPath(launch.argv[0], env.PATH ?? '', input.worktree)) return {};
+  const { worktree } = input;
+  try {
+    return {
+      argv: await sandboxArgv({ argv: launch.argv, env, worktree, adapter, flotillaHome: spec.flotillaHome }),
+      env,
+    };
+  } catch (err) {
+    if (err instanceof SandboxUnavailable) return { missing: err.message };
+    throw err;
+  }
 }
 
 /** Runs the agent once and resolves when its whole group is gone. Never throws for the agent's failures. */
@@ -103,6 +140,7 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
     ...(input.role === 'resolver' ? { role: 'resolver' } : {}),
     resume: resumeSessionId,
     argv0: launch.argv[0],
+    ...(input.agent.sandbox ? { sandbox: input.agent.sandbox } : {}),
   });
 
   const started = Date.now();
@@ -129,16 +167,17 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
     } else if (ev.kind === 'text' && ev.text && !ev.text.startsWith('[stderr]')) o.summary = ev.text.slice(0, 500);
   };
 
+  const spawning = await spawnInput(spec, launch);
+  if (!('argv' in spawning)) {
+    await out.close();
+    return { ...o, ended: 'not-found', ...spawning };
+  }
+
   let proc: ReturnType<typeof spawnGroup>;
   try {
-    proc = spawnGroup(launch.argv, {
+    proc = spawnGroup(spawning.argv, {
       cwd: input.worktree,
-      env: agentEnv(
-        adapter,
-        input.agent.env,
-        { ...input.extraEnv, ...(input.role === 'resolver' ? { FLOTILLA_ROLE: 'resolver' } : {}) },
-        launch.env,
-      ),
+      env: spawning.env,
       extendEnv: false,
       // Agents run for hours and their task may move to another host: never let one outlive its worker.
       watchdog: true,

@@ -7,9 +7,14 @@ import { nextSteps, STATUS_MARK, tokens, usd } from '../mission/story';
 import { AgentActivity, describeActivity, elapsed } from './activity';
 import type { LiveAgent } from './live-tasks';
 import type { MissionListing } from './visibility';
-import type { MissionSpec } from '../mission/types';
+import type { AgentSpec, MissionSpec } from '../mission/types';
 import { formatDuration } from '../mission/duration';
 
+/** `claude`, or `claude, sandbox bwrap` for a sandboxed agent. */
+const agentLabel = (agent: AgentSpec): string =>
+  agent.sandbox ? `${agent.runtime}, sandbox ${agent.sandbox}` : agent.runtime;
+
+/** The wave plan `validate` prints: the repository, each wave's tasks with their agent and order. */
 export function renderPlan(spec: MissionSpec, waves: string[][], file: string): string {
   const lines = [
     `mission ${spec.id} (${file})`,
@@ -25,9 +30,11 @@ export function renderPlan(spec: MissionSpec, waves: string[][], file: string): 
         t.after?.length ? `serialized after ${t.after.join(', ')}: touches overlap` : '',
       ].filter(Boolean);
       const notes = deps.length ? `  (${deps.join('; ')})` : '';
-      lines.push(`    - ${id}: ${t.title} [${t.agent.runtime}]${notes}`);
+      lines.push(`    - ${id}: ${t.title} [${agentLabel(t.agent)}]${notes}`);
     }
   });
+  if (spec.policy.onMergeConflict === 'resolve' && spec.resolver?.sandbox)
+    lines.push(`  resolver: [${agentLabel(spec.resolver)}]`);
   return lines.join('\n');
 }
 

@@ -13,6 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SearchAttributeType } from '@temporalio/common';
+import { findOnPath } from '../activities/programs';
 import type { AttributeSets } from '../mission/search';
 import { SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTES } from '../mission/types';
 import { FlotillaConfig, isLoopback, portOf, TemporalConnection } from './config';
@@ -20,16 +21,8 @@ import { CliError, EXIT } from './errors';
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
-function which(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, name);
-    if (dir && existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
-
 function goBin(): string | undefined {
-  const go = which('go');
+  const go = findOnPath('go');
   if (!go) return undefined;
   try {
     const gopath = execFileSync(go, ['env', 'GOPATH'], { encoding: 'utf8' }).trim().split(path.delimiter)[0];
@@ -47,7 +40,7 @@ export function findTemporalCli(): string | undefined {
       throw new CliError(`TEMPORAL_CLI_PATH=${fromEnv} does not exist; fix or unset it`, EXIT.invalid);
     return fromEnv;
   }
-  const onPath = which('temporal');
+  const onPath = findOnPath('temporal');
   if (onPath) return onPath;
   const bin = goBin();
   if (bin && existsSync(path.join(bin, 'temporal'))) return path.join(bin, 'temporal');
@@ -61,7 +54,7 @@ export function findTemporalCli(): string | undefined {
 export function ensureTemporalCli(log: (line: string) => void): string | undefined {
   const found = findTemporalCli();
   if (found) return found;
-  const go = which('go');
+  const go = findOnPath('go');
   if (!go) return undefined;
   log(`installing the Temporal CLI: go install ${TEMPORAL_CLI_MODULE} (first use only; a few minutes)`);
   try {

@@ -54,6 +54,7 @@ export const agentSchema = z.strictObject({
   timeout: duration.optional(),
   idleTimeout: duration.optional(),
   retries: whole(0, 100).optional(),
+  sandbox: z.enum(['none', 'bwrap'], { error: 'must be one of: none, bwrap' }).optional(),
 });
 
 export const taskSchema = z.strictObject({

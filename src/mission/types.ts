@@ -16,6 +16,9 @@ export type Runtime = 'claude' | 'codex' | 'command';
  */
 export type CommandLine = string | string[];
 
+/** `agent.sandbox`: how an agent and its tool commands are confined (README, "Sandboxing agents"). */
+export type SandboxMode = 'none' | 'bwrap';
+
 /** Durations are carried as milliseconds once parsed (the mission file says `10m`, `2h`). */
 export interface AgentSpec {
   runtime: Runtime;
@@ -32,6 +35,8 @@ export interface AgentSpec {
   idleTimeoutMs: number;
   /** Retries after the first attempt (Temporal `maximumAttempts` = retries + 1). */
   retries: number;
+  /** `bwrap`: run the agent in a bubblewrap sandbox (src/activities/sandbox.ts); absent: `none`. */
+  sandbox?: Exclude<SandboxMode, 'none'>;
 }
 
 export type OnTaskFailure = 'skip-dependents' | 'stop-wave' | 'stop-all';

@@ -7,8 +7,9 @@
  * content block, same message id), `user` (tool_result blocks), `result` (subtype, is_error,
  * result, total_cost_usd, usage, num_turns, session_id).
  */
+import path from 'node:path';
 import { classifyText } from './classify';
-import { packagedBinary, readJsonLine } from './shared';
+import { homeOf, packagedBinary, readJsonLine } from './shared';
 import type { AgentEvent, RuntimeAdapter } from './types';
 
 /** Claude Code ships with Flotilla (a dependency); a `claude` on PATH is the fallback. */
@@ -84,6 +85,13 @@ export const claudeRuntime: RuntimeAdapter = {
     env.CLAUDE_CODE_MAX_RETRIES = process.env.CLAUDE_CODE_MAX_RETRIES ?? '1';
     if (process.getuid?.() === 0) env.IS_SANDBOX = '1';
     return { argv, env };
+  },
+  statePaths(env) {
+    // Claude Code keeps settings, sessions and its login in CLAUDE_CONFIG_DIR (its `.claude.json`
+    // too), else in ~/.claude and ~/.claude.json.
+    if (env.CLAUDE_CONFIG_DIR) return { dirs: [env.CLAUDE_CONFIG_DIR], files: [] };
+    const home = homeOf(env);
+    return { dirs: [path.join(home, '.claude')], files: [path.join(home, '.claude.json')] };
   },
   parser() {
     const counted = new Set<string>();

@@ -8,8 +8,9 @@
  * turn.completed (usage: input_tokens, cached_input_tokens, output_tokens), turn.failed (error),
  * error (message). Codex reports no cost, so costUsd stays 0 for it.
  */
+import path from 'node:path';
 import { classifyText } from './classify';
-import { packagedBinary, readJsonLine } from './shared';
+import { homeOf, packagedBinary, readJsonLine } from './shared';
 import type { RuntimeAdapter } from './types';
 
 /** Codex ships with Flotilla (a dependency); a `codex` on PATH is the fallback. */
@@ -52,6 +53,10 @@ export const codexRuntime: RuntimeAdapter = {
     if (resumeSessionId) argv.push('resume', resumeSessionId);
     argv.push(text);
     return { argv, env: {} };
+  },
+  statePaths(env) {
+    // Codex keeps its config, login (auth.json) and session rollouts in CODEX_HOME, else ~/.codex.
+    return { dirs: [env.CODEX_HOME || path.join(homeOf(env), '.codex')], files: [] };
   },
   parser() {
     return (raw, stream) => {

@@ -1,5 +1,6 @@
 /** Pieces the JSON-streaming runtimes (claude, codex) share. */
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { AgentEvent } from './types';
 
@@ -15,6 +16,11 @@ export function packagedBinary(pkg: string, rel: string, fallback: string): stri
     // not installed with Flotilla
   }
   return fallback;
+}
+
+/** The agent's home directory: its `HOME`, else the worker's. */
+export function homeOf(env: NodeJS.ProcessEnv): string {
+  return env.HOME || os.homedir();
 }
 
 /**

@@ -55,6 +55,11 @@ export interface RuntimeAdapter {
    * undefined for lines that carry nothing worth showing or counting.
    */
   parser(): (line: string, stream: 'stdout' | 'stderr') => AgentEvent | undefined;
+  /**
+   * The runtime's own state (sessions, settings, its login), absolute paths from the agent's
+   * environment: what a sandboxed agent must be able to write (sandbox.ts). Default: none.
+   */
+  statePaths?(env: NodeJS.ProcessEnv): { dirs: string[]; files: string[] };
   /** Classifies a failed run from its exit code, the error events and the stderr tail. */
   classify(exitCode: number | null, errors: string[], stderrTail: string): FailureClass;
 }

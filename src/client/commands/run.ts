@@ -8,6 +8,7 @@ import path from 'node:path';
 import { loadMission } from '../../mission/load';
 import { names } from '../../mission/types';
 import { FlotillaConfig, loadConfig, workflowUrl } from '../config';
+import { checkSandbox } from '../sandbox-check';
 import { ensureSearchAttributes, startEmbeddedServer, temporalReachable } from '../server';
 import { checkMissionSize } from '../mission-size';
 import { prepareStart, runningSince, startMission } from '../start';
@@ -34,13 +35,15 @@ interface StartOptions {
 /** Starts the mission of `file`, and with `follow` follows it to its end (the exit code). */
 async function startAndMaybeFollow(file: string, opts: StartOptions, follow: boolean): Promise<void> {
   const config = loadConfig();
-  // Bad input (schema, repository, base branch) fails here, before any server or worker starts.
+  // Bad input (schema, repository, base branch, a sandbox this host cannot make) fails here,
+  // before any server or worker starts.
   const loaded = await loadMission(file, {
     idOverride: opts.id,
     checkRepo: true,
     scaffoldRoot: path.join(config.home, 'repos'),
   });
   checkMissionSize(loaded);
+  await checkSandbox(loaded);
   const missionId = loaded.spec.id;
   const reattach = `flotilla run ${file}${opts.id ? ` --id ${opts.id}` : ''}`;
   await ensureService(config);

@@ -5,6 +5,7 @@ import { loadMission } from '../../mission/load';
 import { loadConfig } from '../config';
 import { checkMissionSize } from '../mission-size';
 import { renderPlan } from '../render';
+import { checkSandbox } from '../sandbox-check';
 import { say } from './context';
 
 /** Adds `flotilla validate` to the program. */
@@ -21,6 +22,7 @@ export function register(program: Command): void {
         scaffoldRoot: path.join(loadConfig().home, 'repos'),
       });
       checkMissionSize(loaded);
+      await checkSandbox(loaded);
       say(renderPlan(loaded.spec, loaded.waves, path.relative(process.cwd(), loaded.file) || loaded.file));
       if (loaded.scaffoldDir)
         say(
