@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { groupAlive } from '../../src/activities/process';
+import { readPidFile } from '../../src/activities/pid-file';
 import { spawnCli } from '../helpers/cli';
 import { freePort } from '../helpers/net';
 import type { AgentSpec, MissionSpec, TaskSpec } from '../../src/mission/types';
@@ -210,7 +211,7 @@ describe.each(['command', 'claude'] as const)('a cancelled sandboxed %s agent', 
     ]);
     const handle = await startMission(env, taskQueue, spec);
     expect(await until(() => processesWith(`setInterval(() => {}, 1000) ${marker}`).length >= 2, 90_000)).toBe(true);
-    const pgid = Number(readFileSync(path.join(flotillaHome, 'runs', `sbx-${id}`, id, 'agent.pid'), 'utf8'));
+    const pgid = readPidFile(path.join(flotillaHome, 'runs', `sbx-${id}`, id, 'agent.pid'))!.pgid;
     expect(groupAlive(pgid)).toBe(true);
     expect((await waitFor(env.client, `sbx-${id}`, () => true)).tasks[0].status).toBe('running');
     await handle.cancel();
