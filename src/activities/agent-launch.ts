@@ -11,14 +11,12 @@ import readline from 'node:readline';
 import { RunMeter } from '../mission/usage';
 import type { AttemptCheckpoints } from './agent-checkpoints';
 import type { AgentUsage, RunAgentInput } from './agent-types';
+import { agentEnv } from './environment';
 import type { AgentHeartbeater } from './heartbeat';
 import { removePidFile, spawnGroup, Tail, terminateGroup, writePidFile } from './process';
 import { resolverContract, taskContract } from './runtimes/contract';
 import type { AgentEvent, RuntimeAdapter } from './runtimes/types';
 import { TranscriptWriter } from './transcript';
-
-/** Variables every agent gets from the worker besides the ones the mission names. */
-const BASELINE_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'TERM'];
 
 /** How often a running agent is checked (timeouts, a lost worktree) and heartbeats, ms. */
 const TICK_MS = 1000;
@@ -48,7 +46,7 @@ export interface LaunchOutcome {
   ended: Ended;
   errors: string[];
   stderrTail: string;
-  /** The agent's final words, at most 500 characters (not yet redacted). */
+  /** The agent's final words, at most 500 characters (redacted where they leave: the worker's boundary). */
   summary: string;
   events: number;
   /** The agent's result said it failed (Claude's `is_error`). */
@@ -57,23 +55,6 @@ export interface LaunchOutcome {
   retryAfterMs?: number;
   /** When the agent last wrote an event, epoch ms (its launch when it wrote none). */
   lastEventAt: number;
-}
-
-/**
- * The environment an agent gets: the baseline, the runtime's defaults, the mission's names, the
- * caller's `extra` values (RunAgentInput.extraEnv), then the launch's own, which win.
- */
-function agentEnv(
-  adapter: RuntimeAdapter,
-  named: string[],
-  extra: Record<string, string>,
-  own: Record<string, string>,
-): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const name of [...BASELINE_ENV, ...adapter.defaultEnv, ...named]) {
-    if (process.env[name] !== undefined) env[name] = process.env[name];
-  }
-  return Object.assign(env, extra, own);
 }
 
 /** Runs the agent once and resolves when its whole group is gone. Never throws for the agent's failures. */
@@ -92,8 +73,10 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
         ? resolverContract(input.taskId, input.branch, input.worktree)
         : taskContract(input.taskId, input.branch, input.worktree),
   });
-  const out = new TranscriptWriter(spec.transcript, (err) =>
-    ctx.log.warn('transcript write failed; the agent runs on without it', { error: err.message }),
+  const out = new TranscriptWriter(
+    spec.transcript,
+    (err) => ctx.log.warn('transcript write failed; the agent runs on without it', { error: err.message }),
+    input.agent.env,
   );
   out.record({
     type: 'flotilla.attempt',
@@ -134,12 +117,11 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
     proc = spawnGroup(launch.argv, {
       cwd: input.worktree,
       env: agentEnv(
-        adapter,
+        adapter.defaultEnv,
         input.agent.env,
         { ...input.extraEnv, ...(input.role === 'resolver' ? { FLOTILLA_ROLE: 'resolver' } : {}) },
         launch.env,
       ),
-      extendEnv: false,
       // Agents run for hours and their task may move to another host: never let one outlive its worker.
       watchdog: true,
     });

@@ -21,6 +21,7 @@ import type { ActivityConfig } from './config';
 import { ChecksResult, CommandProgress, heartbeating, runCommands } from './checks';
 import { git, gitRun, isAncestor, listWorktrees, resolveRef, withRepoLock } from './git';
 import { displayCommand } from './process';
+import { privateFile, secretRedactor } from './secrets';
 
 /** How a mission lands (the mission file's `land:` without `none`). */
 export type LandingMode = Exclude<LandMode, 'none'>;
@@ -72,7 +73,9 @@ export interface LandMissionInput {
   integrationWorktree: string;
   /** The mission's `setup`, run only in an integration worktree the landing had to re-create. */
   setup?: CommandLine[];
-  /** Names of environment variables whose values are redacted from verify output. */
+  /** Names of the worker's variables the verify commands get besides the baseline (the mission's `env:`). */
+  env?: string[];
+  /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
   mode: LandingMode;
   /** `push`/`pr`: the remote; default the base branch's configured remote, else `origin`. */
@@ -470,7 +473,7 @@ async function verifyAt(input: LandMissionInput, sha: string, opts: LandOptions)
     for (const commands of [setup, input.verify]) {
       if (commands.length === 0) continue;
       const r = await runCommands(
-        { cwd: wt, commands, timeoutMs: input.verifyTimeoutMs, logFile, env: input.redact },
+        { cwd: wt, commands, timeoutMs: input.verifyTimeoutMs, logFile, env: input.env, redact: input.redact },
         opts.onProgress,
       );
       if (!r.ok) return r;
@@ -628,8 +631,7 @@ export async function landMission(input: LandMissionInput, opts: LandOptions): P
     };
   const { title, body } = prDescription(input, { landed: landing, baseMerged, verified });
   const descriptionFile = path.join(opts.home, 'land', missionId, 'pr-description.md');
-  mkdirSync(path.dirname(descriptionFile), { recursive: true });
-  writeFileSync(descriptionFile, body);
+  writeFileSync(privateFile(descriptionFile), secretRedactor().text(body));
   const command = [
     'gh',
     'pr',

@@ -18,7 +18,6 @@ import { CommandProgress, heartbeating, runCommands } from './checks';
 import { ActivityConfig, paths } from './config';
 import { git, gitRun, isAncestor, resolveRef, withRepoLock } from './git';
 import { cloneOrigin, fetchOrigin, missionRefspecs, pushTracked, trackingRef } from './origin';
-import { Redactor } from './redact';
 import { REBUILD_MARKER, runKey, taskStateDir, taskWorktreePath } from './worktree-layout';
 
 export { runKey, taskWorktreeNeedsRebuild, taskWorktreePath } from './worktree-layout';
@@ -36,7 +35,9 @@ export interface PrepareIntegrationInput {
   copy: string[];
   /** Limit for each setup command, ms. */
   setupTimeoutMs: number;
-  /** Environment variables (names) whose values are redacted from setup output in failures. */
+  /** Names of the worker's variables setup commands get besides the baseline (the mission's `env:`). */
+  env?: string[];
+  /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
   /**
    * The merge queue's integration worktree: its HEAD is detached (at the integration branch's tip
@@ -66,7 +67,9 @@ export interface PrepareWorktreeInput {
   copy: string[];
   /** Limit for each setup command, ms. */
   setupTimeoutMs: number;
-  /** Environment variables (names) whose values are redacted from setup output in failures. */
+  /** Names of the worker's variables setup commands get besides the baseline (the mission's `env:`). */
+  env?: string[];
+  /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
   /**
    * The task was just placed on this host (a mission with `origin:`): make the worktree what the
@@ -105,7 +108,7 @@ export interface ProvisionOptions {
  * Used by the `prepareWorktree` activity and by `runAgent` (a worktree lost while its agent runs).
  * Serialized per repository with the other worktree operations of this worker.
  * @throws non-retryable `BranchTaken` when the task branch belongs to another mission run;
- *   retryable `SetupFailed` when a setup command fails (its output redacted of `input.redact`);
+ *   retryable `SetupFailed` when a setup command fails (its output redacted);
  *   GitError when git fails
  */
 export async function ensureTaskWorktree(
@@ -317,11 +320,11 @@ export function copyMissionFiles(repo: string, worktree: string, copy: string[])
 /**
  * Copies the mission's `copy` files the worktree lacks (paths stay inside the repository), then
  * runs `setup` once per worktree: a marker file in `stateDir` records that it passed.
- * @throws retryable `SetupFailed` when a setup command fails, its output redacted of `redact`
+ * @throws retryable `SetupFailed` when a setup command fails, its output redacted
  */
 async function provision(
   worktree: string,
-  input: Pick<TaskWorktreeInput, 'repo' | 'copy' | 'setup' | 'setupTimeoutMs' | 'redact'>,
+  input: Pick<TaskWorktreeInput, 'repo' | 'copy' | 'setup' | 'setupTimeoutMs' | 'env' | 'redact'>,
   stateDir: string,
   opts: ProvisionOptions,
 ): Promise<void> {
@@ -335,7 +338,8 @@ async function provision(
       commands: setup,
       timeoutMs: input.setupTimeoutMs,
       logFile: path.join(stateDir, 'setup.log'),
-      env: input.redact,
+      env: input.env,
+      redact: input.redact,
     },
     opts.onProgress,
   );
@@ -360,8 +364,7 @@ export function createWorktreeActivities(config: ActivityConfig) {
      *   integration branch belongs to another mission run; retryable `SetupFailed`
      */
     async prepareIntegration(input: PrepareIntegrationInput): Promise<PrepareIntegrationResult> {
-      const redactor = new Redactor(input.redact);
-      return redactor.guard(() => heartbeating((beat) => prepareIntegration(input, beat)));
+      return heartbeating((beat) => prepareIntegration(input, beat));
     },
 
     /**
@@ -372,10 +375,7 @@ export function createWorktreeActivities(config: ActivityConfig) {
      * @throws non-retryable `BranchTaken`; retryable `SetupFailed` when a setup command fails
      */
     async prepareWorktree(input: PrepareWorktreeInput): Promise<PrepareWorktreeResult> {
-      const redactor = new Redactor(input.redact);
-      return redactor.guard(() =>
-        heartbeating((beat) => ensureTaskWorktree(config.home, input, { onProgress: (p) => beat(p) })),
-      );
+      return heartbeating((beat) => ensureTaskWorktree(config.home, input, { onProgress: (p) => beat(p) }));
     },
   };
 

@@ -139,7 +139,7 @@ export function landInput(
     verifyTimeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
     integrationWorktree,
     setup: spec.setup,
-    redact: [...new Set(spec.tasks.flatMap((t) => t.agent.env))],
+    env: spec.env ?? [],
     mode: how.mode,
     remote: how.remote,
     notes,

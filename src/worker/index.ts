@@ -19,6 +19,7 @@ import { createActivities } from '../activities';
 import { AgentLoad, AgentSlots } from '../activities/agent-slots';
 import { placementQueueName } from '../mission/types';
 import { placementSlotSupplier } from './placement';
+import { RedactingCodec, redactionInterceptor } from './redaction';
 
 export interface FlotillaWorkerOptions {
   connection: NativeConnection;
@@ -140,6 +141,8 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
   const common = {
     connection: opts.connection,
     namespace: opts.namespace,
+    // The redaction boundary (src/worker/redaction.ts): no secret's value leaves these workers.
+    dataConverter: { payloadCodecs: [new RedactingCodec()] },
     // Cancellation reaches an activity only through a heartbeat response: heartbeat often, so a
     // cancelled agent dies within ~2 s instead of 80% of its heartbeat timeout.
     maxHeartbeatThrottleInterval: '2s',
@@ -168,11 +171,13 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     // SDK's 10 s, so a killed host's missions and tasks go on (and answer) sooner elsewhere.
     stickyQueueScheduleToStartTimeout: '5s',
     activities: { claimHost: activities.claimHost },
+    interceptors: { activity: [redactionInterceptor] },
   });
   const placement = await Worker.create({
     ...common,
     taskQueue: placementQueueName(opts.taskQueue),
     activities: { claimTaskHost: activities.claimTaskHost },
+    interceptors: { activity: [redactionInterceptor] },
     tuner: {
       activityTaskSlotSupplier: placementSlotSupplier(slots),
       // No workflows, local activities or Nexus here; the SDK still wants a supplier for each.
@@ -186,7 +191,8 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     taskQueue: hostQueue,
     activities,
     maxConcurrentActivityTaskExecutions: concurrency,
-    ...(opts.activityInterceptors?.length ? { interceptors: { activity: opts.activityInterceptors } } : {}),
+    // Redaction first (outermost): the metrics interceptor sees what the activity threw as is.
+    interceptors: { activity: [redactionInterceptor, ...(opts.activityInterceptors ?? [])] },
   });
   return {
     shared,

@@ -1,0 +1,63 @@
+/**
+ * The redaction boundary: everything a Flotilla worker sends to Temporal leaves with every
+ * secret's value (src/activities/secrets.ts) replaced by `[redacted:NAME]`. It sits on the
+ * workers themselves, so no activity (a new one included) can go around it:
+ * - a payload codec ({@link RedactingCodec}) on every worker's data converter: activity results,
+ *   heartbeat details and failure details; on the workflow worker also what workflows send
+ *   (activity and child inputs, results, memos, user metadata such as summaries). The SDK runs
+ *   codecs on every payload it sends ("Temporal Server <--> Wire <--> PayloadCodec <-->
+ *   PayloadConverter", @temporalio/common's PayloadCodec);
+ * - an activity inbound interceptor ({@link redactionInterceptor}) for what is not a payload: a
+ *   thrown error's message, stack and cause chain (redacted before the SDK logs "Activity
+ *   failed"). It also learns the names an activity's input passes to processes (a mission's
+ *   `env:`, an `agent.env`) before the activity runs, so their values are secrets from then on.
+ * Only JSON payloads are rewritten, strings only (object keys, numbers and structure stay), so a
+ * payload decodes as before; decoding changes nothing (redaction is one-way).
+ */
+import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { learnSecretNames, namesListedIn, secretRedactor } from '../activities/secrets';
+
+const JSON_ENCODINGS = new Set(['json/plain', 'json/protobuf']);
+const utf8 = new TextDecoder();
+const encoder = new TextEncoder();
+
+/**
+ * `payload` with every secret's value redacted from its JSON strings; the same object when there
+ * was nothing to redact, or when it is not JSON (binary payloads: Flotilla sends none).
+ */
+export function redactPayload(payload: Payload, redactor = secretRedactor()): Payload {
+  const encoding = payload.metadata?.encoding ? utf8.decode(payload.metadata.encoding) : '';
+  if (!JSON_ENCODINGS.has(encoding) || !payload.data || redactor.empty) return payload;
+  const text = utf8.decode(payload.data);
+  if (!redactor.occursIn(text)) return payload;
+  const value: unknown = JSON.parse(text);
+  const redacted = redactor.value(value);
+  return redacted === value ? payload : { ...payload, data: encoder.encode(JSON.stringify(redacted)) };
+}
+
+/** The payload codec of the redaction boundary (see the file's comment). */
+export class RedactingCodec implements PayloadCodec {
+  async encode(payloads: Payload[]): Promise<Payload[]> {
+    const redactor = secretRedactor();
+    return redactor.empty ? payloads : payloads.map((p) => redactPayload(p, redactor));
+  }
+
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads;
+  }
+}
+
+/** The interceptor of the redaction boundary (see the file's comment). */
+export const redactionInterceptor: ActivityInterceptorsFactory = () => ({
+  inbound: {
+    async execute(input, next) {
+      learnSecretNames(namesListedIn(input.args));
+      try {
+        return await next(input);
+      } catch (err) {
+        throw secretRedactor().error(err);
+      }
+    },
+  },
+});
