@@ -7,22 +7,9 @@
  * No `TEMPORAL_*` variable ever passes: they are the worker's own connection and credentials
  * (validation refuses them in mission files; a spec from before that rule is filtered here).
  */
-import { isSecretName } from './secrets';
+import { BASELINE_ENV, isSecretName } from './secrets';
 
-/** Variables every agent and command gets from the worker besides the ones the mission names. */
-export const BASELINE_ENV: readonly string[] = [
-  'PATH',
-  'HOME',
-  'USER',
-  'LOGNAME',
-  'SHELL',
-  'LANG',
-  'LC_ALL',
-  'LC_CTYPE',
-  'TZ',
-  'TMPDIR',
-  'TERM',
-];
+export { BASELINE_ENV };
 
 const WORKER_OWN = /^TEMPORAL_/;
 

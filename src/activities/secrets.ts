@@ -7,7 +7,8 @@
  * - it is one of the agent runtimes' credential variables ({@link CREDENTIAL_VARIABLES});
  * - it is one of the worker's Temporal credentials ({@link TEMPORAL_CREDENTIAL});
  * - a mission names it (`agent.env`, `resolver.env`, `env:`): the activities that pass it to a
- *   process learn it from their input ({@link namesListedIn}, {@link learnSecretNames}).
+ *   process learn it from their input ({@link namesListedIn}, {@link learnSecretNames}), unless
+ *   it is one of the {@link BASELINE_ENV} or a `FLOTILLA_*` setting.
  */
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
@@ -48,7 +49,27 @@ export const CREDENTIAL_VARIABLES: readonly string[] = [
  */
 export const TEMPORAL_CREDENTIAL = /^TEMPORAL_(API_KEY|TLS_(CLIENT_)?KEY(_DATA|_PATH)?|GRPC_META_.+|CODEC_AUTH)$/;
 
+/**
+ * Variables every agent and command gets from the worker besides the ones the mission names
+ * (src/activities/environment.ts). Never secrets, even when a mission lists one: their values
+ * are parts of every path and command (redacting `HOME`'s would break them all).
+ */
+export const BASELINE_ENV: readonly string[] = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'TMPDIR',
+  'TERM',
+];
+
 const SECRET_NAME = /(_API_KEY|_TOKEN|_SECRET)$|PASSWORD/i;
+const BASELINE = new Set(BASELINE_ENV);
 const CREDENTIALS = new Set(CREDENTIAL_VARIABLES);
 /** An environment variable's name, as mission files write them. */
 export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -61,17 +82,26 @@ export function isSecretName(name: string): boolean {
 /** Names missions listed that this process has seen (the worker's life long: never forgotten). */
 const learned = new Set<string>();
 
-/** Records `names` (variables a mission passes to a process) as secrets for this process's life. */
+/**
+ * Records `names` (variables a mission passes to a process) as secrets for this process's life;
+ * {@link BASELINE_ENV} names and Flotilla's own `FLOTILLA_*` settings are not secrets by being
+ * listed (a `FLOTILLA_*_TOKEN` still is, by the rule).
+ */
 export function learnSecretNames(names: Iterable<string>): void {
-  for (const n of names) if (VARIABLE_NAME.test(n)) learned.add(n);
+  for (const n of names) if (secretWhenListed(n)) learned.add(n);
+}
+
+/** Whether a mission listing `name` makes it a secret (see {@link learnSecretNames}). */
+function secretWhenListed(name: string): boolean {
+  return VARIABLE_NAME.test(name) && !BASELINE.has(name) && !name.startsWith('FLOTILLA_');
 }
 
 /**
  * Every secret's name: the variables of `env` that are secret by the rule, the names learned from
- * missions, and `extra`.
+ * missions, and `extra` (names a mission lists, filtered as {@link learnSecretNames} does).
  */
 export function secretNames(extra: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): string[] {
-  return [...new Set([...Object.keys(env).filter(isSecretName), ...learned, ...extra])];
+  return [...new Set([...Object.keys(env).filter(isSecretName), ...learned, ...extra.filter(secretWhenListed)])];
 }
 
 /** A Redactor of every secret's value (see {@link secretNames}); cheap, so made per use. */

@@ -138,11 +138,10 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
   const placementCapacity = Math.max(1, Math.min(opts.agents ?? Infinity, concurrency - 4));
   const slots = new AgentSlots(opts.agents, placementCapacity);
   const activities = createActivities({ home: opts.home, hostQueue, agents: slots });
+  const redactingConverter = { payloadCodecs: [new RedactingCodec()] };
   const common = {
     connection: opts.connection,
     namespace: opts.namespace,
-    // The redaction boundary (src/worker/redaction.ts): no secret's value leaves these workers.
-    dataConverter: { payloadCodecs: [new RedactingCodec()] },
     // Cancellation reaches an activity only through a heartbeat response: heartbeat often, so a
     // cancelled agent dies within ~2 s instead of 80% of its heartbeat timeout.
     maxHeartbeatThrottleInterval: '2s',
@@ -171,12 +170,16 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     // SDK's 10 s, so a killed host's missions and tasks go on (and answer) sooner elsewhere.
     stickyQueueScheduleToStartTimeout: '5s',
     activities: { claimHost: activities.claimHost },
+    // The redaction boundary (src/worker/redaction.ts): its interceptor here; no codec on the
+    // workflows' payloads, which carry only what activities returned (redacted) and the mission.
     interceptors: { activity: [redactionInterceptor] },
   });
   const placement = await Worker.create({
     ...common,
     taskQueue: placementQueueName(opts.taskQueue),
     activities: { claimTaskHost: activities.claimTaskHost },
+    // The redaction boundary: its codec (heartbeat details too) and its interceptor.
+    dataConverter: redactingConverter,
     interceptors: { activity: [redactionInterceptor] },
     tuner: {
       activityTaskSlotSupplier: placementSlotSupplier(slots),
@@ -190,6 +193,7 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     ...common,
     taskQueue: hostQueue,
     activities,
+    dataConverter: redactingConverter,
     maxConcurrentActivityTaskExecutions: concurrency,
     // Redaction first (outermost): the metrics interceptor sees what the activity threw as is.
     interceptors: { activity: [redactionInterceptor, ...(opts.activityInterceptors ?? [])] },

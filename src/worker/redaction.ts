@@ -1,16 +1,18 @@
 /**
- * The redaction boundary: everything a Flotilla worker sends to Temporal leaves with every
- * secret's value (src/activities/secrets.ts) replaced by `[redacted:NAME]`. It sits on the
- * workers themselves, so no activity (a new one included) can go around it:
- * - a payload codec ({@link RedactingCodec}) on every worker's data converter: activity results,
- *   heartbeat details and failure details; on the workflow worker also what workflows send
- *   (activity and child inputs, results, memos, user metadata such as summaries). The SDK runs
- *   codecs on every payload it sends ("Temporal Server <--> Wire <--> PayloadCodec <-->
- *   PayloadConverter", @temporalio/common's PayloadCodec);
- * - an activity inbound interceptor ({@link redactionInterceptor}) for what is not a payload: a
- *   thrown error's message, stack and cause chain (redacted before the SDK logs "Activity
- *   failed"). It also learns the names an activity's input passes to processes (a mission's
- *   `env:`, an `agent.env`) before the activity runs, so their values are secrets from then on.
+ * The redaction boundary: everything an activity sends to Temporal leaves with every secret's
+ * value (src/activities/secrets.ts) replaced by `[redacted:NAME]`. It sits on the workers
+ * themselves (src/worker/index.ts), so no activity, a new one included, can go around it:
+ * - an activity inbound interceptor ({@link redactionInterceptor}) on every worker: the result,
+ *   and a thrown error's message, stack, details and cause chain (redacted before the SDK logs
+ *   "Activity failed"). First it learns the names the activity's input passes to processes (a
+ *   mission's `env:`, an `agent.env`), so their values are secrets from then on;
+ * - a payload codec ({@link RedactingCodec}) on the activity workers' data converter (the host
+ *   and placement queues): every payload they send, heartbeat details included, which no
+ *   interceptor sees. The SDK runs codecs on every payload it sends ("Temporal Server <--> Wire
+ *   <--> PayloadCodec <--> PayloadConverter", @temporalio/common's PayloadCodec).
+ * What workflows send (activity inputs, summaries, their results) is made of what activities
+ * returned, already redacted, and of the mission file: the workflow worker gets no codec, so a
+ * secret whose value is an ordinary word can never rewrite a command or a path a workflow sends.
  * Only JSON payloads are rewritten, strings only (object keys, numbers and structure stay), so a
  * payload decodes as before; decoding changes nothing (redaction is one-way).
  */
@@ -54,7 +56,7 @@ export const redactionInterceptor: ActivityInterceptorsFactory = () => ({
     async execute(input, next) {
       learnSecretNames(namesListedIn(input.args));
       try {
-        return await next(input);
+        return secretRedactor().value(await next(input));
       } catch (err) {
         throw secretRedactor().error(err);
       }

@@ -148,9 +148,13 @@ describe('the secret rule', () => {
     const env = { MY_SERVICE_TOKEN: 'x', PLAIN: 'y', LISTED_SOMEWHERE: 'z' };
     expect(secretNames(['EXTRA'], env)).toEqual(expect.arrayContaining(['MY_SERVICE_TOKEN', 'EXTRA']));
     expect(secretNames([], env)).not.toContain('PLAIN');
-    learnSecretNames(['LISTED_SOMEWHERE', 'not a name!']);
+    learnSecretNames(['LISTED_SOMEWHERE', 'not a name!', 'HOME', 'FLOTILLA_HOME']);
     expect(secretNames([], env)).toContain('LISTED_SOMEWHERE');
     expect(secretNames([], env)).not.toContain('not a name!');
+    // The baseline and Flotilla's own settings are parts of every path: never secrets by a listing.
+    expect(secretNames(['PATH', 'FLOTILLA_TASK_QUEUE'], env)).not.toEqual(
+      expect.arrayContaining([expect.stringMatching(/^(HOME|PATH|FLOTILLA_HOME|FLOTILLA_TASK_QUEUE)$/)]),
+    );
     expect(secretRedactor([], { MY_SERVICE_TOKEN: 'svc-123456' }).text('t=svc-123456')).toBe(
       't=[redacted:MY_SERVICE_TOKEN]',
     );
@@ -285,7 +289,7 @@ describe("the worker's redaction boundary", () => {
   const saved = { ...process.env };
   beforeAll(() => {
     process.env.FLOTILLA_UT_BOUNDARY_TOKEN = 'boundary-0a1b2c3d';
-    process.env.FLOTILLA_UT_BOUNDARY_LISTED = 'boundary-listed-4e5f';
+    process.env.UT_BOUNDARY_LISTED = 'boundary-listed-4e5f';
   });
   afterAll(() => {
     process.env = saved;
@@ -316,18 +320,24 @@ describe("the worker's redaction boundary", () => {
 
   test('the interceptor learns the names an input lists, then redacts what the activity throws', async () => {
     const { inbound } = redactionInterceptor({} as never);
-    const input = { args: [{ agent: { env: ['FLOTILLA_UT_BOUNDARY_LISTED'] } }], headers: {} };
+    const input = { args: [{ agent: { env: ['UT_BOUNDARY_LISTED'] } }], headers: {} };
     const thrown = ApplicationFailure.retryable('boom boundary-listed-4e5f / boundary-0a1b2c3d', 'AgentExit');
     const err = await inbound!.execute!(input, () => Promise.reject(thrown)).catch((e: unknown) => e);
     expect(err).toBe(thrown);
-    expect(thrown.message).toBe('boom [redacted:FLOTILLA_UT_BOUNDARY_LISTED] / [redacted:FLOTILLA_UT_BOUNDARY_TOKEN]');
+    expect(thrown.message).toBe('boom [redacted:UT_BOUNDARY_LISTED] / [redacted:FLOTILLA_UT_BOUNDARY_TOKEN]');
     // Learned for the worker's life: later payloads are redacted of it too.
     const [later] = await new RedactingCodec().encode([payload('boundary-listed-4e5f')]);
-    expect(decode(later)).toBe('[redacted:FLOTILLA_UT_BOUNDARY_LISTED]');
+    expect(decode(later)).toBe('[redacted:UT_BOUNDARY_LISTED]');
     // A cancellation keeps its class.
     const cancelled = new CancelledFailure('stopped boundary-0a1b2c3d');
     await expect(inbound!.execute!(input, () => Promise.reject(cancelled))).rejects.toBeInstanceOf(CancelledFailure);
     expect(cancelled.message).toBe('stopped [redacted:FLOTILLA_UT_BOUNDARY_TOKEN]');
+    // The result, before the SDK encodes it.
+    const result = { summary: 'used boundary-listed-4e5f', n: 1 };
+    await expect(inbound!.execute!(input, () => Promise.resolve(result))).resolves.toEqual({
+      summary: 'used [redacted:UT_BOUNDARY_LISTED]',
+      n: 1,
+    });
     await expect(inbound!.execute!(input, () => Promise.resolve('fine'))).resolves.toBe('fine');
   });
 });
