@@ -12,6 +12,7 @@ import { runKey } from '../activities/worktree-layout';
 import type { MissionProgress } from '../mission/progress';
 import type { MissionSpec } from '../mission/types';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../workflows/limits';
+import { commandNamesOf } from '../workflows/mission-types';
 import type { MissionContext } from './commands/context';
 import { CliError, EXIT } from './errors';
 import { endedAs, missionStart } from './missions';
@@ -139,7 +140,7 @@ export function landInput(
     verifyTimeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
     integrationWorktree,
     setup: spec.setup,
-    env: spec.env ?? [],
+    ...commandNamesOf(spec),
     mode: how.mode,
     remote: how.remote,
     notes,
