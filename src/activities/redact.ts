@@ -82,7 +82,8 @@ export class Redactor {
       const out = value.map((v: unknown) => this.value(v, depth + 1));
       return out.some((v, i) => v !== value[i]) ? (out as T) : value;
     }
-    if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return value;
     let changed = false;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {

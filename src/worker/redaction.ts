@@ -33,7 +33,13 @@ export function redactPayload(payload: Payload, redactor = secretRedactor()): Pa
   if (!JSON_ENCODINGS.has(encoding) || !payload.data || redactor.empty) return payload;
   const text = utf8.decode(payload.data);
   if (!redactor.occursIn(text)) return payload;
-  const value: unknown = JSON.parse(text);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // Not JSON after all: the text itself, redacted (the replacement needs no JSON escaping).
+    return { ...payload, data: encoder.encode(redactor.text(text)) };
+  }
   const redacted = redactor.value(value);
   return redacted === value ? payload : { ...payload, data: encoder.encode(JSON.stringify(redacted)) };
 }
