@@ -12,6 +12,7 @@ import { privateFile, secretRedactor } from '../activities/secrets';
 import type { MissionProgress } from '../mission/progress';
 import { names } from '../mission/types';
 import type { MissionInput } from '../workflows/mission';
+import { commandNamesOf } from '../workflows/mission-types';
 import type { MissionContext } from './commands/context';
 import {
   buildReport,
@@ -135,8 +136,11 @@ export async function collectReport(
     if (!closed(run)) run.pending = await pendingActivities(client, c.workflowId, c.runId).catch(() => undefined);
     return run;
   });
-  // Histories recorded by workers from before the redaction boundary may hold secrets' values.
-  return secretRedactor().value(buildReport({ progress, missionRuns, taskRuns, now }));
+  // Histories recorded by workers from before the redaction boundary may hold secrets' values:
+  // those of this process's environment, by the rule and by the names the mission lists.
+  const spec = missionRuns.map((r) => startInput<MissionInput>(r.history)?.spec).find((x) => x);
+  const listed = spec ? commandNamesOf(spec).redact : [];
+  return secretRedactor(listed).value(buildReport({ progress, missionRuns, taskRuns, now }));
 }
 
 /**
