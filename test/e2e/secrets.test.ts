@@ -150,8 +150,8 @@ test('canary secrets on the worker are found nowhere: Temporal database, FLOTILL
   const names = Object.keys(CANARIES).join('|');
   const dump = (kind: string): string =>
     `env > ${dumps}/${kind}-$$.env; env; tr '\\0' '\\n' < /proc/$PPID/environ | grep -E '^(${names})='`;
-  const once = (kind: string): string =>
-    `if mkdir ${dumps}/${kind}.failed 2>/dev/null; then echo "${kind} fails once"; exit 1; fi`;
+  const once = (kind: string, say = `echo "${kind} fails once"`): string =>
+    `if mkdir ${dumps}/${kind}.failed 2>/dev/null; then ${say}; exit 1; fi`;
   const file = path.join(repo, 'mission.yaml');
   writeFileSync(
     file,
@@ -171,7 +171,10 @@ test('canary secrets on the worker are found nowhere: Temporal database, FLOTILL
         command: [
           'bash',
           '-c',
-          `env > ${dumps}/agent-$$.env; env; echo "$FLOTILLA_TASK_ID" > "$FLOTILLA_TASK_ID.txt"; echo "my key is $CANARY_AGENT_ONLY"`,
+          // Its first attempt fails quoting its secret (the failure's message reaches history),
+          // the next one ends quoting it (its summary does).
+          `env > ${dumps}/agent-$$.env; env; ${once('agent', 'echo "agent fails once: $CANARY_AGENT_ONLY" >&2')}; ` +
+            `echo "$FLOTILLA_TASK_ID" > "$FLOTILLA_TASK_ID.txt"; echo "my key is $CANARY_AGENT_ONLY"`,
         ],
       },
       tasks: [
@@ -211,7 +214,8 @@ test('canary secrets on the worker are found nowhere: Temporal database, FLOTILL
 
   // Every command and agent ran and printed its environment; the setup, the gate and the verify
   // each failed once, so their output reached Temporal.
-  for (const kind of ['setup', 'gate', 'verify']) expect(existsSync(path.join(dumps, `${kind}.failed`))).toBe(true);
+  for (const kind of ['setup', 'gate', 'verify', 'agent'])
+    expect(existsSync(path.join(dumps, `${kind}.failed`))).toBe(true);
   expect(stub.agentRequests().length).toBeGreaterThanOrEqual(2);
   const claudeBash = JSON.stringify(stub.agentRequests()[1].messages);
   expect(claudeBash).toContain(CANARIES.ANTHROPIC_API_KEY);
