@@ -24,7 +24,6 @@ import { ActivityConfig, paths } from './config';
 import { AgentHeartbeater, previousHeartbeat } from './heartbeat';
 import { killStaleGroup } from './process';
 import { continuationPrompt, interruptionOf, mergeSummary, worktreeSummary } from './prompts';
-import { Redactor } from './redact';
 import { runtimes } from './runtimes';
 import type { RuntimeAdapter } from './runtimes/types';
 import { nextTranscript, sessionInLastTranscript } from './transcript';
@@ -47,8 +46,6 @@ export class AgentAttempt {
   readonly attempt: number;
   /** The attempt's usage, live: the meter updates it, heartbeats and failures carry it. */
   readonly usage: AgentUsage;
-  /** Redacts the values of the agent's named variables from what leaves the activity. */
-  readonly redactor: Redactor;
   private readonly adapter: RuntimeAdapter;
   private readonly prev: Partial<AgentHeartbeat> | undefined;
   private readonly runDir: string;
@@ -81,9 +78,6 @@ export class AgentAttempt {
     const checkpointed = input.role === 'resolver' ? { ...input, exclude: undefined } : input;
     this.checkpoints = new AttemptCheckpoints(checkpointed, this.attempt, ctx.log, this.prev?.checkpointSha ?? null);
     this.heartbeat = new AgentHeartbeater(ctx, this.usage, this.attempt, () => this.checkpoints.sha);
-    // The runtime's own credentials are as secret as the ones the mission names.
-    const secretDefaults = this.adapter.defaultEnv.filter((n) => /KEY|TOKEN|SECRET|PASSWORD/i.test(n));
-    this.redactor = new Redactor([...input.agent.env, ...secretDefaults]);
   }
 
   /** What every failure of this attempt carries. */
@@ -193,7 +187,7 @@ export class AgentAttempt {
       exitCode: 0,
       durationMs: Date.now() - startedAt,
       transcript,
-      summary: this.redactor.text(outcome.summary),
+      summary: outcome.summary,
       events: outcome.events,
       lastEventAt: new Date(outcome.lastEventAt).toISOString(),
       resumed,
@@ -244,7 +238,8 @@ export class AgentAttempt {
         setup: input.setup ?? [],
         copy: input.exclude ?? [],
         setupTimeoutMs: input.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS,
-        redact: input.agent.env,
+        env: input.setupEnv,
+        redact: input.redact,
       },
       // Setup commands report through the agent's heartbeat: a retry must read the agent's details.
       { onProgress: () => this.heartbeat.beat() },

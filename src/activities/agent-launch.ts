@@ -11,6 +11,7 @@ import readline from 'node:readline';
 import { RunMeter } from '../mission/usage';
 import type { AttemptCheckpoints } from './agent-checkpoints';
 import type { AgentUsage, RunAgentInput } from './agent-types';
+import { agentEnv } from './environment';
 import type { AgentHeartbeater } from './heartbeat';
 import { removePidFile, spawnGroup, Tail, terminateGroup, writePidFile } from './process';
 import { findOnPath } from './programs';
@@ -18,9 +19,6 @@ import { resolverContract, taskContract } from './runtimes/contract';
 import type { AgentEvent, Launch, RuntimeAdapter } from './runtimes/types';
 import { sandboxArgv, SandboxUnavailable } from './sandbox';
 import { TranscriptWriter } from './transcript';
-
-/** Variables every agent gets from the worker besides the ones the mission names. */
-const BASELINE_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'TERM'];
 
 /** How often a running agent is checked (timeouts, a lost worktree) and heartbeats, ms. */
 const TICK_MS = 1000;
@@ -52,7 +50,7 @@ export interface LaunchOutcome {
   ended: Ended;
   errors: string[];
   stderrTail: string;
-  /** The agent's final words, at most 500 characters (not yet redacted). */
+  /** The agent's final words, at most 500 characters (redacted where they leave: the worker's boundary). */
   summary: string;
   events: number;
   /** The agent's result said it failed (Claude's `is_error`). */
@@ -66,23 +64,6 @@ export interface LaunchOutcome {
 }
 
 /**
- * The environment an agent gets: the baseline, the runtime's defaults, the mission's names, the
- * caller's `extra` values (RunAgentInput.extraEnv), then the launch's own, which win.
- */
-function agentEnv(
-  adapter: RuntimeAdapter,
-  named: string[],
-  extra: Record<string, string>,
-  own: Record<string, string>,
-): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const name of [...BASELINE_ENV, ...adapter.defaultEnv, ...named]) {
-    if (process.env[name] !== undefined) env[name] = process.env[name];
-  }
-  return Object.assign(env, extra, own);
-}
-
-/**
  * What to spawn: the runtime's argv (wrapped in bwrap when the agent asks for a sandbox) and the
  * agent's environment.
  * @returns them, or why the agent cannot start (`missing`: bwrap, when that is what is missing)
@@ -93,7 +74,7 @@ async function spawnInput(
 ): Promise<{ argv: string[]; env: NodeJS.ProcessEnv } | { missing?: string }> {
   const { input, adapter } = spec;
   const env = agentEnv(
-    adapter,
+    adapter.defaultEnv,
     input.agent.env,
     { ...input.extraEnv, ...(input.role === 'resolver' ? { FLOTILLA_ROLE: 'resolver' } : {}) },
     launch.env,
@@ -129,8 +110,10 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
         ? resolverContract(input.taskId, input.branch, input.worktree)
         : taskContract(input.taskId, input.branch, input.worktree),
   });
-  const out = new TranscriptWriter(spec.transcript, (err) =>
-    ctx.log.warn('transcript write failed; the agent runs on without it', { error: err.message }),
+  const out = new TranscriptWriter(
+    spec.transcript,
+    (err) => ctx.log.warn('transcript write failed; the agent runs on without it', { error: err.message }),
+    input.agent.env,
   );
   out.record({
     type: 'flotilla.attempt',
@@ -178,7 +161,6 @@ export async function launchAgent(spec: LaunchSpec): Promise<LaunchOutcome> {
     proc = spawnGroup(spawning.argv, {
       cwd: input.worktree,
       env: spawning.env,
-      extendEnv: false,
       // Agents run for hours and their task may move to another host: never let one outlive its worker.
       watchdog: true,
     });

@@ -49,6 +49,10 @@ export interface RunAgentInput {
   setup?: CommandLine[];
   /** Limit for each setup command in a rebuilt worktree, ms (default 20 minutes). */
   setupTimeoutMs?: number;
+  /** Names of the worker's variables those setup commands get besides the baseline (the mission's `env:`). */
+  setupEnv?: string[];
+  /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
+  redact?: string[];
   /**
    * What the agent is for (default `task`). `resolver`: it resolves a merge in progress in a
    * conflict worktree (conflict.ts `prepareConflict`): its transcripts go to

@@ -47,8 +47,8 @@ export function createAgentActivities(config: ActivityConfig) {
      *   `CancelledFailure` after killing the group when the activity is cancelled. Every
      *   ApplicationFailure carries {@link AgentFailureDetails}. Checkpoints (when `exclude` is
      *   given) are taken before any of these is thrown and never fail the attempt themselves.
-     *   The result's summary and every message thrown have the values of the agent's named
-     *   variables (`agent.env`) replaced by `[redacted:NAME]`. When the worker drains, the
+     *   What it returns, heartbeats and throws leaves through the worker's redaction boundary
+     *   (src/worker/redaction.ts); its transcript is redacted as written. When the worker drains, the
      *   agent is stopped and checkpointed like a cancelled one and the attempt fails with the
      *   retryable `WorkerShutdown` carrying the same details (agent-slots.ts). Beyond the worker's
      *   `--agents` cap an attempt waits for a slot first.
@@ -58,10 +58,8 @@ export function createAgentActivities(config: ActivityConfig) {
       const release = await slots.acquire(ctx);
       try {
         const attempt = new AgentAttempt(config, input, ctx, slots.drainSignal);
-        return await attempt.redactor.guard(async () => {
-          const prompt = await attempt.prepare();
-          return attempt.settle(await attempt.launch(prompt));
-        });
+        const prompt = await attempt.prepare();
+        return await attempt.settle(await attempt.launch(prompt));
       } catch (err) {
         // Stopped by the drain, not by Temporal: a failure Temporal retries on the next worker.
         if (err instanceof CancelledFailure && slots.draining && !ctx.cancellationSignal.aborted)

@@ -1,16 +1,18 @@
 /**
  * Commands from the mission file (`setup`, task `verify`, mission `verify`), each in its own
- * process group; the full output goes to a log file, only its tail (redacted of the named
- * variables' values) goes back into history. `runCommands` reports progress to its caller, which
+ * process group with the command environment (src/activities/environment.ts: the baseline plus
+ * the names the mission's `env:` lists, never the worker's whole environment). Their output goes
+ * to a log file (mode 0600) and its tail into the result, both with every secret's value redacted
+ * as it streams (src/activities/secrets.ts). `runCommands` reports progress to its caller, which
  * owns the activity's heartbeat: a setup command run inside `runAgent` must not overwrite the
  * agent's heartbeat details with its own.
  */
 import { Context } from '@temporalio/activity';
-import { appendFileSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
+import { appendFileSync } from 'node:fs';
 import type { CommandLine } from '../mission/types';
+import { commandEnv } from './environment';
 import { displayCommand, spawnGroup, Tail, terminateGroup, toArgv } from './process';
-import { Redactor } from './redact';
+import { privateFile, secretRedactor } from './secrets';
 
 /** What {@link runCommands} reports about every second while a command runs. */
 export interface CommandProgress {
@@ -22,13 +24,15 @@ export interface ChecksInput {
   commands: CommandLine[];
   /** Limit for each command, ms. */
   timeoutMs: number;
-  /** Full output is appended here. */
+  /** Full output is appended here (redacted, mode 0600). */
   logFile: string;
   /**
-   * Names of environment variables whose values never enter history: redacted from the output
-   * tail (the mission's `agent.env`).
+   * Names of the worker's environment variables the commands get besides the baseline (the
+   * mission's `env:`). Secrets: their values are redacted from the log and the result.
    */
   env?: string[];
+  /** Every secret name the mission lists: redacted here too (see CommandNames). */
+  redact?: string[];
 }
 
 export interface ChecksResult {
@@ -41,16 +45,17 @@ export interface ChecksResult {
  * Runs `commands` in order in `cwd`, stopping at the first failure, each in a process group with
  * a watchdog that kills the group when this worker dies (see `spawnGroup`). Calls `onProgress`
  * every second while a command runs; heartbeats nothing itself. Cancellation of the calling
- * activity (also the SDK's on a worker shutdown) kills the running command's group, then rethrows. Values of `env`'s variables are redacted from
- * the result (the log file keeps the full output: it never enters history).
+ * activity (also the SDK's on a worker shutdown) kills the running command's group, then
+ * rethrows. Every secret's value (and `env`'s) is redacted from the log file and the result.
  */
 export async function runCommands(
   input: ChecksInput,
   onProgress?: (p: CommandProgress) => void,
 ): Promise<ChecksResult> {
-  mkdirSync(path.dirname(input.logFile), { recursive: true });
+  const log = privateFile(input.logFile);
   const ctx = activityContext();
-  const redactor = new Redactor(input.env);
+  const redactor = secretRedactor([...(input.env ?? []), ...(input.redact ?? [])]);
+  const env = commandEnv(input.env ?? []);
   for (const command of input.commands) {
     const shown = redactor.text(displayCommand(command));
     const notFound = (): ChecksResult => ({
@@ -62,18 +67,20 @@ export async function runCommands(
         timedOut: false,
       },
     });
-    appendFileSync(input.logFile, `\n$ ${shown}\n`);
+    appendFileSync(log, `\n$ ${shown}\n`);
     // With a watchdog, as agents: a worker that dies (SIGKILL) takes the command's group with it,
     // so a setup or gate never runs on in a worktree whose next attempt starts elsewhere.
-    const { child, pgid } = spawnGroup(toArgv(command), { cwd: input.cwd, watchdog: true });
+    const { child, pgid } = spawnGroup(toArgv(command), { cwd: input.cwd, env, watchdog: true });
     const tail = new Tail(3000);
-    const onData = (chunk: Buffer): void => {
-      const text = chunk.toString('utf8');
+    // One stream for both outputs, so a value split between two chunks is still redacted whole.
+    const output = redactor.stream();
+    const write = (text: string): void => {
+      if (!text) return;
       tail.push(text);
-      appendFileSync(input.logFile, text);
+      appendFileSync(log, text);
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => write(output.push(chunk)));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => write(output.push(chunk)));
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -86,6 +93,7 @@ export async function runCommands(
       const result = await child;
       // The leader is done; anything it left in the background (a dev server, a watcher) goes too.
       await terminateGroup(pgid, 500);
+      write(output.end());
       if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
       // With `reject: false`, execa resolves a failed spawn as a result carrying the errno.
       if ((result as unknown as { code?: string }).code === 'ENOENT') {
@@ -97,7 +105,7 @@ export async function runCommands(
           failed: {
             command: shown,
             exitCode: timedOut ? null : (result.exitCode ?? null),
-            outputTail: redactor.text(tail.toString()),
+            outputTail: tail.toString(),
             timedOut,
           },
         };
@@ -156,7 +164,7 @@ export function createChecksActivities() {
     /**
      * Runs verify commands (task gate or mission verify); a failure is a result, not an error.
      * Heartbeats at once, `{ command }` every second while a command runs, and every 5 s in
-     * between; the output tail in the result is redacted of the values of `input.env`'s variables.
+     * between; see {@link runCommands}.
      */
     async runChecks(input: ChecksInput): Promise<ChecksResult> {
       return heartbeating((beat) => runCommands(input, beat));

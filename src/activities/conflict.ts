@@ -46,7 +46,6 @@ import type {
   PrepareConflictInput,
   PrepareConflictResult,
 } from './queue-types';
-import { Redactor } from './redact';
 import { copyMissionFiles } from './worktree';
 import { conflictStateDir, conflictWorktreePath } from './worktree-layout';
 
@@ -101,12 +100,11 @@ export function createConflictActivities(config: ActivityConfig) {
      * `flotilla: merge <id>:` commits on `onto` since the merge base that changed those files.
      * Heartbeats every 5 s (`{ command }` while a setup command runs); run it with a heartbeat
      * timeout of about 30 s.
-     * @throws retryable `SetupFailed` (output redacted of `input.redact`); Error when the task
+     * @throws retryable `SetupFailed` (its output redacted); Error when the task
      *   branch is missing, already contained in `onto`, or git fails
      */
     async prepareConflict(input: PrepareConflictInput): Promise<PrepareConflictResult> {
-      const redactor = new Redactor(input.redact);
-      return redactor.guard(() => heartbeating((beat) => prepareConflict(input, beat)));
+      return heartbeating((beat) => prepareConflict(input, beat));
     },
 
     /**
@@ -186,7 +184,8 @@ export function createConflictActivities(config: ActivityConfig) {
           commands: input.setup,
           timeoutMs: input.setupTimeoutMs,
           logFile: path.join(stateDir, 'setup.log'),
-          env: input.redact,
+          env: input.env,
+          redact: input.redact,
         },
         (p) => beat(p),
       );

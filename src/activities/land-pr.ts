@@ -3,11 +3,12 @@
  * conflicts) and `gh pr create`, run when `gh` is on PATH.
  */
 import execa from 'execa';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { lines, short } from './land-git';
 import type { LandMissionInput, LandPr } from './land-types';
 import { displayCommand } from './process';
+import { privateFile, secretRedactor } from './secrets';
 
 /** `gh` on PATH, or undefined. */
 function findOnPath(program: string): string | undefined {
@@ -91,8 +92,7 @@ export async function openPullRequest(
 ): Promise<LandPr> {
   const { title, body } = prDescription(input, landing);
   const descriptionFile = path.join(home, 'land', input.missionId, 'pr-description.md');
-  mkdirSync(path.dirname(descriptionFile), { recursive: true });
-  writeFileSync(descriptionFile, body);
+  writeFileSync(privateFile(descriptionFile), secretRedactor().text(body));
   const command = [
     'gh',
     'pr',

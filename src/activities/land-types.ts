@@ -60,7 +60,9 @@ export interface LandMissionInput {
   integrationWorktree: string;
   /** The mission's `setup`, run only in an integration worktree the landing had to re-create. */
   setup?: CommandLine[];
-  /** Names of environment variables whose values are redacted from verify output. */
+  /** Names of the worker's variables the verify commands get besides the baseline (the mission's `env:`). */
+  env?: string[];
+  /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
   mode: LandingMode;
   /** `push`/`pr`: the remote; default the base branch's configured remote, else `origin`. */

@@ -184,7 +184,7 @@ export async function verifyInOwnWorktree(
     for (const commands of [setup, input.verify]) {
       if (commands.length === 0) continue;
       const r = await runCommands(
-        { cwd: wt, commands, timeoutMs: input.verifyTimeoutMs, logFile, env: input.redact },
+        { cwd: wt, commands, timeoutMs: input.verifyTimeoutMs, logFile, env: input.env, redact: input.redact },
         opts.onProgress,
       );
       if (!r.ok) return r;

@@ -10,7 +10,6 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandLine } from '../mission/types';
 import { pidFileLine, readPidFile, sameGroup } from './pid-file';
-import { WORKER_SECRET } from './redact';
 
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
@@ -72,11 +71,6 @@ export function displayCommand(command: CommandLine): string {
   return typeof command === 'string' ? command : command.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ');
 }
 
-/** `env` without the worker's Temporal credentials ({@link WORKER_SECRET}). */
-export function withoutWorkerSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !WORKER_SECRET.test(name)));
-}
-
 export interface GroupProcess {
   child: execa.ExecaChildProcess<string>;
   pgid: number;
@@ -85,19 +79,18 @@ export interface GroupProcess {
 /**
  * Starts `argv` as the leader of a new process group, stdout and stderr piped, stdin closed;
  * `watchdog`: with a watchdog that kills the group when this process dies (agents: see below).
+ * `env` is the whole environment the group gets, nothing of the worker's added: build it with
+ * src/activities/environment.ts (`commandEnv`, `agentEnv`).
  * @throws Error with `code: 'ENOENT'` when the program does not exist (from spawn)
  */
 export function spawnGroup(
   argv: string[],
-  opts: { cwd: string; env?: NodeJS.ProcessEnv; extendEnv?: boolean; watchdog?: boolean },
+  opts: { cwd: string; env: NodeJS.ProcessEnv; watchdog?: boolean },
 ): GroupProcess {
   installExitHook();
-  // The worker's own Temporal credentials never reach what it runs (setup, gates, verify: code
-  // the agents wrote), whose output goes into history and back to the agents.
-  const env = (opts.extendEnv ?? true) ? { ...withoutWorkerSecrets(process.env), ...opts.env } : opts.env;
   const child = execa(argv[0], argv.slice(1), {
     cwd: opts.cwd,
-    env,
+    env: opts.env,
     extendEnv: false,
     detached: true,
     stdin: 'ignore',

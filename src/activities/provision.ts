@@ -39,7 +39,9 @@ export interface ProvisionInput {
   setup: CommandLine[];
   /** Limit for each setup command, ms. */
   setupTimeoutMs: number;
-  /** Environment variables (names) whose values are redacted from setup output in failures. */
+  /** Names of the worker's variables setup commands get besides the baseline (the mission's `env:`). */
+  env?: string[];
+  /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
 }
 
@@ -57,7 +59,7 @@ export interface ProvisionOptions {
  * leaves `setup.started` alone, so the next call can tell (see `setupInterrupted`). The caller
  * heartbeats: the commands report through `opts.onProgress`, and recording the state is a few
  * git commands (hashing files that are neither tracked unchanged nor ignored).
- * @throws retryable `SetupFailed` when a setup command fails, its output redacted of `redact`;
+ * @throws retryable `SetupFailed` when a setup command fails, its output redacted;
  *   GitError when recording the worktree's state fails
  */
 export async function provision(
@@ -80,7 +82,8 @@ export async function provision(
       commands: setup,
       timeoutMs: input.setupTimeoutMs,
       logFile: path.join(stateDir, 'setup.log'),
-      env: input.redact,
+      env: input.env,
+      redact: input.redact,
     },
     opts.onProgress,
   );

@@ -50,8 +50,10 @@ export interface VerifyAtInput {
   /** Limit for each command, ms. */
   timeoutMs: number;
   logFile: string;
-  /** Names of environment variables passed to the commands (values never in history). */
+  /** Names of the worker's variables the commands get besides the baseline (the mission's `env:`). */
   env?: string[];
+  /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
+  redact?: string[];
 }
 export type VerifyAtResult = ChecksResult;
 
@@ -69,7 +71,9 @@ export interface PrepareConflictInput {
   setup: CommandLine[];
   copy: string[];
   setupTimeoutMs: number;
-  /** Environment variables (names) whose values are redacted from setup output in failures. */
+  /** Names of the worker's variables setup commands get besides the baseline (the mission's `env:`). */
+  env?: string[];
+  /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
 }
 export interface PrepareConflictResult {

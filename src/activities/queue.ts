@@ -274,7 +274,7 @@ export function createQueueActivities() {
      * Runs the mission verify on commit `input.sha` in the integration worktree: `git checkout
      * --detach --force <sha>` (under the repository lock, after removing git locks a killed git
      * left there), then `input.commands` in order through `runCommands`, the full output appended
-     * to `input.logFile`, the result's output tail redacted of `input.env`'s values. Tracked files
+     * to `input.logFile`, log and output tail redacted of every secret. Tracked files
      * are forced to the commit's content; untracked and ignored files stay (never `git clean`: what
      * setup made, such as node_modules, is needed by the commands). A failing command is a result
      * (`ok: false`), not an error. Heartbeats every 5 s, and `{ command }` every second while a
@@ -299,6 +299,7 @@ export function createQueueActivities() {
             timeoutMs: input.timeoutMs,
             logFile: input.logFile,
             env: input.env,
+            redact: input.redact,
           },
           (p) => beat(p),
         );

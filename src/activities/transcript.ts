@@ -1,10 +1,13 @@
 /**
  * Transcripts: every raw output line of an agent attempt, as JSON lines, in
- * `$FLOTILLA_HOME/runs/<missionId>/<taskId>/attempt-<n>.jsonl` (read back by `flotilla logs`).
+ * `$FLOTILLA_HOME/runs/<missionId>/<taskId>/attempt-<n>.jsonl` (read back by `flotilla logs`),
+ * every secret's value redacted (src/activities/secrets.ts), mode 0600 in a folder of mode 0700.
  */
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, WriteStream } from 'node:fs';
 import path from 'node:path';
+import type { Redactor } from './redact';
 import type { RuntimeAdapter } from './runtimes/types';
+import { privateDir, privateFile, secretRedactor } from './secrets';
 
 /**
  * One attempt's transcript file. Writing can never crash the worker: a record after
@@ -17,13 +20,20 @@ export class TranscriptWriter {
   private open = true;
   private closing?: Promise<void>;
 
-  /** Appends to `file` (created with its directory if needed). */
+  private readonly redactor: Redactor;
+
+  /**
+   * Appends to `file` (created with its directory if needed); `secrets`: names whose values are
+   * redacted besides every secret's (the agent's `agent.env`).
+   */
   constructor(
     readonly file: string,
     private readonly onError: (err: Error) => void = () => undefined,
+    secrets: readonly string[] = [],
   ) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    this.out = createWriteStream(file, { flags: 'a' });
+    this.redactor = secretRedactor(secrets);
+    privateDir(path.dirname(file));
+    this.out = createWriteStream(privateFile(file), { flags: 'a', mode: 0o600 });
     this.out.on('error', (err) => {
       if (this.open) this.onError(err);
       this.open = false;
@@ -35,10 +45,10 @@ export class TranscriptWriter {
     return this.open;
   }
 
-  /** Appends `{ ts, ...obj }` as one line; a no-op once closed. */
+  /** Appends `{ ts, ...obj }` as one line, every string in it redacted; a no-op once closed. */
   record(obj: Record<string, unknown>): void {
     if (!this.open) return;
-    this.out.write(`${JSON.stringify({ ts: new Date().toISOString(), ...obj })}\n`);
+    this.out.write(`${JSON.stringify(this.redactor.value({ ts: new Date().toISOString(), ...obj }))}\n`);
   }
 
   /** Flushes and closes the file; resolves when done (also after a write error). Idempotent. */
@@ -58,7 +68,7 @@ const ATTEMPT_FILE = /^attempt-(\d+)\.jsonl$/;
 
 /** The path of the next attempt's transcript in `dir` (`attempt-<n+1>.jsonl`); creates `dir`. */
 export function nextTranscript(dir: string): string {
-  mkdirSync(dir, { recursive: true });
+  privateDir(dir);
   const used = readdirSync(dir)
     .map((f) => ATTEMPT_FILE.exec(f)?.[1])
     .filter((n): n is string => n !== undefined)

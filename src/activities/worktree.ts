@@ -20,7 +20,6 @@ import { ActivityConfig, paths } from './config';
 import { git, resolveRef, withRepoLock } from './git';
 import { cloneOrigin, fetchOrigin, missionRefspecs, pushTracked, trackingRef } from './origin';
 import { discardHalfProvisioned, forgetSetup, provision, ProvisionOptions } from './provision';
-import { Redactor } from './redact';
 import { adoptMissionRefs, adoptOrigin } from './origin-adopt';
 import {
   archiveStaleCheckpoint,
@@ -49,7 +48,9 @@ export interface PrepareIntegrationInput {
   copy: string[];
   /** Limit for each setup command, ms. */
   setupTimeoutMs: number;
-  /** Environment variables (names) whose values are redacted from setup output in failures. */
+  /** Names of the worker's variables setup commands get besides the baseline (the mission's `env:`). */
+  env?: string[];
+  /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
   /**
    * The merge queue's integration worktree: its HEAD is detached (at the integration branch's tip
@@ -79,7 +80,9 @@ export interface PrepareWorktreeInput {
   copy: string[];
   /** Limit for each setup command, ms. */
   setupTimeoutMs: number;
-  /** Environment variables (names) whose values are redacted from setup output in failures. */
+  /** Names of the worker's variables setup commands get besides the baseline (the mission's `env:`). */
+  env?: string[];
+  /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
   /**
    * The task was just placed on this host (a mission with `origin:`): make the worktree what the
@@ -114,7 +117,7 @@ export type TaskWorktreeInput = PrepareWorktreeInput;
  * Used by the `prepareWorktree` activity and by `runAgent` (a worktree lost while its agent runs).
  * Serialized per repository with the other worktree operations of this worker.
  * @throws non-retryable `BranchTaken` when the task branch belongs to another mission run;
- *   retryable `SetupFailed` when a setup command fails (its output redacted of `input.redact`);
+ *   retryable `SetupFailed` when a setup command fails (its output redacted);
  *   GitError when git fails
  */
 export async function ensureTaskWorktree(
@@ -177,8 +180,7 @@ export function createWorktreeActivities(config: ActivityConfig) {
      *   integration branch belongs to another mission run; retryable `SetupFailed`
      */
     async prepareIntegration(input: PrepareIntegrationInput): Promise<PrepareIntegrationResult> {
-      const redactor = new Redactor(input.redact);
-      return redactor.guard(() => heartbeating((beat) => prepareIntegration(input, beat)));
+      return heartbeating((beat) => prepareIntegration(input, beat));
     },
 
     /**
@@ -189,10 +191,7 @@ export function createWorktreeActivities(config: ActivityConfig) {
      * @throws non-retryable `BranchTaken`; retryable `SetupFailed` when a setup command fails
      */
     async prepareWorktree(input: PrepareWorktreeInput): Promise<PrepareWorktreeResult> {
-      const redactor = new Redactor(input.redact);
-      return redactor.guard(() =>
-        heartbeating((beat) => ensureTaskWorktree(config.home, input, { onProgress: (p) => beat(p) })),
-      );
+      return heartbeating((beat) => ensureTaskWorktree(config.home, input, { onProgress: (p) => beat(p) }));
     },
   };
 

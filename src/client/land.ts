@@ -12,6 +12,7 @@ import { shellQuote } from '../activities/worktree-safety';
 import type { MissionProgress } from '../mission/progress';
 import type { MissionSpec } from '../mission/types';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../workflows/limits';
+import { commandNamesOf } from '../workflows/mission-types';
 import type { MissionContext } from './commands/context';
 import { CliError, EXIT } from './errors';
 import { endedAs, missionStart } from './missions';
@@ -144,7 +145,7 @@ export function landInput(
     verifyTimeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
     integrationWorktree,
     setup: spec.setup,
-    redact: [...new Set(spec.tasks.flatMap((t) => t.agent.env))],
+    ...commandNamesOf(spec),
     mode: how.mode,
     remote: how.remote,
     notes,

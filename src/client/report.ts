@@ -5,12 +5,14 @@
  */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { privateFile, secretRedactor } from '../activities/secrets';
 import type { MissionProgress } from '../mission/progress';
 import { names } from '../mission/types';
 import type { MissionInput } from '../workflows/mission';
+import { commandNamesOf } from '../workflows/mission-types';
 import type { MissionContext } from './commands/context';
 import {
   buildReport,
@@ -110,7 +112,8 @@ function closed(run: RunHistory): boolean {
 }
 
 /**
- * Reads everything the report shows of a mission, running, blocked or ended.
+ * Reads everything the report shows of a mission, running, blocked or ended, with every secret's
+ * value (src/activities/secrets.ts, this process's environment) redacted.
  * @param progress the mission's progress when the caller has it already (`run`/`watch` at the end)
  * @throws CliError exit 4 for an unknown mission (as `status`); what `mission.progress()` throws
  */
@@ -133,12 +136,16 @@ export async function collectReport(
     if (!closed(run)) run.pending = await pendingActivities(client, c.workflowId, c.runId).catch(() => undefined);
     return run;
   });
-  return buildReport({ progress, missionRuns, taskRuns, now });
+  // Histories recorded by workers from before the redaction boundary may hold secrets' values:
+  // those of this process's environment, by the rule and by the names the mission lists.
+  const spec = missionRuns.map((r) => startInput<MissionInput>(r.history)?.spec).find((x) => x);
+  const listed = spec ? commandNamesOf(spec).redact : [];
+  return secretRedactor(listed).value(buildReport({ progress, missionRuns, taskRuns, now }));
 }
 
 /**
  * Writes the mission's report (see {@link collectReport}) to `out` (default
- * {@link defaultReportPath}), creating its folder.
+ * {@link defaultReportPath}), creating its folder; the file is mode 0600.
  * @returns the file written and its `file://` URL
  */
 export async function writeReport(
@@ -148,7 +155,6 @@ export async function writeReport(
 ): Promise<{ file: string; url: string; data: ReportData }> {
   const data = await collectReport(mission, progress);
   const file = path.resolve(out ?? defaultReportPath(mission.config.home, mission.missionId));
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, renderReportHtml(data, echartsSource()));
+  writeFileSync(privateFile(file), renderReportHtml(data, echartsSource()));
   return { file, url: pathToFileURL(file).href, data };
 }

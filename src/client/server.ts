@@ -172,10 +172,10 @@ export async function startEmbeddedServer(config: FlotillaConfig, log: (line: st
       `no Temporal service answers at ${config.address}; start it, or unset TEMPORAL_ADDRESS (and the TLS and API key settings) to use the embedded dev server`,
     );
   }
-  mkdirSync(config.home, { recursive: true });
+  mkdirSync(config.home, { recursive: true, mode: 0o700 });
   const db = path.join(config.home, 'temporal.db');
   const logFile = path.join(config.home, 'server.log');
-  const fd = openSync(logFile, 'a');
+  const fd = openSync(logFile, 'a', 0o600);
   const cli = ensureTemporalCli(log);
   let child;
   let kind: ServerRecord['kind'] = 'cli';

@@ -4,9 +4,11 @@
  * a query or an update when no worker runs at all.
  */
 import { Connection } from '@temporalio/client';
-import { ActivityInterceptorsFactory, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { ActivityInterceptorsFactory, DefaultLogger, LogEntry, NativeConnection, Runtime } from '@temporalio/worker';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
+import { inspect } from 'node:util';
+import { privateFile, secretRedactor } from '../activities/secrets';
 import { createQueryWorker, createWorkers, FlotillaWorkers, WorkerDeployment } from '../worker';
 import { FlotillaConfig } from './config';
 import { workerIdentity, workerPolling } from './visibility';
@@ -14,8 +16,9 @@ import { workerIdentity, workerPolling } from './visibility';
 let runtimeInstalled = false;
 
 /**
- * Installs the SDK's runtime once per process (later calls do nothing). `inProcess`: its log goes
- * to `$FLOTILLA_HOME/worker.log` (the terminal shows progress instead) and it leaves
+ * Installs the SDK's runtime once per process (later calls do nothing). Its log goes to stderr,
+ * or with `inProcess` to `$FLOTILLA_HOME/worker.log` (mode 0600; the terminal shows progress
+ * instead), every secret's value redacted. `inProcess` also leaves
  * SIGINT/SIGTERM to the command, which says what happens to the mission before its worker stops.
  * `prometheus`: the address (`host:port`) the SDK's Prometheus exporter binds, serving the
  * runtime's metrics at `/metrics` (`flotilla worker --metrics`, see src/worker/metrics-server.ts).
@@ -32,7 +35,7 @@ export function installRuntime(
     : {};
   if (!inProcess) {
     Runtime.install({
-      logger: new DefaultLogger('INFO'),
+      logger: new DefaultLogger('INFO', (entry) => process.stderr.write(logLine(entry))),
       // `flotilla worker` drains on SIGTERM/SIGINT itself and says what it does.
       ...(opts.ownSignals ? { shutdownSignals: [] } : {}),
       ...telemetryOptions,
@@ -40,19 +43,20 @@ export function installRuntime(
     runtimeInstalled = true;
     return;
   }
-  mkdirSync(config.home, { recursive: true });
-  const file = path.join(config.home, 'worker.log');
+  const file = privateFile(path.join(config.home, 'worker.log'));
   Runtime.install({
     shutdownSignals: [],
-    logger: new DefaultLogger('INFO', (entry) => {
-      appendFileSync(
-        file,
-        `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message} ${entry.meta ? JSON.stringify(entry.meta) : ''}\n`,
-      );
-    }),
+    logger: new DefaultLogger('INFO', (entry) => appendFileSync(file, logLine(entry))),
     ...telemetryOptions,
   });
   runtimeInstalled = true;
+}
+
+/** One line of the worker's log, every secret's value redacted (src/activities/secrets.ts). */
+function logLine(entry: LogEntry): string {
+  const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  const meta = entry.meta ? ` ${inspect(entry.meta, { depth: 6, breakLength: Infinity })}` : '';
+  return `${secretRedactor().text(`${at} [${entry.level}] ${entry.message}${meta}`)}\n`;
 }
 
 /** Workers running in this process; `stop()` shuts them down and closes their connection. */

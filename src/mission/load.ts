@@ -195,6 +195,7 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
     setup: raw.setup ?? [],
     copy: raw.copy ?? [],
     verify: raw.verify ?? [],
+    ...(raw.env ? { env: [...raw.env] } : {}),
     policy: { ...DEFAULTS.policy, ...(raw.policy ?? {}) },
     budgetUsd: raw.budget?.usd,
     resolver: mergeAgent(raw.agent, raw.resolver),

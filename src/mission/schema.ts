@@ -35,6 +35,18 @@ const whole = (min: number, max: number) =>
 
 const stringList = z.array(z.string({ error: 'must be a string' }), { error: 'must be a list of strings' });
 
+/** `env:` and `agent.env`: names of the worker's variables; never the worker's own `TEMPORAL_*`. */
+const envNames = z.array(
+  z
+    .string({ error: 'must be the NAME of an environment variable' })
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be the NAME of an environment variable' })
+    .refine((n) => !n.startsWith('TEMPORAL_'), {
+      error:
+        "is the worker's own Temporal setting or credential (TEMPORAL_*): Flotilla never passes those to agents or commands; remove it",
+    }),
+  { error: 'must be a list of environment variable names' },
+);
+
 /** Agent settings; every field optional so a task's `agent:` can override mission defaults. */
 export const agentSchema = z.strictObject({
   runtime: z.enum(['claude', 'codex', 'command'], { error: 'must be one of: claude, codex, command' }).optional(),
@@ -46,11 +58,7 @@ export const agentSchema = z.strictObject({
     })
     .min(1)
     .optional(),
-  env: z
-    .array(z.string({ error: 'must be the NAME of an environment variable' }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/), {
-      error: 'must be a list of environment variable names',
-    })
-    .optional(),
+  env: envNames.optional(),
   timeout: duration.optional(),
   idleTimeout: duration.optional(),
   retries: whole(0, 100).optional(),
@@ -85,6 +93,7 @@ export const missionSchema = z.strictObject({
   setup: z.array(commandLine, { error: 'must be a list of commands' }).optional(),
   copy: stringList.optional(),
   verify: z.array(commandLine, { error: 'must be a list of commands' }).optional(),
+  env: envNames.optional(),
   policy: z
     .strictObject({
       onTaskFailure: z

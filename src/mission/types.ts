@@ -103,6 +103,11 @@ export interface MissionSpec {
   setup: CommandLine[];
   copy: string[];
   verify: CommandLine[];
+  /**
+   * NAMES of the worker's environment variables that setup, gate and verify commands get besides
+   * the baseline (`env:`); secrets, so their values never enter history. Absent in older specs.
+   */
+  env?: string[];
   policy: MissionPolicy;
   /** The merge-conflict resolver agent (`resolver:`, defaulting to the mission's `agent:`); absent in older specs. */
   resolver?: AgentSpec;

@@ -19,6 +19,7 @@ import { createActivities } from '../activities';
 import { AgentLoad, AgentSlots } from '../activities/agent-slots';
 import { placementQueueName } from '../mission/types';
 import { placementSlotSupplier } from './placement';
+import { RedactingCodec, redactionInterceptor } from './redaction';
 
 export interface FlotillaWorkerOptions {
   connection: NativeConnection;
@@ -137,6 +138,7 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
   const placementCapacity = Math.max(1, Math.min(opts.agents ?? Infinity, concurrency - 4));
   const slots = new AgentSlots(opts.agents, placementCapacity);
   const activities = createActivities({ home: opts.home, hostQueue, agents: slots });
+  const redactingConverter = { payloadCodecs: [new RedactingCodec()] };
   const common = {
     connection: opts.connection,
     namespace: opts.namespace,
@@ -168,11 +170,17 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     // SDK's 10 s, so a killed host's missions and tasks go on (and answer) sooner elsewhere.
     stickyQueueScheduleToStartTimeout: '5s',
     activities: { claimHost: activities.claimHost },
+    // The redaction boundary (src/worker/redaction.ts): its interceptor here; no codec on the
+    // workflows' payloads, which carry only what activities returned (redacted) and the mission.
+    interceptors: { activity: [redactionInterceptor] },
   });
   const placement = await Worker.create({
     ...common,
     taskQueue: placementQueueName(opts.taskQueue),
     activities: { claimTaskHost: activities.claimTaskHost },
+    // The redaction boundary: its codec (heartbeat details too) and its interceptor.
+    dataConverter: redactingConverter,
+    interceptors: { activity: [redactionInterceptor] },
     tuner: {
       activityTaskSlotSupplier: placementSlotSupplier(slots),
       // No workflows, local activities or Nexus here; the SDK still wants a supplier for each.
@@ -185,8 +193,10 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     ...common,
     taskQueue: hostQueue,
     activities,
+    dataConverter: redactingConverter,
     maxConcurrentActivityTaskExecutions: concurrency,
-    ...(opts.activityInterceptors?.length ? { interceptors: { activity: opts.activityInterceptors } } : {}),
+    // Redaction first (outermost): the metrics interceptor sees what the activity threw as is.
+    interceptors: { activity: [redactionInterceptor, ...(opts.activityInterceptors ?? [])] },
   });
   return {
     shared,

@@ -24,6 +24,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { RunAgentInput, RunAgentResult } from '../activities/agent-types';
 import type { ChecksResult } from '../activities/checks';
 import { previousHeartbeat } from '../activities/heartbeat';
+import { secretRedactor } from '../activities/secrets';
 import type { MergeResult } from '../activities/merge';
 import type { QueueMergeResult } from '../activities/queue-types';
 import { ErrorType } from '../mission/error-types';
@@ -230,7 +231,8 @@ export class FlotillaMetrics {
   ): Promise<T> {
     const runtime = String(input?.agent?.runtime ?? 'unknown');
     const role = input?.role ?? 'task';
-    const model = input?.agent?.model ?? 'default';
+    // The one label taken from the mission file's text: no secret's value in a label either.
+    const model = secretRedactor().text(input?.agent?.model ?? 'default');
     // Where this attempt starts counting: the same start the attempt itself takes.
     const start = this.safely(() => activityStart(input, previousHeartbeat(info)));
     this.safely(() => this.agentsRunning.inc({ runtime, role }));

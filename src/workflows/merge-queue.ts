@@ -22,7 +22,7 @@ import { queueHost } from './activities';
 import { reportMergeQueue } from './queue-metrics';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 import type { Mission } from './mission-state';
-import type { Block } from './mission-types';
+import type { Block, CommandNames } from './mission-types';
 import { resolverPrompt, ResolverPromptTask } from './resolver-prompt';
 
 /** A merge on the candidate: the task and the commit whose first-parent chain holds it. */
@@ -39,8 +39,8 @@ export interface QueueHooks {
   blockUntilLifted(block: Block): Promise<boolean>;
   setPhase(phase: 'running' | 'merging'): void;
   now(): string;
-  /** Names of secret environment variables (passed by name to commands and agents, never values). */
-  secretNames: string[];
+  /** What the mission's commands get by name, and every secret name it lists (see CommandNames). */
+  commandNames: CommandNames;
 }
 
 export class MergeQueue {
@@ -228,7 +228,7 @@ export class MergeQueue {
           setup: spec.setup,
           copy: spec.copy,
           setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-          redact: this.hooks.secretNames,
+          ...this.hooks.commandNames,
         },
       ],
     );
@@ -283,7 +283,7 @@ export class MergeQueue {
             commands: gates,
             timeoutMs: Math.max(TASK_VERIFY_COMMAND_TIMEOUT_MS, MISSION_VERIFY_COMMAND_TIMEOUT_MS),
             logFile: `${prep.worktree}.verify.log`,
-            env: this.hooks.secretNames,
+            ...this.hooks.commandNames,
           },
         ],
       );
@@ -422,7 +422,7 @@ export class MergeQueue {
         commands: spec.verify,
         timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
         logFile: `${m.state.integrationWorktree}.verify.log`,
-        env: this.hooks.secretNames,
+        ...this.hooks.commandNames,
       },
     ]);
     const runs = m.state.verifyRuns!;

@@ -17,6 +17,7 @@ import { hostOfQueue, MissionSpec } from '../mission/types';
 import { anyWorker, missionHost, queueHost } from './activities';
 import { SETUP_COMMAND_TIMEOUT_MS } from './limits';
 import type { Mission } from './mission-state';
+import type { CommandNames } from './mission-types';
 import { line, short } from './summaries';
 import { hostLost } from './task-placement';
 
@@ -62,7 +63,7 @@ export class MissionHost {
   constructor(
     private readonly m: Mission,
     private readonly spec: MissionSpec,
-    private readonly secretNames: string[],
+    private readonly commandNames: CommandNames,
   ) {}
 
   /** What `prepareIntegration` gets on the mission's (current) host: the first setup, or a takeover. */
@@ -77,7 +78,7 @@ export class MissionHost {
       setup: spec.setup,
       copy: spec.copy,
       setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-      redact: this.secretNames,
+      ...this.commandNames,
       ...(this.detached ? { detached: true } : {}),
     };
   }

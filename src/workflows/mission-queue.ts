@@ -30,7 +30,7 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
     blockUntilLifted: (b) => steps.blockUntilLifted(b),
     setPhase: (p) => steps.setPhase(p),
     now,
-    secretNames: steps.secrets,
+    commandNames: steps.commandNames,
   });
   steps.onTaskEnded = (id, outcome) => {
     if (m.task(id).status === 'succeeded')
@@ -185,7 +185,7 @@ async function land(m: Mission, steps: MissionSteps): Promise<void> {
           verifyTimeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
           integrationWorktree: s.integrationWorktree!,
           setup: spec.setup,
-          redact: steps.secrets,
+          ...steps.commandNames,
           mode,
           date: now(),
           notes: { conflicts: s.conflicts, verifyRuns: s.verifyRuns },

@@ -27,6 +27,7 @@ import { MissionHost } from './mission-host';
 import { holdSignal } from './messages';
 import type { MissionEffects } from './mission-handlers';
 import { Block, Mission, TaskOutcome } from './mission-state';
+import { CommandNames, commandNamesOf } from './mission-types';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 import { TaskInput, taskWorkflow } from './task';
 
@@ -41,8 +42,8 @@ export class MissionSteps {
   /** The mission's host and its activities (replaced when it is lost, for missions with an origin). */
   readonly hostActs: MissionHost;
 
-  /** The variables named in any task's `agent.env`: their values are redacted from what activities report. */
-  private readonly secretNames: string[];
+  /** What the mission's commands get by name, and every secret name it lists (see CommandNames). */
+  readonly commandNames: CommandNames;
   /** Progress and cost kept current as search attributes (missions started with them). */
   private readonly attributes: KeptAttributes | null;
 
@@ -52,8 +53,8 @@ export class MissionSteps {
     private readonly searchAttributes: boolean,
     private readonly storyAttributes = false,
   ) {
-    this.secretNames = [...new Set(spec.tasks.flatMap((t) => t.agent.env))];
-    this.hostActs = new MissionHost(m, spec, this.secretNames);
+    this.commandNames = commandNamesOf(spec);
+    this.hostActs = new MissionHost(m, spec, this.commandNames);
     // What the Web UI shows on the mission's page while it runs (memory, not history).
     keepCurrentDetails(() => missionCurrentDetails(m.progress()));
     // Versioning: missions recorded before the story attributes never upserted progress or cost.
@@ -164,11 +165,6 @@ export class MissionSteps {
     return run;
   }
 
-  /** The variables named in any task's `agent.env` (redacted; passed by name). */
-  get secrets(): string[] {
-    return this.secretNames;
-  }
-
   /** One task as a child workflow, from start to its recorded end. */
   private async runTask(id: string, extra: Pick<TaskInput, 'fix'> & { baseSha?: string } = {}): Promise<void> {
     const { m, spec } = this;
@@ -196,6 +192,7 @@ export class MissionSteps {
               task: m.specOf(id),
               setup: spec.setup,
               copy: spec.copy,
+              ...this.commandNames,
               ...(retry ? { retry } : {}),
               ...(extra.fix ? { fix: extra.fix } : {}),
               ...(this.storyAttributes ? { storyAttributes: true } : {}),
@@ -272,7 +269,7 @@ export class MissionSteps {
           commands: spec.verify,
           timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
           logFile: `${m.state.integrationWorktree}.verify.log`,
-          env: this.secretNames,
+          ...this.commandNames,
         },
       ]);
       if (r.ok) return;

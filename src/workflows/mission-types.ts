@@ -1,5 +1,6 @@
 /** The mission workflow's own data shapes: what it carries between runs and what its steps report. */
 import type { MissionState, TaskState } from '../mission/progress';
+import type { MissionSpec } from '../mission/types';
 import type { TaskUsage } from '../mission/usage';
 
 /** A task `flotilla retry` made pending: what it spent so far and how it ended. */
@@ -44,4 +45,23 @@ export interface TaskEnd {
   diffstat: TaskState['diffstat'];
   iterations: number;
   error: string | null;
+}
+
+/**
+ * What a mission's commands (setup, gates, verify) are given by name, spread into the inputs of
+ * the activities that run them: `env`, the variables they get besides the baseline (the
+ * mission's `env:`); `redact`, every secret name the mission lists (every `agent.env`,
+ * `resolver.env` and `env:`), which the worker's redaction boundary learns from the input before
+ * the activity runs (src/worker/redaction.ts), so their values are redacted even from a command
+ * that found them some other way. Names only: never a value.
+ */
+export interface CommandNames {
+  env: string[];
+  redact: string[];
+}
+
+/** The {@link CommandNames} of `spec`. */
+export function commandNamesOf(spec: MissionSpec): CommandNames {
+  const listed = [...spec.tasks.flatMap((t) => t.agent.env), ...(spec.resolver?.env ?? []), ...(spec.env ?? [])];
+  return { env: [...(spec.env ?? [])], redact: [...new Set(listed)] };
 }

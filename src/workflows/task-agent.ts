@@ -169,6 +169,8 @@ export class TaskAgent {
             checkpointEveryMs: task.checkpointEveryMs,
             setup: input.setup,
             setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+            ...(input.env?.length ? { setupEnv: input.env } : {}),
+            ...(input.redact?.length ? { redact: input.redact } : {}),
             ...sessionBaseFor(usage, resume),
           },
         ]);

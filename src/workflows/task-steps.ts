@@ -92,7 +92,8 @@ export class TaskSteps {
         setup: input.setup,
         copy: input.copy,
         setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-        redact: input.task.agent.env,
+        env: input.env,
+        redact: input.redact ?? input.task.agent.env,
         ...(this.placed ? { fromOrigin: true } : {}),
       },
     ]);
@@ -159,7 +160,8 @@ export class TaskSteps {
         commands: task.verify,
         timeoutMs: TASK_VERIFY_COMMAND_TIMEOUT_MS,
         logFile: `${this.wt.worktree}.verify.log`,
-        env: task.agent.env,
+        env: this.input.env,
+        redact: this.input.redact ?? this.input.task.agent.env,
       },
     ]);
     this.story.gate = r.ok

@@ -34,6 +34,10 @@ export interface TaskInput {
   task: TaskSpec;
   setup: CommandLine[];
   copy: string[];
+  /** The mission's `env:`: names of the worker's variables setup and gate commands get. */
+  env?: string[];
+  /** Every secret name the mission lists (`agent.env`s, `resolver.env`, `env:`): see CommandNames. */
+  redact?: string[];
   /** Set when `flotilla retry` runs the task again: its usage so far and how it ended. */
   retry?: { usage: TaskUsage; error: string | null };
   /**

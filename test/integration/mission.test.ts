@@ -5,7 +5,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { names } from '../../src/mission/types';
 import { cancelSignal, pauseSignal, resumeSignal } from '../../src/workflows/messages';
@@ -243,11 +243,15 @@ test('a failed mission ends its workflow Failed, with its final progress in the 
   expect(Object.keys(carried.lastUsage).sort()).toEqual(['bad', 'good']);
 });
 
-test('values of agent.env variables never reach history: agent summary, gate output, mission verify output', async () => {
+test("secrets' values never reach history: agent summary (agent.env), gate and mission verify output (env:), the worker's own", async () => {
   const secret = 'sk-test-9f8e7d6c5b4a';
+  const workerOnly = 'svc-token-0a1b2c3d4e';
   process.env.FLOTILLA_IT_SECRET = secret;
+  process.env.FLOTILLA_IT_SERVICE_TOKEN = workerOnly;
   try {
     const repo = makeRepo();
+    const found = path.join(tempDir(), 'found.txt');
+    writeFileSync(found, workerOnly);
     const spec = mission(
       'redact',
       repo,
@@ -263,7 +267,11 @@ test('values of agent.env variables never reach history: agent summary, gate out
           maxIterations: 2,
         }),
       ],
-      { verify: [['bash', '-c', 'echo "verify sees $FLOTILLA_IT_SECRET"; exit 1']] },
+      {
+        env: ['FLOTILLA_IT_SECRET'],
+        // A verify that prints a secret of the worker's it was not given (found some other way).
+        verify: [['bash', '-c', `echo "verify sees $FLOTILLA_IT_SECRET and $(cat ${found})"; exit 1`]],
+      },
     );
     const result = await run(spec);
     // The verify always fails: `fine` is its culprit (onVerifyFailure: fail); leaky fails its gate.
@@ -272,11 +280,14 @@ test('values of agent.env variables never reach history: agent summary, gate out
     for (const id of [names.missionWorkflowId('redact'), names.taskWorkflowId('redact', 'leaky')]) {
       const history = historyText(await env.client.workflow.getHandle(id).fetchHistory());
       expect(history).not.toContain(secret);
-      // The gate's output went back to the agent, redacted.
-      if (id.includes('task-')) expect(history).toContain('[redacted:FLOTILLA_IT_SECRET]');
+      expect(history).not.toContain(workerOnly);
+      // The gate's output went back to the agent, redacted; the verify's is in its result.
+      if (id.includes('task-')) expect(history).toContain('gate sees [redacted:FLOTILLA_IT_SECRET]');
+      else expect(history).toContain('[redacted:FLOTILLA_IT_SERVICE_TOKEN]');
     }
   } finally {
     delete process.env.FLOTILLA_IT_SECRET;
+    delete process.env.FLOTILLA_IT_SERVICE_TOKEN;
   }
 });
 

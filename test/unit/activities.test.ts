@@ -271,15 +271,16 @@ describe('mergeBranch', () => {
 });
 
 describe('runAgent (command runtime)', () => {
-  test('runs in the worktree with the prompt in $FLOTILLA_PROMPT, only named variables passed (redacted from the result), transcript written', async () => {
+  test('runs in the worktree with the prompt in $FLOTILLA_PROMPT, only named variables passed, transcript written redacted', async () => {
     process.env.FLOTILLA_TEST_SECRET = 'hunter2';
-    process.env.FLOTILLA_TEST_NAMED = 'visible';
+    process.env.UT_AGENT_NAMED = 'visible';
     const wt = tempDir('wt-');
     const script =
-      'echo "prompt=$FLOTILLA_PROMPT"; echo "secret=${FLOTILLA_TEST_SECRET:-unset}"; echo "named=$FLOTILLA_TEST_NAMED"; pwd > where.txt';
-    const r = await mock(acts.runAgent, agentInput(wt, script, { env: ['FLOTILLA_TEST_NAMED'] }));
-    // The named variable reaches the agent, but its value never reaches history.
-    expect(r).toMatchObject({ attempt: 1, exitCode: 0, summary: 'named=[redacted:FLOTILLA_TEST_NAMED]', events: 3 });
+      'echo "prompt=$FLOTILLA_PROMPT"; echo "secret=${FLOTILLA_TEST_SECRET:-unset}"; echo "named=$UT_AGENT_NAMED"; pwd > where.txt';
+    const r = await mock(acts.runAgent, agentInput(wt, script, { env: ['UT_AGENT_NAMED'] }));
+    // The named variable reaches the agent. Its value is redacted from the transcript as written,
+    // and from the result on its way to history by the worker's boundary (test/unit/redact.test.ts).
+    expect(r).toMatchObject({ attempt: 1, exitCode: 0, summary: 'named=visible', events: 3 });
     expect(readFileSync(path.join(wt, 'where.txt'), 'utf8').trim()).toBe(wt);
     const lines = readFileSync(r.transcript, 'utf8')
       .trim()
@@ -288,7 +289,7 @@ describe('runAgent (command runtime)', () => {
     expect(lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([
       'prompt=the prompt',
       'secret=unset',
-      'named=visible',
+      'named=[redacted:UT_AGENT_NAMED]',
     ]);
     expect(path.basename(r.transcript)).toMatch(/^attempt-\d+\.jsonl$/);
   });

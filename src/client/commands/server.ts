@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .option('--db <file>', 'SQLite database file', '')
     .action(async (opts: { db: string }) => {
       const config = loadConfig();
-      mkdirSync(config.home, { recursive: true });
+      mkdirSync(config.home, { recursive: true, mode: 0o700 });
       const cli = ensureTemporalCli(say);
       if (!cli)
         throw new CliError(
