@@ -1,17 +1,27 @@
 /**
  * Child processes in their own process group: started with execa (argv only, `detached: true`
- * makes the child a group leader via setsid), killed as a whole group, never left behind when the
- * worker exits normally. After a worker crash, PID files let the next attempt find and kill a
- * group the dead worker left (see `killStaleGroup`).
+ * makes the child a group leader via setsid), killed as a whole group together with the processes
+ * that left it (their `FLOTILLA_GROUP` tag, watchdog.ts), never left behind when the worker exits,
+ * even by SIGKILL (the worker's watchdog). PID files let the next attempt find and kill a group a
+ * worker left that had no watchdog (see `killStaleGroup`).
  */
 import execa from 'execa';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandLine } from '../mission/types';
 import { pidFileLine, readPidFile, sameGroup } from './pid-file';
+import {
+  GROUP_TAG_VAR,
+  killAllTagged,
+  killTagged,
+  newGroupTag,
+  taggedProcesses,
+  unwatchGroup,
+  watchGroup,
+} from './watchdog';
 
-const liveGroups = new Set<number>();
+/** The groups this process started and has not seen end, with their tags (watchdog.ts). */
+const liveGroups = new Map<number, string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -20,7 +30,8 @@ function installExitHook(): void {
   // 'exit' handlers must be synchronous; SIGKILL to a group is, and leaves no orphan behind a
   // worker that shuts down (a SIGKILLed worker runs no handler: the PID file covers that case).
   process.on('exit', () => {
-    for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
+    for (const pgid of liveGroups.keys()) killGroup(pgid, 'SIGKILL');
+    killAllTagged();
   });
 }
 
@@ -44,17 +55,25 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * SIGTERM to the group, then SIGKILL after `graceMs` (ms) if anything is still alive. Resolves
- * once the group is gone (or 5 s after SIGKILL, which the kernel does not let a process ignore).
+ * SIGTERM to the group and to the processes that left it but carry its tag (a `setsid` daemon,
+ * see watchdog.ts), then SIGKILL after `graceMs` (ms) if anything is still alive. Resolves once
+ * all of them are gone (or 5 s after SIGKILL, which the kernel does not let a process ignore).
  */
 export async function terminateGroup(pgid: number, graceMs = 2000): Promise<void> {
-  killGroup(pgid, 'SIGTERM');
+  const tag = liveGroups.get(pgid);
+  const signal = (s: NodeJS.Signals): void => {
+    killGroup(pgid, s);
+    if (tag) killTagged(tag, s);
+  };
+  const alive = (): boolean => groupAlive(pgid) || (tag !== undefined && taggedProcesses(tag).length > 0);
+  signal('SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (groupAlive(pgid) && Date.now() < deadline) await sleep(100);
-  if (groupAlive(pgid)) killGroup(pgid, 'SIGKILL');
+  while (alive() && Date.now() < deadline) await sleep(100);
+  if (alive()) signal('SIGKILL');
   const hard = Date.now() + 5000;
-  while (groupAlive(pgid) && Date.now() < hard) await sleep(50);
+  while (alive() && Date.now() < hard) await sleep(50);
   liveGroups.delete(pgid);
+  unwatchGroup(pgid);
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -78,7 +97,9 @@ export interface GroupProcess {
 
 /**
  * Starts `argv` as the leader of a new process group, stdout and stderr piped, stdin closed;
- * `watchdog`: with a watchdog that kills the group when this process dies (agents: see below).
+ * `watchdog`: the worker's watchdog kills the group when this process dies (watchdog.ts). Every
+ * group gets its own `FLOTILLA_GROUP` tag, which {@link terminateGroup} follows to the processes
+ * that left the group.
  * `env` is the whole environment the group gets, nothing of the worker's added: build it with
  * src/activities/environment.ts (`commandEnv`, `agentEnv`).
  * @throws Error with `code: 'ENOENT'` when the program does not exist (from spawn)
@@ -88,9 +109,10 @@ export function spawnGroup(
   opts: { cwd: string; env: NodeJS.ProcessEnv; watchdog?: boolean },
 ): GroupProcess {
   installExitHook();
+  const tag = newGroupTag();
   const child = execa(argv[0], argv.slice(1), {
     cwd: opts.cwd,
-    env: opts.env,
+    env: { ...opts.env, [GROUP_TAG_VAR]: tag },
     extendEnv: false,
     detached: true,
     stdin: 'ignore',
@@ -102,7 +124,7 @@ export function spawnGroup(
   });
   const pgid = child.pid ?? -1;
   if (pgid > 0) {
-    liveGroups.add(pgid);
+    liveGroups.set(pgid, tag);
     if (opts.watchdog) watchGroup(pgid);
   }
   void child.then(
@@ -110,40 +132,6 @@ export function spawnGroup(
     () => undefined,
   );
   return { child, pgid };
-}
-
-/**
- * The watchdog of one group: a tiny Node process that holds a pipe from the worker. When the
- * worker dies, even by SIGKILL (which runs no exit handler), the kernel closes the pipe and the
- * watchdog stops the group at once (SIGTERM, then SIGKILL after 2 s, as `terminateGroup` does): a dead worker's agents never outlive it, even when their
- * task moves to another host and no later attempt on this host would find their PID file. It
- * exits by itself once the group is gone (checked every second).
- */
-const WATCHDOG = [
-  'const pgid = Number(process.argv[1]);',
-  "const alive = () => { try { process.kill(-pgid, 0); return true; } catch (e) { return e.code !== 'ESRCH'; } };",
-  'const signal = (s) => { try { process.kill(-pgid, s); } catch {} };',
-  // SIGTERM first: an agent (Claude Code) stops the tool commands it runs in groups of their own.
-  "const kill = () => { signal('SIGTERM'); const end = Date.now() + 2000;",
-  "  const t = setInterval(() => { if (!alive()) process.exit(0); if (Date.now() > end) { signal('SIGKILL'); process.exit(0); } }, 100); };",
-  "process.stdin.on('end', kill); process.stdin.on('error', kill); process.stdin.resume();",
-  'setInterval(() => { if (!alive()) process.exit(0); }, 1000);',
-].join('\n');
-
-function watchGroup(pgid: number): void {
-  try {
-    const dog = spawn(process.execPath, ['-e', WATCHDOG, String(pgid)], {
-      detached: true,
-      stdio: ['pipe', 'ignore', 'ignore'],
-      env: {},
-    });
-    dog.on('error', () => undefined);
-    // Neither the watchdog nor its pipe keeps the worker's event loop alive.
-    dog.unref();
-    (dog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  } catch {
-    // No watchdog (no Node to spawn?): the PID file still lets the next attempt here kill the group.
-  }
 }
 
 /**

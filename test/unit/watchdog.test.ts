@@ -1,0 +1,64 @@
+/**
+ * Processes that leave their group (`setsid`, a double fork) still go when the group goes: by
+ * `terminateGroup`, and by the worker's watchdog when the worker is SIGKILLed. Real processes,
+ * found in /proc by a marker in their command line.
+ */
+import execa from 'execa';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { spawnGroup, terminateGroup } from '../../src/activities/process';
+import { tempDir } from '../helpers/git';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** PIDs whose command line holds `marker`. */
+function withMarker(marker: string): number[] {
+  const found: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(marker)) found.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+async function until(pred: () => boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (pred()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return pred();
+}
+
+/** A command whose group leader starts a daemon in a session of its own, then idles. */
+const escaping = (marker: string): string[] => [
+  'sh',
+  '-c',
+  `setsid sh -c 'sleep 600; echo ${marker}' </dev/null >/dev/null 2>&1 & sleep 600; echo ${marker}-leader`,
+];
+
+test('terminateGroup also stops what left the group with setsid', async () => {
+  const marker = `escaped-${process.pid}-${Date.now()}`;
+  const { pgid } = spawnGroup(escaping(marker), { cwd: tempDir(), env: { PATH: process.env.PATH } });
+  expect(await until(() => withMarker(marker).length >= 2)).toBe(true);
+  await terminateGroup(pgid, 500);
+  expect(withMarker(marker)).toEqual([]);
+});
+
+test("a SIGKILLed worker's watchdog stops its groups and what left them", async () => {
+  const marker = `orphan-${process.pid}-${Date.now()}`;
+  // A "worker": the built process module, one watched group, then it idles until killed.
+  const program = `
+    const { spawnGroup } = require(${JSON.stringify(path.join(ROOT, 'lib/activities/process.js'))});
+    spawnGroup(${JSON.stringify(escaping(marker))}, { cwd: ${JSON.stringify(tempDir())}, env: { PATH: process.env.PATH }, watchdog: true });
+    setInterval(() => {}, 1000);`;
+  const worker = execa(process.execPath, ['-e', program], { reject: false });
+  expect(await until(() => withMarker(marker).length >= 2)).toBe(true);
+  worker.kill('SIGKILL');
+  await worker;
+  expect(await until(() => withMarker(marker).length === 0, 8_000)).toBe(true);
+});
