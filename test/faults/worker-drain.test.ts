@@ -18,6 +18,7 @@ import {
   expectOneMergePerTask,
   faultAgentArgv,
   fileAt,
+  flotillaEnv,
   Harness,
   liveGroupMembers,
   processesIn,
@@ -45,12 +46,7 @@ afterAll(async () => {
 
 test('SIGTERM drains a worker: agents checkpoint and stop, it exits 0, the next worker of the host resumes every task', async () => {
   const queue = 'faults-drain';
-  const workerEnv = {
-    TEMPORAL_ADDRESS: address,
-    FLOTILLA_HOME: home,
-    FLOTILLA_TASK_QUEUE: queue,
-    FLOTILLA_HOST_ID: 'drain-host',
-  };
+  const workerEnv = flotillaEnv({ address, home, queue, host: 'drain-host' });
   const first = await h.worker('drain-worker-1', workerEnv);
   const repo = makeRepo();
   const missionId = 'fault-drain';
