@@ -17,11 +17,11 @@
  */
 import type { Client } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { names } from '../../src/mission/types';
 import { progressQuery } from '../../src/workflows/messages';
-import { liveGroupMembers, Proc, sleep, until } from '../faults/harness';
+import { agentStarts, liveGroupMembers, Proc, sleep, until } from '../faults/harness';
 import { git } from '../helpers/git';
 import { processesOf } from '../helpers/procs';
 import { between, Meeting, Rng, SoakPlan } from './mission';
@@ -182,10 +182,9 @@ export interface DriverContext {
   log(line: string): void;
 }
 
-/** The pids of a task's agent starts, oldest first. */
-export function agentStarts(meet: Meeting, taskId: string): number[] {
-  const file = path.join(meet.starts, taskId);
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [];
+/** A task's agent starts, oldest first (see {@link Meeting.starts}). */
+export function taskStarts(meet: Meeting, taskId: string): { pid: number; earlierAlive: number }[] {
+  return agentStarts(path.join(meet.starts, taskId));
 }
 
 /** The task's worktree, from `git worktree list` (undefined when git lists none). */
@@ -199,7 +198,7 @@ export function taskWorktree(repo: string, taskId: string): string | undefined {
 
 /** The target's agent runs and waits for its go file, in a worktree git lists. */
 function targetWaiting(ctx: DriverContext, taskId: string): boolean {
-  const pid = agentStarts(ctx.meet, taskId).at(-1);
+  const pid = taskStarts(ctx.meet, taskId).at(-1)?.pid;
   const wt = taskWorktree(ctx.repo, taskId);
   return (
     pid !== undefined &&
@@ -240,8 +239,8 @@ async function restartServer(ctx: DriverContext): Promise<Injected> {
 
 async function deleteWorktree(ctx: DriverContext, target: string): Promise<Injected> {
   const wt = taskWorktree(ctx.repo, target)!;
-  const starts = agentStarts(ctx.meet, target);
-  const pid = starts.at(-1)!;
+  const starts = taskStarts(ctx.meet, target);
+  const pid = starts.at(-1)!.pid;
   const t0 = Date.now();
   rmSync(wt, { recursive: true, force: true });
   const since = (): number => Date.now() - t0;
@@ -252,7 +251,7 @@ async function deleteWorktree(ctx: DriverContext, target: string): Promise<Injec
     .until(`${target}'s worktree to be rebuilt`, () => existsSync(path.join(wt, 'shared.txt')), 120_000)
     .then(since);
   const nextAttemptMs = await ctx.deadline
-    .until(`${target}'s next attempt`, () => agentStarts(ctx.meet, target).length > starts.length, 120_000)
+    .until(`${target}'s next attempt`, () => taskStarts(ctx.meet, target).length > starts.length, 120_000)
     .then(since);
   writeFileSync(path.join(ctx.meet.gos, target), 'go\n');
   return { details: { worktree: wt, agentKilledMs, rebuiltMs, nextAttemptMs } };

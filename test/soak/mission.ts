@@ -101,7 +101,10 @@ export function expectedContent(tasks: SoakTask[], id: string, memo = new Map<st
 const AGENT = `
 const fs = require('fs'), path = require('path'), crypto = require('crypto');
 const c = JSON.parse(process.argv[1]);
-fs.appendFileSync(path.join(c.starts, c.id), process.pid + '\\n');
+const startsFile = path.join(c.starts, c.id);
+const alive = (pid) => { try { return fs.readFileSync('/proc/' + pid + '/stat', 'utf8').split(') ')[1][0] !== 'Z'; } catch { return false; } };
+const earlier = fs.existsSync(startsFile) ? fs.readFileSync(startsFile, 'utf8').split('\\n').filter(Boolean).map((l) => Number(l.split(' ')[0])) : [];
+fs.appendFileSync(startsFile, process.pid + ' ' + earlier.filter(alive).length + '\\n');
 const depContents = c.deps.map((d) => {
   const f = path.join('out', d + '.txt');
   if (!fs.existsSync(f)) { console.error(c.id + ': dependency ' + d + ' is not in this worktree'); process.exit(3); }
@@ -191,7 +194,10 @@ export function makeUserRepo(dir: string): string {
 
 /** Where the driver and the agents meet: start records and go files. */
 export interface Meeting {
-  /** `<starts>/<task>`: one line per agent start, its pid. */
+  /**
+   * `<starts>/<task>`: one line per agent start, its pid and how many earlier starts were still
+   * alive then (the format of `faultAgentArgv`, read by the harness's `agentStarts`).
+   */
   starts: string;
   /** `<gos>/<task>`: the go file a target task waits for. */
   gos: string;

@@ -23,7 +23,6 @@ import { git } from '../helpers/git';
 import { processesOf } from '../helpers/procs';
 import { leftovers, leftProcesses, missionViolations, userChanges, userSnapshot } from './checks';
 import {
-  agentStarts,
   Deadline,
   drive,
   DriverContext,
@@ -31,6 +30,7 @@ import {
   mergeCount,
   ProgressProbe,
   schedule,
+  taskStarts,
 } from './driver';
 import { makeUserRepo, Meeting, planTasks, seededRng, writeMissionFile } from './mission';
 
@@ -75,11 +75,14 @@ test(`soak (seed ${seed}): a 40-task mission survives worker kills, a server res
   // Workers start in the scratch folder: they and their agents' watchdogs are found there.
   const startWorker = (name: string): Promise<Proc> => h.worker(name, env, { cwd: scratch });
   const flotilla = (args: string[]): Promise<CliResult> =>
-    runCli(args, { env, cwd: repo, timeoutMs: Math.max(10_000, Math.min(240_000, deadline.left())) });
+    runCli(args, { env, cwd: repo, timeoutMs: Math.max(20_000, Math.min(240_000, deadline.left())) });
 
   const summary: Record<string, unknown> = { seed, missionId, startedAt: new Date(t0).toISOString(), budgetMs };
   const violations: string[] = [];
   let driven: DriverResult | undefined;
+  let driving: Promise<DriverResult> | undefined;
+  /** Set when the soak gives up: the driver stops injecting. */
+  let stopped = false;
   let server: Proc | undefined;
   try {
     server = await startServer('server-1');
@@ -102,10 +105,10 @@ test(`soak (seed ${seed}): a 40-task mission survives worker kills, a server res
       startWorker,
       server,
       startServer,
-      ended: () => run.exited(),
+      ended: () => stopped || run.exited(),
       log,
     };
-    const driving = drive(ctx, faults);
+    driving = drive(ctx, faults);
     const { code } = await deadline
       .until('the mission to end (`flotilla run` to exit)', () => run.exited(), Infinity, 500)
       .then(() => run.exit);
@@ -124,6 +127,11 @@ test(`soak (seed ${seed}): a 40-task mission survives worker kills, a server res
     const p = status.code === 0 ? (JSON.parse(status.stdout) as MissionProgress) : undefined;
     if (!p) violations.push(`flotilla status exited ${status.code}: ${status.stderr}`);
     violations.push(...missionViolations(repo, missionId, plan, p, driven.filled));
+    // No attempt ran beside an earlier one of its task: the agents a kill or a deleted worktree orphaned died first.
+    for (const t of plan.tasks)
+      for (const [i, s] of taskStarts(meet, t.id).entries())
+        if (s.earlierAlive)
+          violations.push(`${t.id}'s agent start ${i + 1} found ${s.earlierAlive} earlier one(s) alive`);
     summary.counts = counts(
       p,
       meet,
@@ -151,7 +159,11 @@ test(`soak (seed ${seed}): a 40-task mission survives worker kills, a server res
     violations.push(...leftProcesses(ours(), 'after land and clean'));
   } catch (err) {
     violations.push(`the soak stopped: ${err instanceof Error ? err.message : String(err)}`);
+    stopped = true;
+    violations.push(...(await unfinished(flotilla, missionId)));
   } finally {
+    stopped = true;
+    driven ??= await driving?.catch(() => undefined);
     summary.faults = driven?.records ?? [];
     summary.notInjected = driven?.notInjected ?? [];
     summary.violations = violations;
@@ -165,6 +177,19 @@ test(`soak (seed ${seed}): a 40-task mission survives worker kills, a server res
   expect(violations).toEqual([]);
 });
 
+/** What a mission that did not end waits on: its tasks not merged, with their last errors. */
+async function unfinished(flotilla: (args: string[]) => Promise<CliResult>, missionId: string): Promise<string[]> {
+  const status = await flotilla(['status', missionId, '--json']);
+  if (status.code !== 0) return [`flotilla status exited ${status.code}: ${status.stderr}`];
+  const p = JSON.parse(status.stdout) as MissionProgress;
+  return [
+    `mission ${p.phase}: ${p.reason ?? ''}`,
+    ...p.tasks
+      .filter((t) => t.status !== 'merged')
+      .map((t) => `  ${t.id} ${t.status}, attempt ${t.attempts}: ${(t.error ?? '').slice(0, 300)}`),
+  ];
+}
+
 /** The run in figures: tasks, merges, agent starts, attempts, verify runs, batches, conflicts. */
 function counts(
   p: MissionProgress | undefined,
@@ -173,7 +198,7 @@ function counts(
   repo: string,
   missionId: string,
 ): Record<string, unknown> {
-  const starts = taskIds.map((id) => agentStarts(meet, id).length);
+  const starts = taskIds.map((id) => taskStarts(meet, id).length);
   const merges = mergeCount(repo, p?.integrationSha ?? names.integrationBranch(missionId));
   return {
     tasks: taskIds.length,
