@@ -141,10 +141,11 @@ test(`soak (seed ${seed}): a 40-task mission survives worker kills, a server res
     );
 
     // No agent, setup, verify, watchdog or worker process outlives the run (the server is ours).
-    await ctx.worker.stop();
     const serverPids = new Set(liveGroupMembers(server.pid));
     const ours = (): ReturnType<typeof processesOf> =>
       processesOf([root], { cmdline: true }).filter((x) => !serverPids.has(x.pid));
+    if (!ours().some((x) => x.pid === ctx.worker.pid)) violations.push('the process scan does not see the live worker');
+    await ctx.worker.stop();
     violations.push(...leftProcesses(ours(), 'after the worker stopped'));
 
     const land = await flotilla(['land', missionId]);
