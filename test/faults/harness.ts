@@ -151,6 +151,39 @@ export async function startFaultServer(): Promise<{ env: TestWorkflowEnvironment
   return { env: await startDevServer(port), address: `127.0.0.1:${port}` };
 }
 
+/**
+ * The frame most fault test files share: a {@link Harness}, a `FLOTILLA_HOME` whose worktrees no
+ * process may outlive, and a dev server (see {@link startFaultServer}) started before the file's
+ * tests and stopped after them, with every process the harness started. Call it at the top level
+ * of a test file (it registers `beforeAll` and `afterAll`).
+ */
+export function faultSuite(name: string): {
+  h: Harness;
+  home: string;
+  /** The dev server's client environment and `host:port`, once `beforeAll` ran. */
+  server(): { env: TestWorkflowEnvironment; address: string };
+} {
+  const h = new Harness();
+  const home = tempDir(`flotilla-faults-${name}-home-`);
+  let server: { env: TestWorkflowEnvironment; address: string } | undefined;
+  beforeAll(async () => {
+    server = await startFaultServer();
+    h.watch(path.join(home, 'worktrees'));
+  }, 180_000);
+  afterAll(async () => {
+    await h.cleanup();
+    await server?.env.teardown();
+  });
+  return {
+    h,
+    home,
+    server: () => {
+      if (!server) throw new Error('the dev server is not up: use server() inside a test');
+      return server;
+    },
+  };
+}
+
 export class Harness {
   /** Scratch space of this test file (logs, markers). */
   readonly dir = tempDir('flotilla-faults-');

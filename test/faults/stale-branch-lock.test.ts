@@ -7,38 +7,16 @@
  * is older than STALE_GIT_LOCK_MS (queue.ts); creating a task branch must too.
  * The test leaves the lock file as the killed git would (its mtime in the past), without a kill.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { STALE_GIT_LOCK_MS } from '../../src/activities/merge';
 import { names } from '../../src/mission/types';
-import { git, makeRepo, tempDir } from '../helpers/git';
+import { git, makeRepo } from '../helpers/git';
 import { bashAgent, mission, task } from '../helpers/missions';
 import { missionResult } from '../helpers/outcome';
-import {
-  expectOneMergePerTask,
-  fileAt,
-  flotillaEnv,
-  Harness,
-  startFaultServer,
-  startMissionOn,
-  until,
-} from './harness';
+import { expectOneMergePerTask, faultSuite, fileAt, flotillaEnv, startMissionOn, until } from './harness';
 
-const h = new Harness();
-const home = tempDir('flotilla-faults-branchlock-home-');
-let env: TestWorkflowEnvironment | undefined;
-let address = '';
-
-beforeAll(async () => {
-  ({ env, address } = await startFaultServer());
-  h.watch(path.join(home, 'worktrees'));
-}, 180_000);
-
-afterAll(async () => {
-  await h.cleanup();
-  await env?.teardown();
-});
+const { h, home, server } = faultSuite('branchlock');
 
 test('a task branch lock left by a killed `git branch` is removed once stale; the task runs and merges', async () => {
   const repo = makeRepo();
@@ -51,8 +29,8 @@ test('a task branch lock left by a killed `git branch` is removed once stale; th
   utimesSync(lock, past, past);
 
   const queue = 'faults-branchlock';
-  await h.worker('branchlock-worker', flotillaEnv({ address, home, queue, host: 'faults-host' }));
-  const handle = await startMissionOn(env!.client, queue, spec);
+  await h.worker('branchlock-worker', flotillaEnv({ address: server().address, home, queue, host: 'faults-host' }));
+  const handle = await startMissionOn(server().env.client, queue, spec);
   // prepareWorktree's retries back off up to a minute each: without the fix the task is still
   // failing to create its branch long after this.
   await until('the task branch despite the stale lock', () => fileAt(repo, branch, 'done.txt'), 90_000);

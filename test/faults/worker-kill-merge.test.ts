@@ -8,45 +8,31 @@
  *    worktree is rebuilt, the resolver runs again, and its resolution is merged once.
  * Drivers live in the repository's config and info/attributes: merge-tree uses them too.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
-import { git, makeRepo, tempDir } from '../helpers/git';
+import { git, makeRepo } from '../helpers/git';
 import { bashAgent, mission, task } from '../helpers/missions';
 import {
   expectOneMergePerTask,
+  faultSuite,
   fileAt,
   flotillaEnv,
-  Harness,
   mergeSubjects,
   processesIn,
   reportFault,
-  startFaultServer,
   startMissionOn,
   unionResolverLines,
   until,
 } from './harness';
 import { missionResult } from '../helpers/outcome';
 
-const h = new Harness();
-const home = tempDir('flotilla-faults-merge-home-');
-let env: TestWorkflowEnvironment | undefined;
-let address = '';
-
-beforeAll(async () => {
-  ({ env, address } = await startFaultServer());
-  h.watch(path.join(home, 'worktrees'));
-}, 180_000);
-
-afterAll(async () => {
-  await h.cleanup();
-  await env?.teardown();
-});
+const { h, home, server } = faultSuite('merge');
 
 /** Each case has its own task queue, so only its own workers take its activities. */
-const workerEnv = (queue: string): NodeJS.ProcessEnv => flotillaEnv({ address, home, queue, host: 'faults-host' });
+const workerEnv = (queue: string): NodeJS.ProcessEnv =>
+  flotillaEnv({ address: server().address, home, queue, host: 'faults-host' });
 
 /** A command (test code) that sets line `n` (from 0) of shared.txt to `text`. */
 const edit = (n: number, text: string): string =>
@@ -72,7 +58,7 @@ async function crashDuringMerge(
 ) {
   const queue = `faults-merge-${name}`;
   const first = await h.worker(`${name}-worker-1`, workerEnv(queue));
-  const handle = await startMissionOn(env!.client, queue, spec);
+  const handle = await startMissionOn(server().env.client, queue, spec);
   await until(`the merge of ${killedTask} to reach the ${name} point`, () => existsSync(marker), 120_000);
   const killedAt = Date.now();
   first.crash();

@@ -8,39 +8,24 @@
  * The checkout is stalled by a smudge filter (in the repository's config and info/attributes) on
  * one file, and only in the task's worktree.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { names } from '../../src/mission/types';
-import { git, makeRepo, tempDir } from '../helpers/git';
+import { git, makeRepo } from '../helpers/git';
 import { bashAgent, mission, task } from '../helpers/missions';
 import { missionResult } from '../helpers/outcome';
 import {
   expectOneMergePerTask,
+  faultSuite,
   fileAt,
   flotillaEnv,
-  Harness,
   processesIn,
   reportFault,
-  startFaultServer,
   startMissionOn,
   until,
 } from './harness';
 
-const h = new Harness();
-const home = tempDir('flotilla-faults-wtadd-home-');
-let env: TestWorkflowEnvironment | undefined;
-let address = '';
-
-beforeAll(async () => {
-  ({ env, address } = await startFaultServer());
-  h.watch(path.join(home, 'worktrees'));
-}, 180_000);
-
-afterAll(async () => {
-  await h.cleanup();
-  await env?.teardown();
-});
+const { h, home, server } = faultSuite('wtadd');
 
 test('killed during `git worktree add` of a task: the retry completes the checkout, and nothing of the base is deleted', async () => {
   const files = { 'README.md': '# test\n', 'a.txt': 'a\n', 'm.txt': 'stalled here\n', 'z.txt': 'z\n' };
@@ -57,12 +42,12 @@ test('killed during `git worktree add` of a task: the retry completes the checko
   writeFileSync(path.join(repo, '.git', 'info', 'attributes'), 'm.txt filter=slow\n');
 
   const queue = 'faults-wtadd';
-  const workerEnv = flotillaEnv({ address, home, queue, host: 'faults-host' });
+  const workerEnv = flotillaEnv({ address: server().address, home, queue, host: 'faults-host' });
   const first = await h.worker('wtadd-worker-1', workerEnv);
   const spec = mission('fault-wtadd', repo, [
     task('t', '', { agent: bashAgent('ls > seen.txt; echo done > done.txt', { retries: 2 }) }),
   ]);
-  const handle = await startMissionOn(env!.client, queue, spec);
+  const handle = await startMissionOn(server().env.client, queue, spec);
   await until('the checkout of the task worktree to stall', () => existsSync(marker), 120_000);
   const worktree = /^worktree (.*\/tasks\/t)$/m.exec(git(repo, 'worktree', 'list', '--porcelain'))![1];
   const killedAt = Date.now();

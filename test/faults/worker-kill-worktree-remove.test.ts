@@ -9,41 +9,26 @@
  * finish after a crash.
  * The kill comes at the first file deletion in the worktree (inotify, through fs.watch).
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, FSWatcher, readdirSync, watch } from 'node:fs';
 import path from 'node:path';
 import { names } from '../../src/mission/types';
-import { git, makeRepo, tempDir } from '../helpers/git';
+import { git, makeRepo } from '../helpers/git';
 import { mission, task } from '../helpers/missions';
 import { missionResult } from '../helpers/outcome';
 import {
   expectOneMergePerTask,
+  faultSuite,
   fileAt,
   flotillaEnv,
-  Harness,
   processesIn,
   reportFault,
-  startFaultServer,
   startMissionOn,
   until,
 } from './harness';
 
-const h = new Harness();
-const home = tempDir('flotilla-faults-wtrm-home-');
-let env: TestWorkflowEnvironment | undefined;
-let address = '';
+const { h, home, server } = faultSuite('wtrm');
 let watcher: FSWatcher | undefined;
-
-beforeAll(async () => {
-  ({ env, address } = await startFaultServer());
-  h.watch(path.join(home, 'worktrees'));
-}, 180_000);
-
-afterAll(async () => {
-  watcher?.close();
-  await h.cleanup();
-  await env?.teardown();
-});
+afterAll(() => watcher?.close());
 
 test('killed during `git worktree remove` of a merged task: the next worker finishes the removal', async () => {
   const repo = makeRepo();
@@ -62,10 +47,10 @@ fs.writeFileSync(${JSON.stringify(done)}, 'done');`;
     retries: 2,
   };
   const queue = 'faults-wtrm';
-  const workerEnv = flotillaEnv({ address, home, queue, host: 'faults-host' });
+  const workerEnv = flotillaEnv({ address: server().address, home, queue, host: 'faults-host' });
   const first = await h.worker('wtrm-worker-1', workerEnv);
   const spec = mission('fault-wtrm', repo, [task('many', '', { agent })]);
-  const handle = await startMissionOn(env!.client, queue, spec);
+  const handle = await startMissionOn(server().env.client, queue, spec);
 
   await until('the agent to write its files', () => existsSync(done), 120_000);
   const worktree = /^worktree (.*\/tasks\/many)$/m.exec(git(repo, 'worktree', 'list', '--porcelain'))![1];
