@@ -8,7 +8,13 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   // The crash matrix is long (heartbeat timeouts, server restarts): `npm run test:faults` runs it.
   // The PostgreSQL-backed service builds Temporal from source: `npm run test:cluster` runs it.
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/faults/', '<rootDir>/test/cluster/'],
+  // The chaos soak runs for minutes: `npm run test:soak` runs it.
+  testPathIgnorePatterns: [
+    '/node_modules/',
+    '<rootDir>/test/faults/',
+    '<rootDir>/test/cluster/',
+    '<rootDir>/test/soak/',
+  ],
   // Integration tests start a real Temporal dev server and real processes.
   testTimeout: 120_000,
   slowTestThreshold: 30,

@@ -20,6 +20,7 @@ import {
   expectOneMergePerTask,
   faultAgentArgv,
   fileAt,
+  flotillaEnv,
   Harness,
   liveGroupMembers,
   processesIn,
@@ -34,12 +35,7 @@ const queue = 'faults-cli';
 const TASKS = ['one', 'two'];
 let address = '';
 
-const cliEnv = (): NodeJS.ProcessEnv => ({
-  ...process.env,
-  TEMPORAL_ADDRESS: address,
-  FLOTILLA_HOME: home,
-  FLOTILLA_TASK_QUEUE: queue,
-});
+const cliEnv = (): NodeJS.ProcessEnv => ({ ...process.env, ...flotillaEnv({ address, home, queue }) });
 
 /** Runs `./flotilla ARGS` to its end. */
 function flotilla(args: string[], timeoutMs = 240_000): Promise<CliResult> {

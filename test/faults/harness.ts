@@ -10,7 +10,7 @@
 import { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { startDevArgs, temporalReachable, ensureTemporalCli } from '../../src/client/server';
@@ -20,14 +20,23 @@ import type { MissionInput } from '../../src/workflows/mission';
 import { cliArgv } from '../helpers/cli';
 import { git, tempDir } from '../helpers/git';
 import { freePort } from '../helpers/net';
+import { ProcInfo, processesOf } from '../helpers/procs';
 import { startDevServer } from '../helpers/temporal';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `pred` every 200 ms until it returns a truthy value; throws naming `what` after `timeoutMs`. */
-export async function until<T>(what: string, pred: () => T | Promise<T>, timeoutMs = 60_000): Promise<NonNullable<T>> {
+/**
+ * Polls `pred` every `intervalMs` until it returns a truthy value; throws naming `what` (and the
+ * last error `pred` threw) after `timeoutMs`.
+ */
+export async function until<T>(
+  what: string,
+  pred: () => T | Promise<T>,
+  timeoutMs = 60_000,
+  intervalMs = 200,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -41,7 +50,7 @@ export async function until<T>(what: string, pred: () => T | Promise<T>, timeout
       throw new Error(
         `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
       );
-    await sleep(200);
+    await sleep(intervalMs);
   }
 }
 
@@ -78,20 +87,8 @@ export function liveGroupMembers(pgid: number): number[] {
 }
 
 /** Processes (not zombies) whose working directory is `dir` or inside it, with their command lines. */
-export function processesIn(dir: string): { pid: number; cwd: string; cmd: string }[] {
-  const out: { pid: number; cwd: string; cmd: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd !== dir && !cwd.startsWith(dir + path.sep)) continue;
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      out.push({ pid: Number(entry), cwd, cmd });
-    } catch {
-      // Exited, or a zombie (no cwd).
-    }
-  }
-  return out;
+export function processesIn(dir: string): ProcInfo[] {
+  return processesOf([dir]);
 }
 
 /** Processes whose command line contains `needle`. */
@@ -155,6 +152,39 @@ export async function startFaultServer(): Promise<{ env: TestWorkflowEnvironment
   return { env: await startDevServer(port), address: `127.0.0.1:${port}` };
 }
 
+/**
+ * The frame most fault test files share: a {@link Harness}, a `FLOTILLA_HOME` whose worktrees no
+ * process may outlive, and a dev server (see {@link startFaultServer}) started before the file's
+ * tests and stopped after them, with every process the harness started. Call it at the top level
+ * of a test file (it registers `beforeAll` and `afterAll`).
+ */
+export function faultSuite(name: string): {
+  h: Harness;
+  home: string;
+  /** The dev server's client environment and `host:port`, once `beforeAll` ran. */
+  server(): { env: TestWorkflowEnvironment; address: string };
+} {
+  const h = new Harness();
+  const home = tempDir(`flotilla-faults-${name}-home-`);
+  let server: { env: TestWorkflowEnvironment; address: string } | undefined;
+  beforeAll(async () => {
+    server = await startFaultServer();
+    h.watch(path.join(home, 'worktrees'));
+  }, 180_000);
+  afterAll(async () => {
+    await h.cleanup();
+    await server?.env.teardown();
+  });
+  return {
+    h,
+    home,
+    server: () => {
+      if (!server) throw new Error('the dev server is not up: use server() inside a test');
+      return server;
+    },
+  };
+}
+
 export class Harness {
   /** Scratch space of this test file (logs, markers). */
   readonly dir = tempDir('flotilla-faults-');
@@ -203,9 +233,12 @@ export class Harness {
     return proc;
   }
 
-  /** A Flotilla worker (`flotilla worker`) as its own process; resolves once it polls. */
-  async worker(name: string, env: NodeJS.ProcessEnv): Promise<Proc> {
-    const w = this.spawn(name, cliArgv(['worker']), { env: { ...process.env, ...env } });
+  /**
+   * A Flotilla worker (`flotilla worker`) as its own process, started in `cwd` (default the
+   * repository root; the watchdogs of its agents inherit it); resolves once it polls.
+   */
+  async worker(name: string, env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}): Promise<Proc> {
+    const w = this.spawn(name, cliArgv(['worker']), { env: { ...process.env, ...env }, cwd: opts.cwd });
     const exited = w.exit.then((e) => {
       throw new Error(`${name} exited (code ${e.code}, signal ${e.signal}):\n${w.output()}`);
     });
@@ -268,6 +301,28 @@ export class Harness {
       }
     }
   }
+}
+
+/** Where a fault test's CLIs and workers find Temporal and keep their state. */
+export interface FlotillaTarget {
+  /** The Temporal service, `host:port`. */
+  address: string;
+  /** `FLOTILLA_HOME`. */
+  home: string;
+  /** `FLOTILLA_TASK_QUEUE`: each case its own, so only its own workers take its work. */
+  queue: string;
+  /** `FLOTILLA_HOST_ID`: a restarted worker with the same id takes over the same host queue. */
+  host?: string;
+}
+
+/** The environment variables (added to this process's) that point a CLI or worker at `t`. */
+export function flotillaEnv(t: FlotillaTarget): NodeJS.ProcessEnv {
+  return {
+    TEMPORAL_ADDRESS: t.address,
+    FLOTILLA_HOME: t.home,
+    FLOTILLA_TASK_QUEUE: t.queue,
+    ...(t.host ? { FLOTILLA_HOST_ID: t.host } : {}),
+  };
 }
 
 /** A Temporal client for `address` (the caller closes `connection`). */
@@ -348,6 +403,17 @@ export function fileAt(repo: string, ref: string, file: string): string | undefi
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Shell lines of a `command` resolver agent that resolves a conflict in `file` by keeping both
+ * sides' lines (`git merge-file --union` of the index's three stages: base, ours, theirs).
+ */
+export function unionResolverLines(file: string): string[] {
+  return [
+    `git show :1:${file} > /tmp/base.$$; git show :2:${file} > /tmp/ours.$$; git show :3:${file} > /tmp/theirs.$$`,
+    `git merge-file --union -p /tmp/ours.$$ /tmp/base.$$ /tmp/theirs.$$ > ${file}; rm -f /tmp/*.$$`,
+  ];
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   expectOneMergePerTask,
   faultAgentArgv,
   fileAt,
+  flotillaEnv,
   Harness,
   liveGroupMembers,
   processesIn,
@@ -52,7 +53,7 @@ beforeAll(async () => {
   ({ connection, client } = await clientFor(address));
   h.onCleanup(() => connection?.close());
   h.watch(path.join(home, 'worktrees'));
-  await h.worker('worker', { TEMPORAL_ADDRESS: address, FLOTILLA_HOME: home, FLOTILLA_TASK_QUEUE: queue });
+  await h.worker('worker', flotillaEnv({ address, home, queue }));
 }, 120_000);
 
 afterAll(() => h.cleanup());

@@ -6,10 +6,9 @@
  * retries left (Temporal retries the attempt), the other none (the task workflow starts a new
  * activity: `worker-shutdown-not-a-failure`).
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import path from 'node:path';
 import { names } from '../../src/mission/types';
-import { git, makeRepo, tempDir } from '../helpers/git';
+import { git, makeRepo } from '../helpers/git';
 import { bashAgent, mission, task } from '../helpers/missions';
 import { missionResult } from '../helpers/outcome';
 import {
@@ -17,40 +16,22 @@ import {
   agentStarts,
   expectOneMergePerTask,
   faultAgentArgv,
+  faultSuite,
   fileAt,
-  Harness,
+  flotillaEnv,
   liveGroupMembers,
   processesIn,
   readPgid,
   reportFault,
-  startFaultServer,
   startMissionOn,
   until,
 } from './harness';
 
-const h = new Harness();
-const home = tempDir('flotilla-faults-drain-home-');
-let env: TestWorkflowEnvironment | undefined;
-let address = '';
-
-beforeAll(async () => {
-  ({ env, address } = await startFaultServer());
-  h.watch(path.join(home, 'worktrees'));
-}, 180_000);
-
-afterAll(async () => {
-  await h.cleanup();
-  await env?.teardown();
-});
+const { h, home, server } = faultSuite('drain');
 
 test('SIGTERM drains a worker: agents checkpoint and stop, it exits 0, the next worker of the host resumes every task', async () => {
   const queue = 'faults-drain';
-  const workerEnv = {
-    TEMPORAL_ADDRESS: address,
-    FLOTILLA_HOME: home,
-    FLOTILLA_TASK_QUEUE: queue,
-    FLOTILLA_HOST_ID: 'drain-host',
-  };
+  const workerEnv = flotillaEnv({ address: server().address, home, queue, host: 'drain-host' });
   const first = await h.worker('drain-worker-1', workerEnv);
   const repo = makeRepo();
   const missionId = 'fault-drain';
@@ -65,7 +46,7 @@ test('SIGTERM drains a worker: agents checkpoint and stop, it exits 0, the next 
     },
   });
   const spec = mission(missionId, repo, [task('a', '', agent('a', 0)), task('b', '', agent('b', 2))]);
-  const handle = await startMissionOn(env!.client, queue, spec);
+  const handle = await startMissionOn(server().env.client, queue, spec);
 
   // Both agents run and have written their first part.
   const worktrees = path.join(home, 'worktrees', missionId);
@@ -94,7 +75,7 @@ test('SIGTERM drains a worker: agents checkpoint and stop, it exits 0, the next 
   for (const id of ['a', 'b'])
     expect(git(repo, 'show', `${names.checkpointRef(missionId, id)}:part1.txt`)).toBe('written before the fault');
   // Not failed: the tasks wait for a worker of their host.
-  const during = await env!.client.workflow.getHandle(names.taskWorkflowId(missionId, 'a')).describe();
+  const during = await server().env.client.workflow.getHandle(names.taskWorkflowId(missionId, 'a')).describe();
   expect(during.status.name).toBe('RUNNING');
 
   const restartAt = Date.now();

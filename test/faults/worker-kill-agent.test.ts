@@ -18,6 +18,7 @@ import {
   agentPidFile,
   expectOneMergePerTask,
   fileAt,
+  flotillaEnv,
   Harness,
   liveGroupMembers,
   processesIn,
@@ -86,13 +87,7 @@ function claudeAgent(): AgentSpec {
  */
 async function crashDuringToolCall(taskId: string, ready: (sessionId: string) => Promise<boolean>) {
   const queue = `faults-agent-${taskId}`;
-  const workerEnv = {
-    ...stubEnv,
-    TEMPORAL_ADDRESS: address,
-    FLOTILLA_HOME: home,
-    FLOTILLA_TASK_QUEUE: queue,
-    FLOTILLA_HOST_ID: 'faults-host',
-  };
+  const workerEnv = { ...stubEnv, ...flotillaEnv({ address, home, queue, host: 'faults-host' }) };
   const first = await h.worker(`${taskId}-worker-1`, workerEnv);
   const repo = makeRepo();
   const missionId = `fault-agent-${taskId}`;

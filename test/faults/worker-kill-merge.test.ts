@@ -8,48 +8,35 @@
  *    worktree is rebuilt, the resolver runs again, and its resolution is merged once.
  * Drivers live in the repository's config and info/attributes: merge-tree uses them too.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
-import { git, makeRepo, tempDir } from '../helpers/git';
+import { git, makeRepo } from '../helpers/git';
 import { bashAgent, mission, task } from '../helpers/missions';
 import {
   expectOneMergePerTask,
+  faultSuite,
   fileAt,
-  Harness,
+  flotillaEnv,
   mergeSubjects,
   processesIn,
   reportFault,
-  startFaultServer,
   startMissionOn,
+  unionResolverLines,
   until,
 } from './harness';
 import { missionResult } from '../helpers/outcome';
 
-const h = new Harness();
-const home = tempDir('flotilla-faults-merge-home-');
-let env: TestWorkflowEnvironment | undefined;
-let address = '';
-
-beforeAll(async () => {
-  ({ env, address } = await startFaultServer());
-  h.watch(path.join(home, 'worktrees'));
-}, 180_000);
-
-afterAll(async () => {
-  await h.cleanup();
-  await env?.teardown();
-});
+const { h, home, server } = faultSuite('merge');
 
 /** Each case has its own task queue, so only its own workers take its activities. */
-const workerEnv = (queue: string): NodeJS.ProcessEnv => ({
-  TEMPORAL_ADDRESS: address,
-  FLOTILLA_HOME: home,
-  FLOTILLA_TASK_QUEUE: queue,
-  FLOTILLA_HOST_ID: 'faults-host',
-});
+const workerEnv = (queue: string): NodeJS.ProcessEnv =>
+  flotillaEnv({ address: server().address, home, queue, host: 'faults-host' });
+
+/** A command (test code) that sets line `n` (from 0) of shared.txt to `text`. */
+const edit = (n: number, text: string): string =>
+  `node -e "const fs=require('fs');const l=fs.readFileSync('shared.txt','utf8').split('\\n');l[${n}]='${text}';fs.writeFileSync('shared.txt',l.join('\\n'))"`;
 
 /** A shell script file (test equipment, paths baked in). */
 function script(file: string, body: string): string {
@@ -71,7 +58,7 @@ async function crashDuringMerge(
 ) {
   const queue = `faults-merge-${name}`;
   const first = await h.worker(`${name}-worker-1`, workerEnv(queue));
-  const handle = await startMissionOn(env!.client, queue, spec);
+  const handle = await startMissionOn(server().env.client, queue, spec);
   await until(`the merge of ${killedTask} to reach the ${name} point`, () => existsSync(marker), 120_000);
   const killedAt = Date.now();
   first.crash();
@@ -104,15 +91,12 @@ test('killed while the resolver agent resolves a conflict: the resolution is red
   const repo = makeRepo({ 'shared.txt': `${lines.join('\n')}\n` });
   const marker = path.join(h.dir, 'resolver.marker');
   const runs = path.join(h.dir, 'resolver.runs');
-  const edit = (n: number, text: string): string =>
-    `node -e "const fs=require('fs');const l=fs.readFileSync('shared.txt','utf8').split('\\n');l[${n}]='${text}';fs.writeFileSync('shared.txt',l.join('\\n'))"`;
   // The resolver hangs the first time (as a slow agent would), then keeps both sides' lines.
   const resolver = bashAgent(
     [
       `echo "$$" >> '${runs}'`,
       `if [ ! -e '${marker}' ]; then echo "$$" > '${marker}'; exec sleep 120; fi`,
-      'git show :1:shared.txt > /tmp/base.$$; git show :2:shared.txt > /tmp/ours.$$; git show :3:shared.txt > /tmp/theirs.$$',
-      'git merge-file --union -p /tmp/ours.$$ /tmp/base.$$ /tmp/theirs.$$ > shared.txt; rm -f /tmp/*.$$',
+      ...unionResolverLines('shared.txt'),
     ].join('\n'),
     // The resolver's attempt is retried (on the next worker) like any agent's.
     { retries: 2 },
@@ -157,8 +141,6 @@ test('killed in a merge driver during a queue merge: the retry makes the same me
   );
   git(repo, 'config', 'merge.slowdriver.driver', `sh ${driver} %O %A %B`);
   writeFileSync(path.join(repo, '.git', 'info', 'attributes'), 'shared.txt merge=slowdriver\n');
-  const edit = (n: number, text: string): string =>
-    `node -e "const fs=require('fs');const l=fs.readFileSync('shared.txt','utf8').split('\\n');l[${n}]='${text}';fs.writeFileSync('shared.txt',l.join('\\n'))"`;
   const spec = mission('fault-merge-lock', repo, [
     task('a', '', { agent: bashAgent(edit(0, 'first by a')) }),
     // b edits after a's merge: the live-conflict prediction (merge-tree too) never sees both edits.

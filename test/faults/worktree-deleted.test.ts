@@ -14,6 +14,7 @@ import { bashAgent, mission, task } from '../helpers/missions';
 import { startDevServer } from '../helpers/temporal';
 import { startMission, startTestWorkers } from '../helpers/worker';
 import { missionResult } from '../helpers/outcome';
+import { until } from './harness';
 
 let env: TestWorkflowEnvironment;
 let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
@@ -28,18 +29,6 @@ afterAll(async () => {
   await workers?.stop();
   await env?.teardown();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** The checkpoint ref's commit, when it holds `file`. */
 function checkpointWith(repo: string, ref: string, file: string): string | undefined {
@@ -85,11 +74,11 @@ test('a worktree deleted under a running agent is rebuilt from branch + checkpoi
   const t0 = Date.now();
   rmSync(worktree, { recursive: true, force: true });
   const gone = Date.now() - t0;
-  await until('the agent group to die', () => !groupAlive(pgid1), 15_000);
+  await until('the agent group to die', () => !groupAlive(pgid1), 15_000, 50);
   const killedMs = Date.now() - t0;
-  await until('the rebuilt worktree', () => existsSync(path.join(worktree, 'before.txt')), 30_000);
+  await until('the rebuilt worktree', () => existsSync(path.join(worktree, 'before.txt')), 30_000, 50);
   const rebuiltMs = Date.now() - t0;
-  await until('attempt 2', () => existsSync(path.join(marks, 'attempt2.pid')), 60_000);
+  await until('attempt 2', () => existsSync(path.join(marks, 'attempt2.pid')), 60_000, 50);
   const attempt2Ms = Date.now() - t0;
   console.log(
     `worktree deleted (rm -rf took ${gone} ms): agent group dead after ${killedMs} ms, ` +

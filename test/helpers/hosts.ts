@@ -4,11 +4,12 @@
  * with their own FLOTILLA_HOME and FLOTILLA_HOST_ID, a mission on a bare origin whose scripted
  * agents write a line a second, and the facts the tests check in /proc and on the origin.
  */
-import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
 import { CliProcess, runCli, spawnCli } from './cli';
 import { git } from './git';
+import { processesOf } from './procs';
 
 /** Starts a worker posing as host `host` and waits until it polls the placement queue. */
 export async function startHostWorker(opts: {
@@ -29,16 +30,9 @@ export async function startHostWorker(opts: {
 
 /** Processes whose working directory is under `dir` (agents and their commands in its worktrees). */
 export function processesUnder(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readlinkSync(`/proc/${entry}/cwd`).startsWith(dir + path.sep)) pids.push(Number(entry));
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  return pids;
+  return processesOf([dir])
+    .filter((p) => p.cwd !== dir)
+    .map((p) => p.pid);
 }
 
 /** Polls `probe` every 500 ms until it returns something other than null. */
