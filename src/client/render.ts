@@ -7,36 +7,7 @@ import { nextSteps, STATUS_MARK, tokens, usd } from '../mission/story';
 import { AgentActivity, describeActivity, elapsed } from './activity';
 import type { LiveAgent } from './live-tasks';
 import type { MissionListing } from './visibility';
-import type { AgentSpec, MissionSpec } from '../mission/types';
 import { formatDuration } from '../mission/duration';
-
-/** `claude`, or `claude, sandbox bwrap` for a sandboxed agent. */
-const agentLabel = (agent: AgentSpec): string =>
-  agent.sandbox ? `${agent.runtime}, sandbox ${agent.sandbox}` : agent.runtime;
-
-/** The wave plan `validate` prints: the repository, each wave's tasks with their agent and order. */
-export function renderPlan(spec: MissionSpec, waves: string[][], file: string): string {
-  const lines = [
-    `mission ${spec.id} (${file})`,
-    `  repo: ${spec.repo}${spec.base ? `  base: ${spec.base}` : ''}`,
-    `  ${spec.tasks.length} task${spec.tasks.length === 1 ? '' : 's'} in ${waves.length} wave${waves.length === 1 ? '' : 's'}, concurrency ${spec.concurrency}`,
-  ];
-  waves.forEach((ids, i) => {
-    lines.push(`  wave ${i}:`);
-    for (const id of ids) {
-      const t = byId(spec.tasks, id)!;
-      const deps = [
-        t.dependsOn.length ? `after ${t.dependsOn.join(', ')}` : '',
-        t.after?.length ? `serialized after ${t.after.join(', ')}: touches overlap` : '',
-      ].filter(Boolean);
-      const notes = deps.length ? `  (${deps.join('; ')})` : '';
-      lines.push(`    - ${id}: ${t.title} [${agentLabel(t.agent)}]${notes}`);
-    }
-  });
-  if (spec.policy.onMergeConflict === 'resolve' && spec.resolver?.sandbox)
-    lines.push(`  resolver: [${agentLabel(spec.resolver)}]`);
-  return lines.join('\n');
-}
 
 function shortSha(sha: string | null): string {
   return sha ? sha.slice(0, 8) : '-';
