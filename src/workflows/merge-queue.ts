@@ -14,6 +14,7 @@
 import { commands, ids, line, short } from './summaries';
 import { condition, workflowInfo } from '@temporalio/workflow';
 import type { QueueMergeResult } from '../activities/queue-types';
+import { conflictMessage, conflictReason } from '../mission/conflict-help';
 import { failureMessage } from '../mission/failures';
 import { ConflictState, MAX_VERIFY_RUNS, VerifyRun } from '../mission/progress';
 import { bisectNext, refreshWaves } from '../mission/queue';
@@ -160,6 +161,8 @@ export class MergeQueue {
       }
       if (r.status === 'merged') {
         m.state.candidateTip = r.sha;
+        // What the branch held when the queue merged it (a person may have committed a fix there).
+        if (r.tip) t.headSha = r.tip;
         // A conflict a person fixed on the task branch, then `resume`d.
         const fixed = m.state.conflicts!.find((c) => c.taskId === id && c.state === 'blocked');
         if (fixed) {
@@ -168,20 +171,34 @@ export class MergeQueue {
         }
         return r.sha;
       }
-      if (spec.policy.onMergeConflict === 'resolve' && !m.halt.cancel) {
+      const entry = this.conflictEntry(id, r.files);
+      entry.withTasks = r.withTasks ?? [];
+      entry.worktree = r.worktree ?? null;
+      const resolving = spec.policy.onMergeConflict === 'resolve' && !m.halt.cancel;
+      if (resolving) {
         const sha = await this.resolve(id, onto, r.files);
         if (sha !== null) return sha;
       }
-      const block = m.conflict(id, r.message);
-      const entry = this.conflictEntry(id, r.files);
+      const message = conflictMessage(r.files, entry.withTasks);
+      const block = m.conflict(id, message);
       if (!block) {
         entry.state = 'failed';
-        entry.note ??= r.message;
+        entry.note ??= message;
         return null;
       }
-      if (spec.policy.onMergeConflict === 'resolve') {
-        block.reason = `task ${id}: the resolver agent could not resolve the conflict in ${r.files.join(', ')} (${entry.note ?? 'no explanation'}); make ${t.branch} merge cleanly into ${m.state.integrationBranch}, then \`flotilla resume ${spec.id}\` (or \`flotilla skip ${spec.id} ${id}\`)`;
-      }
+      block.reason = conflictReason({
+        missionId: spec.id,
+        taskId: id,
+        branch: t.branch,
+        files: r.files,
+        withTasks: entry.withTasks,
+        worktree: entry.worktree,
+        repo: spec.repo,
+        integrationBranch: m.state.integrationBranch,
+        onto,
+        ontoIsIntegration: onto === m.state.integrationSha,
+        ...(resolving ? { resolverNote: entry.note ?? 'no explanation' } : {}),
+      });
       entry.state = 'blocked';
       if (!(await this.hooks.blockUntilLifted(block))) return null;
       if (m.task(id).status === 'skipped') return null;
@@ -214,6 +231,11 @@ export class MergeQueue {
     entry.state = 'resolving';
     entry.attempts = 0;
     entry.note = null;
+    entry.startedAt = this.hooks.now();
+    entry.endedAt = null;
+    const done = (): void => {
+      entry.endedAt = this.hooks.now();
+    };
     m.state.batch!.step = 'resolving';
     const prep = await acts.prepareConflict.executeWithOptions(
       { summary: line(`set up ${id}'s conflict onto ${short(onto)} in ${ids(files)}`) },
@@ -255,6 +277,8 @@ export class MergeQueue {
       );
       m.state.candidateTip = sha;
       m.state.batch!.step = 'merging';
+      t.headSha = prep.branchTip;
+      done();
       return sha;
     };
     /** The checks a resolution must pass; the problems found (empty: it passes). */
@@ -354,6 +378,7 @@ export class MergeQueue {
     await acts.dropConflict
       .executeWithOptions({ summary: `drop ${id}'s conflict worktree` }, [{ repo: spec.repo, worktree: prep.worktree }])
       .catch(() => undefined);
+    done();
     return null;
   }
 

@@ -3,7 +3,8 @@
  * `list`'s table, and the live line of a running task.
  */
 import type { AgentActivity } from '../../src/client/activity';
-import { printable, renderMissionList, renderStatus, renderTaskActivity } from '../../src/client/render';
+import { printable, renderMissionList, renderStatus } from '../../src/client/render';
+import { renderTaskActivity } from '../../src/client/render-live';
 import type { MissionListing } from '../../src/client/visibility';
 import { deriveProgress, initialState, MissionProgress, MissionState } from '../../src/mission/progress';
 import { mission, task, wavesOf } from '../helpers/missions';
