@@ -79,7 +79,7 @@ export function renderResolverActivity(
   const took = wallTimeMs(c.startedAt, c.endedAt, now);
   const what =
     c.state === 'checking'
-      ? 'checking its resolution (markers, scope, both sides kept, gates)'
+      ? 'checking its resolution'
       : c.attempts === 0
         ? 'setting up the conflict worktree'
         : doing(live, activity, now) || 'starting';

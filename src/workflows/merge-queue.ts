@@ -254,7 +254,6 @@ export class MergeQueue {
         },
       ],
     );
-    entry.withTasks = prep.otherTasks;
     const others = prep.otherTasks.filter((x) => m.state.tasks.some((y) => y.id === x)).map((x) => m.specOf(x));
     const gates = [...m.specOf(id).verify, ...others.flatMap((o) => o.verify), ...spec.verify];
     const commit = async (): Promise<string> => {
