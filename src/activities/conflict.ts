@@ -61,10 +61,6 @@ export function cutText(text: string, max: number, rest: string): string {
   return text.slice(0, Math.max(0, max - note.length)) + note;
 }
 
-function warn(message: string, meta: Record<string, unknown>): void {
-  if (activityContext()) log.warn(message, meta);
-}
-
 export function createConflictActivities(config: ActivityConfig) {
   return {
     /**
@@ -149,8 +145,8 @@ export function createConflictActivities(config: ActivityConfig) {
       if (!(await resolveRef(repo, `refs/heads/${branch}`))) throw new Error(`task branch ${branch} does not exist`);
       // A worktree left by an earlier or crashed attempt: its setup may have been cut short and
       // its files edited by a rejected resolver, so it is rebuilt rather than trusted.
-      if (await removeConflictWorktree(repo, worktree))
-        warn('removed the conflict worktree of an earlier attempt', { worktree });
+      if ((await removeConflictWorktree(repo, worktree)) && activityContext())
+        log.warn('removed the conflict worktree of an earlier attempt', { worktree });
       mkdirSync(path.dirname(worktree), { recursive: true });
       await git(repo, ['worktree', 'add', '--quiet', '--detach', worktree, onto]);
     });

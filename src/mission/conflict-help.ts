@@ -4,23 +4,14 @@
  * conflicts with which, in which files, and the exact commands that resolve it, in the task's
  * worktree. Pure: the workflows write it.
  */
+import type { ConflictState } from './progress';
 import { shellQuote as q } from './shell-quote';
 
 /** Everything the help names; paths and refs as git and the mission know them. */
 export interface ConflictHelp {
   missionId: string;
-  taskId: string;
   /** The task branch (`flotilla/<mission>/tasks/<task>`). */
   branch: string;
-  files: string[];
-  /** The merged tasks whose changes it conflicts with (conflict-tasks.ts); may be empty. */
-  withTasks: string[];
-  /**
-   * The worktree that has the task branch checked out on the mission's host, or null (none has:
-   * the branch is then checked out in `repo`). git refuses a second checkout of a branch ("is
-   * already checked out at …"), so the work happens there.
-   */
-  worktree: string | null;
   /** The repository (the mission host's). */
   repo: string;
   /** The integration branch's name. */
@@ -32,6 +23,13 @@ export interface ConflictHelp {
   onto: string;
   /** Whether `onto` is the integration branch's tip. */
   ontoIsIntegration: boolean;
+  /**
+   * The conflict: its task, files, the merged tasks it is with (may be none), and the worktree that
+   * has the task branch checked out on the mission's host, or null (none has: the branch is then
+   * checked out in `repo`). git refuses a second checkout of a branch ("is already checked out at
+   * …"), so the work happens there.
+   */
+  conflict: Pick<ConflictState, 'taskId' | 'files' | 'withTasks'> & { worktree?: string | null };
   /** Why the resolver agent did not resolve it (`onMergeConflict: resolve`), or undefined. */
   resolverNote?: string;
 }
@@ -42,7 +40,7 @@ export function conflictMessage(files: string[], withTasks: string[]): string {
 }
 
 /**
- * The reason of a mission blocked on `h.taskId`'s conflict: a first line (the task, the tasks it
+ * The reason of a mission blocked on a task's conflict: a first line (the task, the tasks it
  * conflicts with, the files, the resolver's note), where to work, the commands indented by two
  * spaces (a `#` line is the person's own part: resolving the files), and the `flotilla resume` /
  * `flotilla skip` that go on, in backticks (`nextSteps` lists them). Followed literally, the
@@ -50,23 +48,24 @@ export function conflictMessage(files: string[], withTasks: string[]): string {
  * it checked out; `resume` then merges the branch cleanly.
  */
 export function conflictReason(h: ConflictHelp): string {
-  const files = h.files.join(', ');
+  const { taskId, withTasks, worktree } = h.conflict;
+  const files = h.conflict.files.join(', ');
   const why = h.resolverNote === undefined ? '' : `; the resolver agent could not resolve it (${h.resolverNote})`;
   const from = h.ontoIsIntegration ? h.integrationBranch : h.onto;
-  const where = h.worktree
+  const where = worktree
     ? `${h.branch} is checked out in the task's worktree (a \`git checkout\` of it elsewhere fails): resolve it there, merging ${h.ontoIsIntegration ? 'the integration branch' : `${from.slice(0, 12)} (the integration branch with the merges before it in this batch)`} into it:`
     : `resolve it on ${h.branch}, merging ${h.ontoIsIntegration ? 'the integration branch' : from.slice(0, 12)} into it:`;
   const commands = [
-    ...(h.worktree ? [`cd ${q(h.worktree)}`] : [`cd ${q(h.repo)}`, `git checkout ${q(h.branch)}`]),
+    ...(worktree ? [`cd ${q(worktree)}`] : [`cd ${q(h.repo)}`, `git checkout ${q(h.branch)}`]),
     `git merge ${q(from)}`,
     `# edit ${files}: keep both sides' intent, remove the conflict markers`,
-    `git add -- ${h.files.map(q).join(' ')}`,
+    `git add -- ${h.conflict.files.map(q).join(' ')}`,
     'git commit --no-edit',
   ];
   return [
-    `task ${h.taskId}: ${conflictMessage(h.files, h.withTasks)}${why}`,
+    `task ${taskId}: ${conflictMessage(h.conflict.files, withTasks)}${why}`,
     where,
     ...commands.map((c) => `  ${c}`),
-    `then \`flotilla resume ${h.missionId}\` (or give the task up: \`flotilla skip ${h.missionId} ${h.taskId}\`)`,
+    `then \`flotilla resume ${h.missionId}\` (or give the task up: \`flotilla skip ${h.missionId} ${taskId}\`)`,
   ].join('\n');
 }

@@ -171,12 +171,10 @@ export class MergeQueue {
         }
         return r.sha;
       }
-      const entry = this.conflictEntry(id, r.files);
-      entry.withTasks = r.withTasks ?? [];
-      entry.worktree = r.worktree ?? null;
+      const entry = this.conflictEntry(id, r);
       const resolving = spec.policy.onMergeConflict === 'resolve' && !m.halt.cancel;
       if (resolving) {
-        const sha = await this.resolve(id, onto, r.files);
+        const sha = await this.resolve(id, onto, entry);
         if (sha !== null) return sha;
       }
       const message = conflictMessage(r.files, entry.withTasks);
@@ -186,19 +184,11 @@ export class MergeQueue {
         entry.note ??= message;
         return null;
       }
-      block.reason = conflictReason({
-        missionId: spec.id,
-        taskId: id,
-        branch: t.branch,
-        files: r.files,
-        withTasks: entry.withTasks,
-        worktree: entry.worktree,
-        repo: spec.repo,
-        integrationBranch: m.state.integrationBranch,
-        onto,
-        ontoIsIntegration: onto === m.state.integrationSha,
-        ...(resolving ? { resolverNote: entry.note ?? 'no explanation' } : {}),
-      });
+      const { integrationBranch, integrationSha } = m.state;
+      const ontoIsIntegration = onto === integrationSha;
+      const resolverNote = resolving ? (entry.note ?? 'no explanation') : undefined;
+      const at = { missionId: spec.id, branch: t.branch, repo: spec.repo, integrationBranch, onto, ontoIsIntegration };
+      block.reason = conflictReason({ ...at, conflict: entry, resolverNote });
       entry.state = 'blocked';
       if (!(await this.hooks.blockUntilLifted(block))) return null;
       if (m.task(id).status === 'skipped') return null;
@@ -207,14 +197,15 @@ export class MergeQueue {
     }
   }
 
-  private conflictEntry(id: string, files: string[]): ConflictState {
+  /** The conflict's entry in the state (made on its first meeting), with what `queueMerge` said of it. */
+  private conflictEntry(id: string, r: Pick<ConflictState, 'files'> & Partial<ConflictState>): ConflictState {
     const list = this.m.state.conflicts!;
     let entry = list.find((c) => c.taskId === id);
     if (!entry) {
-      entry = { taskId: id, files, withTasks: [], state: 'resolving', attempts: 0, note: null };
+      entry = { taskId: id, files: r.files, withTasks: [], state: 'resolving', attempts: 0, note: null };
       list.push(entry);
     }
-    entry.files = files;
+    Object.assign(entry, { files: r.files, withTasks: r.withTasks ?? [], worktree: r.worktree ?? null });
     return entry;
   }
 
@@ -224,10 +215,10 @@ export class MergeQueue {
    * each side added, both tasks' gates and the mission verify). A rejected resolution goes back to
    * the resolver once with the reasons. Returns the merge commit, or null (the mission blocks).
    */
-  private async resolve(id: string, onto: string, files: string[]): Promise<string | null> {
+  private async resolve(id: string, onto: string, entry: ConflictState): Promise<string | null> {
     const { m, spec, acts } = this;
     const t = m.task(id);
-    const entry = this.conflictEntry(id, files);
+    const files = entry.files;
     entry.state = 'resolving';
     entry.attempts = 0;
     entry.note = null;

@@ -49,13 +49,9 @@ export interface MissionInput {
 export type MissionResult = MissionProgress;
 
 export async function missionWorkflow(input: MissionInput): Promise<MissionResult> {
-  // The mission started when its workflow did (not at its first workflow task, which waits for a worker).
-  const m = new Mission(
-    input.spec,
-    input.carried,
-    workflowInfo().firstExecutionRunId,
-    workflowInfo().startTime.toISOString(),
-  );
+  // It started when its workflow did (not at its first workflow task, which may wait for a worker).
+  const info = workflowInfo();
+  const m = new Mission(input.spec, input.carried, info.firstExecutionRunId, info.startTime.toISOString());
   const steps = new MissionSteps(m, input.spec, !!input.searchAttributes, !!input.storyAttributes);
   // A reopened run is reopened before any handler runs: a retry racing the reopen sees its task pending.
   const reopen = input.carried?.reopen;

@@ -10,11 +10,13 @@ import { mission, task, wavesOf } from '../helpers/missions';
 
 const help: ConflictHelp = {
   missionId: 'm',
-  taskId: 'late',
   branch: 'flotilla/m/tasks/late',
-  files: ['f.txt', 'my notes.md'],
-  withTasks: ['top'],
-  worktree: '/home/me/.flotilla/worktrees/m/01ab/tasks/late',
+  conflict: {
+    taskId: 'late',
+    files: ['f.txt', 'my notes.md'],
+    withTasks: ['top'],
+    worktree: '/home/me/.flotilla/worktrees/m/01ab/tasks/late',
+  },
   repo: '/home/me/app',
   integrationBranch: 'flotilla/m/integration',
   onto: 'a'.repeat(40),
@@ -40,8 +42,7 @@ test('the reason names the task it conflicts with, the worktree to work in and t
 test('merges before it in its batch (not published yet) are merged by commit; no worktree: the branch is checked out in the repository; the resolver says why', () => {
   const r = conflictReason({
     ...help,
-    files: ['f.txt'],
-    worktree: null,
+    conflict: { ...help.conflict, files: ['f.txt'], worktree: null },
     repo: "/home/me/it's here",
     ontoIsIntegration: false,
     resolverNote: 'resolution rejected: conflict markers left in f.txt',
