@@ -32,6 +32,11 @@ export interface ConflictHelp {
   conflict: Pick<ConflictState, 'taskId' | 'files' | 'withTasks'> & { worktree?: string | null };
   /** Why the resolver agent did not resolve it (`onMergeConflict: resolve`), or undefined. */
   resolverNote?: string;
+  /**
+   * The mission has a shared origin (`origin:`): `repo` is the mission host's clone, and the merge
+   * queue takes the task branch from the origin, so the fix is pushed there (a fast-forward).
+   */
+  origin?: boolean;
 }
 
 /** `merge conflict with top in f.txt`: the task's error and the first words of the block's reason. */
@@ -61,6 +66,7 @@ export function conflictReason(h: ConflictHelp): string {
     `# edit ${files}: keep both sides' intent, remove the conflict markers`,
     `git add -- ${h.conflict.files.map(q).join(' ')}`,
     'git commit --no-edit',
+    ...(h.origin ? [`git push origin ${q(`HEAD:refs/heads/${h.branch}`)}`] : []),
   ];
   return [
     `task ${taskId}: ${conflictMessage(h.conflict.files, withTasks)}${why}`,

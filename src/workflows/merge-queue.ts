@@ -188,7 +188,7 @@ export class MergeQueue {
       const ontoIsIntegration = onto === integrationSha;
       const resolverNote = resolving ? (entry.note ?? 'no explanation') : undefined;
       const at = { missionId: spec.id, branch: t.branch, repo: spec.repo, integrationBranch, onto, ontoIsIntegration };
-      block.reason = conflictReason({ ...at, conflict: entry, resolverNote });
+      block.reason = conflictReason({ ...at, conflict: entry, resolverNote, origin: !!spec.origin });
       entry.state = 'blocked';
       if (!(await this.hooks.blockUntilLifted(block))) return null;
       if (m.task(id).status === 'skipped') return null;

@@ -60,6 +60,15 @@ test('merges before it in its batch (not published yet) are merged by commit; no
   ]);
 });
 
+test('a mission with a shared origin: the fix is pushed to the origin, whose branch the merge queue takes', () => {
+  const r = conflictReason({ ...help, origin: true }).split('\n');
+  expect(r.slice(-3)).toEqual([
+    '  git commit --no-edit',
+    '  git push origin HEAD:refs/heads/flotilla/m/tasks/late',
+    'then `flotilla resume m` (or give the task up: `flotilla skip m late`)',
+  ]);
+});
+
 test('the Web UI details quote the reason with its commands as a code block; the next steps are resume, then skip', () => {
   const spec = mission('m', '/home/me/app', [task('late', 'x')]);
   const s = initialState(spec, wavesOf(spec), '2026-12-01T09:30:00.000Z');
