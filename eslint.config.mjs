@@ -32,6 +32,8 @@ const workflowImported = [
   'src/mission/describe.ts',
   'src/mission/url-credentials.ts',
   'src/mission/by-id.ts',
+  'src/mission/shell-quote.ts',
+  'src/mission/conflict-help.ts',
 ];
 
 export default tseslint.config(

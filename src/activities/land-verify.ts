@@ -14,6 +14,7 @@ import path from 'node:path';
 import { ChecksResult, runCommands } from './checks';
 import { git, gitCommonDir, gitRun, withRepoLock } from './git';
 import type { LandMissionInput, LandOptions, NeedsHuman } from './land-types';
+import { shellQuote as q } from '../mission/shell-quote';
 import {
   describeOperation,
   headAtRisk,
@@ -21,7 +22,6 @@ import {
   listed,
   operationAdvice,
   operationIn,
-  shellQuote as q,
   worktreeChanges,
 } from './worktree-safety';
 

@@ -18,6 +18,7 @@
 import execa from 'execa';
 import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { shellQuote } from '../mission/shell-quote';
 import { git, gitCommonDir, gitRun, listWorktrees, WorktreeEntry } from './git';
 import { recordedGroup } from './process';
 import { clearSetupLeftovers, unchangedSinceSetup, withStagedWorktree } from './setup-record';
@@ -136,14 +137,6 @@ export function operationAdvice(op: Operation, wt: string): string {
       return `finish it with ${c(`${cmd} --continue`)} or abandon it with ${c(`${cmd} --abort`)}`;
     }
   }
-}
-
-/**
- * `arg` quoted for a POSIX shell when it needs it (single quotes; a `'` inside as `'\''`), so a
- * printed command can be copied and pasted as it is.
- */
-export function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 /** git in `dir` with paths taken literally (no pathspec magic): exit code and stdout, never throws. */

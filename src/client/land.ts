@@ -8,7 +8,7 @@ import path from 'node:path';
 import { paths } from '../activities/config';
 import { LandingMode, LandMissionInput, LandNotes, LandResult, landMission } from '../activities/land';
 import { runKey } from '../activities/worktree-layout';
-import { shellQuote } from '../activities/worktree-safety';
+import { shellQuote } from '../mission/shell-quote';
 import type { MissionProgress } from '../mission/progress';
 import type { MissionSpec } from '../mission/types';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../workflows/limits';

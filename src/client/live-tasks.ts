@@ -62,6 +62,16 @@ const msOf = (t?: { seconds?: unknown } | null): number => (t?.seconds ? Number(
 /** A time rather than an age, so `watch` prints a line once, not every second. */
 const clock = (ms: number): string => `${new Date(ms).toISOString().slice(11, 19)} UTC`;
 
+/** A pending `runAgent` activity as a {@link LiveAgent}. */
+function liveAgentOf(agent: PendingActivity): LiveAgent {
+  const started = agent.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+  return {
+    attempt: agent.attempt ?? 1,
+    startedAt: started && agent.lastStartedTime ? msOf(agent.lastStartedTime) : null,
+    heartbeat: heartbeatOf(agent.heartbeatDetails),
+  };
+}
+
 /**
  * Why a task with this pending activity is not really running, or null when it is: an attempt
  * waiting for its retry (scheduled, attempt > 1), one that no worker took for longer than
@@ -130,12 +140,7 @@ export async function annotateRunningTasks(
           const attempt = pending.attempt ?? 1;
           if (agent) {
             t.attempts = Math.max(t.attempts, attempt);
-            const started = agent.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-            live?.set(t.id, {
-              attempt,
-              startedAt: started && agent.lastStartedTime ? msOf(agent.lastStartedTime) : null,
-              heartbeat: heartbeatOf(agent.heartbeatDetails),
-            });
+            live?.set(t.id, liveAgentOf(agent));
           }
           const why = notRunning(pending, Date.now());
           const last = pending.lastFailure?.message;
@@ -149,4 +154,20 @@ export async function annotateRunningTasks(
       }),
   );
   for (const s of TASK_STATUSES) progress.counts[s] = progress.tasks.filter((t) => t.status === s).length;
+}
+
+/**
+ * The conflict resolver's agent attempt as Temporal sees it: the mission workflow's pending
+ * `runAgent` activity (the merge queue runs the resolver in the mission workflow itself), or
+ * undefined when none is pending (its worktree is being set up or checked) or the mission cannot
+ * be described now.
+ */
+export async function liveResolver(client: Client, missionId: string): Promise<LiveAgent | undefined> {
+  try {
+    const d = await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe();
+    const agent = (d.raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'runAgent');
+    return agent ? liveAgentOf(agent) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -17,6 +17,7 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { byId } from '../mission/by-id';
+import { wallTimeMs } from '../mission/duration';
 import type { MissionProgress, VerifyRun } from '../mission/progress';
 import { names, TaskSpec, TaskStatus, type MissionSpec } from '../mission/types';
 
@@ -129,9 +130,11 @@ export interface ReportTask {
   costUsd: number;
   inputTokens: number;
   outputTokens: number;
-  /** ISO-8601: when its first run started (the progress keeps the latest run's); when it ended. */
+  /** ISO-8601: when its first run started; when it ended. */
   startedAt: string | null;
   endedAt: string | null;
+  /** Its wall time from `startedAt` to `endedAt` (or the report's time), ms (`wallTimeMs`); null before it started. */
+  durationMs: number | null;
   mergedAt: string | null;
   error: string | null;
 }
@@ -569,7 +572,7 @@ export function buildReport(input: ReportInput): ReportData {
 
   const tasks: ReportTask[] = progress.tasks.map((t) => {
     const s = specTask.get(t.id);
-    // The progress keeps the latest run's start (a fix round, a retry): the report, the first.
+    // The first run's start: a progress recorded before it kept the first start could hold a later one.
     const first = runsOf.get(t.id)?.[0]?.start;
     const startedAt =
       first && (!t.startedAt || first < Date.parse(t.startedAt)) ? new Date(first).toISOString() : t.startedAt;
@@ -590,6 +593,7 @@ export function buildReport(input: ReportInput): ReportData {
       outputTokens: t.outputTokens,
       startedAt,
       endedAt: t.endedAt,
+      durationMs: wallTimeMs(startedAt, t.endedAt, now),
       mergedAt: t.mergedAt ?? null,
       error: t.error,
     };
@@ -622,7 +626,6 @@ export function buildReport(input: ReportInput): ReportData {
     }),
   );
 
-  const durationEnd = missionEnd ?? now;
   return {
     generatedAt: now,
     mission: {
@@ -636,7 +639,8 @@ export function buildReport(input: ReportInput): ReportData {
       integrationSha: progress.integrationSha,
       startedAt: missionStart,
       endedAt: missionEnd,
-      durationMs: Math.max(0, durationEnd - missionStart),
+      // Its wall time as every view gives it, from its first start: the workflow's (in its history).
+      durationMs: wallTimeMs(new Date(missionStart).toISOString(), progress.endedAt, now)!,
       percent: progress.percent,
       counts: progress.counts,
       costUsd: progress.costUsd,

@@ -384,14 +384,13 @@ const PAGE_SCRIPT = String.raw`
   // Tasks.
   var body = el('tbody');
   data.tasks.forEach(function (t) {
-    var took = t.startedAt ? (t.endedAt ? Date.parse(t.endedAt) : data.generatedAt) - Date.parse(t.startedAt) : null;
     body.appendChild(el('tr', {}, [
       el('td', { text: t.id }), el('td', { text: t.title }), el('td', { class: 'num', text: String(t.wave) }),
       el('td', {}, [el('span', { class: 'kind', text: t.status, style: 'background:' + STATUS_COLORS[t.status] })]),
       el('td', { text: t.runtime + (t.model ? ' · ' + t.model : '') }),
       el('td', { class: 'num', text: String(t.attempts) }), el('td', { class: 'num', text: String(t.iterations) }),
       el('td', { class: 'num', text: usd(t.costUsd) }), el('td', { class: 'num', text: num(t.inputTokens) + ' / ' + num(t.outputTokens) }),
-      el('td', { class: 'num', text: took === null ? '' : dur(took) }),
+      el('td', { class: 'num', text: t.durationMs === null ? '' : dur(t.durationMs) }),
       el('td', { text: t.error ? t.error.split('\n')[0].slice(0, 200) : '' })
     ]));
   });

@@ -58,7 +58,7 @@ export interface WaveState {
 export interface ConflictState {
   taskId: string;
   files: string[];
-  /** Tasks already merged whose changes the conflict is with (from their merge commits). */
+  /** Merged tasks whose lines clash with the task's in the conflicting hunks (conflict-tasks.ts). */
   withTasks: string[];
   /**
    * `resolving` (the resolver agent works), `checking`, `resolved`, `replayed` (rerere), `rejected`,
@@ -71,6 +71,11 @@ export interface ConflictState {
   note: string | null;
   /** What the resolver's runs cost, USD (counted in the mission's cost). */
   costUsd?: number;
+  /** The worktree that has the task branch checked out (where a person resolves it), or null. */
+  worktree?: string | null;
+  /** When the resolver began on it and was done with it (ISO-8601, workflow time). */
+  startedAt?: string | null;
+  endedAt?: string | null;
 }
 
 /** One mission verify run of the merge queue. */

@@ -203,7 +203,8 @@ export class Mission {
   taskStarting(id: string, nowIso: string): PendingRetry | undefined {
     const t = this.task(id);
     t.status = 'running';
-    t.startedAt = nowIso;
+    // Its first start: a retry or a fix round goes on with the same task (durations are wall time).
+    t.startedAt ??= nowIso;
     t.endedAt = null;
     // Without an origin every task runs on the mission's host; with one, the task says where it went.
     if (!this.spec.origin && this.state.hostQueue) t.host = hostOfQueue(this.state.hostQueue);

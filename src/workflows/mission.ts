@@ -28,7 +28,7 @@ import type { MissionProgress } from '../mission/progress';
 import type { MissionSpec } from '../mission/types';
 import { installMissionHandlers } from './mission-handlers';
 import { CarriedState, Mission } from './mission-state';
-import { MissionSteps, now } from './mission-steps';
+import { MissionSteps } from './mission-steps';
 import { queueStory } from './mission-queue';
 
 export type { CarriedState } from './mission-state';
@@ -49,7 +49,9 @@ export interface MissionInput {
 export type MissionResult = MissionProgress;
 
 export async function missionWorkflow(input: MissionInput): Promise<MissionResult> {
-  const m = new Mission(input.spec, input.carried, workflowInfo().firstExecutionRunId, now());
+  // It started when its workflow did (not at its first workflow task, which may wait for a worker).
+  const info = workflowInfo();
+  const m = new Mission(input.spec, input.carried, info.firstExecutionRunId, info.startTime.toISOString());
   const steps = new MissionSteps(m, input.spec, !!input.searchAttributes, !!input.storyAttributes);
   // A reopened run is reopened before any handler runs: a retry racing the reopen sees its task pending.
   const reopen = input.carried?.reopen;

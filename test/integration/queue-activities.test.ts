@@ -90,24 +90,24 @@ describe('queueMerge', () => {
   });
 
   test('a retry with the same input makes the same SHA and no second commit', async () => {
-    const { repo, input } = queueRepo();
+    const { repo, tip, input } = queueRepo();
     const first = (await mock(acts.queueMerge, input)) as { sha: string };
     // The crash came after update-ref: the ref already holds the merge (expected null fails the CAS).
     const again = await mock(acts.queueMerge, input);
-    expect(again).toEqual({ status: 'merged', sha: first.sha, alreadyMerged: false });
+    expect(again).toEqual({ status: 'merged', sha: first.sha, alreadyMerged: false, tip });
     expect(git(repo, 'rev-list', '--merges', '--count', input.ref)).toBe('1');
     // The crash came before update-ref: the commit made again is the very same object.
     git(repo, 'update-ref', '-d', input.ref);
     const remade = await mock(acts.queueMerge, input);
-    expect(remade).toEqual({ status: 'merged', sha: first.sha, alreadyMerged: false });
+    expect(remade).toEqual({ status: 'merged', sha: first.sha, alreadyMerged: false, tip });
     expect(refOf(repo, input.ref)).toBe(first.sha);
   });
 
   test('a retry that finds the same merge made differently (a signed commit, another identity) takes it', async () => {
-    const { repo, input } = queueRepo();
+    const { repo, tip, input } = queueRepo();
     const earlier = (await mock(acts.queueMerge, { ...input, date: '2026-01-01T00:00:00Z' })) as { sha: string };
     const r = await mock(acts.queueMerge, input);
-    expect(r).toEqual({ status: 'merged', sha: earlier.sha, alreadyMerged: false });
+    expect(r).toEqual({ status: 'merged', sha: earlier.sha, alreadyMerged: false, tip });
     expect(refOf(repo, input.ref)).toBe(earlier.sha);
   });
 
@@ -142,7 +142,13 @@ describe('queueMerge', () => {
     git(repo, 'update-ref', input.ref, onto2);
     const before = git(repo, 'for-each-ref');
     const r = await mock(acts.queueMerge, { ...input, onto: onto2, branch: other, taskId: 't2', expected: onto2 });
-    expect(r).toEqual({ status: 'conflict', files: ['b.txt'], message: 'merge conflict in b.txt' });
+    expect(r).toEqual({
+      status: 'conflict',
+      files: ['b.txt'],
+      message: 'merge conflict in b.txt',
+      withTasks: [],
+      worktree: null,
+    });
     expect(git(repo, 'for-each-ref')).toBe(before);
     // two conflicted files, both named
     const merged = (await mock(acts.queueMerge, { ...input, expected: onto2, onto: onto2 })) as { sha: string };
@@ -153,19 +159,25 @@ describe('queueMerge', () => {
       taskId: 't2',
       expected: merged.sha,
     });
-    expect(r2).toEqual({ status: 'conflict', files: ['a.txt', 'b.txt'], message: 'merge conflict in a.txt, b.txt' });
+    expect(r2).toEqual({
+      status: 'conflict',
+      files: ['a.txt', 'b.txt'],
+      message: 'merge conflict in a.txt, b.txt',
+      withTasks: ['t1'],
+      worktree: null,
+    });
     expect(refOf(repo, input.ref)).toBe(merged.sha);
   });
 
   test('a branch already contained in onto is merged (alreadyMerged) and the ref made to hold onto', async () => {
-    const { repo, input } = queueRepo();
+    const { repo, tip, input } = queueRepo();
     const merged = (await mock(acts.queueMerge, input)) as { sha: string };
     const r = await mock(acts.queueMerge, { ...input, onto: merged.sha, ref: 'refs/flotilla/candidates/m2' });
-    expect(r).toEqual({ status: 'merged', sha: merged.sha, alreadyMerged: true });
+    expect(r).toEqual({ status: 'merged', sha: merged.sha, alreadyMerged: true, tip });
     expect(refOf(repo, 'refs/flotilla/candidates/m2')).toBe(merged.sha);
     // and again (the ref already holds it)
     const again = await mock(acts.queueMerge, { ...input, onto: merged.sha, expected: merged.sha });
-    expect(again).toEqual({ status: 'merged', sha: merged.sha, alreadyMerged: true });
+    expect(again).toEqual({ status: 'merged', sha: merged.sha, alreadyMerged: true, tip });
   });
 
   test('a missing task branch is a clear error', async () => {

@@ -3,9 +3,15 @@
  * `list`'s table, and the live line of a running task.
  */
 import type { AgentActivity } from '../../src/client/activity';
-import { printable, renderMissionList, renderStatus, renderTaskActivity } from '../../src/client/render';
+import { printable, renderMissionList, renderStatus } from '../../src/client/render';
+import {
+  progressEvents,
+  renderResolverActivity,
+  renderSummary,
+  renderTaskActivity,
+} from '../../src/client/render-live';
 import type { MissionListing } from '../../src/client/visibility';
-import { deriveProgress, initialState, MissionProgress, MissionState } from '../../src/mission/progress';
+import { ConflictState, deriveProgress, initialState, MissionProgress, MissionState } from '../../src/mission/progress';
 import { mission, task, wavesOf } from '../helpers/missions';
 
 const T0 = '2026-12-01T09:30:00.000Z';
@@ -221,4 +227,87 @@ test('status of a mission with an origin: the origin, the mission host and where
     },
   );
   expect(plain).not.toMatch(/origin|mission host|on host/);
+});
+
+test('the live line of the conflict resolver at work: whose conflict, its run, how long, what it does', () => {
+  const c: ConflictState = {
+    taskId: 'late',
+    files: ['f.txt'],
+    withTasks: ['top'],
+    state: 'resolving',
+    attempts: 0,
+    note: null,
+    startedAt: new Date(NOW - 2000).toISOString(),
+    endedAt: null,
+  };
+  expect(renderResolverActivity(c, undefined, undefined, { now: NOW })).toBe(
+    '  ▶ resolver late (conflict with top in f.txt) · 2s · setting up the conflict worktree',
+  );
+  const activity: AgentActivity = {
+    runtime: 'claude',
+    tool: 'Edit(f.txt)',
+    toolAt: NOW - 4000,
+    toolRunning: true,
+    lastEventAt: NOW - 4000,
+    exited: false,
+  };
+  const live = { attempt: 1, startedAt: NOW - 30_000, heartbeat: null };
+  expect(
+    renderResolverActivity({ ...c, attempts: 1, startedAt: new Date(NOW - 35_000).toISOString() }, live, activity, {
+      now: NOW,
+    }),
+  ).toBe('  ▶ resolver late (conflict with top in f.txt) · run 1 · 35s · Edit(f.txt) for 4s');
+  expect(renderResolverActivity({ ...c, attempts: 2, state: 'checking' }, live, activity, { now: NOW })).toBe(
+    '  ▶ resolver late (conflict with top in f.txt) · run 2 · 2s · checking its resolution',
+  );
+});
+
+test("run and watch: conflict events, and the summary's duration is the mission's wall time, not the follower's", () => {
+  const before = blocked();
+  const conflict: ConflictState = {
+    taskId: 'a-rather-long-task-identifier',
+    files: ['shared.txt'],
+    withTasks: ['one'],
+    state: 'resolving',
+    attempts: 1,
+    note: null,
+    startedAt: '2026-12-01T09:31:00.000Z',
+    endedAt: null,
+  };
+  const withQueue = (c: ConflictState, p: MissionProgress): MissionProgress => ({
+    ...p,
+    mergeQueue: {
+      queue: [],
+      batch: null,
+      batches: 1,
+      conflicts: [c],
+      verifyRuns: [],
+      predictedConflicts: [],
+      waitingFor: {},
+      landing: null,
+    },
+  });
+  const resolving = withQueue(conflict, before);
+  const resolved = withQueue(
+    { ...conflict, state: 'resolved', note: 'kept both', endedAt: '2026-12-01T09:31:40.000Z' },
+    before,
+  );
+  expect(progressEvents(resolving, resolved)).toEqual([
+    '  ✓ conflict of a-rather-long-task-identifier with one in shared.txt resolved by the resolver in 40s',
+  ]);
+  const byHand = withQueue(
+    { ...conflict, startedAt: undefined, state: 'resolved', note: 'resolved by hand on the task branch, then resumed' },
+    before,
+  );
+  expect(progressEvents(withQueue({ ...conflict, startedAt: undefined, state: 'blocked' }, before), byHand)).toEqual([
+    '  ✓ conflict of a-rather-long-task-identifier with one in shared.txt: resolved by hand on the task branch, then resumed',
+  ]);
+  // A reason with commands: the event line is its first line.
+  expect(progressEvents(undefined, { ...before, reason: 'task x: merge conflict in f.txt\n  cd /wt' }).at(-1)).toBe(
+    'mission blocked: task x: merge conflict in f.txt',
+  );
+  const ended = { ...before, phase: 'completed' as const, reason: null, endedAt: '2026-12-01T09:33:01.000Z' };
+  // Followed from 09:35 (long after it ended): the summary still says 3m 1s, as status does.
+  expect(renderSummary(ended, NOW)).toContain('mission needs-human completed in 3m 1s: 1/3 tasks merged');
+  expect(renderStatus(ended, { now: NOW })).toMatch(/^mission needs-human: completed · took 3m 1s \(/);
 });

@@ -62,6 +62,7 @@ function data(): ReportData {
         outputTokens: 0,
         startedAt: null,
         endedAt: null,
+        durationMs: null,
         mergedAt: null,
         error: HOSTILE,
       },
