@@ -15,7 +15,7 @@ import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { activityContext, heartbeating, runCommands } from './checks';
 import { git, gitCommonDir, GitError, gitSucceeds, requireGitVersion, resolveRef, withRepoLock } from './git';
-import { removeStaleLocks, STALE_GIT_LOCK_MS } from './merge';
+import { removeStaleLocks, STALE_GIT_LOCK_MS } from './git-locks';
 import { cloneOrigin, pushOrigin, pushTracked, takeBranchFromOrigin } from './origin';
 import type { PublishInput, QueueMergeInput, QueueMergeResult, VerifyAtInput, VerifyAtResult } from './queue-types';
 

@@ -141,8 +141,8 @@ export interface MissionState {
   endedAt: string | null;
   /** The mission's budget in USD; passing it pauses the mission once. */
   budgetUsd: number | null;
-  // The merge queue (missions started with it; absent in older ones).
-  /** True when this mission merges through the queue (tasks start when their dependencies are merged). */
+  // The merge queue.
+  /** Set when the mission's story starts (its merge queue exists from then on; `progress.mergeQueue`). */
   mergeQueue?: boolean;
   /** Tasks that succeeded and wait to be merged, in the order they will be. */
   queue?: string[];
@@ -215,7 +215,7 @@ export interface MissionProgress {
   startedAt: string;
   endedAt: string | null;
   uiUrl: string | null;
-  /** Merge queue missions only (absent otherwise): the queue, the batch in flight, conflicts, verify runs, predictions. */
+  /** The merge queue (absent only before the mission's story started): the queue, the batch in flight, conflicts, verify runs, predictions. */
   mergeQueue?: {
     queue: string[];
     batch: BatchState | null;

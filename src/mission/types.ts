@@ -175,10 +175,9 @@ export const names = {
 };
 
 /**
- * Search attributes Flotilla registers (operator API, idempotent) and sets, by name. The first
- * three exist since missions had search attributes at all (`MissionInput.searchAttributes`); the
- * rest came with the Web UI story (`MissionInput.storyAttributes`): a namespace registered by an
- * older Flotilla may lack them, so workflows set them only when the client said they exist.
+ * Search attributes Flotilla registers (operator API, idempotent: `ensureSearchAttributes`, before
+ * it starts a mission) and its workflows set, by name. Setting one the namespace lacks would fail
+ * the workflow task, so a mission starts only on a namespace that has them all.
  */
 export const SEARCH_ATTRIBUTES = {
   missionId: 'FlotillaMissionId',

@@ -64,15 +64,11 @@ function hostLostTimeout(spec: { origin?: string; hostLostAfterMs?: number }): {
   return spec.origin ? { scheduleToStartTimeout: spec.hostLostAfterMs ?? HOST_LOST_AFTER_MS } : {};
 }
 
-/** The mission's activities on its host's queue: the integration branch and the mission verify. */
-export function missionHost(
-  queue: string,
-  spec: { setup: unknown[]; verify: unknown[]; origin?: string; hostLostAfterMs?: number },
-) {
-  const lost = hostLostTimeout(spec);
-  const git = proxyActivities<Pick<HostActivities, 'prepareIntegration' | 'mergeBranch' | 'resetIntegration'>>({
+/** The mission's own activity on its host's queue: the integration branch and its worktree. */
+export function missionHost(queue: string, spec: { setup: unknown[]; origin?: string; hostLostAfterMs?: number }) {
+  const git = proxyActivities<Pick<HostActivities, 'prepareIntegration'>>({
     taskQueue: queue,
-    ...lost,
+    ...hostLostTimeout(spec),
     startToCloseTimeout: spec.setup.length * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
     retry: {
@@ -82,21 +78,8 @@ export function missionHost(
       nonRetryableErrorTypes: [ErrorType.BranchTaken, ErrorType.BaseMissing],
     },
   });
-  const verify = proxyActivities<Pick<HostActivities, 'runChecks'>>({
-    taskQueue: queue,
-    ...lost,
-    // Each verify command may take MISSION_VERIFY_COMMAND_TIMEOUT_MS, and one activity runs them all.
-    startToCloseTimeout: spec.verify.length * MISSION_VERIFY_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
-    heartbeatTimeout: '1 minute',
-    retry: { maximumAttempts: 2 },
-  });
   // The SDK's proxies are not spreadable (a Proxy without ownKeys): name each activity.
-  return {
-    prepareIntegration: git.prepareIntegration,
-    mergeBranch: git.mergeBranch,
-    resetIntegration: git.resetIntegration,
-    runChecks: verify.runChecks,
-  };
+  return { prepareIntegration: git.prepareIntegration };
 }
 
 /** `runAgent` on the host's queue for an agent (a task's, or the conflict resolver's). */

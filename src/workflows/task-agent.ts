@@ -8,7 +8,6 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
-  patched,
   setHandler,
   sleep,
   workflowInfo,
@@ -134,11 +133,10 @@ export class TaskAgent {
    * rather than that the task was stopped: its own scope was not cancelled.
    */
   private workerStopped(err: unknown): boolean {
-    const shutdown =
+    return (
       failureDetails(err).type === ErrorType.WorkerShutdown ||
-      (isCancellation(err) && !CancellationScope.current().consideredCancelled);
-    // Versioning: tasks recorded before this failed or were cancelled here.
-    return shutdown && patched('worker-shutdown-not-a-failure');
+      (isCancellation(err) && !CancellationScope.current().consideredCancelled)
+    );
   }
 
   /** One agent run for this iteration, through any number of rate-limit waits. */

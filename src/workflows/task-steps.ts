@@ -2,7 +2,7 @@
  * The git and gate steps of `taskWorkflow` around its agent: the worktree, the commit on the task
  * branch, the WIP checkpoint of unfinished work, and the task's `verify` gate.
  */
-import { CancellationScope, patched } from '@temporalio/workflow';
+import { CancellationScope } from '@temporalio/workflow';
 import type { CheckpointResult } from '../activities/commit';
 import { failureMessage } from '../mission/failures';
 import type { Diffstat } from '../mission/progress';
@@ -112,14 +112,11 @@ export class TaskSteps {
     return { status, branch: this.wt.branch, ...this.usage, ...rest };
   }
 
-  /**
-   * Commits what the agent left on the task branch (the activity is named `checkpoint` in
-   * histories); `note` marks work kept after a failure (only missions from before WIP checkpoints).
-   */
-  commit(note?: string): Promise<CheckpointResult> {
+  /** Commits what the agent left on the task branch (the activity is named `checkpoint` in histories). */
+  commit(): Promise<CheckpointResult> {
     const { input, wt } = this;
-    if (!note) this.step('committing its work');
-    const summary = line(`commit ${input.task.id}'s work on ${wt.branch}${note ? ` ${note}` : ''}`);
+    this.step('committing its work');
+    const summary = line(`commit ${input.task.id}'s work on ${wt.branch}`);
     return this.acts.checkpoint.executeWithOptions({ summary }, [
       {
         worktree: wt.worktree,
@@ -128,7 +125,6 @@ export class TaskSteps {
         branch: wt.branch,
         baseSha: input.baseSha,
         exclude: input.copy,
-        note,
       },
     ]);
   }
@@ -176,38 +172,25 @@ export class TaskSteps {
    * ref, and the worktree keeps it for `flotilla retry`.
    */
   async agentFailed(err: unknown, iteration: number, summary: string, cancelled: boolean): Promise<TaskResult> {
-    // Versioning: missions started before WIP checkpoints committed `[cancelled]` and
-    // `[incomplete]` work on the task branch; their histories replay that way.
-    const toRef = patched('wip-checkpoints');
     if (cancelled) {
       // The agent is dead (the activity waited for the kill and took a checkpoint); this one
       // also covers a task cancelled while no attempt ran (held, between attempts).
       await CancellationScope.nonCancellable(() =>
-        (toRef ? this.checkpoint('[cancelled]') : this.commit('[cancelled]')).then(
+        this.checkpoint('[cancelled]').then(
           () => undefined,
           () => undefined,
         ),
       );
       throw err;
     }
-    if (toRef) {
-      const kept = await this.checkpoint('[incomplete]').catch(() => null);
-      const where = kept?.sha ? ` (its work is kept in checkpoint ${kept.sha.slice(0, 12)}, ${kept.ref})` : '';
-      return this.result('failed', {
-        headSha: null,
-        diffstat: null,
-        iterations: iteration,
-        summary,
-        error: `${failureMessage(err)}${where}`,
-      });
-    }
-    const kept = await this.commit('[incomplete]').catch(() => null);
+    const kept = await this.checkpoint('[incomplete]').catch(() => null);
+    const where = kept?.sha ? ` (its work is kept in checkpoint ${kept.sha.slice(0, 12)}, ${kept.ref})` : '';
     return this.result('failed', {
-      headSha: kept?.headSha ?? null,
-      diffstat: kept?.diffstat ?? null,
+      headSha: null,
+      diffstat: null,
       iterations: iteration,
       summary,
-      error: failureMessage(err),
+      error: `${failureMessage(err)}${where}`,
     });
   }
 }
