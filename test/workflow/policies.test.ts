@@ -71,7 +71,7 @@ test('a mission: every activity on the host queue, a dependent starts from its d
   expect(new Set(elsewhere.map((r) => r.taskQueue))).toEqual(new Set([FAKE.hostQueue]));
 
   expect(inputsOf(fakes.prepareIntegration)).toEqual([
-    expect.objectContaining({ missionId: 'flow', repo: spec.repo, baseBranch: 'main', baseSha: null, detached: true }),
+    expect.objectContaining({ missionId: 'flow', repo: spec.repo, baseBranch: 'main', baseSha: null }),
   ]);
   const afterA = merge(FAKE.baseSha, 'flow', 'a');
   const afterB = merge(afterA, 'flow', 'b');
