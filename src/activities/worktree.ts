@@ -195,7 +195,7 @@ export function createWorktreeActivities(config: ActivityConfig) {
     beat: (details?: unknown) => void,
   ): Promise<PrepareIntegrationResult> {
     const { repo } = input;
-    const key = runKey(config.home, input.missionId, input.runId);
+    const key = runKey(input.runId);
     const origin = await cloneOrigin(repo);
     const result = await withRepoLock(repo, async () => {
       let baseSha = input.baseSha;

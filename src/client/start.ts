@@ -23,8 +23,7 @@ const SCAFFOLD_MARK = 'flotilla-scaffold';
 
 /**
  * The mark Flotilla leaves in a scaffold repository's `.git`: the scaffold directory on its first
- * line, then `mission <id>` for the mission it was made for (marks written before that line
- * existed hold the directory only).
+ * line, then `mission <id>` for the mission it was made for.
  */
 function scaffoldMark(repo: string): { missions: string[] } | undefined {
   const file = path.join(repo, '.git', SCAFFOLD_MARK);

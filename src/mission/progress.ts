@@ -30,11 +30,11 @@ export interface TaskState {
   endedAt: string | null;
   error: string | null;
   diffstat: Diffstat | null;
-  /** When its merge was published to the integration branch (merge queue missions), ISO-8601. */
+  /** When its merge was published to the integration branch, ISO-8601. */
   mergedAt?: string | null;
   /**
    * The host (its id: `FLOTILLA_HOST_ID`, else its hostname) the task runs or last ran on; null
-   * before it starts. Absent in missions from before hosts were recorded.
+   * before it starts.
    */
   host?: string | null;
   /** The hosts it ran on before `host`, oldest first, when it moved (its host was lost). */

@@ -154,8 +154,8 @@ export class MissionHost {
       );
       s.previousHosts = [...(s.previousHosts ?? []), lost];
       s.hostQueue = claim.taskQueue;
-      s.hostRepo = claim.repo ?? null;
-      if (claim.repo) spec.repo = claim.repo;
+      s.hostRepo = claim.repo;
+      spec.repo = claim.repo;
       try {
         const summary = line(
           `${s.integrationBranch} at ${short(s.integrationSha ?? '')} on ${hostOfQueue(claim.taskQueue)}`,

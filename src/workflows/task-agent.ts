@@ -161,7 +161,7 @@ export class TaskAgent {
           },
         ]);
         addAgentRun(usage, run, run.attempt);
-        story.lastEventAt = run.lastEventAt ?? story.lastEventAt;
+        story.lastEventAt = run.lastEventAt;
         story.retrying = null;
         await this.report(null);
         return run;

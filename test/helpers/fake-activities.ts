@@ -72,6 +72,7 @@ export function agentResult(input: RunAgentInput, extra: Partial<RunAgentResult>
     transcript: `/fake/transcripts/${input.missionId}/${input.taskId}-${input.iteration}-${attempt}.jsonl`,
     summary: `${input.taskId} done`,
     events: 1,
+    lastEventAt: new Date().toISOString(),
     resumed: !!input.resumeSessionId,
     checkpointSha: null,
     ...extra,
@@ -153,8 +154,9 @@ export function blockingAgent(release: Promise<unknown>, onCancel?: (input: RunA
 function defaultActivities(hostQueue: string): Activities {
   const heads = new Map<string, string>();
   return {
-    async claimHost() {
-      return { taskQueue: hostQueue, hostname: FAKE.hostname };
+    async claimHost(input) {
+      // With an origin the real one answers with its clone; the fakes keep the path as given.
+      return { taskQueue: hostQueue, hostname: FAKE.hostname, repo: input.repo };
     },
     async claimTaskHost(input) {
       return {

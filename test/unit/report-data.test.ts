@@ -201,11 +201,14 @@ test('the merge queue: verify runs on their own row, named by batch and kind; th
   );
 });
 
-test('a culprit sent back to its agent: the fix round synced to the failed candidate first (recorded before summaries)', () => {
-  const r = report('histories/before-details', 'bisect-it');
+test('a culprit sent back to its agent: the fix round synced to the failed candidate first', () => {
+  const r = report('histories/current', 'bisect-it');
   expect(spans(r, 'r', 'setup').map((s) => [s.label, s.summary])).toEqual([
-    ['worktree and setup', null],
-    ['sync to the failed candidate', null],
+    ['worktree and setup', expect.stringMatching(/^worktree for r from [0-9a-f]{8}$/)],
+    [
+      'sync to the failed candidate',
+      expect.stringMatching(/^fast-forward flotilla\/bisect-it\/tasks\/r to the failing candidate [0-9a-f]{8}$/),
+    ],
   ]);
   expect(spans(r, 'r', 'agent')[0].label).toBe('agent attempt 1 · iteration 1 · fix round 1');
 });
@@ -238,13 +241,4 @@ test('a skipped running task: its agent cancelled; its dependent waited, then ne
   expect(spans(r, 'x', 'agent').map((s) => [s.outcome, s.detail])).toEqual([['cancelled', 'cancelled']]);
   expect(spans(r, 'y').map((s) => s.kind)).toEqual(['waiting', 'not-started']);
   expect(r.failures.find((f) => f.taskId === 'y')!.message).toBe('y skipped: skipped: depends on x (skipped by user)');
-});
-
-test('a mission from before the merge queue: merges into the integration branch, the mission verify after its wave', () => {
-  const r = report('histories/before-queue', 'revert');
-  expect(spans(r, 'breaks').map((s) => s.kind)).toEqual(['queued', 'setup', 'agent', 'commit', 'merge']);
-  expect(spans(r, 'breaks', 'merge')[0].label).toBe('merge into the integration branch');
-  const [verify] = spans(r, VERIFY_ROW, 'verify');
-  expect([verify.outcome, verify.label]).toEqual(['failed', 'verify run 1: `test ! -f broken.txt` failed (exit 1)']);
-  expect(r.failures.map((f) => f.kind)).toEqual(expect.arrayContaining(['verify', 'task', 'mission']));
 });
