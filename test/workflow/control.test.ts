@@ -393,8 +393,8 @@ test("a reopened task resumes its session with the session's totals so far", asy
   expect(taskOf(result, 'x').costUsd).toBeCloseTo(2 * FAKE.costUsd, 6);
 });
 
-// Issue 8: "a `retry` arriving while a new run is still setting up is rejected as 'started by an
-// older Flotilla'" (the validator read the flag before `patched()` set it, after setup).
+// Issue 8: "a `retry` arriving while a new run is still setting up is rejected": the validator
+// must accept it before the reopened run has set up.
 test('a retry sent while a reopened mission sets up is accepted', async () => {
   const { fakes, reopen } = await endedFailed('reopen-setup');
   const setup = deferred();
