@@ -82,8 +82,8 @@ export interface RunAgentResult extends AgentUsage {
   /** The agent's final words (Claude's result text, Codex's last message), at most 500 characters. */
   summary: string;
   events: number;
-  /** When the agent last wrote an event, ISO-8601 (absent in results recorded before it was kept). */
-  lastEventAt?: string;
+  /** When the agent last wrote an event (its launch when it wrote none), ISO-8601. */
+  lastEventAt: string;
   /** True when this attempt continued an earlier session. */
   resumed: boolean;
   /** The task's latest checkpoint (the one taken when this attempt ended), if any. */

@@ -5,7 +5,8 @@
  *   {@link commandEnv};
  * - agents (claude, codex, command): {@link agentEnv}.
  * No `TEMPORAL_*` variable ever passes: they are the worker's own connection and credentials
- * (validation refuses them in mission files; a spec from before that rule is filtered here).
+ * (validation refuses them in mission files; a spec that did not go through it, such as a workflow
+ * started by hand, is filtered here).
  */
 import { BASELINE_ENV, isSecretName } from './secrets';
 

@@ -90,7 +90,7 @@ export class AgentHeartbeater {
 
 /**
  * The previous attempt's heartbeat details, when this is a retry (`attempt > 1`) and they are an
- * agent heartbeat (an older worker's setup commands heartbeat `{ command }` over them).
+ * agent heartbeat (details of another shape, such as a setup command's `{ command }`, are not).
  */
 export function previousHeartbeat(info: {
   attempt: number;

@@ -86,9 +86,9 @@ export function readPidFile(file: string): { pgid: number; identity?: ProcessIde
  *   (the file is stale; the PID was reused);
  * - same boot and the leader is gone: yes, for as long as the group lives (Linux does not hand
  *   out a PID that is still some group's id, so a live group with that id is still ours);
- * - a file without an identity on a host that can identify processes (written by an older
- *   Flotilla, or by someone else): no, it cannot be trusted;
- * - a host without /proc: yes (nothing better to go on, the old behaviour).
+ * - a file without an identity on a host that can identify processes (someone else wrote it):
+ *   no, it cannot be trusted;
+ * - a host without /proc: yes (nothing better to go on).
  */
 export function sameGroup(recorded: { pgid: number; identity?: ProcessIdentity }): boolean {
   if (!canIdentifyProcesses()) return true;

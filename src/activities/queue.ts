@@ -25,7 +25,7 @@ import {
   resolveRef,
   withRepoLock,
 } from './git';
-import { removeStaleLocks, STALE_GIT_LOCK_MS } from './merge';
+import { removeStaleLocks, STALE_GIT_LOCK_MS } from './git-locks';
 import { cloneOrigin, pushOrigin, pushTracked, takeBranchFromOrigin } from './origin';
 import type { PublishInput, QueueMergeInput, QueueMergeResult, VerifyAtInput, VerifyAtResult } from './queue-types';
 
@@ -296,7 +296,7 @@ export function createQueueActivities() {
      * Idempotent: a ref already holding `sha` is success. Heartbeats every 5 s (also while it
      * waits for the repository lock). In a clone of a shared origin a branch is pushed there too,
      * leased on what this host last pushed. A worktree that has the ref's branch checked out is not
-     * updated (git does not): prepare the integration worktree `detached`.
+     * updated (git does not): `prepareIntegration` keeps the integration worktree detached.
      * @throws non-retryable `CandidateMoved` when the ref holds something else; GitError
      */
     async publishRef(input: PublishInput): Promise<void> {

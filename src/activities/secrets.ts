@@ -114,8 +114,8 @@ const LISTING_KEYS = new Set(['env', 'redact']);
 
 /**
  * The variable names an activity's input lists anywhere in it: every array of names under a key
- * `env` (a mission's `env:`, an `agent.env`, ChecksInput.env) or `redact` (inputs recorded by
- * older workflows). Walks at most 8 levels deep.
+ * `env` (a mission's `env:`, an `agent.env`, ChecksInput.env) or `redact` (every secret name the
+ * mission lists: `CommandNames` in src/workflows/mission-types.ts). Walks at most 8 levels deep.
  */
 export function namesListedIn(value: unknown, depth = 0): string[] {
   if (depth > 8 || value === null || typeof value !== 'object') return [];

@@ -97,10 +97,7 @@ export function checkLandable(progress: MissionProgress, partial: boolean): void
  * it). Never a worktree a person made, even one that has the integration branch checked out.
  */
 export function integrationWorktreeOf(home: string, progress: MissionProgress, ownerRunId: string): string {
-  return path.join(
-    paths.worktreesRoot(home, progress.missionId, runKey(home, progress.missionId, ownerRunId)),
-    'integration',
-  );
+  return path.join(paths.worktreesRoot(home, progress.missionId, runKey(ownerRunId)), 'integration');
 }
 
 /**

@@ -238,8 +238,7 @@ function shortTime(iso: string, sameDayAs?: string): string {
 
 /**
  * `flotilla list`: a row per mission (id, phase, percent done, cost, repository, start and end in
- * UTC). Progress, cost and repository are blank for missions started without those search
- * attributes; a note under the table says so.
+ * UTC). A value a workflow lacks (one `mission-…` workflow Flotilla did not start) is blank.
  */
 export function renderMissionList(missions: MissionListing[], opts: RenderOptions = {}): string {
   const width = opts.width ?? 100;
@@ -261,15 +260,7 @@ export function renderMissionList(missions: MissionListing[], opts: RenderOption
       m.closedAt ? shortTime(m.closedAt, m.startedAt) : '',
     ]);
   }
-  const lines = [tableText(table)];
-  if (missions.some((m) => m.percent === null))
-    lines.push(
-      '',
-      colors.dim(
-        'missions with no progress, cost or repo were started without those search attributes (by an older Flotilla, or where they could not be registered)',
-      ),
-    );
-  return lines.join('\n');
+  return tableText(table);
 }
 
 /** The merge queue's part of `status`: the batch in flight, what waits, conflicts, predictions. */

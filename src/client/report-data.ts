@@ -70,7 +70,7 @@ export type SegmentKind =
   | 'wait' // another timer
   | 'commit' // the task branch commit or a checkpoint of kept work
   | 'gate' // the task's verify
-  | 'merge' // onto the candidate (merge queue) or the integration branch (waves)
+  | 'merge' // onto the merge queue's candidate
   | 'resolve' // a conflict prepared, checked, committed
   | 'resolver' // the conflict resolver agent
   | 'verify' // the mission verify
@@ -95,7 +95,7 @@ export interface Segment {
   detail: string | null;
   /**
    * The workflow's own summary of the activity or timer (what the Temporal Web UI shows in its
-   * event history), or null (histories from before workflows gave summaries, spans of no activity).
+   * event history), or null (a span of no activity or timer, or one scheduled without a summary).
    */
   summary?: string | null;
   /** What an agent span cost, USD, when the agent reported it. */
@@ -842,7 +842,6 @@ function missionSegments(
   /** When each task's merge first met a conflict. */
   const conflictAt = new Map<string, number>();
   const verifyRuns = [...(progress.mergeQueue?.verifyRuns ?? [])];
-  const queue = !!progress.mergeQueue;
   let verifyCount = 0;
   /** The task whose conflict is being resolved (resolution checks run `runChecks` too). */
   let resolving: string | null = null;
@@ -861,8 +860,7 @@ function missionSegments(
         case 'landMission':
           span(MISSION_ROW, 'land', 'land', a.outcome, a.failure?.message ?? null);
           break;
-        case 'queueMerge':
-        case 'mergeBranch': {
+        case 'queueMerge': {
           if (!inp.taskId) break;
           const res = a.result as { status?: string; files?: string[]; message?: string } | undefined;
           const conflict = res?.status === 'conflict';
@@ -870,22 +868,10 @@ function missionSegments(
           span(
             inp.taskId,
             'merge',
-            conflict
-              ? `merge: conflict in ${(res?.files ?? []).join(', ')}`
-              : a.name === 'queueMerge'
-                ? 'merge onto the candidate'
-                : 'merge into the integration branch',
+            conflict ? `merge: conflict in ${(res?.files ?? []).join(', ')}` : 'merge onto the candidate',
             conflict ? 'failed' : a.outcome,
             conflict ? (res?.message ?? null) : (a.failure?.message ?? null),
           );
-          if (conflict && !queue)
-            failures.push({
-              kind: 'conflict',
-              taskId: inp.taskId,
-              at: a.closedAt,
-              message: `${inp.taskId}: merge conflict in ${(res?.files ?? []).join(', ')}`,
-              detail: res?.message ?? null,
-            });
           break;
         }
         case 'prepareConflict':

@@ -136,8 +136,9 @@ export async function collectReport(
     if (!closed(run)) run.pending = await pendingActivities(client, c.workflowId, c.runId).catch(() => undefined);
     return run;
   });
-  // Histories recorded by workers from before the redaction boundary may hold secrets' values:
-  // those of this process's environment, by the rule and by the names the mission lists.
+  // The workers' redaction boundary rewrites activity payloads, not workflow payloads: a value
+  // that reached history another way is taken out here too (by the rule of what a secret is, and
+  // by the names the mission lists), with this process's environment.
   const spec = missionRuns.map((r) => startInput<MissionInput>(r.history)?.spec).find((x) => x);
   const listed = spec ? commandNamesOf(spec).redact : [];
   return secretRedactor(listed).value(buildReport({ progress, missionRuns, taskRuns, now }));

@@ -14,7 +14,6 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import path from 'node:path';
 import type { SearchAttributeType } from '@temporalio/common';
 import { findOnPath } from '../activities/programs';
-import type { AttributeSets } from '../mission/search';
 import { SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTES } from '../mission/types';
 import { FlotillaConfig, isLoopback, portOf, TemporalConnection } from './config';
 import { CliError, EXIT } from './errors';
@@ -116,11 +115,7 @@ const CLI_TYPE_NAMES: Record<SearchAttributeType, string> = {
 };
 
 type AttributeName = keyof typeof SEARCH_ATTRIBUTES;
-/** The attributes of each set (see `AttributeSets`): the first three, and the story's. */
-const ATTRIBUTE_SETS: Record<keyof AttributeSets, AttributeName[]> = {
-  searchAttributes: ['missionId', 'taskId', 'phase'],
-  storyAttributes: ['progress', 'costUsd', 'repo', 'runtime'],
-};
+const ATTRIBUTE_NAMES = Object.keys(SEARCH_ATTRIBUTES) as AttributeName[];
 
 /** The `temporal` CLI's type name of one of Flotilla's attributes, by its name (`FlotillaProgress` -> `Int`). */
 export function cliTypeName(name: string): string {
@@ -128,16 +123,12 @@ export function cliTypeName(name: string): string {
   return a ? CLI_TYPE_NAMES[SEARCH_ATTRIBUTE_TYPES[a]] : 'Keyword';
 }
 
-/**
- * `--search-attribute Name=Type` flags of `temporal server start-dev` for Flotilla's attributes:
- * every one, or only those of `sets` (tests start servers as older Flotillas did).
- */
-export function searchAttributeFlags(
-  sets: (keyof AttributeSets)[] = ['searchAttributes', 'storyAttributes'],
-): string[] {
-  return sets
-    .flatMap((set) => ATTRIBUTE_SETS[set])
-    .flatMap((a) => ['--search-attribute', `${SEARCH_ATTRIBUTES[a]}=${CLI_TYPE_NAMES[SEARCH_ATTRIBUTE_TYPES[a]]}`]);
+/** `--search-attribute Name=Type` flags of `temporal server start-dev` for every one of Flotilla's attributes. */
+export function searchAttributeFlags(): string[] {
+  return ATTRIBUTE_NAMES.flatMap((a) => [
+    '--search-attribute',
+    `${SEARCH_ATTRIBUTES[a]}=${CLI_TYPE_NAMES[SEARCH_ATTRIBUTE_TYPES[a]]}`,
+  ]);
 }
 
 /** `start-dev` arguments: loopback only, Flotilla's search attributes registered with their types. */
@@ -250,45 +241,75 @@ const GRPC_ALREADY_EXISTS = 6;
 const REGISTRATION_WAIT_MS = 15_000;
 
 /**
- * Which sets of Flotilla's attributes `namespace` has, from `customAttributes` (name -> indexed
- * type, as `listSearchAttributes` answers): a set counts only when each of its attributes exists
- * with its own type (one registered with another type by hand would fail every upsert).
+ * Flotilla's attributes `namespace` cannot be set yet, from `custom` (name -> indexed type, as
+ * `listSearchAttributes` answers): missing ones, and ones registered by hand with another type
+ * (every upsert of those would fail).
  */
-function setsIn(custom: Record<string, temporal.api.enums.v1.IndexedValueType>): Required<AttributeSets> {
-  const has = (set: keyof AttributeSets): boolean =>
-    ATTRIBUTE_SETS[set].every((a) => custom[SEARCH_ATTRIBUTES[a]] === indexedType(a));
-  // The story set counts only with the first: workflows that keep it upsert the phase too.
-  return {
-    searchAttributes: has('searchAttributes'),
-    storyAttributes: has('searchAttributes') && has('storyAttributes'),
-  };
+function unusableIn(custom: Record<string, temporal.api.enums.v1.IndexedValueType>): AttributeName[] {
+  return ATTRIBUTE_NAMES.filter((a) => custom[SEARCH_ATTRIBUTES[a]] !== indexedType(a));
 }
 
 /**
  * Registers Flotilla's search attributes that `namespace` lacks, each with its type, through the
  * operator API (idempotent: a second call, or another client racing this one, adds nothing), and
  * waits (at most {@link REGISTRATION_WAIT_MS}) until `listSearchAttributes` shows them, since a
- * workflow that sets an attribute the service does not know yet fails its workflow task.
- * A namespace where registering is not allowed (no operator rights, Temporal Cloud, where
- * attributes are added in its own console) keeps what it has: never throws.
- * @returns which sets exist now; missions set only those (`MissionInput` flags)
+ * workflow that sets an attribute the service does not know yet fails its workflow task. Missions
+ * always set them: `run`, `start` and `retry` call this before they start a workflow.
+ * A namespace whose attributes cannot even be listed (no operator API) is left as it is: starting
+ * the workflow then fails with the service's own error if one is missing.
+ * @throws CliError (exit 1) when some are still missing or have another type (registering was
+ *   not allowed: no operator rights, or Temporal Cloud, where attributes are added in its own
+ *   console), naming each with the command that registers it; nothing has been started
  */
 export async function ensureSearchAttributes(
   connection: Pick<Connection, 'operatorService'>,
   namespace: string,
-): Promise<Required<AttributeSets>> {
+): Promise<void> {
   const list = async (): Promise<Record<string, temporal.api.enums.v1.IndexedValueType>> =>
     (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
   let custom: Record<string, temporal.api.enums.v1.IndexedValueType>;
   try {
     custom = await list();
   } catch {
-    return { searchAttributes: false, storyAttributes: false };
+    return;
   }
-  const missingIn = (c: typeof custom): AttributeName[] =>
-    (Object.keys(SEARCH_ATTRIBUTES) as AttributeName[]).filter((a) => !(SEARCH_ATTRIBUTES[a] in c));
+  if (missingIn(custom).length > 0) custom = await register(connection, namespace, custom, list);
+  const unusable = unusableIn(custom);
+  if (unusable.length === 0) return;
+  const what = unusable.map((a) =>
+    SEARCH_ATTRIBUTES[a] in custom
+      ? `${SEARCH_ATTRIBUTES[a]} is registered with another type than ${CLI_TYPE_NAMES[SEARCH_ATTRIBUTE_TYPES[a]]}`
+      : `${SEARCH_ATTRIBUTES[a]} is missing`,
+  );
+  const commands = unusable
+    .filter((a) => !(SEARCH_ATTRIBUTES[a] in custom))
+    .map(
+      (a) =>
+        `temporal operator search-attribute create --namespace ${namespace} --name ${SEARCH_ATTRIBUTES[a]} --type ${CLI_TYPE_NAMES[SEARCH_ATTRIBUTE_TYPES[a]]}`,
+    );
+  throw new CliError(
+    `namespace ${namespace} cannot hold Flotilla's search attributes, which every mission sets (${what.join('; ')}), ` +
+      `and Flotilla could not register them (no operator rights?); nothing was started. ` +
+      (commands.length
+        ? `Register them (Temporal Cloud: in its console, same names and types): ${commands.join(' && ')}`
+        : 'Remove the attributes registered with another type, or use another namespace (TEMPORAL_NAMESPACE)'),
+    EXIT.failed,
+  );
+}
+
+/** Flotilla's attributes that `custom` (as `listSearchAttributes` answers) lacks. */
+function missingIn(custom: Record<string, temporal.api.enums.v1.IndexedValueType>): AttributeName[] {
+  return ATTRIBUTE_NAMES.filter((a) => !(SEARCH_ATTRIBUTES[a] in custom));
+}
+
+/** Adds the attributes `custom` lacks; returns the list once they show (or the wait ran out). */
+async function register(
+  connection: Pick<Connection, 'operatorService'>,
+  namespace: string,
+  custom: Record<string, temporal.api.enums.v1.IndexedValueType>,
+  list: () => Promise<Record<string, temporal.api.enums.v1.IndexedValueType>>,
+): Promise<Record<string, temporal.api.enums.v1.IndexedValueType>> {
   const missing = missingIn(custom);
-  if (missing.length === 0) return setsIn(custom);
   for (let round = 0; ; round++) {
     try {
       await connection.operatorService.addSearchAttributes({
@@ -298,8 +319,7 @@ export async function ensureSearchAttributes(
       break;
     } catch (err) {
       // Not allowed, not implemented: waiting will not change it.
-      if (!(isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS))
-        return setsIn(await list().catch(() => custom));
+      if (!(isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS)) return list().catch(() => custom);
       // Another client added some first and the service refused the whole call: add the rest.
       custom = await list().catch(() => custom);
       if (missingIn(custom).length === 0 || round === 2) break;
@@ -312,7 +332,7 @@ export async function ensureSearchAttributes(
     } catch {
       // Keep the last answer.
     }
-    if (missing.every((a) => SEARCH_ATTRIBUTES[a] in custom) || Date.now() > deadline) return setsIn(custom);
+    if (missing.every((a) => SEARCH_ATTRIBUTES[a] in custom) || Date.now() > deadline) return custom;
     await new Promise((r) => setTimeout(r, 250));
   }
 }

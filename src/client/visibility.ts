@@ -79,7 +79,7 @@ function unknownAttribute(err: unknown, query: string): string | undefined {
 /**
  * Missions matching `filter`, newest first, from Temporal's visibility store; at most
  * `filter.limit` (default 50). Progress, cost, repository and runtimes come from the typed search
- * attributes (null for missions started without them).
+ * attributes (null for a value the workflow lacks).
  * @throws CliError exit 2 for an unknown phase; exit 1 when the namespace lacks an attribute the
  *   filter needs (saying how to register it)
  */
@@ -109,7 +109,7 @@ export async function listMissions(client: Client, filter: MissionFilter = {}): 
     if (!missing) throw err;
     throw new CliError(
       `namespace ${client.options.namespace} has no search attribute ${missing}, so missions cannot be filtered on it; ` +
-        `\`flotilla run\` registers Flotilla's attributes where it may (missions started before that lack them), or register them by hand: ` +
+        `\`flotilla run\` and \`start\` register Flotilla's attributes before the first mission, or register them by hand: ` +
         `temporal operator search-attribute create --namespace ${client.options.namespace} --name ${missing} --type ${cliTypeName(missing)}`,
       EXIT.failed,
     );

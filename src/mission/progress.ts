@@ -30,11 +30,11 @@ export interface TaskState {
   endedAt: string | null;
   error: string | null;
   diffstat: Diffstat | null;
-  /** When its merge was published to the integration branch (merge queue missions), ISO-8601. */
+  /** When its merge was published to the integration branch, ISO-8601. */
   mergedAt?: string | null;
   /**
    * The host (its id: `FLOTILLA_HOST_ID`, else its hostname) the task runs or last ran on; null
-   * before it starts. Absent in missions from before hosts were recorded.
+   * before it starts.
    */
   host?: string | null;
   /** The hosts it ran on before `host`, oldest first, when it moved (its host was lost). */
@@ -146,8 +146,8 @@ export interface MissionState {
   endedAt: string | null;
   /** The mission's budget in USD; passing it pauses the mission once. */
   budgetUsd: number | null;
-  // The merge queue (missions started with it; absent in older ones).
-  /** True when this mission merges through the queue (tasks start when their dependencies are merged). */
+  // The merge queue.
+  /** Set when the mission's story starts (its merge queue exists from then on; `progress.mergeQueue`). */
   mergeQueue?: boolean;
   /** Tasks that succeeded and wait to be merged, in the order they will be. */
   queue?: string[];
@@ -220,7 +220,7 @@ export interface MissionProgress {
   startedAt: string;
   endedAt: string | null;
   uiUrl: string | null;
-  /** Merge queue missions only (absent otherwise): the queue, the batch in flight, conflicts, verify runs, predictions. */
+  /** The merge queue (absent only before the mission's story started): the queue, the batch in flight, conflicts, verify runs, predictions. */
   mergeQueue?: {
     queue: string[];
     batch: BatchState | null;

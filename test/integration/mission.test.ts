@@ -182,7 +182,9 @@ test("cancel kills a running agent's whole process group and keeps its worktree 
   const childPid = Number(readFileSync(`${pids}.child`, 'utf8'));
   expect(processAlive(agentPid) && processAlive(childPid)).toBe(true);
   const t0 = Date.now();
+  // As `flotilla cancel` does: the reason, then Temporal's cancellation request.
   await handle.signal(cancelSignal, { reason: 'changed my mind' });
+  await handle.cancel();
   const result = await missionResult(handle);
   expect(Date.now() - t0).toBeLessThan(15_000);
   expect(result.phase).toBe('cancelled');

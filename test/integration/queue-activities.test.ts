@@ -1,6 +1,6 @@
 /**
  * The merge queue's git activities against real repositories in temp dirs (no Temporal server):
- * queueMerge, publishRef, verifyAt, prepareIntegration `detached`, removeTaskWorktree and
+ * queueMerge, publishRef, verifyAt, prepareIntegration's detached worktree, removeTaskWorktree and
  * predictConflicts, called through the SDK's MockActivityEnvironment (heartbeats as a worker
  * delivers them).
  */
@@ -213,7 +213,7 @@ describe('publishRef', () => {
   });
 });
 
-async function integration(repo: string, missionId: string, detached?: boolean) {
+async function integration(repo: string, missionId: string) {
   return mock(acts.prepareIntegration, {
     missionId,
     runId,
@@ -223,7 +223,6 @@ async function integration(repo: string, missionId: string, detached?: boolean) 
     setup: [],
     copy: [],
     setupTimeoutMs: 60_000,
-    ...(detached === undefined ? {} : { detached }),
   });
 }
 
@@ -235,11 +234,11 @@ const symbolicHead = (wt: string): string | null => {
   }
 };
 
-describe('prepareIntegration detached', () => {
+describe('prepareIntegration', () => {
   test('a new integration worktree is detached at the branch tip; moving the branch leaves it alone', async () => {
     const repo = makeRepo();
     const main = git(repo, 'rev-parse', 'main');
-    const integ = await integration(repo, 'det', true);
+    const integ = await integration(repo, 'det');
     expect(integ).toMatchObject({ branch: names.integrationBranch('det'), baseSha: main, headSha: main });
     expect(symbolicHead(integ.worktree)).toBeNull();
     expect(git(integ.worktree, 'rev-parse', 'HEAD')).toBe(main);
@@ -249,38 +248,32 @@ describe('prepareIntegration detached', () => {
     await mock(acts.publishRef, { repo, ref: `refs/heads/${integ.branch}`, sha: next, expected: main });
     expect(git(integ.worktree, 'status', '--porcelain')).toBe('');
     // reused where it is (verifyAt checks out what it needs); headSha is the branch's tip
-    const again = await integration(repo, 'det', true);
+    const again = await integration(repo, 'det');
     expect(again).toEqual({ ...integ, headSha: next });
     expect(git(integ.worktree, 'rev-parse', 'HEAD')).toBe(main);
   });
 
-  test('an existing worktree with the branch checked out is detached in place, nothing lost', async () => {
+  test('an integration worktree where a person checked the branch out is detached in place, nothing lost', async () => {
     const repo = makeRepo({ 'a.txt': 'a\n' });
-    const attached = await integration(repo, 'conv');
-    expect(symbolicHead(attached.worktree)).toBe(attached.branch);
-    writeFileSync(path.join(attached.worktree, 'a.txt'), 'edited\n');
-    writeFileSync(path.join(attached.worktree, 'untracked.txt'), 'u\n');
-    const detached = await integration(repo, 'conv', true);
-    expect(detached).toEqual(attached);
-    expect(symbolicHead(detached.worktree)).toBeNull();
-    expect(git(detached.worktree, 'rev-parse', 'HEAD')).toBe(attached.headSha);
-    expect(readFileSync(path.join(detached.worktree, 'a.txt'), 'utf8')).toBe('edited\n');
-    expect(readFileSync(path.join(detached.worktree, 'untracked.txt'), 'utf8')).toBe('u\n');
-    expect(refOf(repo, `refs/heads/${attached.branch}`)).toBe(attached.headSha);
-  });
-
-  test('without the flag the branch is checked out, as before', async () => {
-    const repo = makeRepo();
-    const integ = await integration(repo, 'att');
-    expect(symbolicHead(integ.worktree)).toBe(integ.branch);
-    expect(await integration(repo, 'att')).toEqual(integ);
+    const first = await integration(repo, 'conv');
+    git(first.worktree, 'checkout', '--quiet', first.branch);
+    expect(symbolicHead(first.worktree)).toBe(first.branch);
+    writeFileSync(path.join(first.worktree, 'a.txt'), 'edited\n');
+    writeFileSync(path.join(first.worktree, 'untracked.txt'), 'u\n');
+    const again = await integration(repo, 'conv');
+    expect(again).toEqual(first);
+    expect(symbolicHead(again.worktree)).toBeNull();
+    expect(git(again.worktree, 'rev-parse', 'HEAD')).toBe(first.headSha);
+    expect(readFileSync(path.join(again.worktree, 'a.txt'), 'utf8')).toBe('edited\n');
+    expect(readFileSync(path.join(again.worktree, 'untracked.txt'), 'utf8')).toBe('u\n');
+    expect(refOf(repo, `refs/heads/${first.branch}`)).toBe(first.headSha);
   });
 });
 
 describe('verifyAt', () => {
   test('checks out the SHA detached, runs the commands, keeps untracked and ignored files', async () => {
     const repo = makeRepo({ '.gitignore': 'node_modules/\n', 'a.txt': 'a\n' });
-    const integ = await integration(repo, 'ver', true);
+    const integ = await integration(repo, 'ver');
     const candidate = commitOn(repo, 'candidate', integ.headSha, { 'a.txt': 'candidate\n' });
     mkdirSync(path.join(integ.worktree, 'node_modules', 'pkg'), { recursive: true });
     writeFileSync(path.join(integ.worktree, 'node_modules', 'pkg', 'index.js'), 'x\n');

@@ -305,7 +305,7 @@ describe('rebuilding a lost worktree', () => {
     const ck = await snapshotWorktree({ worktree: wt.worktree, ref, exclude: [], message: 'ck' });
     rmSync(wt.worktree, { recursive: true, force: true });
     // What a worker that died mid-rebuild leaves: the marker, and a fresh worktree without the checkpoint.
-    const stateDir = path.join(home, 'runs', 'm', input.taskId, `worktree-${runKey(home, 'm', runId)}`);
+    const stateDir = path.join(home, 'runs', 'm', input.taskId, `worktree-${runKey(runId)}`);
     mkdirSync(stateDir, { recursive: true });
     writeFileSync(path.join(stateDir, 'rebuild.pending'), 'x');
     git(repo, 'worktree', 'prune');

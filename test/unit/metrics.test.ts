@@ -190,7 +190,7 @@ describe('the activity interceptor', () => {
   test('merges by outcome, and activities it does not know pass through untouched', async () => {
     const m = new FlotillaMetrics({ processMetrics: false });
     await intercepted(m, 'queueMerge', async () => ({ status: 'merged', sha: 'a', alreadyMerged: false }), {});
-    await intercepted(m, 'mergeBranch', async () => ({ status: 'merged', sha: 'a', alreadyMerged: true }), {});
+    await intercepted(m, 'queueMerge', async () => ({ status: 'merged', sha: 'a', alreadyMerged: true }), {});
     await intercepted(m, 'queueMerge', async () => ({ status: 'conflict', files: ['x'], message: 'm' }), {});
     await expect(intercepted(m, 'queueMerge', () => Promise.reject(new Error('git')), {})).rejects.toThrow('git');
     for (const outcome of ['merged', 'already_merged', 'conflict', 'error'])

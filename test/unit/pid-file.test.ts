@@ -20,7 +20,7 @@ const bootId = (): string => readFileSync('/proc/sys/kernel/random/boot_id', 'ut
 
 test.each([
   [
-    'a file of an older Flotilla, the PID alone (as after a reboot: nothing proves it is ours)',
+    'a file without an identity, the PID alone (someone else wrote it: nothing proves it is ours)',
     (pid: number) => `${pid}\n`,
   ],
   [
