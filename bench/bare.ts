@@ -3,7 +3,9 @@
  * worktree on a new branch from the integration branch (`git worktree add -b`), the same agent as
  * the generated mission (`sh -c`, writes one file), `git add -A`, `git commit`; then a `--no-ff`
  * merge of the task branch into the integration branch, in its own worktree, one merge at a time
- * as tasks finish. `concurrency` tasks at once; wave k starts after wave k-1 is merged.
+ * as tasks finish. `concurrency` tasks at once; wave k starts after wave k-1 is merged. `git
+ * worktree add` and the merges take turns, as under Flotilla's repository lock: a `worktree add`
+ * concurrent with another fails now and then (`fatal: failed to read .git/worktrees/N/commondir`).
  *
  *   node lib/bench/bare.js --repo DIR --tasks 100 --concurrency 8 --waves 4
  *
@@ -43,24 +45,26 @@ export async function bareMission(
   await git(repo, 'worktree', 'add', '-q', '-b', 'integration', integration, 'main');
   const endToMergedMs: number[] = [];
   const taskMs: number[] = [];
-  // One merge at a time, in the order tasks finish.
-  let merges: Promise<void> = Promise.resolve();
+  // The repository's lock: one `worktree add` or merge at a time; merges in the order tasks finish.
+  let locked: Promise<void> = Promise.resolve();
+  const withLock = (fn: () => Promise<void>): Promise<void> => (locked = locked.then(fn));
   for (const wave of taskIds(size)) {
     const merged: Promise<void>[] = [];
     await pool(wave, size.concurrency, async (id) => {
       const t0 = Date.now();
       const dir = path.join(work, id);
-      await git(repo, 'worktree', 'add', '-q', '-b', `task/${id}`, dir, 'integration');
+      await withLock(() => git(repo, 'worktree', 'add', '-q', '-b', `task/${id}`, dir, 'integration'));
       await run('sh', ['-c', AGENT_SCRIPT], dir, { ...process.env, FLOTILLA_TASK_ID: id });
       await git(dir, 'add', '-A');
       await git(dir, 'commit', '-q', '-m', `task ${id}`);
       const ended = Date.now();
       taskMs.push(ended - t0);
-      merges = merges.then(async () => {
-        await git(integration, 'merge', '--no-ff', '-q', '-m', `merge task/${id}`, `task/${id}`);
-        endToMergedMs.push(Date.now() - ended);
-      });
-      merged.push(merges);
+      merged.push(
+        withLock(async () => {
+          await git(integration, 'merge', '--no-ff', '-q', '-m', `merge task/${id}`, `task/${id}`);
+          endToMergedMs.push(Date.now() - ended);
+        }),
+      );
     });
     await Promise.all(merged);
   }

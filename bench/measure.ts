@@ -14,7 +14,7 @@ import type { HookReport } from './hook';
 import { fetchHistories, HistoryFigures, historyFigures, MissionHistories } from './histories';
 import { missionFile, Size, sizeName, taskIds } from './mission';
 import { loadAverage, ownCpuSeconds } from './proc';
-import { BenchServer, delta, flotillaLib } from './server';
+import { BenchServer, delta, flotillaLib, runGroups } from './server';
 import { p50p95, round } from './stats';
 
 /** What every run needs: where to work, the git wrapper, the server and a client of it. */
@@ -93,6 +93,7 @@ function timed(
       detached: true,
     });
     closeSync(out);
+    runGroups.add(child.pid!);
     const signal = (s: NodeJS.Signals): void => {
       try {
         process.kill(-child.pid!, s);
@@ -106,6 +107,7 @@ function timed(
     ];
     child.on('error', reject);
     child.on('exit', (code) => {
+      runGroups.delete(child.pid!);
       timers.forEach(clearTimeout);
       const last = existsSync(timeFile) ? readFileSync(timeFile, 'utf8').trim().split('\n').pop()! : '';
       const [e, u, s] = /^[\d.]+ [\d.]+ [\d.]+$/.test(last) ? last.split(' ').map(Number) : [NaN, NaN, NaN];

@@ -17,16 +17,15 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import os from 'node:os';
 import path from 'node:path';
 import { CpuProfile, showSummary, summarizeProfile } from './cpuprofile';
-import { argvShape, byShape, countSorted, readGitLog } from './git-log';
+import { argvShape, byShape, countSorted, installGitWrapper, readGitLog, realGit } from './git-log';
 import { connect } from './histories';
 import { Bench, RunFigures, RunLeft, runFlotilla } from './measure';
 import { parseSize, Size } from './mission';
 import { pollingCost } from './polling';
 import { loadAverage, machine } from './proc';
-import { startServer } from './server';
+import { onInterrupt, startServer } from './server';
 import { round } from './stats';
 import { showTimeline, taskTimeline, typicalTimeline } from './timeline';
-import { realGit, installGitWrapper } from './git-log';
 
 const perTask = (counts: Record<string, number>, n: number, min = 0): Record<string, number> =>
   Object.fromEntries(
@@ -110,6 +109,10 @@ async function main(argv: string[]): Promise<void> {
     machine: machine(git, server.temporal),
   };
   const save = (): void => writeFileSync('bench-profile.json', `${JSON.stringify(report, null, 2)}\n`);
+  onInterrupt(async () => {
+    await server.stop();
+    if (!keep) rmSync(work, { recursive: true, force: true });
+  });
   try {
     if (!pollingOnly) {
       const profDir = path.join(work, 'prof');

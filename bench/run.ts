@@ -18,7 +18,7 @@ import { connect } from './histories';
 import { parseSize, Size, sizeName } from './mission';
 import { Bench, RunFigures, runBare, runFlotilla } from './measure';
 import { loadAverage, machine } from './proc';
-import { startServer } from './server';
+import { onInterrupt, startServer } from './server';
 import { round, showSpread, spread, Spread } from './stats';
 
 const DEFAULT_SIZES = ['10/8/1', '100/8/1', '100/8/4', '500/8/5'];
@@ -150,6 +150,8 @@ async function main(): Promise<void> {
   const git = realGit();
   const wrapper = installGitWrapper(path.join(work, 'bin'));
   const server = await startServer(path.join(work, 'server'));
+  // A dev server just started works for a few seconds more (namespace, system workflows).
+  await new Promise((r) => setTimeout(r, 5_000));
   const { client, close } = await connect(server.address);
   const bench: Bench = { work, wrapperDir: wrapper.dir, realGit: git, server, client, keep: args.keep };
   const results = {
@@ -161,6 +163,10 @@ async function main(): Promise<void> {
     runs: [] as RunFigures[],
   };
   const save = (): void => writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
+  onInterrupt(async () => {
+    await server.stop();
+    if (!args.keep) rmSync(work, { recursive: true, force: true });
+  });
   console.log(`machine: ${JSON.stringify(results.machine)}; load ${results.loadAtStart.join(' ')}; work in ${work}`);
   try {
     for (const size of args.sizes) {

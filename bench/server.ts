@@ -113,3 +113,35 @@ export function delta(before: Record<string, number>, after: Record<string, numb
       .sort((a, b) => b[1] - a[1]),
   );
 }
+
+/** Process groups of the runs in progress (bench/measure.ts adds and removes them). */
+export const runGroups = new Set<number>();
+
+/**
+ * On SIGINT/SIGTERM: the runs in progress get SIGINT (`flotilla run` says the mission goes on and
+ * stops its worker; SIGKILL after 10 s), then `cleanup` (stop the server, remove the work
+ * folder), then exit 130.
+ */
+export function onInterrupt(cleanup: () => Promise<void>): void {
+  const signalGroups = (s: NodeJS.Signals): void =>
+    runGroups.forEach((pgid) => {
+      try {
+        process.kill(-pgid, s);
+      } catch {
+        // Gone already.
+      }
+    });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      console.error(`${signal}: stopping the runs in progress and the dev server, removing the work folder`);
+      signalGroups('SIGINT');
+      const deadline = Date.now() + 10_000;
+      const wait = async (): Promise<void> => {
+        while (runGroups.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+        signalGroups('SIGKILL');
+      };
+      void wait()
+        .then(cleanup)
+        .finally(() => process.exit(130));
+    });
+}
