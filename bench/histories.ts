@@ -6,6 +6,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { percentile } from './stats';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const { EventType } = temporal.api.enums.v1;
@@ -89,6 +90,52 @@ export interface HistoryFigures {
   perTaskInTaskWorkflow: Record<string, number>;
   /** The mission workflow's, divided by the number of tasks. */
   perTaskInMissionWorkflow: Record<string, number>;
+  /** The mission workflow's own workflow tasks (see {@link workflowTaskLoad}). */
+  missionWorkflowTasks: WorkflowTaskLoad;
+}
+
+/** How busy one workflow's workflow tasks kept it. */
+export interface WorkflowTaskLoad {
+  count: number;
+  /**
+   * Share of the workflow's run time (first event to last) with a workflow task scheduled or
+   * running: near 1, its workflow tasks ran back to back and everything it decides waited in line.
+   */
+  busyShare: number;
+  /** Workflow task scheduled -> completed (waiting for a worker included), and started -> completed, ms. */
+  p50LatencyMs: number;
+  p50ProcessingMs: number;
+}
+
+/** {@link WorkflowTaskLoad} of the runs of one workflow (each run's events in order). */
+export function workflowTaskLoad(runs: HistoryEvent[][]): WorkflowTaskLoad {
+  const latency: number[] = [];
+  const processing: number[] = [];
+  let busy = 0;
+  let total = 0;
+  for (const events of runs) {
+    if (events.length === 0) continue;
+    total += eventMs(events[events.length - 1]) - eventMs(events[0]);
+    let scheduled: number | null = null;
+    let started: number | null = null;
+    for (const e of events) {
+      const name = eventName(e);
+      if (name === 'WorkflowTaskScheduled') scheduled ??= eventMs(e);
+      else if (name === 'WorkflowTaskStarted') started = eventMs(e);
+      else if (scheduled !== null && /^WorkflowTask(Completed|Failed|TimedOut)$/.test(name)) {
+        latency.push(eventMs(e) - scheduled);
+        if (started !== null) processing.push(eventMs(e) - started);
+        busy += eventMs(e) - scheduled;
+        scheduled = started = null;
+      }
+    }
+  }
+  return {
+    count: latency.length,
+    busyShare: total > 0 ? Math.round((busy / total) * 100) / 100 : 0,
+    p50LatencyMs: percentile(latency, 50),
+    p50ProcessingMs: percentile(processing, 50),
+  };
 }
 
 const perTask = (counts: Record<string, number>, n: number): Record<string, number> =>
@@ -110,6 +157,7 @@ export function historyFigures(h: MissionHistories): HistoryFigures {
     taskEvents: allTask.length,
     perTaskInTaskWorkflow: perTask(countEvents(allTask), n),
     perTaskInMissionWorkflow: perTask(countEvents(h.missionRuns.flat()), n),
+    missionWorkflowTasks: workflowTaskLoad(h.missionRuns),
   };
 }
 

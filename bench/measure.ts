@@ -37,6 +37,9 @@ export interface RunFigures {
   wallS: number;
   /** CPU of the process and its children (the CLI, its worker, git, agents), s. */
   cpuS: number;
+  /** The same, user and system apart, s. */
+  cpuUserS: number;
+  cpuSystemS: number;
   cpuSPerTask: number;
   /** The dev server's CPU during the run, s (bare runs: its idle CPU meanwhile). */
   serverCpuS: number;
@@ -54,7 +57,10 @@ export interface RunFigures {
   missionS?: number;
   /** Flotilla only: the CLI process alone (it runs the worker): CPU s and peak RSS (VmHWM) MB. */
   cliCpuS?: number;
+  cliSystemCpuS?: number;
   peakRssMb?: number;
+  /** Flotilla only: size of `status --json`, bytes: about what each progress query answers. */
+  statusBytes?: number;
   /** Flotilla only: processes the CLI spawned itself, by program (git by subcommand). */
   spawns?: Record<string, number>;
   history?: HistoryFigures;
@@ -82,7 +88,7 @@ export function makeRepo(dir: string, git: string): void {
 function timed(
   argv: string[],
   opts: { cwd: string; env: NodeJS.ProcessEnv; log: string; timeoutS: number },
-): Promise<{ code: number; wallS: number; cpuS: number }> {
+): Promise<{ code: number; wallS: number; cpuS: number; userS: number; systemS: number }> {
   const timeFile = `${opts.log}.time`;
   return new Promise((resolve, reject) => {
     const out = openSync(opts.log, 'w');
@@ -111,7 +117,7 @@ function timed(
       timers.forEach(clearTimeout);
       const last = existsSync(timeFile) ? readFileSync(timeFile, 'utf8').trim().split('\n').pop()! : '';
       const [e, u, s] = /^[\d.]+ [\d.]+ [\d.]+$/.test(last) ? last.split(' ').map(Number) : [NaN, NaN, NaN];
-      resolve({ code: code ?? 1, wallS: e, cpuS: u + s });
+      resolve({ code: code ?? 1, wallS: e, cpuS: u + s, userS: u, systemS: s });
     });
   });
 }
@@ -165,6 +171,8 @@ export async function runBare(bench: Bench, size: Size, rep: number): Promise<Ru
     ok: t.code === 0,
     wallS: t.wallS,
     cpuS: round(t.cpuS),
+    cpuUserS: round(t.userS),
+    cpuSystemS: round(t.systemS),
     cpuSPerTask: round(t.cpuS / size.tasks, 3),
     serverCpuS: round(serverCpuS),
     serverCpuSPerTask: round(serverCpuS / size.tasks, 3),
@@ -254,12 +262,14 @@ export async function runFlotilla(
   const hook = existsSync(hookOut) ? (JSON.parse(readFileSync(hookOut, 'utf8')) as HookReport) : null;
   const statusEnv = { ...process.env, FLOTILLA_HOME: env.FLOTILLA_HOME, TEMPORAL_ADDRESS: bench.server.address };
   let status: Status = { phase: 'unknown', startedAt: '', endedAt: null, tasks: [] };
+  let statusBytes = NaN;
   try {
     const text = execFileSync(process.execPath, [cli, 'status', missionId, '--json'], {
       env: statusEnv,
       encoding: 'utf8',
     });
     status = JSON.parse(text) as Status;
+    statusBytes = Buffer.byteLength(text);
   } catch {
     // No such mission (the run failed before it started): the figures say so through `ok`.
   }
@@ -273,6 +283,8 @@ export async function runFlotilla(
     ok,
     wallS: t.wallS,
     cpuS: round(t.cpuS),
+    cpuUserS: round(t.userS),
+    cpuSystemS: round(t.systemS),
     cpuSPerTask: round(t.cpuS / size.tasks, 3),
     serverCpuS: round(serverCpuS),
     serverCpuSPerTask: round(serverCpuS / size.tasks, 3),
@@ -282,7 +294,9 @@ export async function runFlotilla(
     load: [load0, load1],
     missionS: round(seconds(status.startedAt, status.endedAt)),
     cliCpuS: round(cliCpuS),
+    cliSystemCpuS: hook ? round(hook.systemCpuS) : NaN,
     peakRssMb: hook ? round(hook.peakRssMb, 1) : NaN,
+    statusBytes,
     spawns: hook?.spawns,
     history: historyFigures(histories),
     serverRequests,

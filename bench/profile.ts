@@ -132,6 +132,7 @@ async function main(argv: string[]): Promise<void> {
       console.log(`\nserver requests per task (frontend): ${JSON.stringify(perTask(frontend, size.tasks, 0.01))}`);
       console.log(`history events per task, task workflows: ${JSON.stringify(history?.perTaskInTaskWorkflow)}`);
       console.log(`history events per task, mission workflow: ${JSON.stringify(history?.perTaskInMissionWorkflow)}`);
+      console.log(`the mission's workflow tasks: ${JSON.stringify(history?.missionWorkflowTasks)}`);
       Object.assign(report, { run: figures, frontendRequestsPerTask: perTask(frontend, size.tasks), ...analysis });
       rmSync('bench-profile', { recursive: true, force: true });
       cpSync(profDir, 'bench-profile', { recursive: true });
