@@ -226,6 +226,17 @@ export interface Status {
 const seconds = (a?: string | null, b?: string | null): number =>
   a && b ? (new Date(b).getTime() - new Date(a).getTime()) / 1000 : NaN;
 
+/** `status ID --json` of a mission, and its size in bytes (phase `unknown` when it cannot be read). */
+function readStatus(cli: string, env: NodeJS.ProcessEnv, missionId: string): { status: Status; statusBytes: number } {
+  try {
+    const text = execFileSync(process.execPath, [cli, 'status', missionId, '--json'], { env, encoding: 'utf8' });
+    return { status: JSON.parse(text) as Status, statusBytes: Buffer.byteLength(text) };
+  } catch {
+    // No such mission (the run failed before it started): the figures say so through `ok`.
+    return { status: { phase: 'unknown', startedAt: '', endedAt: null, tasks: [] }, statusBytes: NaN };
+  }
+}
+
 /** Flotilla on a fresh repository and FLOTILLA_HOME: `node lib/client/cli.js run mission.json`. */
 export async function runFlotilla(
   bench: Bench,
@@ -261,18 +272,7 @@ export async function runFlotilla(
   const serverRequests = delta(requests0, await bench.server.requests());
   const hook = existsSync(hookOut) ? (JSON.parse(readFileSync(hookOut, 'utf8')) as HookReport) : null;
   const statusEnv = { ...process.env, FLOTILLA_HOME: env.FLOTILLA_HOME, TEMPORAL_ADDRESS: bench.server.address };
-  let status: Status = { phase: 'unknown', startedAt: '', endedAt: null, tasks: [] };
-  let statusBytes = NaN;
-  try {
-    const text = execFileSync(process.execPath, [cli, 'status', missionId, '--json'], {
-      env: statusEnv,
-      encoding: 'utf8',
-    });
-    status = JSON.parse(text) as Status;
-    statusBytes = Buffer.byteLength(text);
-  } catch {
-    // No such mission (the run failed before it started): the figures say so through `ok`.
-  }
+  const { status, statusBytes } = readStatus(cli, statusEnv, missionId);
   const histories = await fetchHistories(bench.client, missionId, taskIds(size).flat());
   const ok = t.code === 0 && status.phase === 'completed';
   const cliCpuS = hook ? hook.userCpuS + hook.systemCpuS : NaN;
