@@ -14,11 +14,14 @@ const deterministic = {
   group: ['node:*', 'fs', 'path', 'os', 'child_process', 'simple-git', 'execa', 'zod', 'yaml'],
   message: 'workflow code must stay deterministic: no I/O or Node APIs',
 };
-const activitiesAsTypes = {
-  group: ['../activities', '../activities/*', '../client', '../client/*'],
+// The import strings that reach src/activities and the client depend on the file's depth: from
+// src/workflows/x.ts `../activities` is src/activities, from src/workflows/task/x.ts it is the
+// workflows' own activity proxies (src/workflows/activities.ts).
+const activitiesAsTypes = (up) => ({
+  regex: `^${up}(activities|client)(/|$)`,
   allowTypeImports: true,
   message: 'import activities as types only',
-};
+});
 // Every src/mission module the workflows import (a later block wins for a file in both lists).
 const workflowImported = [
   'src/mission/types.ts',
@@ -55,8 +58,12 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [missionLayer] }] },
   },
   {
-    files: ['src/workflows/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [deterministic, activitiesAsTypes] }] },
+    files: ['src/workflows/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [deterministic, activitiesAsTypes('\\.\\./')] }] },
+  },
+  {
+    files: ['src/workflows/*/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [deterministic, activitiesAsTypes('\\.\\./\\.\\./')] }] },
   },
   {
     files: workflowImported,

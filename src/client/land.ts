@@ -12,7 +12,7 @@ import { shellQuote } from '../mission/shell-quote';
 import type { MissionProgress } from '../mission/progress';
 import type { MissionSpec } from '../mission/types';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../workflows/limits';
-import { commandNamesOf } from '../workflows/mission-types';
+import { commandNamesOf } from '../workflows/mission/types';
 import type { MissionContext } from './commands/context';
 import { CliError, EXIT } from './errors';
 import { endedAs, missionStart } from './missions';

@@ -25,7 +25,7 @@ import type { LoadedMission } from '../mission/load';
 import { deriveProgress, initialState, MAX_VERIFY_RUNS, MissionState } from '../mission/progress';
 import type { TaskUsage } from '../mission/usage';
 import type { MissionInput } from '../workflows/mission';
-import type { CarriedState } from '../workflows/mission-types';
+import type { CarriedState } from '../workflows/mission';
 
 /** Temporal's default `limit.blobSize.error`: the largest payload the service accepts, bytes. */
 export const BLOB_SIZE_LIMIT_BYTES = 2 * 1024 * 1024;

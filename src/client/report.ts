@@ -12,7 +12,7 @@ import { privateFile, secretRedactor } from '../activities/secrets';
 import type { MissionProgress } from '../mission/progress';
 import { names } from '../mission/types';
 import type { MissionInput } from '../workflows/mission';
-import { commandNamesOf } from '../workflows/mission-types';
+import { commandNamesOf } from '../workflows/mission/types';
 import type { MissionContext } from './commands/context';
 import {
   buildReport,

@@ -1,7 +1,7 @@
 /**
  * Pure rules of a mission's state: what `retry`, `skip` and `steer` accept, how a failure spreads
  * to dependents, how a mission settles at its end and reopens. Shared by the mission workflow
- * (`Mission` in src/workflows/mission-state.ts delegates here) and the client (which checks before
+ * (`Mission` in src/workflows/mission/state.ts delegates here) and the client (which checks before
  * it reopens a mission). Imported by workflow code: no Node APIs. Every `...Rejection` returns the
  * reason the user reads, or null when the request makes sense.
  */

@@ -4,7 +4,7 @@
  * that touches the repository runs on the queue of the one host that holds it, which `claimHost`
  * names. Options live here, next to the reason for each.
  */
-import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { AgentSpec, MissionSpec, TaskSpec } from '../mission/types';
 import { ErrorType } from '../mission/error-types';
@@ -63,7 +63,19 @@ export function placement(queue: string) {
 export const HOST_LOST_AFTER_MS = 20_000;
 
 /**
- * With an origin the mission's host can be replaced (mission-host.ts): its activities tell a lost
+ * Whether `err` says an activity's host is gone (a placed task's, or with an origin the mission's own): a schedule-to-start timeout (nobody polled the host
+ * queue), or a heartbeat timeout that was the activity's last attempt.
+ */
+export function hostLost(err: unknown): boolean {
+  for (let e = err as { cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e instanceof TimeoutFailure && (e.timeoutType === 'SCHEDULE_TO_START' || e.timeoutType === 'HEARTBEAT'))
+      return true;
+  }
+  return false;
+}
+
+/**
+ * With an origin the mission's host can be replaced (mission/host.ts): its activities tell a lost
  * host the same way a placed task's do. Without one the repository lives on that host alone, so
  * its activities wait for its worker, however long.
  */

@@ -21,7 +21,7 @@ import type {
 import { register as registerLogs } from '../../src/client/commands/logs';
 import type { AgentSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
-import { resolverPrompt } from '../../src/workflows/resolver-prompt';
+import { resolverPrompt } from '../../src/workflows/mission/resolver-prompt';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import {
   AnthropicStub,

@@ -1,8 +1,9 @@
 /**
- * The mission's rules (src/workflows/mission-state.ts), driven directly: retry, skip, pause,
+ * The mission's rules (src/workflows/mission/state.ts), driven directly: retry, skip, pause,
  * resume, budget, block, stop, cancel, finish, reopen. The workflow only performs their effects.
  */
-import { Mission, TaskOutcome } from '../../src/workflows/mission-state';
+import { Mission } from '../../src/workflows/mission/state';
+import type { TaskOutcome } from '../../src/workflows/mission/types';
 import { taskUsage } from '../../src/mission/usage';
 import { endingRejection, skipRejection } from '../../src/mission/control';
 import type { MissionSpec } from '../../src/mission/types';

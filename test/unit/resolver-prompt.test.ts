@@ -1,11 +1,11 @@
-/** The merge-conflict resolver's prompt (src/workflows/resolver-prompt.ts): pure, built by workflow code. */
+/** The merge-conflict resolver's prompt (src/workflows/mission/resolver-prompt.ts): pure, built by workflow code. */
 import type { PrepareConflictResult } from '../../src/activities/queue-types';
 import {
   MAX_RESOLVER_PROMPT_CHARS,
   MAX_TASK_PROMPT_CHARS,
   ResolverPromptInput,
   resolverPrompt,
-} from '../../src/workflows/resolver-prompt';
+} from '../../src/workflows/mission/resolver-prompt';
 
 const conflict: PrepareConflictResult = {
   worktree: '/home/f/worktrees/m/k/tasks/b.conflict',

@@ -12,14 +12,13 @@
  * exactly the proxy call it always was (same commands, same history).
  */
 import type { ActivityOptions } from '@temporalio/workflow';
-import type { PrepareIntegrationInput } from '../activities/worktree';
-import { hostOfQueue, MissionSpec } from '../mission/types';
-import { anyWorker, missionHost, queueHost } from './activities';
-import { SETUP_COMMAND_TIMEOUT_MS } from './limits';
-import type { Mission } from './mission-state';
-import type { CommandNames } from './mission-types';
-import { line, short } from './summaries';
-import { hostLost } from './task-placement';
+import type { PrepareIntegrationInput } from '../../activities/worktree';
+import { hostOfQueue, MissionSpec } from '../../mission/types';
+import { anyWorker, hostLost, missionHost, queueHost } from '../activities';
+import { SETUP_COMMAND_TIMEOUT_MS } from '../limits';
+import type { Mission } from './state';
+import type { CommandNames } from './types';
+import { line, short } from '../summaries';
 
 /** How often a mission may move to another host before an activity's loss is its failure. */
 const MAX_MOVES = 10;

@@ -1,6 +1,6 @@
 /**
  * Why a mission is not going on, in one object: `cancel`, `stop` or `block`. Pure (part of
- * `Mission`, src/workflows/mission-state.ts).
+ * `Mission`, src/workflows/mission/state.ts).
  *
  * - `cancel {reason}`: set once, by the workflow's cancellation request (or a cancel that came
  *   while the mission set up); final. Its reason is the `cancel` signal's, when one came.
@@ -10,8 +10,8 @@
  * - `block {kind, taskId}`: a human must fix a conflict or the integration branch. Lifted only by
  *   what it waits for: `resume`, or a `skip` of the very task whose conflict (or failed verify) it is.
  */
-import type { MissionState } from '../mission/progress';
-import type { Block } from './mission-types';
+import type { MissionState } from '../../mission/progress';
+import type { Block } from './types';
 
 export class Halt {
   cancel: { reason: string } | null = null;

@@ -1,7 +1,22 @@
-/** The mission workflow's own data shapes: what it carries between runs and what its steps report. */
-import type { MissionState, TaskState } from '../mission/progress';
-import type { MissionSpec } from '../mission/types';
-import type { TaskUsage } from '../mission/usage';
+/**
+ * The mission workflow's data shapes, in one place: what `missionWorkflow` is started with and
+ * returns, what it carries between runs, and what its steps, its merge queue and its handlers
+ * pass between them. Types (and the one helper that derives {@link CommandNames}): every module of
+ * the mission workflow imports its shapes from here, never from a sibling that uses them.
+ */
+import type { MissionProgress, MissionState, TaskState } from '../../mission/progress';
+import type { MissionSpec } from '../../mission/types';
+import type { TaskUsage } from '../../mission/usage';
+
+/** What `missionWorkflow` is started with (and continued as new with). */
+export interface MissionInput {
+  spec: MissionSpec;
+  /** What a continued-as-new or reopened run carries from the one before (absent on the first run). */
+  carried?: CarriedState;
+}
+
+/** What `missionWorkflow` returns: its final progress (the `status --json` shape). */
+export type MissionResult = MissionProgress;
 
 /** A task `flotilla retry` made pending: what it spent so far and how it ended. */
 export interface PendingRetry {

@@ -5,67 +5,24 @@
  * `pause --now` holds and steering messages resume it), its work is committed on the task branch,
  * and the task's `verify` gate runs; a failing gate sends the output's tail back to the agent as
  * the next prompt, at most `maxIterations` runs in all. Every activity runs on the host queue.
- * See task-agent.ts for the conversation and task-steps.ts for the git and gate steps.
+ * See agent.ts for the conversation, steps.ts for the git and gate steps, placement.ts for where
+ * a task of a mission with an origin runs, and types.ts for the shapes.
  */
 import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
-import type { FixRequest } from '../mission/progress';
-import type { CommandLine, TaskSpec } from '../mission/types';
-import { taskUsage, TaskUsage } from '../mission/usage';
-import { failureMessage } from '../mission/failures';
-import { taskCurrentDetails } from '../mission/story';
-import { SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
-import { keepCurrentDetails, keepSearchAttributes } from './details';
-import { TaskAgent } from './task-agent';
-import { fixPrompt, gatePrompt, retryPrompt } from './task-prompts';
-import { hostLost, movedNote, TaskPlacement } from './task-placement';
-import { TaskResult, TaskSteps } from './task-steps';
-
-export type { TaskResult } from './task-steps';
-export type { TaskUsage } from '../mission/usage';
-
-export interface TaskInput {
-  missionId: string;
-  /** The mission's first run id: owner of the branches this task makes. */
-  runId: string;
-  repo: string;
-  hostQueue: string;
-  /** The integration SHA this task starts from (a fix run: the candidate that failed the mission verify). */
-  baseSha: string;
-  task: TaskSpec;
-  setup: CommandLine[];
-  copy: string[];
-  /** The mission's `env:`: names of the worker's variables setup and gate commands get. */
-  env?: string[];
-  /** Every secret name the mission lists (`agent.env`s, `resolver.env`, `env:`): see CommandNames. */
-  redact?: string[];
-  /** Set when `flotilla retry` runs the task again: its usage so far and how it ended. */
-  retry?: { usage: TaskUsage; error: string | null };
-  /**
-   * Set when the merge queue sends the task back to its agent (`onVerifyFailure: fix`): the failed
-   * mission verify and the candidate to start from; `retry` carries its usage and session.
-   */
-  fix?: FixRequest & { round: number };
-  /**
-   * The mission's shared origin: the task claims a host of its own (see task-placement.ts) and
-   * `repo`/`hostQueue` are only the mission's. Absent: the task runs on the mission's host.
-   */
-  origin?: string;
-  /** With `origin`, on a retry or fix run: the host the task last ran on (where its session is). */
-  lastHost?: string;
-  /** With `origin`: the mission's `hostLostAfter`, ms (absent: HOST_LOST_AFTER_MS). */
-  hostLostAfterMs?: number;
-}
+import { taskUsage, TaskUsage } from '../../mission/usage';
+import { failureMessage } from '../../mission/failures';
+import { taskCurrentDetails } from '../../mission/story';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../mission/types';
+import { keepCurrentDetails, keepSearchAttributes } from '../details';
+import { TaskAgent } from './agent';
+import { fixPrompt, gatePrompt, retryPrompt } from './prompts';
+import { hostLost } from '../activities';
+import { movedNote, TaskPlacement } from './placement';
+import { TaskSteps } from './steps';
+import type { Move, TaskInput, TaskResult } from './types';
 
 /** How often one task may move to another host before it fails. */
 const MAX_MOVES = 10;
-
-/** A task that moved because its host was lost: from where, to where, why, and in which gate iteration. */
-interface Move {
-  from: string;
-  to: string;
-  why: string;
-  iteration: number;
-}
 
 export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   // A retried task goes on counting from where its earlier run stopped.

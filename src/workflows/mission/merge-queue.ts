@@ -11,19 +11,19 @@
  * Everything is decided here, in workflow code, from activity results: a batch holds the
  * tasks that ended while the batch before ran (history records it), in the mission file's order.
  */
-import { commands, ids, line, short } from './summaries';
+import { commands, ids, line, short } from '../summaries';
 import { condition, workflowInfo } from '@temporalio/workflow';
-import type { QueueMergeResult } from '../activities/queue-types';
-import { conflictMessage, conflictReason } from '../mission/conflict-help';
-import { failureMessage } from '../mission/failures';
-import { ConflictState, MAX_VERIFY_RUNS, VerifyRun } from '../mission/progress';
-import { bisectNext, refreshWaves } from '../mission/queue';
-import type { MissionSpec } from '../mission/types';
-import { queueHost } from './activities';
-import { reportMergeQueue } from './queue-metrics';
-import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
-import type { Mission } from './mission-state';
-import type { Block, CommandNames } from './mission-types';
+import type { QueueMergeResult } from '../../activities/queue-types';
+import { conflictMessage, conflictReason } from '../../mission/conflict-help';
+import { failureMessage } from '../../mission/failures';
+import { ConflictState, MAX_VERIFY_RUNS, VerifyRun } from '../../mission/progress';
+import { bisectNext, refreshWaves } from '../../mission/queue';
+import type { MissionSpec } from '../../mission/types';
+import { queueHost } from '../activities';
+import { reportMergeQueue } from './merge-queue-metrics';
+import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
+import type { Mission } from './state';
+import type { Block, CommandNames } from './types';
 import { resolverPrompt, ResolverPromptTask } from './resolver-prompt';
 
 /** A merge on the candidate: the task and the commit whose first-parent chain holds it. */

@@ -2,7 +2,7 @@
  * A mission's state and its rules: what `retry`, `skip`, `pause`, `resume`, `cancel`, a budget, a
  * failed task, a conflict or a failed mission verify do to it. Pure and synchronous: the workflow
  * performs the effects (children, signals, search attributes); unit tests drive the rules directly
- * (test/unit/mission-state.test.ts). Why it is not going on is one object, `halt` (mission-halt.ts);
+ * (test/unit/mission-state.test.ts). Why it is not going on is one object, `halt` (halt.ts);
  * usage goes through the ledger (src/mission/usage.ts); the invariants are in docs/architecture.md.
  */
 import {
@@ -14,18 +14,16 @@ import {
   retryRejection,
   settle,
   skipDependents,
-} from '../mission/control';
-import { byId } from '../mission/by-id';
-import { planWaves } from '../mission/plan';
-import { refreshWaves } from '../mission/queue';
-import { deriveProgress, initialState, MissionProgress, MissionState, TaskState } from '../mission/progress';
-import { hostOfQueue } from '../mission/types';
-import type { MissionPhase, MissionSpec, TaskSpec } from '../mission/types';
-import { Halt } from './mission-halt';
-import type { Block, CarriedState, PendingRetry, TaskOutcome } from './mission-types';
-import { MissionLedger, TaskUsage } from '../mission/usage';
-
-export type { Block, CarriedState, PendingRetry, TaskEnd, TaskOutcome } from './mission-types';
+} from '../../mission/control';
+import { byId } from '../../mission/by-id';
+import { planWaves } from '../../mission/plan';
+import { refreshWaves } from '../../mission/queue';
+import { deriveProgress, initialState, MissionProgress, MissionState, TaskState } from '../../mission/progress';
+import { hostOfQueue } from '../../mission/types';
+import type { MissionPhase, MissionSpec, TaskSpec } from '../../mission/types';
+import { Halt } from './halt';
+import type { Block, CarriedState, PendingRetry, TaskOutcome } from './types';
+import { MissionLedger, TaskUsage } from '../../mission/usage';
 
 export class Mission {
   readonly state: MissionState;
@@ -96,7 +94,7 @@ export class Mission {
     return ids;
   }
 
-  // --- updates (the handlers in mission-handlers.ts validate with these rules and control.ts's) ------------------------------------
+  // --- updates (the handlers in handlers.ts validate with these rules and control.ts's) ------------------------------------
 
   /** Why `retry taskId` cannot run now, or null. */
   retryRejection(taskId: string): string | null {

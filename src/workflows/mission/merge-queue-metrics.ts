@@ -5,7 +5,7 @@
  * SDK's meter has no exporter and the call costs next to nothing.
  */
 import { metricMeter } from '@temporalio/workflow';
-import type { MissionState } from '../mission/progress';
+import type { MissionState } from '../../mission/progress';
 
 /**
  * Sets `flotilla_merge_queue_length{mission_id}`: the tasks that succeeded and wait to be merged,

@@ -4,23 +4,23 @@
  * them with Temporal (children, activities, scopes, search attributes).
  */
 import { CancellationScope, condition, isCancellation, startChild, workflowInfo } from '@temporalio/workflow';
-import { taskDetails, taskSummary } from '../mission/describe';
-import { failureMessage } from '../mission/failures';
-import type { MissionProgress } from '../mission/progress';
-import { taskStartAttributes } from '../mission/search';
-import { withoutUrlCredentials } from '../mission/url-credentials';
-import { missionCurrentDetails } from '../mission/story';
-import { MissionPhase, MissionSpec, names, SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
-import { KeptAttributes, keepCurrentDetails, keepSearchAttributes } from './details';
-import { reportMergeQueue } from './queue-metrics';
-import { line } from './summaries';
-import { anyWorker } from './activities';
-import { MissionHost } from './mission-host';
-import { holdSignal } from './messages';
-import type { MissionEffects } from './mission-handlers';
-import type { Block, Mission, TaskOutcome } from './mission-state';
-import { CommandNames, commandNamesOf } from './mission-types';
-import { TaskInput, taskWorkflow } from './task';
+import { taskDetails, taskSummary } from '../../mission/describe';
+import { failureMessage } from '../../mission/failures';
+import type { MissionProgress } from '../../mission/progress';
+import { taskStartAttributes } from '../../mission/search';
+import { withoutUrlCredentials } from '../../mission/url-credentials';
+import { missionCurrentDetails } from '../../mission/story';
+import { MissionPhase, MissionSpec, names, SEARCH_ATTRIBUTE_KEYS } from '../../mission/types';
+import { KeptAttributes, keepCurrentDetails, keepSearchAttributes } from '../details';
+import { reportMergeQueue } from './merge-queue-metrics';
+import { line } from '../summaries';
+import { anyWorker } from '../activities';
+import { MissionHost } from './host';
+import { holdSignal } from '../messages';
+import type { MissionEffects } from './handlers';
+import type { Mission } from './state';
+import { Block, CommandNames, commandNamesOf, TaskOutcome } from './types';
+import { type TaskInput, taskWorkflow } from '../task';
 
 export class MissionSteps {
   /** Each running task's scope: cancelling it cancels the child workflow. */

@@ -7,25 +7,11 @@
  * checkpoint); the agent resumes its session only on the host that has it, else starts fresh
  * with the continuation prompt.
  */
-import { TimeoutFailure, workflowInfo } from '@temporalio/workflow';
-import type { ClaimTaskHostResult } from '../activities/host';
-import { HOST_LOST_AFTER_MS, placement } from './activities';
-import type { TaskInput } from './task';
-import type { TaskSteps } from './task-steps';
-
-export { HOST_LOST_AFTER_MS };
-
-/**
- * Whether `err` says the task's host is gone: a schedule-to-start timeout (nobody polled the host
- * queue), or a heartbeat timeout that was the activity's last attempt.
- */
-export function hostLost(err: unknown): boolean {
-  for (let e = err as { cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e instanceof TimeoutFailure && (e.timeoutType === 'SCHEDULE_TO_START' || e.timeoutType === 'HEARTBEAT'))
-      return true;
-  }
-  return false;
-}
+import { workflowInfo } from '@temporalio/workflow';
+import type { ClaimTaskHostResult } from '../../activities/host';
+import { placement } from '../activities';
+import type { TaskInput } from './types';
+import type { TaskSteps } from './steps';
 
 /** The continuation note for an agent whose task moved from a lost host. */
 export function movedNote(from: string, to: string, session: boolean): string {

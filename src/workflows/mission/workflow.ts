@@ -22,23 +22,12 @@ import {
   isCancellation,
   workflowInfo,
 } from '@temporalio/workflow';
-import { ErrorType } from '../mission/error-types';
-import type { MissionProgress } from '../mission/progress';
-import type { MissionSpec } from '../mission/types';
-import { installMissionHandlers } from './mission-handlers';
-import { CarriedState, Mission } from './mission-state';
-import { MissionSteps } from './mission-steps';
-import { queueStory } from './mission-queue';
-
-export type { CarriedState } from './mission-state';
-
-export interface MissionInput {
-  spec: MissionSpec;
-  /** What a continued-as-new or reopened run carries from the one before (absent on the first run). */
-  carried?: CarriedState;
-}
-
-export type MissionResult = MissionProgress;
+import { ErrorType } from '../../mission/error-types';
+import { installMissionHandlers } from './handlers';
+import { Mission } from './state';
+import { MissionSteps } from './steps';
+import { queueStory } from './main-loop';
+import type { MissionInput, MissionResult } from './types';
 
 export async function missionWorkflow(input: MissionInput): Promise<MissionResult> {
   // It started when its workflow did (not at its first workflow task, which may wait for a worker).

@@ -5,14 +5,14 @@
  * more tasks run, their live work is compared every {@link PREDICT_EVERY_MS} to predict conflicts.
  */
 import { condition, sleep, workflowInfo } from '@temporalio/workflow';
-import { failureMessage } from '../mission/failures';
-import { queueStartDecision, refreshWaves } from '../mission/queue';
-import { names } from '../mission/types';
+import { failureMessage } from '../../mission/failures';
+import { queueStartDecision, refreshWaves } from '../../mission/queue';
+import { names } from '../../mission/types';
 import { MergeQueue } from './merge-queue';
-import type { Mission } from './mission-state';
-import { MissionSteps, now } from './mission-steps';
-import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
-import { ids, line } from './summaries';
+import type { Mission } from './state';
+import { MissionSteps, now } from './steps';
+import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
+import { ids, line } from '../summaries';
 
 /** How often running tasks' work is compared for predicted conflicts, ms. */
 export const PREDICT_EVERY_MS = 60_000;

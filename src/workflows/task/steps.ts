@@ -4,29 +4,15 @@
  * survives its worker shutting down (worker-shutdown.ts).
  */
 import { CancellationScope } from '@temporalio/workflow';
-import type { CheckpointResult } from '../activities/commit';
-import { failureMessage } from '../mission/failures';
-import type { Diffstat } from '../mission/progress';
-import type { TaskStory } from '../mission/story';
-import type { TaskUsage } from '../mission/usage';
-import { HOST_LOST_AFTER_MS, taskHost } from './activities';
-import { SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
-import { commands, line, short } from './summaries';
-import type { TaskInput } from './task';
-import { despiteShutdowns } from './worker-shutdown';
-
-export interface TaskResult extends TaskUsage {
-  status: 'succeeded' | 'failed';
-  branch: string;
-  headSha: string | null;
-  diffstat: Diffstat | null;
-  iterations: number;
-  summary: string;
-  error: string | null;
-}
-
-/** What a result says besides its status, branch and usage. */
-export type TaskEnding = Omit<TaskResult, 'status' | 'branch' | keyof TaskUsage>;
+import type { CheckpointResult } from '../../activities/commit';
+import { failureMessage } from '../../mission/failures';
+import type { TaskStory } from '../../mission/story';
+import type { TaskUsage } from '../../mission/usage';
+import { HOST_LOST_AFTER_MS, taskHost } from '../activities';
+import { SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
+import { commands, line, short } from '../summaries';
+import type { TaskEnding, TaskInput, TaskResult } from './types';
+import { despiteShutdowns } from '../worker-shutdown';
 
 export class TaskSteps {
   acts: ReturnType<typeof taskHost>;

@@ -3,7 +3,7 @@
  * --now`, a retry, a failed gate, a rate-limit wait. Pure. With a `session` the agent remembers the
  * task, so the note is enough; without one (a fresh session) the task's prompt is restated first.
  */
-import type { TaskSpec } from '../mission/types';
+import type { TaskSpec } from '../../mission/types';
 
 /** The nudge that continues a session after a rate-limit wait. */
 export const RATE_LIMIT_RESUME_PROMPT = 'You were interrupted by a rate limit. Continue the task where you stopped.';

@@ -5,8 +5,8 @@
  * enters history, so a rejected request leaves no trace.
  */
 import { getExternalWorkflowHandle, setHandler } from '@temporalio/workflow';
-import { endingRejection, skipRejection, steerRejection } from '../mission/control';
-import { names } from '../mission/types';
+import { endingRejection, skipRejection, steerRejection } from '../../mission/control';
+import { names } from '../../mission/types';
 import {
   cancelSignal,
   holdSignal,
@@ -19,8 +19,8 @@ import {
   steerTaskSignal,
   steerUpdate,
   taskUpdateSignal,
-} from './messages';
-import type { Mission } from './mission-state';
+} from '../messages';
+import type { Mission } from './state';
 
 /** What the handlers ask the workflow to do. */
 export interface MissionEffects {
@@ -61,7 +61,7 @@ export function installMissionHandlers(m: Mission, fx: MissionEffects): void {
   });
   setHandler(cancelSignal, (arg) => {
     // `flotilla cancel` sends this signal with its reason, then Temporal's cancellation request,
-    // which cancels (mission.ts): the reason is the one status shows, whichever arrives first.
+    // which cancels (workflow.ts): the reason is the one status shows, whichever arrives first.
     m.halt.explain(arg?.reason ?? 'cancelled by user');
   });
   setHandler(taskUpdateSignal, ({ taskId, usage, note, held, host }) => m.taskUpdate(taskId, usage, note, held, host));

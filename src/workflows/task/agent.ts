@@ -12,18 +12,18 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { RunAgentResult } from '../activities/agent';
-import { ErrorType } from '../mission/error-types';
-import { failureDetails, failureMessage } from '../mission/failures';
-import { addAgentRun, sessionBaseFor, TaskUsage } from '../mission/usage';
-import { SETUP_COMMAND_TIMEOUT_MS } from './limits';
-import { agentRun, rateLimitWait } from './summaries';
-import { holdSignal, releaseSignal, steerTaskSignal, taskUpdateSignal } from './messages';
-import { RATE_LIMIT_RESUME_PROMPT, resumePrompt, steerPrompt } from './task-prompts';
-import { hostLost } from './task-placement';
-import { MAX_WORKER_SHUTDOWNS, workerStopped } from './worker-shutdown';
-import type { TaskInput } from './task';
-import type { TaskSteps } from './task-steps';
+import type { RunAgentResult } from '../../activities/agent';
+import { ErrorType } from '../../mission/error-types';
+import { failureDetails, failureMessage } from '../../mission/failures';
+import { addAgentRun, sessionBaseFor, TaskUsage } from '../../mission/usage';
+import { hostLost } from '../activities';
+import { SETUP_COMMAND_TIMEOUT_MS } from '../limits';
+import { agentRun, rateLimitWait } from '../summaries';
+import { holdSignal, releaseSignal, steerTaskSignal, taskUpdateSignal } from '../messages';
+import { RATE_LIMIT_RESUME_PROMPT, resumePrompt, steerPrompt } from './prompts';
+import { MAX_WORKER_SHUTDOWNS, workerStopped } from '../worker-shutdown';
+import type { TaskInput } from './types';
+import type { TaskSteps } from './steps';
 
 /** How many rate-limit waits one task may sit through before it fails. */
 const MAX_RATE_LIMIT_WAITS = 50;
@@ -166,7 +166,7 @@ export class TaskAgent {
         await this.report(null);
         return run;
       } catch (err) {
-        // The task's host is gone (a placed task): the task moves to another host (task.ts).
+        // The task's host is gone (a placed task): the task moves to another host (workflow.ts).
         if (this.steps.placed && hostLost(err)) throw err;
         if (workerStopped(err) && ++shutdowns <= MAX_WORKER_SHUTDOWNS) {
           // The worker running the agent shut down (Ctrl-C on `run`, a worker drained) and the
