@@ -3,41 +3,40 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
-// src/mission is the shared, lowest layer: the client, the activities and the workflows import it;
-// it imports none of them.
-const missionLayer = {
-  group: ['../activities', '../activities/*', '../workflows', '../workflows/*', '../client', '../client/*'],
-  message: 'src/mission must not depend on activities, workflows or the client',
-};
-// Workflow code runs in Temporal's deterministic sandbox: no Node APIs, activities as types only.
+// The deterministic layers, fenced by folder: src/mission (the mission's pure rules and shapes)
+// and src/workflows run in Temporal's workflow sandbox, so everything in them may import only
+// relative modules and Temporal's workflow-side packages: no Node API, no I/O, no other package.
+// test/unit/workflow-fence.test.ts walks the workflows' import graph and proves it never leaves
+// these two folders, and that ESLint gives every file it reaches this rule.
 const deterministic = {
-  group: ['node:*', 'fs', 'path', 'os', 'child_process', 'simple-git', 'execa', 'zod', 'yaml'],
-  message: 'workflow code must stay deterministic: no I/O or Node APIs',
+  regex: '^(?!\\.{1,2}/|@temporalio/(workflow|common)$)',
+  message:
+    'src/mission and src/workflows are deterministic (Temporal runs them in its workflow sandbox): relative modules and @temporalio/workflow or /common only, no Node API, no I/O, no other package',
 };
-// The import strings that reach src/activities and the client depend on the file's depth: from
-// src/workflows/x.ts `../activities` is src/activities, from src/workflows/task/x.ts it is the
-// workflows' own activity proxies (src/workflows/activities.ts).
-const activitiesAsTypes = (up) => ({
-  regex: `^${up}(activities|client)(/|$)`,
-  allowTypeImports: true,
-  message: 'import activities as types only',
-});
-// Every src/mission module the workflows import (a later block wins for a file in both lists).
-const workflowImported = [
-  'src/mission/types.ts',
-  'src/mission/progress.ts',
-  'src/mission/control.ts',
-  'src/mission/plan.ts',
-  'src/mission/usage.ts',
-  'src/mission/failures.ts',
-  'src/mission/error-types.ts',
-  'src/mission/queue.ts',
-  'src/mission/describe.ts',
-  'src/mission/url-credentials.ts',
-  'src/mission/by-id.ts',
-  'src/mission/shell-quote.ts',
-  'src/mission/conflict-help.ts',
+// What lies above a layer, as an import string from a file `up` folders below src/ (`\.\./` per
+// level): from src/workflows/x.ts `../activities` is src/activities, while from
+// src/workflows/task/x.ts it is the workflows' own activity proxies (src/workflows/activities.ts).
+const above = (up, layers, message) => ({ regex: `^${up}(${layers.join('|')})(/|$)`, message });
+// src/mission is the lowest layer: everything else imports it, it imports nothing of theirs.
+const missionBelowAll = above(
+  '(\\.\\./)+',
+  ['activities', 'workflows', 'client', 'worker', 'mission-file'],
+  'src/mission is the lowest layer: it imports no other layer',
+);
+// Workflows know activities by their shapes only (the proxies take the types), and nothing of the
+// client, the worker or the mission-file loader.
+const workflowsAbove = (up) => [
+  { ...above(up, ['activities'], ''), allowTypeImports: true, message: 'workflows import activities as types only' },
+  above(up, ['client', 'worker', 'mission-file'], 'workflows import no client, worker or mission-file code'),
 ];
+// src/workflows/*.ts is what both workflows share; the task workflow knows nothing of the mission's.
+const sharedBelowWorkflows = above('\\./', ['mission', 'task'], 'code both workflows share imports neither workflow');
+const taskBelowMission = above(
+  '\\.\\./',
+  ['mission'],
+  'the task workflow does not import the mission workflow (it reports by signal)',
+);
+const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
 export default tseslint.config(
   // scripts/*.js run before anything is installed: plain Node, outside the TypeScript project.
@@ -53,20 +52,25 @@ export default tseslint.config(
       'object-shorthand': ['error', 'always'],
     },
   },
-  {
-    files: ['src/mission/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [missionLayer] }] },
-  },
+  // A later block replaces an earlier one's options for the same rule: each lists all its patterns.
+  { files: ['src/mission/**/*.ts'], rules: restrict(deterministic, missionBelowAll) },
+  // index.ts, the bundle's entry point, exports both workflows; the rest of src/workflows/*.ts is shared.
+  { files: ['src/workflows/index.ts'], rules: restrict(deterministic) },
   {
     files: ['src/workflows/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [deterministic, activitiesAsTypes('\\.\\./')] }] },
+    ignores: ['src/workflows/index.ts'],
+    rules: restrict(deterministic, ...workflowsAbove('\\.\\./'), sharedBelowWorkflows),
   },
+  { files: ['src/workflows/*/*.ts'], rules: restrict(deterministic, ...workflowsAbove('\\.\\./\\.\\./')) },
   {
-    files: ['src/workflows/*/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [deterministic, activitiesAsTypes('\\.\\./\\.\\./')] }] },
+    files: ['src/workflows/task/*.ts'],
+    rules: restrict(deterministic, ...workflowsAbove('\\.\\./\\.\\./'), taskBelowMission),
   },
+  // The mission file's loader (Node, zod, git): the client's, above src/mission.
   {
-    files: workflowImported,
-    rules: { 'no-restricted-imports': ['error', { patterns: [deterministic, missionLayer] }] },
+    files: ['src/mission-file/**/*.ts'],
+    rules: restrict(
+      above('\\.\\./', ['activities', 'workflows', 'client', 'worker'], 'src/mission-file imports only src/mission'),
+    ),
   },
 );

@@ -5,8 +5,8 @@
  * 0 completed, 1 failed/cancelled, 2 invalid input, 3 needs a human, 4 unknown mission.
  */
 import { Command } from 'commander';
-import { MissionFileError } from '../mission/errors';
-import { ID_PATTERN } from '../mission/schema';
+import { MissionFileError } from '../mission-file/errors';
+import { ID_PATTERN } from '../mission-file/schema';
 import { COMMANDS } from './commands';
 import { warn } from './commands/context';
 import { CliError, EXIT } from './errors';

@@ -20,8 +20,8 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { MissionFileError } from '../mission/errors';
-import type { LoadedMission } from '../mission/load';
+import { MissionFileError } from '../mission-file/errors';
+import type { LoadedMission } from '../mission-file/load';
 import { deriveProgress, initialState, MAX_VERIFY_RUNS, MissionState } from '../mission/progress';
 import type { TaskUsage } from '../mission/usage';
 import type { MissionInput } from '../workflows/mission';

@@ -4,8 +4,8 @@
  * starts. A worker on another host checks again when it launches an agent.
  */
 import { probeBwrap, SandboxUnavailable } from '../activities/sandbox';
-import { MissionFileError, MissionProblem } from '../mission/errors';
-import type { LoadedMission } from '../mission/load';
+import { MissionFileError, MissionProblem } from '../mission-file/errors';
+import type { LoadedMission } from '../mission-file/load';
 import type { MissionSpec } from '../mission/types';
 
 /** Whether the resolver agent can run at all: only with `onMergeConflict: resolve`. */

@@ -7,8 +7,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writ
 import path from 'node:path';
 import { simpleGit } from 'simple-git';
 import { missionDetails, missionSummary } from '../mission/describe';
-import { MissionFileError } from '../mission/errors';
-import type { LoadedMission } from '../mission/load';
+import { MissionFileError } from '../mission-file/errors';
+import type { LoadedMission } from '../mission-file/load';
 import { missionStartAttributes } from '../mission/search';
 import { names } from '../mission/types';
 // A value import, as Temporal's samples do: the workflow's function name is its type name

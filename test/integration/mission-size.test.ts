@@ -18,8 +18,8 @@ import {
   missionStartInput,
   payloadBytes,
 } from '../../src/client/mission-size';
-import { MissionFileError } from '../../src/mission/errors';
-import { LoadedMission, loadMission } from '../../src/mission/load';
+import { MissionFileError } from '../../src/mission-file/errors';
+import { LoadedMission, loadMission } from '../../src/mission-file/load';
 import { deriveProgress, initialState } from '../../src/mission/progress';
 import { makeRepo } from '../helpers/git';
 import { startDevServer } from '../helpers/temporal';

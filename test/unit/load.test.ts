@@ -1,8 +1,8 @@
 /** Mission file validation: every error names the file, the field path, the reason and a fix. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { MissionFileError } from '../../src/mission/errors';
-import { loadMission, originLocation } from '../../src/mission/load';
+import { MissionFileError } from '../../src/mission-file/errors';
+import { loadMission, originLocation } from '../../src/mission-file/load';
 import { git, makeRepo, tempDir } from '../helpers/git';
 
 function missionFile(body: string, name = 'mission.yaml', dir = makeRepo()): string {

@@ -19,8 +19,8 @@ import {
   secretRedactor,
 } from '../../src/activities/secrets';
 import { TranscriptWriter } from '../../src/activities/transcript';
-import { MissionFileError } from '../../src/mission/errors';
-import { loadMission } from '../../src/mission/load';
+import { MissionFileError } from '../../src/mission-file/errors';
+import { loadMission } from '../../src/mission-file/load';
 import { RedactingCodec, redactionInterceptor, redactPayload } from '../../src/worker/redaction';
 import { makeRepo, tempDir } from '../helpers/git';
 

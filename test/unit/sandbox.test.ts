@@ -17,8 +17,8 @@ import {
   sandboxMounts,
   SandboxUnavailable,
 } from '../../src/activities/sandbox';
-import { MissionFileError } from '../../src/mission/errors';
-import { loadMission } from '../../src/mission/load';
+import { MissionFileError } from '../../src/mission-file/errors';
+import { loadMission } from '../../src/mission-file/load';
 import { git, makeRepo, tempDir } from '../helpers/git';
 
 const BASE = [

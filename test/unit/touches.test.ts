@@ -1,5 +1,5 @@
-/** Glob overlap for `touches:` (src/mission/touches.ts). */
-import { globsOverlap, serializeOverlaps } from '../../src/mission/touches';
+/** Glob overlap for `touches:` (src/mission-file/touches.ts). */
+import { globsOverlap, serializeOverlaps } from '../../src/mission-file/touches';
 import type { TaskSpec } from '../../src/mission/types';
 
 test.each([

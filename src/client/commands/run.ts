@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import path from 'node:path';
-import { loadMission } from '../../mission/load';
+import { loadMission } from '../../mission-file/load';
 import { names } from '../../mission/types';
 import { FlotillaConfig, loadConfig, workflowUrl } from '../config';
 import { checkSandbox } from '../sandbox-check';

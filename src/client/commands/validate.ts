@@ -1,7 +1,7 @@
 /** `flotilla validate FILE`: the mission file checked and its wave plan printed; needs no server. */
 import { Command } from 'commander';
 import path from 'node:path';
-import { loadMission } from '../../mission/load';
+import { loadMission } from '../../mission-file/load';
 import { loadConfig } from '../config';
 import { checkMissionSize } from '../mission-size';
 import { renderPlan } from '../render-plan';

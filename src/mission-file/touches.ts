@@ -4,7 +4,7 @@
  * result. Client-side only (picomatch); the workflow sees the outcome as `TaskSpec.after`.
  */
 import picomatch from 'picomatch';
-import type { TaskSpec } from './types';
+import type { TaskSpec } from '../mission/types';
 
 const under = (p: string, dir: string): boolean => dir === '' || p === dir || p.startsWith(`${dir}/`);
 

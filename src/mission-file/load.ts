@@ -5,13 +5,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import execa from 'execa';
-import { CycleError, planWaves } from './plan';
+import { CycleError, planWaves } from '../mission/plan';
 import { crossCheck } from './cross-check';
-import { parseDuration } from './duration';
+import { parseDuration } from '../mission/duration';
 import { MissionFileError } from './errors';
 import { readMission } from './parse';
 import { checkRepo, copyProblems } from './repo-checks';
-import { AgentSpec, MissionSpec, TaskSpec } from './types';
+import { AgentSpec, MissionSpec, TaskSpec } from '../mission/types';
 import { DEFAULTS, ID_PATTERN, RawAgent } from './schema';
 import { serializeOverlaps } from './touches';
 

@@ -3,16 +3,16 @@
  * no cycles, prompts present and not too large, files that exist, policies this version supports.
  * Client-side only (Node APIs).
  */
-import { parseDuration } from './duration';
+import { parseDuration } from '../mission/duration';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type MissionProblem, someOf } from './errors';
 import { DEFAULTS, MAX_PROMPT_BYTES } from './schema';
-import { findCycle } from './plan';
+import { findCycle } from '../mission/plan';
 import { copyProblems, isInside } from './repo-checks';
 import type { RawMission, RawTask } from './schema';
-import { hasUrlCredentials, withoutUrlCredentials } from './url-credentials';
+import { hasUrlCredentials, withoutUrlCredentials } from '../mission/url-credentials';
 
 /**
  * What is wrong with a `promptFile` (relative to the mission file's folder `dir`), or null. A

@@ -4,7 +4,7 @@
  * reports every problem as a {@link MissionProblem}.
  */
 import { z } from 'zod';
-import { parseDuration } from './duration';
+import { parseDuration } from '../mission/duration';
 
 export const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const idText = 'an id: lowercase letters, digits and dashes, starting with a letter or digit, at most 63 characters';
