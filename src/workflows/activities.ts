@@ -156,6 +156,9 @@ export function taskHost(queue: string, task: TaskSpec, setupCommands: number, h
   };
 }
 
+/** The merge queue's activities on one host's task queue (see {@link queueHost}). */
+export type MergeQueueActivities = ReturnType<typeof queueHost>;
+
 /** The merge queue's activities on the mission's host queue (missions started with the queue). */
 export function queueHost(queue: string, spec: MissionSpec) {
   const lost = hostLostTimeout(spec);

@@ -5,26 +5,24 @@
  * branch only to verified commits. A failing batch is verified once more (flaky commands), then
  * bisected over its merges to find the culprit; what merged before it lands, what came after it
  * goes back to the front of the queue, and `onVerifyFailure` decides the culprit's fate. A
- * conflict goes to the resolver agent (`onMergeConflict: resolve`), a human (`pause`) or ends the
- * mission (`fail`).
+ * conflict goes by `onMergeConflict` to the resolver agent, a person or the mission's end
+ * (merge-conflicts.ts).
  *
  * Everything is decided here, in workflow code, from activity results: a batch holds the
  * tasks that ended while the batch before ran (history records it), in the mission file's order.
  */
-import { commands, ids, line, short } from '../summaries';
 import { condition, workflowInfo } from '@temporalio/workflow';
 import type { QueueMergeResult } from '../../activities/queue-types';
-import { conflictMessage, conflictReason } from '../../mission/conflict-help';
-import { failureMessage } from '../../mission/failures';
-import { ConflictState, MAX_VERIFY_RUNS, VerifyRun } from '../../mission/progress';
+import { MAX_VERIFY_RUNS, VerifyRun } from '../../mission/progress';
 import { bisectNext, refreshWaves } from '../../mission/queue';
 import type { MissionSpec } from '../../mission/types';
-import { queueHost } from '../activities';
+import { MergeQueueActivities, queueHost } from '../activities';
+import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
+import { commands, ids, line, short } from '../summaries';
+import { MergeConflicts } from './merge-conflicts';
 import { reportMergeQueue } from './merge-queue-metrics';
-import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
 import type { Mission } from './state';
-import type { Block, CommandNames } from './types';
-import { resolverPrompt, ResolverPromptTask } from './resolver-prompt';
+import type { MergeQueueHooks } from './types';
 
 /** A merge on the candidate: the task and the commit whose first-parent chain holds it. */
 interface Link {
@@ -34,33 +32,30 @@ interface Link {
   onto: string;
 }
 
-/** What the queue needs from the mission's steps. */
-export interface QueueHooks {
-  /** Waits until a block is lifted (resume, or a skip of its task); false when the mission was cancelled. */
-  blockUntilLifted(block: Block): Promise<boolean>;
-  setPhase(phase: 'running' | 'merging'): void;
-  now(): string;
-  /** What the mission's commands get by name, and every secret name it lists (see CommandNames). */
-  commandNames: CommandNames;
-}
+/** A failed mission verify: the command, its exit code (null: timed out) and its output's tail. */
+type VerifyFailure = { command: string; exitCode: number | null; outputTail: string };
 
 export class MergeQueue {
-  private readonly acts: ReturnType<typeof queueHost>;
+  private readonly acts: MergeQueueActivities;
   /** Set when the queue must not start another batch (cancel, a stop that ends merging). */
   closed = false;
   /** Worktree removals in flight; the queue waits for them before it returns. */
   private readonly cleanups: Promise<void>[] = [];
   /** Task summaries (the agents' final words), for the resolver's prompt. */
   readonly summaries = new Map<string, string>();
+  /** What a merge that conflicts goes to (merge-conflicts.ts). */
+  private readonly conflicts: MergeConflicts;
 
   constructor(
     private readonly m: Mission,
     private readonly spec: MissionSpec,
     /** The mission host's activities (`MissionHost.queue()`: they follow the host if it moves). */
-    acts: ReturnType<typeof queueHost>,
-    private readonly hooks: QueueHooks,
+    acts: MergeQueueActivities,
+    private readonly hooks: MergeQueueHooks,
   ) {
     this.acts = acts;
+    const { candidateRef, summaries } = this;
+    this.conflicts = new MergeConflicts({ m, spec, acts, hooks, candidateRef, summaries });
     const s = m.state;
     s.queue ??= [];
     s.batch ??= null;
@@ -171,210 +166,10 @@ export class MergeQueue {
         }
         return r.sha;
       }
-      const entry = this.conflictEntry(id, r);
-      const resolving = spec.policy.onMergeConflict === 'resolve' && !m.halt.cancel;
-      if (resolving) {
-        const sha = await this.resolve(id, onto, entry);
-        if (sha !== null) return sha;
-      }
-      const message = conflictMessage(r.files, entry.withTasks);
-      const block = m.conflict(id, message);
-      if (!block) {
-        entry.state = 'failed';
-        entry.note ??= message;
-        return null;
-      }
-      const { integrationBranch, integrationSha } = m.state;
-      const ontoIsIntegration = onto === integrationSha;
-      const resolverNote = resolving ? (entry.note ?? 'no explanation') : undefined;
-      const at = { missionId: spec.id, branch: t.branch, repo: spec.repo, integrationBranch, onto, ontoIsIntegration };
-      block.reason = conflictReason({ ...at, conflict: entry, resolverNote, origin: !!spec.origin });
-      entry.state = 'blocked';
-      if (!(await this.hooks.blockUntilLifted(block))) return null;
-      if (m.task(id).status === 'skipped') return null;
-      t.status = 'succeeded';
-      t.error = null;
+      const outcome = await this.conflicts.onConflict(id, onto, r);
+      if (outcome === 'dropped') return null;
+      if (outcome !== 'retry') return outcome.sha;
     }
-  }
-
-  /** The conflict's entry in the state (made on its first meeting), with what `queueMerge` said of it. */
-  private conflictEntry(id: string, r: Pick<ConflictState, 'files'> & Partial<ConflictState>): ConflictState {
-    const list = this.m.state.conflicts!;
-    let entry = list.find((c) => c.taskId === id);
-    if (!entry) {
-      entry = { taskId: id, files: r.files, withTasks: [], state: 'resolving', attempts: 0, note: null };
-      list.push(entry);
-    }
-    Object.assign(entry, { files: r.files, withTasks: r.withTasks ?? [], worktree: r.worktree ?? null });
-    return entry;
-  }
-
-  /**
-   * `onMergeConflict: resolve`: the conflicting merge is set up in its own worktree, the resolver
-   * agent resolves it, and Flotilla checks the result (markers, files outside the conflict, lines
-   * each side added, both tasks' gates and the mission verify). A rejected resolution goes back to
-   * the resolver once with the reasons. Returns the merge commit, or null (the mission blocks).
-   */
-  private async resolve(id: string, onto: string, entry: ConflictState): Promise<string | null> {
-    const { m, spec, acts } = this;
-    const t = m.task(id);
-    const files = entry.files;
-    entry.state = 'resolving';
-    entry.attempts = 0;
-    entry.note = null;
-    entry.startedAt = this.hooks.now();
-    entry.endedAt = null;
-    const done = (): void => {
-      entry.endedAt = this.hooks.now();
-    };
-    m.state.batch!.step = 'resolving';
-    const prep = await acts.prepareConflict.executeWithOptions(
-      { summary: line(`set up ${id}'s conflict onto ${short(onto)} in ${ids(files)}`) },
-      [
-        {
-          missionId: spec.id,
-          runId: m.ownerRunId,
-          repo: spec.repo,
-          taskId: id,
-          onto,
-          branch: t.branch,
-          setup: spec.setup,
-          copy: spec.copy,
-          setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-          ...this.hooks.commandNames,
-        },
-      ],
-    );
-    const others = prep.otherTasks.filter((x) => m.state.tasks.some((y) => y.id === x)).map((x) => m.specOf(x));
-    const gates = [...m.specOf(id).verify, ...others.flatMap((o) => o.verify), ...spec.verify];
-    const commit = async (): Promise<string> => {
-      const { sha } = await acts.commitResolution.executeWithOptions(
-        { summary: `commit ${id}'s resolution onto ${short(onto)}` },
-        [
-          {
-            repo: spec.repo,
-            worktree: prep.worktree,
-            taskId: id,
-            title: t.title,
-            onto,
-            branchTip: prep.branchTip,
-            conflicted: prep.conflicted,
-            ref: this.candidateRef,
-            expected: m.state.candidateTip ?? null,
-            date: this.hooks.now(),
-          },
-        ],
-      );
-      m.state.candidateTip = sha;
-      m.state.batch!.step = 'merging';
-      t.headSha = prep.branchTip;
-      done();
-      return sha;
-    };
-    /** The checks a resolution must pass; the problems found (empty: it passes). */
-    const check = async (): Promise<string[]> => {
-      entry.state = 'checking';
-      const r = await acts.checkResolution.executeWithOptions(
-        { summary: `check ${id}'s resolution (markers, scope, both sides kept)` },
-        [
-          {
-            taskId: id,
-            worktree: prep.worktree,
-            conflicted: prep.conflicted,
-            onto,
-            branchTip: prep.branchTip,
-            mergeBase: prep.mergeBase,
-          },
-        ],
-      );
-      if (!r.ok) return r.problems;
-      if (gates.length === 0) return [];
-      const g = await acts.runChecks.executeWithOptions(
-        { summary: line(`gates of ${id}'s resolution: ${commands(gates)}`) },
-        [
-          {
-            cwd: prep.worktree,
-            commands: gates,
-            timeoutMs: Math.max(TASK_VERIFY_COMMAND_TIMEOUT_MS, MISSION_VERIFY_COMMAND_TIMEOUT_MS),
-            logFile: `${prep.worktree}.verify.log`,
-            ...this.hooks.commandNames,
-          },
-        ],
-      );
-      if (g.ok) return [];
-      const f = g.failed!;
-      return [`\`${f.command}\` failed (exit ${f.exitCode ?? 'timeout'}):\n${f.outputTail.trim()}`];
-    };
-
-    if (prep.remaining.length === 0) {
-      // rerere replayed a resolution recorded when an earlier batch merged this same conflict.
-      const problems = await check();
-      if (problems.length === 0) {
-        entry.state = 'replayed';
-        entry.note = 'resolution replayed by git rerere';
-        return commit();
-      }
-    }
-    let feedback: string[] = [];
-    for (let attempt = 1; attempt <= 2; attempt++) {
-      entry.state = 'resolving';
-      entry.attempts = attempt;
-      let summary = '';
-      try {
-        const prompt = resolverPrompt({
-          task: this.promptTask(id),
-          others: prep.otherTasks.filter((x) => m.state.tasks.some((y) => y.id === x)).map((x) => this.promptTask(x)),
-          conflict: prep,
-          missionVerify: spec.verify,
-          feedback,
-        });
-        const agent = spec.resolver ?? m.specOf(id).agent;
-        const run = await acts.runResolver.executeWithOptions(
-          { summary: `resolver (${agent.runtime}) · ${id} · run ${attempt}` },
-          [
-            {
-              missionId: spec.id,
-              taskId: id,
-              worktree: prep.worktree,
-              branch: t.branch,
-              baseSha: onto,
-              agent,
-              prompt,
-              // Restated by a retried attempt's continuation prompt: the resolver's task is the prompt.
-              taskPrompt: prompt,
-              iteration: attempt,
-              role: 'resolver',
-              extraEnv: { FLOTILLA_CONFLICTS: prep.remaining.length ? prep.remaining.join('\n') : files.join('\n') },
-            },
-          ],
-        );
-        summary = run.summary;
-        entry.costUsd = (entry.costUsd ?? 0) + (run.costUsd ?? 0);
-      } catch (err) {
-        entry.state = 'rejected';
-        entry.note = `the resolver agent failed: ${failureMessage(err)}`;
-        break;
-      }
-      const problems = await check();
-      if (problems.length === 0) {
-        entry.state = 'resolved';
-        entry.note = summary || null;
-        return commit();
-      }
-      entry.state = 'rejected';
-      entry.note = `resolution rejected: ${problems.join('; ').slice(0, 1500)}`;
-      feedback = problems;
-    }
-    await acts.dropConflict
-      .executeWithOptions({ summary: `drop ${id}'s conflict worktree` }, [{ repo: spec.repo, worktree: prep.worktree }])
-      .catch(() => undefined);
-    done();
-    return null;
-  }
-
-  private promptTask(id: string): ResolverPromptTask {
-    const s = this.m.specOf(id);
-    return { id, title: s.title, prompt: s.prompt, summary: this.summaries.get(id) ?? null, verify: s.verify };
   }
 
   /**
@@ -384,12 +179,7 @@ export class MergeQueue {
   private async verify(
     batch: number,
     chain: Link[],
-  ): Promise<{
-    good: Link[];
-    culprit?: Link;
-    failed?: { command: string; exitCode: number | null; outputTail: string };
-    rest: string[];
-  }> {
+  ): Promise<{ good: Link[]; culprit?: Link; failed?: VerifyFailure; rest: string[] }> {
     const { spec } = this;
     if (chain.length === 0 || spec.verify.length === 0) return { good: chain, rest: [] };
     // A cancelled mission publishes nothing it has not verified: its merges stay on the candidate.
@@ -425,7 +215,7 @@ export class MergeQueue {
     chain: Link[],
     i: number,
     kind: VerifyRun['kind'],
-  ): Promise<{ command: string; exitCode: number | null; outputTail: string } | null> {
+  ): Promise<VerifyFailure | null> {
     const { m, spec } = this;
     const what = kind === 'batch' ? '' : kind === 'rerun' ? ' (rerun: flaky?)' : ` (bisect: through ${chain[i].id})`;
     const summary = line(`verify ${commands(spec.verify)} on batch ${batch}${what} at ${short(chain[i].sha)}`);
@@ -495,18 +285,14 @@ export class MergeQueue {
    * origin) the host the task ran on last, through that host's queue; a host that is gone makes
    * the removal fail after the schedule-to-start timeout, which is fine (best effort).
    */
-  private removerOf(taskId: string): ReturnType<typeof queueHost>['removeTaskWorktree'] {
+  private removerOf(taskId: string): MergeQueueActivities['removeTaskWorktree'] {
     const host = this.m.task(taskId).host;
     if (!this.spec.origin || !host) return this.acts.removeTaskWorktree;
     return queueHost(`${workflowInfo().taskQueue}@${host}`, this.spec).removeTaskWorktree;
   }
 
   /** Applies `onVerifyFailure` to the culprit of a failed batch; the merges after it queue again first. */
-  private async culprit(
-    c: Link,
-    failed: { command: string; exitCode: number | null; outputTail: string },
-    rest: string[],
-  ): Promise<void> {
+  private async culprit(c: Link, failed: VerifyFailure, rest: string[]): Promise<void> {
     const { m, spec } = this;
     const s = m.state;
     s.queue!.unshift(...rest);

@@ -48,6 +48,17 @@ export type Block =
   /** `taskId`: the culprit the merge queue found (a skip of it lifts the block). */
   | { kind: 'verify'; taskId?: string; reason: string };
 
+/** What the merge queue needs from the mission's steps. */
+export interface MergeQueueHooks {
+  /** Waits until a block is lifted (resume, or a skip of its task); false when the mission was cancelled. */
+  blockUntilLifted(block: Block): Promise<boolean>;
+  setPhase(phase: 'running' | 'merging'): void;
+  /** Workflow time, ISO-8601. */
+  now(): string;
+  /** What the mission's commands get by name, and every secret name it lists (see CommandNames). */
+  commandNames: CommandNames;
+}
+
 /** How a task's child workflow ended, as `missionWorkflow` saw it. */
 export type TaskOutcome =
   { kind: 'result'; result: TaskUsage & TaskEnd } | { kind: 'cancelled' } | { kind: 'error'; message: string };
