@@ -69,17 +69,12 @@ function taskBlock(t: ResolverPromptTask, promptMax: number, summaryMax = MAX_SU
     .join('\n');
 }
 
-/**
- * The resolver's prompt, at most {@link MAX_RESOLVER_PROMPT_CHARS} characters: the rules and the
- * files first, then the context (the other tasks' prompts are shortened, then left out, when it
- * would be longer; the diffs come cut at 12 000 characters each from prepareConflict).
- */
-export function resolverPrompt(input: ResolverPromptInput): string {
-  const { task, others, conflict } = input;
+/** The opening: what is being merged, the rules the resolution is checked against, the files. */
+function rulesAndFiles(input: ResolverPromptInput): string[] {
+  const { task, conflict } = input;
   const remaining = new Set(conflict.remaining);
   const replayed = conflict.conflicted.filter((f) => !remaining.has(f));
-
-  const head = [
+  return [
     `You are resolving a merge conflict. The branch of task "${task.id}" (${task.title}) is being merged into the mission's candidate, which already holds the work of other tasks. The merge is in progress, uncommitted, in this worktree (${conflict.worktree}): HEAD is the candidate ("ours"), MERGE_HEAD the task's branch ("theirs", ${conflict.branchTip.slice(0, 12)}), and their merge base ${conflict.mergeBase.slice(0, 12)}. Conflict markers are in diff3 style: ours after \`<<<<<<< HEAD\`, the merge base after \`|||||||\`, theirs after \`=======\`, up to \`>>>>>>>\` and the task branch's name.`,
     '',
     '## Rules',
@@ -100,34 +95,41 @@ export function resolverPrompt(input: ResolverPromptInput): string {
         ]
       : []),
   ];
+}
 
+/** What a previous check of the resolution found wrong, if anything. */
+function rejected(input: ResolverPromptInput): string[] {
   const feedback = input.feedback?.filter((f) => f.trim()) ?? [];
-  const rejected =
-    feedback.length > 0
-      ? [
-          '',
-          '## Your previous resolution was rejected',
-          cut(feedback.map((f) => `- ${f}`).join('\n'), MAX_FEEDBACK_CHARS, 'the list of problems'),
-          'Fix these in the worktree as it is now (your earlier edits are still there).',
-        ]
-      : [];
+  if (feedback.length === 0) return [];
+  return [
+    '',
+    '## Your previous resolution was rejected',
+    cut(feedback.map((f) => `- ${f}`).join('\n'), MAX_FEEDBACK_CHARS, 'the list of problems'),
+    'Fix these in the worktree as it is now (your earlier edits are still there).',
+  ];
+}
 
+/** The gates and the mission verify that run on the result. */
+function checks(input: ResolverPromptInput): string[] {
+  const { task, others } = input;
   const verify = [
     ...(task.verify ?? []).map((c) => `- task "${task.id}": ${shown(c)}`),
     ...others.flatMap((o) => (o.verify ?? []).map((c) => `- task "${o.id}": ${shown(c)}`)),
     ...input.missionVerify.map((c) => `- the mission: ${shown(c)}`),
   ];
-  const checks =
-    verify.length > 0
-      ? [
-          '',
-          '## Checks',
-          'After you finish, these are run on the merged result; run the ones you can now, to check your resolution:',
-          ...verify,
-        ]
-      : [];
+  if (verify.length === 0) return [];
+  return [
+    '',
+    '## Checks',
+    'After you finish, these are run on the merged result; run the ones you can now, to check your resolution:',
+    ...verify,
+  ];
+}
 
-  const diffs = [
+/** Each side's diff since the merge base, and what was merged on the candidate meanwhile. */
+function diffs(input: ResolverPromptInput): string[] {
+  const { task, others, conflict } = input;
+  return [
     '',
     '## What each side changed in these files since the merge base',
     `Ours (the candidate: ${input.others.length > 0 ? `tasks ${others.map((o) => `"${o.id}"`).join(', ')} and any others merged before` : 'the tasks merged before'}), \`git diff ${conflict.mergeBase.slice(0, 12)} HEAD\`:`,
@@ -142,9 +144,17 @@ export function resolverPrompt(input: ResolverPromptInput): string {
     '## Merged on the candidate since the merge base',
     cut(conflict.mergedLog.trim() || '(nothing)', MAX_LOG_CHARS, 'the log'),
   ];
+}
 
-  const fixed = [...head, ...rejected, ...checks].join('\n');
-  const fixedTail = diffs.join('\n');
+/**
+ * The resolver's prompt, at most {@link MAX_RESOLVER_PROMPT_CHARS} characters: the rules and the
+ * files first, then the context (the other tasks' prompts are shortened, then left out, when it
+ * would be longer; the diffs come cut at 12 000 characters each from prepareConflict).
+ */
+export function resolverPrompt(input: ResolverPromptInput): string {
+  const { task, others } = input;
+  const fixed = [...rulesAndFiles(input), ...rejected(input), ...checks(input)].join('\n');
+  const fixedTail = diffs(input).join('\n');
   // The other tasks come last: with many of them, they are what gets shortened (the diffs show
   // what they did), and a final cut takes only from them.
   const render = (otherPromptMax: number, otherSummaryMax: number): string =>

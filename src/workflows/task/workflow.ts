@@ -66,19 +66,22 @@ async function runPlaced(
   }
 }
 
-async function run(
+/**
+ * Prepares the worktree and the first prompt: the task's own, a retry's, a moved task's note, or a
+ * fix run's (once its branch is fast-forwarded to the failing candidate). `resume` is the agent
+ * session to continue, or null for a fresh one.
+ */
+async function begin(
   input: TaskInput,
   usage: TaskUsage,
   steps: TaskSteps,
-  agent: TaskAgent,
   moved?: Move,
-): Promise<TaskResult> {
+): Promise<{ prompt: string; resume: string | null }> {
   const { task } = input;
   await steps.prepare();
-
   // A placed task's session lives on the disk of the host its agent ran on: resumed only there.
   const sessionHere = !steps.placed || (moved ? moved.from === moved.to : input.lastHost === steps.host);
-  let resume = (input.retry || moved) && sessionHere ? usage.sessionId : null;
+  const resume = (input.retry || moved) && sessionHere ? usage.sessionId : null;
   let prompt = input.retry ? retryPrompt(task, input.retry.error, resume !== null) : task.prompt;
   if (moved) {
     const note = movedNote(moved.from, moved.to, resume !== null);
@@ -88,6 +91,19 @@ async function run(
     await steps.syncTo(input.fix.syncTo);
     prompt = fixPrompt(task, input.fix, input.fix.round, resume !== null);
   }
+  return { prompt, resume };
+}
+
+/** The task's gate iterations on its current host, from the first prompt to its result. */
+async function run(
+  input: TaskInput,
+  usage: TaskUsage,
+  steps: TaskSteps,
+  agent: TaskAgent,
+  moved?: Move,
+): Promise<TaskResult> {
+  const { task } = input;
+  let { prompt, resume } = await begin(input, usage, steps, moved);
   let summary = '';
   /** The head the gate last failed on: an iteration that leaves it unchanged cannot pass. */
   let failedGateSha: string | null = null;
