@@ -88,12 +88,8 @@ function promptProblems(t: RawTask, i: number, dir: string): MissionProblem[] {
 /** A dependency cycle as text, shortened when long: `a -> b -> … (9,995 more) -> a`. */
 const cycleText = (cycle: string[]): string => someOf(cycle, 12, ' -> ');
 
-/**
- * Cross-field rules zod cannot express; returns problems (empty when fine). Linear in the number
- * of tasks and dependencies (a 10,000-task mission is checked in one pass).
- * @param scaffoldRoot where scaffold repositories are made (`$FLOTILLA_HOME/repos`)
- */
-export function crossCheck(raw: RawMission, dir: string, scaffoldRoot?: string): MissionProblem[] {
+/** Each task's own problems: its id, its dependencies, its prompt, its agent's command. */
+function taskProblems(raw: RawMission, dir: string): MissionProblem[] {
   const problems: MissionProblem[] = [];
   const ids = raw.tasks.map((t) => t.id);
   const known = new Set(ids);
@@ -139,26 +135,12 @@ export function crossCheck(raw: RawMission, dir: string, scaffoldRoot?: string):
       });
     }
   });
-  if (raw.agent?.command && (raw.agent.runtime ?? DEFAULTS.agent.runtime) !== 'command') {
-    const anyCommandTask = raw.tasks.some((t) => t.agent?.runtime === 'command');
-    if (!anyCommandTask) {
-      problems.push({
-        path: 'agent.command',
-        reason: `command is only used by runtime "command" (the runtime is "${raw.agent.runtime ?? DEFAULTS.agent.runtime}")`,
-        fix: 'remove it, or set `agent.runtime: command`',
-      });
-    }
-  }
-  const cycle = findCycle(raw.tasks.map((t) => ({ id: t.id, dependsOn: t.dependsOn ?? [] })));
-  if (cycle) {
-    const i = raw.tasks.findIndex((t) => t.id === cycle[0]);
-    problems.push({
-      path: `tasks[${i}].dependsOn`,
-      reason: `dependency cycle: ${cycleText(cycle)}`,
-      fix: 'remove one of these dependencies so the tasks can be ordered',
-    });
-  }
-  problems.push(...copyProblems(raw.copy ?? []));
+  return problems;
+}
+
+/** `origin:` and what goes with it: no credentials in its URL, no `repo`, `scaffold` or `land: ff`, `hostLostAfter`. */
+function originProblems(raw: RawMission): MissionProblem[] {
+  const problems: MissionProblem[] = [];
   if (raw.origin !== undefined) {
     if (hasUrlCredentials(raw.origin))
       problems.push({
@@ -198,6 +180,37 @@ export function crossCheck(raw: RawMission, dir: string, scaffoldRoot?: string):
       reason: `${raw.hostLostAfter} is too short: a host that is only busy for a moment would count as lost`,
       fix: 'use 5s or more (default 20s)',
     });
+  return problems;
+}
+
+/**
+ * Cross-field rules zod cannot express; returns problems (empty when fine). Linear in the number
+ * of tasks and dependencies (a 10,000-task mission is checked in one pass).
+ * @param scaffoldRoot where scaffold repositories are made (`$FLOTILLA_HOME/repos`)
+ */
+export function crossCheck(raw: RawMission, dir: string, scaffoldRoot?: string): MissionProblem[] {
+  const problems: MissionProblem[] = taskProblems(raw, dir);
+  if (raw.agent?.command && (raw.agent.runtime ?? DEFAULTS.agent.runtime) !== 'command') {
+    const anyCommandTask = raw.tasks.some((t) => t.agent?.runtime === 'command');
+    if (!anyCommandTask) {
+      problems.push({
+        path: 'agent.command',
+        reason: `command is only used by runtime "command" (the runtime is "${raw.agent.runtime ?? DEFAULTS.agent.runtime}")`,
+        fix: 'remove it, or set `agent.runtime: command`',
+      });
+    }
+  }
+  const cycle = findCycle(raw.tasks.map((t) => ({ id: t.id, dependsOn: t.dependsOn ?? [] })));
+  if (cycle) {
+    const i = raw.tasks.findIndex((t) => t.id === cycle[0]);
+    problems.push({
+      path: `tasks[${i}].dependsOn`,
+      reason: `dependency cycle: ${cycleText(cycle)}`,
+      fix: 'remove one of these dependencies so the tasks can be ordered',
+    });
+  }
+  problems.push(...copyProblems(raw.copy ?? []));
+  problems.push(...originProblems(raw));
   const scaffoldWrong = raw.scaffold !== undefined && scaffoldProblem(path.resolve(dir, raw.scaffold), scaffoldRoot);
   if (scaffoldWrong)
     problems.push({

@@ -12,7 +12,7 @@ import { MissionFileError } from './errors';
 import { readMission } from './parse';
 import { checkRepo, copyProblems } from './repo-checks';
 import { AgentSpec, MissionSpec, TaskSpec } from '../mission/types';
-import { DEFAULTS, ID_PATTERN, RawAgent } from './schema';
+import { DEFAULTS, ID_PATTERN, RawAgent, type RawMission } from './schema';
 import { serializeOverlaps } from './touches';
 
 export { DEFAULTS, MAX_PROMPT_BYTES } from './schema';
@@ -119,6 +119,38 @@ async function checkOrigin(file: string, origin: string, base: string | undefine
 }
 
 /**
+ * The mission's tasks with every default applied (agent, iterations, checkpoint period), ordered
+ * after the tasks their `touches` overlap, and the plan's waves.
+ * @throws MissionFileError when the dependencies form a cycle
+ */
+function tasksOf(raw: RawMission, dir: string, file: string): { tasks: TaskSpec[]; waves: string[][] } {
+  const checkpointDefault = raw.checkpointEvery ?? DEFAULTS.checkpointEvery;
+  const tasks: TaskSpec[] = serializeOverlaps(
+    raw.tasks.map((t) => ({
+      id: t.id,
+      title: t.title ?? t.id,
+      prompt: t.prompt ?? readFileSync(path.resolve(dir, t.promptFile!), 'utf8'),
+      dependsOn: [...(t.dependsOn ?? [])],
+      verify: t.verify ?? [],
+      maxIterations: t.maxIterations ?? DEFAULTS.maxIterations,
+      agent: mergeAgent(raw.agent, t.agent),
+      checkpointEveryMs: parseDuration(t.checkpointEvery ?? checkpointDefault)!,
+      touches: [...(t.touches ?? [])],
+    })),
+  );
+  try {
+    return { tasks, waves: planWaves(tasks) };
+  } catch (err) {
+    if (err instanceof CycleError) {
+      throw new MissionFileError(file, [
+        { path: 'tasks', reason: err.message, fix: 'remove one of these dependencies' },
+      ]);
+    }
+    throw err;
+  }
+}
+
+/**
  * Loads and validates a mission file.
  *
  * @throws MissionFileError for every user mistake (file, field path, reason, fix); nothing else
@@ -159,31 +191,7 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
     if (copyWrong.length > 0) throw new MissionFileError(file, copyWrong);
   }
 
-  const checkpointDefault = raw.checkpointEvery ?? DEFAULTS.checkpointEvery;
-  const tasks: TaskSpec[] = serializeOverlaps(
-    raw.tasks.map((t) => ({
-      id: t.id,
-      title: t.title ?? t.id,
-      prompt: t.prompt ?? readFileSync(path.resolve(dir, t.promptFile!), 'utf8'),
-      dependsOn: [...(t.dependsOn ?? [])],
-      verify: t.verify ?? [],
-      maxIterations: t.maxIterations ?? DEFAULTS.maxIterations,
-      agent: mergeAgent(raw.agent, t.agent),
-      checkpointEveryMs: parseDuration(t.checkpointEvery ?? checkpointDefault)!,
-      touches: [...(t.touches ?? [])],
-    })),
-  );
-  let waves: string[][];
-  try {
-    waves = planWaves(tasks);
-  } catch (err) {
-    if (err instanceof CycleError) {
-      throw new MissionFileError(file, [
-        { path: 'tasks', reason: err.message, fix: 'remove one of these dependencies' },
-      ]);
-    }
-    throw err;
-  }
+  const { tasks, waves } = tasksOf(raw, dir, file);
   const spec: MissionSpec = {
     id,
     repo,
