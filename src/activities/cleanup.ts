@@ -14,7 +14,7 @@ import { heartbeating } from './checks';
 import { ActivityConfig, paths } from './config';
 import { git, gitRun, withRepoLock } from './git';
 import { clonePath } from './origin';
-import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from './queue-types';
+import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from './merge-queue-types';
 import { taskWorktreePath } from './worktree-layout';
 import { clearForRemoval, whyKeepWorktree } from './worktree-safety';
 

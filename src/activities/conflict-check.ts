@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { blobAt, list, lit, mergeTree, nul, readBaseline, short, unique, untrackedFiles } from './conflict-git';
 import { resolveRef } from './git';
-import type { CheckResolutionInput, CheckResolutionResult } from './queue-types';
+import type { CheckResolutionInput, CheckResolutionResult } from './merge-queue-types';
 
 /** How many marker lines or dropped lines a problem quotes. */
 const SAMPLES = 3;

@@ -10,7 +10,7 @@
  * - `commitResolution` commits the merge (rerere records the resolution), publishes it to the
  *   candidate ref with compare-and-swap and removes the worktree; `dropConflict` gives up on it.
  *
- * The shapes are in queue-types.ts (recorded in histories); the checks are conflict-check.ts, the
+ * The shapes are in merge-queue-types.ts (recorded in histories); the checks are conflict-check.ts, the
  * git underneath conflict-git.ts. Every git command is an argv, with paths taken literally
  * (`GIT_LITERAL_PATHSPECS`): file names never become pathspec magic.
  */
@@ -45,7 +45,7 @@ import type {
   DropConflictInput,
   PrepareConflictInput,
   PrepareConflictResult,
-} from './queue-types';
+} from './merge-queue-types';
 import { copyMissionFiles } from './worktree';
 import { conflictStateDir, conflictWorktreePath } from './worktree-layout';
 

@@ -9,7 +9,7 @@ import { heartbeating } from './checks';
 import { git, requireGitVersion, resolveRef, withRepoLock } from './git';
 import { cloneOrigin, fetchOrigin, missionRefspecs, trackingRef } from './origin';
 import { mergeTree, MERGE_TREE_FEATURE } from './queue';
-import type { PredictConflictsInput, PredictConflictsResult } from './queue-types';
+import type { PredictConflictsInput, PredictConflictsResult } from './merge-queue-types';
 
 /**
  * A matcher for `touches` globs, as `touches:` means them (src/mission/touches.ts): a path

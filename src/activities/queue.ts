@@ -27,7 +27,7 @@ import {
 } from './git';
 import { removeStaleLocks, STALE_GIT_LOCK_MS } from './git-locks';
 import { cloneOrigin, pushOrigin, pushTracked, takeBranchFromOrigin } from './origin';
-import type { PublishInput, QueueMergeInput, QueueMergeResult, VerifyAtInput, VerifyAtResult } from './queue-types';
+import type { PublishInput, QueueMergeInput, QueueMergeResult, VerifyAtInput, VerifyAtResult } from './merge-queue-types';
 
 /** What needs git >= 2.38 (`merge-tree --write-tree`, `--name-only`, `-z`; see git-merge-tree(1)). */
 export const MERGE_TREE_FEATURE = 'the merge queue (git merge-tree --write-tree)';

@@ -7,7 +7,7 @@ import pc from 'picocolors';
 import { byId } from '../mission/by-id';
 import { formatDuration, wallTimeMs } from '../mission/duration';
 import type { ConflictState, MissionProgress } from '../mission/progress';
-import { nextSteps, STATUS_MARK } from '../mission/story';
+import { nextSteps, STATUS_MARK } from '../mission/current-details';
 import { AgentActivity, describeActivity, elapsed } from './activity';
 import type { LiveAgent } from './live-tasks';
 import { cut, printable, RenderOptions, renderQueue, shortSha, span } from './render';

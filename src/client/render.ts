@@ -6,7 +6,7 @@ import Table from 'cli-table3';
 import pc from 'picocolors';
 import { byId } from '../mission/by-id';
 import type { MissionProgress } from '../mission/progress';
-import { nextSteps, STATUS_MARK, tokens, usd } from '../mission/story';
+import { nextSteps, STATUS_MARK, tokens, usd } from '../mission/current-details';
 import type { MissionListing } from './visibility';
 import { formatDuration, wallTimeMs } from '../mission/duration';
 

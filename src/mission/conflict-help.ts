@@ -34,7 +34,7 @@ export interface ConflictHelp {
   resolverNote?: string;
   /**
    * The mission has a shared origin (`origin:`): `repo` is the mission host's clone, and the merge
-   * queue takes the task branch from the origin, so the fix is pushed there (a fast-forward).
+   * merge queue takes the task branch from the origin, so the fix is pushed there (a fast-forward).
    */
   origin?: boolean;
 }

@@ -113,12 +113,12 @@ export function dependentsOf(nodes: PlanNode[], id: string): string[] {
       else dependents.set(d, [n.id]);
     }
   const out = new Set<string>();
-  const queue = [id];
-  for (let i = 0; i < queue.length; i++)
-    for (const x of dependents.get(queue[i]) ?? [])
+  const todo = [id];
+  for (let i = 0; i < todo.length; i++)
+    for (const x of dependents.get(todo[i]) ?? [])
       if (!out.has(x)) {
         out.add(x);
-        queue.push(x);
+        todo.push(x);
       }
   return nodes.filter((n) => out.has(n.id)).map((n) => n.id);
 }

@@ -54,7 +54,7 @@ export interface WaveState {
   status: WaveStatus;
 }
 
-/** A conflict the queue met, and how its resolution goes (status, the Web UI). */
+/** A conflict the merge queue met, and how its resolution goes (status, the Web UI). */
 export interface ConflictState {
   taskId: string;
   files: string[];
@@ -147,7 +147,7 @@ export interface MissionState {
   /** The mission's budget in USD; passing it pauses the mission once. */
   budgetUsd: number | null;
   // The merge queue.
-  /** Set when the mission's story starts (its merge queue exists from then on; `progress.mergeQueue`). */
+  /** Set when the mission's main loop starts (its merge queue exists from then on; `progress.mergeQueue`). */
   mergeQueue?: boolean;
   /** Tasks that succeeded and wait to be merged, in the order they will be. */
   queue?: string[];
@@ -220,7 +220,7 @@ export interface MissionProgress {
   startedAt: string;
   endedAt: string | null;
   uiUrl: string | null;
-  /** The merge queue (absent only before the mission's story started): the queue, the batch in flight, conflicts, verify runs, predictions. */
+  /** The merge queue (absent only before the main loop started): what waits, the batch in flight, conflicts, verify runs, predictions. */
   mergeQueue?: {
     queue: string[];
     batch: BatchState | null;

@@ -93,7 +93,7 @@ export interface MissionSpec {
   origin?: string;
   /**
    * With `origin`: how long an activity of a task (or of the mission) may wait on its host's
-   * queue with no worker polling before the host counts as lost and the work moves, ms
+   * task queue with no worker polling before the host counts as lost and the work moves, ms
    * (`hostLostAfter:`, default 20 s). Absent: the default.
    */
   hostLostAfterMs?: number;
@@ -155,17 +155,17 @@ export const MISSION_PHASES: readonly MissionPhase[] = [
 
 export const TERMINAL_PHASES: readonly MissionPhase[] = ['completed', 'failed', 'cancelled'];
 
-/** Names of workflow ids, branches and refs (docs/architecture.md): other tools rely on them. */
 /** The task queue every worker with room for an agent polls for `claimTaskHost` (tasks of missions with `origin:`). */
-export function placementQueueName(queue: string): string {
-  return `${queue}.placement`;
+export function placementQueueName(taskQueue: string): string {
+  return `${taskQueue}.placement`;
 }
 
-/** The host id part of a host queue (`<queue>@<host id>`). */
+/** The host id part of a host's task queue (`<shared task queue>@<host id>`). */
 export function hostOfQueue(hostQueue: string): string {
   return hostQueue.slice(hostQueue.lastIndexOf('@') + 1);
 }
 
+/** Names of workflow ids, branches and refs (docs/architecture.md): other tools rely on them. */
 export const names = {
   missionWorkflowId: (missionId: string): string => `mission-${missionId}`,
   taskWorkflowId: (missionId: string, taskId: string): string => `mission-${missionId}/task-${taskId}`,

@@ -25,7 +25,7 @@ import type { RunAgentInput, RunAgentResult } from '../activities/agent-types';
 import type { ChecksResult } from '../activities/checks';
 import { previousHeartbeat } from '../activities/heartbeat';
 import { secretRedactor } from '../activities/secrets';
-import type { QueueMergeResult } from '../activities/queue-types';
+import type { QueueMergeResult } from '../activities/merge-queue-types';
 import { ErrorType } from '../mission/error-types';
 import { activityStart, type AgentUsage, type Counters } from '../mission/usage';
 

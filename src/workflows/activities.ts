@@ -1,7 +1,7 @@
 /**
  * The workflows' activity proxies, by task queue (as in samples-typescript's
- * `worker-specific-task-queues`): `claimHost` runs on the shared queue any worker polls; everything
- * that touches the repository runs on the queue of the one host that holds it, which `claimHost`
+ * `worker-specific-task-queues`): `claimHost` runs on the shared task queue any worker polls;
+ * everything that touches the repository runs on the task queue of the one host that holds it, which `claimHost`
  * names. Options live here, next to the reason for each.
  */
 import { ActivityCancellationType, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
@@ -28,26 +28,26 @@ const shutdownNoAttempt = { nonRetryableErrorTypes: [ErrorType.WorkerShutdown] }
 
 /** What any worker may run. */
 export type AnyWorkerActivities = Pick<Activities, 'claimHost'>;
-/** What any worker with room for an agent may run (the placement queue). */
+/** What any worker with room for an agent may run (the placement task queue). */
 export type PlacementActivities = Pick<Activities, 'claimTaskHost'>;
 /** What only the repository's host runs (its worker-specific task queue). */
 export type HostActivities = Omit<Activities, 'claimHost' | 'claimTaskHost'>;
 
 export const anyWorker = proxyActivities<AnyWorkerActivities>({
-  // Any worker may answer; the answer names the host queue everything else goes to.
+  // Any worker may answer; the answer names the host's task queue everything else goes to.
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2s', maximumInterval: '30s' },
 });
 
 /**
- * `claimTaskHost` on the placement queue (`<queue>.placement`), which only workers with room for
+ * `claimTaskHost` on the placement task queue (`<task queue>.placement`), which only workers with room for
  * an agent poll. The claim is a few git commands (the first one on a host clones the origin, hence
  * the minutes), heartbeating, so a worker that dies mid-clone is noticed in 20 s; a full host
  * fails it at once, retryably.
  */
-export function placement(queue: string) {
+export function placement(taskQueue: string) {
   return proxyActivities<PlacementActivities>({
-    taskQueue: placementQueueName(queue),
+    taskQueue: placementQueueName(taskQueue),
     startToCloseTimeout: '5 minutes',
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
     retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '10s' },
@@ -55,7 +55,7 @@ export function placement(queue: string) {
 }
 
 /**
- * How long an activity of a placed task (a mission with `origin:`) may wait on its host's queue
+ * How long an activity of a placed task (a mission with `origin:`) may wait on its host's task queue
  * before the host counts as lost and the task is placed again, unless the mission says otherwise
  * (`hostLostAfter:`): no worker of that host polled for this long (it died, or drained). Temporal
  * does not retry a schedule-to-start timeout; the task workflow sees it and moves the task.
@@ -63,8 +63,8 @@ export function placement(queue: string) {
 export const HOST_LOST_AFTER_MS = 20_000;
 
 /**
- * Whether `err` says an activity's host is gone (a placed task's, or with an origin the mission's own): a schedule-to-start timeout (nobody polled the host
- * queue), or a heartbeat timeout that was the activity's last attempt.
+ * Whether `err` says an activity's host is gone (a placed task's, or with an origin the mission's own): a schedule-to-start timeout (nobody polled the host's
+ * task queue), or a heartbeat timeout that was the activity's last attempt.
  */
 export function hostLost(err: unknown): boolean {
   for (let e = err as { cause?: unknown } | undefined; e; e = e.cause as typeof e) {
@@ -83,10 +83,10 @@ function hostLostTimeout(spec: { origin?: string; hostLostAfterMs?: number }): {
   return spec.origin ? { scheduleToStartTimeout: spec.hostLostAfterMs ?? HOST_LOST_AFTER_MS } : {};
 }
 
-/** The mission's own activity on its host's queue: the integration branch and its worktree. */
-export function missionHost(queue: string, spec: { setup: unknown[]; origin?: string; hostLostAfterMs?: number }) {
+/** The mission's own activity on its host's task queue: the integration branch and its worktree. */
+export function missionHost(taskQueue: string, spec: { setup: unknown[]; origin?: string; hostLostAfterMs?: number }) {
   const git = proxyActivities<Pick<HostActivities, 'prepareIntegration'>>({
-    taskQueue: queue,
+    taskQueue,
     ...hostLostTimeout(spec),
     startToCloseTimeout: spec.setup.length * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
@@ -101,10 +101,10 @@ export function missionHost(queue: string, spec: { setup: unknown[]; origin?: st
   return { prepareIntegration: git.prepareIntegration };
 }
 
-/** `runAgent` on the host's queue for an agent (a task's, or the conflict resolver's). */
-function agentHost(queue: string, agent: AgentSpec, hostLostAfterMs?: number) {
+/** `runAgent` on the host's task queue for an agent (a task's, or the conflict resolver's). */
+function agentHost(taskQueue: string, agent: AgentSpec, hostLostAfterMs?: number) {
   return proxyActivities<Pick<HostActivities, 'runAgent'>>({
-    taskQueue: queue,
+    taskQueue,
     ...(hostLostAfterMs !== undefined ? { scheduleToStartTimeout: hostLostAfterMs } : {}),
     // The agent enforces `timeout` itself and kills its group; this is the backstop.
     startToCloseTimeout: agent.timeoutMs + ACTIVITY_SLACK_MS,
@@ -123,23 +123,23 @@ function agentHost(queue: string, agent: AgentSpec, hostLostAfterMs?: number) {
 }
 
 /**
- * A task's activities on its host's queue: its worktree, its agent, its commit and its gate.
+ * A task's activities on its host's task queue: its worktree, its agent, its commit and its gate.
  * `hostLostAfterMs` (a task of a mission with `origin:`, placed on a host of its own): each
  * activity also gets that schedule-to-start timeout, the sign that the host is gone and the task
  * must move.
  */
-export function taskHost(queue: string, task: TaskSpec, setupCommands: number, hostLostAfterMs?: number) {
+export function taskHost(taskQueue: string, task: TaskSpec, setupCommands: number, hostLostAfterMs?: number) {
   const lost = hostLostAfterMs !== undefined ? { scheduleToStartTimeout: hostLostAfterMs } : {};
   const git = proxyActivities<Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot' | 'syncTaskBranch'>>({
-    taskQueue: queue,
+    taskQueue,
     ...lost,
     startToCloseTimeout: setupCommands * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
     retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5, ...shutdownNoAttempt },
   });
-  const agent = agentHost(queue, task.agent, hostLostAfterMs);
+  const agent = agentHost(taskQueue, task.agent, hostLostAfterMs);
   const checks = proxyActivities<Pick<HostActivities, 'runChecks'>>({
-    taskQueue: queue,
+    taskQueue,
     ...lost,
     startToCloseTimeout: task.verify.length * TASK_VERIFY_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: '30s',
@@ -156,16 +156,16 @@ export function taskHost(queue: string, task: TaskSpec, setupCommands: number, h
   };
 }
 
-/** The merge queue's activities on one host's task queue (see {@link queueHost}). */
-export type MergeQueueActivities = ReturnType<typeof queueHost>;
+/** The merge queue's activities on one host's task queue (see {@link mergeQueueHost}). */
+export type MergeQueueActivities = ReturnType<typeof mergeQueueHost>;
 
-/** The merge queue's activities on the mission's host queue (missions started with the queue). */
-export function queueHost(queue: string, spec: MissionSpec) {
+/** The merge queue's activities (and the resolver's agent) on the mission host's task queue. */
+export function mergeQueueHost(taskQueue: string, spec: MissionSpec) {
   const lost = hostLostTimeout(spec);
   const git = proxyActivities<
     Pick<HostActivities, 'queueMerge' | 'publishRef' | 'removeTaskWorktree' | 'predictConflicts' | 'checkResolution'>
   >({
-    taskQueue: queue,
+    taskQueue,
     ...lost,
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
@@ -180,7 +180,7 @@ export function queueHost(queue: string, spec: MissionSpec) {
   const conflict = proxyActivities<
     Pick<HostActivities, 'prepareConflict' | 'commitResolution' | 'dropConflict' | 'landMission'>
   >({
-    taskQueue: queue,
+    taskQueue,
     ...lost,
     // The conflict worktree runs the mission's `setup`; landing may run the mission verify.
     startToCloseTimeout:
@@ -196,7 +196,7 @@ export function queueHost(queue: string, spec: MissionSpec) {
     },
   });
   const verify = proxyActivities<Pick<HostActivities, 'verifyAt' | 'runChecks'>>({
-    taskQueue: queue,
+    taskQueue,
     ...lost,
     // Resolution checks run both tasks' gates and the mission verify in one activity.
     startToCloseTimeout:
@@ -206,7 +206,11 @@ export function queueHost(queue: string, spec: MissionSpec) {
     heartbeatTimeout: '1 minute',
     retry: { maximumAttempts: 2 },
   });
-  const agent = agentHost(queue, spec.resolver ?? spec.tasks[0].agent, hostLostTimeout(spec).scheduleToStartTimeout);
+  const agent = agentHost(
+    taskQueue,
+    spec.resolver ?? spec.tasks[0].agent,
+    hostLostTimeout(spec).scheduleToStartTimeout,
+  );
   return {
     queueMerge: git.queueMerge,
     publishRef: git.publishRef,

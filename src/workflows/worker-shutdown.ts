@@ -3,7 +3,7 @@
  * failure. The activity it was running fails with `WorkerShutdown`: sdk-core's failure for an
  * activity that did not finish within the worker's shutdown grace time (retryable), and the type
  * the agent activity gives its own attempts stopped by a drain (src/activities/agent-slots.ts).
- * The task's activities run again on the next worker of their queue, without counting it as an
+ * The task's activities run again on the next worker of their task queue, without counting it as an
  * attempt, up to {@link MAX_WORKER_SHUTDOWNS} times per activity call.
  */
 import { CancellationScope, isCancellation } from '@temporalio/workflow';

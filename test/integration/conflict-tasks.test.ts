@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import { conflictingTasks } from '../../src/activities/conflict-tasks';
-import type { PrepareConflictResult, QueueMergeResult } from '../../src/activities/queue-types';
+import type { PrepareConflictResult, QueueMergeResult } from '../../src/activities/merge-queue-types';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 

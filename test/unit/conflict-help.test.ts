@@ -5,7 +5,7 @@
  */
 import { conflictMessage, conflictReason, ConflictHelp } from '../../src/mission/conflict-help';
 import { deriveProgress, initialState } from '../../src/mission/progress';
-import { missionCurrentDetails, nextSteps } from '../../src/mission/story';
+import { missionCurrentDetails, nextSteps } from '../../src/mission/current-details';
 import { mission, task, wavesOf } from '../helpers/missions';
 
 const help: ConflictHelp = {

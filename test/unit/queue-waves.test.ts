@@ -1,5 +1,5 @@
 import { initialState, MissionState } from '../../src/mission/progress';
-import { liveWaveStatus, refreshWaves } from '../../src/mission/queue';
+import { liveWaveStatus, refreshWaves } from '../../src/mission/schedule';
 import type { TaskStatus } from '../../src/mission/types';
 import { mission, task, wavesOf } from '../helpers/missions';
 

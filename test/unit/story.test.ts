@@ -1,4 +1,4 @@
-/** The mission's and the task's current details, and the commands that move a mission on (src/mission/story.ts). */
+/** The mission's and the task's current details, and the commands that move a mission on (src/mission/current-details.ts). */
 import { planWaves } from '../../src/mission/plan';
 import { deriveProgress, initialState, MissionState } from '../../src/mission/progress';
 import {
@@ -6,7 +6,7 @@ import {
   missionCurrentDetails,
   nextSteps,
   taskCurrentDetails,
-} from '../../src/mission/story';
+} from '../../src/mission/current-details';
 import { agentRun, commands, line, rateLimitWait } from '../../src/workflows/summaries';
 import { mission, task } from '../helpers/missions';
 

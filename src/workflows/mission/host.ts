@@ -1,5 +1,5 @@
 /**
- * The mission's own host: the worker host that holds its integration worktree and runs its merge
+ * The mission's own host: the worker host that holds its integration worktree and runs the merge
  * queue's git activities. Without an origin it is the host of `repo` for the mission's life. With
  * one (`origin:`), any host can be it, so a lost one is replaced: every activity of the mission's
  * host gets a schedule-to-start timeout, and when one says the host is gone (see `hostLost`) the
@@ -8,13 +8,13 @@
  * the activity again with the old host's paths replaced by the new host's.
  *
  * The activity objects handed out here look up the current host at each call, so the merge queue
- * never holds a stale queue name. For a mission without an origin every call is
- * exactly the proxy call it always was (same commands, same history).
+ * never holds a stale task queue name. For a mission without an origin every call is exactly the
+ * proxy call it always was (same commands, same history).
  */
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { PrepareIntegrationInput } from '../../activities/worktree';
 import { hostOfQueue, MissionSpec } from '../../mission/types';
-import { anyWorker, hostLost, missionHost, queueHost } from '../activities';
+import { anyWorker, hostLost, MergeQueueActivities, mergeQueueHost, missionHost } from '../activities';
 import { SETUP_COMMAND_TIMEOUT_MS } from '../limits';
 import type { Mission } from './state';
 import type { CommandNames } from './types';
@@ -29,7 +29,8 @@ type AnyActivity = ((...args: unknown[]) => Promise<unknown>) & {
 
 /** Where the mission's host keeps things: what a replacement rewrites in activity arguments. */
 interface HostRoots {
-  queue: string;
+  /** The host's own task queue. */
+  taskQueue: string;
   repo: string;
   /** The directory of the integration worktree (conflict worktrees are its siblings). */
   worktrees: string | null;
@@ -81,24 +82,24 @@ export class MissionHost {
 
   /** The integration branch's setup (see `missionHost`), on the current host. */
   mission(): ReturnType<typeof missionHost> {
-    return this.follow((queue) => missionHost(queue, this.spec));
+    return this.follow((taskQueue) => missionHost(taskQueue, this.spec));
   }
 
-  /** The merge queue's activities (see `queueHost`), on the current host. */
-  queue(): ReturnType<typeof queueHost> {
-    return this.follow((queue) => queueHost(queue, this.spec));
+  /** The merge queue's activities (see `mergeQueueHost`), on the current host. */
+  mergeQueue(): MergeQueueActivities {
+    return this.follow((taskQueue) => mergeQueueHost(taskQueue, this.spec));
   }
 
   private roots(): HostRoots {
     const s = this.m.state;
     return {
-      queue: s.hostQueue!,
+      taskQueue: s.hostQueue!,
       repo: this.spec.repo,
       worktrees: s.integrationWorktree ? dirname(s.integrationWorktree) : null,
     };
   }
 
-  private follow<T extends object>(make: (queue: string) => T): T {
+  private follow<T extends object>(make: (taskQueue: string) => T): T {
     // Without an origin the host never changes: the plain proxies, exactly what always ran.
     if (!this.spec.origin) return make(this.m.state.hostQueue!);
     const out: Record<string, AnyActivity> = {};
@@ -113,19 +114,19 @@ export class MissionHost {
   }
 
   private async run<T extends object>(
-    make: (queue: string) => T,
+    make: (taskQueue: string) => T,
     name: string,
     options: ActivityOptions | null,
     args: unknown[],
   ): Promise<unknown> {
     for (;;) {
       const before = this.roots();
-      const act = (make(before.queue) as Record<string, AnyActivity>)[name];
+      const act = (make(before.taskQueue) as Record<string, AnyActivity>)[name];
       try {
         return await (options ? act.executeWithOptions(options, args) : act(...args));
       } catch (err) {
         if (!this.spec.origin || !hostLost(err) || this.moves >= MAX_MOVES) throw err;
-        await this.replace(before, `host ${hostOfQueue(before.queue)} lost during ${name}`);
+        await this.replace(before, `host ${hostOfQueue(before.taskQueue)} lost during ${name}`);
         args = rebase(args, before, this.roots()) as unknown[];
       }
     }
@@ -134,7 +135,7 @@ export class MissionHost {
   /** Moves the mission to another host, unless a concurrent call already moved it off `from`. */
   private async replace(from: HostRoots, why: string): Promise<void> {
     while (this.replacing) await this.replacing;
-    if (this.m.state.hostQueue !== from.queue) return;
+    if (this.m.state.hostQueue !== from.taskQueue) return;
     this.replacing = this.claimAndPrepare(why).finally(() => {
       this.replacing = null;
     });

@@ -1,12 +1,14 @@
 /**
- * The mission's story: a task starts as soon as its dependencies are merged and verified (and the tasks its `touches`
- * overlap have ended), at most `concurrency` at once and none while paused or blocked; a task that
- * succeeds enters the merge queue at once (merge-queue.ts). Waves are only the plan. While two or
- * more tasks run, their live work is compared every {@link PREDICT_EVERY_MS} to predict conflicts.
+ * The mission's main loop: set up on the repository's host, then start each task as soon as its
+ * dependencies are merged and verified (and the tasks its `touches` overlap have ended), at most
+ * `concurrency` at once and none while paused or blocked; a task that succeeds enters the merge
+ * queue at once (merge-queue.ts). Waves are only the plan. While two or more tasks run, their live
+ * work is compared every {@link PREDICT_EVERY_MS} to predict conflicts. A mission whose tasks all
+ * merged lands (`land:`).
  */
 import { condition, sleep, workflowInfo } from '@temporalio/workflow';
 import { failureMessage } from '../../mission/failures';
-import { queueStartDecision, refreshWaves } from '../../mission/queue';
+import { refreshWaves, startDecision } from '../../mission/schedule';
 import { names } from '../../mission/types';
 import { MergeQueue } from './merge-queue';
 import type { Mission } from './state';
@@ -17,15 +19,20 @@ import { ids, line } from '../summaries';
 /** How often running tasks' work is compared for predicted conflicts, ms. */
 export const PREDICT_EVERY_MS = 60_000;
 
-/** How the queue's story ended: `continue` means continue-as-new at this quiet point. */
-export type QueueStoryEnd = 'done' | 'continue';
+/** How the main loop ended: `continue` means continue-as-new at this quiet point. */
+export type MainLoopEnd = 'done' | 'continue';
 
-export async function queueStory(m: Mission, steps: MissionSteps): Promise<QueueStoryEnd> {
+/**
+ * Runs the mission until every task has ended and merged what it could, or until Temporal
+ * suggests continue-as-new (then it drains: no task starts, and it returns `continue` once nothing
+ * runs or waits to merge).
+ */
+export async function mainLoop(m: Mission, steps: MissionSteps): Promise<MainLoopEnd> {
   const { spec } = m;
   const s = m.state;
   s.mergeQueue = true;
   await steps.setup();
-  const queue = new MergeQueue(m, spec, steps.hostActs.queue(), {
+  const mergeQueue = new MergeQueue(m, spec, steps.hostActs.mergeQueue(), {
     blockUntilLifted: (b) => steps.blockUntilLifted(b),
     setPhase: (p) => steps.setPhase(p),
     now,
@@ -33,24 +40,24 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
   });
   steps.onTaskEnded = (id, outcome) => {
     if (m.task(id).status === 'succeeded')
-      queue.enqueue(id, outcome.kind === 'result' ? (outcome.result as { summary?: string }).summary : undefined);
+      mergeQueue.enqueue(id, outcome.kind === 'result' ? (outcome.result as { summary?: string }).summary : undefined);
     refreshWaves(s);
   };
-  // A reopened mission, or one the queue stopped merging: what succeeded and never merged goes first.
+  // A reopened mission, or one the merge queue stopped merging: what succeeded and never merged goes first.
   for (const t of s.tasks) if (t.status === 'succeeded' && !s.queue!.includes(t.id)) s.queue!.push(t.id);
 
   let drain = false;
   let done = false;
-  const closeQueue = (): boolean =>
+  const closeMergeQueue = (): boolean =>
     m.halt.cancel !== null || (m.halt.stop !== null && spec.policy.onTaskFailure === 'stop-all');
-  const merger = queue.run(() => done || closeQueue());
+  const merger = mergeQueue.run(() => done || closeMergeQueue());
   const predictor = predictWhileRunning(m, steps, () => done);
 
   /** Marks pending tasks whose dependency ended unmerged as skipped. */
   const skipGone = (): void => {
     for (const t of s.tasks) {
       if (m.inFlight.has(t.id)) continue;
-      const d = queueStartDecision(spec, s, t.id);
+      const d = startDecision(spec, s, t.id);
       if (d.kind !== 'skip') continue;
       t.status = 'skipped';
       t.error = `skipped: depends on ${d.because.id} (${d.because.status})`;
@@ -58,10 +65,10 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
   };
   // A task `pause --now` holds shows `pending` while its child waits: it is in flight, not ready.
   const ready = (): string[] =>
-    s.tasks.filter((t) => !m.inFlight.has(t.id) && queueStartDecision(spec, s, t.id).kind === 'start').map((t) => t.id);
+    s.tasks.filter((t) => !m.inFlight.has(t.id) && startDecision(spec, s, t.id).kind === 'start').map((t) => t.id);
   const mayStart = (): boolean =>
     !m.halt.halted && !s.paused && !s.blocked && !drain && m.inFlight.size < spec.concurrency;
-  const quiet = (): boolean => m.inFlight.size === 0 && (queue.idle || (queue.closed && !s.batch));
+  const quiet = (): boolean => m.inFlight.size === 0 && (mergeQueue.idle || (mergeQueue.closed && !s.batch));
   const over = (): boolean => quiet() && (m.halt.halted || drain || ready().length === 0);
 
   for (;;) {
@@ -75,19 +82,19 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
         continue;
       }
     }
-    if (closeQueue()) queue.closed = true;
+    if (closeMergeQueue()) mergeQueue.closed = true;
     if (over()) break;
     await condition(
       () =>
         (mayStart() && ready().length > 0) ||
         over() ||
-        (closeQueue() && !queue.closed) ||
-        s.tasks.some((t) => !m.inFlight.has(t.id) && queueStartDecision(spec, s, t.id).kind === 'skip') ||
+        (closeMergeQueue() && !mergeQueue.closed) ||
+        s.tasks.some((t) => !m.inFlight.has(t.id) && startDecision(spec, s, t.id).kind === 'skip') ||
         (!drain && workflowInfo().continueAsNewSuggested),
     );
   }
   done = true;
-  if (m.halt.halted) queue.closed = true;
+  if (m.halt.halted) mergeQueue.closed = true;
   await merger;
   await predictor;
   refreshWaves(s);
@@ -111,7 +118,7 @@ function start(m: Mission, steps: MissionSteps, id: string): void {
 async function predictWhileRunning(m: Mission, steps: MissionSteps, stop: () => boolean): Promise<void> {
   const { spec } = m;
   const s = m.state;
-  const acts = steps.hostActs.queue();
+  const acts = steps.hostActs.mergeQueue();
   const running = (): string[] => s.tasks.filter((t) => t.status === 'running').map((t) => t.id);
   const waiting = (): Array<{ taskId: string; touches: string[] }> =>
     s.tasks
@@ -159,7 +166,7 @@ async function land(m: Mission, steps: MissionSteps): Promise<void> {
   const s = m.state;
   const mode = spec.land ?? 'none';
   if (mode === 'none') return;
-  const acts = steps.hostActs.queue();
+  const acts = steps.hostActs.mergeQueue();
   try {
     const r = await acts.landMission.executeWithOptions(
       { summary: `land ${s.integrationBranch} on ${spec.base} (${mode})` },

@@ -12,11 +12,11 @@
  * tasks that ended while the batch before ran (history records it), in the mission file's order.
  */
 import { condition, workflowInfo } from '@temporalio/workflow';
-import type { QueueMergeResult } from '../../activities/queue-types';
+import type { QueueMergeResult } from '../../activities/merge-queue-types';
 import { MAX_VERIFY_RUNS, VerifyRun } from '../../mission/progress';
-import { bisectNext, refreshWaves } from '../../mission/queue';
+import { bisectNext, refreshWaves } from '../../mission/schedule';
 import type { MissionSpec } from '../../mission/types';
-import { MergeQueueActivities, queueHost } from '../activities';
+import { MergeQueueActivities, mergeQueueHost } from '../activities';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
 import { commands, ids, line, short } from '../summaries';
 import { MergeConflicts } from './merge-conflicts';
@@ -49,7 +49,7 @@ export class MergeQueue {
   constructor(
     private readonly m: Mission,
     private readonly spec: MissionSpec,
-    /** The mission host's activities (`MissionHost.queue()`: they follow the host if it moves). */
+    /** The mission host's activities (`MissionHost.mergeQueue()`: they follow the host if it moves). */
     acts: MergeQueueActivities,
     private readonly hooks: MergeQueueHooks,
   ) {
@@ -282,13 +282,13 @@ export class MergeQueue {
 
   /**
    * `removeTaskWorktree` where the task's worktree is: the mission's host, or (a mission with an
-   * origin) the host the task ran on last, through that host's queue; a host that is gone makes
+   * origin) the host the task ran on last, through that host's task queue; a host that is gone makes
    * the removal fail after the schedule-to-start timeout, which is fine (best effort).
    */
   private removerOf(taskId: string): MergeQueueActivities['removeTaskWorktree'] {
     const host = this.m.task(taskId).host;
     if (!this.spec.origin || !host) return this.acts.removeTaskWorktree;
-    return queueHost(`${workflowInfo().taskQueue}@${host}`, this.spec).removeTaskWorktree;
+    return mergeQueueHost(`${workflowInfo().taskQueue}@${host}`, this.spec).removeTaskWorktree;
   }
 
   /** Applies `onVerifyFailure` to the culprit of a failed batch; the merges after it queue again first. */

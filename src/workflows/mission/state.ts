@@ -17,7 +17,7 @@ import {
 } from '../../mission/control';
 import { byId } from '../../mission/by-id';
 import { planWaves } from '../../mission/plan';
-import { refreshWaves } from '../../mission/queue';
+import { refreshWaves } from '../../mission/schedule';
 import { deriveProgress, initialState, MissionProgress, MissionState, TaskState } from '../../mission/progress';
 import { hostOfQueue } from '../../mission/types';
 import type { MissionPhase, MissionSpec, TaskSpec } from '../../mission/types';

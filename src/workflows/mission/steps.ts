@@ -9,7 +9,7 @@ import { failureMessage } from '../../mission/failures';
 import type { MissionProgress } from '../../mission/progress';
 import { taskStartAttributes } from '../../mission/search';
 import { withoutUrlCredentials } from '../../mission/url-credentials';
-import { missionCurrentDetails } from '../../mission/story';
+import { missionCurrentDetails } from '../../mission/current-details';
 import { MissionPhase, MissionSpec, names, SEARCH_ATTRIBUTE_KEYS } from '../../mission/types';
 import { KeptAttributes, keepCurrentDetails, keepSearchAttributes } from '../details';
 import { reportMergeQueue } from './merge-queue-metrics';
@@ -81,7 +81,7 @@ export class MissionSteps {
     for (const scope of this.scopes.values()) scope.cancel();
   }
 
-  /** Called when a task's end is recorded (set by the queue's story: it enqueues what succeeded). */
+  /** Called when a task's end is recorded (set by the main loop: what succeeded enters the merge queue). */
   onTaskEnded: ((id: string, outcome: TaskOutcome) => void) | null = null;
 
   /**
@@ -196,7 +196,7 @@ export class MissionSteps {
   end(): MissionProgress {
     this.setPhase(this.m.finish(now()));
     this.flushAttributes();
-    // An ended mission's queue gauge says 0, not what it held when it stopped.
+    // An ended mission's merge queue gauge says 0, not what it held when it stopped.
     reportMergeQueue(this.spec.id, { queue: [], batch: null });
     return this.m.progress();
   }

@@ -2,14 +2,14 @@
  * missionWorkflow: one mission, workflow id `mission-<missionId>`.
  *
  * Set up (claim the repository's host; record the base SHA once, so a resumed mission merges into
- * the same base; create the integration branch and its detached worktree), then the merge queue's
- * story (mission-queue.ts): each task starts as a `taskWorkflow` child as soon as its dependencies
- * are merged (at most `concurrency` at once, none while paused or blocked), and each task that
- * succeeds goes through the merge queue (merge-queue.ts). When Temporal suggests it, the story
+ * the same base; create the integration branch and its detached worktree), then the main loop
+ * (main-loop.ts): each task starts as a `taskWorkflow` child as soon as its dependencies are
+ * merged (at most `concurrency` at once, none while paused or blocked), and each task that
+ * succeeds goes through the merge queue (merge-queue.ts). When Temporal suggests it, the loop
  * drains and the run continues as new at a quiet point, carrying its state.
  *
- * The rules (retry, skip, pause, budget, block, stop, cancel) live in `Mission` (mission-state.ts),
- * the handlers in mission-handlers.ts, the steps in mission-steps.ts. See docs/architecture.md.
+ * The rules (retry, skip, pause, budget, block, stop, cancel) live in `Mission` (state.ts), the
+ * handlers in handlers.ts, the steps in steps.ts, the shapes in types.ts. See docs/architecture.md.
  */
 import {
   allHandlersFinished,
@@ -26,7 +26,7 @@ import { ErrorType } from '../../mission/error-types';
 import { installMissionHandlers } from './handlers';
 import { Mission } from './state';
 import { MissionSteps } from './steps';
-import { queueStory } from './main-loop';
+import { mainLoop } from './main-loop';
 import type { MissionInput, MissionResult } from './types';
 
 export async function missionWorkflow(input: MissionInput): Promise<MissionResult> {
@@ -47,7 +47,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
 
   try {
     await CancellationScope.nonCancellable(async () => {
-      if ((await queueStory(m, steps)) === 'continue') {
+      if ((await mainLoop(m, steps)) === 'continue') {
         await condition(allHandlersFinished);
         steps.flushAttributes();
         await continueAsNew<typeof missionWorkflow>({ ...input, carried: m.carry() });

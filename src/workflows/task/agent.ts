@@ -133,10 +133,10 @@ export class TaskAgent {
     const { task } = input;
     for (let waits = 0, shutdowns = 0; ;) {
       try {
-        const { acts, wt, story } = this.steps;
-        story.runs++;
+        const { acts, wt, details } = this.steps;
+        details.runs++;
         this.steps.step(`agent running (${task.agent.runtime})`);
-        const summary = agentRun(task.agent.runtime, task.id, iteration, story.runs, resume);
+        const summary = agentRun(task.agent.runtime, task.id, iteration, details.runs, resume);
         const run = await acts.runAgent.executeWithOptions({ summary }, [
           {
             missionId: input.missionId,
@@ -161,8 +161,8 @@ export class TaskAgent {
           },
         ]);
         addAgentRun(usage, run, run.attempt);
-        story.lastEventAt = run.lastEventAt;
-        story.retrying = null;
+        details.lastEventAt = run.lastEventAt;
+        details.retrying = null;
         await this.report(null);
         return run;
       } catch (err) {
@@ -175,7 +175,7 @@ export class TaskAgent {
           if (details) addAgentRun(usage, details, details.attempt);
           resume = details?.sessionId ?? usage.sessionId ?? resume;
           prompt = resume ? WORKER_STOPPED_PROMPT : prompt;
-          this.steps.story.retrying = `the agent's worker stopped (${failureMessage(err)}); its session goes on`;
+          this.steps.details.retrying = `the agent's worker stopped (${failureMessage(err)}); its session goes on`;
           continue;
         }
         if (isCancellation(err)) throw err;
@@ -189,7 +189,7 @@ export class TaskAgent {
         const waitMs = Math.max(1000, details?.retryAfterMs ?? 60_000);
         const until = Date.now() + waitMs;
         this.steps.step('waiting out a rate limit');
-        this.steps.story.retrying = `${failureMessage(err)}; resuming at ${new Date(until).toISOString().slice(11, 19)} UTC`;
+        this.steps.details.retrying = `${failureMessage(err)}; resuming at ${new Date(until).toISOString().slice(11, 19)} UTC`;
         await this.report(`${failureMessage(err)}; resuming in ${Math.round(waitMs / 1000)}s`);
         await sleep(waitMs, { summary: rateLimitWait(task.id, until) });
         resume = details?.sessionId ?? resume;

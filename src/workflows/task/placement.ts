@@ -1,7 +1,7 @@
 /**
  * Where a task of a mission with a shared origin (`origin:`) runs: it claims a host on the
- * placement queue (any worker with room for an agent answers, the least busy first), and when
- * that host is lost (an activity waited on its queue for {@link HOST_LOST_AFTER_MS} with no
+ * placement task queue (any worker with room for an agent answers, the least busy first), and when
+ * that host is lost (an activity waited on its task queue for {@link HOST_LOST_AFTER_MS} with no
  * worker polling, or a heartbeat timed out with no retry left) the task claims another one. The
  * new host rebuilds the worktree from what the old one pushed to the origin (task branch and
  * checkpoint); the agent resumes its session only on the host that has it, else starts fresh
@@ -38,7 +38,7 @@ export class TaskPlacement {
     const { input, steps } = this;
     steps.step(this.hosts.length ? `placing again (${why})` : 'placing on a host');
     const summary = `place ${input.task.id} on a host with room${this.hosts.length ? ` (${why})` : ''}`;
-    const c = await // The task runs on the shared queue; the placement queue is named after it.
+    const c = await // The task runs on the shared task queue; the placement task queue is named after it.
     placement(workflowInfo().taskQueue).claimTaskHost.executeWithOptions({ summary }, [
       { origin: input.origin, missionId: input.missionId, taskId: input.task.id },
     ]);

@@ -6,7 +6,7 @@
 import { CancellationScope } from '@temporalio/workflow';
 import type { CheckpointResult } from '../../activities/commit';
 import { failureMessage } from '../../mission/failures';
-import type { TaskStory } from '../../mission/story';
+import type { TaskDetails } from '../../mission/current-details';
 import type { TaskUsage } from '../../mission/usage';
 import { HOST_LOST_AFTER_MS, taskHost } from '../activities';
 import { SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
@@ -24,7 +24,7 @@ export class TaskSteps {
   host: string | null = null;
   wt!: { worktree: string; branch: string };
   /** What the task does now, for its current details (the workflow renders it with its usage). */
-  readonly story: Omit<TaskStory, keyof TaskUsage | 'runs'> & { runs: number };
+  readonly details: Omit<TaskDetails, keyof TaskUsage | 'runs'> & { runs: number };
 
   constructor(
     private readonly input: TaskInput,
@@ -32,7 +32,7 @@ export class TaskSteps {
   ) {
     this.acts = taskHost(input.hostQueue, input.task, input.setup.length);
     this.repo = input.repo;
-    this.story = {
+    this.details = {
       step: 'preparing its worktree',
       since: new Date().toISOString(),
       iteration: 1,
@@ -46,12 +46,12 @@ export class TaskSteps {
   }
 
   /**
-   * The task was placed on the host whose queue is `queue`, with its clone at `repo`: every later
+   * The task was placed on the host whose task queue is `taskQueue`, with its clone at `repo`: every later
    * activity goes there, with the schedule-to-start timeout that tells when that host is lost.
    */
-  moveTo(queue: string, repo: string, host: string): void {
+  moveTo(taskQueue: string, repo: string, host: string): void {
     this.acts = taskHost(
-      queue,
+      taskQueue,
       this.input.task,
       this.input.setup.length,
       this.input.hostLostAfterMs ?? HOST_LOST_AFTER_MS,
@@ -63,8 +63,8 @@ export class TaskSteps {
 
   /** The task moves on to `step` (its current details say so, and since when). */
   step(step: string): void {
-    this.story.step = step;
-    this.story.since = new Date().toISOString();
+    this.details.step = step;
+    this.details.since = new Date().toISOString();
   }
 
   async prepare(): Promise<void> {
@@ -99,8 +99,8 @@ export class TaskSteps {
   }
 
   result(status: TaskResult['status'], rest: TaskEnding): TaskResult {
-    this.story.ended = status === 'succeeded' ? 'succeeded' : `failed: ${rest.error ?? 'unknown'}`;
-    this.story.retrying = null;
+    this.details.ended = status === 'succeeded' ? 'succeeded' : `failed: ${rest.error ?? 'unknown'}`;
+    this.details.retrying = null;
     return { status, branch: this.wt.branch, ...this.usage, ...rest };
   }
 
@@ -145,7 +145,7 @@ export class TaskSteps {
   async gate() {
     const { task } = this.input;
     this.step('gate running');
-    const summary = line(`gate ${commands(task.verify)} · ${task.id} · iteration ${this.story.iteration}`);
+    const summary = line(`gate ${commands(task.verify)} · ${task.id} · iteration ${this.details.iteration}`);
     const r = await despiteShutdowns(() =>
       this.acts.runChecks.executeWithOptions({ summary }, [
         {
@@ -158,9 +158,9 @@ export class TaskSteps {
         },
       ]),
     );
-    this.story.gate = r.ok
-      ? `passed at iteration ${this.story.iteration}`
-      : `\`${r.failed!.command}\` failed (exit ${r.failed!.exitCode ?? 'timeout'}) at iteration ${this.story.iteration}`;
+    this.details.gate = r.ok
+      ? `passed at iteration ${this.details.iteration}`
+      : `\`${r.failed!.command}\` failed (exit ${r.failed!.exitCode ?? 'timeout'}) at iteration ${this.details.iteration}`;
     return r;
   }
 

@@ -4,14 +4,14 @@
  * Prepare the worktree, then iterate: the agent works (one session throughout: rate-limit waits,
  * `pause --now` holds and steering messages resume it), its work is committed on the task branch,
  * and the task's `verify` gate runs; a failing gate sends the output's tail back to the agent as
- * the next prompt, at most `maxIterations` runs in all. Every activity runs on the host queue.
+ * the next prompt, at most `maxIterations` runs in all. Every activity runs on the host's task queue.
  * See agent.ts for the conversation, steps.ts for the git and gate steps, placement.ts for where
  * a task of a mission with an origin runs, and types.ts for the shapes.
  */
 import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import { taskUsage, TaskUsage } from '../../mission/usage';
 import { failureMessage } from '../../mission/failures';
-import { taskCurrentDetails } from '../../mission/story';
+import { taskCurrentDetails } from '../../mission/current-details';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../mission/types';
 import { keepCurrentDetails, keepSearchAttributes } from '../details';
 import { TaskAgent } from './agent';
@@ -30,7 +30,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   const steps = new TaskSteps(input, usage);
   const agent = new TaskAgent(input, usage, steps);
   // What the Web UI shows on the task's page while it runs (memory, not history).
-  keepCurrentDetails(() => taskCurrentDetails({ ...steps.story, ...usage }));
+  keepCurrentDetails(() => taskCurrentDetails({ ...steps.details, ...usage }));
   // The task's cost in the Web UI's list, in cents: an upsert per cent spent at most.
   const attributes = keepSearchAttributes(() => [
     { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(usage.costUsd * 100) / 100 },
@@ -61,7 +61,7 @@ async function runPlaced(
     } catch (err) {
       if (!hostLost(err) || moves >= MAX_MOVES) throw err;
       // The gate iterations go on counting: a move is not a fresh start of the task.
-      lost = { from: host, why: `host ${host} lost (${failureMessage(err)})`, iteration: steps.story.iteration };
+      lost = { from: host, why: `host ${host} lost (${failureMessage(err)})`, iteration: steps.details.iteration };
     }
   }
 }
@@ -108,7 +108,7 @@ async function run(
   /** The head the gate last failed on: an iteration that leaves it unchanged cannot pass. */
   let failedGateSha: string | null = null;
   for (let iteration = moved?.iteration ?? 1; iteration <= task.maxIterations;) {
-    steps.story.iteration = iteration;
+    steps.details.iteration = iteration;
     try {
       // Gate iterations and steering continue the same agent session, so it keeps its context.
       summary = (await agent.converse(prompt, iteration, resume)).summary;
@@ -163,7 +163,7 @@ async function run(
         ...last,
         error: `${why} after ${iteration} iteration${iteration === 1 ? '' : 's'} (maxIterations)`,
       });
-    steps.story.retrying = `${why}; the agent gets the output for iteration ${iteration + 1} of ${task.maxIterations}`;
+    steps.details.retrying = `${why}; the agent gets the output for iteration ${iteration + 1} of ${task.maxIterations}`;
     await agent.report(`${why}; iteration ${iteration + 1} of ${task.maxIterations}`);
     iteration++;
     prompt = gatePrompt(task, f.command, f.exitCode, f.outputTail, iteration);

@@ -1,8 +1,8 @@
 /**
- * The merge queue's pure rules: when a task may start (its dependencies merged, the tasks it is
- * serialized after ended, no running task it is predicted to collide with), what the waves of the
- * plan look like while tasks run across them, and where a bisection of a failed batch goes next.
- * Imported by workflow code: no Node APIs.
+ * The mission's scheduling rules, pure: when a task may start (its dependencies merged, the tasks
+ * it is serialized after ended, no running task it is predicted to collide with), what the waves
+ * of the plan look like while tasks run across them, and where the merge queue's bisection of a
+ * failed batch goes next. Imported by workflow code (the main loop, the merge queue).
  */
 import { byId } from './by-id';
 import type { MissionState, TaskState, WaveStatus } from './progress';
@@ -12,12 +12,12 @@ import type { MissionSpec, TaskStatus } from './types';
 export const ENDED: readonly TaskStatus[] = ['merged', 'failed', 'skipped', 'cancelled'];
 
 /**
- * What the queue's scheduler does with a pending task now: `start` it, `wait` (a dependency is not
+ * What the main loop does with a pending task now: `start` it, `wait` (a dependency is not
  * merged yet, a task it is serialized after has not ended, or a running task it is predicted to
  * collide with still runs), or `skip` it because a dependency ended unmerged (the caller marks it).
  * Tasks that are not pending are `wait`.
  */
-export function queueStartDecision(
+export function startDecision(
   spec: MissionSpec,
   state: MissionState,
   id: string,
@@ -36,7 +36,7 @@ export function queueStartDecision(
 }
 
 /**
- * A wave's status while the queue runs its tasks whenever they are ready (waves are only the plan).
+ * A wave's status while the mission runs its tasks whenever they are ready (waves are only the plan).
  * Once the mission has ended (`endedAt`), every task's status is final (a `conflict` or an unmerged
  * `succeeded` included): the wave is `merged`, `skipped`, `cancelled` (a task cancelled or left
  * unmerged by a cancel, none failed) or `failed`, never `running`.

@@ -1,7 +1,10 @@
 /**
- * What a person should do next about a mission, in commands: the part of the story that the Web
- * UI's current details, `status` and `watch` all end with. Pure: the workflows and the client
- * both use it.
+ * What the Web UI shows as a workflow's current details (Markdown): a mission's, rendered from the
+ * same `MissionProgress` as `status` ({@link missionCurrentDetails}), and a task's, from what its
+ * workflow knows about itself ({@link TaskDetails}, {@link taskCurrentDetails}); and the pieces
+ * `status` and `watch` share with them: what a person should do next, in commands
+ * ({@link nextSteps}), status marks, clock times, token counts and costs. Pure and deterministic
+ * (workflow time only): the workflows and the client both use it.
  */
 import { formatDuration, wallTimeMs } from './duration';
 import type { MissionProgress } from './progress';
@@ -162,7 +165,7 @@ export function missionCurrentDetails(p: MissionProgress): string {
     if (p.reason && steps.length) head.push('>');
     if (steps.length) head.push(`> **Next**: ${steps.map((s) => `\`${s}\``).join(' · ')}`);
   }
-  const tail = queueLines(p);
+  const tail = mergeQueueLines(p);
   const budget = MAX_CURRENT_DETAILS_CHARS - [...head, ...tail].join('\n').length - 400;
 
   const rows = p.tasks.map((t) => {
@@ -200,7 +203,7 @@ export function missionCurrentDetails(p: MissionProgress): string {
 }
 
 /** The merge queue's part of the details: the batch in flight, what waits, conflicts, verify runs, landing. */
-function queueLines(p: MissionProgress): string[] {
+function mergeQueueLines(p: MissionProgress): string[] {
   const q = p.mergeQueue;
   if (!q) return [];
   const ids = (xs: string[]): string => xs.map((x) => `\`${x}\``).join(', ');
@@ -228,8 +231,8 @@ function queueLines(p: MissionProgress): string[] {
   return out;
 }
 
-/** What a task workflow knows about itself while it runs (kept by the workflow, rendered below). */
-export interface TaskStory {
+/** What a task workflow knows about itself while it runs: its current details' data (rendered below). */
+export interface TaskDetails {
   /** What the task does now, in words: `preparing its worktree`, `agent running`, `gate running`, … */
   step: string;
   /** Gate iteration (1-based) and the most there may be. */
@@ -261,7 +264,7 @@ export interface TaskStory {
  * iteration, the agent's session, turns, cost, tokens and last event, the gate's last result and
  * the failure being retried. Deterministic in `s`.
  */
-export function taskCurrentDetails(s: TaskStory): string {
+export function taskCurrentDetails(s: TaskDetails): string {
   // A list, not a table: the Web UI gives current details half the page's width.
   const lines = [
     `**${s.ended ?? s.step}**${s.ended ? '' : ` since ${clock(s.since)}`} · iteration ${s.iteration} of ${s.maxIterations} · agent run${s.runs === 1 ? '' : 's'} ${s.runs}${s.attempts > s.runs ? ` (${s.attempts} attempts with retries)` : ''}`,
