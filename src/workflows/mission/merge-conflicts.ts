@@ -52,6 +52,7 @@ export interface MergeQueueContext {
 /** How many times the resolver agent may try one conflict (the second run gets the first's problems). */
 const RESOLVER_RUNS = 2;
 
+/** The merge queue's conflicts: each one's entry in the state, its resolution or its block. */
 export class MergeConflicts {
   constructor(private readonly q: MergeQueueContext) {}
 

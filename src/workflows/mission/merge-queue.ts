@@ -35,6 +35,7 @@ interface Link {
 /** A failed mission verify: the command, its exit code (null: timed out) and its output's tail. */
 type VerifyFailure = { command: string; exitCode: number | null; outputTail: string };
 
+/** One mission's merge queue (see above); its state lives in the mission state (`queue`, `batch`, `conflicts`...). */
 export class MergeQueue {
   private readonly acts: MergeQueueActivities;
   /** Set when the queue must not start another batch (cancel, a stop that ends merging). */

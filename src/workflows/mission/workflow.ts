@@ -29,6 +29,7 @@ import { MissionSteps } from './steps';
 import { mainLoop } from './main-loop';
 import type { MissionInput, MissionResult } from './types';
 
+/** The mission workflow (its function name is its workflow type: never rename it). */
 export async function missionWorkflow(input: MissionInput): Promise<MissionResult> {
   // It started when its workflow did (not at its first workflow task, which may wait for a worker).
   const info = workflowInfo();

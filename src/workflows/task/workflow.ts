@@ -24,6 +24,7 @@ import type { Move, TaskInput, TaskResult } from './types';
 /** How often one task may move to another host before it fails. */
 const MAX_MOVES = 10;
 
+/** The task workflow (its function name is its workflow type: never rename it). */
 export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   // A retried task goes on counting from where its earlier run stopped.
   const usage = taskUsage(input.retry?.usage);
