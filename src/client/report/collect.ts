@@ -1,19 +1,19 @@
 /**
  * `flotilla report`'s reading and writing: every history of a mission (its workflow's runs and
- * its task workflows' runs) fetched from Temporal, turned into {@link ReportData} (report-data.ts)
- * and written as one self-contained HTML file (report-html.ts).
+ * its task workflows' runs) fetched from Temporal, turned into {@link ReportData} (build.ts)
+ * and written as one self-contained HTML file (html.ts).
  */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { privateFile, secretRedactor } from '../activities/secrets';
-import type { MissionProgress } from '../mission/progress';
-import { names } from '../mission/types';
-import type { MissionInput } from '../workflows/mission';
-import { commandNamesOf } from '../workflows/mission-types';
-import type { MissionContext } from './commands/context';
+import { privateFile, secretRedactor } from '../../activities/secrets';
+import type { MissionProgress } from '../../mission/progress';
+import { names } from '../../mission/types';
+import type { MissionInput } from '../../workflows/mission';
+import { commandNamesOf } from '../../workflows/mission-types';
+import type { MissionContext } from '../commands/context';
 import {
   buildReport,
   childRuns,
@@ -23,8 +23,8 @@ import {
   ReportData,
   RunHistory,
   startInput,
-} from './report-data';
-import { echartsSource, renderReportHtml } from './report-html';
+} from './build';
+import { echartsSource, renderReportHtml } from './html';
 
 /** How many histories are fetched at once (a 200-task mission has 200+). */
 const FETCH_CONCURRENCY = 8;

@@ -9,7 +9,7 @@
  * tooltips (which ECharts renders as HTML).
  */
 import { readFileSync } from 'node:fs';
-import type { ReportData } from './report-data';
+import type { ReportData } from './build';
 
 /**
  * The minified ECharts build from node_modules, read at report time.

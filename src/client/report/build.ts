@@ -16,10 +16,10 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import { byId } from '../mission/by-id';
-import { wallTimeMs } from '../mission/duration';
-import type { MissionProgress, VerifyRun } from '../mission/progress';
-import { names, TaskSpec, TaskStatus, type MissionSpec } from '../mission/types';
+import { byId } from '../../mission/by-id';
+import { wallTimeMs } from '../../mission/duration';
+import type { MissionProgress, VerifyRun } from '../../mission/progress';
+import { names, TaskSpec, TaskStatus, type MissionSpec } from '../../mission/types';
 
 type IHistory = temporal.api.history.v1.IHistory;
 type IEvent = temporal.api.history.v1.IHistoryEvent;
