@@ -5,7 +5,7 @@
  * test/e2e/report.test.ts.)
  */
 import { echartsSource, renderReportHtml, scriptJson } from '../../src/client/report/html';
-import type { ReportData } from '../../src/client/report/build';
+import type { ReportData } from '../../src/client/report/model';
 
 const HOSTILE = '</script><script>alert(1)</script><!-- <img src=x onerror=alert(2)> \u2028\u2029';
 
