@@ -2,7 +2,7 @@
  * What the service knows about missions and workers without asking a workflow: the mission list
  * (visibility) and the pollers of a task queue.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, ConnectionLike } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import os from 'node:os';
 import { MISSION_PHASES, SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTES } from '../mission/types';
@@ -149,16 +149,20 @@ export interface PollingOptions {
    * another `run`/`watch`: that one leaves when its own mission ends.
    */
   standaloneOnly?: boolean;
+  /** Count this process's own workers too (default: not; `run` asks whether another worker polls). */
+  includeOwn?: boolean;
+  /** The pollers of activity tasks (a host queue's activity workers) instead of workflow tasks. */
+  activities?: boolean;
 }
 
 /**
  * Whether a live worker polls `taskQueue`. The service keeps pollers listed for minutes after
  * they die, so a poller on this host counts only while its process lives (SDK identities are
- * `<pid>@<hostname>`), and one elsewhere only if seen in the last 90 s. This process's own
- * workers and the short-lived query workers of other commands never count.
+ * `<pid>@<hostname>`), and one elsewhere only if seen in the last 90 s. The short-lived query
+ * workers of other commands never count; this process's own workers only with `includeOwn`.
  */
 export async function workerPolling(
-  connection: Connection,
+  connection: Pick<ConnectionLike, 'workflowService'>,
   namespace: string,
   taskQueue: string,
   opts: PollingOptions = {},
@@ -166,7 +170,7 @@ export async function workerPolling(
   const res = await connection.workflowService.describeTaskQueue({
     namespace,
     taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-    taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    taskQueueType: opts.activities ? TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY : TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
   });
   return (res.pollers ?? []).some((p) => {
     const identity = p.identity ?? '';
@@ -174,7 +178,7 @@ export async function workerPolling(
     if (identity.endsWith(' query')) return false;
     if (opts.standaloneOnly && identity.endsWith(' in-process')) return false;
     const own = /^(\d+)@(\S+)/.exec(identity);
-    if (own && Number(own[1]) === process.pid && own[2] === os.hostname()) return false;
+    if (own && Number(own[1]) === process.pid && own[2] === os.hostname()) return !!opts.includeOwn;
     return pollerLive(identity, p.lastAccessTime?.seconds ? Number(p.lastAccessTime.seconds) * 1000 : 0);
   });
 }
