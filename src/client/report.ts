@@ -8,7 +8,7 @@ import { temporal } from '@temporalio/proto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { privateFile, secretRedactor } from '../activities/secrets';
+import { privateFile, secretRedactor } from '../secrets/secrets';
 import type { MissionProgress } from '../mission/progress';
 import { names } from '../mission/types';
 import type { MissionInput } from '../workflows/mission';

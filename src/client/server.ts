@@ -13,7 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SearchAttributeType } from '@temporalio/common';
-import { findOnPath } from '../activities/programs';
+import { findOnPath } from '../agents/programs';
 import { SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTES } from '../mission/types';
 import { FlotillaConfig, isLoopback, portOf, TemporalConnection } from './config';
 import { CliError, EXIT } from './errors';
