@@ -22,7 +22,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { RunAgentInput, RunAgentResult } from '../agents/types';
-import type { ChecksResult } from '../activities/checks';
+import type { ChecksResult } from '../agents/commands';
 import { previousHeartbeat } from '../activities/heartbeat';
 import { secretRedactor } from '../secrets/secrets';
 import type { QueueMergeResult } from '../activities/queue-types';
