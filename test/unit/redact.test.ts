@@ -11,13 +11,7 @@ import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import { agentEnv, commandEnv } from '../../src/agents/environment';
 import { MIN_REDACTED_LENGTH, Redactor } from '../../src/secrets/redact';
-import {
-  isSecretName,
-  learnSecretNames,
-  namesListedIn,
-  secretNames,
-  secretRedactor,
-} from '../../src/secrets/secrets';
+import { isSecretName, learnSecretNames, namesListedIn, secretNames, secretRedactor } from '../../src/secrets/secrets';
 import { TranscriptWriter } from '../../src/agents/transcript';
 import { MissionFileError } from '../../src/mission/errors';
 import { loadMission } from '../../src/mission/load';
