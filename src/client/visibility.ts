@@ -7,7 +7,7 @@ import { temporal } from '@temporalio/proto';
 import os from 'node:os';
 import { MISSION_PHASES, SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTES } from '../mission/types';
 import { CliError, EXIT } from './errors';
-import { cliTypeName } from './server';
+import { cliTypeName } from './search-attributes';
 
 const { TaskQueueKind, TaskQueueType } = temporal.api.enums.v1;
 

@@ -12,7 +12,7 @@ import { groupAlive } from '../../src/agents/process';
 import { loadConfig } from '../../src/client/config';
 import { MissionContext } from '../../src/client/commands/context';
 import { getProgress } from '../../src/client/missions';
-import { collectReport } from '../../src/client/report';
+import { collectReport } from '../../src/client/report/collect';
 import type { MissionProgress } from '../../src/mission/progress';
 import type { AgentSpec, MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
