@@ -20,7 +20,7 @@ import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { shellQuote } from '../mission/shell-quote';
 import { git, gitCommonDir, gitRun, listWorktrees, WorktreeEntry } from './git';
-import { recordedGroup } from './process';
+import { recordedGroup } from '../agents/process';
 import { clearSetupLeftovers, unchangedSinceSetup, withStagedWorktree } from './setup-record';
 
 /** How many paths a reason names before "and N more". */

@@ -4,7 +4,7 @@
  * worker, or one whose worker stopped heartbeating.
  */
 import { Client, defaultPayloadConverter } from '@temporalio/client';
-import type { AgentHeartbeat } from '../activities/agent-types';
+import type { AgentHeartbeat } from '../agents/types';
 import { temporal } from '@temporalio/proto';
 import type { MissionProgress } from '../mission/progress';
 import { names, TASK_STATUSES } from '../mission/types';

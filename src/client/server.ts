@@ -12,7 +12,7 @@ import { Connection } from '@temporalio/client';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findOnPath } from '../activities/programs';
+import { findOnPath } from '../agents/programs';
 import { FlotillaConfig, isLoopback, portOf, TemporalConnection } from './config';
 import { CliError, EXIT } from './errors';
 import { searchAttributeFlags } from './search-attributes';

@@ -8,7 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CliProcess, spawnCli } from '../helpers/cli';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { groupAlive } from '../../src/activities/process';
+import { groupAlive } from '../../src/agents/process';
 import { loadConfig } from '../../src/client/config';
 import { MissionContext } from '../../src/client/commands/context';
 import { getProgress } from '../../src/client/missions';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import type { AgentFailureDetails } from '../../src/activities/agent';
 import { snapshotWorktree } from '../../src/activities/checkpoint';
-import { groupAlive } from '../../src/activities/process';
+import { groupAlive } from '../../src/agents/process';
 import {
   ensureTaskWorktree,
   runKey,

@@ -8,7 +8,7 @@ import { temporal } from '@temporalio/proto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { privateFile, secretRedactor } from '../../activities/secrets';
+import { privateFile, secretRedactor } from '../../secrets/secrets';
 import type { MissionProgress } from '../../mission/progress';
 import { names } from '../../mission/types';
 import type { MissionInput } from '../../workflows/mission';
@@ -92,7 +92,7 @@ async function pendingActivities(client: Client, workflowId: string, runId: stri
 
 /**
  * Reads everything the report shows of a mission, running, blocked or ended, with every secret's
- * value (src/activities/secrets.ts, this process's environment) redacted.
+ * value (src/secrets/secrets.ts, this process's environment) redacted.
  * @param progress the mission's progress when the caller has it already (`run`/`watch` at the end)
  * @throws CliError exit 4 for an unknown mission (as `status`); what `mission.progress()` throws
  */

@@ -101,7 +101,7 @@ export interface GroupProcess {
  * group gets its own `FLOTILLA_GROUP` tag, which {@link terminateGroup} follows to the processes
  * that left the group.
  * `env` is the whole environment the group gets, nothing of the worker's added: build it with
- * src/activities/environment.ts (`commandEnv`, `agentEnv`).
+ * src/agents/environment.ts (`commandEnv`, `agentEnv`).
  * @throws Error with `code: 'ENOENT'` when the program does not exist (from spawn)
  */
 export function spawnGroup(
