@@ -8,7 +8,7 @@ import type { AgentHeartbeat } from '../agents/types';
 import { temporal } from '@temporalio/proto';
 import type { MissionProgress } from '../mission/progress';
 import { names, TASK_STATUSES } from '../mission/types';
-import { workerPolling } from './visibility';
+import { localWorkerAlive, workerPolling } from './visibility';
 
 const { PendingActivityState } = temporal.api.enums.v1;
 
@@ -99,11 +99,11 @@ function notRunning(pending: PendingActivity, now: number): string | null {
   const heartbeats = !options || msOf(options.heartbeatTimeout) > 0;
   if (started && heartbeats && beat > 0 && now - beat > STALE_HEARTBEAT_MS)
     return `${step}attempt ${attempt}: no heartbeat since ${clock(beat)} (its worker may have died); Temporal retries it after the heartbeat timeout`;
+  const worker = pending.lastWorkerIdentity ?? '';
+  if (started && localWorkerAlive(worker) === false)
+    return `${step}attempt ${attempt}: its worker ${worker} has exited; Temporal retries it after the heartbeat timeout`;
   return null;
 }
-
-/** A scheduled attempt younger than this is taken by a live worker in the normal course, ms. */
-const UNTAKEN_MS = 1000;
 
 /**
  * Why an attempt that waits to start is not running, when no live worker polls its task queue
@@ -118,7 +118,7 @@ async function noWorkerFor(
   const queue = pending.activityOptions?.taskQueue?.name;
   const scheduled = msOf(pending.scheduledTime);
   if (pending.state !== PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED || !queue) return null;
-  if (scheduled === 0 || Date.now() - scheduled < UNTAKEN_MS) return null;
+  if (scheduled === 0) return null;
   if (await polling(queue, true)) return null;
   const type = pending.activityType?.name ?? 'activity';
   const step = type === 'runAgent' ? '' : `${TASK_STEPS[type] ?? type}: `;
@@ -171,7 +171,7 @@ export async function annotateRunningTasks(
             if (since > 0 && Date.now() - since > STALE_HEARTBEAT_MS) {
               t.status = 'pending';
               t.error = `its next step waits for a worker since ${clock(since)} (no worker has taken it)`;
-            } else if (since > 0 && Date.now() - since > UNTAKEN_MS && !(await polling(d.taskQueue, false))) {
+            } else if (since > 0 && !(await polling(d.taskQueue, false))) {
               t.status = 'pending';
               t.error = `its next step waits to start: no live worker polls the task queue ${d.taskQueue}`;
             }

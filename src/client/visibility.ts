@@ -189,14 +189,22 @@ export async function workerPolling(
  * keeps pollers listed for minutes after they die).
  */
 export function pollerLive(identity: string, lastAccessMs: number, now = Date.now()): boolean {
+  return localWorkerAlive(identity) ?? now - lastAccessMs < 90_000;
+}
+
+/**
+ * Whether the worker named by a Temporal worker identity (`<pid>@<hostname>…`, the SDK's default
+ * form, which Flotilla's workers keep as their prefix) is alive, when it ran on this host: its
+ * process exists. Null for another host's worker or an identity of another form (only its polls
+ * and heartbeats can tell).
+ */
+export function localWorkerAlive(identity: string): boolean | null {
   const m = /^(\d+)@(\S+)/.exec(identity);
-  if (m && m[2] === os.hostname()) {
-    try {
-      process.kill(Number(m[1]), 0);
-      return true;
-    } catch {
-      return false;
-    }
+  if (!m || m[2] !== os.hostname()) return null;
+  try {
+    process.kill(Number(m[1]), 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
   }
-  return now - lastAccessMs < 90_000;
 }

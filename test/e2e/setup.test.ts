@@ -113,7 +113,7 @@ test('run exits while a task runs its setup: setup killed, status says pending (
   // Its setup's attempt waits (or no heartbeat), or, before the workflow scheduled the next
   // attempt (a worker shutdown is not an attempt: the workflow calls setup again), its next step.
   expect(slow.error).toMatch(
-    /(setup|worktree).*(no heartbeat since \d\d:\d\d:\d\d UTC|waiting to start)|next step waits to start: no live worker polls/,
+    /(setup|worktree).*(no heartbeat since \d\d:\d\d:\d\d UTC|waiting to start|its worker \S+ has exited)|next step waits to start: no live worker polls/,
   );
   const text = await flotilla(['status', id]);
   expect(text.stdout).toMatch(/slow\s+pending/);
