@@ -35,7 +35,7 @@ import {
   unmergedPaths,
   writeBaseline,
 } from './conflict-git';
-import { git, identityConfig, resolveRef, withRepoLock } from './git';
+import { git, identityConfig, removeStaleRefLock, resolveRef, withRepoLock } from './git';
 import { publishToOrigin } from './queue';
 import type {
   CheckResolutionInput,
@@ -317,8 +317,9 @@ async function commitResolution(input: CommitResolutionInput): Promise<CommitRes
       ErrorType.WorktreeState,
     );
 
-  await withRepoLock(repo, async () => {
+  await withRepoLock(repo, async (hold) => {
     const zero = '0'.repeat(onto.length);
+    await removeStaleRefLock(repo, ref, hold);
     const update = await run(repo, ['update-ref', ref, sha, input.expected ?? zero]);
     if (update.code !== 0) {
       const now = await resolveRef(repo, ref);

@@ -6,8 +6,9 @@
  * updates are not safe to run concurrently in one repository (`fatal: failed to read
  * .git/worktrees/N/commondir` with 8 at once).
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import execa from 'execa';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ErrorType } from '../mission/error-types';
@@ -227,6 +228,62 @@ function lockLost(repo: string, why: Error, cause?: unknown): ApplicationFailure
     nonRetryable: false,
     cause: cause instanceof Error ? cause : undefined,
   });
+}
+
+/**
+ * The refs Flotilla moves only while it holds the repository lock, and that nobody else writes:
+ * the candidate ref, branch owners, stale checkpoints kept aside, archives, and (see
+ * {@link removeStaleRefLock}) its branches. Not checkpoints or leases: snapshots write those
+ * without the lock, while an agent runs.
+ */
+const LOCKED_REFS = [
+  'refs/flotilla/candidates/',
+  'refs/flotilla/owners/',
+  'refs/flotilla/stale-checkpoints/',
+  'refs/flotilla/archive/',
+  'refs/heads/flotilla/',
+];
+
+/**
+ * Removes `<ref>.lock`, the file git creates next to a loose ref while it moves the ref
+ * (gitrepository-layout(5); git-update-ref(1) "cannot lock ref … File exists"), when a git that
+ * was killed (with its SIGKILLed worker) left it: every later update of that ref would fail on it
+ * until a person deleted it. The one helper for every ref Flotilla moves under its repository
+ * lock; call it right before the update.
+ *
+ * Why no age or process check is needed: such a ref (`LOCKED_REFS`) is written only by Flotilla,
+ * and only by git commands it runs while it holds the repository lock ({@link withRepoLock}, on
+ * every host process that shares the repository). While the caller holds that lock (`hold`, not
+ * lost), no live git of ours can be holding the ref's lock, so a `.lock` file there is stale by
+ * construction. A branch (`refs/heads/flotilla/…`) counts only while no worktree has it checked
+ * out (`git for-each-ref --format=%(worktreepath)`): an agent or a person committing there takes
+ * its lock without ours. Never called for a ref a person may be writing (the base branch, their
+ * own branches): those are refused.
+ * @returns whether it removed one
+ * @throws Error when `ref` is not one of Flotilla's locked refs, or when the repository lock was
+ *   lost (`hold.lost`: another process may be moving refs now)
+ */
+export async function removeStaleRefLock(repo: string, ref: string, hold: RepoLockHold): Promise<boolean> {
+  if (!LOCKED_REFS.some((prefix) => ref.startsWith(prefix)))
+    throw new Error(`${ref} is not a ref only Flotilla writes under its repository lock; its lock is never removed`);
+  if (hold.lost) throw new Error(`the repository lock on ${repo} was lost; the lock of ${ref} is left alone`);
+  const lock = path.join(await gitCommonDir(repo), `${ref}.lock`);
+  if (!existsSync(lock)) return false;
+  if (ref.startsWith('refs/heads/')) {
+    const where = await execa('git', ['for-each-ref', '--format=%(worktreepath)', ref], {
+      cwd: repo,
+      reject: false,
+      stdin: 'ignore',
+    });
+    if (where.exitCode !== 0 || (where.stdout ?? '').trim() !== '') return false;
+  }
+  rmSync(lock, { force: true });
+  try {
+    log.warn('removed a ref lock left by a killed git', { lock });
+  } catch {
+    // Not in an activity (the CLI): nothing to log to.
+  }
+  return true;
 }
 
 const commonDirs = new Map<string, string>();
