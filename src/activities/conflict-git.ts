@@ -5,11 +5,12 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import execa from 'execa';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { git, gitCommonDir, resolveRef } from './git';
 import { mergeTree as queueMergeTree } from './queue';
+import { moveAside } from './worktree-add';
 import { CONFLICT_SUFFIX } from './worktree-layout';
 
 /**
@@ -153,7 +154,8 @@ export async function isWorktreeOf(repo: string, dir: string): Promise<boolean> 
 
 /**
  * Removes a conflict worktree: a merge in progress there is aborted first (`git merge --abort`
- * also clears rerere's half-recorded conflicts of that merge), then `git worktree remove --force`.
+ * also clears rerere's half-recorded conflicts of that merge), then `git worktree remove --force
+ * --force` (twice: also one left locked by a `git worktree add` that was cut short).
  * Forcing is right only for a conflict worktree: what it holds is either committed already (the
  * merge commit) or a rejected or abandoned resolution, whose record is the resolver's transcript;
  * its setup products (ignored files) are rebuilt by the next `prepareConflict`. A directory
@@ -165,11 +167,12 @@ export async function removeConflictWorktree(repo: string, worktree: string): Pr
   if (existsSync(worktree)) {
     if (await isWorktreeOf(repo, worktree)) {
       if (await resolveRef(worktree, 'MERGE_HEAD')) await run(worktree, [...RERERE, 'merge', '--abort']);
-      const r = await run(repo, ['worktree', 'remove', '--force', worktree]);
+      const r = await run(repo, ['worktree', 'remove', '--force', '--force', worktree]);
       // A worktree git cannot remove (a stale lock, a half-deleted folder): it is ours to delete.
       if (r.code !== 0 || existsSync(worktree)) rmSync(worktree, { recursive: true, force: true });
+      await run(repo, ['worktree', 'unlock', worktree]);
     } else {
-      renameSync(worktree, `${worktree}.stale-${Date.now()}`);
+      await moveAside(repo, worktree);
     }
     removed = true;
   }

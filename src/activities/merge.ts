@@ -62,7 +62,7 @@ const nulList = (out: string): string[] => out.split('\0').filter(Boolean);
  * PIDs of git processes working in `dir` (their cwd is in it), read from /proc; undefined where
  * there is no /proc to read (then only a lock's age decides).
  */
-function gitProcessesIn(dir: string): number[] | undefined {
+export function gitProcessesIn(dir: string): number[] | undefined {
   if (!existsSync('/proc/self/cwd')) return undefined;
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {

@@ -3,10 +3,11 @@
  * `$FLOTILLA_HOME/worktrees/<missionId>/<runKey>/{integration,tasks/<taskId>,tasks/<taskId>.conflict}`
  * and `$FLOTILLA_HOME/runs/<missionId>/<taskId>/{worktree,conflict}-<runKey>/`.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { branchOwnerSync } from './branch-owner';
 import { paths } from './config';
+import { unfinishedAdd } from './worktree-add';
 
 const runKeys = new Map<string, string>();
 
@@ -34,7 +35,7 @@ export function runKey(home: string, missionId: string, runId: string): string {
 
 /**
  * True when the worktrees in the run folder `dir` (its integration worktree, else its task
- * worktrees) have branches owned by `runId` (`branch.<name>.flotillaRun`, see ensureBranch). Read
+ * worktrees) have branches owned by `runId` (branch-owner.ts, see ensureBranch). Read
  * from the files git keeps, synchronously: the first worktree found decides.
  */
 function ownedBy(dir: string, runId: string): boolean {
@@ -50,14 +51,7 @@ function ownedBy(dir: string, runId: string): boolean {
       const branch = /^ref: refs\/heads\/(.+)$/m.exec(readFileSync(path.join(gitDir, 'HEAD'), 'utf8'))?.[1]?.trim();
       const common = path.resolve(gitDir, readFileSync(path.join(gitDir, 'commondir'), 'utf8').trim());
       if (!branch) continue;
-      const r = spawnSync(
-        'git',
-        ['config', '--file', path.join(common, 'config'), '--get', `branch.${branch}.flotillaRun`],
-        {
-          encoding: 'utf8',
-        },
-      );
-      return r.status === 0 && r.stdout.trim() === runId;
+      return branchOwnerSync(common, branch) === runId;
     } catch {
       // Not a worktree (any more): the next one may tell.
     }
@@ -109,8 +103,9 @@ export function setupInterrupted(stateDir: string): boolean {
 
 /**
  * True when the task's worktree must go through {@link ensureTaskWorktree} before an agent runs
- * in it: it is gone, no longer a worktree (no `.git`), a rebuild of it was interrupted before its
- * checkpoint was restored, or its setup was cut short ({@link setupInterrupted}).
+ * in it: it is gone, no longer a worktree (no `.git`), its `git worktree add` did not finish
+ * (worktree-add.ts), a rebuild of it was interrupted before its checkpoint was restored, or its
+ * setup was cut short ({@link setupInterrupted}).
  */
 export function taskWorktreeNeedsRebuild(
   home: string,
@@ -120,6 +115,7 @@ export function taskWorktreeNeedsRebuild(
   const stateDir = taskStateDir(home, t.missionId, t.runId, t.taskId);
   return (
     !existsSync(path.join(worktree, '.git')) ||
+    unfinishedAdd(worktree) !== null ||
     existsSync(path.join(stateDir, REBUILD_MARKER)) ||
     setupInterrupted(stateDir)
   );
