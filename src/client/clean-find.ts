@@ -17,19 +17,30 @@ export async function repositoryOf(dir: string): Promise<string> {
   return main.path;
 }
 
-/** Mission ids with anything in the repository: branches, refs, or worktrees under `$FLOTILLA_HOME`. */
+/** Where a mission's id follows in the refs Flotilla writes (docs/architecture.md, "Where state lives"). */
+const MISSION_REF_PREFIXES = [
+  'refs/heads/flotilla/',
+  'refs/flotilla/checkpoints/',
+  'refs/flotilla/candidates/',
+  'refs/flotilla/merges/',
+  'refs/flotilla/stale-checkpoints/',
+  'refs/flotilla/owners/flotilla/',
+  'refs/flotilla/leases/heads/flotilla/',
+  'refs/flotilla/leases/flotilla/checkpoints/',
+  'refs/flotilla/leases/flotilla/candidates/',
+  'refs/flotilla/leases/flotilla/merges/',
+];
+
+/**
+ * Mission ids with anything in the repository: branches, refs (archives aside: they are what
+ * `clean` leaves), or worktrees under `$FLOTILLA_HOME`.
+ */
 export async function missionsIn(repo: string, home: string): Promise<string[]> {
   const ids = new Set<string>();
-  const refs = await git(repo, [
-    'for-each-ref',
-    '--format=%(refname)',
-    'refs/heads/flotilla/',
-    'refs/flotilla/checkpoints/',
-    'refs/flotilla/candidates/',
-  ]);
-  const re = new RegExp(`^refs/(?:heads/flotilla|flotilla/checkpoints|flotilla/candidates)/(${MISSION_ID})(?:/|$)`);
+  const refs = await git(repo, ['for-each-ref', '--format=%(refname)', ...MISSION_REF_PREFIXES]);
   for (const ref of refs.split('\n')) {
-    const m = re.exec(ref);
+    const prefix = MISSION_REF_PREFIXES.find((p) => ref.startsWith(p));
+    const m = prefix && new RegExp(`^(${MISSION_ID})(?:/|$)`).exec(ref.slice(prefix.length));
     if (m) ids.add(m[1]);
   }
   for (const w of await listWorktrees(repo)) {
