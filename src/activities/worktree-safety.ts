@@ -18,7 +18,8 @@
 import execa from 'execa';
 import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { git, gitCommonDir, gitRun, listWorktrees, WorktreeEntry } from './git';
+import { git, gitCommonDir, gitRun } from './git';
+import { listWorktrees, WorktreeEntry } from './worktree-list';
 import { recordedGroup } from './process';
 import { clearSetupLeftovers, unchangedSinceSetup, withStagedWorktree } from './setup-record';
 

@@ -3,7 +3,8 @@
  * and which worktrees are whose (by branch, or by the folder layout under `$FLOTILLA_HOME`).
  */
 import path from 'node:path';
-import { git, listWorktrees, WorktreeEntry } from '../activities/git';
+import { git } from '../activities/git';
+import { listWorktrees, WorktreeEntry } from '../activities/worktree-list';
 import { CONFLICT_SUFFIX } from '../activities/worktree-layout';
 
 const MISSION_ID = '[a-z0-9][a-z0-9-]{0,62}';
