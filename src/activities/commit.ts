@@ -12,6 +12,7 @@ import { heartbeating } from './checks';
 import { diffstat, excludePathspecs, git, gitSucceeds, resolveRef } from './git';
 import { pushTracked } from './origin';
 import { leaveOutSetupWork } from './setup-record';
+import { removeStaleIndexLock } from './worktree-add';
 
 export interface CommitTaskInput {
   worktree: string;
@@ -68,6 +69,8 @@ export async function commitTask(input: CommitTaskInput): Promise<CommitTaskResu
     );
   }
   const excludes = await excludePathspecs(worktree, input.exclude);
+  // A `git add` or commit of an earlier attempt, killed with its worker, left its index.lock.
+  removeStaleIndexLock(worktree);
   await git(worktree, ['add', '--all', '--', '.', ...excludes]);
   // What setup made (a lock file `npm install` wrote) is not the agent's work, unless the agent
   // changed it since: back to its state before setup in the index, the file itself untouched.
