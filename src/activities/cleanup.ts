@@ -43,7 +43,7 @@ export async function removeTaskWorktree(
   const result = (kept: string | null): RemoveTaskWorktreeResult => ({ removed: kept === null, kept });
   return withRepoLock(input.repo, async () => {
     // A removal begun before a crash is finished, not judged again (worktree-removal.ts).
-    if (await removalStarted(input.repo, wt)) return result(await finishRemoval(input.repo, wt, pidFiles));
+    if (removalStarted(wt)) return result(await finishRemoval(input.repo, wt, pidFiles));
     if (!existsSync(wt)) {
       await git(input.repo, ['worktree', 'prune']);
       return { removed: true, kept: null };

@@ -6,15 +6,16 @@
  * (`.git/worktrees/<name>/`). Killed in between, it leaves a folder with part of the files (its
  * `.git` file maybe among those gone), which any later check reads as "tracked files deleted" or
  * "not a git worktree" and keeps, with its branch, although Flotilla itself had decided that
- * nothing there could be lost.
+ * nothing there could be lost. Once the `.git` file is gone, the next `git worktree prune` (any
+ * other worktree's creation runs one) drops git's record of the worktree too.
  *
- * So the decision is recorded before anything is deleted: once the one rule
- * (`whyKeepWorktree`, worktree-safety.ts) let the worktree go, the marker `flotilla-removing`
- * is written into the worktree's own git directory, which git deletes last. A retry of the
- * merge queue's removal and `flotilla clean` find the marker and finish the removal
- * ({@link finishRemoval}) instead of judging the half-deleted folder again: what is left of it is
- * part of what the rule passed. Only what changed since then is not: a file written after the
- * marker, or an agent running there, keeps the folder.
+ * So the decision is recorded before anything is deleted, in a file of Flotilla's own beside the
+ * worktree's folder, `<worktree>.removing` (under `$FLOTILLA_HOME/worktrees/`, where neither git
+ * nor a prune looks): once the one rule (`whyKeepWorktree`, worktree-safety.ts) let the worktree
+ * go. A retry of the merge queue's removal and `flotilla clean` find the marker and finish the
+ * removal ({@link finishRemoval}) instead of judging the half-deleted folder again: what is left
+ * of it is part of what the rule passed. Only what changed since then is not: a file written
+ * after the marker, or an agent running there, keeps the folder.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,10 +23,13 @@ import { gitCommonDir, gitRun } from './git';
 import { recordedGroup } from './process';
 import { clearForRemoval, KeepVerdict } from './worktree-safety';
 
-/** The marker's name in the worktree's own git directory. */
-export const REMOVING_MARKER = 'flotilla-removing';
+/** The suffix of the marker's name: `<worktree>.removing`, beside the worktree's folder. */
+export const REMOVING_SUFFIX = '.removing';
 
-/** What the marker records (JSON). */
+/** Where the decision to remove the worktree at `wt` is recorded. */
+export const removalMarker = (wt: string): string => `${path.resolve(wt)}${REMOVING_SUFFIX}`;
+
+/** What the marker records (JSON); its modification time is when the decision was made. */
 interface Removing {
   /** When the rule passed (ISO-8601). */
   decidedAt: string;
@@ -37,7 +41,7 @@ interface Removing {
  * The own git directory of the linked worktree at `wt` in `repo`, found from git's side (each
  * `.git/worktrees/<name>/gitdir` holds the absolute path of the worktree's `.git` file,
  * gitrepository-layout(5)), so also when that `.git` file is already deleted; null when git has
- * no worktree there.
+ * no worktree there (any more).
  */
 export async function worktreeGitDir(repo: string, wt: string): Promise<string | null> {
   const root = path.join(await gitCommonDir(repo), 'worktrees');
@@ -55,14 +59,22 @@ export async function worktreeGitDir(repo: string, wt: string): Promise<string |
 }
 
 /** True when Flotilla decided to remove the worktree at `wt` and the removal has not finished. */
-export async function removalStarted(repo: string, wt: string): Promise<boolean> {
-  const own = await worktreeGitDir(repo, wt);
-  return own !== null && existsSync(path.join(own, REMOVING_MARKER));
+export function removalStarted(wt: string): boolean {
+  return existsSync(removalMarker(wt));
+}
+
+/**
+ * Records that the worktree at `wt` is being removed (the marker; see the file's comment), with
+ * the files Flotilla itself rewrites before `git worktree remove`.
+ */
+export function recordRemoval(wt: string, rewritten: string[]): void {
+  const record: Removing = { decidedAt: new Date().toISOString(), rewritten };
+  writeFileSync(removalMarker(wt), JSON.stringify(record) + '\n');
 }
 
 /**
  * Removes worktree `wt`, which `whyKeepWorktree` just let go (`verdict.reason` null): records
- * the decision (the marker), clears what the verdict found to be nobody's work
+ * the decision ({@link recordRemoval}), clears what the verdict found to be nobody's work
  * (`clearForRemoval`), then `git worktree remove` without `--force`, which still refuses a
  * worktree that changed since the check and deletes nothing then (the marker is taken back).
  * Call under the repository lock.
@@ -71,15 +83,11 @@ export async function removalStarted(repo: string, wt: string): Promise<boolean>
  */
 export async function removeWorktree(repo: string, wt: string, verdict: KeepVerdict): Promise<string | null> {
   if (verdict.reason !== null) throw new Error(`${wt} may not be removed: ${verdict.reason}`);
-  const own = await worktreeGitDir(repo, wt);
-  const marker = own && path.join(own, REMOVING_MARKER);
-  const record: Removing = { decidedAt: new Date().toISOString(), rewritten: verdict.setupLeftovers };
-  if (marker) writeFileSync(marker, JSON.stringify(record) + '\n');
+  recordRemoval(wt, verdict.setupLeftovers);
   await clearForRemoval(wt, verdict);
   const r = await gitRun(repo, ['worktree', 'remove', wt]);
-  if (r.exitCode === 0) return null;
-  if (marker) rmSync(marker, { force: true });
-  return `git worktree remove refused: ${r.output.trim().slice(-500)}`;
+  rmSync(removalMarker(wt), { force: true });
+  return r.exitCode === 0 ? null : `git worktree remove refused: ${r.output.trim().slice(-500)}`;
 }
 
 /** The first regular file (or link) under `dir` modified after `since` (ms), skipping `skip`; or null. */
@@ -113,16 +121,15 @@ function changedSince(dir: string, since: number, skip: Set<string>): string | n
 
 /**
  * Finishes the removal Flotilla started of worktree `wt` ({@link removalStarted}): deletes what
- * is left of its folder and then its own git directory, as `git worktree remove` would have. Not
- * when something changed since the decision: an agent (`pidFiles`, see pid-file.ts) runs there,
- * or a file there was modified after the marker was written (other than those Flotilla rewrote
- * itself): then the worktree is kept, with the reason. Call under the repository lock.
+ * is left of its folder, then its own git directory if git still has it, then the marker, as `git
+ * worktree remove` would have. Not when something changed since the decision: an agent
+ * (`pidFiles`, see pid-file.ts) runs there, or a file there was modified after the marker was
+ * written (other than those Flotilla rewrote itself): then the worktree is kept, with the reason.
+ * Call under the repository lock.
  * @returns null when removed (also when there was nothing left), else why it is kept
  */
 export async function finishRemoval(repo: string, wt: string, pidFiles: string[] = []): Promise<string | null> {
-  const own = await worktreeGitDir(repo, wt);
-  if (!own) return null;
-  const marker = path.join(own, REMOVING_MARKER);
+  const marker = removalMarker(wt);
   if (!existsSync(marker)) return 'Flotilla never began to remove it';
   let record: Removing = { decidedAt: '', rewritten: [] };
   try {
@@ -138,6 +145,8 @@ export async function finishRemoval(repo: string, wt: string, pidFiles: string[]
   const changed = existsSync(wt) ? changedSince(wt, since, new Set(record.rewritten)) : null;
   if (changed) return `its removal had begun, but ${changed} was modified since; left for a person to look at`;
   rmSync(wt, { recursive: true, force: true });
-  rmSync(own, { recursive: true, force: true });
+  const own = await worktreeGitDir(repo, wt);
+  if (own) rmSync(own, { recursive: true, force: true });
+  rmSync(marker, { force: true });
   return null;
 }

@@ -2,10 +2,12 @@
  * What in a repository is Flotilla's, for `flotilla clean`: the missions that left something there
  * and which worktrees are whose (by branch, or by the folder layout under `$FLOTILLA_HOME`).
  */
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { git } from '../activities/git';
 import { listWorktrees, WorktreeEntry } from '../activities/worktree-list';
 import { CONFLICT_SUFFIX } from '../activities/worktree-layout';
+import { REMOVING_SUFFIX } from '../activities/worktree-removal';
 
 const MISSION_ID = '[a-z0-9][a-z0-9-]{0,62}';
 
@@ -80,4 +82,26 @@ export function flotillaWorktree(w: WorktreeEntry, home: string): FlotillaWorktr
     return { mission: layout[1], kind: 'conflict', task: layout[3].slice(0, -CONFLICT_SUFFIX.length) };
   if (layout[3]) return { mission: layout[1], kind: 'task', task: layout[3] };
   return { mission: layout[1], kind: 'conflict' };
+}
+
+/**
+ * The worktree folders of mission `id` under `home` whose removal Flotilla began and did not
+ * finish (a `<folder>.removing` marker beside them, src/activities/worktree-removal.ts), whether
+ * or not git still lists them (a `git worktree prune` forgets one whose `.git` file was already
+ * deleted): looked for in the layout `worktrees/<id>/<run>/{integration,tasks/<task>}`.
+ */
+export function removalsBegun(home: string, id: string): string[] {
+  const root = path.join(home, 'worktrees', id);
+  const found: string[] = [];
+  const markersIn = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const f of readdirSync(dir))
+      if (f.endsWith(REMOVING_SUFFIX)) found.push(path.join(dir, f.slice(0, -REMOVING_SUFFIX.length)));
+  };
+  if (!existsSync(root)) return found;
+  for (const run of readdirSync(root)) {
+    markersIn(path.join(root, run));
+    markersIn(path.join(root, run, 'tasks'));
+  }
+  return found;
 }

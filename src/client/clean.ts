@@ -28,7 +28,7 @@ import { archiveRef, workIn } from '../activities/merged';
 import { removalStarted } from '../activities/worktree-removal';
 import { KeepVerdict, whyKeepWorktree, worktreeStates, WorktreeState } from '../activities/worktree-safety';
 import { names } from '../mission/types';
-import { FlotillaWorktree, flotillaWorktree } from './clean-find';
+import { FlotillaWorktree, flotillaWorktree, removalsBegun } from './clean-find';
 import { keepAll, missionRefs, planRecords, planWorkRefs, Ref, refsUnder } from './clean-refs';
 
 export { CleanOutcome, executeCleanup } from './clean-execute';
@@ -175,6 +175,7 @@ export async function planCleanup(
       ...{ id, repo, home, worktrees, ours, taskBranches, intRef, ib, base, landed, copy: f.copy ?? [] },
       ...{ remove, keep, ancestorIn, mergedInto },
     };
+    planRemovalsBegun(p);
     const { mergedTasks, handled } = await planTaskBranches(p);
     const integrationWorktreeKept = await planOtherWorktrees(p, handled);
     planIntegrationBranch(p, integrationWorktreeKept);
@@ -191,6 +192,25 @@ export async function planCleanup(
 
 function worktreeItem(mission: string, x: Ours): CleanItem {
   return { mission, kind: `${x.what.kind}-worktree`, name: x.w.branch ?? path.basename(x.w.path), path: x.w.path };
+}
+
+/**
+ * Folders whose removal Flotilla began that git no longer lists (its record pruned once their
+ * `.git` file was gone): finished like the listed ones (worktree-removal.ts).
+ */
+function planRemovalsBegun(p: Planning): void {
+  for (const dir of removalsBegun(p.home, p.id)) {
+    if (p.ours.some((o) => path.resolve(o.w.path) === dir)) continue;
+    const w: WorktreeState = {
+      ...{ path: dir, head: null, branch: null, main: false, locked: false, prunable: true },
+      ...{ operation: null, holds: null },
+    };
+    const what = flotillaWorktree(w, p.home);
+    if (!what) continue;
+    const task = what.task && (what.kind === 'conflict' ? paths.resolverDir : paths.runDir)(p.home, p.id, what.task);
+    const pidFiles = task ? [path.join(task, 'agent.pid')] : [];
+    p.remove({ ...worktreeItem(p.id, { w, what }), finish: true, pidFiles });
+  }
 }
 
 /** {@link worktreeVerdict}'s answer: the rule's verdict, and how a removal goes. */
@@ -212,7 +232,7 @@ async function worktreeVerdict(p: Planning, x: Ours): Promise<WorktreeVerdict> {
     : undefined;
   const pidFiles = runDir ? [path.join(runDir, 'agent.pid')] : [];
   const none = { identicalCopies: [], setupLeftovers: [], pidFiles };
-  if (await removalStarted(p.repo, x.w.path)) return { reason: null, ...none, finish: true };
+  if (removalStarted(x.w.path)) return { reason: null, ...none, finish: true };
   if (x.w.locked) return { reason: 'locked (git worktree unlock it first)', ...none };
   if (!existsSync(x.w.path)) return { reason: null, ...none };
   if (!existsSync(path.join(x.w.path, '.git')))

@@ -22,7 +22,7 @@ import { removeStaleRefLock, withRepoLock } from '../../src/activities/git';
 import { ADDING_MARKER, clearForAdd, unfinishedAdd } from '../../src/activities/worktree-add';
 import { ensureWorktree } from '../../src/activities/worktree-git';
 import { taskStateDir, taskWorktreePath } from '../../src/activities/worktree-layout';
-import { finishRemoval, REMOVING_MARKER, removalStarted, worktreeGitDir } from '../../src/activities/worktree-removal';
+import { finishRemoval, recordRemoval, removalMarker, removalStarted } from '../../src/activities/worktree-removal';
 import { executeCleanup, planCleanup } from '../../src/client/clean';
 import { git, makeRepo, tempDir } from '../helpers/git';
 
@@ -259,17 +259,16 @@ describe('a worktree whose removal was cut short', () => {
     return { repo, home, wt, branch };
   }
 
-  /** What a `git worktree remove` killed midway leaves after Flotilla decided to remove `wt`. */
-  async function cutShort(repo: string, wt: string, gitFileToo: boolean): Promise<void> {
-    const own = (await worktreeGitDir(repo, wt))!;
-    writeFileSync(
-      path.join(own, REMOVING_MARKER),
-      JSON.stringify({ decidedAt: new Date().toISOString(), rewritten: [] }),
-    );
+  /**
+   * What a `git worktree remove` killed midway leaves after Flotilla decided to remove `wt`; with
+   * `pruned`, also what the next `git worktree prune` (another task's new worktree) makes of it.
+   */
+  async function cutShort(repo: string, wt: string, how: 'files' | 'git-file' | 'pruned'): Promise<void> {
+    recordRemoval(wt, []);
     // File times tick coarsely (a kernel tick): the decision is put a few seconds back, what it
     // judged further.
     const [decided, past] = [new Date(Date.now() - 5_000), new Date(Date.now() - 60_000)];
-    utimesSync(path.join(own, REMOVING_MARKER), decided, decided);
+    utimesSync(removalMarker(wt), decided, decided);
     const backdate = (d: string): void => {
       for (const f of readdirSync(d, { withFileTypes: true })) {
         if (f.isDirectory()) backdate(path.join(d, f.name));
@@ -278,35 +277,40 @@ describe('a worktree whose removal was cut short', () => {
     };
     backdate(wt);
     for (const f of readdirSync(path.join(wt, 'many')).slice(0, 20)) rmSync(path.join(wt, 'many', f));
-    if (gitFileToo) rmSync(path.join(wt, '.git'));
+    if (how !== 'files') rmSync(path.join(wt, '.git'));
+    if (how === 'pruned') git(repo, 'worktree', 'prune');
   }
 
-  test('the retry of removeTaskWorktree finishes it (also with the .git file gone)', async () => {
-    for (const gitFileToo of [false, true]) {
+  test('the retry of removeTaskWorktree finishes it (also with the .git file gone, and git’s record of it pruned)', async () => {
+    for (const how of ['files', 'git-file', 'pruned'] as const) {
       const { repo, home, wt } = await mergedTask();
-      await cutShort(repo, wt, gitFileToo);
-      expect(await removalStarted(repo, wt)).toBe(true);
+      await cutShort(repo, wt, how);
+      expect(removalStarted(wt)).toBe(true);
       const acts = createActivities({ home, hostQueue: 'q@test' });
       const r = await mock(acts.removeTaskWorktree, { missionId: 'm', runId, taskId: 't', repo, copy: [] });
       expect(r).toEqual({ removed: true, kept: null });
       expect(existsSync(wt)).toBe(false);
       expect(git(repo, 'worktree', 'list', '--porcelain')).not.toContain(wt);
+      expect(removalStarted(wt)).toBe(false);
     }
   });
 
   test('`flotilla clean` finishes it and takes the branch; a file changed after the decision keeps it', async () => {
-    const { repo, home, wt, branch } = await mergedTask();
-    await cutShort(repo, wt, true);
-    const facts = new Map([['m', { running: false, base: 'main' }]]);
-    const plan = await planCleanup(repo, home, ['m'], facts);
-    expect(plan.remove.find((i) => i.kind === 'task-worktree')).toMatchObject({ path: wt, finish: true });
-    const outcome = await executeCleanup(plan);
-    expect(outcome.failed).toEqual([]);
-    expect(existsSync(wt)).toBe(false);
-    expect(git(repo, 'branch', '--list', branch)).toBe('');
+    for (const how of ['git-file', 'pruned'] as const) {
+      const { repo, home, wt, branch } = await mergedTask();
+      await cutShort(repo, wt, how);
+      const facts = new Map([['m', { running: false, base: 'main' }]]);
+      const plan = await planCleanup(repo, home, ['m'], facts);
+      expect(plan.remove.find((i) => i.kind === 'task-worktree')).toMatchObject({ path: wt, finish: true });
+      const outcome = await executeCleanup(plan);
+      expect(outcome.failed).toEqual([]);
+      expect(existsSync(wt)).toBe(false);
+      expect(removalStarted(wt)).toBe(false);
+      expect(git(repo, 'branch', '--list', branch)).toBe('');
+    }
 
     const second = await mergedTask();
-    await cutShort(second.repo, second.wt, false);
+    await cutShort(second.repo, second.wt, 'files');
     writeFileSync(path.join(second.wt, 'many', 'f49.txt'), 'edited after the decision\n');
     expect(await finishRemoval(second.repo, second.wt)).toMatch(/many\/f49\.txt was modified since/);
     expect(readFileSync(path.join(second.wt, 'many', 'f49.txt'), 'utf8')).toBe('edited after the decision\n');
