@@ -79,13 +79,20 @@ export function gitProcessesIn(dir: string): number[] | undefined {
 }
 
 /**
- * Removes the git locks a killed git left in the integration worktree (and the temporary
- * `.merge_file_*` inputs of a merge driver it ran): only when all are older than
- * {@link STALE_GIT_LOCK_MS} and no git process works in the worktree. A lock that may still
- * be held is left alone: the merge then fails on it and Temporal retries it later.
+ * Removes the git locks a killed git (a worker SIGKILLed with its git children) left in a
+ * worktree: `index.lock` and `HEAD.lock` in its own git directory, the checked-out branch's ref
+ * lock, and the temporary `.merge_file_*` inputs of a merge driver it ran. Only when no git
+ * process works in the worktree (read from /proc; where /proc cannot tell, only with a minimum
+ * age) and all are older than `minAgeMs` (default {@link STALE_GIT_LOCK_MS}; 0 where nothing of
+ * Flotilla's can be working there, e.g. the task's own commit after its agent ended). A lock
+ * that may still be held is left alone: the step then fails on it and Temporal retries it later.
  * @returns the lock files removed
  */
-export async function removeStaleLocks(worktree: string, ownGitDir: string): Promise<string[]> {
+export async function removeStaleLocks(
+  worktree: string,
+  ownGitDir: string,
+  minAgeMs = STALE_GIT_LOCK_MS,
+): Promise<string[]> {
   const common = path.resolve(worktree, (await gitOut(worktree, ['rev-parse', '--git-common-dir'])).out.trim());
   const head = await gitOut(worktree, ['symbolic-ref', '-q', 'HEAD']);
   const locks = [path.join(ownGitDir, 'index.lock'), path.join(ownGitDir, 'HEAD.lock')];
@@ -95,9 +102,9 @@ export async function removeStaleLocks(worktree: string, ownGitDir: string): Pro
   const present = locks.filter((f) => existsSync(f));
   if (present.length === 0) return [];
   const now = Date.now();
-  if (present.some((f) => now - statSync(f).mtimeMs < STALE_GIT_LOCK_MS)) return [];
+  if (present.some((f) => now - statSync(f).mtimeMs < minAgeMs)) return [];
   const live = gitProcessesIn(path.resolve(worktree));
-  if (live && live.length > 0) return [];
+  if (live ? live.length > 0 : minAgeMs <= 0) return [];
   for (const f of present) rmSync(f, { force: true });
   return present;
 }

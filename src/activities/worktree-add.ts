@@ -20,7 +20,6 @@ import { log } from '@temporalio/activity';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { git, gitRun } from './git';
-import { gitProcessesIn } from './merge';
 
 /** The marker's file name, in the state folder of the worktree being added (see the file's comment). */
 export const ADDING_MARKER = 'worktree.adding';
@@ -67,23 +66,6 @@ export function unfinishedAdd(dir: string): string | null {
   if (reason === 'initializing') return '`git worktree add` did not finish (the worktree is locked "initializing")';
   if (!existsSync(path.join(own, 'index'))) return '`git worktree add` did not finish (the worktree has no index)';
   return null;
-}
-
-/**
- * Removes the `index.lock` a killed git left in the worktree at `dir` (its own git directory):
- * only when no git process works in the worktree now (read from /proc: nobody can be holding it),
- * so the next `git add` or commit there does not fail on it. Where /proc cannot tell, it is left.
- * @returns whether it removed one
- */
-export function removeStaleIndexLock(dir: string): boolean {
-  const own = ownGitDir(dir);
-  const lock = own && path.join(own, 'index.lock');
-  if (!lock || !existsSync(lock)) return false;
-  const live = gitProcessesIn(path.resolve(dir));
-  if (!live || live.length > 0) return false;
-  rmSync(lock, { force: true });
-  warn('removed an index.lock left by a killed git', { lock });
-  return true;
 }
 
 /**

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { branchOwner, recordOwner } from './branch-owner';
 import { git, gitRun, RepoLockHold, removeStaleRefLock, resolveRef } from './git';
-import { addWorktree, clearForAdd, removeStaleIndexLock, unfinishedAdd } from './worktree-add';
+import { removeStaleLocks } from './merge';
+import { addWorktree, clearForAdd, ownGitDir, unfinishedAdd } from './worktree-add';
 
 /**
  * Where a task's checkpoint ref `refs/flotilla/checkpoints/<m>/<t>` is moved aside, or what a
@@ -95,7 +96,7 @@ export async function ensureBranch(
 
 /**
  * Makes `dir` a worktree of `repo` with `branch` checked out. An existing healthy worktree is
- * reused (an `index.lock` a killed git left there is removed, see removeStaleIndexLock); one
+ * reused (git locks a killed git left there are removed, see `reused`); one
  * whose `git worktree add` was cut short is removed and added again when the marker `adding`
  * says Flotilla started that add (worktree-add.ts), else moved aside; a directory that is not a
  * worktree (e.g. left by a deleted repository) is moved aside, never deleted, since it may hold
@@ -116,10 +117,16 @@ export async function ensureWorktree(repo: string, dir: string, branch: string, 
   return true;
 }
 
-/** A healthy worktree at `dir` is used as it is: a marker left by a crash right after its add goes. */
-function reused(dir: string, adding: string): false {
+/**
+ * A healthy worktree at `dir` is used as it is: a marker left by a crash right after its add
+ * goes, and so do git locks a killed git left there (`removeStaleLocks` without a minimum age:
+ * nothing of Flotilla's works in a worktree while it is being prepared, and a git process of
+ * anyone else's working there keeps them).
+ */
+async function reused(dir: string, adding: string): Promise<false> {
   rmSync(adding, { force: true });
-  removeStaleIndexLock(dir);
+  const own = ownGitDir(dir);
+  if (own) await removeStaleLocks(dir, own, 0);
   return false;
 }
 
@@ -143,7 +150,7 @@ export async function ensureDetachedWorktree(
       const head = await gitRun(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
       if (head.exitCode !== 0) return reused(dir, adding); // already detached
       if (head.output.trim() === branch) {
-        reused(dir, adding);
+        await reused(dir, adding);
         await git(dir, ['checkout', '--quiet', '--detach']);
         return false;
       }

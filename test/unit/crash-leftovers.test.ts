@@ -206,27 +206,44 @@ describe('a worktree whose `git worktree add` was cut short', () => {
   });
 });
 
-test("the task's commit after a worker died inside `git add`: the index.lock it left is removed, the work committed", async () => {
-  const repo = makeRepo();
-  const acts = createActivities({ home: tempDir('flotilla-home-'), hostQueue: 'q@test' });
-  const base = git(repo, 'rev-parse', 'main');
-  const input = {
-    missionId: 'm',
-    runId,
-    taskId: 'k',
-    repo,
-    baseSha: base,
-    setup: [],
-    copy: [],
-    setupTimeoutMs: 60_000,
-  };
-  const { worktree, branch } = await mock(acts.prepareWorktree, input);
-  writeFileSync(path.join(worktree, 'work.txt'), 'done\n');
-  writeFileSync(path.join(repo, '.git', 'worktrees', 'k', 'index.lock'), '');
-  const r = await mock(acts.checkpoint, { worktree, taskId: 'k', title: 'K', branch, baseSha: base, exclude: [] });
-  expect(r.committed).toBe(true);
-  expect(git(repo, 'show', '--name-only', '--format=', branch)).toBe('work.txt');
-});
+test.each([
+  ['`git add`', (repo: string): string[] => [path.join(repo, '.git', 'worktrees', 'k', 'index.lock')]],
+  [
+    '`git commit` (found by the soak, seed 5)',
+    (repo: string): string[] => [
+      path.join(repo, '.git', 'worktrees', 'k', 'index.lock'),
+      path.join(repo, '.git', 'worktrees', 'k', 'HEAD.lock'),
+      path.join(repo, '.git', 'refs', 'heads', 'flotilla', 'm', 'tasks', 'k.lock'),
+    ],
+  ],
+])(
+  "the task's commit after a worker died inside %s: the locks it left are removed, the work committed",
+  async (_what, locks) => {
+    const repo = makeRepo();
+    const acts = createActivities({ home: tempDir('flotilla-home-'), hostQueue: 'q@test' });
+    const base = git(repo, 'rev-parse', 'main');
+    const input = {
+      missionId: 'm',
+      runId,
+      taskId: 'k',
+      repo,
+      baseSha: base,
+      setup: [],
+      copy: [],
+      setupTimeoutMs: 60_000,
+    };
+    const { worktree, branch } = await mock(acts.prepareWorktree, input);
+    writeFileSync(path.join(worktree, 'work.txt'), 'done\n');
+    for (const lock of locks(repo)) {
+      mkdirSync(path.dirname(lock), { recursive: true });
+      writeFileSync(lock, '');
+    }
+    const r = await mock(acts.checkpoint, { worktree, taskId: 'k', title: 'K', branch, baseSha: base, exclude: [] });
+    expect(r.committed).toBe(true);
+    expect(git(repo, 'show', '--name-only', '--format=', branch)).toBe('work.txt');
+    expect(locks(repo).filter((l) => existsSync(l))).toEqual([]);
+  },
+);
 
 function writeOwner(repo: string, id: string): string {
   const file = path.join(tempDir(), 'owner');
