@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { git, gitCommonDir, resolveRef } from './git';
 import { mergeTree as queueMergeTree } from './queue';
-import { moveAside } from './worktree-add';
+import { moveAside, ownGitDir } from './worktree-add';
 import { CONFLICT_SUFFIX } from './worktree-layout';
 
 /**
@@ -84,9 +84,11 @@ export async function unmergedPaths(worktree: string): Promise<string[]> {
   return unique(nul(out).map((e) => e.slice(e.indexOf('\t') + 1)));
 }
 
-/** The worktree's own git directory (`.git/worktrees/<name>`), absolute. */
-export async function ownGitDir(worktree: string): Promise<string> {
-  return path.resolve(worktree, (await git(worktree, ['rev-parse', '--git-dir'])).trim());
+/** The worktree's own git directory (`.git/worktrees/<name>`, worktree-add.ts `ownGitDir`). @throws Error when it has none */
+export function gitDirOf(worktree: string): string {
+  const own = ownGitDir(worktree);
+  if (!own) throw new Error(`${worktree} is not a linked worktree (no .git file naming its git directory)`);
+  return own;
 }
 
 /** Untracked, not ignored files in the worktree with their blob ids. */
@@ -105,16 +107,13 @@ export async function untrackedFiles(worktree: string): Promise<Map<string, stri
 /** Records the worktree's untracked files now (after copy and setup) as not the resolver's. */
 export async function writeBaseline(worktree: string): Promise<void> {
   const baseline = Object.fromEntries(await untrackedFiles(worktree));
-  writeFileSync(path.join(await ownGitDir(worktree), BASELINE_FILE), JSON.stringify(baseline));
+  writeFileSync(path.join(gitDirOf(worktree), BASELINE_FILE), JSON.stringify(baseline));
 }
 
 /** The untracked files recorded by {@link writeBaseline} (path -> blob id); none when unreadable. */
 export async function readBaseline(worktree: string): Promise<Record<string, string>> {
   try {
-    return JSON.parse(readFileSync(path.join(await ownGitDir(worktree), BASELINE_FILE), 'utf8')) as Record<
-      string,
-      string
-    >;
+    return JSON.parse(readFileSync(path.join(gitDirOf(worktree), BASELINE_FILE), 'utf8')) as Record<string, string>;
   } catch {
     return {};
   }
@@ -178,4 +177,24 @@ export async function removeConflictWorktree(repo: string, worktree: string): Pr
   }
   await git(repo, ['worktree', 'prune']);
   return removed;
+}
+
+/**
+ * A merge commit of `branchTip` onto `onto` published on `ref` already (a retry after the worktree
+ * was removed): searched on the ref's first-parent history since `onto`.
+ */
+export async function publishedResolution(
+  repo: string,
+  ref: string,
+  onto: string,
+  tip: string,
+): Promise<string | null> {
+  if (!(await resolveRef(repo, ref))) return null;
+  const out = await run(repo, ['rev-list', '--first-parent', '--parents', ref, `^${onto}`]);
+  if (out.code !== 0) return null;
+  for (const line of out.out.split('\n')) {
+    const [sha, p1, p2, ...more] = line.trim().split(' ');
+    if (sha && p1 === onto && p2 === tip && more.length === 0) return sha;
+  }
+  return null;
 }
