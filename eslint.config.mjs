@@ -3,11 +3,22 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
-// src/mission is the shared, lowest layer: the client, the activities and the workflows import it;
-// it imports none of them.
+// src/mission is the shared, lowest layer: the client, the activities, the host libraries and the
+// workflows import it; it imports none of them.
 const missionLayer = {
-  group: ['../activities', '../activities/*', '../workflows', '../workflows/*', '../client', '../client/*'],
-  message: 'src/mission must not depend on activities, workflows or the client',
+  group: [
+    '../activities',
+    '../activities/*',
+    '../workflows',
+    '../workflows/*',
+    '../client',
+    '../client/*',
+    '../agents',
+    '../agents/*',
+    '../secrets',
+    '../secrets/*',
+  ],
+  message: 'src/mission must not depend on activities, workflows, the client or the host libraries',
 };
 // Workflow code runs in Temporal's deterministic sandbox: no Node APIs, activities as types only.
 const deterministic = {
@@ -15,9 +26,27 @@ const deterministic = {
   message: 'workflow code must stay deterministic: no I/O or Node APIs',
 };
 const activitiesAsTypes = {
-  group: ['../activities', '../activities/*', '../client', '../client/*'],
+  group: [
+    '../activities',
+    '../activities/*',
+    '../client',
+    '../client/*',
+    '../agents',
+    '../agents/*',
+    '../agents/**',
+    '../secrets',
+    '../secrets/*',
+  ],
   allowTypeImports: true,
   message: 'import activities as types only',
+};
+// src/agents (runtimes, agent processes, transcripts, commands) and src/secrets (the secret rule,
+// redaction) are host libraries under the activities: the activities, the worker and the CLI use
+// them; they know nothing of Temporal or of the layers above them.
+const hostLibrary = {
+  regex: '^(\\.\\./)+(activities|workflows|client|worker)(/|$)|^@temporalio/',
+  message:
+    'src/agents and src/secrets are host libraries: no Temporal, no activities, workflows, client or worker (an activity adapts them)',
 };
 // Every src/mission module the workflows import (a later block wins for a file in both lists).
 const workflowImported = [
@@ -32,6 +61,8 @@ const workflowImported = [
   'src/mission/describe.ts',
   'src/mission/url-credentials.ts',
   'src/mission/by-id.ts',
+  'src/mission/shell-quote.ts',
+  'src/mission/conflict-help.ts',
 ];
 
 export default tseslint.config(
@@ -51,6 +82,10 @@ export default tseslint.config(
   {
     files: ['src/mission/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [missionLayer] }] },
+  },
+  {
+    files: ['src/agents/**/*.ts', 'src/secrets/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [hostLibrary] }] },
   },
   {
     files: ['src/workflows/**/*.ts'],

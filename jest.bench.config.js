@@ -1,6 +1,6 @@
 /**
- * Benchmarks (`npm run bench`): they measure and print figures (and write them to
- * bench-results.json); they are not part of `npm test`.
+ * Benchmarks (`npm run bench:queue`): they measure and print figures (and write them to
+ * bench-queue-results.json); they are not part of `npm test`.
  */
 const base = require('./jest.config');
 

@@ -12,7 +12,7 @@ import { heartbeating } from './checks';
 import { diffstat, excludePathspecs, git, gitSucceeds, resolveRef } from './git';
 import { pushTracked } from './origin';
 import { leaveOutSetupWork } from './setup-record';
-import { removeStaleLocks } from './merge';
+import { removeStaleLocks } from './git-locks';
 
 export interface CommitTaskInput {
   worktree: string;
@@ -27,8 +27,6 @@ export interface CommitTaskInput {
    * left out too, from the worktree's setup record.)
    */
   exclude: string[];
-  /** Appended to the subject, e.g. `[incomplete]` for work kept after a failure. */
-  note?: string;
 }
 export interface CommitTaskResult {
   /** The task branch's head after the call: the new commit, or the existing head. */
@@ -80,7 +78,7 @@ export async function commitTask(input: CommitTaskInput): Promise<CommitTaskResu
   const before = await resolveRef(worktree, `refs/heads/${branch}`);
   let committed = false;
   if (staged) {
-    const subject = `flotilla(${input.taskId}): ${input.title}${input.note ? ` ${input.note}` : ''}`;
+    const subject = `flotilla(${input.taskId}): ${input.title}`;
     await git(worktree, ['commit', '--no-verify', '--quiet', '-m', subject], { identity: true });
     committed = true;
   }

@@ -21,13 +21,13 @@ import { ErrorType } from '../mission/error-types';
 import { activityContext, heartbeating, runCommands } from './checks';
 import type { ActivityConfig } from './config';
 import { checkResolution } from './conflict-check';
+import { conflictingTasks } from './conflict-tasks';
 import {
   assertConflictWorktree,
   gitDirOf,
   lit,
   list,
   mergeTree,
-  nul,
   publishedResolution,
   RERERE,
   removeConflictWorktree,
@@ -38,7 +38,7 @@ import {
   writeBaseline,
 } from './conflict-git';
 import { git, identityConfig, removeStaleRefLock, resolveRef, withRepoLock } from './git';
-import { removeStaleLocks } from './merge';
+import { removeStaleLocks } from './git-locks';
 import { publishToOrigin } from './queue';
 import type {
   CheckResolutionInput,
@@ -57,36 +57,11 @@ export const MAX_SIDE_DIFF_CHARS = 12_000;
 /** The longest `mergedLog`, lines. */
 const MAX_LOG_LINES = 100;
 
-/** The subject of every task merge commit (merge.ts, the merge queue): the task id is read back from it. */
-const MERGE_SUBJECT = /^flotilla: merge ([a-z0-9][a-z0-9-]*): /;
-
 /** `text` cut to at most `max` characters, ending with a note that says so and how to see the rest. */
 export function cutText(text: string, max: number, rest: string): string {
   if (text.length <= max) return text;
   const note = `\n[… cut: ${text.length} characters in all, the first shown; see the rest with ${rest}]\n`;
   return text.slice(0, Math.max(0, max - note.length)) + note;
-}
-
-function warn(message: string, meta: Record<string, unknown>): void {
-  if (activityContext()) log.warn(message, meta);
-}
-
-/**
- * Task ids of the merges on `onto`'s first-parent line since `mergeBase` that changed any of
- * `files`, oldest first. Only commits with the subject `flotilla: merge <id>: <title>` count.
- */
-async function tasksThatChanged(dir: string, mergeBase: string, onto: string, files: string[]): Promise<string[]> {
-  if (files.length === 0) return [];
-  const out = await git(dir, ['log', '--first-parent', '--merges', '--format=%H%x09%s', `${mergeBase}..${onto}`]);
-  const ids: string[] = [];
-  for (const line of out.split('\n').filter(Boolean).reverse()) {
-    const [sha, subject] = [line.slice(0, line.indexOf('\t')), line.slice(line.indexOf('\t') + 1)];
-    const id = MERGE_SUBJECT.exec(subject)?.[1];
-    if (!id || ids.includes(id)) continue;
-    const changed = await lit(dir, ['diff', '--name-only', '-z', `${sha}^1`, sha, '--', ...files]);
-    if (nul(changed).length > 0) ids.push(id);
-  }
-  return ids;
 }
 
 export function createConflictActivities(config: ActivityConfig) {
@@ -99,8 +74,8 @@ export function createConflictActivities(config: ActivityConfig) {
      * `git merge --no-ff --no-commit` with diff3 markers and rerere (`-c rerere.enabled=true` on
      * Flotilla's merge, commit and abort only, never in the repository's config: resolutions are
      * recorded when committed and replayed when the same conflict comes back). Facts for the prompt come from git: `conflicted` from `git merge-tree`,
-     * `remaining` from the index's unmerged entries after rerere, `otherTasks` from the
-     * `flotilla: merge <id>:` commits on `onto` since the merge base that changed those files.
+     * `remaining` from the index's unmerged entries after rerere, `otherTasks` the tasks merged on
+     * `onto` since the merge base whose lines clash with the branch's (conflict-tasks.ts).
      * Heartbeats every 5 s (`{ command }` while a setup command runs); run it with a heartbeat
      * timeout of about 30 s.
      * @throws retryable `SetupFailed` (its output redacted); Error when the task
@@ -173,8 +148,8 @@ export function createConflictActivities(config: ActivityConfig) {
       if (!(await resolveRef(repo, `refs/heads/${branch}`))) throw new Error(`task branch ${branch} does not exist`);
       // A worktree left by an earlier or crashed attempt: its setup may have been cut short and
       // its files edited by a rejected resolver, so it is rebuilt rather than trusted.
-      if (await removeConflictWorktree(repo, worktree))
-        warn('removed the conflict worktree of an earlier attempt', { worktree });
+      if ((await removeConflictWorktree(repo, worktree)) && activityContext())
+        log.warn('removed the conflict worktree of an earlier attempt', { worktree });
       mkdirSync(path.dirname(worktree), { recursive: true });
       await git(repo, ['worktree', 'add', '--quiet', '--detach', worktree, onto]);
     });
@@ -253,7 +228,7 @@ export function createConflictActivities(config: ActivityConfig) {
         remaining,
         mergeBase,
         branchTip,
-        otherTasks: await tasksThatChanged(worktree, mergeBase, onto, conflicted),
+        otherTasks: await conflictingTasks(worktree, mergeBase, onto, branchTip, conflicted),
         oursDiff: await diff(onto),
         theirsDiff: await diff(branchTip),
         mergedLog,

@@ -27,8 +27,8 @@ export interface ClaimHostInput {
 export interface ClaimHostResult {
   taskQueue: string;
   hostname: string;
-  /** The repository on that host: `repo`, or the host's clone of `origin`. Absent from older workers. */
-  repo?: string;
+  /** The repository on that host: `repo`, or the host's clone of `origin`. */
+  repo: string;
 }
 
 export interface ClaimTaskHostInput {

@@ -12,7 +12,6 @@ import { createConflictActivities } from './conflict';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createLandActivities } from './land';
-import { createMergeActivities } from './merge';
 import { createPredictActivities } from './predict';
 import { createQueueActivities } from './queue';
 import { createSyncActivities } from './sync';
@@ -25,7 +24,6 @@ export function createActivities(config: ActivityConfig) {
     ...createAgentActivities(config),
     ...createCheckpointActivities(),
     ...createCommitActivities(),
-    ...createMergeActivities(),
     ...createConflictActivities(config),
     ...createChecksActivities(),
     ...createSyncActivities(),

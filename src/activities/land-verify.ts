@@ -14,6 +14,7 @@ import path from 'node:path';
 import { ChecksResult, runCommands } from './checks';
 import { git, gitCommonDir, gitRun, withRepoLock } from './git';
 import type { LandMissionInput, LandOptions, NeedsHuman } from './land-types';
+import { shellQuote as q } from '../mission/shell-quote';
 import { moveAside, unfinishedAdd } from './worktree-add';
 import {
   describeOperation,
@@ -22,7 +23,6 @@ import {
   listed,
   operationAdvice,
   operationIn,
-  shellQuote as q,
   worktreeChanges,
 } from './worktree-safety';
 
@@ -43,8 +43,7 @@ export function isOwnWorktreePath(home: string, dir: string): boolean {
  * out, or rebased or bisected there) has no uncommitted change to a tracked file and no git
  * operation in progress. A landing lands only what is committed, and never touches such a
  * checkout, so work in progress there would be left out silently. Flotilla's own integration
- * worktree, when it still has the branch checked out (missions from before the merge queue) and
- * nothing in progress, is detached where it is (`git checkout --detach`: no file changes), so the
+ * worktree, when a person checked the branch out there and left nothing in progress, is detached where it is (`git checkout --detach`: no file changes), so the
  * branch is free for a person's worktree.
  * @param again how to land once it is done
  * @returns null, or what a person must do first (`integration-in-use`)

@@ -27,7 +27,7 @@ import { openPullRequest } from './land-pr';
 import type { LandMissionInput, LandOptions, LandResult } from './land-types';
 import { fixAdvice, integrationInUse, verifyInOwnWorktree } from './land-verify';
 import { missingTasks } from './merged';
-import { shellQuote } from './worktree-safety';
+import { shellQuote } from '../mission/shell-quote';
 
 export * from './land-types';
 export { checkoutOf, defaultRemote, fastForwardBase, mergeWithoutWorktree } from './land-git';

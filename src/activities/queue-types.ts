@@ -28,8 +28,26 @@ export interface QueueMergeInput {
   date: string;
 }
 export type QueueMergeResult =
-  /** `alreadyMerged`: the branch tip was already contained in `onto`; `sha` is then `onto`. */
-  { status: 'merged'; sha: string; alreadyMerged: boolean } | { status: 'conflict'; files: string[]; message: string };
+  | {
+      status: 'merged';
+      sha: string;
+      /** The branch tip was already contained in `onto`; `sha` is then `onto`. */
+      alreadyMerged: boolean;
+      /** The task branch's tip that was merged (read when the merge was made). */
+      tip?: string;
+    }
+  | {
+      status: 'conflict';
+      files: string[];
+      message: string;
+      /**
+       * The tasks merged on `onto` since the branch's merge base whose changes clash with the
+       * branch's in the conflicting hunks (conflict-tasks.ts), oldest merge first.
+       */
+      withTasks?: string[];
+      /** The worktree that has the task branch checked out on this host (where to resolve it), or null. */
+      worktree?: string | null;
+    };
 
 /** Moves a ref with compare-and-swap (`git update-ref ref new expected`); idempotent when it already holds `sha`. */
 export interface PublishInput {
@@ -86,7 +104,7 @@ export interface PrepareConflictResult {
   /** The merge base, and the task branch's tip merged. */
   mergeBase: string;
   branchTip: string;
-  /** Task ids whose merges (already on `onto` since the merge base) changed the conflicted files. */
+  /** Task ids whose merges (already on `onto` since the merge base) clash with the branch in the conflicting hunks (conflict-tasks.ts). */
   otherTasks: string[];
   /** For the resolver's prompt, each at most 12 000 characters (cut with a note). */
   oursDiff: string;

@@ -13,8 +13,18 @@ import execa from 'execa';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { activityContext, heartbeating, runCommands } from './checks';
-import { git, GitError, gitSucceeds, removeStaleRefLock, requireGitVersion, resolveRef, withRepoLock } from './git';
-import { removeStaleLocks } from './merge';
+import { conflictingTasks } from './conflict-tasks';
+import {
+  git,
+  GitError,
+  gitSucceeds,
+  removeStaleRefLock,
+  requireGitVersion,
+  resolveRef,
+  withRepoLock,
+} from './git';
+import { removeStaleLocks } from './git-locks';
+import { listWorktrees } from './worktree-list';
 import { cloneOrigin, pushOrigin, pushTracked, takeBranchFromOrigin } from './origin';
 import type { PublishInput, QueueMergeInput, QueueMergeResult, VerifyAtInput, VerifyAtResult } from './queue-types';
 
@@ -171,15 +181,43 @@ export async function publishToOrigin(repo: string, ref: string, sha: string): P
   else if (ref.startsWith('refs/flotilla/candidates/')) await pushOrigin(repo, ref, sha, { kind: 'force' });
 }
 
+/**
+ * What `queueMerge` says about a conflict: the conflicted files, the tasks the conflict is with
+ * ({@link conflictingTasks}) and the worktree on this host that has the task branch checked out
+ * (`git worktree list`: where a person resolves it, since git refuses to check the branch out a
+ * second time). Finding the tasks or the worktree never fails the merge: what cannot be told is
+ * left empty (and logged).
+ */
+async function conflictResult(
+  repo: string,
+  onto: string,
+  tip: string,
+  branch: string,
+  files: string[],
+): Promise<QueueMergeResult> {
+  let withTasks: string[] = [];
+  let worktree: string | null = null;
+  try {
+    const base = (await git(repo, ['merge-base', onto, tip])).trim();
+    withTasks = await conflictingTasks(repo, base, onto, tip, files);
+    worktree = (await listWorktrees(repo)).find((w) => w.branch === branch && !w.prunable)?.path ?? null;
+  } catch (err) {
+    if (activityContext()) log.warn('could not tell which tasks a conflict is with', { branch, error: String(err) });
+  }
+  return { status: 'conflict', files, message: `merge conflict in ${files.join(', ')}`, withTasks, worktree };
+}
+
 export function createQueueActivities() {
   return {
     /**
      * Merges task branch `branch` onto commit `onto` without a worktree and publishes the merge
      * commit to `ref` by compare-and-swap against `expected`:
      * - the branch tip already contained in `onto` → `{status: 'merged', sha: onto, alreadyMerged:
-     *   true}`, and `ref` is made to hold `onto` (same compare-and-swap);
-     * - `git merge-tree --write-tree` conflicts → `{status: 'conflict', files, message}`; no commit
-     *   is made and no ref moves (merge-tree only writes the tree's objects);
+     *   true, tip}`, and `ref` is made to hold `onto` (same compare-and-swap); a merge made says
+     *   the branch `tip` it merged too;
+     * - `git merge-tree --write-tree` conflicts → `{status: 'conflict', files, message, withTasks,
+     *   worktree}` (see {@link conflictResult}); no commit is made and no ref moves (merge-tree
+     *   only writes the tree's objects);
      * - else `git commit-tree <tree> -p onto -p tip` with message `flotilla: merge <taskId>:
      *   <title>`, author and committer dates `input.date` and Flotilla's identity where the
      *   repository has none: retried with the same input it makes the same SHA. A retry that finds
@@ -204,12 +242,10 @@ export function createQueueActivities() {
         if (await gitSucceeds(repo, ['merge-base', '--is-ancestor', tip, onto])) {
           await casUpdateRef(repo, ref, onto, expected, `flotilla: ${input.taskId} already merged`);
           await publishToOrigin(repo, ref, onto);
-          return { status: 'merged', sha: onto, alreadyMerged: true };
+          return { status: 'merged', sha: onto, alreadyMerged: true, tip };
         }
         const merged = await mergeTree(repo, onto, tip);
-        if (!merged.clean) {
-          return { status: 'conflict', files: merged.files, message: `merge conflict in ${merged.files.join(', ')}` };
-        }
+        if (!merged.clean) return conflictResult(repo, onto, tip, input.branch, merged.files);
         const date = gitDate(input.date);
         const commit = (
           await git(
@@ -237,7 +273,7 @@ export function createQueueActivities() {
         // A fix round of this task (another host) starts from this merge, after the candidate
         // has moved on: keep it reachable on the origin under a ref of its own.
         if (await cloneOrigin(repo)) await pushOrigin(repo, mergeRef(ref, input.taskId), sha, { kind: 'force' });
-        return { status: 'merged', sha, alreadyMerged: false };
+        return { status: 'merged', sha, alreadyMerged: false, tip };
       });
     },
 
@@ -247,7 +283,7 @@ export function createQueueActivities() {
      * Idempotent: a ref already holding `sha` is success. Heartbeats every 5 s (also while it
      * waits for the repository lock). In a clone of a shared origin a branch is pushed there too,
      * leased on what this host last pushed. A worktree that has the ref's branch checked out is not
-     * updated (git does not): prepare the integration worktree `detached`.
+     * updated (git does not): `prepareIntegration` keeps the integration worktree detached.
      * @throws non-retryable `CandidateMoved` when the ref holds something else; GitError
      */
     async publishRef(input: PublishInput): Promise<void> {

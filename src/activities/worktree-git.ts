@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { branchOwner, recordOwner } from './branch-owner';
 import { git, gitRun, RepoLockHold, removeStaleRefLock, resolveRef } from './git';
-import { removeStaleLocks } from './merge';
+import { removeStaleLocks } from './git-locks';
 import { addWorktree, clearForAdd, ownGitDir, unfinishedAdd } from './worktree-add';
 
 /**

@@ -3,65 +3,23 @@
  * `$FLOTILLA_HOME/worktrees/<missionId>/<runKey>/{integration,tasks/<taskId>,tasks/<taskId>.conflict}`
  * and `$FLOTILLA_HOME/runs/<missionId>/<taskId>/{worktree,conflict}-<runKey>/`.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { branchOwnerSync } from './branch-owner';
 import { paths } from './config';
 import { unfinishedAdd } from './worktree-add';
 
-const runKeys = new Map<string, string>();
-
 /**
  * The folder key of a mission run under `$FLOTILLA_HOME/worktrees/<missionId>/`: its whole run id
- * without dashes. Run ids are time-ordered (UUIDv7), so their first 8 hex digits (the key before)
- * were shared by runs of one mission id started within ~65 s, and a re-run found the previous
- * run's worktrees. A run that already has a folder under that old key (a mission that was running
- * when Flotilla was upgraded) keeps it, once its worktrees' branches show it is the owner.
+ * without dashes. Run ids are time-ordered (UUIDv7), so a shorter prefix would be shared by runs
+ * of one mission id started close together, and a re-run would find the previous run's worktrees.
  */
-export function runKey(home: string, missionId: string, runId: string): string {
-  const cacheKey = `${home}\0${missionId}\0${runId}`;
-  const cached = runKeys.get(cacheKey);
-  if (cached) return cached;
-  const full = runId.replace(/-/g, '');
-  const legacy = full.slice(0, 8);
-  const root = path.join(home, 'worktrees', missionId);
-  const key =
-    !existsSync(path.join(root, full)) && existsSync(path.join(root, legacy)) && ownedBy(path.join(root, legacy), runId)
-      ? legacy
-      : full;
-  runKeys.set(cacheKey, key);
-  return key;
-}
-
-/**
- * True when the worktrees in the run folder `dir` (its integration worktree, else its task
- * worktrees) have branches owned by `runId` (branch-owner.ts, see ensureBranch). Read
- * from the files git keeps, synchronously: the first worktree found decides.
- */
-function ownedBy(dir: string, runId: string): boolean {
-  const tasks = path.join(dir, 'tasks');
-  const candidates = [
-    path.join(dir, 'integration'),
-    ...(existsSync(tasks) ? readdirSync(tasks).map((t) => path.join(tasks, t)) : []),
-  ];
-  for (const wt of candidates) {
-    try {
-      const gitDir = /^gitdir: (.+)$/m.exec(readFileSync(path.join(wt, '.git'), 'utf8'))?.[1]?.trim();
-      if (!gitDir) continue;
-      const branch = /^ref: refs\/heads\/(.+)$/m.exec(readFileSync(path.join(gitDir, 'HEAD'), 'utf8'))?.[1]?.trim();
-      const common = path.resolve(gitDir, readFileSync(path.join(gitDir, 'commondir'), 'utf8').trim());
-      if (!branch) continue;
-      return branchOwnerSync(common, branch) === runId;
-    } catch {
-      // Not a worktree (any more): the next one may tell.
-    }
-  }
-  return false;
+export function runKey(runId: string): string {
+  return runId.replace(/-/g, '');
 }
 
 /** Where the worktree of task `taskId` of the mission run `runId` lives under `home`. */
 export function taskWorktreePath(home: string, missionId: string, runId: string, taskId: string): string {
-  return path.join(paths.worktreesRoot(home, missionId, runKey(home, missionId, runId)), 'tasks', taskId);
+  return path.join(paths.worktreesRoot(home, missionId, runKey(runId)), 'tasks', taskId);
 }
 
 /** The suffix of a conflict worktree's folder (task ids have no dots, so it never names a task). */
@@ -77,11 +35,11 @@ export function conflictWorktreePath(home: string, missionId: string, runId: str
 
 /** The conflict worktree's files outside it (its setup log). */
 export const conflictStateDir = (home: string, missionId: string, runId: string, taskId: string): string =>
-  path.join(paths.runDir(home, missionId, taskId), `conflict-${runKey(home, missionId, runId)}`);
+  path.join(paths.runDir(home, missionId, taskId), `conflict-${runKey(runId)}`);
 
 /** The task worktree's state files (setup marker, rebuild marker), outside the worktree. */
 export const taskStateDir = (home: string, missionId: string, runId: string, taskId: string): string =>
-  path.join(paths.runDir(home, missionId, taskId), `worktree-${runKey(home, missionId, runId)}`);
+  path.join(paths.runDir(home, missionId, taskId), `worktree-${runKey(runId)}`);
 
 /** Written before a worktree is (re-)created, removed once its checkpoint is restored. */
 export const REBUILD_MARKER = 'rebuild.pending';

@@ -20,7 +20,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gitCommonDir, gitRun } from './git';
-import { recordedGroup } from './process';
+import { recordedGroup } from '../agents/process';
 import { clearForRemoval, KeepVerdict } from './worktree-safety';
 
 /** The suffix of the marker's name: `<worktree>.removing`, beside the worktree's folder. */

@@ -18,10 +18,11 @@
 import execa from 'execa';
 import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { shellQuote } from '../mission/shell-quote';
 import { git, gitCommonDir, gitRun } from './git';
 import { ownGitDir } from './worktree-add';
 import { listWorktrees, WorktreeEntry } from './worktree-list';
-import { recordedGroup } from './process';
+import { recordedGroup } from '../agents/process';
 import { clearSetupLeftovers, unchangedSinceSetup, withStagedWorktree } from './setup-record';
 
 /** How many paths a reason names before "and N more". */
@@ -127,14 +128,6 @@ export function operationAdvice(op: Operation, wt: string): string {
       return `finish it with ${c(`${cmd} --continue`)} or abandon it with ${c(`${cmd} --abort`)}`;
     }
   }
-}
-
-/**
- * `arg` quoted for a POSIX shell when it needs it (single quotes; a `'` inside as `'\''`), so a
- * printed command can be copied and pasted as it is.
- */
-export function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 /** git in `dir` with paths taken literally (no pathspec magic): exit code and stdout, never throws. */

@@ -18,7 +18,7 @@ import type { CommandLine } from '../mission/types';
 import { names } from '../mission/types';
 import { heartbeating } from './checks';
 import { ActivityConfig, paths } from './config';
-import { git, resolveRef, withRepoLock } from './git';
+import { resolveRef, withRepoLock } from './git';
 import { cloneOrigin, fetchOrigin, missionRefspecs, pushTracked, trackingRef } from './origin';
 import { discardHalfProvisioned, forgetSetup, provision, ProvisionOptions } from './provision';
 import { adoptMissionRefs, adoptOrigin } from './origin-adopt';
@@ -54,20 +54,12 @@ export interface PrepareIntegrationInput {
   env?: string[];
   /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
-  /**
-   * The merge queue's integration worktree: its HEAD is detached (at the integration branch's tip
-   * when the worktree is made), so moving the branch with `git update-ref` (publishRef) never
-   * leaves a worktree that has it checked out stale; `verifyAt` checks out what it verifies. An
-   * existing worktree with the branch checked out is detached where it is, nothing lost. Absent
-   * (missions from before the queue replay without it): the branch is checked out, as always.
-   */
-  detached?: boolean;
 }
 export interface PrepareIntegrationResult {
   worktree: string;
   branch: string;
   baseSha: string;
-  /** The integration branch's tip (with `detached`, the worktree's HEAD may be elsewhere: see verifyAt). */
+  /** The integration branch's tip (the worktree's HEAD may be elsewhere: see verifyAt). */
   headSha: string;
 }
 
@@ -176,8 +168,11 @@ export async function ensureTaskWorktree(
 export function createWorktreeActivities(config: ActivityConfig) {
   return {
     /**
-     * Records the base SHA (first call), creates the integration branch from it and its worktree
-     * (with `input.detached`, a worktree whose HEAD is detached: see {@link PrepareIntegrationInput}).
+     * Records the base SHA (first call), creates the integration branch from it and its worktree.
+     * The worktree's HEAD is detached (at the branch's tip when it is made), so moving the branch
+     * with `git update-ref` (publishRef) never leaves a worktree that has it checked out stale;
+     * `verifyAt` checks out what it verifies. One that has the branch checked out (a person did
+     * `git checkout` there) is detached where it is, nothing lost.
      * Heartbeats every 5 s (with `{ command }` while a setup command runs).
      * @throws non-retryable `BaseMissing` when the base branch is gone, `BranchTaken` when the
      *   integration branch belongs to another mission run; retryable `SetupFailed`
@@ -203,7 +198,7 @@ export function createWorktreeActivities(config: ActivityConfig) {
     beat: (details?: unknown) => void,
   ): Promise<PrepareIntegrationResult> {
     const { repo } = input;
-    const key = runKey(config.home, input.missionId, input.runId);
+    const key = runKey(input.runId);
     const origin = await cloneOrigin(repo);
     const stateDir = path.join(config.home, 'runs', input.missionId, `integration-${key}`);
     const result = await withRepoLock(repo, async (hold) => {
@@ -228,13 +223,8 @@ export function createWorktreeActivities(config: ActivityConfig) {
       if (origin) await adoptMissionRefs(repo, branch, input.missionId, input.runId, hold);
       await ensureBranch(repo, branch, baseSha, input.runId, hold);
       const worktree = path.join(paths.worktreesRoot(config.home, input.missionId, key), 'integration');
-      const adding = path.join(stateDir, ADDING_MARKER);
-      if (input.detached) await ensureDetachedWorktree(repo, worktree, branch, adding);
-      else await ensureWorktree(repo, worktree, branch, adding);
-      const headSha = input.detached
-        ? (await resolveRef(repo, `refs/heads/${branch}`))!
-        : (await git(worktree, ['rev-parse', 'HEAD'])).trim();
-      return { worktree, branch, baseSha, headSha };
+      await ensureDetachedWorktree(repo, worktree, branch, path.join(stateDir, ADDING_MARKER));
+      return { worktree, branch, baseSha, headSha: (await resolveRef(repo, `refs/heads/${branch}`))! };
     });
     // Tasks on other hosts start from the integration branch: the origin has it from the start.
     if (origin) await pushTracked(repo, `refs/heads/${result.branch}`);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { paths } from '../activities/config';
 import { LandingMode, LandMissionInput, LandNotes, LandResult, landMission } from '../activities/land';
 import { runKey } from '../activities/worktree-layout';
-import { shellQuote } from '../activities/worktree-safety';
+import { shellQuote } from '../mission/shell-quote';
 import type { MissionProgress } from '../mission/progress';
 import type { MissionSpec } from '../mission/types';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../workflows/limits';
@@ -97,10 +97,7 @@ export function checkLandable(progress: MissionProgress, partial: boolean): void
  * it). Never a worktree a person made, even one that has the integration branch checked out.
  */
 export function integrationWorktreeOf(home: string, progress: MissionProgress, ownerRunId: string): string {
-  return path.join(
-    paths.worktreesRoot(home, progress.missionId, runKey(home, progress.missionId, ownerRunId)),
-    'integration',
-  );
+  return path.join(paths.worktreesRoot(home, progress.missionId, runKey(ownerRunId)), 'integration');
 }
 
 /**

@@ -4,10 +4,11 @@
  * worker, or one whose worker stopped heartbeating.
  */
 import { Client, defaultPayloadConverter } from '@temporalio/client';
-import type { AgentHeartbeat } from '../activities/agent-types';
+import type { AgentHeartbeat } from '../agents/types';
 import { temporal } from '@temporalio/proto';
 import type { MissionProgress } from '../mission/progress';
 import { names, TASK_STATUSES } from '../mission/types';
+import { workerPolling } from './visibility';
 
 const { PendingActivityState } = temporal.api.enums.v1;
 
@@ -62,6 +63,16 @@ const msOf = (t?: { seconds?: unknown } | null): number => (t?.seconds ? Number(
 /** A time rather than an age, so `watch` prints a line once, not every second. */
 const clock = (ms: number): string => `${new Date(ms).toISOString().slice(11, 19)} UTC`;
 
+/** A pending `runAgent` activity as a {@link LiveAgent}. */
+function liveAgentOf(agent: PendingActivity): LiveAgent {
+  const started = agent.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+  return {
+    attempt: agent.attempt ?? 1,
+    startedAt: started && agent.lastStartedTime ? msOf(agent.lastStartedTime) : null,
+    heartbeat: heartbeatOf(agent.heartbeatDetails),
+  };
+}
+
 /**
  * Why a task with this pending activity is not really running, or null when it is: an attempt
  * waiting for its retry (scheduled, attempt > 1), one that no worker took for longer than
@@ -91,6 +102,29 @@ function notRunning(pending: PendingActivity, now: number): string | null {
   return null;
 }
 
+/** A scheduled attempt younger than this is taken by a live worker in the normal course, ms. */
+const UNTAKEN_MS = 1000;
+
+/**
+ * Why an attempt that waits to start is not running, when no live worker polls its task queue
+ * (the worker that ran the task stopped: `run` exited, the host died), so `status` says `pending`
+ * at once instead of after {@link STALE_HEARTBEAT_MS}; null otherwise. `polling(queue, true)`
+ * answers whether a live worker polls the queue's activity tasks.
+ */
+async function noWorkerFor(
+  pending: PendingActivity,
+  polling: (queue: string, activities: boolean) => Promise<boolean>,
+): Promise<string | null> {
+  const queue = pending.activityOptions?.taskQueue?.name;
+  const scheduled = msOf(pending.scheduledTime);
+  if (pending.state !== PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED || !queue) return null;
+  if (scheduled === 0 || Date.now() - scheduled < UNTAKEN_MS) return null;
+  if (await polling(queue, true)) return null;
+  const type = pending.activityType?.name ?? 'activity';
+  const step = type === 'runAgent' ? '' : `${TASK_STEPS[type] ?? type}: `;
+  return `${step}attempt ${pending.attempt ?? 1} waiting to start: no live worker polls its host's task queue ${queue}`;
+}
+
 /**
  * Corrects what the mission knows about its running tasks with what Temporal knows about the
  * activity each task workflow runs (`pendingActivities` of its description): setup
@@ -108,6 +142,19 @@ export async function annotateRunningTasks(
   progress: MissionProgress,
   live?: Map<string, LiveAgent>,
 ): Promise<void> {
+  // Whether a live worker (this process's own included) polls a task queue, asked once per queue.
+  const polled = new Map<string, Promise<boolean>>();
+  const polling = (queue: string, activities: boolean): Promise<boolean> => {
+    const key = `${activities ? 'activity' : 'workflow'} ${queue}`;
+    if (!polled.has(key))
+      polled.set(
+        key,
+        workerPolling(client.connection, client.options.namespace, queue, { activities, includeOwn: true }).catch(
+          () => true,
+        ),
+      );
+    return polled.get(key)!;
+  };
   await Promise.all(
     progress.tasks
       .filter((t) => t.status === 'running')
@@ -124,20 +171,18 @@ export async function annotateRunningTasks(
             if (since > 0 && Date.now() - since > STALE_HEARTBEAT_MS) {
               t.status = 'pending';
               t.error = `its next step waits for a worker since ${clock(since)} (no worker has taken it)`;
+            } else if (since > 0 && Date.now() - since > UNTAKEN_MS && !(await polling(d.taskQueue, false))) {
+              t.status = 'pending';
+              t.error = `its next step waits to start: no live worker polls the task queue ${d.taskQueue}`;
             }
             return;
           }
           const attempt = pending.attempt ?? 1;
           if (agent) {
             t.attempts = Math.max(t.attempts, attempt);
-            const started = agent.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-            live?.set(t.id, {
-              attempt,
-              startedAt: started && agent.lastStartedTime ? msOf(agent.lastStartedTime) : null,
-              heartbeat: heartbeatOf(agent.heartbeatDetails),
-            });
+            live?.set(t.id, liveAgentOf(agent));
           }
-          const why = notRunning(pending, Date.now());
+          const why = notRunning(pending, Date.now()) ?? (await noWorkerFor(pending, polling));
           const last = pending.lastFailure?.message;
           if (why) {
             t.status = 'pending';
@@ -149,4 +194,20 @@ export async function annotateRunningTasks(
       }),
   );
   for (const s of TASK_STATUSES) progress.counts[s] = progress.tasks.filter((t) => t.status === s).length;
+}
+
+/**
+ * The conflict resolver's agent attempt as Temporal sees it: the mission workflow's pending
+ * `runAgent` activity (the merge queue runs the resolver in the mission workflow itself), or
+ * undefined when none is pending (its worktree is being set up or checked) or the mission cannot
+ * be described now.
+ */
+export async function liveResolver(client: Client, missionId: string): Promise<LiveAgent | undefined> {
+  try {
+    const d = await client.workflow.getHandle(names.missionWorkflowId(missionId)).describe();
+    const agent = (d.raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'runAgent');
+    return agent ? liveAgentOf(agent) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -36,11 +36,8 @@ export const BLOB_SIZE_LIMIT_BYTES = 2 * 1024 * 1024;
 export const MAX_PAYLOAD_BYTES = Math.floor(BLOB_SIZE_LIMIT_BYTES * 0.9);
 
 /** `missionWorkflow`'s start input, as `startMission` sends it. */
-export function missionStartInput(
-  loaded: LoadedMission,
-  sets: { searchAttributes: boolean; storyAttributes: boolean },
-): MissionInput {
-  return { spec: loaded.spec, searchAttributes: sets.searchAttributes, storyAttributes: sets.storyAttributes };
+export function missionStartInput(loaded: LoadedMission): MissionInput {
+  return { spec: loaded.spec };
 }
 
 /**
@@ -102,7 +99,7 @@ export interface MissionPayloadSizes {
 
 /** Measures the payloads `loaded` makes: the start input exactly, the others at the mission's end. */
 export function missionPayloadSizes(loaded: LoadedMission): MissionPayloadSizes {
-  const input = missionStartInput(loaded, { searchAttributes: true, storyAttributes: true });
+  const input = missionStartInput(loaded);
   const carried = stateAtEnd(loaded);
   const progress = deriveProgress(loaded.spec.id, carried.state);
   return {

@@ -68,13 +68,13 @@ export async function describeMission(
 /** An ended mission: its final progress, and the state a reopened run continues from when known. */
 export interface EndedMission {
   progress: MissionProgress;
-  /** Absent for missions that ended completed, cancelled, or failed before Flotilla carried it. */
+  /** What a failed mission carried out of its failure (`MissionFailed` details); absent otherwise. */
   carried?: CarriedState;
 }
 
 /**
  * How an ended mission ended, from each way its workflow can close:
- * - Completed: its result (older missions also ended this way when failed or cancelled);
+ * - Completed: its result;
  * - Failed with a `MissionFailed` application failure: its details;
  * - Canceled: the progress query, which a closed workflow answers while a worker polls (`ask`
  *   provides one when none does).

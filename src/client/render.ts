@@ -1,44 +1,16 @@
-/** How the CLI shows missions to people: plans, progress events, status tables, summaries. */
+/**
+ * How the CLI shows missions to people: the `status` table and the `list` table, and the pieces
+ * the other views share (render-plan.ts: `validate`; render-live.ts: `run`/`watch`).
+ */
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import { byId } from '../mission/by-id';
 import type { MissionProgress } from '../mission/progress';
 import { nextSteps, STATUS_MARK, tokens, usd } from '../mission/story';
-import { AgentActivity, describeActivity, elapsed } from './activity';
-import type { LiveAgent } from './live-tasks';
 import type { MissionListing } from './visibility';
-import type { AgentSpec, MissionSpec } from '../mission/types';
-import { formatDuration } from '../mission/duration';
+import { formatDuration, wallTimeMs } from '../mission/duration';
 
-/** `claude`, or `claude, sandbox bwrap` for a sandboxed agent. */
-const agentLabel = (agent: AgentSpec): string =>
-  agent.sandbox ? `${agent.runtime}, sandbox ${agent.sandbox}` : agent.runtime;
-
-/** The wave plan `validate` prints: the repository, each wave's tasks with their agent and order. */
-export function renderPlan(spec: MissionSpec, waves: string[][], file: string): string {
-  const lines = [
-    `mission ${spec.id} (${file})`,
-    `  repo: ${spec.repo}${spec.base ? `  base: ${spec.base}` : ''}`,
-    `  ${spec.tasks.length} task${spec.tasks.length === 1 ? '' : 's'} in ${waves.length} wave${waves.length === 1 ? '' : 's'}, concurrency ${spec.concurrency}`,
-  ];
-  waves.forEach((ids, i) => {
-    lines.push(`  wave ${i}:`);
-    for (const id of ids) {
-      const t = byId(spec.tasks, id)!;
-      const deps = [
-        t.dependsOn.length ? `after ${t.dependsOn.join(', ')}` : '',
-        t.after?.length ? `serialized after ${t.after.join(', ')}: touches overlap` : '',
-      ].filter(Boolean);
-      const notes = deps.length ? `  (${deps.join('; ')})` : '';
-      lines.push(`    - ${id}: ${t.title} [${agentLabel(t.agent)}]${notes}`);
-    }
-  });
-  if (spec.policy.onMergeConflict === 'resolve' && spec.resolver?.sandbox)
-    lines.push(`  resolver: [${agentLabel(spec.resolver)}]`);
-  return lines.join('\n');
-}
-
-function shortSha(sha: string | null): string {
+export function shortSha(sha: string | null): string {
   return sha ? sha.slice(0, 8) : '-';
 }
 
@@ -98,7 +70,7 @@ function tableText(t: Table.Table): string {
 }
 
 /** `text` in at most `max` characters (`…` marks a cut). */
-function cut(text: string, max: number): string {
+export function cut(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text;
 }
 
@@ -122,10 +94,10 @@ function utc(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 }
 
-/** From `from` (ISO-8601) to `to` (ISO-8601) or, without it, to `now` (epoch ms). */
-function span(from: string | null, to: string | null, now: number): string {
-  if (!from) return '';
-  return formatDuration(Math.max(0, (to ? Date.parse(to) : now) - Date.parse(from)));
+/** The wall time from `from` to `to` (ISO-8601) or, without it, to `now` (epoch ms), for people; '' before a start. */
+export function span(from: string | null, to: string | null, now: number): string {
+  const ms = wallTimeMs(from, to, now);
+  return ms === null ? '' : formatDuration(ms);
 }
 
 type Colors = ReturnType<typeof pc.createColors>;
@@ -266,8 +238,7 @@ function shortTime(iso: string, sameDayAs?: string): string {
 
 /**
  * `flotilla list`: a row per mission (id, phase, percent done, cost, repository, start and end in
- * UTC). Progress, cost and repository are blank for missions started without those search
- * attributes; a note under the table says so.
+ * UTC). A value a workflow lacks (one `mission-…` workflow Flotilla did not start) is blank.
  */
 export function renderMissionList(missions: MissionListing[], opts: RenderOptions = {}): string {
   const width = opts.width ?? 100;
@@ -289,44 +260,11 @@ export function renderMissionList(missions: MissionListing[], opts: RenderOption
       m.closedAt ? shortTime(m.closedAt, m.startedAt) : '',
     ]);
   }
-  const lines = [tableText(table)];
-  if (missions.some((m) => m.percent === null))
-    lines.push(
-      '',
-      colors.dim(
-        'missions with no progress, cost or repo were started without those search attributes (by an older Flotilla, or where they could not be registered)',
-      ),
-    );
-  return lines.join('\n');
-}
-
-/**
- * One line of the live display per running task: `▶ add-greeting  attempt 2 · 4m 12s · Bash(npm test) for 35s`.
- * What the agent does comes from its transcript when it is on this host (`activity`), else from
- * its heartbeat (`live`: events and the last event's time); the elapsed time is the task's.
- */
-export function renderTaskActivity(
-  t: Pick<MissionProgress['tasks'][number], 'id' | 'startedAt' | 'attempts'>,
-  live: LiveAgent | undefined,
-  activity: AgentActivity | undefined,
-  opts: RenderOptions & { idWidth?: number } = {},
-): string {
-  const now = opts.now ?? Date.now();
-  const colors = pc.createColors(!!opts.color);
-  const attempt = Math.max(live?.attempt ?? 0, t.attempts);
-  const parts = [attempt > 1 ? `attempt ${attempt}` : '', t.startedAt ? elapsed(now - Date.parse(t.startedAt)) : ''];
-  const beat = live?.heartbeat;
-  if (activity) parts.push(printable(describeActivity(activity, now)));
-  else if (live && !live.startedAt) parts.push('waiting for a worker');
-  else if (beat?.events && beat.lastEventAt)
-    parts.push(`${beat.events} events, the last ${elapsed(now - Date.parse(beat.lastEventAt))} ago`);
-  else if (live) parts.push('starting');
-  const line = `  ${colors.cyan(STATUS_MARK.running)} ${t.id.padEnd(opts.idWidth ?? 0)}  ${parts.filter(Boolean).join(' · ')}`;
-  return cut(line.split('\n')[0], (opts.width ?? 100) - 1);
+  return tableText(table);
 }
 
 /** The merge queue's part of `status`: the batch in flight, what waits, conflicts, predictions. */
-function renderQueue(p: MissionProgress): string[] {
+export function renderQueue(p: MissionProgress): string[] {
   const q = p.mergeQueue;
   if (!q) return [];
   const lines: string[] = [];
@@ -348,44 +286,4 @@ function renderQueue(p: MissionProgress): string[] {
       `  verify runs: ${q.verifyRuns.length}${failedRuns ? ` (${failedRuns} failed)` : ''} over ${q.batches} batches`,
     );
   return lines;
-}
-
-/** Lines describing what changed between two progress snapshots (for `run` and `watch`). */
-export function progressEvents(prev: MissionProgress | undefined, next: MissionProgress): string[] {
-  // Tasks first, then waves, then the mission: the order in which things happen.
-  const out: string[] = [];
-  for (const t of next.tasks) {
-    const before = prev && byId(prev.tasks, t.id);
-    if (before?.status === t.status && before?.error === t.error) continue;
-    if (!before && t.status === 'pending') continue;
-    let line = `  ${STATUS_MARK[t.status] ?? '?'} ${t.id} ${t.status}`;
-    if ((t.status === 'succeeded' || t.status === 'merged') && t.diffstat && before?.status !== 'succeeded') {
-      line += ` (${t.diffstat.files} files, +${t.diffstat.insertions}/-${t.diffstat.deletions})`;
-    }
-    if (t.status === 'merged') line += ` into ${next.integrationBranch}`;
-    if (t.error) line += `: ${t.error.split('\n')[0].slice(0, 300)}`;
-    out.push(line);
-  }
-  for (const w of next.waves) {
-    const before = prev?.waves[w.index];
-    if (before?.status !== w.status && w.status !== 'pending')
-      out.push(`wave ${w.index} ${w.status} (${w.taskIds.join(', ')})`);
-  }
-  if (!prev || prev.phase !== next.phase) out.push(`mission ${next.phase}${next.reason ? `: ${next.reason}` : ''}`);
-  else if (prev.reason !== next.reason && next.reason) out.push(`mission ${next.phase}: ${next.reason}`);
-  return out;
-}
-
-export function renderSummary(p: MissionProgress, elapsedMs: number): string {
-  const lines = [
-    '',
-    `mission ${p.missionId} ${p.phase} in ${formatDuration(elapsedMs)}: ${p.counts.merged}/${p.counts.total} tasks merged${p.reason ? ` (${p.reason})` : ''}`,
-    `  integration branch: ${p.integrationBranch} @ ${shortSha(p.integrationSha)} in ${p.repo}`,
-    `  look:   git -C ${p.repo} log --graph --oneline ${p.integrationBranch}`,
-  ];
-  lines.push(...renderQueue(p));
-  const steps = nextSteps(p);
-  if (steps.length) lines.push(`  next:   ${steps.join('\n          ')}`);
-  if (p.uiUrl) lines.push(`  Web UI: ${p.uiUrl}`);
-  return lines.join('\n');
 }

@@ -6,13 +6,13 @@ import { Client, defaultPayloadConverter, WorkflowExecutionAlreadyStartedError }
 import { missionDetails, missionSummary } from '../mission/describe';
 import { missionStartAttributes } from '../mission/search';
 import { planWaves } from '../mission/plan';
-import { budgetReached, retryRejection, stateFromResult } from '../mission/control';
+import { retryRejection } from '../mission/control';
 import { missionWorkflow } from '../workflows';
 import type { CarriedState, MissionInput } from '../workflows/mission';
 import { FlotillaConfig } from './config';
 import { CliError, EXIT } from './errors';
 import { Ask, DescribedMission, finalProgress } from './missions';
-import { ensureSearchAttributes } from './server';
+import { ensureSearchAttributes } from './search-attributes';
 
 /** Another `retry` reopened the mission between this one's look and its start. */
 export class AlreadyReopenedError extends CliError {
@@ -24,14 +24,14 @@ export class AlreadyReopenedError extends CliError {
 
 /**
  * Reopens an ended mission to retry `taskId`: the task runs again, and what Flotilla skipped or
- * cancelled because of its failure becomes runnable again. The spec and branch owner come from the
- * last run's start event; the state from what the mission carried out of its failure (its usage
- * included, so the reopened mission does not count an agent session's cost twice) or, for
- * missions that ended before Flotilla carried it, from its final progress.
+ * cancelled because of its failure becomes runnable again. The spec comes from the last run's start
+ * event; the state and the branch owner from what the mission carried out of its failure (the
+ * `MissionFailed` details: its usage included, so the reopened mission does not count an agent
+ * session's cost twice).
  * @returns the workflow id
  * @throws CliError exit 2 when the retry makes no sense (the reason of `retryRejection`), exit 1
- *   when the mission did not end failed (completed: nothing to retry; cancelled: start it again);
- *   AlreadyReopenedError when another retry reopened it first
+ *   when the mission did not end failed (completed: nothing to retry; cancelled: start it again)
+ *   or its failure carried no state; AlreadyReopenedError when another retry reopened it first
  */
 export async function reopenMission(
   client: Client,
@@ -54,30 +54,20 @@ export async function reopenMission(
   const payload = started?.input?.payloads?.[0];
   if (!started || !payload) throw new CliError(`cannot read how mission "${missionId}" was started`, EXIT.failed);
   const input = defaultPayloadConverter.fromPayload<MissionInput>(payload);
-  const state = ended.carried?.state ?? stateFromResult(ended.progress);
-  const why = retryRejection(input.spec, state, taskId);
+  if (!ended.carried)
+    throw new CliError(`cannot retry: mission "${missionId}" failed without recording its state`, EXIT.failed);
+  const why = retryRejection(input.spec, ended.carried.state, taskId);
   if (why) throw new CliError(`cannot retry: ${why}`, EXIT.invalid);
-  const ownerRunId = ended.carried?.ownerRunId ?? input.carried?.ownerRunId ?? started.firstExecutionRunId ?? undefined;
-  const carried: CarriedState = ended.carried
-    ? { ...ended.carried, ownerRunId, rerunsEarlierWaves: true, reopen: taskId }
-    : {
-        state,
-        resumes: 0,
-        budgetTripped: budgetReached(input.spec, state) !== null,
-        ownerRunId,
-        rerunsEarlierWaves: true,
-        reopen: taskId,
-      };
-  // The namespace may have gained attributes since the mission started (a newer Flotilla's `run`).
-  const sets = await ensureSearchAttributes(client.connection, config.namespace);
-  const next: MissionInput = { spec: input.spec, ...sets, carried };
+  const carried: CarriedState = { ...ended.carried, reopen: taskId };
+  await ensureSearchAttributes(client.connection, config.namespace);
+  const next: MissionInput = { spec: input.spec, carried };
   try {
     await client.workflow.start(missionWorkflow, {
       workflowId: handle.workflowId,
       taskQueue: description.taskQueue,
       args: [next],
       // The reopened run sets itself up first; it says `running` once it does.
-      typedSearchAttributes: missionStartAttributes(next.spec, 'planning', sets),
+      typedSearchAttributes: missionStartAttributes(next.spec, 'planning'),
       staticSummary: missionSummary(next.spec),
       staticDetails: missionDetails(next.spec, planWaves(next.spec.tasks)),
     });

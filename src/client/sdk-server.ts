@@ -4,8 +4,8 @@
  * `server.ts`: `node sdk-server.js <address> <db-file>`; stops on SIGTERM.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTES } from '../mission/types';
 import { portOf } from './config';
+import { searchAttributeFlags } from './search-attributes';
 
 async function main(): Promise<void> {
   const [address, db] = process.argv.slice(2);
@@ -17,7 +17,8 @@ async function main(): Promise<void> {
       ui: true,
       uiPort: port + 1000,
       dbFilename: db,
-      extraArgs: Object.values(SEARCH_ATTRIBUTES).flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
+      // Each with its own type, as the CLI-started server has them (every mission sets them).
+      extraArgs: searchAttributeFlags(),
     },
   });
   const stop = (): void => void env.teardown().finally(() => process.exit(0));

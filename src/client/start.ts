@@ -9,7 +9,7 @@ import { simpleGit } from 'simple-git';
 import { missionDetails, missionSummary } from '../mission/describe';
 import { MissionFileError } from '../mission/errors';
 import type { LoadedMission } from '../mission/load';
-import { type AttributeSets, missionStartAttributes } from '../mission/search';
+import { missionStartAttributes } from '../mission/search';
 import { names } from '../mission/types';
 // A value import, as Temporal's samples do: the workflow's function name is its type name
 // ('missionWorkflow'), which every recorded history refers to.
@@ -23,8 +23,7 @@ const SCAFFOLD_MARK = 'flotilla-scaffold';
 
 /**
  * The mark Flotilla leaves in a scaffold repository's `.git`: the scaffold directory on its first
- * line, then `mission <id>` for the mission it was made for (marks written before that line
- * existed hold the directory only).
+ * line, then `mission <id>` for the mission it was made for.
  */
 function scaffoldMark(repo: string): { missions: string[] } | undefined {
   const file = path.join(repo, '.git', SCAFFOLD_MARK);
@@ -184,26 +183,20 @@ async function refuseIfRunning(client: Client, missionId: string): Promise<void>
 }
 
 /**
- * Starts `missionWorkflow` (id `mission-<missionId>`) on the shared task queue.
- * @param sets which of Flotilla's search attributes the namespace has (`ensureSearchAttributes`):
- *   the mission starts with those and tells its workflow which it may set
+ * Starts `missionWorkflow` (id `mission-<missionId>`) on the shared task queue, with Flotilla's
+ * search attributes (register them first: `ensureSearchAttributes`).
  * @returns the workflow id
  * @throws CliError (exit 2) when a mission with that id is running
  */
-export async function startMission(
-  client: Client,
-  config: FlotillaConfig,
-  loaded: LoadedMission,
-  sets: Required<AttributeSets>,
-): Promise<string> {
+export async function startMission(client: Client, config: FlotillaConfig, loaded: LoadedMission): Promise<string> {
   const workflowId = names.missionWorkflowId(loaded.spec.id);
   try {
     await client.workflow.start(missionWorkflow, {
       workflowId,
       taskQueue: config.taskQueue,
       // The input `checkMissionSize` measured.
-      args: [missionStartInput(loaded, sets)],
-      typedSearchAttributes: missionStartAttributes(loaded.spec, 'planning', sets),
+      args: [missionStartInput(loaded)],
+      typedSearchAttributes: missionStartAttributes(loaded.spec, 'planning'),
       // What the Web UI shows for the workflow: a line in the list, the plan on its page.
       staticSummary: missionSummary(loaded.spec),
       staticDetails: missionDetails(loaded.spec, loaded.waves),

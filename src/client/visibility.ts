@@ -2,12 +2,12 @@
  * What the service knows about missions and workers without asking a workflow: the mission list
  * (visibility) and the pollers of a task queue.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, ConnectionLike } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import os from 'node:os';
 import { MISSION_PHASES, SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTES } from '../mission/types';
 import { CliError, EXIT } from './errors';
-import { cliTypeName } from './server';
+import { cliTypeName } from './search-attributes';
 
 const { TaskQueueKind, TaskQueueType } = temporal.api.enums.v1;
 
@@ -79,7 +79,7 @@ function unknownAttribute(err: unknown, query: string): string | undefined {
 /**
  * Missions matching `filter`, newest first, from Temporal's visibility store; at most
  * `filter.limit` (default 50). Progress, cost, repository and runtimes come from the typed search
- * attributes (null for missions started without them).
+ * attributes (null for a value the workflow lacks).
  * @throws CliError exit 2 for an unknown phase; exit 1 when the namespace lacks an attribute the
  *   filter needs (saying how to register it)
  */
@@ -109,7 +109,7 @@ export async function listMissions(client: Client, filter: MissionFilter = {}): 
     if (!missing) throw err;
     throw new CliError(
       `namespace ${client.options.namespace} has no search attribute ${missing}, so missions cannot be filtered on it; ` +
-        `\`flotilla run\` registers Flotilla's attributes where it may (missions started before that lack them), or register them by hand: ` +
+        `\`flotilla run\` and \`start\` register Flotilla's attributes before the first mission, or register them by hand: ` +
         `temporal operator search-attribute create --namespace ${client.options.namespace} --name ${missing} --type ${cliTypeName(missing)}`,
       EXIT.failed,
     );
@@ -149,16 +149,20 @@ export interface PollingOptions {
    * another `run`/`watch`: that one leaves when its own mission ends.
    */
   standaloneOnly?: boolean;
+  /** Count this process's own workers too (default: not; `run` asks whether another worker polls). */
+  includeOwn?: boolean;
+  /** The pollers of activity tasks (a host queue's activity workers) instead of workflow tasks. */
+  activities?: boolean;
 }
 
 /**
  * Whether a live worker polls `taskQueue`. The service keeps pollers listed for minutes after
  * they die, so a poller on this host counts only while its process lives (SDK identities are
- * `<pid>@<hostname>`), and one elsewhere only if seen in the last 90 s. This process's own
- * workers and the short-lived query workers of other commands never count.
+ * `<pid>@<hostname>`), and one elsewhere only if seen in the last 90 s. The short-lived query
+ * workers of other commands never count; this process's own workers only with `includeOwn`.
  */
 export async function workerPolling(
-  connection: Connection,
+  connection: Pick<ConnectionLike, 'workflowService'>,
   namespace: string,
   taskQueue: string,
   opts: PollingOptions = {},
@@ -166,7 +170,7 @@ export async function workerPolling(
   const res = await connection.workflowService.describeTaskQueue({
     namespace,
     taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-    taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    taskQueueType: opts.activities ? TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY : TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
   });
   return (res.pollers ?? []).some((p) => {
     const identity = p.identity ?? '';
@@ -174,7 +178,7 @@ export async function workerPolling(
     if (identity.endsWith(' query')) return false;
     if (opts.standaloneOnly && identity.endsWith(' in-process')) return false;
     const own = /^(\d+)@(\S+)/.exec(identity);
-    if (own && Number(own[1]) === process.pid && own[2] === os.hostname()) return false;
+    if (own && Number(own[1]) === process.pid && own[2] === os.hostname()) return !!opts.includeOwn;
     return pollerLive(identity, p.lastAccessTime?.seconds ? Number(p.lastAccessTime.seconds) * 1000 : 0);
   });
 }

@@ -7,7 +7,7 @@
  */
 import { byId } from './by-id';
 import { dependentsOf } from './plan';
-import type { MissionProgress, MissionState, TaskState, WaveStatus } from './progress';
+import type { MissionState, TaskState } from './progress';
 import { missionCost } from './usage';
 import type { MissionPhase, MissionSpec } from './types';
 
@@ -42,33 +42,6 @@ export function retryRejection(
 /** Whether a task was skipped by Flotilla (a dependency, a stop), not by the user. */
 export function skippedBySystem(t: { status: string; error: string | null }): boolean {
   return t.status === 'skipped' && (t.error ?? '').startsWith('skipped: ');
-}
-
-/**
- * The state of an ended mission rebuilt from its result (the progress it returned), to reopen it.
- * What only a running mission has (its integration worktree, its host queue) is found again by
- * the reopened run.
- */
-export function stateFromResult(p: MissionProgress): MissionState {
-  return {
-    phase: p.phase,
-    paused: false,
-    reason: p.reason,
-    blocked: false,
-    repo: p.repo,
-    baseBranch: p.baseBranch,
-    baseSha: p.baseSha,
-    integrationBranch: p.integrationBranch,
-    integrationSha: p.integrationSha,
-    integrationWorktree: null,
-    hostQueue: null,
-    currentWave: p.currentWave,
-    waves: p.waves.map((w) => ({ ...w, taskIds: [...w.taskIds] })),
-    tasks: p.tasks.map((t) => ({ ...t })),
-    startedAt: p.startedAt,
-    endedAt: p.endedAt,
-    budgetUsd: p.budgetUsd,
-  };
 }
 
 /** A request that comes too late: the mission is being cancelled or has ended. */
@@ -149,32 +122,6 @@ export function reopenDependents(spec: MissionSpec, state: MissionState, id: str
     x.error = null;
   }
   return reopened;
-}
-
-/**
- * Whether the wave loop starts `id` now. `leave`: it is not pending, or a dependency a retry made
- * pending runs first; a task whose dependency can no longer merge is marked skipped and left.
- */
-export function startDecision(spec: MissionSpec, state: MissionState, id: string): 'start' | 'leave' {
-  const taskOf = (x: string) => byId(state.tasks, x)!;
-  const t = taskOf(id);
-  if (t.status !== 'pending') return 'leave';
-  const deps = byId(spec.tasks, id)!.dependsOn.map(taskOf);
-  if (deps.some((d) => ['pending', 'running', 'succeeded'].includes(d.status))) return 'leave';
-  const blockedBy = deps.find((d) => d.status !== 'merged');
-  if (blockedBy) {
-    t.status = 'skipped';
-    t.error = `skipped: depends on ${blockedBy.id} (${blockedBy.status})`;
-    return 'leave';
-  }
-  return 'start';
-}
-
-/** A wave's status once it has been merged and verified. */
-export function waveOutcome(state: MissionState, w: number): WaveStatus {
-  const statuses = state.waves[w].taskIds.map((id) => byId(state.tasks, id)!.status);
-  if (statuses.every((s) => s === 'merged')) return 'merged';
-  return statuses.every((s) => s === 'skipped') ? 'skipped' : 'failed';
 }
 
 /**

@@ -22,3 +22,19 @@ export function formatDuration(ms: number): string {
   if (m < 60) return `${m}m ${s % 60}s`;
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
+
+/**
+ * How long a mission, a task or a conflict's resolution took, ms: wall time from its first start
+ * (`startedAt`, ISO-8601) to its end (`endedAt`), or to `now` (epoch ms) while it goes on. Pauses,
+ * blocks, waits for a merge or a person, and retries all count: it is not the time agents worked.
+ * Null before it started. The one definition every view uses (`status`, `run`/`watch`, the Web
+ * UI's details, the report), so they agree.
+ */
+export function wallTimeMs(
+  startedAt: string | null | undefined,
+  endedAt: string | null | undefined,
+  now: number,
+): number | null {
+  if (!startedAt) return null;
+  return Math.max(0, (endedAt ? Date.parse(endedAt) : now) - Date.parse(startedAt));
+}

@@ -49,7 +49,7 @@ function mergeAgent(base: RawAgent | undefined, override: RawAgent | undefined):
     timeoutMs: parseDuration(a.timeout)!,
     idleTimeoutMs: parseDuration(a.idleTimeout)!,
     retries: a.retries,
-    // Absent for `none`: specs (workflow inputs) of unsandboxed missions stay as they were.
+    // Absent for `none`, the default.
     ...(a.sandbox === 'bwrap' ? { sandbox: a.sandbox } : {}),
   };
 }

@@ -30,11 +30,11 @@ export interface TaskState {
   endedAt: string | null;
   error: string | null;
   diffstat: Diffstat | null;
-  /** When its merge was published to the integration branch (merge queue missions), ISO-8601. */
+  /** When its merge was published to the integration branch, ISO-8601. */
   mergedAt?: string | null;
   /**
    * The host (its id: `FLOTILLA_HOST_ID`, else its hostname) the task runs or last ran on; null
-   * before it starts. Absent in missions from before hosts were recorded.
+   * before it starts.
    */
   host?: string | null;
   /** The hosts it ran on before `host`, oldest first, when it moved (its host was lost). */
@@ -58,7 +58,7 @@ export interface WaveState {
 export interface ConflictState {
   taskId: string;
   files: string[];
-  /** Tasks already merged whose changes the conflict is with (from their merge commits). */
+  /** Merged tasks whose lines clash with the task's in the conflicting hunks (conflict-tasks.ts). */
   withTasks: string[];
   /**
    * `resolving` (the resolver agent works), `checking`, `resolved`, `replayed` (rerere), `rejected`,
@@ -71,6 +71,11 @@ export interface ConflictState {
   note: string | null;
   /** What the resolver's runs cost, USD (counted in the mission's cost). */
   costUsd?: number;
+  /** The worktree that has the task branch checked out (where a person resolves it), or null. */
+  worktree?: string | null;
+  /** When the resolver began on it and was done with it (ISO-8601, workflow time). */
+  startedAt?: string | null;
+  endedAt?: string | null;
 }
 
 /** One mission verify run of the merge queue. */
@@ -141,8 +146,8 @@ export interface MissionState {
   endedAt: string | null;
   /** The mission's budget in USD; passing it pauses the mission once. */
   budgetUsd: number | null;
-  // The merge queue (missions started with it; absent in older ones).
-  /** True when this mission merges through the queue (tasks start when their dependencies are merged). */
+  // The merge queue.
+  /** Set when the mission's story starts (its merge queue exists from then on; `progress.mergeQueue`). */
   mergeQueue?: boolean;
   /** Tasks that succeeded and wait to be merged, in the order they will be. */
   queue?: string[];
@@ -215,7 +220,7 @@ export interface MissionProgress {
   startedAt: string;
   endedAt: string | null;
   uiUrl: string | null;
-  /** Merge queue missions only (absent otherwise): the queue, the batch in flight, conflicts, verify runs, predictions. */
+  /** The merge queue (absent only before the mission's story started): the queue, the batch in flight, conflicts, verify runs, predictions. */
   mergeQueue?: {
     queue: string[];
     batch: BatchState | null;

@@ -3,7 +3,7 @@
  * UI's current details, `status` and `watch` all end with. Pure: the workflows and the client
  * both use it.
  */
-import { formatDuration } from './duration';
+import { formatDuration, wallTimeMs } from './duration';
 import type { MissionProgress } from './progress';
 import type { TaskStatus } from './types';
 
@@ -100,9 +100,26 @@ function cell(text: string, max = ERROR_CELL_CHARS): string {
 
 /** How long a task took, or since when it runs (no "now" here: the workflow's text must not tick). */
 function taskTime(t: MissionProgress['tasks'][number], today: string): string {
-  if (t.startedAt && t.endedAt) return formatDuration(Date.parse(t.endedAt) - Date.parse(t.startedAt));
+  if (t.startedAt && t.endedAt) return formatDuration(wallTimeMs(t.startedAt, t.endedAt, 0)!);
   if (t.startedAt) return `since ${clock(t.startedAt, today).replace(' UTC', '')}`;
   return '';
+}
+
+/**
+ * A reason as a Markdown quote: its lines as they are, and the lines indented by two spaces (the
+ * commands a blocked mission's reason gives, see conflict-help.ts) as a code block, so they can
+ * be copied as they are.
+ */
+function quoteReason(reason: string): string[] {
+  const out: string[] = [];
+  let inCode = false;
+  for (const line of reason.split('\n')) {
+    const code = /^ {2}\S/.test(line);
+    if (code !== inCode && out.length) out.push('>');
+    out.push(code ? `>     ${line.trim()}` : `> ${line}`);
+    inCode = code;
+  }
+  return out;
 }
 
 /** The phase line and counts that open every view of a mission. */
@@ -128,7 +145,7 @@ export function headline(p: MissionProgress): string {
 export function missionCurrentDetails(p: MissionProgress): string {
   const today = (p.endedAt ?? p.startedAt).slice(0, 10);
   const ended = p.endedAt
-    ? `, ended ${clock(p.endedAt, p.startedAt.slice(0, 10))} after ${formatDuration(Date.parse(p.endedAt) - Date.parse(p.startedAt))}`
+    ? `, ended ${clock(p.endedAt, p.startedAt.slice(0, 10))} after ${formatDuration(wallTimeMs(p.startedAt, p.endedAt, 0)!)}`
     : '';
   const head: string[] = [
     headline(p),
@@ -141,7 +158,7 @@ export function missionCurrentDetails(p: MissionProgress): string {
   if (p.reason || steps.length) {
     const label = { blocked: 'Blocked', paused: 'Paused', failed: 'Failed', cancelled: 'Cancelled' }[p.phase as string];
     head.push('');
-    if (p.reason) head.push(`> ${label ? `**${label}**: ` : ''}${p.reason.replace(/\n+/g, ' ')}`);
+    if (p.reason) head.push(...quoteReason(`${label ? `**${label}**: ` : ''}${p.reason}`));
     if (p.reason && steps.length) head.push('>');
     if (steps.length) head.push(`> **Next**: ${steps.map((s) => `\`${s}\``).join(' · ')}`);
   }

@@ -35,7 +35,7 @@ export interface AgentSpec {
   idleTimeoutMs: number;
   /** Retries after the first attempt (Temporal `maximumAttempts` = retries + 1). */
   retries: number;
-  /** `bwrap`: run the agent in a bubblewrap sandbox (src/activities/sandbox.ts); absent: `none`. */
+  /** `bwrap`: run the agent in a bubblewrap sandbox (src/agents/sandbox.ts); absent: `none`. */
   sandbox?: Exclude<SandboxMode, 'none'>;
 }
 
@@ -64,11 +64,11 @@ export interface TaskSpec {
   agent: AgentSpec;
   /** WIP checkpoint period while the agent runs, ms. */
   checkpointEveryMs: number;
-  /** Path globs the task expects to edit (`touches:`); absent in specs from before the merge queue. */
+  /** Path globs the task expects to edit (`touches:`); absent when the mission file gives none. */
   touches?: string[];
   /**
    * Earlier tasks (in file order) whose `touches` overlap this one's: it starts only after they
-   * are merged (or ended unmerged). Computed by the client; absent in older specs.
+   * are merged (or ended unmerged). Computed by the client; absent when there are none.
    */
   after?: string[];
 }
@@ -105,13 +105,13 @@ export interface MissionSpec {
   verify: CommandLine[];
   /**
    * NAMES of the worker's environment variables that setup, gate and verify commands get besides
-   * the baseline (`env:`); secrets, so their values never enter history. Absent in older specs.
+   * the baseline (`env:`); secrets, so their values never enter history. Absent: none.
    */
   env?: string[];
   policy: MissionPolicy;
-  /** The merge-conflict resolver agent (`resolver:`, defaulting to the mission's `agent:`); absent in older specs. */
+  /** The merge-conflict resolver agent (`resolver:`, defaulting to the mission's `agent:`; absent: the first task's agent). */
   resolver?: AgentSpec;
-  /** What happens when the mission completes; absent in older specs (= `none`). */
+  /** What happens when the mission completes; absent = `none`. */
   land?: LandMode;
   /** Keep merged tasks' worktrees (`keepWorktrees: true`); by default they are removed once merged and clean. */
   keepWorktrees?: boolean;
@@ -175,10 +175,9 @@ export const names = {
 };
 
 /**
- * Search attributes Flotilla registers (operator API, idempotent) and sets, by name. The first
- * three exist since missions had search attributes at all (`MissionInput.searchAttributes`); the
- * rest came with the Web UI story (`MissionInput.storyAttributes`): a namespace registered by an
- * older Flotilla may lack them, so workflows set them only when the client said they exist.
+ * Search attributes Flotilla registers (operator API, idempotent: `ensureSearchAttributes`, before
+ * it starts a mission) and its workflows set, by name. Setting one the namespace lacks would fail
+ * the workflow task, so a mission starts only on a namespace that has them all.
  */
 export const SEARCH_ATTRIBUTES = {
   missionId: 'FlotillaMissionId',

@@ -13,7 +13,7 @@
  *   `activityStart` in src/mission/usage.ts), rate limits (`AgentRateLimited` with `retryAfterMs`:
  *   the task workflow then waits that long, durably);
  * - `runChecks` (task gate) and `verifyAt` (mission verify on a merge batch): verify runs;
- * - `queueMerge` (merge queue) and `mergeBranch` (missions started before the merge queue): merges.
+ * - `queueMerge` (the merge queue): merges.
  * The merge queue's length lives in the mission workflow: it is a workflow metric
  * (src/workflows/queue-metrics.ts), exported with the SDK's.
  */
@@ -21,11 +21,10 @@ import type { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { RunAgentInput, RunAgentResult } from '../activities/agent-types';
-import type { ChecksResult } from '../activities/checks';
+import type { RunAgentInput, RunAgentResult } from '../agents/types';
+import type { ChecksResult } from '../agents/commands';
 import { previousHeartbeat } from '../activities/heartbeat';
-import { secretRedactor } from '../activities/secrets';
-import type { MergeResult } from '../activities/merge';
+import { secretRedactor } from '../secrets/secrets';
 import type { QueueMergeResult } from '../activities/queue-types';
 import { ErrorType } from '../mission/error-types';
 import { activityStart, type AgentUsage, type Counters } from '../mission/usage';
@@ -58,7 +57,7 @@ export function verifyOutcome(r: ChecksResult | undefined, err?: unknown): strin
 }
 
 /** The `outcome` of a merge: `merged`, `already_merged`, `conflict`, or `error` when it threw. */
-export function mergeOutcome(r: QueueMergeResult | MergeResult | undefined): string {
+export function mergeOutcome(r: QueueMergeResult | undefined): string {
   if (!r) return 'error';
   if (r.status === 'conflict') return 'conflict';
   return r.alreadyMerged ? 'already_merged' : 'merged';
@@ -149,13 +148,13 @@ export class FlotillaMetrics {
     });
     this.verifyRuns = new Counter({
       name: 'flotilla_verify_runs_total',
-      help: 'Verify runs by scope (mission: the merge queue verifying a batch, its rerun or a bisection step; task: every other check run, i.e. task gates, the gates of a conflict resolution, and the mission verify of missions merging wave by wave) and outcome (passed, failed, timeout, error, cancelled)',
+      help: 'Verify runs by scope (mission: the merge queue verifying a batch, its rerun or a bisection step; task: every other check run, i.e. task gates and the checks of a conflict resolution) and outcome (passed, failed, timeout, error, cancelled)',
       labelNames: ['scope', 'outcome'],
       registers,
     });
     this.merges = new Counter({
       name: 'flotilla_merges_total',
-      help: 'Merges of task branches (the merge queue, or the wave merges of missions started before it), by outcome (merged, already_merged, conflict, error)',
+      help: "Merges of task branches onto the merge queue's candidate, by outcome (merged, already_merged, conflict, error)",
       labelNames: ['outcome'],
       registers,
     });
@@ -203,9 +202,8 @@ export class FlotillaMetrics {
           this.verifyRuns.inc({ scope: 'mission', outcome: verifyOutcome(r as ChecksResult | undefined, err) }),
         );
       case 'queueMerge':
-      case 'mergeBranch':
         return this.observeResult(run, (r) =>
-          this.merges.inc({ outcome: mergeOutcome(r as QueueMergeResult | MergeResult | undefined) }),
+          this.merges.inc({ outcome: mergeOutcome(r as QueueMergeResult | undefined) }),
         );
       default:
         return run();

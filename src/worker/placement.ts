@@ -19,23 +19,23 @@ const FULL_RECHECK_MS = 250;
 /** Without `--agents`, this many running agents count as "full" for the delay (never for refusing). */
 const UNCAPPED_SCALE = 8;
 
-class AbortError extends Error {
-  constructor() {
-    super('slot reservation aborted');
-    this.name = 'AbortError';
-  }
-}
-
+/**
+ * Resolves after `ms`; rejects with `signal.reason` once the SDK aborts the reservation. The SDK
+ * takes exactly that rejection as the end of a reservation it no longer needs (a worker that
+ * stops) and logs anything else as an error (`CustomSlotSupplier.reserveSlot` in
+ * @temporalio/worker: "must reject the promise with AbortError"; its `NativeifiedCustomSlotSupplier`
+ * logs every rejection but `abortSignal.reason`).
+ */
 function wait(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new AbortError());
+    if (signal.aborted) return reject(signal.reason);
     const done = (): void => {
       clearTimeout(timer);
       signal.removeEventListener('abort', abort);
     };
     const abort = (): void => {
       done();
-      reject(new AbortError());
+      reject(signal.reason);
     };
     const timer = setTimeout(() => {
       done();
@@ -62,6 +62,8 @@ export function placementSlotSupplier(slots: AgentSlots): CustomSlotSupplier<Act
     type: 'custom',
     async reserveSlot(_ctx: SlotReserveContext, signal: AbortSignal): Promise<SlotPermit> {
       for (;;) {
+        // A stopping worker aborts the reservation: end it the way the SDK expects (see `wait`).
+        signal.throwIfAborted();
         if (issued === 0 && !slots.full) {
           const delay = offerDelayMs({ ...slots.load(), capacity: slots.placementCapacity ?? null });
           if (delay > 0) await wait(delay, signal);

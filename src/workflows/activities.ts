@@ -20,6 +20,12 @@ import {
 // finishes its merge (test:faults measured 62 s to recovery with a 1-minute timeout).
 const GIT_HEARTBEAT_TIMEOUT = '20s';
 
+/**
+ * A worker shutdown ends the activity at once instead of using up one of its attempts: the task
+ * workflow calls it again (`despiteShutdowns`, worker-shutdown.ts).
+ */
+const shutdownNoAttempt = { nonRetryableErrorTypes: [ErrorType.WorkerShutdown] };
+
 /** What any worker may run. */
 export type AnyWorkerActivities = Pick<Activities, 'claimHost'>;
 /** What any worker with room for an agent may run (the placement queue). */
@@ -58,21 +64,18 @@ export const HOST_LOST_AFTER_MS = 20_000;
 
 /**
  * With an origin the mission's host can be replaced (mission-host.ts): its activities tell a lost
- * host the same way a placed task's do. Without one, none (histories unchanged).
+ * host the same way a placed task's do. Without one the repository lives on that host alone, so
+ * its activities wait for its worker, however long.
  */
 function hostLostTimeout(spec: { origin?: string; hostLostAfterMs?: number }): { scheduleToStartTimeout?: number } {
   return spec.origin ? { scheduleToStartTimeout: spec.hostLostAfterMs ?? HOST_LOST_AFTER_MS } : {};
 }
 
-/** The mission's activities on its host's queue: the integration branch and the mission verify. */
-export function missionHost(
-  queue: string,
-  spec: { setup: unknown[]; verify: unknown[]; origin?: string; hostLostAfterMs?: number },
-) {
-  const lost = hostLostTimeout(spec);
-  const git = proxyActivities<Pick<HostActivities, 'prepareIntegration' | 'mergeBranch' | 'resetIntegration'>>({
+/** The mission's own activity on its host's queue: the integration branch and its worktree. */
+export function missionHost(queue: string, spec: { setup: unknown[]; origin?: string; hostLostAfterMs?: number }) {
+  const git = proxyActivities<Pick<HostActivities, 'prepareIntegration'>>({
     taskQueue: queue,
-    ...lost,
+    ...hostLostTimeout(spec),
     startToCloseTimeout: spec.setup.length * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
     retry: {
@@ -82,21 +85,8 @@ export function missionHost(
       nonRetryableErrorTypes: [ErrorType.BranchTaken, ErrorType.BaseMissing],
     },
   });
-  const verify = proxyActivities<Pick<HostActivities, 'runChecks'>>({
-    taskQueue: queue,
-    ...lost,
-    // Each verify command may take MISSION_VERIFY_COMMAND_TIMEOUT_MS, and one activity runs them all.
-    startToCloseTimeout: spec.verify.length * MISSION_VERIFY_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
-    heartbeatTimeout: '1 minute',
-    retry: { maximumAttempts: 2 },
-  });
   // The SDK's proxies are not spreadable (a Proxy without ownKeys): name each activity.
-  return {
-    prepareIntegration: git.prepareIntegration,
-    mergeBranch: git.mergeBranch,
-    resetIntegration: git.resetIntegration,
-    runChecks: verify.runChecks,
-  };
+  return { prepareIntegration: git.prepareIntegration };
 }
 
 /** `runAgent` on the host's queue for an agent (a task's, or the conflict resolver's). */
@@ -133,7 +123,7 @@ export function taskHost(queue: string, task: TaskSpec, setupCommands: number, h
     ...lost,
     startToCloseTimeout: setupCommands * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
-    retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5 },
+    retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5, ...shutdownNoAttempt },
   });
   const agent = agentHost(queue, task.agent, hostLostAfterMs);
   const checks = proxyActivities<Pick<HostActivities, 'runChecks'>>({
@@ -142,7 +132,7 @@ export function taskHost(queue: string, task: TaskSpec, setupCommands: number, h
     startToCloseTimeout: task.verify.length * TASK_VERIFY_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
     heartbeatTimeout: '30s',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { maximumAttempts: 3 },
+    retry: { maximumAttempts: 3, ...shutdownNoAttempt },
   });
   return {
     prepareWorktree: git.prepareWorktree,

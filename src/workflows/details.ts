@@ -44,9 +44,8 @@ export interface KeptAttributes {
 
 /**
  * Upserts `values()` whenever it changes, starting from what it is now (set at start, or carried
- * by continue-as-new). Each upsert is a command: callers gate this behind `patched` so histories
- * recorded without it replay, and round values (cost to cents) so history grows by steps, not
- * by every token.
+ * by continue-as-new). Each upsert is a command in history (docs/architecture.md, "Versioning"):
+ * callers round values (cost to cents) so history grows by steps, not by every token.
  */
 export function keepSearchAttributes(values: () => SearchAttributeUpdatePair[]): KeptAttributes {
   const keyOf = (pairs: SearchAttributeUpdatePair[]): string => JSON.stringify(pairs.map((p) => [p.key.name, p.value]));

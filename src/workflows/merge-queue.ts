@@ -14,6 +14,7 @@
 import { commands, ids, line, short } from './summaries';
 import { condition, workflowInfo } from '@temporalio/workflow';
 import type { QueueMergeResult } from '../activities/queue-types';
+import { conflictMessage, conflictReason } from '../mission/conflict-help';
 import { failureMessage } from '../mission/failures';
 import { ConflictState, MAX_VERIFY_RUNS, VerifyRun } from '../mission/progress';
 import { bisectNext, refreshWaves } from '../mission/queue';
@@ -160,6 +161,8 @@ export class MergeQueue {
       }
       if (r.status === 'merged') {
         m.state.candidateTip = r.sha;
+        // What the branch held when the queue merged it (a person may have committed a fix there).
+        if (r.tip) t.headSha = r.tip;
         // A conflict a person fixed on the task branch, then `resume`d.
         const fixed = m.state.conflicts!.find((c) => c.taskId === id && c.state === 'blocked');
         if (fixed) {
@@ -168,20 +171,24 @@ export class MergeQueue {
         }
         return r.sha;
       }
-      if (spec.policy.onMergeConflict === 'resolve' && !m.halt.cancel) {
-        const sha = await this.resolve(id, onto, r.files);
+      const entry = this.conflictEntry(id, r);
+      const resolving = spec.policy.onMergeConflict === 'resolve' && !m.halt.cancel;
+      if (resolving) {
+        const sha = await this.resolve(id, onto, entry);
         if (sha !== null) return sha;
       }
-      const block = m.conflict(id, r.message);
-      const entry = this.conflictEntry(id, r.files);
+      const message = conflictMessage(r.files, entry.withTasks);
+      const block = m.conflict(id, message);
       if (!block) {
         entry.state = 'failed';
-        entry.note ??= r.message;
+        entry.note ??= message;
         return null;
       }
-      if (spec.policy.onMergeConflict === 'resolve') {
-        block.reason = `task ${id}: the resolver agent could not resolve the conflict in ${r.files.join(', ')} (${entry.note ?? 'no explanation'}); make ${t.branch} merge cleanly into ${m.state.integrationBranch}, then \`flotilla resume ${spec.id}\` (or \`flotilla skip ${spec.id} ${id}\`)`;
-      }
+      const { integrationBranch, integrationSha } = m.state;
+      const ontoIsIntegration = onto === integrationSha;
+      const resolverNote = resolving ? (entry.note ?? 'no explanation') : undefined;
+      const at = { missionId: spec.id, branch: t.branch, repo: spec.repo, integrationBranch, onto, ontoIsIntegration };
+      block.reason = conflictReason({ ...at, conflict: entry, resolverNote, origin: !!spec.origin });
       entry.state = 'blocked';
       if (!(await this.hooks.blockUntilLifted(block))) return null;
       if (m.task(id).status === 'skipped') return null;
@@ -190,14 +197,15 @@ export class MergeQueue {
     }
   }
 
-  private conflictEntry(id: string, files: string[]): ConflictState {
+  /** The conflict's entry in the state (made on its first meeting), with what `queueMerge` said of it. */
+  private conflictEntry(id: string, r: Pick<ConflictState, 'files'> & Partial<ConflictState>): ConflictState {
     const list = this.m.state.conflicts!;
     let entry = list.find((c) => c.taskId === id);
     if (!entry) {
-      entry = { taskId: id, files, withTasks: [], state: 'resolving', attempts: 0, note: null };
+      entry = { taskId: id, files: r.files, withTasks: [], state: 'resolving', attempts: 0, note: null };
       list.push(entry);
     }
-    entry.files = files;
+    Object.assign(entry, { files: r.files, withTasks: r.withTasks ?? [], worktree: r.worktree ?? null });
     return entry;
   }
 
@@ -207,13 +215,18 @@ export class MergeQueue {
    * each side added, both tasks' gates and the mission verify). A rejected resolution goes back to
    * the resolver once with the reasons. Returns the merge commit, or null (the mission blocks).
    */
-  private async resolve(id: string, onto: string, files: string[]): Promise<string | null> {
+  private async resolve(id: string, onto: string, entry: ConflictState): Promise<string | null> {
     const { m, spec, acts } = this;
     const t = m.task(id);
-    const entry = this.conflictEntry(id, files);
+    const files = entry.files;
     entry.state = 'resolving';
     entry.attempts = 0;
     entry.note = null;
+    entry.startedAt = this.hooks.now();
+    entry.endedAt = null;
+    const done = (): void => {
+      entry.endedAt = this.hooks.now();
+    };
     m.state.batch!.step = 'resolving';
     const prep = await acts.prepareConflict.executeWithOptions(
       { summary: line(`set up ${id}'s conflict onto ${short(onto)} in ${ids(files)}`) },
@@ -232,7 +245,6 @@ export class MergeQueue {
         },
       ],
     );
-    entry.withTasks = prep.otherTasks;
     const others = prep.otherTasks.filter((x) => m.state.tasks.some((y) => y.id === x)).map((x) => m.specOf(x));
     const gates = [...m.specOf(id).verify, ...others.flatMap((o) => o.verify), ...spec.verify];
     const commit = async (): Promise<string> => {
@@ -255,6 +267,8 @@ export class MergeQueue {
       );
       m.state.candidateTip = sha;
       m.state.batch!.step = 'merging';
+      t.headSha = prep.branchTip;
+      done();
       return sha;
     };
     /** The checks a resolution must pass; the problems found (empty: it passes). */
@@ -354,6 +368,7 @@ export class MergeQueue {
     await acts.dropConflict
       .executeWithOptions({ summary: `drop ${id}'s conflict worktree` }, [{ repo: spec.repo, worktree: prep.worktree }])
       .catch(() => undefined);
+    done();
     return null;
   }
 

@@ -16,7 +16,11 @@ import type { TaskUsage } from '../mission/usage';
 export const pauseSignal = defineSignal<[{ reason?: string; now?: boolean }?]>('pause');
 /** Ends a pause, and retries what a blocked mission waits on (a merge or the mission verify). */
 export const resumeSignal = defineSignal<[]>('resume');
-/** Stops running agents (their worktrees and branches are kept) and ends the mission as cancelled. */
+/**
+ * Why the mission is being cancelled (`flotilla cancel --reason`), sent before Temporal's
+ * cancellation request, which cancels it: running agents are stopped (their worktrees and branches
+ * kept) and the run ends Canceled. The signal alone changes nothing else.
+ */
 export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
 
 /** The `status --json` shape (without `uiUrl`, which the client adds). */

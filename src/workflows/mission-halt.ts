@@ -2,7 +2,8 @@
  * Why a mission is not going on, in one object: `cancel`, `stop` or `block`. Pure (part of
  * `Mission`, src/workflows/mission-state.ts).
  *
- * - `cancel {reason}`: set once, by the `cancel` signal or a workflow cancellation request; final.
+ * - `cancel {reason}`: set once, by the workflow's cancellation request (or a cancel that came
+ *   while the mission set up); final. Its reason is the `cancel` signal's, when one came.
  * - `stop {reason, byTask}`: a task failure's policy, a conflict under `fail`, a failed verify
  *   under `fail`, an error the mission cannot get past. No wave starts; a `retry` of `byTask` (the
  *   task whose failure stopped it) lifts it.
@@ -16,6 +17,8 @@ export class Halt {
   cancel: { reason: string } | null = null;
   stop: { reason: string; byTask: string | null } | null = null;
   block: Block | null = null;
+  /** The reason the `cancel` signal gave (`flotilla cancel --reason`), for the cancellation it announces. */
+  private cancelReason: string | null = null;
 
   constructor(private readonly state: MissionState) {}
 
@@ -24,16 +27,21 @@ export class Halt {
     return this.cancel !== null || this.stop !== null;
   }
 
-  /** Records the cancellation; false when the mission is already cancelling or has ended. */
-  requestCancel(reason: string): boolean {
+  /**
+   * Records the cancellation, with the `cancel` signal's reason when one came (else `fallback`);
+   * false when the mission is already cancelling or has ended.
+   */
+  requestCancel(fallback: string): boolean {
     if (this.cancel || this.state.endedAt) return false;
+    const reason = this.cancelReason ?? fallback;
     this.cancel = { reason };
     this.state.reason = reason;
     return true;
   }
 
-  /** A reason for a cancellation already under way (the `cancel` signal after the request). */
+  /** The `cancel` signal's reason: for the cancellation under way, or the one about to be requested. */
   explain(reason: string): void {
+    this.cancelReason = reason;
     if (!this.cancel || this.state.endedAt) return;
     this.cancel.reason = reason;
     this.state.reason = reason;

@@ -60,10 +60,9 @@ export function installMissionHandlers(m: Mission, fx: MissionEffects): void {
     await tell(m.resume(), releaseSignal);
   });
   setHandler(cancelSignal, (arg) => {
-    // `flotilla cancel` sends this signal (its reason) and a cancellation request: whichever
-    // comes first starts the cancel, and the user's reason is the one status shows.
-    if (m.halt.requestCancel(arg?.reason ?? 'cancelled by user')) fx.cancelAll();
-    else if (arg?.reason) m.halt.explain(arg.reason);
+    // `flotilla cancel` sends this signal with its reason, then Temporal's cancellation request,
+    // which cancels (mission.ts): the reason is the one status shows, whichever arrives first.
+    m.halt.explain(arg?.reason ?? 'cancelled by user');
   });
   setHandler(taskUpdateSignal, ({ taskId, usage, note, held, host }) => m.taskUpdate(taskId, usage, note, held, host));
 

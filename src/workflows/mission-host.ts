@@ -8,7 +8,7 @@
  * the activity again with the old host's paths replaced by the new host's.
  *
  * The activity objects handed out here look up the current host at each call, so the merge queue
- * and the wave loop never hold a stale queue name. For a mission without an origin every call is
+ * never holds a stale queue name. For a mission without an origin every call is
  * exactly the proxy call it always was (same commands, same history).
  */
 import type { ActivityOptions } from '@temporalio/workflow';
@@ -55,8 +55,6 @@ function rebase(value: unknown, from: HostRoots, to: HostRoots): unknown {
 }
 
 export class MissionHost {
-  /** The integration worktree is detached (missions with the merge queue). */
-  detached = false;
   private moves = 0;
   private replacing: Promise<void> | null = null;
 
@@ -79,11 +77,10 @@ export class MissionHost {
       copy: spec.copy,
       setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
       ...this.commandNames,
-      ...(this.detached ? { detached: true } : {}),
     };
   }
 
-  /** The integration branch's and mission verify's activities (see `missionHost`), on the current host. */
+  /** The integration branch's setup (see `missionHost`), on the current host. */
   mission(): ReturnType<typeof missionHost> {
     return this.follow((queue) => missionHost(queue, this.spec));
   }
@@ -157,8 +154,8 @@ export class MissionHost {
       );
       s.previousHosts = [...(s.previousHosts ?? []), lost];
       s.hostQueue = claim.taskQueue;
-      s.hostRepo = claim.repo ?? null;
-      if (claim.repo) spec.repo = claim.repo;
+      s.hostRepo = claim.repo;
+      spec.repo = claim.repo;
       try {
         const summary = line(
           `${s.integrationBranch} at ${short(s.integrationSha ?? '')} on ${hostOfQueue(claim.taskQueue)}`,

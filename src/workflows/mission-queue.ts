@@ -1,6 +1,5 @@
 /**
- * The mission's story with the merge queue (missions started since `patched('merge-queue')`):
- * a task starts as soon as its dependencies are merged and verified (and the tasks its `touches`
+ * The mission's story: a task starts as soon as its dependencies are merged and verified (and the tasks its `touches`
  * overlap have ended), at most `concurrency` at once and none while paused or blocked; a task that
  * succeeds enters the merge queue at once (merge-queue.ts). Waves are only the plan. While two or
  * more tasks run, their live work is compared every {@link PREDICT_EVERY_MS} to predict conflicts.
@@ -25,7 +24,7 @@ export async function queueStory(m: Mission, steps: MissionSteps): Promise<Queue
   const { spec } = m;
   const s = m.state;
   s.mergeQueue = true;
-  await steps.setup(true);
+  await steps.setup();
   const queue = new MergeQueue(m, spec, steps.hostActs.queue(), {
     blockUntilLifted: (b) => steps.blockUntilLifted(b),
     setPhase: (p) => steps.setPhase(p),

@@ -14,8 +14,6 @@ import {
   retryRejection,
   settle,
   skipDependents,
-  startDecision,
-  waveOutcome,
 } from '../mission/control';
 import { byId } from '../mission/by-id';
 import { planWaves } from '../mission/plan';
@@ -43,16 +41,10 @@ export class Mission {
   readonly held = new Set<string>();
   /** Running tasks `skip` is stopping. */
   readonly skipping = new Set<string>();
-  /** The task whose branch is being merged right now (it can no longer be skipped). */
+  /** The task whose branch the merge queue is merging right now (it can no longer be skipped). */
   merging: string | null = null;
   readonly ledger: MissionLedger;
   readonly retries: Map<string, PendingRetry>;
-  /**
-   * Whether the wave loop takes the first wave with pending tasks (so a retried task of an
-   * earlier wave runs again), as decided by `patched('retry-reruns-earlier-waves')`; undefined
-   * until this run has decided (it decides after setup, where its history put the marker).
-   */
-  rerunsEarlierWaves: boolean | undefined;
   readonly ownerRunId: string;
 
   constructor(
@@ -67,7 +59,6 @@ export class Mission {
     this.budgetTripped = carried?.budgetTripped ?? false;
     this.ledger = new MissionLedger(carried?.lastUsage);
     this.retries = new Map(Object.entries(carried?.retries ?? {}));
-    this.rerunsEarlierWaves = carried?.rerunsEarlierWaves;
     this.ownerRunId = carried?.ownerRunId ?? firstRunId;
   }
 
@@ -111,10 +102,6 @@ export class Mission {
   retryRejection(taskId: string): string | null {
     const ending = endingRejection(this.spec.id, this.halt.cancel !== null, this.state.endedAt, 'retry');
     if (ending) return ending;
-    // Undecided means this run is still setting up; it will decide `true` (only a replayed old
-    // history can decide `false`, and validators do not run on replay).
-    if (this.rerunsEarlierWaves === false)
-      return `mission ${this.spec.id} was started by an older Flotilla that cannot retry tasks`;
     const why = retryRejection(this.spec, this.state, taskId, this.inFlight.has(taskId));
     if (why) return why;
     if (this.halt.stop && this.halt.stop.byTask !== taskId)
@@ -185,25 +172,12 @@ export class Mission {
 
   // --- tasks ---------------------------------------------------------------------------------------
 
-  /**
-   * What the wave loop does with `id` now: start it, leave it (not pending, or a dependency a
-   * retry made pending runs first), or nothing more because the dependency it needs failed (it is
-   * marked skipped here).
-   */
-  startable(id: string): 'start' | 'leave' {
-    return startDecision(this.spec, this.state, id);
-  }
-
-  /** Whether another task may start now (not paused, under `concurrency`), or the wave must stop. */
-  mayStartTask(): boolean {
-    return this.halt.halted || (!this.state.paused && this.inFlight.size < this.spec.concurrency);
-  }
-
   /** Marks the task running; returns what a retry carries into its child, if it is one. */
   taskStarting(id: string, nowIso: string): PendingRetry | undefined {
     const t = this.task(id);
     t.status = 'running';
-    t.startedAt = nowIso;
+    // Its first start: a retry or a fix round goes on with the same task (durations are wall time).
+    t.startedAt ??= nowIso;
     t.endedAt = null;
     // Without an origin every task runs on the mission's host; with one, the task says where it went.
     if (!this.spec.origin && this.state.hostQueue) t.host = hostOfQueue(this.state.hostQueue);
@@ -246,15 +220,9 @@ export class Mission {
     skipDependents(this.spec, this.state, id, why);
   }
 
-  // --- waves, merges, verify -----------------------------------------------------------------------
+  // --- the merge queue's verdicts ----------------------------------------------------------------
 
-  /** The wave to run next (first with pending tasks, or the next in order for old histories), or -1. */
-  nextWave(inOrder: number): number {
-    if (this.rerunsEarlierWaves)
-      return this.state.waves.findIndex((w) => w.taskIds.some((id) => this.task(id).status === 'pending'));
-    return inOrder < this.state.waves.length ? inOrder : -1;
-  }
-
+  /** The task's merge was published: the integration branch is at `sha`. */
   merged(id: string, sha: string): void {
     const t = this.task(id);
     t.status = 'merged';
@@ -296,29 +264,13 @@ export class Mission {
     this.skipDependents(id, 'breaks mission verify');
   }
 
-  /** A failed verify under `revert`: what this pass merged is failed again, its dependents skipped. */
-  reverted(ids: string[], preWaveSha: string, why: string): void {
-    this.state.integrationSha = preWaveSha;
-    for (const id of ids) {
-      const t = this.task(id);
-      t.status = 'failed';
-      t.error = `${why}; the wave's merges were reverted`;
-      this.skipDependents(id, 'reverted');
-    }
-  }
-
-  /** A wave's status from its tasks, once it has been merged and verified. */
-  waveDone(w: number): void {
-    this.state.waves[w].status = waveOutcome(this.state, w);
-  }
-
   // --- ending, continuing, reopening -------------------------------------------------------------
 
   /** Settles every task and wave for the end; returns the phase the mission ends in. */
   finish(nowIso: string): MissionPhase {
     const phase = settle(this.state, nowIso, this.halt.cancel !== null, this.halt.stop?.reason ?? null);
-    // The queue's waves follow their tasks: once more, now that settling gave every task its final status.
-    if (this.state.mergeQueue) refreshWaves(this.state);
+    // The waves follow their tasks: once more, now that settling gave every task its final status.
+    refreshWaves(this.state);
     return phase;
   }
 
@@ -330,7 +282,6 @@ export class Mission {
       budgetTripped: this.budgetTripped,
       retries: Object.fromEntries(this.retries),
       lastUsage: this.ledger.carry(),
-      rerunsEarlierWaves: this.rerunsEarlierWaves,
       ownerRunId: this.ownerRunId,
     };
   }

@@ -1,17 +1,9 @@
 /**
- * The steps of `missionWorkflow`: set up on the repository's host, run a wave's tasks as child
- * workflows, merge them, verify, end. The rules each step applies live in {@link Mission}; this
- * module performs them with Temporal (children, activities, scopes, search attributes).
+ * The steps of `missionWorkflow`: set up on the repository's host, run a task as a child workflow,
+ * wait on a block, end. The rules each step applies live in {@link Mission}; this module performs
+ * them with Temporal (children, activities, scopes, search attributes).
  */
-import {
-  CancellationScope,
-  condition,
-  isCancellation,
-  patched,
-  startChild,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, startChild, workflowInfo } from '@temporalio/workflow';
 import { taskDetails, taskSummary } from '../mission/describe';
 import { failureMessage } from '../mission/failures';
 import type { MissionProgress } from '../mission/progress';
@@ -21,14 +13,13 @@ import { missionCurrentDetails } from '../mission/story';
 import { MissionPhase, MissionSpec, names, SEARCH_ATTRIBUTE_KEYS } from '../mission/types';
 import { KeptAttributes, keepCurrentDetails, keepSearchAttributes } from './details';
 import { reportMergeQueue } from './queue-metrics';
-import { commands, line, short } from './summaries';
+import { line } from './summaries';
 import { anyWorker } from './activities';
 import { MissionHost } from './mission-host';
 import { holdSignal } from './messages';
 import type { MissionEffects } from './mission-handlers';
-import { Block, Mission, TaskOutcome } from './mission-state';
+import type { Block, Mission, TaskOutcome } from './mission-state';
 import { CommandNames, commandNamesOf } from './mission-types';
-import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 import { TaskInput, taskWorkflow } from './task';
 
 export class MissionSteps {
@@ -38,45 +29,37 @@ export class MissionSteps {
   private readonly inFlight = new Set<Promise<void>>();
   /** Host claim and integration setup; cancelled by `cancel` (the claim may wait for a worker). */
   private readonly setupScope = new CancellationScope();
-  private host!: ReturnType<MissionHost['mission']>;
   /** The mission's host and its activities (replaced when it is lost, for missions with an origin). */
   readonly hostActs: MissionHost;
 
   /** What the mission's commands get by name, and every secret name it lists (see CommandNames). */
   readonly commandNames: CommandNames;
-  /** Progress and cost kept current as search attributes (missions started with them). */
-  private readonly attributes: KeptAttributes | null;
+  /** Phase, progress and cost kept current as search attributes. */
+  private readonly attributes: KeptAttributes;
 
   constructor(
     private readonly m: Mission,
     private readonly spec: MissionSpec,
-    private readonly searchAttributes: boolean,
-    private readonly storyAttributes = false,
   ) {
     this.commandNames = commandNamesOf(spec);
     this.hostActs = new MissionHost(m, spec, this.commandNames);
     // What the Web UI shows on the mission's page while it runs (memory, not history).
     keepCurrentDetails(() => missionCurrentDetails(m.progress()));
-    // Versioning: missions recorded before the story attributes never upserted progress or cost.
-    this.attributes =
-      // Both sets: the keeper upserts the phase too, which an old client may not have registered.
-      searchAttributes && storyAttributes && patched('story-attributes')
-        ? keepSearchAttributes(() => {
-            const p = m.progress();
-            return [
-              // The phase people see (blocked, paused included), not only the workflow's own.
-              { key: SEARCH_ATTRIBUTE_KEYS.phase, value: p.phase },
-              { key: SEARCH_ATTRIBUTE_KEYS.progress, value: p.percent },
-              // Cents: history gets an upsert per cent spent at most, not one per token.
-              { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(p.costUsd * 100) / 100 },
-            ];
-          })
-        : null;
+    this.attributes = keepSearchAttributes(() => {
+      const p = m.progress();
+      return [
+        // The phase people see (blocked, paused included), not only the workflow's own.
+        { key: SEARCH_ATTRIBUTE_KEYS.phase, value: p.phase },
+        { key: SEARCH_ATTRIBUTE_KEYS.progress, value: p.percent },
+        // Cents: history gets an upsert per cent spent at most, not one per token.
+        { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(p.costUsd * 100) / 100 },
+      ];
+    });
   }
 
   /** Upserts progress and cost now if they changed: before the run ends or continues as new. */
   flushAttributes(): void {
-    this.attributes?.flush();
+    this.attributes.flush();
   }
 
   /** What the message handlers may ask for. */
@@ -89,29 +72,23 @@ export class MissionSteps {
     now: () => now(),
   };
 
-  /** Sets the phase; the search attribute is upserted even when it does not change (history). */
+  /** Sets the phase (the search attribute follows when the phase people see changes: see `attributes`). */
   setPhase(phase: MissionPhase): void {
     this.m.state.phase = phase;
-    // Missions with the story attributes keep the phase with progress and cost, upserted when it changes.
-    if (this.searchAttributes && !this.attributes)
-      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTE_KEYS.phase, value: phase }]);
   }
 
   private cancelRunning(): void {
     for (const scope of this.scopes.values()) scope.cancel();
   }
 
-  /**
-   * Called when a task's end is recorded (the merge queue enqueues what succeeded).
-   * Set by the queue's story; the wave loop merges after the wave instead.
-   */
+  /** Called when a task's end is recorded (set by the queue's story: it enqueues what succeeded). */
   onTaskEnded: ((id: string, outcome: TaskOutcome) => void) | null = null;
 
   /**
-   * Claims the repository's host and prepares the integration branch and worktree there;
-   * `detached`: the worktree's HEAD is detached (the merge queue moves the branch with update-ref).
+   * Claims the repository's host and prepares the integration branch and its worktree there (its
+   * HEAD detached: the merge queue moves the branch with update-ref).
    */
-  async setup(detached = false): Promise<void> {
+  async setup(): Promise<void> {
     const { m, spec } = this;
     const integration = await this.setupScope.run(async () => {
       // With a shared origin any host may hold the integration worktree, but once one does (a run
@@ -130,10 +107,10 @@ export class MissionSteps {
       }
       // The mission's activities work in the host's clone of the origin.
       if (spec.origin && m.state.hostRepo) spec.repo = m.state.hostRepo;
-      this.hostActs.detached = detached;
-      this.host = this.hostActs.mission();
-      const summary = line(`${m.state.integrationBranch} from ${spec.base}${detached ? ' (detached worktree)' : ''}`);
-      return this.host.prepareIntegration.executeWithOptions({ summary }, [this.hostActs.integrationInput()]);
+      const summary = line(`${m.state.integrationBranch} from ${spec.base}`);
+      return this.hostActs
+        .mission()
+        .prepareIntegration.executeWithOptions({ summary }, [this.hostActs.integrationInput()]);
     });
     m.state.baseSha = integration.baseSha;
     m.state.integrationWorktree = integration.worktree;
@@ -141,23 +118,7 @@ export class MissionSteps {
     this.setPhase('running');
   }
 
-  /** Starts the wave's tasks, at most `concurrency` at once and none while paused, and waits for all. */
-  async runWave(w: number): Promise<void> {
-    const { m } = this;
-    const started: Promise<void>[] = [];
-    for (const id of m.state.waves[w].taskIds) {
-      await condition(() => m.mayStartTask());
-      if (m.halt.halted) break;
-      if (m.startable(id) !== 'start') continue;
-      const run = this.runTask(id);
-      this.inFlight.add(run);
-      void run.finally(() => this.inFlight.delete(run));
-      started.push(run);
-    }
-    await Promise.all(started);
-  }
-
-  /** Starts one task (the merge queue's scheduler); it is tracked like a wave's task. */
+  /** Starts one task (the merge queue's scheduler), tracked until its end is recorded. */
   launch(id: string, extra: Pick<TaskInput, 'fix'> & { baseSha?: string } = {}): Promise<void> {
     const run = this.runTask(id, extra);
     this.inFlight.add(run);
@@ -195,18 +156,12 @@ export class MissionSteps {
               ...this.commandNames,
               ...(retry ? { retry } : {}),
               ...(extra.fix ? { fix: extra.fix } : {}),
-              ...(this.storyAttributes ? { storyAttributes: true } : {}),
             },
           ],
           // What the Web UI shows for the task: a line in the list, its prompt and gate on its page.
           staticSummary: taskSummary(m.specOf(id)),
           staticDetails: taskDetails(m.specOf(id)),
-          typedSearchAttributes: taskStartAttributes(
-            spec,
-            m.specOf(id),
-            { searchAttributes: this.searchAttributes, storyAttributes: this.storyAttributes },
-            retry?.usage.costUsd,
-          ),
+          typedSearchAttributes: taskStartAttributes(spec, m.specOf(id), retry?.usage.costUsd),
         });
         m.childStarted.add(id);
         // `pause --now` that came while the child was starting could not reach it then.
@@ -224,77 +179,6 @@ export class MissionSteps {
     this.onTaskEnded?.(id, outcome);
   }
 
-  /** Merges the wave's succeeded tasks in task order; returns the ids merged by this pass. */
-  async mergeWave(w: number): Promise<string[]> {
-    const { m, spec } = this;
-    const merged: string[] = [];
-    this.setPhase('merging');
-    m.state.waves[w].status = 'merging';
-    for (const id of m.state.waves[w].taskIds) {
-      const t = m.task(id);
-      if (t.status !== 'succeeded' || m.halt.cancel) continue;
-      for (;;) {
-        m.merging = id;
-        const summary = line(`merge ${t.branch} into ${m.state.integrationBranch}`);
-        const r = await this.host.mergeBranch.executeWithOptions({ summary }, [
-          { worktree: m.state.integrationWorktree!, repo: spec.repo, branch: t.branch, taskId: id, title: t.title },
-        ]);
-        m.merging = null;
-        if (r.status === 'merged') {
-          m.merged(id, r.sha);
-          merged.push(id);
-          break;
-        }
-        const block = m.conflict(id, r.message);
-        if (!block || !(await this.blockUntilLifted(block))) break;
-        // `flotilla skip` gave up on the conflicting task: its dependents were skipped with it.
-        if (m.task(id).status === 'skipped') break;
-        t.status = 'succeeded';
-      }
-    }
-    return merged;
-  }
-
-  /** Runs the mission verify on the integration branch; applies `onVerifyFailure` when it fails. */
-  async verifyWave(w: number, preWaveSha: string, mergedNow: string[]): Promise<void> {
-    const { m, spec } = this;
-    if (m.halt.cancel) return;
-    if (spec.verify.length === 0 || !m.state.waves[w].taskIds.some((id) => m.task(id).status === 'merged')) return;
-    m.state.waves[w].status = 'verifying';
-    for (;;) {
-      const summary = line(`verify ${commands(spec.verify)} on wave ${w}`);
-      const r = await this.host.runChecks.executeWithOptions({ summary }, [
-        {
-          cwd: m.state.integrationWorktree!,
-          commands: spec.verify,
-          timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
-          logFile: `${m.state.integrationWorktree}.verify.log`,
-          ...this.commandNames,
-        },
-      ]);
-      if (r.ok) return;
-      const f = r.failed!;
-      const why = `mission verify \`${f.command}\` failed after wave ${w} (exit ${f.exitCode ?? 'timeout'})`;
-      const policy = spec.policy.onVerifyFailure;
-      if (policy === 'pause') {
-        const reason = `${why}; fix ${m.state.integrationBranch}, then \`flotilla resume ${spec.id}\``;
-        if (await this.blockUntilLifted({ kind: 'verify', reason })) continue;
-        return;
-      }
-      if (policy === 'revert') {
-        const summary = line(`reset ${m.state.integrationBranch} to ${short(preWaveSha)}: wave ${w} failed verify`);
-        await this.host.resetIntegration.executeWithOptions({ summary }, [
-          { worktree: m.state.integrationWorktree!, repo: spec.repo, sha: preWaveSha },
-        ]);
-        // Only what this pass merged was reverted (a wave run again after a retry keeps the rest).
-        m.reverted(mergedNow, preWaveSha, why);
-        return;
-      }
-      m.halt.stopFor(`${why} (onVerifyFailure: fail)`);
-      return;
-    }
-  }
-
   /** Waits until the block is lifted (`resume`, or a skip of its task) or the mission is cancelled. */
   async blockUntilLifted(block: Block): Promise<boolean> {
     const { m } = this;
@@ -303,7 +187,7 @@ export class MissionSteps {
     return m.halt.unblocked();
   }
 
-  /** After a workflow cancellation request: wait until every child has stopped its agent. */
+  /** After a cancellation: wait until every child has stopped its agent. */
   async childrenStopped(): Promise<void> {
     await CancellationScope.nonCancellable(() => Promise.all([...this.inFlight]));
   }
@@ -313,7 +197,7 @@ export class MissionSteps {
     this.setPhase(this.m.finish(now()));
     this.flushAttributes();
     // An ended mission's queue gauge says 0, not what it held when it stopped.
-    if (this.m.state.mergeQueue) reportMergeQueue(this.spec.id, { queue: [], batch: null });
+    reportMergeQueue(this.spec.id, { queue: [], batch: null });
     return this.m.progress();
   }
 

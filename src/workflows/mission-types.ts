@@ -18,13 +18,11 @@ export interface CarriedState {
   retries?: Record<string, PendingRetry>;
   /** Each task's latest usage, session totals included (the base of a retry's resumed session). */
   lastUsage?: Record<string, TaskUsage>;
-  /** The run before already took the `retry-reruns-earlier-waves` path. */
-  rerunsEarlierWaves?: boolean;
   /**
    * The run id that owns the mission's branches and worktrees: the first run of the first
    * execution. Carried because a reopened mission is a new execution with a new first run id.
    */
-  ownerRunId?: string;
+  ownerRunId: string;
   /** Reopen an ended (failed) mission by retrying this task: set by `flotilla retry` on it. */
   reopen?: string;
 }

@@ -8,7 +8,6 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
-  patched,
   setHandler,
   sleep,
   workflowInfo,
@@ -22,13 +21,12 @@ import { agentRun, rateLimitWait } from './summaries';
 import { holdSignal, releaseSignal, steerTaskSignal, taskUpdateSignal } from './messages';
 import { RATE_LIMIT_RESUME_PROMPT, resumePrompt, steerPrompt } from './task-prompts';
 import { hostLost } from './task-placement';
+import { MAX_WORKER_SHUTDOWNS, workerStopped } from './worker-shutdown';
 import type { TaskInput } from './task';
 import type { TaskSteps } from './task-steps';
 
 /** How many rate-limit waits one task may sit through before it fails. */
 const MAX_RATE_LIMIT_WAITS = 50;
-/** How many times a task's agent may lose its worker after its attempts ran out. */
-const MAX_WORKER_SHUTDOWNS = 20;
 const WORKER_STOPPED_PROMPT =
   'The worker running you stopped; your work so far is in the worktree. Continue the task where you stopped.';
 
@@ -129,18 +127,6 @@ export class TaskAgent {
     }
   }
 
-  /**
-   * Whether `err` says the agent's worker shut down (the SDK cancels running activities then),
-   * rather than that the task was stopped: its own scope was not cancelled.
-   */
-  private workerStopped(err: unknown): boolean {
-    const shutdown =
-      failureDetails(err).type === ErrorType.WorkerShutdown ||
-      (isCancellation(err) && !CancellationScope.current().consideredCancelled);
-    // Versioning: tasks recorded before this failed or were cancelled here.
-    return shutdown && patched('worker-shutdown-not-a-failure');
-  }
-
   /** One agent run for this iteration, through any number of rate-limit waits. */
   private async runAgent(prompt: string, iteration: number, resume: string | null): Promise<RunAgentResult> {
     const { input, usage } = this;
@@ -175,14 +161,14 @@ export class TaskAgent {
           },
         ]);
         addAgentRun(usage, run, run.attempt);
-        story.lastEventAt = run.lastEventAt ?? story.lastEventAt;
+        story.lastEventAt = run.lastEventAt;
         story.retrying = null;
         await this.report(null);
         return run;
       } catch (err) {
         // The task's host is gone (a placed task): the task moves to another host (task.ts).
         if (this.steps.placed && hostLost(err)) throw err;
-        if (this.workerStopped(err) && ++shutdowns <= MAX_WORKER_SHUTDOWNS) {
+        if (workerStopped(err) && ++shutdowns <= MAX_WORKER_SHUTDOWNS) {
           // The worker running the agent shut down (Ctrl-C on `run`, a worker drained) and the
           // attempts ran out meanwhile: not the agent's failure. Its session goes on elsewhere.
           const { details } = failureDetails(err);

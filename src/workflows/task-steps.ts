@@ -1,8 +1,9 @@
 /**
  * The git and gate steps of `taskWorkflow` around its agent: the worktree, the commit on the task
- * branch, the WIP checkpoint of unfinished work, and the task's `verify` gate.
+ * branch, the WIP checkpoint of unfinished work, and the task's `verify` gate. Each activity call
+ * survives its worker shutting down (worker-shutdown.ts).
  */
-import { CancellationScope, patched } from '@temporalio/workflow';
+import { CancellationScope } from '@temporalio/workflow';
 import type { CheckpointResult } from '../activities/commit';
 import { failureMessage } from '../mission/failures';
 import type { Diffstat } from '../mission/progress';
@@ -12,6 +13,7 @@ import { HOST_LOST_AFTER_MS, taskHost } from './activities';
 import { SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from './limits';
 import { commands, line, short } from './summaries';
 import type { TaskInput } from './task';
+import { despiteShutdowns } from './worker-shutdown';
 
 export interface TaskResult extends TaskUsage {
   status: 'succeeded' | 'failed';
@@ -82,28 +84,32 @@ export class TaskSteps {
   async prepare(): Promise<void> {
     const { input } = this;
     const summary = `worktree for ${input.task.id} from ${short(input.baseSha)}`;
-    this.wt = await this.acts.prepareWorktree.executeWithOptions({ summary }, [
-      {
-        missionId: input.missionId,
-        runId: input.runId,
-        taskId: input.task.id,
-        repo: this.repo,
-        baseSha: input.baseSha,
-        setup: input.setup,
-        copy: input.copy,
-        setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
-        env: input.env,
-        redact: input.redact ?? input.task.agent.env,
-        ...(this.placed ? { fromOrigin: true } : {}),
-      },
-    ]);
+    this.wt = await despiteShutdowns(() =>
+      this.acts.prepareWorktree.executeWithOptions({ summary }, [
+        {
+          missionId: input.missionId,
+          runId: input.runId,
+          taskId: input.task.id,
+          repo: this.repo,
+          baseSha: input.baseSha,
+          setup: input.setup,
+          copy: input.copy,
+          setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
+          env: input.env,
+          redact: input.redact ?? input.task.agent.env,
+          ...(this.placed ? { fromOrigin: true } : {}),
+        },
+      ]),
+    );
   }
 
   /** Fast-forwards the task branch to the candidate that failed the mission verify (a fix run). */
   async syncTo(sha: string): Promise<void> {
     this.step('syncing its branch to the failing candidate');
     const summary = `fast-forward ${this.wt.branch} to the failing candidate ${short(sha)}`;
-    await this.acts.syncTaskBranch.executeWithOptions({ summary }, [{ worktree: this.wt.worktree, sha }]);
+    await despiteShutdowns(() =>
+      this.acts.syncTaskBranch.executeWithOptions({ summary }, [{ worktree: this.wt.worktree, sha }]),
+    );
   }
 
   result(status: TaskResult['status'], rest: TaskEnding): TaskResult {
@@ -112,41 +118,41 @@ export class TaskSteps {
     return { status, branch: this.wt.branch, ...this.usage, ...rest };
   }
 
-  /**
-   * Commits what the agent left on the task branch (the activity is named `checkpoint` in
-   * histories); `note` marks work kept after a failure (only missions from before WIP checkpoints).
-   */
-  commit(note?: string): Promise<CheckpointResult> {
+  /** Commits what the agent left on the task branch (the activity is named `checkpoint` in histories). */
+  commit(): Promise<CheckpointResult> {
     const { input, wt } = this;
-    if (!note) this.step('committing its work');
-    const summary = line(`commit ${input.task.id}'s work on ${wt.branch}${note ? ` ${note}` : ''}`);
-    return this.acts.checkpoint.executeWithOptions({ summary }, [
-      {
-        worktree: wt.worktree,
-        taskId: input.task.id,
-        title: input.task.title,
-        branch: wt.branch,
-        baseSha: input.baseSha,
-        exclude: input.copy,
-        note,
-      },
-    ]);
+    this.step('committing its work');
+    const summary = line(`commit ${input.task.id}'s work on ${wt.branch}`);
+    return despiteShutdowns(() =>
+      this.acts.checkpoint.executeWithOptions({ summary }, [
+        {
+          worktree: wt.worktree,
+          taskId: input.task.id,
+          title: input.task.title,
+          branch: wt.branch,
+          baseSha: input.baseSha,
+          exclude: input.copy,
+        },
+      ]),
+    );
   }
 
   /** Records the worktree's state under the task's checkpoint ref; the task branch is not touched. */
   checkpoint(note: string) {
     const { input, wt } = this;
     const summary = `checkpoint ${input.task.id} ${note}`;
-    return this.acts.snapshot.executeWithOptions({ summary }, [
-      {
-        worktree: wt.worktree,
-        repo: this.repo,
-        missionId: input.missionId,
-        taskId: input.task.id,
-        exclude: input.copy,
-        note,
-      },
-    ]);
+    return despiteShutdowns(() =>
+      this.acts.snapshot.executeWithOptions({ summary }, [
+        {
+          worktree: wt.worktree,
+          repo: this.repo,
+          missionId: input.missionId,
+          taskId: input.task.id,
+          exclude: input.copy,
+          note,
+        },
+      ]),
+    );
   }
 
   /** The task's `verify` commands in its worktree. */
@@ -154,16 +160,18 @@ export class TaskSteps {
     const { task } = this.input;
     this.step('gate running');
     const summary = line(`gate ${commands(task.verify)} · ${task.id} · iteration ${this.story.iteration}`);
-    const r = await this.acts.runChecks.executeWithOptions({ summary }, [
-      {
-        cwd: this.wt.worktree,
-        commands: task.verify,
-        timeoutMs: TASK_VERIFY_COMMAND_TIMEOUT_MS,
-        logFile: `${this.wt.worktree}.verify.log`,
-        env: this.input.env,
-        redact: this.input.redact ?? this.input.task.agent.env,
-      },
-    ]);
+    const r = await despiteShutdowns(() =>
+      this.acts.runChecks.executeWithOptions({ summary }, [
+        {
+          cwd: this.wt.worktree,
+          commands: task.verify,
+          timeoutMs: TASK_VERIFY_COMMAND_TIMEOUT_MS,
+          logFile: `${this.wt.worktree}.verify.log`,
+          env: this.input.env,
+          redact: this.input.redact ?? this.input.task.agent.env,
+        },
+      ]),
+    );
     this.story.gate = r.ok
       ? `passed at iteration ${this.story.iteration}`
       : `\`${r.failed!.command}\` failed (exit ${r.failed!.exitCode ?? 'timeout'}) at iteration ${this.story.iteration}`;
@@ -176,38 +184,25 @@ export class TaskSteps {
    * ref, and the worktree keeps it for `flotilla retry`.
    */
   async agentFailed(err: unknown, iteration: number, summary: string, cancelled: boolean): Promise<TaskResult> {
-    // Versioning: missions started before WIP checkpoints committed `[cancelled]` and
-    // `[incomplete]` work on the task branch; their histories replay that way.
-    const toRef = patched('wip-checkpoints');
     if (cancelled) {
       // The agent is dead (the activity waited for the kill and took a checkpoint); this one
       // also covers a task cancelled while no attempt ran (held, between attempts).
       await CancellationScope.nonCancellable(() =>
-        (toRef ? this.checkpoint('[cancelled]') : this.commit('[cancelled]')).then(
+        this.checkpoint('[cancelled]').then(
           () => undefined,
           () => undefined,
         ),
       );
       throw err;
     }
-    if (toRef) {
-      const kept = await this.checkpoint('[incomplete]').catch(() => null);
-      const where = kept?.sha ? ` (its work is kept in checkpoint ${kept.sha.slice(0, 12)}, ${kept.ref})` : '';
-      return this.result('failed', {
-        headSha: null,
-        diffstat: null,
-        iterations: iteration,
-        summary,
-        error: `${failureMessage(err)}${where}`,
-      });
-    }
-    const kept = await this.commit('[incomplete]').catch(() => null);
+    const kept = await this.checkpoint('[incomplete]').catch(() => null);
+    const where = kept?.sha ? ` (its work is kept in checkpoint ${kept.sha.slice(0, 12)}, ${kept.ref})` : '';
     return this.result('failed', {
-      headSha: kept?.headSha ?? null,
-      diffstat: kept?.diffstat ?? null,
+      headSha: null,
+      diffstat: null,
       iterations: iteration,
       summary,
-      error: failureMessage(err),
+      error: `${failureMessage(err)}${where}`,
     });
   }
 }

@@ -7,7 +7,7 @@
  * the next prompt, at most `maxIterations` runs in all. Every activity runs on the host queue.
  * See task-agent.ts for the conversation and task-steps.ts for the git and gate steps.
  */
-import { ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import type { FixRequest } from '../mission/progress';
 import type { CommandLine, TaskSpec } from '../mission/types';
 import { taskUsage, TaskUsage } from '../mission/usage';
@@ -29,7 +29,7 @@ export interface TaskInput {
   runId: string;
   repo: string;
   hostQueue: string;
-  /** The integration SHA this task starts from (after the previous waves' merges). */
+  /** The integration SHA this task starts from (a fix run: the candidate that failed the mission verify). */
   baseSha: string;
   task: TaskSpec;
   setup: CommandLine[];
@@ -45,8 +45,6 @@ export interface TaskInput {
    * mission verify and the candidate to start from; `retry` carries its usage and session.
    */
   fix?: FixRequest & { round: number };
-  /** The namespace has Flotilla's story attributes: the task keeps `FlotillaCostUsd` current. */
-  storyAttributes?: boolean;
   /**
    * The mission's shared origin: the task claims a host of its own (see task-placement.ts) and
    * `repo`/`hostQueue` are only the mission's. Absent: the task runs on the mission's host.
@@ -76,23 +74,16 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
   const agent = new TaskAgent(input, usage, steps);
   // What the Web UI shows on the task's page while it runs (memory, not history).
   keepCurrentDetails(() => taskCurrentDetails({ ...steps.story, ...usage }));
-  // Versioning: tasks recorded before the story attributes never upserted their cost.
-  const attributes =
-    input.storyAttributes && patched('story-attributes')
-      ? keepSearchAttributes(() => [
-          { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(usage.costUsd * 100) / 100 },
-        ])
-      : null;
-  // Versioning: only missions with an origin place their tasks, and none existed before this.
-  const placement =
-    input.origin !== undefined && patched('multi-host')
-      ? new TaskPlacement({ ...input, origin: input.origin }, steps)
-      : null;
+  // The task's cost in the Web UI's list, in cents: an upsert per cent spent at most.
+  const attributes = keepSearchAttributes(() => [
+    { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(usage.costUsd * 100) / 100 },
+  ]);
   try {
-    if (!placement) return await run(input, usage, steps, agent);
-    return await runPlaced(input, usage, steps, agent, placement);
+    // Only a mission with an origin places its tasks; without one they run on the mission's host.
+    if (input.origin === undefined) return await run(input, usage, steps, agent);
+    return await runPlaced(input, usage, steps, agent, new TaskPlacement({ ...input, origin: input.origin }, steps));
   } finally {
-    attributes?.flush();
+    attributes.flush();
   }
 }
 

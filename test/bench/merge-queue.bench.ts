@@ -1,12 +1,12 @@
 /**
- * The merge queue's figures (`npm run bench`), on a real dev server with real git and real
+ * The merge queue's figures (`npm run bench:queue`), on a real dev server with real git and real
  * processes (`command` agents):
  *  - latency on a 20-task mission: task end -> merged, and task end -> dependent start (p50, p95),
  *    from the workflow's own times (`endedAt`, `mergedAt`, `startedAt`);
  *  - the verify runs a batch of 8 with one culprit takes (real `git grep` verify);
  *  - the disk under FLOTILLA_HOME after a 20-task mission whose `setup` is `npm ci`, with merged
  *    worktrees kept (what every mission did before the queue) and removed (now).
- * It prints the figures and writes them to bench-results.json; it asserts only that each mission
+ * It prints the figures and writes them to bench-queue-results.json; it asserts only that each mission
  * completed as designed, so a number can never be hidden by a failure.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -27,7 +27,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  writeFileSync(path.resolve('bench-results.json'), JSON.stringify(figures, null, 2) + '\n');
+  writeFileSync(path.resolve('bench-queue-results.json'), JSON.stringify(figures, null, 2) + '\n');
   console.log(`merge queue figures:\n${JSON.stringify(figures, null, 2)}`);
   await env?.teardown();
 });

@@ -195,7 +195,7 @@ tasks:
   const r = await flotilla(['run', file]);
   expect(r.code).toBe(3);
   // Either task may merge first (the queue merges as they finish): the other one conflicts.
-  expect(r.stdout).toMatch(/the mission waits for you: task (one|two): merge conflict in shared.txt/);
+  expect(r.stdout).toMatch(/the mission waits for you: task (one|two): merge conflict with (one|two) in shared\.txt/);
   const status = JSON.parse((await flotilla(['status', 'needs-human', '--json'])).stdout) as MissionProgress;
   expect(status.phase).toBe('blocked');
   // The same story as a table, ending with the command that unblocks it.

@@ -1,16 +1,18 @@
 /**
- * Flotilla's typed search attributes on a Temporal service that an older Flotilla set up: a dev
- * server with only the first three (as `run` started them before the Web UI story). `list`
- * filtering on a missing attribute says so; the CLI's `start` registers the rest with their
+ * Flotilla's typed search attributes on a Temporal service started by hand, without them: `list`
+ * filtering on a missing attribute says so; the CLI's `start` registers them all with their
  * types; registering again adds nothing; missions start with them and `list` filters on them,
  * values with quotes included. (Not backslashes: the dev server's SQLite visibility reads them
- * literally where the filter grammar, and the other stores, read them as escapes.)
+ * literally where the filter grammar, and the other stores, read them as escapes.) A namespace
+ * where one cannot be registered (registered by hand with another type) starts nothing: the
+ * workflows set every attribute, and an upsert the namespace refuses would fail the mission.
  */
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ensureSearchAttributes } from '../../src/client/server';
+import { ensureSearchAttributes } from '../../src/client/search-attributes';
 import type { MissionListing } from '../../src/client/visibility';
 import { names, SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTES } from '../../src/mission/types';
 import { runCli } from '../helpers/cli';
@@ -21,22 +23,30 @@ const { IndexedValueType: T } = temporal.api.enums.v1;
 let env: TestWorkflowEnvironment;
 const home = tempDir('flotilla-sa-home-');
 
+/** A second namespace, where `FlotillaRepo` was registered by hand as Text. */
+const WRONG = 'flotilla-sa-wrong';
+
 beforeAll(async () => {
-  env = await startDevServer(undefined, [], ['searchAttributes']);
+  env = await startDevServer(undefined, ['--namespace', WRONG], { attributes: false });
 }, 180_000);
 
 afterAll(async () => {
   await env?.teardown();
 });
 
-const flotilla = (args: string[]) =>
+const flotilla = (args: string[], namespace = 'default') =>
   runCli(args, {
-    env: { TEMPORAL_ADDRESS: env.address, FLOTILLA_HOME: home, FLOTILLA_TASK_QUEUE: 'flotilla-sa-no-worker' },
+    env: {
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: namespace,
+      FLOTILLA_HOME: home,
+      FLOTILLA_TASK_QUEUE: 'flotilla-sa-no-worker',
+    },
     timeoutMs: 60_000,
   });
 
-const custom = async (): Promise<Record<string, number>> =>
-  (await env.connection.operatorService.listSearchAttributes({ namespace: 'default' })).customAttributes ?? {};
+const custom = async (namespace = 'default'): Promise<Record<string, number>> =>
+  (await env.connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
 
 /** Visibility is eventually consistent: polls `list` until `pred` holds of its JSON. */
 async function listed(args: string[], pred: (ms: MissionListing[]) => boolean): Promise<MissionListing[]> {
@@ -50,14 +60,9 @@ async function listed(args: string[], pred: (ms: MissionListing[]) => boolean): 
   }
 }
 
-test('on an older server, start registers the newer attributes with their types, and list filters on them', async () => {
+test('on a server started by hand, start registers the attributes with their types, and list filters on them', async () => {
   const before = await custom();
-  expect(before).toMatchObject({
-    FlotillaMissionId: T.INDEXED_VALUE_TYPE_KEYWORD,
-    FlotillaTaskId: T.INDEXED_VALUE_TYPE_KEYWORD,
-    FlotillaPhase: T.INDEXED_VALUE_TYPE_KEYWORD,
-  });
-  expect(before).not.toHaveProperty('FlotillaRepo');
+  for (const name of Object.keys(EXPECTED_ATTRIBUTE_TYPES)) expect(before).not.toHaveProperty(name);
 
   // Filtering on an attribute the namespace lacks: what is missing and how to add it, no stack trace.
   const missing = await flotilla(['list', '--repo', '/anywhere']);
@@ -96,16 +101,12 @@ test('on an older server, start registers the newer attributes with their types,
   expect(start.stderr).toBe('');
   expect(start.code).toBe(0);
   expect(start.stdout).not.toMatch(/lacks/);
-  console.log(`flotilla start registering 4 search attributes: ${startMs} ms`);
+  console.log(`flotilla start registering 7 search attributes: ${startMs} ms`);
 
   const after = await custom();
   expect(after).toMatchObject(EXPECTED_ATTRIBUTE_TYPES);
-  // Registering again (another run, another client) adds nothing and says both sets exist.
-  for (let i = 0; i < 2; i++)
-    expect(await ensureSearchAttributes(env.connection, 'default')).toEqual({
-      searchAttributes: true,
-      storyAttributes: true,
-    });
+  // Registering again (another run, another client) adds nothing and succeeds.
+  for (let i = 0; i < 2; i++) await ensureSearchAttributes(env.connection, 'default');
   expect(await custom()).toEqual(after);
   expect((await flotilla(['start', file('sa-elsewhere', other)])).code).toBe(0);
 
@@ -139,4 +140,36 @@ test('on an older server, start registers the newer attributes with their types,
   );
   for (const id of ['sa-one', 'sa-elsewhere'])
     await env.client.workflow.getHandle(names.missionWorkflowId(id)).terminate('test over');
+});
+
+test('a namespace where an attribute cannot be registered starts nothing, and says which and why', async () => {
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: WRONG,
+    searchAttributes: { FlotillaRepo: T.INDEXED_VALUE_TYPE_TEXT },
+  });
+  const f = path.join(tempDir('flotilla-sa-file-'), 'wrong.json');
+  writeFileSync(
+    f,
+    JSON.stringify({
+      id: 'sa-wrong',
+      repo: makeRepo(),
+      agent: { runtime: 'command', command: ['true'] },
+      tasks: [{ id: 'a', prompt: 'p' }],
+    }),
+  );
+  const r = await flotilla(['start', f], WRONG);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(
+    new RegExp(
+      `namespace ${WRONG} cannot hold Flotilla's search attributes.*FlotillaRepo is registered with another type than Keyword`,
+    ),
+  );
+  expect(r.stderr).toMatch(/nothing was started/);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  // The others were registered; no workflow was started.
+  expect(await custom(WRONG)).toMatchObject({ ...EXPECTED_ATTRIBUTE_TYPES, FlotillaRepo: T.INDEXED_VALUE_TYPE_TEXT });
+  const wrong = new Client({ connection: env.connection, namespace: WRONG });
+  await expect(wrong.workflow.getHandle(names.missionWorkflowId('sa-wrong')).describe()).rejects.toThrow(
+    WorkflowNotFoundError,
+  );
 });

@@ -162,6 +162,20 @@ test('--agents 1 runs one agent at a time; flotilla workers shows the cap, one r
   expect(lines[1]).toBe(lines[0].replace('start', 'end'));
 }, 120_000);
 
+test('a worker that stops (SIGTERM) logs no ERROR: its placement poller ends as the SDK expects', async () => {
+  const worker = spawnCli(['worker'], { env: { ...capEnv(), FLOTILLA_TASK_QUEUE: 'flotilla-stop' } });
+  workers.push(worker);
+  await until('the worker', () => (/task queues/.test(worker.stderr()) ? true : undefined));
+  // Long enough for every poller to wait for its slot (the placement queue's slot supplier among them).
+  await new Promise((r) => setTimeout(r, 2000));
+  worker.kill('SIGTERM');
+  const res = await worker.result;
+  expect(res.code).toBe(0);
+  expect(res.stderr).toMatch(/taskQueue: 'flotilla-stop\.placement', state: 'STOPPED'/);
+  expect(res.stderr).toContain('flotilla worker: drained, stopped');
+  expect(res.stderr.split('\n').filter((l) => /\bERROR\b/.test(l))).toEqual([]);
+}, 60_000);
+
 test('bad versioning flags: a clear error, exit 2', async () => {
   const res = await runCli(['worker', '--build-id', 'x'], { env: cliEnv() });
   expect(res.code).toBe(2);

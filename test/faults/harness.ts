@@ -7,16 +7,14 @@
  * Every process a test starts is registered with a {@link Harness}; `cleanup()` stops all of
  * them (and any process still working in the test's directories), also when the test failed.
  */
-import { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { startDevArgs, temporalReachable, ensureTemporalCli } from '../../src/client/server';
-import type { MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
-import type { MissionInput } from '../../src/workflows/mission';
 import { cliArgv } from '../helpers/cli';
 import { git, tempDir } from '../helpers/git';
 import { freePort } from '../helpers/net';
@@ -121,7 +119,7 @@ export function agentPidFile(home: string, missionId: string, taskId: string): s
 
 export function readPgid(file: string): number | undefined {
   try {
-    // `<pgid> <starttime> <boot_id>` (src/activities/pid-file.ts): the group id comes first.
+    // `<pgid> <starttime> <boot_id>` (src/agents/pid-file.ts): the group id comes first.
     const n = Number(readFileSync(file, 'utf8').trim().split(/\s+/)[0]);
     return Number.isInteger(n) && n > 1 ? n : undefined;
   } catch {
@@ -331,15 +329,7 @@ export async function clientFor(address: string): Promise<{ connection: Connecti
   return { connection, client: new Client({ connection }) };
 }
 
-/** Starts `missionWorkflow` for `spec` on `taskQueue` as the CLI would. */
-export function startMissionOn(client: Client, taskQueue: string, spec: MissionSpec): Promise<WorkflowHandle> {
-  const input: MissionInput = { spec, searchAttributes: true, storyAttributes: true };
-  return client.workflow.start('missionWorkflow', {
-    workflowId: names.missionWorkflowId(spec.id),
-    taskQueue,
-    args: [input],
-  });
-}
+export { startMissionOn } from '../helpers/worker';
 
 /**
  * The details of the last heartbeat Temporal recorded for a task's running agent activity (what a

@@ -5,7 +5,7 @@
  * are stable hashes of what produced them, paths name the mission and task.
  *
  * A test overrides what its story needs (`fakeActivities({ runAgent: ... })`) or changes a fake
- * later (`fakes.mergeBranch.mockImplementationOnce(...)`), and asserts on `fakes.X.mock.calls`.
+ * later (`fakes.queueMerge.mockImplementationOnce(...)`), and asserts on `fakes.X.mock.calls`.
  * The object's type requires a fake for every activity: a new activity breaks this file's
  * compilation until it gets a default.
  */
@@ -40,8 +40,6 @@ export const FAKE = {
   sessionId: (taskId: string) => `session-${taskId}`,
   /** The commit `checkpoint` reports for a task branch (one per task; tests may vary it). */
   headSha: (branch: string) => fakeSha('head', branch),
-  /** The merge commit `mergeBranch` reports for a branch merged onto the integration worktree. */
-  mergeSha: (branch: string) => fakeSha('merge', branch),
   /** The merge commit `queueMerge` (and `commitResolution`) makes for a branch merged onto `onto`. */
   queueSha: (onto: string, branch: string) => fakeSha('queue', onto, branch),
   diffstat: { files: 1, insertions: 2, deletions: 0 },
@@ -74,6 +72,7 @@ export function agentResult(input: RunAgentInput, extra: Partial<RunAgentResult>
     transcript: `/fake/transcripts/${input.missionId}/${input.taskId}-${input.iteration}-${attempt}.jsonl`,
     summary: `${input.taskId} done`,
     events: 1,
+    lastEventAt: new Date().toISOString(),
     resumed: !!input.resumeSessionId,
     checkpointSha: null,
     ...extra,
@@ -149,14 +148,15 @@ export function blockingAgent(release: Promise<unknown>, onCancel?: (input: RunA
 
 /**
  * Working defaults for every activity, in the real ones' shapes. Like the real repository, they
- * remember each repository's integration head: merges and resets move it, and a later
+ * remember each repository's integration head: publishing moves it, and a later
  * `prepareIntegration` (after continue-as-new or a reopen) finds it where it was left.
  */
 function defaultActivities(hostQueue: string): Activities {
   const heads = new Map<string, string>();
   return {
-    async claimHost() {
-      return { taskQueue: hostQueue, hostname: FAKE.hostname };
+    async claimHost(input) {
+      // With an origin the real one answers with its clone; the fakes keep the path as given.
+      return { taskQueue: hostQueue, hostname: FAKE.hostname, repo: input.repo };
     },
     async claimTaskHost(input) {
       return {
@@ -198,13 +198,6 @@ function defaultActivities(hostQueue: string): Activities {
         changed: true,
         worktreeGone: false,
       };
-    },
-    async mergeBranch(input) {
-      heads.set(input.repo, FAKE.mergeSha(input.branch));
-      return { status: 'merged', sha: FAKE.mergeSha(input.branch), alreadyMerged: false };
-    },
-    async resetIntegration(input) {
-      heads.set(input.repo, input.sha);
     },
     async runChecks() {
       return { ok: true, failed: null };

@@ -6,8 +6,8 @@
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { ensureTemporalCli, searchAttributeFlags } from '../../src/client/server';
-import type { AttributeSets } from '../../src/mission/search';
+import { searchAttributeFlags } from '../../src/client/search-attributes';
+import { ensureTemporalCli } from '../../src/client/server';
 
 let installed = false;
 
@@ -23,13 +23,13 @@ export function quietRuntime(): void {
 
 /**
  * A dev server on `port` (any free one when omitted): its address is `127.0.0.1:<port>`. It has
- * Flotilla's search attributes of `attributeSets` (all by default; `['searchAttributes']` is a
- * server an older Flotilla started, `[]` one started by hand).
+ * Flotilla's search attributes registered, as the one `flotilla run` starts, so tests may start
+ * missions directly (the workflows set them); with `attributes: false`, none (one started by hand).
  */
 export async function startDevServer(
   port?: number,
   extraArgs: string[] = [],
-  attributeSets: (keyof AttributeSets)[] = ['searchAttributes', 'storyAttributes'],
+  { attributes = true }: { attributes?: boolean } = {},
 ): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const cli = ensureTemporalCli((line) => console.log(line));
@@ -39,7 +39,7 @@ export async function startDevServer(
       executable: { type: 'existing-path', path: cli },
       ip: '127.0.0.1',
       port,
-      extraArgs: [...searchAttributeFlags(attributeSets), ...extraArgs],
+      extraArgs: [...(attributes ? searchAttributeFlags() : []), ...extraArgs],
     },
   });
 }

@@ -1,5 +1,5 @@
 /** Flotilla workers and mission starts against a test dev server. */
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { MissionSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';
@@ -33,19 +33,28 @@ export async function startTestWorkers(
   };
 }
 
-/** Starts `missionWorkflow` for `spec` as the CLI would, with Flotilla's search attributes. */
+/**
+ * Starts `missionWorkflow` for `spec` on `taskQueue` as the CLI would (`startMission` in
+ * src/client/start.ts), with Flotilla's search attributes: the service must have them registered
+ * (`startDevServer` does, as `flotilla run` does for its dev server).
+ */
+export function startMissionOn(client: Client, taskQueue: string, spec: MissionSpec): Promise<WorkflowHandle> {
+  const input: MissionInput = { spec };
+  return client.workflow.start(missionWorkflow, {
+    workflowId: names.missionWorkflowId(spec.id),
+    taskQueue,
+    args: [input],
+    typedSearchAttributes: missionStartAttributes(spec, 'planning'),
+  });
+}
+
+/** {@link startMissionOn} with the test environment's client. */
 export function startMission(
   env: TestWorkflowEnvironment,
   taskQueue: string,
   spec: MissionSpec,
 ): Promise<WorkflowHandle> {
-  const input: MissionInput = { spec, searchAttributes: true, storyAttributes: true };
-  return env.client.workflow.start(missionWorkflow, {
-    workflowId: names.missionWorkflowId(spec.id),
-    taskQueue,
-    args: [input],
-    typedSearchAttributes: missionStartAttributes(spec, 'planning', input),
-  });
+  return startMissionOn(env.client, taskQueue, spec);
 }
 
 /** Starts the mission and waits for its result (the final progress). */

@@ -50,7 +50,7 @@ async function start(loaded: LoadedMission): Promise<void> {
   const handle = await client.workflow.start('missionWorkflow', {
     workflowId: `size-${loaded.spec.id}`,
     taskQueue: 'nobody-polls-this',
-    args: [missionStartInput(loaded, { searchAttributes: false, storyAttributes: false })],
+    args: [missionStartInput(loaded)],
   });
   await handle.terminate('size test');
 }
@@ -63,9 +63,7 @@ test('a mission the check accepts starts; one over the limit is refused by Floti
   await start(fits);
 
   const over = await missionOf('over', 34, 63_000);
-  expect(payloadBytes(missionStartInput(over, { searchAttributes: true, storyAttributes: true }))).toBeGreaterThan(
-    BLOB_SIZE_LIMIT_BYTES,
-  );
+  expect(payloadBytes(missionStartInput(over))).toBeGreaterThan(BLOB_SIZE_LIMIT_BYTES);
   expect(() => checkMissionSize(over)).toThrow(MissionFileError);
   expect(() => checkMissionSize(over)).toThrow(/tasks: the mission is too large for Temporal[\s\S]*fix: split/);
   await expect(start(over)).rejects.toThrow();

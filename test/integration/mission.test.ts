@@ -182,7 +182,9 @@ test("cancel kills a running agent's whole process group and keeps its worktree 
   const childPid = Number(readFileSync(`${pids}.child`, 'utf8'));
   expect(processAlive(agentPid) && processAlive(childPid)).toBe(true);
   const t0 = Date.now();
+  // As `flotilla cancel` does: the reason, then Temporal's cancellation request.
   await handle.signal(cancelSignal, { reason: 'changed my mind' });
+  await handle.cancel();
   const result = await missionResult(handle);
   expect(Date.now() - t0).toBeLessThan(15_000);
   expect(result.phase).toBe('cancelled');
@@ -326,16 +328,17 @@ test('a merge conflict marks the task conflict and, with onMergeConflict: fail, 
   const result = await run(spec);
   const status = Object.fromEntries(result.tasks.map((t) => [t.id, t.status]));
   expect(status).toEqual({ one: 'merged', two: 'conflict', three: 'skipped' });
-  expect(result.tasks[1].error).toBe('merge conflict in shared.txt');
+  expect(result.tasks[1].error).toBe('merge conflict with one in shared.txt');
   expect(result.phase).toBe('failed');
   expect(result.mergeQueue!.conflicts).toEqual([
     {
       taskId: 'two',
       files: ['shared.txt'],
-      withTasks: [],
+      withTasks: ['one'],
+      worktree: expect.stringMatching(/\/tasks\/two$/),
       state: 'failed',
       attempts: 0,
-      note: 'merge conflict in shared.txt',
+      note: 'merge conflict with one in shared.txt',
     },
   ]);
   // Nothing of two reached the integration branch, which holds one's merge.
@@ -354,7 +357,7 @@ test('a merge conflict with onMergeConflict: pause blocks until the branch is fi
   );
   const handle = await start(spec);
   const blocked = await waitFor(env.client, 'blocked', (p) => p.phase === 'blocked');
-  expect(blocked.reason).toMatch(/task two: merge conflict in shared.txt/);
+  expect(blocked.reason).toMatch(/^task two: merge conflict with one in shared\.txt\n/);
   expect(blocked.tasks[1].status).toBe('conflict');
   // A human resolves in the task's worktree (merging the integration branch into the task
   // branch, keeping the task's side), then resumes.

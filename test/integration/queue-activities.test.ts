@@ -1,6 +1,6 @@
 /**
  * The merge queue's git activities against real repositories in temp dirs (no Temporal server):
- * queueMerge, publishRef, verifyAt, prepareIntegration `detached`, removeTaskWorktree and
+ * queueMerge, publishRef, verifyAt, prepareIntegration's detached worktree, removeTaskWorktree and
  * predictConflicts, called through the SDK's MockActivityEnvironment (heartbeats as a worker
  * delivers them).
  */
@@ -90,24 +90,24 @@ describe('queueMerge', () => {
   });
 
   test('a retry with the same input makes the same SHA and no second commit', async () => {
-    const { repo, input } = queueRepo();
+    const { repo, tip, input } = queueRepo();
     const first = (await mock(acts.queueMerge, input)) as { sha: string };
     // The crash came after update-ref: the ref already holds the merge (expected null fails the CAS).
     const again = await mock(acts.queueMerge, input);
-    expect(again).toEqual({ status: 'merged', sha: first.sha, alreadyMerged: false });
+    expect(again).toEqual({ status: 'merged', sha: first.sha, alreadyMerged: false, tip });
     expect(git(repo, 'rev-list', '--merges', '--count', input.ref)).toBe('1');
     // The crash came before update-ref: the commit made again is the very same object.
     git(repo, 'update-ref', '-d', input.ref);
     const remade = await mock(acts.queueMerge, input);
-    expect(remade).toEqual({ status: 'merged', sha: first.sha, alreadyMerged: false });
+    expect(remade).toEqual({ status: 'merged', sha: first.sha, alreadyMerged: false, tip });
     expect(refOf(repo, input.ref)).toBe(first.sha);
   });
 
   test('a retry that finds the same merge made differently (a signed commit, another identity) takes it', async () => {
-    const { repo, input } = queueRepo();
+    const { repo, tip, input } = queueRepo();
     const earlier = (await mock(acts.queueMerge, { ...input, date: '2026-01-01T00:00:00Z' })) as { sha: string };
     const r = await mock(acts.queueMerge, input);
-    expect(r).toEqual({ status: 'merged', sha: earlier.sha, alreadyMerged: false });
+    expect(r).toEqual({ status: 'merged', sha: earlier.sha, alreadyMerged: false, tip });
     expect(refOf(repo, input.ref)).toBe(earlier.sha);
   });
 
@@ -142,7 +142,13 @@ describe('queueMerge', () => {
     git(repo, 'update-ref', input.ref, onto2);
     const before = git(repo, 'for-each-ref');
     const r = await mock(acts.queueMerge, { ...input, onto: onto2, branch: other, taskId: 't2', expected: onto2 });
-    expect(r).toEqual({ status: 'conflict', files: ['b.txt'], message: 'merge conflict in b.txt' });
+    expect(r).toEqual({
+      status: 'conflict',
+      files: ['b.txt'],
+      message: 'merge conflict in b.txt',
+      withTasks: [],
+      worktree: null,
+    });
     expect(git(repo, 'for-each-ref')).toBe(before);
     // two conflicted files, both named
     const merged = (await mock(acts.queueMerge, { ...input, expected: onto2, onto: onto2 })) as { sha: string };
@@ -153,19 +159,25 @@ describe('queueMerge', () => {
       taskId: 't2',
       expected: merged.sha,
     });
-    expect(r2).toEqual({ status: 'conflict', files: ['a.txt', 'b.txt'], message: 'merge conflict in a.txt, b.txt' });
+    expect(r2).toEqual({
+      status: 'conflict',
+      files: ['a.txt', 'b.txt'],
+      message: 'merge conflict in a.txt, b.txt',
+      withTasks: ['t1'],
+      worktree: null,
+    });
     expect(refOf(repo, input.ref)).toBe(merged.sha);
   });
 
   test('a branch already contained in onto is merged (alreadyMerged) and the ref made to hold onto', async () => {
-    const { repo, input } = queueRepo();
+    const { repo, tip, input } = queueRepo();
     const merged = (await mock(acts.queueMerge, input)) as { sha: string };
     const r = await mock(acts.queueMerge, { ...input, onto: merged.sha, ref: 'refs/flotilla/candidates/m2' });
-    expect(r).toEqual({ status: 'merged', sha: merged.sha, alreadyMerged: true });
+    expect(r).toEqual({ status: 'merged', sha: merged.sha, alreadyMerged: true, tip });
     expect(refOf(repo, 'refs/flotilla/candidates/m2')).toBe(merged.sha);
     // and again (the ref already holds it)
     const again = await mock(acts.queueMerge, { ...input, onto: merged.sha, expected: merged.sha });
-    expect(again).toEqual({ status: 'merged', sha: merged.sha, alreadyMerged: true });
+    expect(again).toEqual({ status: 'merged', sha: merged.sha, alreadyMerged: true, tip });
   });
 
   test('a missing task branch is a clear error', async () => {
@@ -201,7 +213,7 @@ describe('publishRef', () => {
   });
 });
 
-async function integration(repo: string, missionId: string, detached?: boolean) {
+async function integration(repo: string, missionId: string) {
   return mock(acts.prepareIntegration, {
     missionId,
     runId,
@@ -211,7 +223,6 @@ async function integration(repo: string, missionId: string, detached?: boolean) 
     setup: [],
     copy: [],
     setupTimeoutMs: 60_000,
-    ...(detached === undefined ? {} : { detached }),
   });
 }
 
@@ -223,11 +234,11 @@ const symbolicHead = (wt: string): string | null => {
   }
 };
 
-describe('prepareIntegration detached', () => {
+describe('prepareIntegration', () => {
   test('a new integration worktree is detached at the branch tip; moving the branch leaves it alone', async () => {
     const repo = makeRepo();
     const main = git(repo, 'rev-parse', 'main');
-    const integ = await integration(repo, 'det', true);
+    const integ = await integration(repo, 'det');
     expect(integ).toMatchObject({ branch: names.integrationBranch('det'), baseSha: main, headSha: main });
     expect(symbolicHead(integ.worktree)).toBeNull();
     expect(git(integ.worktree, 'rev-parse', 'HEAD')).toBe(main);
@@ -237,38 +248,32 @@ describe('prepareIntegration detached', () => {
     await mock(acts.publishRef, { repo, ref: `refs/heads/${integ.branch}`, sha: next, expected: main });
     expect(git(integ.worktree, 'status', '--porcelain')).toBe('');
     // reused where it is (verifyAt checks out what it needs); headSha is the branch's tip
-    const again = await integration(repo, 'det', true);
+    const again = await integration(repo, 'det');
     expect(again).toEqual({ ...integ, headSha: next });
     expect(git(integ.worktree, 'rev-parse', 'HEAD')).toBe(main);
   });
 
-  test('an existing worktree with the branch checked out is detached in place, nothing lost', async () => {
+  test('an integration worktree where a person checked the branch out is detached in place, nothing lost', async () => {
     const repo = makeRepo({ 'a.txt': 'a\n' });
-    const attached = await integration(repo, 'conv');
-    expect(symbolicHead(attached.worktree)).toBe(attached.branch);
-    writeFileSync(path.join(attached.worktree, 'a.txt'), 'edited\n');
-    writeFileSync(path.join(attached.worktree, 'untracked.txt'), 'u\n');
-    const detached = await integration(repo, 'conv', true);
-    expect(detached).toEqual(attached);
-    expect(symbolicHead(detached.worktree)).toBeNull();
-    expect(git(detached.worktree, 'rev-parse', 'HEAD')).toBe(attached.headSha);
-    expect(readFileSync(path.join(detached.worktree, 'a.txt'), 'utf8')).toBe('edited\n');
-    expect(readFileSync(path.join(detached.worktree, 'untracked.txt'), 'utf8')).toBe('u\n');
-    expect(refOf(repo, `refs/heads/${attached.branch}`)).toBe(attached.headSha);
-  });
-
-  test('without the flag the branch is checked out, as before', async () => {
-    const repo = makeRepo();
-    const integ = await integration(repo, 'att');
-    expect(symbolicHead(integ.worktree)).toBe(integ.branch);
-    expect(await integration(repo, 'att')).toEqual(integ);
+    const first = await integration(repo, 'conv');
+    git(first.worktree, 'checkout', '--quiet', first.branch);
+    expect(symbolicHead(first.worktree)).toBe(first.branch);
+    writeFileSync(path.join(first.worktree, 'a.txt'), 'edited\n');
+    writeFileSync(path.join(first.worktree, 'untracked.txt'), 'u\n');
+    const again = await integration(repo, 'conv');
+    expect(again).toEqual(first);
+    expect(symbolicHead(again.worktree)).toBeNull();
+    expect(git(again.worktree, 'rev-parse', 'HEAD')).toBe(first.headSha);
+    expect(readFileSync(path.join(again.worktree, 'a.txt'), 'utf8')).toBe('edited\n');
+    expect(readFileSync(path.join(again.worktree, 'untracked.txt'), 'utf8')).toBe('u\n');
+    expect(refOf(repo, `refs/heads/${first.branch}`)).toBe(first.headSha);
   });
 });
 
 describe('verifyAt', () => {
   test('checks out the SHA detached, runs the commands, keeps untracked and ignored files', async () => {
     const repo = makeRepo({ '.gitignore': 'node_modules/\n', 'a.txt': 'a\n' });
-    const integ = await integration(repo, 'ver', true);
+    const integ = await integration(repo, 'ver');
     const candidate = commitOn(repo, 'candidate', integ.headSha, { 'a.txt': 'candidate\n' });
     mkdirSync(path.join(integ.worktree, 'node_modules', 'pkg'), { recursive: true });
     writeFileSync(path.join(integ.worktree, 'node_modules', 'pkg', 'index.js'), 'x\n');

@@ -172,7 +172,9 @@ test('a resolution with markers left, then one that drops a side, are both rejec
   });
   const handle = await startMission(env, taskQueue, spec);
   const blocked = await waitFor(env.client, spec.id, (p) => p.phase === 'blocked', 90_000);
-  expect(blocked.reason).toMatch(/task fr: the resolver agent could not resolve the conflict in shared\.txt/);
+  expect(blocked.reason).toMatch(
+    /^task fr: merge conflict with en in shared\.txt; the resolver agent could not resolve it \(/,
+  );
   const conflict = blocked.mergeQueue!.conflicts.find((c) => c.taskId === 'fr')!;
   expect(conflict).toMatchObject({ state: 'blocked', attempts: 2 });
   // The second run's rejection: a side dropped, named with the file and the line it lost.

@@ -123,7 +123,7 @@ test('a running, then finished mission: details, summaries and search attributes
   expect(missionLog).toEqual(
     expect.arrayContaining([
       `claim the host of ${repo}`,
-      'flotilla/story-run/integration from main (detached worktree)',
+      'flotilla/story-run/integration from main',
       expect.stringMatching(/^merge flotilla\/story-run\/tasks\/quick onto [0-9a-f]{8} \(batch 1\)$/),
       expect.stringMatching(/^verify `true` on batch 1 at [0-9a-f]{8}$/),
       expect.stringMatching(/^publish [0-9a-f]{8} to flotilla\/story-run\/integration: quick$/),

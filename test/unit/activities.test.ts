@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import { writePidFile } from '../../src/activities/process';
+import { writePidFile } from '../../src/agents/process';
 import { taskWorktreeNeedsRebuild, taskWorktreePath } from '../../src/activities/worktree-layout';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
@@ -212,61 +212,6 @@ describe('checkpoint', () => {
       type: 'WorktreeState',
       message: expect.stringMatching(/left a merge in progress/),
     });
-  });
-});
-
-/** An integration worktree and a task branch holding one commit (`<taskId>.txt`), ready to merge. */
-async function integrationAndTaskCommit(repo: string, missionId: string, taskId: string) {
-  const integ = await mock(acts.prepareIntegration, {
-    missionId,
-    runId,
-    repo,
-    baseBranch: 'main',
-    baseSha: null,
-    setup: [],
-    copy: [],
-    setupTimeoutMs: 60_000,
-  });
-  const wt = await worktreeFor(repo, taskId, missionId);
-  writeFileSync(path.join(wt.worktree, `${taskId}.txt`), `${taskId}\n`);
-  const title = taskId.toUpperCase();
-  await mock(acts.checkpoint, {
-    worktree: wt.worktree,
-    taskId,
-    title,
-    branch: wt.branch,
-    baseSha: integ.baseSha,
-    exclude: [],
-  });
-  return { integ, wt };
-}
-
-describe('mergeBranch', () => {
-  test('merges --no-ff once; a retry after the merge commit reports it merged without a second merge', async () => {
-    const repo = makeRepo();
-    const { integ, wt } = await integrationAndTaskCommit(repo, 'mg', 'x');
-    const input = { worktree: integ.worktree, repo, branch: wt.branch, taskId: 'x', title: 'X' };
-    const first = await mock(acts.mergeBranch, input);
-    expect(first).toMatchObject({ status: 'merged', alreadyMerged: false });
-    const again = await mock(acts.mergeBranch, input);
-    expect(again).toEqual({ status: 'merged', sha: (first as { sha: string }).sha, alreadyMerged: true });
-    expect(git(repo, 'log', '--merges', '--oneline', integ.branch).split('\n')).toHaveLength(1);
-  });
-
-  test('a merge a dead worker left half-done is aborted and redone', async () => {
-    const repo = makeRepo({ 'f.txt': 'base\n' });
-    const { integ, wt } = await integrationAndTaskCommit(repo, 'half', 'y');
-    git(integ.worktree, 'merge', '--no-ff', '--no-commit', wt.branch);
-    expect(existsSync(path.join(repo, '.git', 'worktrees', 'integration', 'MERGE_HEAD'))).toBe(true);
-    const r = await mock(acts.mergeBranch, {
-      worktree: integ.worktree,
-      repo,
-      branch: wt.branch,
-      taskId: 'y',
-      title: 'Y',
-    });
-    expect(r).toMatchObject({ status: 'merged', alreadyMerged: false });
-    expect(git(integ.worktree, 'status', '--porcelain')).toBe('');
   });
 });
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import type { AgentFailureDetails } from '../../src/activities/agent';
 import { snapshotWorktree } from '../../src/activities/checkpoint';
-import { groupAlive } from '../../src/activities/process';
+import { groupAlive } from '../../src/agents/process';
 import {
   ensureTaskWorktree,
   runKey,
@@ -305,7 +305,7 @@ describe('rebuilding a lost worktree', () => {
     const ck = await snapshotWorktree({ worktree: wt.worktree, ref, exclude: [], message: 'ck' });
     rmSync(wt.worktree, { recursive: true, force: true });
     // What a worker that died mid-rebuild leaves: the marker, and a fresh worktree without the checkpoint.
-    const stateDir = path.join(home, 'runs', 'm', input.taskId, `worktree-${runKey(home, 'm', runId)}`);
+    const stateDir = path.join(home, 'runs', 'm', input.taskId, `worktree-${runKey(runId)}`);
     mkdirSync(stateDir, { recursive: true });
     writeFileSync(path.join(stateDir, 'rebuild.pending'), 'x');
     git(repo, 'worktree', 'prune');

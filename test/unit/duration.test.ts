@@ -1,4 +1,4 @@
-import { formatDuration, parseDuration } from '../../src/mission/duration';
+import { formatDuration, parseDuration, wallTimeMs } from '../../src/mission/duration';
 
 test('parses mission-file durations to milliseconds', () => {
   expect(parseDuration('500ms')).toBe(500);
@@ -15,4 +15,13 @@ test('formats durations for people', () => {
   expect(formatDuration(45_000)).toBe('45s');
   expect(formatDuration(125_000)).toBe('2m 5s');
   expect(formatDuration(3_780_000)).toBe('1h 3m');
+});
+
+test('wall time: from the first start to the end, or to now while it goes on; none before it started', () => {
+  const start = '2026-12-01T09:30:00.000Z';
+  expect(wallTimeMs(start, '2026-12-01T09:33:01.000Z', 0)).toBe(181_000);
+  expect(wallTimeMs(start, null, Date.parse('2026-12-01T09:30:37.000Z'))).toBe(37_000);
+  expect(wallTimeMs(null, null, 0)).toBeNull();
+  // A clock that went backwards never gives a negative time.
+  expect(wallTimeMs(start, '2026-12-01T09:29:00.000Z', 0)).toBe(0);
 });

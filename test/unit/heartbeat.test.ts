@@ -24,20 +24,8 @@ function inEnv<A extends unknown[], R>(
   return env.run(fn, ...args) as Promise<R>;
 }
 
-test('resetIntegration heartbeats while another holder keeps the repository lock', async () => {
+test('prepareIntegration heartbeats while another holder keeps the repository lock', async () => {
   const repo = makeRepo();
-  const base = git(repo, 'rev-parse', 'main');
-  const integ = await inEnv(new MockActivityEnvironment(), acts.prepareIntegration, {
-    missionId: 'r',
-    runId,
-    repo,
-    baseBranch: 'main',
-    baseSha: null,
-    setup: [],
-    copy: [],
-    setupTimeoutMs: 60_000,
-  });
-  git(integ.worktree, 'commit', '--quiet', '--allow-empty', '-m', 'to revert');
   let releasedAt = 0;
   let held!: () => void;
   const holding = new Promise<void>((r) => (held = r));
@@ -50,9 +38,18 @@ test('resetIntegration heartbeats while another holder keeps the repository lock
   const env = new MockActivityEnvironment();
   const beats: number[] = [];
   env.on('heartbeat', () => beats.push(Date.now()));
-  await inEnv(env, acts.resetIntegration, { worktree: integ.worktree, repo, sha: base });
+  const integ = await inEnv(env, acts.prepareIntegration, {
+    missionId: 'r',
+    runId,
+    repo,
+    baseBranch: 'main',
+    baseSha: null,
+    setup: [],
+    copy: [],
+    setupTimeoutMs: 60_000,
+  });
   await holder;
-  expect(git(integ.worktree, 'rev-parse', 'HEAD')).toBe(base);
+  expect(integ.headSha).toBe(git(repo, 'rev-parse', 'main'));
   // At least one beat at the start and one ~5 s later, both while the lock was held elsewhere.
   expect(beats.filter((t) => t < releasedAt).length).toBeGreaterThanOrEqual(2);
 }, 30_000);

@@ -9,7 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import net from 'node:net';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import type { RunAgentInput, RunAgentResult } from '../../src/activities/agent-types';
+import type { RunAgentInput, RunAgentResult } from '../../src/agents/types';
 import { ErrorType } from '../../src/mission/error-types';
 import { formatListenAddress, parseListenAddress } from '../../src/worker/metrics-address';
 import { FlotillaMetrics, usageDelta } from '../../src/worker/metrics';
@@ -190,7 +190,7 @@ describe('the activity interceptor', () => {
   test('merges by outcome, and activities it does not know pass through untouched', async () => {
     const m = new FlotillaMetrics({ processMetrics: false });
     await intercepted(m, 'queueMerge', async () => ({ status: 'merged', sha: 'a', alreadyMerged: false }), {});
-    await intercepted(m, 'mergeBranch', async () => ({ status: 'merged', sha: 'a', alreadyMerged: true }), {});
+    await intercepted(m, 'queueMerge', async () => ({ status: 'merged', sha: 'a', alreadyMerged: true }), {});
     await intercepted(m, 'queueMerge', async () => ({ status: 'conflict', files: ['x'], message: 'm' }), {});
     await expect(intercepted(m, 'queueMerge', () => Promise.reject(new Error('git')), {})).rejects.toThrow('git');
     for (const outcome of ['merged', 'already_merged', 'conflict', 'error'])

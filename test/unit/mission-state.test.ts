@@ -103,7 +103,6 @@ test('retry is refused for a running or merged task, and while another task stop
     'r',
     T0,
   );
-  m.rerunsEarlierWaves = true;
   m.taskStarting('a', T0);
   expect(m.retryRejection('a')).toMatch(/only a failed, skipped or cancelled task/);
   m.taskEnded('a', result('failed'), T0);
@@ -111,15 +110,6 @@ test('retry is refused for a running or merged task, and while another task stop
   run(m, 'd', result('failed'));
   expect(m.retryRejection('d')).toMatch(/is stopping \(task a failed/);
   expect(m.retryRejection('ghost')).toMatch(/has no task "ghost"/);
-});
-
-test('a retry while a new run is still setting up is accepted (the patch decision comes later)', () => {
-  const m = new Mission(spec(), undefined, 'r', T0);
-  run(m, 'd', result('failed'));
-  expect(m.rerunsEarlierWaves).toBeUndefined();
-  expect(m.retryRejection('d')).toBeNull();
-  m.rerunsEarlierWaves = false; // a replayed history from before retry existed
-  expect(m.retryRejection('d')).toMatch(/older Flotilla/);
 });
 
 test('a block is lifted only by resume or a skip of the very task whose conflict it is', () => {
@@ -233,14 +223,4 @@ test('a reopened mission carries the ledger: the retried task resumes on its ses
   expect(reopened.retries.get('d')?.usage).toMatchObject({ sessionId: 'sess', sessionCostUsd: 2, costUsd: 2 });
   // the dependents Flotilla skipped at the end run again
   expect(['a', 'b', 'c'].map((id) => reopened.task(id).status)).toEqual(['pending', 'pending', 'pending']);
-});
-
-test('verify revert fails what this pass merged and skips their dependents', () => {
-  const m = new Mission(spec(), undefined, 'r', T0);
-  run(m, 'a', result('succeeded'));
-  m.merged('a', 'after');
-  m.reverted(['a'], 'before', 'mission verify `npm test` failed after wave 0 (exit 1)');
-  expect(m.state.integrationSha).toBe('before');
-  expect(m.task('a')).toMatchObject({ status: 'failed', error: expect.stringContaining('reverted') });
-  expect(m.task('b').status).toBe('skipped');
 });

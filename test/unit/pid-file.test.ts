@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { processStartTime } from '../../src/activities/pid-file';
-import { killStaleGroup, recordedGroup, writePidFile } from '../../src/activities/process';
+import { processStartTime } from '../../src/agents/pid-file';
+import { killStaleGroup, recordedGroup, writePidFile } from '../../src/agents/process';
 import { bystander, killBystanders } from '../helpers/bystander';
 import { processAlive } from '../helpers/missions';
 import { tempDir } from '../helpers/git';
@@ -20,7 +20,7 @@ const bootId = (): string => readFileSync('/proc/sys/kernel/random/boot_id', 'ut
 
 test.each([
   [
-    'a file of an older Flotilla, the PID alone (as after a reboot: nothing proves it is ours)',
+    'a file without an identity, the PID alone (someone else wrote it: nothing proves it is ours)',
     (pid: number) => `${pid}\n`,
   ],
   [

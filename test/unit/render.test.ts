@@ -3,9 +3,15 @@
  * `list`'s table, and the live line of a running task.
  */
 import type { AgentActivity } from '../../src/client/activity';
-import { printable, renderMissionList, renderStatus, renderTaskActivity } from '../../src/client/render';
+import { printable, renderMissionList, renderStatus } from '../../src/client/render';
+import {
+  progressEvents,
+  renderResolverActivity,
+  renderSummary,
+  renderTaskActivity,
+} from '../../src/client/render-live';
 import type { MissionListing } from '../../src/client/visibility';
-import { deriveProgress, initialState, MissionProgress, MissionState } from '../../src/mission/progress';
+import { ConflictState, deriveProgress, initialState, MissionProgress, MissionState } from '../../src/mission/progress';
 import { mission, task, wavesOf } from '../helpers/missions';
 
 const T0 = '2026-12-01T09:30:00.000Z';
@@ -121,7 +127,7 @@ test('colour only when asked (a terminal)', () => {
   expect(renderStatus(blocked(), { now: NOW, color: true })).toMatch(/\x1b\[33m/); // eslint-disable-line no-control-regex
 });
 
-test('list: a row per mission, the repository cut from the left, blanks and a note for missions without the attributes', () => {
+test('list: a row per mission, the repository cut from the left, blanks for a workflow without the attributes', () => {
   const missions: MissionListing[] = [
     {
       missionId: 'needs-human',
@@ -136,8 +142,8 @@ test('list: a row per mission, the repository cut from the left, blanks and a no
       closedAt: null,
     },
     {
-      missionId: 'old',
-      workflowId: 'mission-old',
+      missionId: 'by-hand',
+      workflowId: 'mission-by-hand',
       status: 'completed',
       phase: 'completed',
       percent: null,
@@ -152,10 +158,9 @@ test('list: a row per mission, the repository cut from the left, blanks and a no
   expect(lines[0]).toMatch(/^mission +phase +done +cost +repo +started \(UTC\) +ended$/);
   expect(lines[1]).toMatch(/^needs-human blocked +33% +\$0\.0123 +….*\/flotilla-repo-abcdef 2026-12-01 09:30$/);
   // Ended on another day than it started: the date is shown.
-  expect(lines[2]).toMatch(/^old +completed +2026-11-30 23:59 2026-12-01 00:01$/);
-  for (const l of lines.slice(0, 3)) expect(l.length).toBeLessThanOrEqual(100);
-  expect(lines.at(-1)).toMatch(/started without those search attributes/);
-  expect(renderMissionList(missions.slice(0, 1))).not.toMatch(/without those search attributes/);
+  expect(lines[2]).toMatch(/^by-hand +completed +2026-11-30 23:59 2026-12-01 00:01$/);
+  expect(lines).toHaveLength(3);
+  for (const l of lines) expect(l.length).toBeLessThanOrEqual(100);
 });
 
 test('the live line of a running task: what its agent does from the transcript, else from its heartbeat', () => {
@@ -221,4 +226,87 @@ test('status of a mission with an origin: the origin, the mission host and where
     },
   );
   expect(plain).not.toMatch(/origin|mission host|on host/);
+});
+
+test('the live line of the conflict resolver at work: whose conflict, its run, how long, what it does', () => {
+  const c: ConflictState = {
+    taskId: 'late',
+    files: ['f.txt'],
+    withTasks: ['top'],
+    state: 'resolving',
+    attempts: 0,
+    note: null,
+    startedAt: new Date(NOW - 2000).toISOString(),
+    endedAt: null,
+  };
+  expect(renderResolverActivity(c, undefined, undefined, { now: NOW })).toBe(
+    '  ▶ resolver late (conflict with top in f.txt) · 2s · setting up the conflict worktree',
+  );
+  const activity: AgentActivity = {
+    runtime: 'claude',
+    tool: 'Edit(f.txt)',
+    toolAt: NOW - 4000,
+    toolRunning: true,
+    lastEventAt: NOW - 4000,
+    exited: false,
+  };
+  const live = { attempt: 1, startedAt: NOW - 30_000, heartbeat: null };
+  expect(
+    renderResolverActivity({ ...c, attempts: 1, startedAt: new Date(NOW - 35_000).toISOString() }, live, activity, {
+      now: NOW,
+    }),
+  ).toBe('  ▶ resolver late (conflict with top in f.txt) · run 1 · 35s · Edit(f.txt) for 4s');
+  expect(renderResolverActivity({ ...c, attempts: 2, state: 'checking' }, live, activity, { now: NOW })).toBe(
+    '  ▶ resolver late (conflict with top in f.txt) · run 2 · 2s · checking its resolution',
+  );
+});
+
+test("run and watch: conflict events, and the summary's duration is the mission's wall time, not the follower's", () => {
+  const before = blocked();
+  const conflict: ConflictState = {
+    taskId: 'a-rather-long-task-identifier',
+    files: ['shared.txt'],
+    withTasks: ['one'],
+    state: 'resolving',
+    attempts: 1,
+    note: null,
+    startedAt: '2026-12-01T09:31:00.000Z',
+    endedAt: null,
+  };
+  const withQueue = (c: ConflictState, p: MissionProgress): MissionProgress => ({
+    ...p,
+    mergeQueue: {
+      queue: [],
+      batch: null,
+      batches: 1,
+      conflicts: [c],
+      verifyRuns: [],
+      predictedConflicts: [],
+      waitingFor: {},
+      landing: null,
+    },
+  });
+  const resolving = withQueue(conflict, before);
+  const resolved = withQueue(
+    { ...conflict, state: 'resolved', note: 'kept both', endedAt: '2026-12-01T09:31:40.000Z' },
+    before,
+  );
+  expect(progressEvents(resolving, resolved)).toEqual([
+    '  ✓ conflict of a-rather-long-task-identifier with one in shared.txt resolved by the resolver in 40s',
+  ]);
+  const byHand = withQueue(
+    { ...conflict, startedAt: undefined, state: 'resolved', note: 'resolved by hand on the task branch, then resumed' },
+    before,
+  );
+  expect(progressEvents(withQueue({ ...conflict, startedAt: undefined, state: 'blocked' }, before), byHand)).toEqual([
+    '  ✓ conflict of a-rather-long-task-identifier with one in shared.txt: resolved by hand on the task branch, then resumed',
+  ]);
+  // A reason with commands: the event line is its first line.
+  expect(progressEvents(undefined, { ...before, reason: 'task x: merge conflict in f.txt\n  cd /wt' }).at(-1)).toBe(
+    'mission blocked: task x: merge conflict in f.txt',
+  );
+  const ended = { ...before, phase: 'completed' as const, reason: null, endedAt: '2026-12-01T09:33:01.000Z' };
+  // Followed from 09:35 (long after it ended): the summary still says 3m 1s, as status does.
+  expect(renderSummary(ended, NOW)).toContain('mission needs-human completed in 3m 1s: 1/3 tasks merged');
+  expect(renderStatus(ended, { now: NOW })).toMatch(/^mission needs-human: completed · took 3m 1s \(/);
 });

@@ -6,7 +6,7 @@
 import execa from 'execa';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { spawnGroup, terminateGroup } from '../../src/activities/process';
+import { spawnGroup, terminateGroup } from '../../src/agents/process';
 import { tempDir } from '../helpers/git';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -53,7 +53,7 @@ test("a SIGKILLed worker's watchdog stops its groups and what left them", async 
   const marker = `orphan-${process.pid}-${Date.now()}`;
   // A "worker": the built process module, one watched group, then it idles until killed.
   const program = `
-    const { spawnGroup } = require(${JSON.stringify(path.join(ROOT, 'lib/activities/process.js'))});
+    const { spawnGroup } = require(${JSON.stringify(path.join(ROOT, 'lib/agents/process.js'))});
     spawnGroup(${JSON.stringify(escaping(marker))}, { cwd: ${JSON.stringify(tempDir())}, env: { PATH: process.env.PATH }, watchdog: true });
     setInterval(() => {}, 1000);`;
   const worker = execa(process.execPath, ['-e', program], { reject: false });

@@ -1,13 +1,14 @@
 /**
- * Worktree folders are per mission run. Run ids are time-ordered (UUIDv7): two runs of one mission
- * id started within ~65 s share their first 8 hex digits, the folder key before, so a re-run found
- * the previous run's worktrees (setup skipped, worktrees moved aside, logs mixed).
+ * Worktree folders are per mission run, keyed by the whole run id. Run ids are time-ordered
+ * (UUIDv7): two runs of one mission id started within ~65 s share their first 8 hex digits, so a
+ * shorter key would let a re-run find the previous run's worktrees (setup skipped, worktrees moved
+ * aside, logs mixed).
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import { runKey, taskWorktreePath } from '../../src/activities/worktree';
+import { runKey } from '../../src/activities/worktree';
 import { git, makeRepo, tempDir } from '../helpers/git';
 
 const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> =>
@@ -46,26 +47,5 @@ test('a re-run of a mission id gets its own worktree folder, and its setup runs'
   expect(existsSync(path.join(b.worktree, 'setup-count.txt'))).toBe(true);
   // The first run's folder is untouched, not moved aside.
   expect(existsSync(path.join(a.worktree, 'old-run.txt'))).toBe(true);
-  expect(runKey(home, 'again', second)).toBe(second.replace(/-/g, ''));
-});
-
-test('a run whose worktrees are in the old 8-hex folder (upgraded mid-flight) keeps using them', async () => {
-  const home = tempDir('flotilla-home-');
-  const repo = makeRepo();
-  // What the previous Flotilla made: the folder keyed by the first 8 hex digits of the run id.
-  const made = await run(createActivities({ home, hostQueue: 'q@test' }).prepareWorktree, input(repo, first));
-  const legacyRoot = path.join(home, 'worktrees', 'again', first.replace(/-/g, '').slice(0, 8));
-  mkdirSync(path.join(legacyRoot, 'tasks'), { recursive: true });
-  const legacyWt = path.join(legacyRoot, 'tasks', 't');
-  renameSync(made.worktree, legacyWt);
-  git(repo, 'worktree', 'repair', legacyWt);
-  renameSync(path.join(home, 'worktrees', 'again', first.replace(/-/g, '')), path.join(home, 'stash'));
-  // A fresh process (no cached keys) finds the old folder: its branch is owned by this run.
-  jest.isolateModules(() => {
-    const { taskWorktreePath: fresh } = jest.requireActual('../../src/activities/worktree');
-    expect(fresh(home, 'again', first, 't')).toBe(legacyWt);
-    // Another run of the same id (same 8-hex prefix) does not own it.
-    expect(fresh(home, 'again', second, 't')).not.toBe(path.join(legacyRoot, 'tasks', 't'));
-  });
-  expect(taskWorktreePath(home, 'again', second, 'x')).toContain(second.replace(/-/g, ''));
+  expect(runKey(second)).toBe(second.replace(/-/g, ''));
 });

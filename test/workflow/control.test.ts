@@ -10,7 +10,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { RunAgentInput } from '../../src/activities/agent';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { CarriedState, MissionResult } from '../../src/workflows/mission';
-import { buildReport } from '../../src/client/report-data';
+import { buildReport } from '../../src/client/report/build';
 import { names } from '../../src/mission/types';
 import { cancelSignal, pauseSignal, resumeSignal, retryUpdate, steerUpdate } from '../../src/workflows/messages';
 import {
@@ -262,13 +262,19 @@ test('retry runs a failed task again at once, from the integration branch as it 
   expect(result.integrationSha).toBe(merge(afterDep, 'slow'));
 });
 
-test('cancel stops the running agents, keeps their work, and ends the mission cancelled', async () => {
+// `flotilla cancel`: the `cancel` signal with the reason, then Temporal's cancellation request.
+test('cancel stops the running agents, keeps their work, and ends the mission Canceled with its reason', async () => {
   const { fakes, cancelled } = firstRunBlocks('long');
   const m = await suite.start(fakeMission('cancel', [fakeTask('long'), fakeTask('after', ['long'])]), fakes);
   await eventually(() => callsFor(fakes.runAgent, 'long').length === 1, "long's agent to start");
   await m.handle.signal(cancelSignal, { reason: 'changed my mind' });
+  // The signal alone only gives the reason (a query sees the state after it): nothing stops yet.
+  expect(await m.progress()).toMatchObject({ phase: 'running', reason: null });
+  expect(taskOf(await m.progress(), 'long').status).toBe('running');
+  await m.handle.cancel();
   const result = await m.result();
 
+  expect(await m.status()).toBe('CANCELLED');
   expect(result.phase).toBe('cancelled');
   expect(result.reason).toBe('changed my mind');
   expect(result.tasks.map((t) => [t.id, t.status])).toEqual([
@@ -280,18 +286,6 @@ test('cancel stops the running agents, keeps their work, and ends the mission ca
   expect(inputsOf(fakes.snapshot).map((i) => [i.taskId, i.note])).toEqual([['long', '[cancelled]']]);
   expect(fakes.queueMerge).not.toHaveBeenCalled();
   expect(callsFor(fakes.runAgent, 'after')).toEqual([]);
-});
-
-// The `cancel` signal is what CLIs before `mission-outcome-status` sent; today's `flotilla cancel`
-// requests Temporal's cancellation (below). A run cancelled by the signal ends Completed with
-// phase `cancelled`: a workflow ends Canceled only when its cancellation was requested.
-test('the cancel signal of older clients still cancels, and the run ends Completed with phase cancelled', async () => {
-  const { fakes } = firstRunBlocks('long');
-  const m = await suite.start(fakeMission('cancel-signal', [fakeTask('long')]), fakes);
-  await eventually(() => callsFor(fakes.runAgent, 'long').length === 1, "long's agent to start");
-  await m.handle.signal(cancelSignal, { reason: 'changed my mind' });
-  expect((await m.result()).phase).toBe('cancelled');
-  expect(await m.status()).toBe('COMPLETED');
 });
 
 // Issue 8: cancelling the mission workflow itself (Web UI, `temporal workflow cancel`) ended it
@@ -399,8 +393,8 @@ test("a reopened task resumes its session with the session's totals so far", asy
   expect(taskOf(result, 'x').costUsd).toBeCloseTo(2 * FAKE.costUsd, 6);
 });
 
-// Issue 8: "a `retry` arriving while a new run is still setting up is rejected as 'started by an
-// older Flotilla'" (the validator read the flag before `patched()` set it, after setup).
+// Issue 8: "a `retry` arriving while a new run is still setting up is rejected": the validator
+// must accept it before the reopened run has set up.
 test('a retry sent while a reopened mission sets up is accepted', async () => {
   const { fakes, reopen } = await endedFailed('reopen-setup');
   const setup = deferred();

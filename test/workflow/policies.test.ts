@@ -71,7 +71,7 @@ test('a mission: every activity on the host queue, a dependent starts from its d
   expect(new Set(elsewhere.map((r) => r.taskQueue))).toEqual(new Set([FAKE.hostQueue]));
 
   expect(inputsOf(fakes.prepareIntegration)).toEqual([
-    expect.objectContaining({ missionId: 'flow', repo: spec.repo, baseBranch: 'main', baseSha: null, detached: true }),
+    expect.objectContaining({ missionId: 'flow', repo: spec.repo, baseBranch: 'main', baseSha: null }),
   ]);
   const afterA = merge(FAKE.baseSha, 'flow', 'a');
   const afterB = merge(afterA, 'flow', 'b');
@@ -101,12 +101,10 @@ test('a mission: every activity on the host queue, a dependent starts from its d
     expect.arrayContaining(['a', 'b', 'c'].map((id) => [id, `do ${id}`, 1, null])),
   );
   expect(fakes.runAgent).toHaveBeenCalledTimes(3);
-  // No mission verify: nothing is verified; the wave loop's activities are never used.
+  // No mission verify and no gates: nothing is verified.
   expect(fakes.verifyAt).not.toHaveBeenCalled();
   expect(fakes.runChecks).not.toHaveBeenCalled();
   expect(fakes.snapshot).not.toHaveBeenCalled();
-  expect(fakes.mergeBranch).not.toHaveBeenCalled();
-  expect(fakes.resetIntegration).not.toHaveBeenCalled();
 
   expect(result.baseSha).toBe(FAKE.baseSha);
   expect(result.integrationSha).toBe(afterC);
@@ -446,7 +444,6 @@ test('onVerifyFailure revert: the culprit is failed and never published, its dep
   expect(inputsOf(fakes.publishRef).map((i) => i.sha)).toEqual([afterA, afterD]);
   expect(result.integrationSha).toBe(afterD);
   expect(inputsOf(fakes.removeTaskWorktree).map((i) => i.taskId)).toEqual(['a', 'd']);
-  expect(fakes.resetIntegration).not.toHaveBeenCalled();
   expect(fakes.runChecks).not.toHaveBeenCalled();
   expect(callsFor(fakes.runAgent, 'c')).toEqual([]);
 });

@@ -85,10 +85,8 @@ test('a dependent starts as soon as its dependency is merged, while its wave-mat
   const result = await m.result();
   expect(result.phase).toBe('completed');
   expect(statuses(result)).toEqual({ a: 'merged', b: 'merged', c: 'merged' });
-  // Waves stay the plan; merges went through the queue, never the wave merge.
+  // Waves stay the plan: c started once its dependencies merged, not once its wave came.
   expect(result.waves.map((w) => w.taskIds)).toEqual([['a', 'b'], ['c']]);
-  expect(fakes.mergeBranch).not.toHaveBeenCalled();
-  expect(inputsOf(fakes.prepareIntegration)[0]).toEqual(expect.objectContaining({ detached: true }));
   // The integration branch moved only by publishRef, compare-and-swap from the SHA before.
   const publishes = inputsOf(fakes.publishRef);
   expect(publishes[0]).toEqual(
@@ -224,10 +222,25 @@ test('touches: the later of two overlapping tasks starts after the earlier one i
   expect(taskOf(result, 'b').startedAt! >= taskOf(result, 'a').endedAt!).toBe(true);
 });
 
-/** A `queueMerge` fake under which task b's merge conflicts in greet.ts and every other merges. */
+/**
+ * A `queueMerge` fake under which task b's merge conflicts in greet.ts (with a, in b's worktree)
+ * and every other merges, reading the branch tip `tip-<task>`.
+ */
 async function conflictOnB(input: QueueMergeInput): Promise<QueueMergeResult> {
-  if (input.taskId === 'b') return { status: 'conflict', files: ['greet.ts'], message: 'merge conflict in greet.ts' };
-  return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
+  if (input.taskId === 'b')
+    return {
+      status: 'conflict',
+      files: ['greet.ts'],
+      message: 'merge conflict in greet.ts',
+      withTasks: ['a'],
+      worktree: '/fake/worktrees/b',
+    };
+  return {
+    status: 'merged',
+    sha: FAKE.queueSha(input.onto, input.branch),
+    alreadyMerged: false,
+    tip: `tip-${input.taskId}`,
+  };
 }
 
 test('a conflict goes to the resolver agent, is checked, and its resolution merges', async () => {
@@ -243,7 +256,7 @@ test('a conflict goes to the resolver agent, is checked, and its resolution merg
         conflicted: ['greet.ts'],
         remaining: ['greet.ts'],
         mergeBase: FAKE.baseSha,
-        branchTip: FAKE.headSha(input.branch),
+        branchTip: `tip-${input.taskId}`,
         otherTasks: ['a'],
         oursDiff: '+hello from a',
         theirsDiff: '+hello from b',
@@ -266,8 +279,19 @@ test('a conflict goes to the resolver agent, is checked, and its resolution merg
   ]);
   expect(inputsOf(fakes.commitResolution)).toHaveLength(1);
   expect(result.mergeQueue!.conflicts).toEqual([
-    expect.objectContaining({ taskId: 'b', files: ['greet.ts'], withTasks: ['a'], state: 'resolved', attempts: 1 }),
+    expect.objectContaining({
+      taskId: 'b',
+      files: ['greet.ts'],
+      withTasks: ['a'],
+      worktree: '/fake/worktrees/b',
+      state: 'resolved',
+      attempts: 1,
+    }),
   ]);
+  const c = result.mergeQueue!.conflicts[0];
+  expect(Date.parse(c.endedAt!)).toBeGreaterThanOrEqual(Date.parse(c.startedAt!));
+  // Each task's head is the branch tip the queue merged (the task's own result said FAKE.headSha).
+  expect([taskOf(result, 'a').headSha, taskOf(result, 'b').headSha]).toEqual(['tip-a', 'tip-b']);
 });
 
 test('a resolution rejected twice blocks the mission with the reason; skipping the task lifts it', async () => {
@@ -282,8 +306,14 @@ test('a resolution rejected twice blocks the mission with the reason; skipping t
   });
   const m = await suite.start(spec, fakes);
   const blocked = await m.waitFor((p) => p.phase === 'blocked', 'the mission to block');
-  expect(blocked.reason).toMatch(/resolver agent could not resolve the conflict in greet.ts/);
-  expect(blocked.reason).toContain('conflict markers left in greet.ts');
+  expect(blocked.reason).toMatch(
+    /^task b: merge conflict with a in greet\.ts; the resolver agent could not resolve it \(resolution rejected: conflict markers left in greet\.ts/,
+  );
+  // Where to work (the task's worktree, which has its branch checked out) and what to run there.
+  expect(blocked.reason).toContain(
+    "\n  cd /fake/worktrees/b\n  git merge flotilla/reject/integration\n  # edit greet.ts: keep both sides' intent, remove the conflict markers\n  git add -- greet.ts\n  git commit --no-edit\nthen `flotilla resume reject` (or give the task up: `flotilla skip reject b`)",
+  );
+  expect(blocked.mergeQueue!.conflicts[0]).toMatchObject({ withTasks: ['a'], worktree: '/fake/worktrees/b' });
   const resolver = inputsOf(fakes.runAgent).filter((i) => i.role === 'resolver');
   expect(resolver).toHaveLength(2);
   // The second run is told why the first was rejected.

@@ -1,9 +1,8 @@
 /**
  * `flotilla cancel ID`: the `cancel` signal with the reason, then Temporal's cancellation of the
  * mission's workflow (as the Web UI's Cancel). The signal carries the reason into the mission's
- * state and `status`; the request makes the run end Canceled (a workflow ends Canceled only when
- * its cancellation was requested). A mission started before `mission-outcome-status`
- * (docs/architecture.md) takes the request as the Web UI's Cancel: its agents are stopped at once.
+ * state and `status`; the request cancels it, and the run ends Canceled (a workflow ends Canceled
+ * only when its cancellation was requested).
  */
 import { Command } from 'commander';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -23,7 +22,7 @@ export function register(program: Command): void {
         await mission.requireRunning('cancel');
         const { handle } = await mission.describe();
         await handle.signal(cancelSignal, { reason: opts.reason });
-        // A mission with nothing running may already have ended on the signal: nothing to request.
+        // A mission that ended on its own meanwhile: nothing left to cancel.
         await handle.cancel().catch((err: unknown) => {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         });

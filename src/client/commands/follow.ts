@@ -5,16 +5,23 @@
  */
 import { GenericFormatter, MultiBar, Presets, SingleBar } from 'cli-progress';
 import path from 'node:path';
-import type { MissionProgress } from '../../mission/progress';
+import type { ConflictState, MissionProgress } from '../../mission/progress';
 import { TERMINAL_PHASES } from '../../mission/types';
 import { EXIT, NoWorkerError } from '../errors';
 import { getProgress } from '../missions';
-import { readActivity } from '../activity';
-import type { LiveAgent } from '../live-tasks';
-import { progressEvents, renderStatus, renderSummary, renderTaskActivity, stdoutOptions } from '../render';
+import { AgentActivity, readActivity } from '../activity';
+import { LiveAgent, liveResolver } from '../live-tasks';
+import { renderStatus, stdoutOptions } from '../render';
+import {
+  progressEvents,
+  renderResolverActivity,
+  renderSummary,
+  renderTaskActivity,
+  resolverWorking,
+} from '../render-live';
 import { workerPolling } from '../visibility';
 import { installRuntime, RunningWorkers, startWorkers } from '../workers';
-import { writeReport } from '../report';
+import { writeReport } from '../report/collect';
 import { Connected, MissionContext, say, warn } from './context';
 
 /** Between two progress polls, ms. */
@@ -22,28 +29,74 @@ const POLL_MS = 1000;
 /** Unanswered queries in a row tolerated while a just-started mission gets its first workflow task. */
 const MAX_MISSES = 30;
 
+/** A blocked mission's reason for its last line: its first line, and where the commands are (the status printed above). */
+function waitsFor(reason: string | null): string {
+  const [first, ...rest] = (reason ?? '').split('\n');
+  return rest.length ? `${first} (what to do is above, under "blocked:")` : first;
+}
+
 /** Whether the mission needs a human now: blocked, or paused with nothing left running. */
 function needsHuman(p: MissionProgress): boolean {
   return p.phase === 'blocked' || (p.phase === 'paused' && p.counts.running === 0);
 }
 
+/** The conflict resolver at work: its conflict, its `runAgent` attempt and what its transcript says. */
+interface ResolverNow {
+  conflict: ConflictState;
+  live?: LiveAgent;
+  activity?: AgentActivity;
+}
+
 interface Display {
   line(text: string): void;
   /** Shows `p`; `live` holds the running tasks' agents when {@link Display.wantsLive}. */
-  update(p: MissionProgress, live?: Map<string, LiveAgent>): void;
+  update(p: MissionProgress, live?: Map<string, LiveAgent>, resolvers?: ResolverNow[]): void;
   stop(): void;
-  /** Whether {@link Display.update} shows what each agent does (a terminal): only then is it read. */
+  /** Whether {@link Display.update} shows what each task's agent does (a terminal): only then is it read. */
   wantsLive: boolean;
+}
+
+/** The conflicts the resolver works on now, with what Temporal and its transcript say it does. */
+async function resolversNow(connected: Connected, missionId: string, p: MissionProgress): Promise<ResolverNow[]> {
+  const working = (p.mergeQueue?.conflicts ?? []).filter(resolverWorking);
+  if (working.length === 0) return [];
+  const live = await liveResolver(connected.client, missionId);
+  const transcript = live?.heartbeat?.transcript;
+  const activity = transcript ? readActivity(transcript) : undefined;
+  return working.map((conflict) => ({ conflict, live, activity }));
+}
+
+/**
+ * Plain output (pipes, CI, tests): event lines only, printed when something changes; the resolver
+ * gets a line each time what it does changes (its step, its run, its latest tool call or output).
+ */
+function plainDisplay(): Display {
+  const shown = new Map<string, string>();
+  return {
+    wantsLive: false,
+    line: say,
+    update: (_p, _live, resolvers = []) => {
+      for (const r of resolvers) {
+        const c = r.conflict;
+        const key = [c.state, c.attempts, r.activity?.tool ?? '', r.activity?.exited ?? ''].join('\0');
+        if (shown.get(c.taskId) === key) continue;
+        shown.set(c.taskId, key);
+        say(renderResolverActivity(c, r.live, r.activity));
+      }
+    },
+    stop: () => undefined,
+  };
 }
 
 /**
  * On a terminal, a live block under the event lines (cli-progress redraws it): the mission's
- * progress bar, and a line per running task with what its agent does now (its current tool or
- * command and for how long, from the transcript named by its heartbeat: `renderTaskActivity`).
- * Elsewhere (pipes, CI, tests) plain event lines only, printed when something changes.
+ * progress bar, a line per running task with what its agent does now (its current tool or
+ * command and for how long, from the transcript named by its heartbeat: `renderTaskActivity`),
+ * and one for the conflict resolver while it works (`renderResolverActivity`). Elsewhere, see
+ * {@link plainDisplay}.
  */
 function progressDisplay(missionId: string): Display {
-  if (!process.stdout.isTTY) return { line: say, update: () => undefined, stop: () => undefined, wantsLive: false };
+  if (!process.stdout.isTTY) return plainDisplay();
   const multi = new MultiBar(
     {
       // {percentage}, {value} and {total} are cli-progress's own tokens; ours have other names.
@@ -56,12 +109,12 @@ function progressDisplay(missionId: string): Display {
     Presets.shades_classic,
   );
   const bar = multi.create(100, 0, { merged: 0, tasks: 0, wavesDone: 0, waves: 0, phase: 'starting' });
-  const taskLines = new Map<string, SingleBar>();
+  const liveLines = new Map<string, SingleBar>();
   const asIs: GenericFormatter = (_options, _params, payload: { text: string }) => payload.text;
   return {
     wantsLive: true,
     line: (text) => multi.log(`${text}\n`),
-    update: (p, live) => {
+    update: (p, live, resolvers = []) => {
       bar.update(p.percent, {
         merged: p.counts.merged,
         tasks: p.counts.total,
@@ -69,26 +122,28 @@ function progressDisplay(missionId: string): Display {
         waves: p.waves.length,
         phase: p.phase,
       });
-      const running = p.tasks.filter((t) => t.status === 'running');
-      for (const [id, line] of taskLines)
-        if (!running.some((t) => t.id === id)) {
-          multi.remove(line);
-          taskLines.delete(id);
-        }
       const now = Date.now();
+      const opts = { now, color: !process.env.NO_COLOR, width: process.stdout.columns || 100 };
+      const running = p.tasks.filter((t) => t.status === 'running');
       const idWidth = Math.max(0, ...running.map((t) => t.id.length));
+      const texts = new Map<string, string>();
       for (const t of running) {
         const agent = live?.get(t.id);
         const transcript = agent?.heartbeat?.transcript;
-        const text = renderTaskActivity(t, agent, transcript ? readActivity(transcript) : undefined, {
-          now,
-          idWidth,
-          color: !process.env.NO_COLOR,
-          width: process.stdout.columns || 100,
-        });
-        const line = taskLines.get(t.id);
+        const activity = transcript ? readActivity(transcript) : undefined;
+        texts.set(`task ${t.id}`, renderTaskActivity(t, agent, activity, { ...opts, idWidth }));
+      }
+      for (const r of resolvers)
+        texts.set(`resolver ${r.conflict.taskId}`, renderResolverActivity(r.conflict, r.live, r.activity, opts));
+      for (const [key, line] of liveLines)
+        if (!texts.has(key)) {
+          multi.remove(line);
+          liveLines.delete(key);
+        }
+      for (const [key, text] of texts) {
+        const line = liveLines.get(key);
         if (line) line.update(0, { text });
-        else taskLines.set(t.id, multi.create(1, 0, { text }, { format: asIs }));
+        else liveLines.set(key, multi.create(1, 0, { text }, { format: asIs }));
       }
     },
     stop: () => multi.stop(),
@@ -134,7 +189,6 @@ async function follow(
   workerDone?: Promise<void>,
 ): Promise<number | undefined> {
   const { client, config } = connected;
-  const started = Date.now();
   let prev: MissionProgress | undefined;
   let workerError: unknown;
   void workerDone?.catch((err) => (workerError = err));
@@ -160,11 +214,11 @@ async function follow(
       }
       if (!p) break;
       for (const line of progressEvents(prev, p)) display.line(line);
-      display.update(p, live);
+      display.update(p, live, TERMINAL_PHASES.includes(p.phase) ? [] : await resolversNow(connected, missionId, p));
       prev = p;
       if (TERMINAL_PHASES.includes(p.phase)) {
         display.stop();
-        say(renderSummary(p, Date.now() - started));
+        say(renderSummary(p));
         say(await reportLine(connected, missionId, p));
         return p.phase === 'completed' ? EXIT.ok : EXIT.failed;
       }
@@ -173,7 +227,7 @@ async function follow(
         say(renderStatus(p, stdoutOptions()));
         say(
           p.phase === 'blocked'
-            ? `\nthe mission waits for you: ${p.reason}`
+            ? `\nthe mission waits for you: ${waitsFor(p.reason)}`
             : `\nthe mission is paused; continue it with \`flotilla resume ${missionId}\` and \`flotilla watch ${missionId}\``,
         );
         return EXIT.needsHuman;

@@ -9,7 +9,8 @@ import { loadMission } from '../../mission/load';
 import { names } from '../../mission/types';
 import { FlotillaConfig, loadConfig, workflowUrl } from '../config';
 import { checkSandbox } from '../sandbox-check';
-import { ensureSearchAttributes, startEmbeddedServer, temporalReachable } from '../server';
+import { ensureSearchAttributes } from '../search-attributes';
+import { startEmbeddedServer, temporalReachable } from '../server';
 import { checkMissionSize } from '../mission-size';
 import { prepareStart, runningSince, startMission } from '../start';
 import { workerPolling } from '../visibility';
@@ -62,14 +63,11 @@ async function startAndMaybeFollow(file: string, opts: StartOptions, follow: boo
       process.exitCode = await followWithWorker(connected, missionId, reattach);
       return;
     }
-    // Always, the embedded server too: one an older Flotilla started lacks the newer attributes.
-    const sets = await ensureSearchAttributes(connection, config.namespace);
-    if (!sets.searchAttributes || !sets.storyAttributes)
-      say(
-        `note: namespace ${config.namespace} lacks ${sets.searchAttributes ? "some of Flotilla's search attributes (progress, cost, repo, runtime)" : "Flotilla's search attributes"} and they could not be registered (no operator rights?): the mission runs without them, so \`flotilla list --phase/--repo\` and the Web UI cannot filter on them`,
-      );
+    // Every service, the embedded one too (a dev server started by hand has none of them): the
+    // mission's workflows set them all.
+    await ensureSearchAttributes(connection, config.namespace);
     await prepareStart(client, loaded, config.home);
-    const workflowId = await startMission(client, config, loaded, sets);
+    const workflowId = await startMission(client, config, loaded);
     say(`started mission ${missionId} (workflow ${workflowId}) on ${loaded.spec.repo}, base ${loaded.spec.base}`);
     const url = workflowUrl(config, workflowId);
     if (url) say(`  Web UI: ${url}`);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadMission } from '../../mission/load';
 import { loadConfig } from '../config';
 import { checkMissionSize } from '../mission-size';
-import { renderPlan } from '../render';
+import { renderPlan } from '../render-plan';
 import { checkSandbox } from '../sandbox-check';
 import { say } from './context';
 
