@@ -12,6 +12,7 @@ import type { CommandLine } from '../mission/types';
 import { pidFileLine, readPidFile, sameGroup } from './pid-file';
 import {
   GROUP_TAG_VAR,
+  endWatchdog,
   killAllTagged,
   killTagged,
   newGroupTag,
@@ -32,6 +33,7 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const pgid of liveGroups.keys()) killGroup(pgid, 'SIGKILL');
     killAllTagged();
+    endWatchdog();
   });
 }
 
