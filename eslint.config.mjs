@@ -20,14 +20,18 @@ const above = (up, layers, message) => ({ regex: `^${up}(${layers.join('|')})(/|
 // src/mission is the lowest layer: everything else imports it, it imports nothing of theirs.
 const missionBelowAll = above(
   '(\\.\\./)+',
-  ['activities', 'workflows', 'client', 'worker', 'mission-file'],
+  ['activities', 'workflows', 'client', 'worker', 'mission-file', 'agents', 'secrets'],
   'src/mission is the lowest layer: it imports no other layer',
 );
 // Workflows know activities by their shapes only (the proxies take the types), and nothing of the
 // client, the worker or the mission-file loader.
 const workflowsAbove = (up) => [
   { ...above(up, ['activities'], ''), allowTypeImports: true, message: 'workflows import activities as types only' },
-  above(up, ['client', 'worker', 'mission-file'], 'workflows import no client, worker or mission-file code'),
+  above(
+    up,
+    ['client', 'worker', 'mission-file', 'agents', 'secrets'],
+    'workflows import no client, worker, mission-file or host-library code',
+  ),
 ];
 // src/workflows/*.ts is what both workflows share; the task workflow knows nothing of the mission's.
 const sharedBelowWorkflows = above('\\./', ['mission', 'task'], 'code both workflows share imports neither workflow');
@@ -36,6 +40,14 @@ const taskBelowMission = above(
   ['mission'],
   'the task workflow does not import the mission workflow (it reports by signal)',
 );
+// src/agents (runtimes, agent processes, transcripts, commands) and src/secrets (the secret rule,
+// redaction) are host libraries under the activities: the activities, the worker and the CLI use
+// them; they know nothing of Temporal or of the layers above them.
+const hostLibrary = {
+  regex: '^(\\.\\./)+(activities|workflows|client|worker)(/|$)|^@temporalio/',
+  message:
+    'src/agents and src/secrets are host libraries: no Temporal, no activities, workflows, client or worker (an activity adapts them)',
+};
 const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
 export default tseslint.config(
@@ -66,6 +78,7 @@ export default tseslint.config(
     files: ['src/workflows/task/*.ts'],
     rules: restrict(deterministic, ...workflowsAbove('\\.\\./\\.\\./'), taskBelowMission),
   },
+  { files: ['src/agents/**/*.ts', 'src/secrets/**/*.ts'], rules: restrict(hostLibrary) },
   // The mission file's loader (Node, zod, git): the client's, above src/mission.
   {
     files: ['src/mission-file/**/*.ts'],

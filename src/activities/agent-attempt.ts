@@ -1,46 +1,36 @@
 /**
- * One attempt of `runAgent`, in three steps:
+ * One attempt of `runAgent`, the Temporal side of it, in three steps:
  * - {@link AgentAttempt.prepare}: kill a group an earlier attempt left, rebuild a lost worktree or
  *   checkpoint what the interrupted attempt left, and choose the prompt (the continuation prompt
  *   on a retry) and the session to resume;
- * - {@link AgentAttempt.launch}: run the agent (agent-launch.ts), once more with a fresh session
- *   when the one to resume is gone;
- * - {@link AgentAttempt.settle}: classify the outcome, take the final checkpoint, and return the
- *   result or throw the failure, always with {@link AgentFailureDetails}.
- * Usage starts from the usage ledger's {@link activityStart} and is metered by its RunMeter: the
- * attempt copies no counters by hand.
+ * - {@link AgentAttempt.launch}: run the agent (src/agents/attempt.ts), observed by the heartbeat,
+ *   stopped by the activity's cancellation or the worker's drain;
+ * - {@link AgentAttempt.settle}: take the final checkpoint, and return the result or throw the
+ *   outcome's failure (agent-failures.ts), always with {@link AgentFailureDetails}.
+ * The agent itself (processes, streams, timeouts, the outcome) is the agent library's
+ * (src/agents); git (checkpoints, a rebuild) is agent-checkpoints.ts and agent-worktree.ts. Usage
+ * starts from the usage ledger's {@link activityStart} and is metered by its RunMeter: the attempt
+ * copies no counters by hand.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { Launched, launchAttempt } from '../agents/attempt';
+import { endedLabel, outcomeFailure } from '../agents/outcome';
+import { agentDir, agentPidFile } from '../agents/paths';
+import { killStaleGroup } from '../agents/process';
+import { continuationPrompt, interruptionOf } from '../agents/prompts';
+import { runtimes } from '../agents/runtimes';
+import type { RuntimeAdapter } from '../agents/runtimes/types';
+import { sessionInLastTranscript } from '../agents/transcript';
+import type { AgentFailureDetails, AgentHeartbeat, AgentUsage, RunAgentInput, RunAgentResult } from '../agents/types';
 import { formatDuration } from '../mission/duration';
 import { ErrorType } from '../mission/error-types';
-import { activityStart, forgetSession } from '../mission/usage';
+import { activityStart } from '../mission/usage';
 import { AttemptCheckpoints } from './agent-checkpoints';
-import { endedLabel, launchFailure } from './agent-failures';
-import { launchAgent, LaunchOutcome } from './agent-launch';
-import type { AgentFailureDetails, AgentHeartbeat, AgentUsage, RunAgentInput, RunAgentResult } from './agent-types';
-import { ActivityConfig, paths } from './config';
+import { agentFailure } from './agent-failures';
+import { canRebuild, needsRebuild, rebuildWorktree, stateSummary } from './agent-worktree';
+import type { ActivityConfig } from './config';
 import { AgentHeartbeater, previousHeartbeat } from './heartbeat';
-import { killStaleGroup } from './process';
-import { continuationPrompt, interruptionOf, mergeSummary, worktreeSummary } from './prompts';
-import { runtimes } from './runtimes';
-import type { RuntimeAdapter } from './runtimes/types';
-import { nextTranscript, sessionInLastTranscript } from './transcript';
-import { ensureTaskWorktree, PrepareWorktreeResult, taskWorktreeNeedsRebuild, taskWorktreePath } from './worktree';
-
-/** Setup commands in a rebuilt worktree get this long each when the caller gives no limit, ms. */
-const DEFAULT_SETUP_TIMEOUT_MS = 20 * 60_000;
-
-/** What {@link AgentAttempt.launch} hands to {@link AgentAttempt.settle}. */
-export interface Launched {
-  outcome: LaunchOutcome;
-  /** True when the launch that counted continued an earlier session. */
-  resumed: boolean;
-  transcript: string;
-  /** Epoch ms when the agent was first launched. */
-  startedAt: number;
-}
+import type { PrepareWorktreeResult } from './worktree';
 
 export class AgentAttempt {
   readonly attempt: number;
@@ -48,7 +38,8 @@ export class AgentAttempt {
   readonly usage: AgentUsage;
   private readonly adapter: RuntimeAdapter;
   private readonly prev: Partial<AgentHeartbeat> | undefined;
-  private readonly runDir: string;
+  /** The agent's folder: transcripts and PID file (a resolver's apart from the task agent's). */
+  private readonly dir: string;
   private readonly pidFile: string;
   private readonly checkpoints: AttemptCheckpoints;
   private readonly heartbeat: AgentHeartbeater;
@@ -67,13 +58,9 @@ export class AgentAttempt {
     this.adapter = runtimes[input.agent.runtime];
     this.prev = previousHeartbeat(ctx.info);
     this.usage = activityStart(input, this.prev);
-    // A resolver keeps its transcripts, session and PID file apart from the task agent's: `logs
-    // --resolver` shows them alone, and a resolver's retry never resumes (or kills) the task's agent.
-    this.runDir =
-      input.role === 'resolver'
-        ? paths.resolverDir(config.home, input.missionId, input.taskId)
-        : paths.runDir(config.home, input.missionId, input.taskId);
-    this.pidFile = path.join(this.runDir, 'agent.pid');
+    // `logs --resolver` shows a resolver's transcripts alone, and its retry never resumes (or kills) the task's agent.
+    this.dir = agentDir(config.home, input.missionId, input.taskId, input.role);
+    this.pidFile = agentPidFile(this.dir);
     // A conflict worktree is not the task's work: it never goes to the task's checkpoint ref.
     const checkpointed = input.role === 'resolver' ? { ...input, exclude: undefined } : input;
     this.checkpoints = new AttemptCheckpoints(checkpointed, this.attempt, ctx.log, this.prev?.checkpointSha ?? null);
@@ -95,7 +82,7 @@ export class AgentAttempt {
     const stale = await killStaleGroup(this.pidFile);
     if (stale) ctx.log.warn('killed an agent process group left by an earlier attempt', { pgid: stale });
     await this.heartbeat.during(async () => {
-      if (this.needsRebuild()) {
+      if (needsRebuild(this.config.home, input)) {
         await this.rebuild();
         this.rebuiltNow = true;
       } else if (attempt > 1) {
@@ -112,54 +99,33 @@ export class AgentAttempt {
     if (this.usage.sessionId === null && input.agent.runtime !== 'command') {
       // A worker that died within a heartbeat interval of the agent's start never reported the
       // session; the interrupted attempt's transcript names it.
-      this.usage.sessionId = sessionInLastTranscript(this.adapter, this.runDir);
+      this.usage.sessionId = sessionInLastTranscript(this.adapter, this.dir);
       if (this.usage.sessionId)
         ctx.log.info('resuming the session named in the last transcript', { sessionId: this.usage.sessionId });
     }
     const why = interruptionOf(!!this.prev?.worktreeRebuilt || this.rebuiltNow, !!ctx.info.heartbeatDetails);
-    return continuationPrompt(input, why, await this.stateSummary());
-  }
-
-  /** What the worktree holds, for a continuation prompt. */
-  private stateSummary(): Promise<string> {
-    const { input } = this;
-    return input.role === 'resolver' ? mergeSummary(input.worktree) : worktreeSummary(input.worktree, input.baseSha);
+    return continuationPrompt(input, why, await stateSummary(input));
   }
 
   /** Launches the agent with `prompt`; when the session to resume is gone, once more with a fresh one. */
-  async launch(prompt: string): Promise<Launched> {
-    const { input, usage } = this;
-    const transcript = nextTranscript(this.runDir);
-    const startedAt = Date.now();
-    const run = (p: string, resume: boolean): Promise<LaunchOutcome> =>
-      launchAgent({
+  launch(prompt: string): Promise<Launched> {
+    return launchAttempt(
+      {
         adapter: this.adapter,
-        input,
-        prompt: p,
-        resume,
-        usage,
-        transcript,
+        input: this.input,
+        dir: this.dir,
+        usage: this.usage,
         pidFile: this.pidFile,
         attempt: this.attempt,
-        ctx: { cancellationSignal: this.stopSignal, log: this.ctx.log },
-        heartbeat: this.heartbeat,
-        checkpoints: this.checkpoints,
+        signal: this.stopSignal,
+        log: this.ctx.log,
+        observer: this.heartbeat,
+        onTick: (now) => this.checkpoints.tick(now),
         flotillaHome: this.config.home,
-      });
-    let resumed = usage.sessionId !== null && input.agent.runtime !== 'command';
-    let outcome = await run(prompt, resumed);
-    if (resumed && outcome.ended === 'exited' && outcome.exitCode !== 0) {
-      const cls = this.adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail);
-      if (cls.kind === 'session_not_found') {
-        // The session is gone (another host, a cleaned home): start fresh, restating the task.
-        this.ctx.log.warn('agent session not found; starting a fresh one', { sessionId: usage.sessionId });
-        resumed = false;
-        forgetSession(usage);
-        const state = await this.stateSummary();
-        outcome = await run(continuationPrompt(input, 'session-lost', state), false);
-      }
-    }
-    return { outcome, resumed, transcript, startedAt };
+        stateSummary: () => stateSummary(this.input),
+      },
+      prompt,
+    );
   }
 
   /**
@@ -167,20 +133,16 @@ export class AgentAttempt {
    * The final checkpoint is taken before anything is thrown.
    */
   async settle({ outcome, resumed, transcript, startedAt }: Launched): Promise<RunAgentResult> {
-    const { attempt } = this;
+    const { attempt, adapter } = this;
     if (outcome.ended === 'lost') await this.recoverLostWorktree(Date.now() - startedAt);
     await this.heartbeat.during(() => this.checkpoints.take(`attempt ${attempt} ${endedLabel(outcome)}`));
     // The usage travels with the cancellation: a stopped (steered, held) agent's session resumes.
     if (outcome.ended === 'cancelled')
       throw new CancelledFailure('agent cancelled; its process group was killed', [this.details()]);
-    const failure = launchFailure(
-      outcome,
-      this.input.agent,
-      this.adapter.install,
-      () => this.adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail),
-      this.details(),
+    const failure = outcomeFailure(outcome, this.input.agent, adapter.install, () =>
+      adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail),
     );
-    if (failure) throw failure;
+    if (failure) throw agentFailure(failure, this.details());
     return {
       ...this.usage,
       attempt,
@@ -196,27 +158,13 @@ export class AgentAttempt {
   }
 
   /**
-   * A rebuild needs the repository and the run, and makes the worktree at its usual path. A
-   * resolver's conflict worktree is never rebuilt here: only `prepareConflict` can set the merge up.
+   * Rebuilds a lost worktree from the task branch plus its latest checkpoint.
+   * @throws non-retryable `WorktreeLost` when this attempt cannot rebuild it (agent-worktree.ts
+   *   `canRebuild`); what the rebuild throws
    */
-  private get canRebuild(): boolean {
-    const { repo, runId, missionId, taskId, worktree, role } = this.input;
-    if (role === 'resolver') return false;
-    return !!repo && !!runId && taskWorktreePath(this.config.home, missionId, runId, taskId) === worktree;
-  }
-
-  /** The worktree is gone, no longer a worktree, or (when it can be rebuilt) its rebuild was interrupted. */
-  private needsRebuild(): boolean {
-    const { runId, missionId, taskId, worktree } = this.input;
-    return this.canRebuild && runId
-      ? taskWorktreeNeedsRebuild(this.config.home, { missionId, runId, taskId })
-      : !existsSync(worktree);
-  }
-
-  /** Rebuilds a lost worktree from the task branch plus its latest checkpoint. */
   private async rebuild(): Promise<PrepareWorktreeResult> {
     const { input } = this;
-    if (!this.canRebuild || !input.repo || !input.runId) {
+    if (!canRebuild(this.config.home, input)) {
       throw ApplicationFailure.create({
         message:
           input.role === 'resolver'
@@ -227,23 +175,8 @@ export class AgentAttempt {
         details: [this.details()],
       });
     }
-    const wt = await ensureTaskWorktree(
-      this.config.home,
-      {
-        missionId: input.missionId,
-        runId: input.runId,
-        taskId: input.taskId,
-        repo: input.repo,
-        baseSha: input.baseSha,
-        setup: input.setup ?? [],
-        copy: input.exclude ?? [],
-        setupTimeoutMs: input.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS,
-        env: input.setupEnv,
-        redact: input.redact,
-      },
-      // Setup commands report through the agent's heartbeat: a retry must read the agent's details.
-      { onProgress: () => this.heartbeat.beat() },
-    );
+    // Setup commands report through the agent's heartbeat: a retry must read the agent's details.
+    const wt = await rebuildWorktree(this.config.home, input, () => this.heartbeat.beat());
     this.ctx.log.warn('rebuilt a lost worktree from the task branch and its latest checkpoint', {
       worktree: wt.worktree,
       restoredCheckpoint: wt.restoredCheckpoint,

@@ -21,17 +21,17 @@
  * resolver's contract and `extraEnv` (`FLOTILLA_CONFLICTS`), and it is never checkpointed and its
  * worktree never rebuilt (a lost one fails the attempt with a non-retryable `WorktreeLost`).
  *
- * The attempt itself is agent-attempt.ts (prepare, launch, settle); prompts are prompts.ts; the
- * heartbeat's one owner is heartbeat.ts; usage is counted by the ledger in src/mission/usage.ts.
+ * The attempt itself is agent-attempt.ts (prepare, launch, settle) over the agent library
+ * (src/agents: runtimes, processes, transcripts, prompts); the heartbeat's one owner is
+ * heartbeat.ts; usage is counted by the ledger in src/mission/usage.ts.
  */
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { AgentAttempt } from './agent-attempt';
 import { AgentSlots, drainedFailure } from './agent-slots';
-import type { RunAgentInput, RunAgentResult } from './agent-types';
 import type { ActivityConfig } from './config';
+import type { RunAgentInput, RunAgentResult } from '../agents/types';
 
-export type { AgentFailureDetails, AgentHeartbeat, AgentUsage, RunAgentInput, RunAgentResult } from './agent-types';
-export { DEFAULT_RATE_LIMIT_WAIT_MS } from './agent-failures';
+export type { AgentFailureDetails, AgentHeartbeat, AgentUsage, RunAgentInput, RunAgentResult } from '../agents/types';
 
 export function createAgentActivities(config: ActivityConfig) {
   const slots = config.agents ?? new AgentSlots();

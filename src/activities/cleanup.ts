@@ -12,18 +12,21 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { heartbeating } from './checks';
 import { ActivityConfig, paths } from './config';
-import { git, gitRun, withRepoLock } from './git';
+import { git, withRepoLock } from './git';
 import { clonePath } from './origin';
 import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from './merge-queue-types';
 import { taskWorktreePath } from './worktree-layout';
-import { clearForRemoval, whyKeepWorktree } from './worktree-safety';
+import { finishRemoval, removalStarted, removeWorktree } from './worktree-removal';
+import { whyKeepWorktree } from './worktree-safety';
 
 /**
  * Removes the worktree of task `input.taskId` (at `taskWorktreePath`, worktree-layout.ts) when
  * removing it loses nothing (`whyKeepWorktree`, worktree-safety.ts: no live agent, no git
- * operation in progress, HEAD held by a ref, no changes), under the repository lock: identical
- * `copy` files and setup's unchanged leftovers are cleared first, then `git worktree remove` without `--force` (which deletes ignored files with it and
- * refuses a dirty, locked or submodule-holding worktree on its own as well).
+ * operation in progress, HEAD held by a ref, no changes), under the repository lock: the decision
+ * is recorded, identical `copy` files and setup's unchanged leftovers are cleared, then `git
+ * worktree remove` without `--force` (which deletes ignored files with it and refuses a dirty,
+ * locked or submodule-holding worktree on its own as well): worktree-removal.ts. A removal that
+ * a crash cut short is finished by the retry (`finishRemoval`), not judged again.
  * Idempotent: a worktree that is already gone is `{removed: true}` (it is not there, which is what
  * the caller wants; stale administrative files are pruned). A directory at that path that is not
  * a worktree is kept, never deleted: it may hold someone's work.
@@ -36,7 +39,11 @@ export async function removeTaskWorktree(
   input: RemoveTaskWorktreeInput,
 ): Promise<RemoveTaskWorktreeResult> {
   const wt = taskWorktreePath(home, input.missionId, input.runId, input.taskId);
+  const pidFiles = [path.join(paths.runDir(home, input.missionId, input.taskId), 'agent.pid')];
+  const result = (kept: string | null): RemoveTaskWorktreeResult => ({ removed: kept === null, kept });
   return withRepoLock(input.repo, async () => {
+    // A removal begun before a crash is finished, not judged again (worktree-removal.ts).
+    if (removalStarted(wt)) return result(await finishRemoval(input.repo, wt, pidFiles));
     if (!existsSync(wt)) {
       await git(input.repo, ['worktree', 'prune']);
       return { removed: true, kept: null };
@@ -44,18 +51,9 @@ export async function removeTaskWorktree(
     const top = (await git(wt, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
     if (!top || path.resolve(top) !== path.resolve(wt) || !existsSync(path.join(wt, '.git')))
       return { removed: false, kept: `${wt} is not a git worktree; left for a person to look at` };
-    const verdict = await whyKeepWorktree({
-      repo: input.repo,
-      worktree: wt,
-      copy: input.copy,
-      pidFiles: [path.join(paths.runDir(home, input.missionId, input.taskId), 'agent.pid')],
-    });
+    const verdict = await whyKeepWorktree({ repo: input.repo, worktree: wt, copy: input.copy, pidFiles });
     if (verdict.reason) return { removed: false, kept: verdict.reason };
-    await clearForRemoval(wt, verdict);
-    const r = await gitRun(input.repo, ['worktree', 'remove', wt]);
-    if (r.exitCode !== 0)
-      return { removed: false, kept: `git worktree remove refused: ${r.output.trim().slice(-500)}` };
-    return { removed: true, kept: null };
+    return result(await removeWorktree(input.repo, wt, verdict));
   });
 }
 

@@ -12,6 +12,7 @@ import { heartbeating } from './checks';
 import { diffstat, excludePathspecs, git, gitSucceeds, resolveRef } from './git';
 import { pushTracked } from './origin';
 import { leaveOutSetupWork } from './setup-record';
+import { removeStaleLocks } from './git-locks';
 
 export interface CommitTaskInput {
   worktree: string;
@@ -66,6 +67,9 @@ export async function commitTask(input: CommitTaskInput): Promise<CommitTaskResu
     );
   }
   const excludes = await excludePathspecs(worktree, input.exclude);
+  // A `git add` or commit of an earlier attempt, killed with its worker, left its locks (index,
+  // HEAD, the branch's ref): no minimum age, the agent has ended and a live git there keeps them.
+  await removeStaleLocks(worktree, gitDir, 0);
   await git(worktree, ['add', '--all', '--', '.', ...excludes]);
   // What setup made (a lock file `npm install` wrote) is not the agent's work, unless the agent
   // changed it since: back to its state before setup in the index, the file itself untouched.

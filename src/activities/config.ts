@@ -3,6 +3,7 @@
  * queue. Passed to `createActivities` so tests can point them at temp dirs.
  */
 import path from 'node:path';
+import { resolverDir, runDir } from '../agents/paths';
 import type { AgentSlots } from './agent-slots';
 
 export interface ActivityConfig {
@@ -17,11 +18,8 @@ export interface ActivityConfig {
 export const paths = {
   worktreesRoot: (home: string, missionId: string, runKey: string): string =>
     path.join(home, 'worktrees', missionId, runKey),
-  runDir: (home: string, missionId: string, taskId: string): string => path.join(home, 'runs', missionId, taskId),
-  /**
-   * The merge-conflict resolver's files for a task (transcripts `attempt-<n>.jsonl`, its PID file):
-   * apart from the task agent's, so `flotilla logs ID TASK --resolver` shows only the resolver.
-   */
-  resolverDir: (home: string, missionId: string, taskId: string): string =>
-    path.join(home, 'runs', missionId, taskId, 'resolver'),
+  /** A task's agent files and worktree notes: `runs/<missionId>/<taskId>` (src/agents/paths.ts). */
+  runDir,
+  /** The task's merge-conflict resolver's files (src/agents/paths.ts). */
+  resolverDir,
 };

@@ -5,11 +5,12 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import execa from 'execa';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { git, gitCommonDir, resolveRef } from './git';
 import { mergeTree as queueMergeTree } from './queue';
+import { moveAside, ownGitDir } from './worktree-add';
 import { CONFLICT_SUFFIX } from './worktree-layout';
 
 /**
@@ -83,9 +84,11 @@ export async function unmergedPaths(worktree: string): Promise<string[]> {
   return unique(nul(out).map((e) => e.slice(e.indexOf('\t') + 1)));
 }
 
-/** The worktree's own git directory (`.git/worktrees/<name>`), absolute. */
-export async function ownGitDir(worktree: string): Promise<string> {
-  return path.resolve(worktree, (await git(worktree, ['rev-parse', '--git-dir'])).trim());
+/** The worktree's own git directory (`.git/worktrees/<name>`, worktree-add.ts `ownGitDir`). @throws Error when it has none */
+export function gitDirOf(worktree: string): string {
+  const own = ownGitDir(worktree);
+  if (!own) throw new Error(`${worktree} is not a linked worktree (no .git file naming its git directory)`);
+  return own;
 }
 
 /** Untracked, not ignored files in the worktree with their blob ids. */
@@ -104,16 +107,13 @@ export async function untrackedFiles(worktree: string): Promise<Map<string, stri
 /** Records the worktree's untracked files now (after copy and setup) as not the resolver's. */
 export async function writeBaseline(worktree: string): Promise<void> {
   const baseline = Object.fromEntries(await untrackedFiles(worktree));
-  writeFileSync(path.join(await ownGitDir(worktree), BASELINE_FILE), JSON.stringify(baseline));
+  writeFileSync(path.join(gitDirOf(worktree), BASELINE_FILE), JSON.stringify(baseline));
 }
 
 /** The untracked files recorded by {@link writeBaseline} (path -> blob id); none when unreadable. */
 export async function readBaseline(worktree: string): Promise<Record<string, string>> {
   try {
-    return JSON.parse(readFileSync(path.join(await ownGitDir(worktree), BASELINE_FILE), 'utf8')) as Record<
-      string,
-      string
-    >;
+    return JSON.parse(readFileSync(path.join(gitDirOf(worktree), BASELINE_FILE), 'utf8')) as Record<string, string>;
   } catch {
     return {};
   }
@@ -153,7 +153,8 @@ export async function isWorktreeOf(repo: string, dir: string): Promise<boolean> 
 
 /**
  * Removes a conflict worktree: a merge in progress there is aborted first (`git merge --abort`
- * also clears rerere's half-recorded conflicts of that merge), then `git worktree remove --force`.
+ * also clears rerere's half-recorded conflicts of that merge), then `git worktree remove --force
+ * --force` (twice: also one left locked by a `git worktree add` that was cut short).
  * Forcing is right only for a conflict worktree: what it holds is either committed already (the
  * merge commit) or a rejected or abandoned resolution, whose record is the resolver's transcript;
  * its setup products (ignored files) are rebuilt by the next `prepareConflict`. A directory
@@ -165,14 +166,35 @@ export async function removeConflictWorktree(repo: string, worktree: string): Pr
   if (existsSync(worktree)) {
     if (await isWorktreeOf(repo, worktree)) {
       if (await resolveRef(worktree, 'MERGE_HEAD')) await run(worktree, [...RERERE, 'merge', '--abort']);
-      const r = await run(repo, ['worktree', 'remove', '--force', worktree]);
+      const r = await run(repo, ['worktree', 'remove', '--force', '--force', worktree]);
       // A worktree git cannot remove (a stale lock, a half-deleted folder): it is ours to delete.
       if (r.code !== 0 || existsSync(worktree)) rmSync(worktree, { recursive: true, force: true });
+      await run(repo, ['worktree', 'unlock', worktree]);
     } else {
-      renameSync(worktree, `${worktree}.stale-${Date.now()}`);
+      await moveAside(repo, worktree);
     }
     removed = true;
   }
   await git(repo, ['worktree', 'prune']);
   return removed;
+}
+
+/**
+ * A merge commit of `branchTip` onto `onto` published on `ref` already (a retry after the worktree
+ * was removed): searched on the ref's first-parent history since `onto`.
+ */
+export async function publishedResolution(
+  repo: string,
+  ref: string,
+  onto: string,
+  tip: string,
+): Promise<string | null> {
+  if (!(await resolveRef(repo, ref))) return null;
+  const out = await run(repo, ['rev-list', '--first-parent', '--parents', ref, `^${onto}`]);
+  if (out.code !== 0) return null;
+  for (const line of out.out.split('\n')) {
+    const [sha, p1, p2, ...more] = line.trim().split(' ');
+    if (sha && p1 === onto && p2 === tip && more.length === 0) return sha;
+  }
+  return null;
 }

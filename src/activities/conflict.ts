@@ -24,9 +24,11 @@ import { checkResolution } from './conflict-check';
 import { conflictingTasks } from './conflict-tasks';
 import {
   assertConflictWorktree,
+  gitDirOf,
   lit,
   list,
   mergeTree,
+  publishedResolution,
   RERERE,
   removeConflictWorktree,
   run,
@@ -35,7 +37,8 @@ import {
   unmergedPaths,
   writeBaseline,
 } from './conflict-git';
-import { git, identityConfig, resolveRef, withRepoLock } from './git';
+import { git, identityConfig, removeStaleRefLock, resolveRef, withRepoLock } from './git';
+import { removeStaleLocks } from './git-locks';
 import { publishToOrigin } from './queue';
 import type {
   CheckResolutionInput,
@@ -244,24 +247,11 @@ async function parentsOf(dir: string, sha: string): Promise<string[]> {
   return (await git(dir, ['rev-list', '--parents', '-n', '1', sha])).trim().split(' ').slice(1);
 }
 
-/**
- * A merge commit of `branchTip` onto `onto` published on `ref` already (a retry after the worktree
- * was removed): searched on the ref's first-parent history since `onto`.
- */
-async function publishedResolution(repo: string, ref: string, onto: string, tip: string): Promise<string | null> {
-  if (!(await resolveRef(repo, ref))) return null;
-  const out = await run(repo, ['rev-list', '--first-parent', '--parents', ref, `^${onto}`]);
-  if (out.code !== 0) return null;
-  for (const line of out.out.split('\n')) {
-    const [sha, p1, p2, ...more] = line.trim().split(' ');
-    if (sha && p1 === onto && p2 === tip && more.length === 0) return sha;
-  }
-  return null;
-}
-
 async function commitResolution(input: CommitResolutionInput): Promise<CommitResolutionResult> {
   const { repo, worktree, onto, branchTip, ref } = input;
   const present = existsSync(path.join(worktree, '.git'));
+  // An attempt killed inside `git commit` left its locks; the resolver has ended (no minimum age).
+  if (present) await removeStaleLocks(worktree, gitDirOf(worktree), 0);
   const head = present ? await resolveRef(worktree, 'HEAD') : undefined;
   let sha: string | null = null;
 
@@ -292,8 +282,9 @@ async function commitResolution(input: CommitResolutionInput): Promise<CommitRes
       ErrorType.WorktreeState,
     );
 
-  await withRepoLock(repo, async () => {
+  await withRepoLock(repo, async (hold) => {
     const zero = '0'.repeat(onto.length);
+    await removeStaleRefLock(repo, ref, hold);
     const update = await run(repo, ['update-ref', ref, sha, input.expected ?? zero]);
     if (update.code !== 0) {
       const now = await resolveRef(repo, ref);

@@ -1,7 +1,8 @@
 /**
  * Git lock files a killed git leaves behind (a worker crash kills its git children): found and
  * removed, so that every retry does not fail on them forever, but only when nothing may still
- * hold them. Used by the merge queue's `verifyAt` in the integration worktree (queue.ts).
+ * hold them. Used by the merge queue's `verifyAt` in the integration worktree (queue.ts), the task's commit
+ * and the resolver's commit.
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +19,7 @@ export const STALE_GIT_LOCK_MS = 30_000;
  * PIDs of git processes working in `dir` (their cwd is in it), read from /proc; undefined where
  * there is no /proc to read (then only a lock's age decides).
  */
-function gitProcessesIn(dir: string): number[] | undefined {
+export function gitProcessesIn(dir: string): number[] | undefined {
   if (!existsSync('/proc/self/cwd')) return undefined;
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -35,13 +36,20 @@ function gitProcessesIn(dir: string): number[] | undefined {
 }
 
 /**
- * Removes the git locks a killed git left in `worktree` (and the temporary
- * `.merge_file_*` inputs of a merge driver it ran): only when all are older than
- * {@link STALE_GIT_LOCK_MS} and no git process works in the worktree. A lock that may still
- * be held is left alone: the git command then fails on it and Temporal retries the activity later.
+ * Removes the git locks a killed git (a worker SIGKILLed with its git children) left in a
+ * worktree: `index.lock` and `HEAD.lock` in its own git directory, the checked-out branch's ref
+ * lock, and the temporary `.merge_file_*` inputs of a merge driver it ran. Only when no git
+ * process works in the worktree (read from /proc; where /proc cannot tell, only with a minimum
+ * age) and all are older than `minAgeMs` (default {@link STALE_GIT_LOCK_MS}; 0 where nothing of
+ * Flotilla's can be working there, e.g. the task's own commit after its agent ended). A lock
+ * that may still be held is left alone: the step then fails on it and Temporal retries it later.
  * @returns the lock files removed
  */
-export async function removeStaleLocks(worktree: string, ownGitDir: string): Promise<string[]> {
+export async function removeStaleLocks(
+  worktree: string,
+  ownGitDir: string,
+  minAgeMs = STALE_GIT_LOCK_MS,
+): Promise<string[]> {
   const common = path.resolve(worktree, (await git(worktree, ['rev-parse', '--git-common-dir'])).trim());
   // The checked-out branch's ref lock; none on a detached HEAD (the queue's integration worktree).
   const head = (await git(worktree, ['symbolic-ref', '-q', 'HEAD']).catch(() => '')).trim();
@@ -52,9 +60,9 @@ export async function removeStaleLocks(worktree: string, ownGitDir: string): Pro
   const present = locks.filter((f) => existsSync(f));
   if (present.length === 0) return [];
   const now = Date.now();
-  if (present.some((f) => now - statSync(f).mtimeMs < STALE_GIT_LOCK_MS)) return [];
+  if (present.some((f) => now - statSync(f).mtimeMs < minAgeMs)) return [];
   const live = gitProcessesIn(path.resolve(worktree));
-  if (live && live.length > 0) return [];
+  if (live ? live.length > 0 : minAgeMs <= 0) return [];
   for (const f of present) rmSync(f, { force: true });
   return present;
 }

@@ -6,8 +6,9 @@
  * updates are not safe to run concurrently in one repository (`fatal: failed to read
  * .git/worktrees/N/commondir` with 8 at once).
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import execa from 'execa';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ErrorType } from '../mission/error-types';
@@ -229,6 +230,62 @@ function lockLost(repo: string, why: Error, cause?: unknown): ApplicationFailure
   });
 }
 
+/**
+ * The refs Flotilla moves only while it holds the repository lock, and that nobody else writes:
+ * the candidate ref, branch owners, stale checkpoints kept aside, archives, and (see
+ * {@link removeStaleRefLock}) its branches. Not checkpoints or leases: snapshots write those
+ * without the lock, while an agent runs.
+ */
+const LOCKED_REFS = [
+  'refs/flotilla/candidates/',
+  'refs/flotilla/owners/',
+  'refs/flotilla/stale-checkpoints/',
+  'refs/flotilla/archive/',
+  'refs/heads/flotilla/',
+];
+
+/**
+ * Removes `<ref>.lock`, the file git creates next to a loose ref while it moves the ref
+ * (gitrepository-layout(5); git-update-ref(1) "cannot lock ref … File exists"), when a git that
+ * was killed (with its SIGKILLed worker) left it: every later update of that ref would fail on it
+ * until a person deleted it. The one helper for every ref Flotilla moves under its repository
+ * lock; call it right before the update.
+ *
+ * Why no age or process check is needed: such a ref (`LOCKED_REFS`) is written only by Flotilla,
+ * and only by git commands it runs while it holds the repository lock ({@link withRepoLock}, on
+ * every host process that shares the repository). While the caller holds that lock (`hold`, not
+ * lost), no live git of ours can be holding the ref's lock, so a `.lock` file there is stale by
+ * construction. A branch (`refs/heads/flotilla/…`) counts only while no worktree has it checked
+ * out (`git for-each-ref --format=%(worktreepath)`): an agent or a person committing there takes
+ * its lock without ours. Never called for a ref a person may be writing (the base branch, their
+ * own branches): those are refused.
+ * @returns whether it removed one
+ * @throws Error when `ref` is not one of Flotilla's locked refs, or when the repository lock was
+ *   lost (`hold.lost`: another process may be moving refs now)
+ */
+export async function removeStaleRefLock(repo: string, ref: string, hold: RepoLockHold): Promise<boolean> {
+  if (!LOCKED_REFS.some((prefix) => ref.startsWith(prefix)))
+    throw new Error(`${ref} is not a ref only Flotilla writes under its repository lock; its lock is never removed`);
+  if (hold.lost) throw new Error(`the repository lock on ${repo} was lost; the lock of ${ref} is left alone`);
+  const lock = path.join(await gitCommonDir(repo), `${ref}.lock`);
+  if (!existsSync(lock)) return false;
+  if (ref.startsWith('refs/heads/')) {
+    const where = await execa('git', ['for-each-ref', '--format=%(worktreepath)', ref], {
+      cwd: repo,
+      reject: false,
+      stdin: 'ignore',
+    });
+    if (where.exitCode !== 0 || (where.stdout ?? '').trim() !== '') return false;
+  }
+  rmSync(lock, { force: true });
+  try {
+    log.warn('removed a ref lock left by a killed git', { lock });
+  } catch {
+    // Not in an activity (the CLI): nothing to log to.
+  }
+  return true;
+}
+
 const commonDirs = new Map<string, string>();
 
 /** The repository's shared git directory (`.git` of the main worktree), absolute. */
@@ -269,47 +326,4 @@ export async function requireGitVersion(major: number, minor: number, feature: s
 /** True when commit `a` is an ancestor of (or equal to) commit `b` in the repository of `dir`. */
 export function isAncestor(dir: string, a: string, b: string): Promise<boolean> {
   return gitSucceeds(dir, ['merge-base', '--is-ancestor', a, b]);
-}
-
-/** One entry of `git worktree list --porcelain`. */
-export interface WorktreeEntry {
-  /** Absolute path (it may be gone: see `prunable`). */
-  path: string;
-  /** The commit checked out, or null (a bare entry). */
-  head: string | null;
-  /** The branch checked out (short name, without `refs/heads/`), or null when detached. */
-  branch: string | null;
-  /** The repository's main worktree (the first entry): never Flotilla's to remove. */
-  main: boolean;
-  locked: boolean;
-  /** Its folder is gone (`git worktree prune` would drop it). */
-  prunable: boolean;
-}
-
-/**
- * Every worktree of the repository of `dir`, the main one first.
- * @throws GitError when git fails
- */
-export async function listWorktrees(dir: string): Promise<WorktreeEntry[]> {
-  const out = await git(dir, ['worktree', 'list', '--porcelain', '-z']);
-  const entries: WorktreeEntry[] = [];
-  let current: WorktreeEntry | undefined;
-  for (const field of out.split('\0')) {
-    if (field === '') {
-      current = undefined;
-      continue;
-    }
-    const [key, ...rest] = field.split(' ');
-    const value = rest.join(' ');
-    if (key === 'worktree') {
-      current = { path: value, head: null, branch: null, main: entries.length === 0, locked: false, prunable: false };
-      entries.push(current);
-    } else if (current) {
-      if (key === 'HEAD') current.head = value;
-      else if (key === 'branch') current.branch = value.replace(/^refs\/heads\//, '');
-      else if (key === 'locked') current.locked = true;
-      else if (key === 'prunable') current.prunable = true;
-    }
-  }
-  return entries;
 }

@@ -6,12 +6,14 @@
  * and its setup commands, checkpoints) report progress through it instead of heartbeating their own.
  */
 import type { Context } from '@temporalio/activity';
-import type { AgentHeartbeat, AgentUsage } from './agent-types';
+import type { LaunchObserver } from '../agents/launch';
+import type { AgentHeartbeat, AgentUsage } from '../agents/types';
 
 /** How often the steps around the agent (rebuild, checkpoints) heartbeat, ms. */
 export const STEP_HEARTBEAT_MS = 5000;
 
-export class AgentHeartbeater {
+/** Heartbeats an agent attempt; observes its launches (src/agents/launch.ts) and the steps around them. */
+export class AgentHeartbeater implements LaunchObserver {
   private pgid = 0;
   private transcript = '';
   private events = 0;

@@ -7,8 +7,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { lines, short } from './land-git';
 import type { LandMissionInput, LandPr } from './land-types';
-import { displayCommand } from './process';
-import { privateFile, secretRedactor } from './secrets';
+import { displayCommand } from '../agents/process';
+import { privateFile, secretRedactor } from '../secrets/secrets';
 
 /** `gh` on PATH, or undefined. */
 function findOnPath(program: string): string | undefined {

@@ -9,12 +9,13 @@
  * are: the person works on the integration branch in a worktree of it made for them (or the one
  * that already has it checked out), never in Flotilla's own.
  */
-import { existsSync, mkdirSync, realpathSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { ChecksResult, runCommands } from './checks';
 import { git, gitCommonDir, gitRun, withRepoLock } from './git';
 import type { LandMissionInput, LandOptions, NeedsHuman } from './land-types';
 import { shellQuote as q } from '../mission/shell-quote';
+import { moveAside, unfinishedAdd } from './worktree-add';
 import {
   describeOperation,
   headAtRisk,
@@ -101,7 +102,8 @@ async function prepareOwnWorktree(
     throw new Error(`land verifies only in Flotilla's own worktrees (under ${home}/worktrees/), not in ${wt}`);
   return withRepoLock(input.repo, async () => {
     if (existsSync(wt)) {
-      const top = (await git(wt, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
+      // A worktree whose `git worktree add` was cut short is no place to verify: moved aside below.
+      const top = unfinishedAdd(wt) ? '' : (await git(wt, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
       const common = (
         await git(wt, ['rev-parse', '--path-format=absolute', '--git-common-dir']).catch(() => '')
       ).trim();
@@ -116,7 +118,7 @@ async function prepareOwnWorktree(
           );
         return { created: false };
       }
-      renameSync(wt, `${wt}.stale-${Date.now()}`);
+      await moveAside(input.repo, wt);
     }
     await git(input.repo, ['worktree', 'prune']);
     mkdirSync(path.dirname(wt), { recursive: true });

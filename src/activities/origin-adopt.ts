@@ -2,12 +2,15 @@
  * A task or a mission placed on this host, in a clone of a shared origin (`origin:`): this host's
  * refs and worktree are made what the origin holds (fetched into the tracking refs just before),
  * and the origin's values become this host's leases for its next pushes (see origin.ts). Call
- * under the repository lock.
+ * under the repository lock (`hold`: ref locks a killed git left on the refs moved here are
+ * removed, see `removeStaleRefLock`); owners are recorded as in branch-owner.ts.
  */
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { git, isAncestor, resolveRef } from './git';
+import { recordOwner } from './branch-owner';
+import { git, isAncestor, RepoLockHold, removeStaleRefLock, resolveRef } from './git';
 import { recordLease, trackingRef } from './origin';
+import { moveAside } from './worktree-add';
 
 /**
  * The mission's refs as the origin has them (fetched into the tracking refs), for the host that
@@ -15,11 +18,18 @@ import { recordLease, trackingRef } from './origin';
  * this host has none or an older one; the merge queue's candidate ref whenever the origin has
  * one (the last host pushed it on every move, before the workflow saw the move).
  */
-export async function adoptMissionRefs(repo: string, branch: string, missionId: string, runId: string): Promise<void> {
+export async function adoptMissionRefs(
+  repo: string,
+  branch: string,
+  missionId: string,
+  runId: string,
+  hold: RepoLockHold,
+): Promise<void> {
   const remote = await resolveRef(repo, trackingRef(`refs/heads/${branch}`));
   const local = await resolveRef(repo, `refs/heads/${branch}`);
   if (remote && remote !== local && (!local || (await isAncestor(repo, local, remote)))) {
-    await git(repo, ['config', `branch.${branch}.flotillaRun`, runId]);
+    await recordOwner(repo, branch, runId, hold);
+    await removeStaleRefLock(repo, `refs/heads/${branch}`, hold);
     await git(repo, ['update-ref', '-m', "flotilla: the origin's integration branch", `refs/heads/${branch}`, remote]);
   }
   // The mission is placed here: this host goes on from the origin's integration branch.
@@ -27,7 +37,9 @@ export async function adoptMissionRefs(repo: string, branch: string, missionId: 
     await recordLease(repo, `refs/heads/${branch}`, remote);
   const candidate = `refs/flotilla/candidates/${missionId}`;
   const pushed = await resolveRef(repo, trackingRef(candidate));
-  if (pushed) await git(repo, ['update-ref', '-m', "flotilla: the origin's candidate", candidate, pushed]);
+  if (!pushed) return;
+  await removeStaleRefLock(repo, candidate, hold);
+  await git(repo, ['update-ref', '-m', "flotilla: the origin's candidate", candidate, pushed]);
 }
 
 /**
@@ -41,6 +53,7 @@ export async function adoptMissionRefs(repo: string, branch: string, missionId: 
 export async function adoptOrigin(
   repo: string,
   t: { branch: string; ref: string; worktree: string; marker: string; stateDir: string; runId: string },
+  hold: RepoLockHold,
 ): Promise<void> {
   const remote = await resolveRef(repo, trackingRef(`refs/heads/${t.branch}`));
   if (!remote) return;
@@ -55,9 +68,10 @@ export async function adoptOrigin(
   await recordLease(repo, `refs/heads/${t.branch}`, remote);
   if (remoteCkpt) await recordLease(repo, t.ref, remoteCkpt);
   if (ours && healthy && local && (local === remote || (await isAncestor(repo, remote, local)))) return;
-  if (existsSync(t.worktree)) renameSync(t.worktree, `${t.worktree}.stale-${Date.now()}`);
-  await git(repo, ['worktree', 'prune']);
-  await git(repo, ['config', `branch.${t.branch}.flotillaRun`, t.runId]);
+  if (existsSync(t.worktree)) await moveAside(repo, t.worktree);
+  else await git(repo, ['worktree', 'prune']);
+  await recordOwner(repo, t.branch, t.runId, hold);
+  await removeStaleRefLock(repo, `refs/heads/${t.branch}`, hold);
   await git(repo, ['update-ref', '-m', "flotilla: adopt the origin's task branch", `refs/heads/${t.branch}`, remote]);
   await git(repo, ['update-ref', trackingRef(`refs/heads/${t.branch}`), remote]);
   if (remoteCkpt) {

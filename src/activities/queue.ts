@@ -10,22 +10,21 @@
  */
 import { ApplicationFailure, log } from '@temporalio/activity';
 import execa from 'execa';
-import { existsSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { activityContext, heartbeating, runCommands } from './checks';
 import { conflictingTasks } from './conflict-tasks';
 import {
   git,
-  gitCommonDir,
   GitError,
   gitSucceeds,
-  listWorktrees,
+  removeStaleRefLock,
   requireGitVersion,
   resolveRef,
   withRepoLock,
 } from './git';
-import { removeStaleLocks, STALE_GIT_LOCK_MS } from './git-locks';
+import { removeStaleLocks } from './git-locks';
+import { listWorktrees } from './worktree-list';
 import { cloneOrigin, pushOrigin, pushTracked, takeBranchFromOrigin } from './origin';
 import type { PublishInput, QueueMergeInput, QueueMergeResult, VerifyAtInput, VerifyAtResult } from './merge-queue-types';
 
@@ -123,24 +122,13 @@ export async function mergeTree(
 }
 
 /**
- * Removes `<ref>.lock` when a killed git left it (older than {@link STALE_GIT_LOCK_MS}; Flotilla's
- * own ref updates hold it for milliseconds, under the repository lock).
- * @returns whether it removed one
- */
-async function removeStaleRefLock(repo: string, ref: string): Promise<boolean> {
-  const lock = path.join(await gitCommonDir(repo), `${ref}.lock`);
-  if (!existsSync(lock) || Date.now() - statSync(lock).mtimeMs < STALE_GIT_LOCK_MS) return false;
-  rmSync(lock, { force: true });
-  if (activityContext()) log.warn('removed a ref lock left by a killed git', { lock });
-  return true;
-}
-
-/**
  * Moves `ref` to `sha` by compare-and-swap (`git update-ref ref sha expected`; a zero id for
  * `expected: null` makes git require that the ref does not exist, see git-update-ref(1)), under
  * the repository lock. Idempotent: a ref that already holds `sha` (a retry after a crash that
  * followed the update) is success, and so is one for which `alsoFine` says yes (see queueMerge).
- * The ref gets a reflog (`--create-reflog`): refs outside `refs/heads` have none by default.
+ * The ref gets a reflog (`--create-reflog`): refs outside `refs/heads` have none by default. A
+ * ref lock a killed git left is removed first (`removeStaleRefLock`: `ref` must be one Flotilla
+ * alone moves under the repository lock, such as the candidate ref or the integration branch).
  * @returns the object id the ref holds afterwards (`sha`, or the one `alsoFine` accepted)
  * @throws non-retryable `CandidateMoved` when the ref holds something else than `expected` (or
  *   exists when it must not); GitError (retryable) when the update fails for another reason
@@ -156,11 +144,10 @@ export async function casUpdateRef(
   checkRef(ref);
   checkOid('sha', sha);
   if (expected !== null) checkOid('expected', expected);
-  return withRepoLock(repo, async () => {
+  return withRepoLock(repo, async (hold) => {
     const args = ['update-ref', '--create-reflog', '-m', reason, ref, sha, expected ?? '0'.repeat(sha.length)];
-    let r = await execa('git', args, { cwd: repo, reject: false, stdin: 'ignore' });
-    if (r.exitCode !== 0 && (await removeStaleRefLock(repo, ref)))
-      r = await execa('git', args, { cwd: repo, reject: false, stdin: 'ignore' });
+    await removeStaleRefLock(repo, ref, hold);
+    const r = await execa('git', args, { cwd: repo, reject: false, stdin: 'ignore' });
     if (r.exitCode === 0) return sha;
     const held = await refValue(repo, ref);
     if (held === sha) return sha;

@@ -1,14 +1,17 @@
 /**
  * The git steps of making a mission's branches and worktrees (worktree.ts puts them together):
  * branches owned by a mission run, worktrees made or reused (never a directory deleted that may
- * hold someone's work: it is moved aside), a task's checkpoint restored into a new worktree
+ * hold someone's work: it is moved aside; a worktree whose add was cut short: worktree-add.ts), a task's checkpoint restored into a new worktree
  * (the refs a host adopts from a mission's shared origin are origin-adopt.ts's).
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
-import { git, gitRun, resolveRef } from './git';
+import { branchOwner, recordOwner } from './branch-owner';
+import { git, gitRun, RepoLockHold, removeStaleRefLock, resolveRef } from './git';
+import { removeStaleLocks } from './git-locks';
+import { addWorktree, clearForAdd, ownGitDir, unfinishedAdd } from './worktree-add';
 
 /**
  * Where a task's checkpoint ref `refs/flotilla/checkpoints/<m>/<t>` is moved aside, or what a
@@ -21,12 +24,13 @@ export function asideRef(ref: string): string {
 /**
  * A checkpoint ref whose task branch does not exist was left by an earlier run of a mission with
  * the same id (its branches deleted since): moved aside, never deleted, so it is not restored
- * into this run's worktree.
+ * into this run's worktree. Under the repository lock (`hold`).
  */
-export async function archiveStaleCheckpoint(repo: string, ref: string): Promise<void> {
+export async function archiveStaleCheckpoint(repo: string, ref: string, hold: RepoLockHold): Promise<void> {
   const stale = await resolveRef(repo, ref);
   if (!stale) return;
   const aside = asideRef(ref);
+  await removeStaleRefLock(repo, aside, hold);
   await git(repo, ['update-ref', aside, stale]);
   await git(repo, ['update-ref', '-d', ref, stale]);
 }
@@ -54,12 +58,26 @@ export async function restoreCheckpoint(
   return ckpt;
 }
 
-/** Creates `branch` at `sha` owned by `runId`, or checks that an existing one is ours. */
-export async function ensureBranch(repo: string, branch: string, sha: string, runId: string): Promise<void> {
-  const key = `branch.${branch}.flotillaRun`;
-  if (await resolveRef(repo, `refs/heads/${branch}`)) {
-    const owner = (await git(repo, ['config', '--get', key]).catch(() => '')).trim();
-    if (owner !== runId) {
+/**
+ * Creates `branch` at `sha` owned by `runId` (recorded under `refs/flotilla/owners/`, see
+ * branch-owner.ts; nothing is written to the repository's config), or checks that an existing
+ * one is owned by `runId`. The branch is created with `git update-ref` against the zero id
+ * (compare-and-swap: it must not exist), after a ref lock a killed `git` left on it is removed
+ * (`removeStaleRefLock`: nobody commits on a branch that does not exist yet). Call under the
+ * repository lock (`hold`).
+ * @throws non-retryable `BranchTaken` when the branch exists and another mission run (or no
+ *   Flotilla run) owns it; GitError when git fails
+ */
+export async function ensureBranch(
+  repo: string,
+  branch: string,
+  sha: string,
+  runId: string,
+  hold: RepoLockHold,
+): Promise<void> {
+  const ref = `refs/heads/${branch}`;
+  if (await resolveRef(repo, ref)) {
+    if ((await branchOwner(repo, branch)) !== runId) {
       throw ApplicationFailure.nonRetryable(
         `branch ${branch} already exists and belongs to another mission run; delete it (git branch -D ${branch}) or start the mission with another --id`,
         ErrorType.BranchTaken,
@@ -67,28 +85,49 @@ export async function ensureBranch(repo: string, branch: string, sha: string, ru
     }
     return;
   }
+  const target = await resolveRef(repo, sha);
+  if (!target) throw new Error(`cannot create branch ${branch}: ${sha} is not a commit in ${repo}`);
   // Owner first: a crash between the two steps must not leave a branch a retry refuses as foreign.
-  await git(repo, ['config', key, runId]);
-  await git(repo, ['branch', branch, sha]);
+  await recordOwner(repo, branch, runId, hold);
+  await removeStaleRefLock(repo, ref, hold);
+  const zero = '0'.repeat(target.length);
+  await git(repo, ['update-ref', '--create-reflog', '-m', `flotilla: branch ${branch}`, ref, target, zero]);
 }
 
 /**
  * Makes `dir` a worktree of `repo` with `branch` checked out. An existing healthy worktree is
- * reused; a directory that is not one (e.g. left by a deleted repository) is moved aside, never
- * deleted, since it may hold someone's work.
+ * reused (git locks a killed git left there are removed, see `reused`); one
+ * whose `git worktree add` was cut short is removed and added again when the marker `adding`
+ * says Flotilla started that add (worktree-add.ts), else moved aside; a directory that is not a
+ * worktree (e.g. left by a deleted repository) is moved aside, never deleted, since it may hold
+ * someone's work.
+ * @param adding the marker file for this worktree (`worktree.adding` in its state folder)
  * @returns true when it created the worktree
  */
-export async function ensureWorktree(repo: string, dir: string, branch: string): Promise<boolean> {
+export async function ensureWorktree(repo: string, dir: string, branch: string, adding: string): Promise<boolean> {
   if (existsSync(dir)) {
-    const top = (await git(dir, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
-    const head = (await git(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
-    if (top && path.resolve(top) === path.resolve(dir) && head === branch) return false;
-    renameSync(dir, `${dir}.stale-${Date.now()}`);
+    if (!unfinishedAdd(dir)) {
+      const top = (await git(dir, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
+      const head = (await git(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
+      if (top && path.resolve(top) === path.resolve(dir) && head === branch) return reused(dir, adding);
+    }
+    await clearForAdd(repo, dir, adding);
   }
-  await git(repo, ['worktree', 'prune']);
-  mkdirSync(path.dirname(dir), { recursive: true });
-  await git(repo, ['worktree', 'add', '--quiet', dir, branch]);
+  await addWorktree(repo, dir, [dir, branch], adding);
   return true;
+}
+
+/**
+ * A healthy worktree at `dir` is used as it is: a marker left by a crash right after its add
+ * goes, and so do git locks a killed git left there (`removeStaleLocks` without a minimum age:
+ * nothing of Flotilla's works in a worktree while it is being prepared, and a git process of
+ * anyone else's working there keeps them).
+ */
+async function reused(dir: string, adding: string): Promise<false> {
+  rmSync(adding, { force: true });
+  const own = ownGitDir(dir);
+  if (own) await removeStaleLocks(dir, own, 0);
+  return false;
 }
 
 /**
@@ -96,24 +135,28 @@ export async function ensureWorktree(repo: string, dir: string, branch: string):
  * worktree add --detach`). An existing healthy worktree that is detached is reused where its HEAD
  * is (verifyAt may have checked out a candidate there); one that has `branch` checked out is
  * detached at the same commit (`git checkout --detach`: index, files and untracked files stay as
- * they are). Anything else at `dir` is moved aside, as in {@link ensureWorktree}.
+ * they are). A half-made one, or anything else at `dir`, is handled as in {@link ensureWorktree}.
  * @returns true when it created the worktree
  */
-export async function ensureDetachedWorktree(repo: string, dir: string, branch: string): Promise<boolean> {
+export async function ensureDetachedWorktree(
+  repo: string,
+  dir: string,
+  branch: string,
+  adding: string,
+): Promise<boolean> {
   if (existsSync(dir)) {
-    const top = (await git(dir, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
+    const top = unfinishedAdd(dir) ? '' : (await git(dir, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
     if (top && path.resolve(top) === path.resolve(dir)) {
       const head = await gitRun(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
-      if (head.exitCode !== 0) return false; // already detached
+      if (head.exitCode !== 0) return reused(dir, adding); // already detached
       if (head.output.trim() === branch) {
+        await reused(dir, adding);
         await git(dir, ['checkout', '--quiet', '--detach']);
         return false;
       }
     }
-    renameSync(dir, `${dir}.stale-${Date.now()}`);
+    await clearForAdd(repo, dir, adding);
   }
-  await git(repo, ['worktree', 'prune']);
-  mkdirSync(path.dirname(dir), { recursive: true });
-  await git(repo, ['worktree', 'add', '--quiet', '--detach', dir, `refs/heads/${branch}`]);
+  await addWorktree(repo, dir, ['--detach', dir, `refs/heads/${branch}`], adding);
   return true;
 }

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { paths } from './config';
+import { unfinishedAdd } from './worktree-add';
 
 /**
  * The folder key of a mission run under `$FLOTILLA_HOME/worktrees/<missionId>/`: its whole run id
@@ -60,8 +61,9 @@ export function setupInterrupted(stateDir: string): boolean {
 
 /**
  * True when the task's worktree must go through {@link ensureTaskWorktree} before an agent runs
- * in it: it is gone, no longer a worktree (no `.git`), a rebuild of it was interrupted before its
- * checkpoint was restored, or its setup was cut short ({@link setupInterrupted}).
+ * in it: it is gone, no longer a worktree (no `.git`), its `git worktree add` did not finish
+ * (worktree-add.ts), a rebuild of it was interrupted before its checkpoint was restored, or its
+ * setup was cut short ({@link setupInterrupted}).
  */
 export function taskWorktreeNeedsRebuild(
   home: string,
@@ -71,6 +73,7 @@ export function taskWorktreeNeedsRebuild(
   const stateDir = taskStateDir(home, t.missionId, t.runId, t.taskId);
   return (
     !existsSync(path.join(worktree, '.git')) ||
+    unfinishedAdd(worktree) !== null ||
     existsSync(path.join(stateDir, REBUILD_MARKER)) ||
     setupInterrupted(stateDir)
   );

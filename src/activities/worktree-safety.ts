@@ -19,8 +19,10 @@ import execa from 'execa';
 import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { shellQuote } from '../mission/shell-quote';
-import { git, gitCommonDir, gitRun, listWorktrees, WorktreeEntry } from './git';
-import { recordedGroup } from './process';
+import { git, gitCommonDir, gitRun } from './git';
+import { ownGitDir } from './worktree-add';
+import { listWorktrees, WorktreeEntry } from './worktree-list';
+import { recordedGroup } from '../agents/process';
 import { clearSetupLeftovers, unchangedSinceSetup, withStagedWorktree } from './setup-record';
 
 /** How many paths a reason names before "and N more". */
@@ -76,18 +78,6 @@ export function operationIn(gitDir: string): Operation | null {
   return null;
 }
 
-/**
- * The own git directory of worktree `w` of the repository whose shared git directory is `common`,
- * read from its `.git` file (no git process); null when the worktree's folder is gone.
- */
-function gitDirOf(w: WorktreeEntry, common: string): string | null {
-  if (w.main) return common;
-  const dotGit = path.join(w.path, '.git');
-  const line = firstLine(dotGit);
-  const m = line && /^gitdir: (.+)$/.exec(line);
-  return m ? path.resolve(w.path, m[1]) : null;
-}
-
 /** A worktree with what git is doing there. */
 export interface WorktreeState extends WorktreeEntry {
   operation: Operation | null;
@@ -104,7 +94,8 @@ export interface WorktreeState extends WorktreeEntry {
 export async function worktreeStates(dir: string): Promise<WorktreeState[]> {
   const common = await gitCommonDir(dir);
   return (await listWorktrees(dir)).map((w) => {
-    const gitDir = w.prunable ? null : gitDirOf(w, common);
+    // The main worktree's is the shared one; a linked one's is named in its `.git` file.
+    const gitDir = w.prunable ? null : w.main ? common : ownGitDir(w.path);
     const operation = gitDir ? operationIn(gitDir) : null;
     return { ...w, operation, holds: w.branch ?? operation?.branch ?? null };
   });

@@ -2,7 +2,8 @@
  * Branches and worktrees: the integration worktree of a mission and one worktree per task, under
  * `$FLOTILLA_HOME/worktrees/<missionId>/<runKey>/`. Idempotent: a retry after a crash finds the
  * branch and worktree it made and reuses them. A branch Flotilla did not make for this mission run
- * is never taken over: its owner is recorded in git config (`branch.<name>.flotillaRun`).
+ * is never taken over: its owner is recorded under `refs/flotilla/owners/` (branch-owner.ts), never
+ * in the repository's config.
  *
  * A task worktree that is gone (deleted, or no longer a worktree) is rebuilt from its task branch
  * plus its latest checkpoint (`refs/flotilla/checkpoints/<missionId>/<taskId>`, see
@@ -29,6 +30,7 @@ import {
   ensureWorktree,
   restoreCheckpoint,
 } from './worktree-git';
+import { ADDING_MARKER } from './worktree-add';
 import { REBUILD_MARKER, runKey, setupInterrupted, taskStateDir, taskWorktreePath } from './worktree-layout';
 
 export { copyMissionFiles } from './provision';
@@ -124,18 +126,19 @@ export async function ensureTaskWorktree(
   const stateDir = taskStateDir(home, input.missionId, input.runId, input.taskId);
   const marker = path.join(stateDir, REBUILD_MARKER);
   const origin = await cloneOrigin(repo);
-  const { created, restoredCheckpoint } = await withRepoLock(repo, async () => {
+  const { created, restoredCheckpoint } = await withRepoLock(repo, async (hold) => {
     if (origin) {
       await fetchOrigin(repo, missionRefspecs(input.missionId));
-      if (input.fromOrigin) await adoptOrigin(repo, { branch, ref, worktree, marker, stateDir, runId: input.runId });
+      if (input.fromOrigin)
+        await adoptOrigin(repo, { branch, ref, worktree, marker, stateDir, runId: input.runId }, hold);
       if (!(await resolveRef(repo, `${input.baseSha}^{commit}`)))
         throw ApplicationFailure.retryable(
           `the task's base ${input.baseSha.slice(0, 12)} is not on the origin yet (${withoutUrlCredentials(origin)})`,
           ErrorType.OriginBehind,
         );
     }
-    if (!(await resolveRef(repo, `refs/heads/${branch}`))) await archiveStaleCheckpoint(repo, ref);
-    await ensureBranch(repo, branch, input.baseSha, input.runId);
+    if (!(await resolveRef(repo, `refs/heads/${branch}`))) await archiveStaleCheckpoint(repo, ref, hold);
+    await ensureBranch(repo, branch, input.baseSha, input.runId, hold);
     // A setup cut short (its worker stopped or died, a command failed) left a half-made worktree
     // in which no agent has run yet: its branch and checkpoint hold all of the task's work, so it
     // is made again from them, and setup starts over from a clean state.
@@ -148,7 +151,7 @@ export async function ensureTaskWorktree(
       mkdirSync(stateDir, { recursive: true });
       writeFileSync(marker, new Date().toISOString());
     }
-    const made = await ensureWorktree(repo, worktree, branch);
+    const made = await ensureWorktree(repo, worktree, branch, path.join(stateDir, ADDING_MARKER));
     if (!made && !existsSync(marker)) return { created: false, restoredCheckpoint: null };
     const restored = await restoreCheckpoint(repo, worktree, branch, ref);
     // A new worktree has none of what setup made in the old one (node_modules, builds).
@@ -197,7 +200,8 @@ export function createWorktreeActivities(config: ActivityConfig) {
     const { repo } = input;
     const key = runKey(input.runId);
     const origin = await cloneOrigin(repo);
-    const result = await withRepoLock(repo, async () => {
+    const stateDir = path.join(config.home, 'runs', input.missionId, `integration-${key}`);
+    const result = await withRepoLock(repo, async (hold) => {
       let baseSha = input.baseSha;
       // A clone of a shared origin: the base is the origin's branch, fetched now.
       if (origin) {
@@ -216,15 +220,14 @@ export function createWorktreeActivities(config: ActivityConfig) {
       }
       const branch = names.integrationBranch(input.missionId);
       // Another host may have held the mission before this one (it was lost): go on from what it pushed.
-      if (origin) await adoptMissionRefs(repo, branch, input.missionId, input.runId);
-      await ensureBranch(repo, branch, baseSha, input.runId);
+      if (origin) await adoptMissionRefs(repo, branch, input.missionId, input.runId, hold);
+      await ensureBranch(repo, branch, baseSha, input.runId, hold);
       const worktree = path.join(paths.worktreesRoot(config.home, input.missionId, key), 'integration');
-      await ensureDetachedWorktree(repo, worktree, branch);
+      await ensureDetachedWorktree(repo, worktree, branch, path.join(stateDir, ADDING_MARKER));
       return { worktree, branch, baseSha, headSha: (await resolveRef(repo, `refs/heads/${branch}`))! };
     });
     // Tasks on other hosts start from the integration branch: the origin has it from the start.
     if (origin) await pushTracked(repo, `refs/heads/${result.branch}`);
-    const stateDir = path.join(config.home, 'runs', input.missionId, `integration-${key}`);
     await provision(result.worktree, input, stateDir, { onProgress: (p) => beat(p) });
     return result;
   }

@@ -7,7 +7,8 @@
  * follows, but which is exactly what a command still running looks like.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { runtimes } from '../activities/runtimes';
+import { runtimes } from '../agents/runtimes';
+import { readRecord } from '../agents/transcript';
 import type { Runtime } from '../mission/types';
 import { formatDuration } from '../mission/duration';
 
@@ -25,14 +26,6 @@ export interface AgentActivity {
   lastEventAt: number | null;
   /** True once the attempt's process ended (a `flotilla.exit` record). */
   exited: boolean;
-}
-
-interface StoredLine {
-  ts?: string;
-  type?: string;
-  runtime?: Runtime;
-  stream?: 'stdout' | 'stderr';
-  line?: string;
 }
 
 /** A Codex command that started and has not completed (`item.started` of a `command_execution`). */
@@ -56,12 +49,8 @@ export function activityFromTranscript(lines: string[], runtime: Runtime | null 
   const a: AgentActivity = { runtime, tool: null, toolAt: null, toolRunning: false, lastEventAt: null, exited: false };
   let parse = runtime ? runtimes[runtime].parser() : undefined;
   for (const raw of lines) {
-    let rec: StoredLine;
-    try {
-      rec = JSON.parse(raw) as StoredLine;
-    } catch {
-      continue;
-    }
+    const rec = readRecord(raw);
+    if (!rec) continue;
     const at = rec.ts ? Date.parse(rec.ts) : NaN;
     if (rec.type === 'flotilla.attempt') {
       a.runtime = rec.runtime ?? 'command';
@@ -124,12 +113,9 @@ export function readActivity(file: string): AgentActivity | undefined {
     // A tail that starts mid-line drops that partial line.
     if (from > 0) tail.shift();
     let runtime: Runtime | null = null;
-    try {
-      const first = JSON.parse(head) as StoredLine;
-      if (first.type === 'flotilla.attempt') runtime = first.runtime ?? 'command';
-    } catch {
-      // a torn first line: the tail's own attempt record, if any, names the runtime
-    }
+    // A torn first line: the tail's own attempt record, if any, names the runtime.
+    const first = readRecord(head);
+    if (first?.type === 'flotilla.attempt') runtime = first.runtime ?? 'command';
     return activityFromTranscript(tail, runtime);
   } catch {
     return undefined;

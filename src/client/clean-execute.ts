@@ -1,9 +1,12 @@
 /**
  * `flotilla clean --yes`: removing what a plan (src/client/clean.ts) says, never forced, each
- * branch recorded under its archive ref first.
+ * branch and stale checkpoint recorded under its archive ref first. Nothing is written to the
+ * repository's config.
  */
 import { git, GitError, resolveRef, withRepoLock } from '../activities/git';
-import { clearForRemoval } from '../activities/worktree-safety';
+import { workIn } from '../activities/merged';
+import { finishRemoval, removeWorktree } from '../activities/worktree-removal';
+import { holdersOf } from '../activities/worktree-safety';
 import type { CleanItem, CleanKind, CleanPlan, KeptItem } from './clean';
 
 /** What {@link executeCleanup} did. */
@@ -13,7 +16,10 @@ export interface CleanOutcome {
   failed: KeptItem[];
 }
 
-/** The order removals go in: worktrees before the branches they have checked out, branches before refs. */
+/**
+ * The order removals go in: worktrees before the branches they have checked out, branches before
+ * refs, owner records and leases after the refs they are about.
+ */
 const ORDER: CleanKind[] = [
   'task-worktree',
   'conflict-worktree',
@@ -21,16 +27,24 @@ const ORDER: CleanKind[] = [
   'integration-worktree',
   'integration-branch',
   'candidate-ref',
+  'merge-ref',
   'checkpoint-ref',
+  'stale-checkpoint-ref',
+  'owner-ref',
+  'lease-ref',
 ];
+
+/** A removal this step refuses (something changed since the plan): the reason as it is shown. */
+class Refused extends Error {}
 
 /**
  * Removes what the plan says, under the repository's lock (no Flotilla worker changes it
- * meanwhile). A branch's tip is recorded under its archive ref first (a different commit already
- * there: a second one, `<leaf>.<ms>`); `git branch -d` then deletes it, told (as its upstream)
- * the ref that holds its tip so that its own merged check runs against it; a branch whose work
- * is there by patch only is checked against its archive ref. Refs are deleted with
- * compare-and-swap. Whatever git refuses is reported, never forced.
+ * meanwhile). Worktrees through worktree-removal.ts (`git worktree remove` without `--force`, or
+ * the finish of a removal Flotilla began). A branch's tip is recorded under its archive ref
+ * first (a different commit already there: a second one, `<leaf>.<ms>`), then it is deleted by
+ * {@link deleteBranch}. A stale checkpoint is archived, then deleted; other refs are deleted with
+ * compare-and-swap, an owner record or lease only once the ref it is about is gone. Whatever git
+ * refuses is reported, never forced.
  */
 export async function executeCleanup(plan: CleanPlan): Promise<CleanOutcome> {
   const { repo } = plan;
@@ -39,24 +53,38 @@ export async function executeCleanup(plan: CleanPlan): Promise<CleanOutcome> {
   await withRepoLock(repo, async () => {
     for (const item of items) {
       try {
-        if (item.kind.endsWith('-worktree')) {
-          if (item.removable) await clearForRemoval(item.path!, item.removable);
-          await git(repo, ['worktree', 'remove', item.path!]);
-        } else if (item.kind.endsWith('-branch')) {
-          const archived = await archive(repo, item.archive!, item.sha!);
-          item.archive = archived;
-          await deleteBranch(repo, item.name, item.mergedInto ?? archived);
-        } else {
-          await git(repo, ['update-ref', '-d', item.name, item.sha!]);
-        }
+        await removeItem(repo, item);
         outcome.removed.push(item);
       } catch (err) {
-        const why = err instanceof GitError ? err.output.trim().split('\n').pop()! : (err as Error).message;
-        outcome.failed.push({ ...item, reason: `git refused: ${why}` });
+        const why =
+          err instanceof Refused
+            ? err.message
+            : `git refused: ${err instanceof GitError ? err.output.trim().split('\n').pop()! : (err as Error).message}`;
+        outcome.failed.push({ ...item, reason: why });
       }
     }
   });
   return outcome;
+}
+
+async function removeItem(repo: string, item: CleanItem): Promise<void> {
+  if (item.kind.endsWith('-worktree')) {
+    const kept = item.finish
+      ? await finishRemoval(repo, item.path!, item.pidFiles)
+      : await removeWorktree(
+          repo,
+          item.path!,
+          item.removable ?? { reason: null, identicalCopies: [], setupLeftovers: [] },
+        );
+    if (kept) throw new Refused(kept);
+  } else if (item.kind.endsWith('-branch')) {
+    item.archive = await archive(repo, item.archive!, item.sha!);
+    await deleteBranch(repo, item.name, item.sha!, item.mergedInto!);
+  } else {
+    if (item.about && (await resolveRef(repo, item.about))) throw new Refused(`kept: ${item.about} is still there`);
+    if (item.archive) item.archive = await archive(repo, item.archive, item.sha!);
+    await git(repo, ['update-ref', '-d', item.name, item.sha!]);
+  }
 }
 
 /** Records `sha` under `ref` (or `<ref>.<ms>` when `ref` holds another commit). @returns the ref used */
@@ -70,15 +98,28 @@ async function archive(repo: string, ref: string, sha: string): Promise<string> 
   return name;
 }
 
-/** `git branch -d` with `upstream` as the branch's upstream for its merged check (the config goes with the branch). */
-async function deleteBranch(repo: string, branch: string, upstream: string): Promise<void> {
-  await git(repo, ['config', `branch.${branch}.remote`, '.']);
-  await git(repo, ['config', `branch.${branch}.merge`, upstream]);
-  try {
-    await git(repo, ['branch', '-d', branch]);
-  } catch (err) {
-    await git(repo, ['config', '--unset', `branch.${branch}.remote`]).catch(() => undefined);
-    await git(repo, ['config', '--unset', `branch.${branch}.merge`]).catch(() => undefined);
-    throw err;
-  }
+/**
+ * Deletes branch `branch` (short name), whose tip `sha` was just archived, after checking again
+ * (under the repository lock) what `git branch -d` would, with Flotilla's one rule for "merged"
+ * instead of git's (HEAD or the upstream): no worktree uses the branch (`holdersOf`: checked
+ * out, rebased or bisected there), and its work is in the commit `mergedInto` holds (`workIn`,
+ * src/activities/merged.ts: by commit, or by content). Then `git update-ref -d refs/heads/<b>
+ * <sha>`: a compare-and-swap on the very tip the check ran on (a branch that moved since is not
+ * deleted). Not a forced delete of unmerged work, since the merged check ran first; and unlike
+ * `git branch -d` it writes nothing to the repository's config (no upstream to set for the
+ * check, no `branch.<b>` section to drop), except that a `branch.<b>` section holding the
+ * owner key older Flotilla versions wrote (`flotillaRun`) goes with the branch, as `git branch
+ * -d` took it.
+ * @throws Refused when the branch is in use or its work is not there; GitError when git fails
+ *   (the branch moved)
+ */
+async function deleteBranch(repo: string, branch: string, sha: string, mergedInto: string): Promise<void> {
+  const holders = await holdersOf(repo, branch);
+  if (holders.length) throw new Refused(`kept: ${branch} is in use in ${holders[0].path}`);
+  const tip = await resolveRef(repo, mergedInto);
+  if (!tip || !(await workIn(repo, tip, sha)))
+    throw new Refused(`kept: ${branch}'s work is no longer in ${mergedInto}`);
+  await git(repo, ['update-ref', '-m', 'flotilla clean', '-d', `refs/heads/${branch}`, sha]);
+  const legacy = await git(repo, ['config', '--get', `branch.${branch}.flotillaRun`]).catch(() => '');
+  if (legacy.trim()) await git(repo, ['config', '--remove-section', `branch.${branch}`]);
 }

@@ -2,9 +2,12 @@
  * What in a repository is Flotilla's, for `flotilla clean`: the missions that left something there
  * and which worktrees are whose (by branch, or by the folder layout under `$FLOTILLA_HOME`).
  */
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { git, listWorktrees, WorktreeEntry } from '../activities/git';
+import { git } from '../activities/git';
+import { listWorktrees, WorktreeEntry } from '../activities/worktree-list';
 import { CONFLICT_SUFFIX } from '../activities/worktree-layout';
+import { REMOVING_SUFFIX } from '../activities/worktree-removal';
 
 const MISSION_ID = '[a-z0-9][a-z0-9-]{0,62}';
 
@@ -17,19 +20,30 @@ export async function repositoryOf(dir: string): Promise<string> {
   return main.path;
 }
 
-/** Mission ids with anything in the repository: branches, refs, or worktrees under `$FLOTILLA_HOME`. */
+/** Where a mission's id follows in the refs Flotilla writes (docs/architecture.md, "Where state lives"). */
+const MISSION_REF_PREFIXES = [
+  'refs/heads/flotilla/',
+  'refs/flotilla/checkpoints/',
+  'refs/flotilla/candidates/',
+  'refs/flotilla/merges/',
+  'refs/flotilla/stale-checkpoints/',
+  'refs/flotilla/owners/flotilla/',
+  'refs/flotilla/leases/heads/flotilla/',
+  'refs/flotilla/leases/flotilla/checkpoints/',
+  'refs/flotilla/leases/flotilla/candidates/',
+  'refs/flotilla/leases/flotilla/merges/',
+];
+
+/**
+ * Mission ids with anything in the repository: branches, refs (archives aside: they are what
+ * `clean` leaves), or worktrees under `$FLOTILLA_HOME`.
+ */
 export async function missionsIn(repo: string, home: string): Promise<string[]> {
   const ids = new Set<string>();
-  const refs = await git(repo, [
-    'for-each-ref',
-    '--format=%(refname)',
-    'refs/heads/flotilla/',
-    'refs/flotilla/checkpoints/',
-    'refs/flotilla/candidates/',
-  ]);
-  const re = new RegExp(`^refs/(?:heads/flotilla|flotilla/checkpoints|flotilla/candidates)/(${MISSION_ID})(?:/|$)`);
+  const refs = await git(repo, ['for-each-ref', '--format=%(refname)', ...MISSION_REF_PREFIXES]);
   for (const ref of refs.split('\n')) {
-    const m = re.exec(ref);
+    const prefix = MISSION_REF_PREFIXES.find((p) => ref.startsWith(p));
+    const m = prefix && new RegExp(`^(${MISSION_ID})(?:/|$)`).exec(ref.slice(prefix.length));
     if (m) ids.add(m[1]);
   }
   for (const w of await listWorktrees(repo)) {
@@ -68,4 +82,26 @@ export function flotillaWorktree(w: WorktreeEntry, home: string): FlotillaWorktr
     return { mission: layout[1], kind: 'conflict', task: layout[3].slice(0, -CONFLICT_SUFFIX.length) };
   if (layout[3]) return { mission: layout[1], kind: 'task', task: layout[3] };
   return { mission: layout[1], kind: 'conflict' };
+}
+
+/**
+ * The worktree folders of mission `id` under `home` whose removal Flotilla began and did not
+ * finish (a `<folder>.removing` marker beside them, src/activities/worktree-removal.ts), whether
+ * or not git still lists them (a `git worktree prune` forgets one whose `.git` file was already
+ * deleted): looked for in the layout `worktrees/<id>/<run>/{integration,tasks/<task>}`.
+ */
+export function removalsBegun(home: string, id: string): string[] {
+  const root = path.join(home, 'worktrees', id);
+  const found: string[] = [];
+  const markersIn = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const f of readdirSync(dir))
+      if (f.endsWith(REMOVING_SUFFIX)) found.push(path.join(dir, f.slice(0, -REMOVING_SUFFIX.length)));
+  };
+  if (!existsSync(root)) return found;
+  for (const run of readdirSync(root)) {
+    markersIn(path.join(root, run));
+    markersIn(path.join(root, run, 'tasks'));
+  }
+  return found;
 }

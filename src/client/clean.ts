@@ -1,6 +1,6 @@
 /**
- * `flotilla clean`: what Flotilla made in a repository for its missions (worktrees, branches,
- * candidate and checkpoint refs) and no longer needs, planned from git alone plus one fact from
+ * `flotilla clean`: what Flotilla made in a repository for its missions (worktrees, branches and
+ * the refs under `refs/flotilla/`) and no longer needs, planned from git alone plus one fact from
  * Temporal (whether the mission still runs), then removed on request.
  *
  * The rules keep anyone's work safe:
@@ -9,22 +9,27 @@
  *   or all of its changes: `workIn`, src/activities/merged.ts) and its worktree may go; the
  *   integration branch only once it landed (its tip is in the base); checkpoints only of a landed
  *   mission's merged tasks; a candidate ref only when its commits are in the base or the
- *   integration branch;
+ *   integration branch; the other refs as clean-refs.ts says (stale checkpoints archived, owner
+ *   records and leases with the ref they are about);
  * - a worktree goes only when nothing in it can be lost: the rule `whyKeepWorktree`
  *   (src/activities/worktree-safety.ts: no live agent, no git operation in progress, HEAD held by
  *   a ref, no modified tracked or untracked (not ignored) files), the same the merge queue
- *   applies; a kept worktree keeps its branch;
+ *   applies; a kept worktree keeps its branch; a worktree whose removal Flotilla began before a
+ *   crash (worktree-removal.ts) is finished instead of judged again;
  * - every branch deleted is first recorded as `refs/flotilla/archive/<mission>/<leaf>`, and
- *   deleted with `git branch -d` (never `-D`); worktrees with `git worktree remove` (never forced).
+ *   deleted only after the merged check, by compare-and-swap (clean-execute.ts); worktrees with
+ *   `git worktree remove` (never forced). Nothing is written to the repository's config.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { paths } from '../activities/config';
-import { git, isAncestor, resolveRef } from '../activities/git';
+import { isAncestor, resolveRef } from '../activities/git';
 import { archiveRef, workIn } from '../activities/merged';
+import { removalStarted } from '../activities/worktree-removal';
 import { KeepVerdict, whyKeepWorktree, worktreeStates, WorktreeState } from '../activities/worktree-safety';
 import { names } from '../mission/types';
-import { FlotillaWorktree, flotillaWorktree } from './clean-find';
+import { FlotillaWorktree, flotillaWorktree, removalsBegun } from './clean-find';
+import { keepAll, missionRefs, planRecords, planWorkRefs, Ref, refsUnder } from './clean-refs';
 
 export { CleanOutcome, executeCleanup } from './clean-execute';
 export { missionsIn, repositoryOf } from './clean-find';
@@ -36,7 +41,11 @@ export type CleanKind =
   | 'task-branch'
   | 'integration-branch'
   | 'candidate-ref'
-  | 'checkpoint-ref';
+  | 'merge-ref'
+  | 'checkpoint-ref'
+  | 'stale-checkpoint-ref'
+  | 'owner-ref'
+  | 'lease-ref';
 
 /** One thing Flotilla made for a mission. */
 export interface CleanItem {
@@ -48,12 +57,18 @@ export interface CleanItem {
   path?: string;
   /** Branches and refs: the commit it points at. */
   sha?: string;
-  /** Branches: the ref their tip is recorded under before they are deleted. */
+  /** Branches and stale checkpoints: the ref their tip is recorded under before they are deleted. */
   archive?: string;
-  /** Branches: a ref holding the tip (the base or the integration branch); `git branch -d` checks it. */
+  /** Branches: the ref whose commit holds the branch's work (by commit or by content), checked again before the delete. */
   mergedInto?: string;
   /** Worktrees: what is nobody's work there (identical `copy` files, setup's leftovers), cleared first. */
   removable?: KeepVerdict;
+  /** Worktrees: a removal Flotilla began before a crash, finished (worktree-removal.ts) rather than judged again. */
+  finish?: boolean;
+  /** Worktrees: PID files of the agents that may run there (checked again before removing). */
+  pidFiles?: string[];
+  /** Owner and lease refs: the ref they are about; they go only once it is gone. */
+  about?: string;
 }
 
 /** Something kept, and why. */
@@ -79,25 +94,12 @@ export interface CleanPlan {
   keep: KeptItem[];
 }
 
-/** Refs under `prefix` with their SHAs. */
-async function refsUnder(repo: string, prefix: string): Promise<Array<{ ref: string; sha: string }>> {
-  const out = await git(repo, ['for-each-ref', '--format=%(refname) %(objectname)', prefix]);
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const [ref, sha] = l.split(' ');
-      return { ref, sha };
-    });
-}
-
 const short = (ref: string): string => ref.replace(/^refs\/heads\//, '');
 
-type Ref = { ref: string; sha: string };
 type Ours = { w: WorktreeState; what: FlotillaWorktree };
 
 /** One mission's things and facts while its plan is made. */
-interface Planning {
+export interface Planning {
   id: string;
   repo: string;
   home: string;
@@ -112,8 +114,10 @@ interface Planning {
   copy: string[];
   remove: (item: CleanItem) => void;
   keep: (item: CleanItem, reason: string) => void;
-  /** The ref holding `sha` (the base, then the integration branch), 'patch' when only its work is there, or null. */
-  mergedInto: (sha: string) => Promise<string | 'patch' | null>;
+  /** The ref whose commit holds `sha` (the base, then the integration branch), or null. */
+  ancestorIn: (sha: string) => Promise<string | null>;
+  /** The ref whose commit holds the work of `sha` by commit or by content (`workIn`), or null. */
+  mergedInto: (sha: string) => Promise<string | null>;
 }
 
 /**
@@ -140,44 +144,48 @@ export async function planCleanup(
     const ib = names.integrationBranch(id);
     const intRef = branches.find((b) => b.ref === `refs/heads/${ib}`);
     const taskBranches = branches.filter((b) => b !== intRef);
-    const checkpoints = await refsUnder(repo, `refs/flotilla/checkpoints/${id}/`);
-    const candidates = (await refsUnder(repo, `refs/flotilla/candidates/${id}`)).filter(
-      (c) => c.ref === `refs/flotilla/candidates/${id}` || c.ref.startsWith(`refs/flotilla/candidates/${id}/`),
-    );
+    const refs = await missionRefs(repo, id);
     const f = facts.get(id) ?? { running: false };
     if (f.running) {
       const why = 'in use by a running mission';
       for (const x of ours) keep(worktreeItem(id, x), why);
       for (const b of taskBranches) keep({ mission: id, kind: 'task-branch', name: short(b.ref), sha: b.sha }, why);
       if (intRef) keep({ mission: id, kind: 'integration-branch', name: ib, sha: intRef.sha }, why);
-      for (const c of candidates) keep({ mission: id, kind: 'candidate-ref', name: c.ref, sha: c.sha }, why);
-      for (const c of checkpoints) keep({ mission: id, kind: 'checkpoint-ref', name: c.ref, sha: c.sha }, why);
+      keepAll({ id, keep }, refs, why);
       continue;
     }
     const base = f.base ?? worktrees[0]?.branch ?? undefined;
     const baseTip = base ? await resolveRef(repo, `refs/heads/${base}`) : undefined;
-    const intTip = intRef?.sha ?? (await resolveRef(repo, archiveRef(id, 'integration')));
+    const intName = intRef ? intRef.ref : archiveRef(id, 'integration');
+    const intTip = intRef?.sha ?? (await resolveRef(repo, intName));
     const landed = !!(intTip && baseTip && (await isAncestor(repo, intTip, baseTip)));
-    const mergedInto = async (sha: string): Promise<string | 'patch' | null> => {
-      if (baseTip && (await isAncestor(repo, sha, baseTip))) return `refs/heads/${base}`;
-      if (intTip && (await isAncestor(repo, sha, intTip))) return intRef ? intRef.ref : archiveRef(id, 'integration');
-      for (const tip of [baseTip, intTip]) if (tip && (await workIn(repo, tip, sha))) return 'patch';
+    const tips = [
+      ...(baseTip ? [{ ref: `refs/heads/${base}`, sha: baseTip }] : []),
+      ...(intTip ? [{ ref: intName, sha: intTip }] : []),
+    ];
+    const ancestorIn = async (sha: string): Promise<string | null> => {
+      for (const t of tips) if (await isAncestor(repo, sha, t.sha)) return t.ref;
+      return null;
+    };
+    const mergedInto = async (sha: string): Promise<string | null> => {
+      for (const t of tips) if (await workIn(repo, t.sha, sha)) return t.ref;
       return null;
     };
     const p: Planning = {
       ...{ id, repo, home, worktrees, ours, taskBranches, intRef, ib, base, landed, copy: f.copy ?? [] },
-      ...{ remove, keep, mergedInto },
+      ...{ remove, keep, ancestorIn, mergedInto },
     };
+    planRemovalsBegun(p);
     const { mergedTasks, handled } = await planTaskBranches(p);
     const integrationWorktreeKept = await planOtherWorktrees(p, handled);
     planIntegrationBranch(p, integrationWorktreeKept);
-    for (const c of candidates) {
-      const item: CleanItem = { mission: id, kind: 'candidate-ref', name: c.ref, sha: c.sha };
-      const into = await mergedInto(c.sha);
-      if (into && into !== 'patch') remove(item);
-      else keep(item, `holds merges that are in neither ${base ?? 'the base branch'} nor ${ib}`);
-    }
-    await planCheckpoints(p, checkpoints, mergedTasks);
+    await planWorkRefs(p, refs, mergedTasks);
+    const removed = new Set(
+      plan.remove
+        .filter((i) => i.mission === id)
+        .map((i) => (i.kind.endsWith('-branch') ? `refs/heads/${i.name}` : i.name)),
+    );
+    await planRecords(p, refs, removed);
   }
   return plan;
 }
@@ -187,27 +195,59 @@ function worktreeItem(mission: string, x: Ours): CleanItem {
 }
 
 /**
- * Why Flotilla's worktree `x` must stay ({@link whyKeepWorktree}: a live agent, an operation in
- * progress, HEAD on a commit only it holds, changes; or it is locked), or null with the identical
- * `copy` files to delete before removing it.
+ * Folders whose removal Flotilla began that git no longer lists (its record pruned once their
+ * `.git` file was gone): finished like the listed ones (worktree-removal.ts).
  */
-async function worktreeVerdict(p: Planning, x: Ours): Promise<KeepVerdict> {
-  const none = { identicalCopies: [], setupLeftovers: [] };
-  if (x.w.locked) return { reason: 'locked (git worktree unlock it first)', ...none };
-  if (!existsSync(x.w.path)) return { reason: null, ...none };
+function planRemovalsBegun(p: Planning): void {
+  for (const dir of removalsBegun(p.home, p.id)) {
+    if (p.ours.some((o) => path.resolve(o.w.path) === dir)) continue;
+    const w: WorktreeState = {
+      ...{ path: dir, head: null, branch: null, main: false, locked: false, prunable: true },
+      ...{ operation: null, holds: null },
+    };
+    const what = flotillaWorktree(w, p.home);
+    if (!what) continue;
+    const task = what.task && (what.kind === 'conflict' ? paths.resolverDir : paths.runDir)(p.home, p.id, what.task);
+    const pidFiles = task ? [path.join(task, 'agent.pid')] : [];
+    p.remove({ ...worktreeItem(p.id, { w, what }), finish: true, pidFiles });
+  }
+}
+
+/** {@link worktreeVerdict}'s answer: the rule's verdict, and how a removal goes. */
+type WorktreeVerdict = KeepVerdict & Pick<CleanItem, 'finish' | 'pidFiles'>;
+
+/**
+ * Why Flotilla's worktree `x` must stay ({@link whyKeepWorktree}: a live agent, an operation in
+ * progress, HEAD on a commit only it holds, changes; or it is locked, or no longer a git
+ * worktree), or null with the identical `copy` files to delete before removing it. A worktree
+ * whose removal Flotilla began before a crash is not judged again: it is finished
+ * (worktree-removal.ts, `finish`).
+ */
+async function worktreeVerdict(p: Planning, x: Ours): Promise<WorktreeVerdict> {
   const task = x.what.task;
   const runDir = task
     ? x.what.kind === 'conflict'
       ? paths.resolverDir(p.home, p.id, task)
       : paths.runDir(p.home, p.id, task)
     : undefined;
-  return whyKeepWorktree({
-    repo: p.repo,
-    worktree: x.w.path,
-    copy: p.copy,
-    pidFiles: runDir ? [path.join(runDir, 'agent.pid')] : [],
-  });
+  const pidFiles = runDir ? [path.join(runDir, 'agent.pid')] : [];
+  const none = { identicalCopies: [], setupLeftovers: [], pidFiles };
+  if (removalStarted(x.w.path)) return { reason: null, ...none, finish: true };
+  if (x.w.locked) return { reason: 'locked (git worktree unlock it first)', ...none };
+  if (!existsSync(x.w.path)) return { reason: null, ...none };
+  if (!existsSync(path.join(x.w.path, '.git')))
+    return { reason: 'no longer a git worktree (its .git is gone); left for a person to look at', ...none };
+  const v = await whyKeepWorktree({ repo: p.repo, worktree: x.w.path, copy: p.copy, pidFiles });
+  return { ...v, pidFiles };
 }
+
+/** A worktree item that goes, with what its removal needs. */
+const removableWorktree = (p: Planning, x: Ours, v: WorktreeVerdict): CleanItem => ({
+  ...worktreeItem(p.id, x),
+  removable: { reason: null, identicalCopies: v.identicalCopies, setupLeftovers: v.setupLeftovers },
+  finish: v.finish,
+  pidFiles: v.pidFiles,
+});
 
 /**
  * Task branches, with Flotilla's worktrees that use them (checked out, or being rebased or
@@ -243,9 +283,9 @@ async function planTaskBranches(p: Planning): Promise<{ mergedTasks: Set<string>
         p.keep(item, `checked out in ${x.w.path}, which is kept (${v.reason})`);
         continue;
       }
-      p.remove({ ...worktreeItem(p.id, x), removable: v });
+      p.remove(removableWorktree(p, x, v));
     }
-    p.remove({ ...item, archive: archiveRef(p.id, leaf), mergedInto: into === 'patch' ? undefined : into });
+    p.remove({ ...item, archive: archiveRef(p.id, leaf), mergedInto: into });
   }
   return { mergedTasks, handled };
 }
@@ -276,7 +316,7 @@ async function planOtherWorktrees(p: Planning, handled: Set<string>): Promise<bo
       integrationWorktreeKept ||= hasIb;
       continue;
     }
-    p.remove({ ...item, removable: v });
+    p.remove(removableWorktree(p, x, v));
   }
   return integrationWorktreeKept;
 }
@@ -290,21 +330,4 @@ function planIntegrationBranch(p: Planning, integrationWorktreeKept: boolean): v
   else if (foreign) p.keep(item, `checked out in ${foreign.path}, which is not Flotilla's`);
   else if (integrationWorktreeKept) p.keep(item, 'checked out in the integration worktree, which is kept');
   else p.remove({ ...item, archive: archiveRef(p.id, 'integration'), mergedInto: `refs/heads/${p.base}` });
-}
-
-/** Checkpoint refs: of a landed mission's merged tasks only (a checkpoint may hold work in progress). */
-async function planCheckpoints(p: Planning, checkpoints: Ref[], mergedTasks: Set<string>): Promise<void> {
-  for (const c of checkpoints) {
-    const item: CleanItem = { mission: p.id, kind: 'checkpoint-ref', name: c.ref, sha: c.sha };
-    const task = c.ref.slice(`refs/flotilla/checkpoints/${p.id}/`.length);
-    if (!p.landed) {
-      p.keep(item, `the mission has not landed: it may hold work in progress`);
-      continue;
-    }
-    const branchGone = !p.taskBranches.some((b) => short(b.ref) === names.taskBranch(p.id, task));
-    const archived = branchGone ? await resolveRef(p.repo, archiveRef(p.id, task)) : undefined;
-    const merged = mergedTasks.has(task) || (archived !== undefined && (await p.mergedInto(archived)) !== null);
-    if (merged) p.remove(item);
-    else p.keep(item, `task ${task}'s branch is not merged: the checkpoint may hold its only copy of work in progress`);
-  }
 }

@@ -4,10 +4,11 @@
  * worker, or one whose worker stopped heartbeating.
  */
 import { Client, defaultPayloadConverter } from '@temporalio/client';
-import type { AgentHeartbeat } from '../activities/agent-types';
+import type { AgentHeartbeat } from '../agents/types';
 import { temporal } from '@temporalio/proto';
 import type { MissionProgress } from '../mission/progress';
 import { names, TASK_STATUSES } from '../mission/types';
+import { localWorkerAlive, workerPolling } from './visibility';
 
 const { PendingActivityState } = temporal.api.enums.v1;
 
@@ -98,7 +99,30 @@ function notRunning(pending: PendingActivity, now: number): string | null {
   const heartbeats = !options || msOf(options.heartbeatTimeout) > 0;
   if (started && heartbeats && beat > 0 && now - beat > STALE_HEARTBEAT_MS)
     return `${step}attempt ${attempt}: no heartbeat since ${clock(beat)} (its worker may have died); Temporal retries it after the heartbeat timeout`;
+  const worker = pending.lastWorkerIdentity ?? '';
+  if (started && localWorkerAlive(worker) === false)
+    return `${step}attempt ${attempt}: its worker ${worker} has exited; Temporal retries it after the heartbeat timeout`;
   return null;
+}
+
+/**
+ * Why an attempt that waits to start is not running, when no live worker polls its task queue
+ * (the worker that ran the task stopped: `run` exited, the host died), so `status` says `pending`
+ * at once instead of after {@link STALE_HEARTBEAT_MS}; null otherwise. `polling(queue, true)`
+ * answers whether a live worker polls the queue's activity tasks.
+ */
+async function noWorkerFor(
+  pending: PendingActivity,
+  polling: (queue: string, activities: boolean) => Promise<boolean>,
+): Promise<string | null> {
+  const queue = pending.activityOptions?.taskQueue?.name;
+  const scheduled = msOf(pending.scheduledTime);
+  if (pending.state !== PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED || !queue) return null;
+  if (scheduled === 0) return null;
+  if (await polling(queue, true)) return null;
+  const type = pending.activityType?.name ?? 'activity';
+  const step = type === 'runAgent' ? '' : `${TASK_STEPS[type] ?? type}: `;
+  return `${step}attempt ${pending.attempt ?? 1} waiting to start: no live worker polls its host's task queue ${queue}`;
 }
 
 /**
@@ -118,6 +142,19 @@ export async function annotateRunningTasks(
   progress: MissionProgress,
   live?: Map<string, LiveAgent>,
 ): Promise<void> {
+  // Whether a live worker (this process's own included) polls a task queue, asked once per queue.
+  const polled = new Map<string, Promise<boolean>>();
+  const polling = (queue: string, activities: boolean): Promise<boolean> => {
+    const key = `${activities ? 'activity' : 'workflow'} ${queue}`;
+    if (!polled.has(key))
+      polled.set(
+        key,
+        workerPolling(client.connection, client.options.namespace, queue, { activities, includeOwn: true }).catch(
+          () => true,
+        ),
+      );
+    return polled.get(key)!;
+  };
   await Promise.all(
     progress.tasks
       .filter((t) => t.status === 'running')
@@ -134,6 +171,9 @@ export async function annotateRunningTasks(
             if (since > 0 && Date.now() - since > STALE_HEARTBEAT_MS) {
               t.status = 'pending';
               t.error = `its next step waits for a worker since ${clock(since)} (no worker has taken it)`;
+            } else if (since > 0 && !(await polling(d.taskQueue, false))) {
+              t.status = 'pending';
+              t.error = `its next step waits to start: no live worker polls the task queue ${d.taskQueue}`;
             }
             return;
           }
@@ -142,7 +182,7 @@ export async function annotateRunningTasks(
             t.attempts = Math.max(t.attempts, attempt);
             live?.set(t.id, liveAgentOf(agent));
           }
-          const why = notRunning(pending, Date.now());
+          const why = notRunning(pending, Date.now()) ?? (await noWorkerFor(pending, polling));
           const last = pending.lastFailure?.message;
           if (why) {
             t.status = 'pending';

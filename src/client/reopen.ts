@@ -12,7 +12,7 @@ import type { CarriedState, MissionInput } from '../workflows/mission';
 import { FlotillaConfig } from './config';
 import { CliError, EXIT } from './errors';
 import { Ask, DescribedMission, finalProgress } from './missions';
-import { ensureSearchAttributes } from './server';
+import { ensureSearchAttributes } from './search-attributes';
 
 /** Another `retry` reopened the mission between this one's look and its start. */
 export class AlreadyReopenedError extends CliError {

@@ -1,9 +1,9 @@
 /**
  * `agent.sandbox: bwrap` checked where the CLI runs (`validate`, `run`, `start`): bwrap installed
- * and able to create its namespaces here (src/activities/sandbox.ts `probeBwrap`), before anything
+ * and able to create its namespaces here (src/agents/sandbox.ts `probeBwrap`), before anything
  * starts. A worker on another host checks again when it launches an agent.
  */
-import { probeBwrap, SandboxUnavailable } from '../activities/sandbox';
+import { probeBwrap, SandboxUnavailable } from '../agents/sandbox';
 import { MissionFileError, MissionProblem } from '../mission-file/errors';
 import type { LoadedMission } from '../mission-file/load';
 import type { MissionSpec } from '../mission/types';

@@ -5,7 +5,7 @@
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { portOf } from './config';
-import { searchAttributeFlags } from './server';
+import { searchAttributeFlags } from './search-attributes';
 
 async function main(): Promise<void> {
   const [address, db] = process.argv.slice(2);

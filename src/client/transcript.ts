@@ -1,53 +1,12 @@
 /**
- * Reading transcripts (`$FLOTILLA_HOME/runs/<missionId>/<taskId>/attempt-<n>.jsonl`, a resolver's in
- * `…/<taskId>/resolver/attempt-<n>.jsonl`): each line is
- * `{ts, stream, line}` for an agent output line, or a `flotilla.attempt` / `flotilla.exit` record.
- * For people, agent lines go through their runtime's own parser (assistant text, tool calls and
- * results, errors, cost); `--raw` prints the agent's lines exactly as it wrote them.
+ * Showing transcripts for `flotilla logs` (the files, their records and where they are:
+ * src/agents/transcript.ts). For people, agent lines go through their runtime's own parser
+ * (assistant text, tool calls and results, errors, cost); `--raw` prints the agent's lines exactly
+ * as it wrote them.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { paths } from '../activities/config';
-import { runtimes } from '../activities/runtimes';
-import type { AgentEvent } from '../activities/runtimes/types';
-import type { Runtime } from '../mission/types';
-
-/**
- * The folder holding a task's transcripts: its agent's (`runs/<m>/<task>/`), or with `resolver`
- * its merge-conflict resolver's (`runs/<m>/<task>/resolver/`, written by runAgent with role resolver).
- */
-export function transcriptDir(home: string, missionId: string, taskId: string, resolver = false): string {
-  return resolver ? paths.resolverDir(home, missionId, taskId) : paths.runDir(home, missionId, taskId);
-}
-
-/** Transcript files of a task's agent (or, with `resolver`, of its resolver), in attempt order. */
-export function transcriptFiles(home: string, missionId: string, taskId: string, resolver = false): string[] {
-  const dir = transcriptDir(home, missionId, taskId, resolver);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /^attempt-\d+\.jsonl$/.test(f))
-    .sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]))
-    .map((f) => path.join(dir, f));
-}
-
-interface Record {
-  type?: string;
-  ts?: string;
-  stream?: 'stdout' | 'stderr';
-  line?: string;
-  attempt?: number;
-  iteration?: number;
-  runtime?: Runtime;
-  /** `resolver` for a merge-conflict resolver's attempt (absent: a task's agent). */
-  role?: string;
-  resume?: string | null;
-  exitCode?: number | null;
-  ended?: string;
-  costUsd?: number;
-  inputTokens?: number;
-  outputTokens?: number;
-  turns?: number;
-}
+import { runtimes } from '../agents/runtimes';
+import type { AgentEvent } from '../agents/runtimes/types';
+import { readRecord } from '../agents/transcript';
 
 const MARK: { [K in AgentEvent['kind']]: string } = {
   session: '◆',
@@ -67,12 +26,8 @@ export class TranscriptRenderer {
 
   /** One stored line -> one printable line, or undefined for nothing to show. */
   render(stored: string): string | undefined {
-    let rec: Record;
-    try {
-      rec = JSON.parse(stored) as Record;
-    } catch {
-      return stored;
-    }
+    const rec = readRecord(stored);
+    if (!rec) return stored;
     if (rec.type === 'flotilla.attempt') {
       this.parse = runtimes[rec.runtime ?? 'command']?.parser();
       if (this.raw) return undefined;

@@ -2,12 +2,12 @@
  * What the service knows about missions and workers without asking a workflow: the mission list
  * (visibility) and the pollers of a task queue.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, ConnectionLike } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import os from 'node:os';
 import { MISSION_PHASES, SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTES } from '../mission/types';
 import { CliError, EXIT } from './errors';
-import { cliTypeName } from './server';
+import { cliTypeName } from './search-attributes';
 
 const { TaskQueueKind, TaskQueueType } = temporal.api.enums.v1;
 
@@ -149,16 +149,20 @@ export interface PollingOptions {
    * another `run`/`watch`: that one leaves when its own mission ends.
    */
   standaloneOnly?: boolean;
+  /** Count this process's own workers too (default: not; `run` asks whether another worker polls). */
+  includeOwn?: boolean;
+  /** The pollers of activity tasks (a host queue's activity workers) instead of workflow tasks. */
+  activities?: boolean;
 }
 
 /**
  * Whether a live worker polls `taskQueue`. The service keeps pollers listed for minutes after
  * they die, so a poller on this host counts only while its process lives (SDK identities are
- * `<pid>@<hostname>`), and one elsewhere only if seen in the last 90 s. This process's own
- * workers and the short-lived query workers of other commands never count.
+ * `<pid>@<hostname>`), and one elsewhere only if seen in the last 90 s. The short-lived query
+ * workers of other commands never count; this process's own workers only with `includeOwn`.
  */
 export async function workerPolling(
-  connection: Connection,
+  connection: Pick<ConnectionLike, 'workflowService'>,
   namespace: string,
   taskQueue: string,
   opts: PollingOptions = {},
@@ -166,7 +170,7 @@ export async function workerPolling(
   const res = await connection.workflowService.describeTaskQueue({
     namespace,
     taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-    taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    taskQueueType: opts.activities ? TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY : TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
   });
   return (res.pollers ?? []).some((p) => {
     const identity = p.identity ?? '';
@@ -174,7 +178,7 @@ export async function workerPolling(
     if (identity.endsWith(' query')) return false;
     if (opts.standaloneOnly && identity.endsWith(' in-process')) return false;
     const own = /^(\d+)@(\S+)/.exec(identity);
-    if (own && Number(own[1]) === process.pid && own[2] === os.hostname()) return false;
+    if (own && Number(own[1]) === process.pid && own[2] === os.hostname()) return !!opts.includeOwn;
     return pollerLive(identity, p.lastAccessTime?.seconds ? Number(p.lastAccessTime.seconds) * 1000 : 0);
   });
 }
@@ -185,14 +189,22 @@ export async function workerPolling(
  * keeps pollers listed for minutes after they die).
  */
 export function pollerLive(identity: string, lastAccessMs: number, now = Date.now()): boolean {
+  return localWorkerAlive(identity) ?? now - lastAccessMs < 90_000;
+}
+
+/**
+ * Whether the worker named by a Temporal worker identity (`<pid>@<hostname>…`, the SDK's default
+ * form, which Flotilla's workers keep as their prefix) is alive, when it ran on this host: its
+ * process exists. Null for another host's worker or an identity of another form (only its polls
+ * and heartbeats can tell).
+ */
+export function localWorkerAlive(identity: string): boolean | null {
   const m = /^(\d+)@(\S+)/.exec(identity);
-  if (m && m[2] === os.hostname()) {
-    try {
-      process.kill(Number(m[1]), 0);
-      return true;
-    } catch {
-      return false;
-    }
+  if (!m || m[2] !== os.hostname()) return null;
+  try {
+    process.kill(Number(m[1]), 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
   }
-  return now - lastAccessMs < 90_000;
 }

@@ -8,7 +8,7 @@ import { ActivityInterceptorsFactory, DefaultLogger, LogEntry, NativeConnection,
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
-import { privateFile, secretRedactor } from '../activities/secrets';
+import { privateFile, secretRedactor } from '../secrets/secrets';
 import { createQueryWorker, createWorkers, FlotillaWorkers, WorkerDeployment } from '../worker';
 import { FlotillaConfig } from './config';
 import { workerIdentity, workerPolling } from './visibility';
@@ -52,7 +52,7 @@ export function installRuntime(
   runtimeInstalled = true;
 }
 
-/** One line of the worker's log, every secret's value redacted (src/activities/secrets.ts). */
+/** One line of the worker's log, every secret's value redacted (src/secrets/secrets.ts). */
 function logLine(entry: LogEntry): string {
   const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
   const meta = entry.meta ? ` ${inspect(entry.meta, { depth: 6, breakLength: Infinity })}` : '';

@@ -35,7 +35,7 @@ export interface AgentSpec {
   idleTimeoutMs: number;
   /** Retries after the first attempt (Temporal `maximumAttempts` = retries + 1). */
   retries: number;
-  /** `bwrap`: run the agent in a bubblewrap sandbox (src/activities/sandbox.ts); absent: `none`. */
+  /** `bwrap`: run the agent in a bubblewrap sandbox (src/agents/sandbox.ts); absent: `none`. */
   sandbox?: Exclude<SandboxMode, 'none'>;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The redaction boundary: everything an activity sends to Temporal leaves with every secret's
- * value (src/activities/secrets.ts) replaced by `[redacted:NAME]`. It sits on the workers
+ * value (src/secrets/secrets.ts) replaced by `[redacted:NAME]`. It sits on the workers
  * themselves (src/worker/index.ts), so no activity, a new one included, can go around it:
  * - an activity inbound interceptor ({@link redactionInterceptor}) on every worker: the result,
  *   and a thrown error's message, stack, details and cause chain (redacted before the SDK logs
@@ -18,7 +18,7 @@
  */
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { learnSecretNames, namesListedIn, secretRedactor } from '../activities/secrets';
+import { learnSecretNames, namesListedIn, secretRedactor } from '../secrets/secrets';
 
 const JSON_ENCODINGS = new Set(['json/plain', 'json/protobuf']);
 const utf8 = new TextDecoder();

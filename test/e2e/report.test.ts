@@ -12,8 +12,8 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ReportData } from '../../src/client/report-data';
-import { childRuns } from '../../src/client/report-data';
+import { childRuns } from '../../src/client/report/history';
+import type { ReportData } from '../../src/client/report/model';
 import { renderReport } from '../helpers/browser';
 import { runCli } from '../helpers/cli';
 import { makeRepo, tempDir } from '../helpers/git';

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findOnPath } from '../../src/activities/programs';
+import { findOnPath } from '../../src/agents/programs';
 import type { MissionProgress } from '../../src/mission/progress';
 import { CliResult, ROOT, runCli } from '../helpers/cli';
 import { git, makeRepo, tempDir } from '../helpers/git';

@@ -12,7 +12,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ensureSearchAttributes } from '../../src/client/server';
+import { ensureSearchAttributes } from '../../src/client/search-attributes';
 import type { MissionListing } from '../../src/client/visibility';
 import { names, SEARCH_ATTRIBUTE_KEYS, SEARCH_ATTRIBUTES } from '../../src/mission/types';
 import { runCli } from '../helpers/cli';

@@ -119,7 +119,7 @@ export function agentPidFile(home: string, missionId: string, taskId: string): s
 
 export function readPgid(file: string): number | undefined {
   try {
-    // `<pgid> <starttime> <boot_id>` (src/activities/pid-file.ts): the group id comes first.
+    // `<pgid> <starttime> <boot_id>` (src/agents/pid-file.ts): the group id comes first.
     const n = Number(readFileSync(file, 'utf8').trim().split(/\s+/)[0]);
     return Number.isInteger(n) && n > 1 ? n : undefined;
   } catch {

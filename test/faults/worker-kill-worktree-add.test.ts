@@ -8,7 +8,7 @@
  * The checkout is stalled by a smudge filter (in the repository's config and info/attributes) on
  * one file, and only in the task's worktree.
  */
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { names } from '../../src/mission/types';
 import { git, makeRepo } from '../helpers/git';
@@ -82,5 +82,8 @@ test('killed during `git worktree add` of a task: the retry completes the checko
   expect(git(repo, 'diff', '--name-status', 'main', branch).split('\n').sort()).toEqual(['A\tdone.txt', 'A\tseen.txt']);
   const integration = names.integrationBranch(spec.id);
   for (const [f, content] of Object.entries(files)) expect(fileAt(repo, integration, f)).toBe(content.trim());
+  // Flotilla knew it had begun that add (its marker): the half-made worktree was removed and made
+  // again, not moved aside as something that might be a person's.
+  expect(readdirSync(path.dirname(worktree)).filter((f) => f.includes('.stale-'))).toEqual([]);
   expect(processesIn(path.join(home, 'worktrees'))).toEqual([]);
 }, 300_000);

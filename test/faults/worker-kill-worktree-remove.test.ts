@@ -5,11 +5,12 @@
  * `removeTaskWorktree` then found "modified" files (tracked files missing) and kept the
  * worktree, and `flotilla clean` kept it and its branch for good: a worktree and a branch of the
  * mission left behind that no command removes. (When git had already deleted the worktree's
- * `.git` file, the retry keeps the folder as "not a git worktree" instead.) The removal that Flotilla itself began must
- * finish after a crash.
+ * `.git` file, the retry keeps the folder as "not a git worktree" instead; and once any other
+ * worktree's creation ran `git worktree prune`, git forgets it altogether.) The removal that
+ * Flotilla itself began must finish after a crash.
  * The kill comes at the first file deletion in the worktree (inotify, through fs.watch).
  */
-import { existsSync, FSWatcher, readdirSync, watch } from 'node:fs';
+import { existsSync, FSWatcher, readdirSync, rmSync, watch } from 'node:fs';
 import path from 'node:path';
 import { names } from '../../src/mission/types';
 import { git, makeRepo } from '../helpers/git';
@@ -74,6 +75,13 @@ fs.writeFileSync(${JSON.stringify(done)}, 'done');`;
     left: true,
     gitFile: expect.any(Boolean),
   });
+
+  // The worst case, made certain: git got to the worktree's `.git` file, and the next `git
+  // worktree prune` (any other task's new worktree runs one) forgot the worktree altogether
+  // (found by the soak, seed 1600334989: the half-deleted folder stayed, and no command removed it).
+  rmSync(path.join(worktree, '.git'), { force: true });
+  git(repo, 'worktree', 'prune');
+  expect(git(repo, 'worktree', 'list', '--porcelain')).not.toContain(worktree);
 
   const second = await h.worker('wtrm-worker-2', workerEnv);
   const result = await missionResult(handle);

@@ -7,7 +7,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { groupAlive } from '../../src/activities/process';
+import { groupAlive } from '../../src/agents/process';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent, mission, task } from '../helpers/missions';

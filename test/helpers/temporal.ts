@@ -6,7 +6,8 @@
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { ensureTemporalCli, searchAttributeFlags } from '../../src/client/server';
+import { searchAttributeFlags } from '../../src/client/search-attributes';
+import { ensureTemporalCli } from '../../src/client/server';
 
 let installed = false;
 

@@ -377,6 +377,20 @@ test('prepareConflict rebuilds a conflict worktree left by an earlier attempt, a
   await env().run(acts.dropConflict, { repo: s.repo, worktree: again.worktree });
 });
 
+test('commitResolution after a worker died inside its `git commit`: the locks left in the conflict worktree are removed, the merge committed (a kill the soak can land)', async () => {
+  const s = scene('conflict-locks');
+  const p = await prepare(s);
+  await runResolver(resolverInput(s, p, nodeAgent(GOOD_RESOLVER)));
+  expect(await check(s, p)).toEqual({ ok: true, problems: [] });
+  const own = path.resolve(p.worktree, git(p.worktree, 'rev-parse', '--git-dir'));
+  const locks = [path.join(own, 'index.lock'), path.join(own, 'HEAD.lock')];
+  for (const lock of locks) writeFileSync(lock, '');
+  const { sha } = await commit(s, p);
+  expect(git(s.repo, 'rev-parse', s.ref)).toBe(sha);
+  expect(git(s.repo, 'show', `${sha}:app.txt`) + '\n').toBe(RESOLVED);
+  expect(existsSync(p.worktree)).toBe(false);
+});
+
 /** Runs `flotilla logs …` in-process; resolves with what it printed. */
 async function logs(args: string[]): Promise<string> {
   const program = new Command().exitOverride();

@@ -120,7 +120,8 @@ function filesUnder(dir: string): string[] {
  * After `land` and `clean --yes`: no worktree of the mission (git's list, or files on disk but
  * verify logs), no
  * branch or ref of it but the archive refs `clean` documents (README, "Landing and cleaning up":
- * each deleted branch's tip is kept as `refs/flotilla/archive/<id>/<leaf>`).
+ * each deleted branch's tip is kept as `refs/flotilla/archive/<id>/<leaf>`, each stale checkpoint
+ * as `refs/flotilla/archive/<id>/<task>.stale-<ms>`).
  */
 export function leftovers(repo: string, missionId: string, plan: SoakPlan, worktrees: string): string[] {
   const v: string[] = [];
@@ -141,7 +142,8 @@ export function leftovers(repo: string, missionId: string, plan: SoakPlan, workt
   const others = refs.filter((r) => !r.startsWith(archive));
   if (others.length) v.push(`refs left: ${others.join(', ')}`);
   const want = [...plan.tasks.map((t) => t.id), 'integration'].map((leaf) => archive + leaf).sort();
-  const archived = refs.filter((r) => r.startsWith(archive)).sort();
+  // Stale checkpoints (a worktree discarded and made again) are archived as `<task>.stale-<ms>`.
+  const archived = refs.filter((r) => r.startsWith(archive) && !/\.stale-\d+$/.test(r)).sort();
   if (JSON.stringify(archived) !== JSON.stringify(want))
     v.push(
       `archive refs: ${archived.length} (${archived.slice(0, 3).join(', ')}…), expected one per branch (${want.length})`,

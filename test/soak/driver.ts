@@ -22,7 +22,6 @@ import path from 'node:path';
 import { names } from '../../src/mission/types';
 import { progressQuery } from '../../src/workflows/messages';
 import { agentStarts, liveGroupMembers, Proc, sleep, until } from '../faults/harness';
-import { git } from '../helpers/git';
 import { processesOf } from '../helpers/procs';
 import { between, Meeting, Rng, SoakPlan } from './mission';
 
@@ -187,9 +186,19 @@ export function taskStarts(meet: Meeting, taskId: string): { pid: number; earlie
   return agentStarts(path.join(meet.starts, taskId));
 }
 
-/** The task's worktree, from `git worktree list` (undefined when git lists none). */
+/**
+ * The task's worktree, from `git worktree list` (undefined when git lists none, or cannot tell
+ * now: `git worktree list` fails while a `git worktree add` is half way, "failed to read
+ * .git/worktrees/<name>/commondir", which ended the driver in a run of seed 1596911215).
+ */
 export function taskWorktree(repo: string, taskId: string): string | undefined {
-  return git(repo, 'worktree', 'list', '--porcelain')
+  let out: string;
+  try {
+    out = execFileSync('git', ['worktree', 'list', '--porcelain'], { cwd: repo, encoding: 'utf8', stdio: 'pipe' });
+  } catch {
+    return undefined;
+  }
+  return out
     .split('\n')
     .filter((l) => l.startsWith('worktree '))
     .map((l) => l.slice('worktree '.length))
@@ -238,7 +247,7 @@ async function restartServer(ctx: DriverContext): Promise<Injected> {
 }
 
 async function deleteWorktree(ctx: DriverContext, target: string): Promise<Injected> {
-  const wt = taskWorktree(ctx.repo, target)!;
+  const wt = await ctx.deadline.until(`${target}'s worktree`, () => taskWorktree(ctx.repo, target), 10_000);
   const starts = taskStarts(ctx.meet, target);
   const pid = starts.at(-1)!.pid;
   const t0 = Date.now();
@@ -261,7 +270,7 @@ async function deleteWorktree(ctx: DriverContext, target: string): Promise<Injec
 export type Filled = Record<string, string>;
 
 async function fillWorktree(ctx: DriverContext, target: string, filled: Filled): Promise<Injected> {
-  const wt = taskWorktree(ctx.repo, target)!;
+  const wt = await ctx.deadline.until(`${target}'s worktree`, () => taskWorktree(ctx.repo, target), 10_000);
   const small = between(ctx.rng, 300, 600);
   const big = between(ctx.rng, 2, 4);
   let bytes = 0;

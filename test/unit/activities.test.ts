@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import { writePidFile } from '../../src/activities/process';
+import { writePidFile } from '../../src/agents/process';
 import { taskWorktreeNeedsRebuild, taskWorktreePath } from '../../src/activities/worktree-layout';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';

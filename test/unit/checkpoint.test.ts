@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import type { AgentFailureDetails } from '../../src/activities/agent';
 import { snapshotWorktree } from '../../src/activities/checkpoint';
-import { groupAlive } from '../../src/activities/process';
+import { groupAlive } from '../../src/agents/process';
 import {
   ensureTaskWorktree,
   runKey,
@@ -342,7 +342,9 @@ describe('rebuilding a lost worktree', () => {
     const fresh = await ensureTaskWorktree(home, input);
     expect(fresh).toMatchObject({ created: true, restoredCheckpoint: null });
     expect(existsSync(path.join(wt.worktree, 'old-run.txt'))).toBe(false);
-    expect(git(repo, 'for-each-ref', '--format=%(objectname) %(refname)', 'refs/flotilla/')).toMatch(
+    // Moved, not copied: no checkpoint ref is left (the branch's owner record is another ref).
+    const refs = ['refs/flotilla/checkpoints/', 'refs/flotilla/stale-checkpoints/'];
+    expect(git(repo, 'for-each-ref', '--format=%(objectname) %(refname)', ...refs)).toMatch(
       new RegExp(`^${old.sha} refs/flotilla/stale-checkpoints/m/${input.taskId}/\\d+$`),
     );
   });

@@ -4,7 +4,7 @@
  * patch only, one merged into the integration branch but not into HEAD), `copy` files, archives.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import { executeCleanup, planCleanup } from '../../src/client/clean';
@@ -111,4 +111,82 @@ test('what setup made that nobody changed since (a lock file) does not make a me
   const outcome = await executeCleanup(plan);
   expect(outcome.failed).toEqual([]);
   expect(existsSync(wt.worktree)).toBe(false);
+});
+
+test("owner records and leases go with their branch, stale checkpoints are archived, and the repository's config is not written", async () => {
+  const repo = makeRepo();
+  const home = tempDir('flotilla-clean-home-');
+  for (const t of ['done', 'open']) {
+    git(repo, 'branch', `flotilla/m/tasks/${t}`, 'main');
+    git(repo, 'checkout', '--quiet', `flotilla/m/tasks/${t}`);
+    writeFileSync(path.join(repo, `${t}.txt`), `${t}\n`);
+    git(repo, 'add', `${t}.txt`);
+    git(repo, 'commit', '--quiet', '-m', `work of ${t}`);
+    git(repo, 'checkout', '--quiet', 'main');
+    const owner = path.join(tempDir(), 'owner');
+    writeFileSync(owner, 'run\n');
+    git(repo, 'update-ref', `refs/flotilla/owners/flotilla/m/tasks/${t}`, git(repo, 'hash-object', '-w', owner));
+    git(repo, 'update-ref', `refs/flotilla/leases/heads/flotilla/m/tasks/${t}`, `flotilla/m/tasks/${t}`);
+  }
+  git(repo, 'merge', '--quiet', '--no-ff', '-m', 'land done', 'flotilla/m/tasks/done');
+  // A lease of a checkpoint that is gone, and a worktree discarded before it was made again.
+  git(repo, 'update-ref', 'refs/flotilla/leases/flotilla/checkpoints/m/gone', 'main');
+  git(repo, 'update-ref', 'refs/flotilla/stale-checkpoints/m/open/1700000000000', 'flotilla/m/tasks/open');
+  // An owner an older Flotilla kept in config (its `git branch -d` took the section with the branch).
+  git(repo, 'config', 'branch.flotilla/m/tasks/done.flotillaRun', 'run');
+  const config = readFileSync(path.join(repo, '.git', 'config'), 'utf8');
+  const staleTip = git(repo, 'rev-parse', 'refs/flotilla/stale-checkpoints/m/open/1700000000000');
+
+  const plan = await planCleanup(repo, home, ['m'], new Map([['m', { running: false, base: 'main' }]]));
+  expect(plan.remove.map((i) => `${i.kind} ${i.name}`).sort()).toEqual([
+    'lease-ref refs/flotilla/leases/flotilla/checkpoints/m/gone',
+    'lease-ref refs/flotilla/leases/heads/flotilla/m/tasks/done',
+    'owner-ref refs/flotilla/owners/flotilla/m/tasks/done',
+    'stale-checkpoint-ref refs/flotilla/stale-checkpoints/m/open/1700000000000',
+    'task-branch flotilla/m/tasks/done',
+  ]);
+  expect(plan.keep.map((i) => `${i.kind} ${i.name}: ${i.reason}`).sort()).toEqual([
+    'lease-ref refs/flotilla/leases/heads/flotilla/m/tasks/open: refs/heads/flotilla/m/tasks/open stays',
+    'owner-ref refs/flotilla/owners/flotilla/m/tasks/open: refs/heads/flotilla/m/tasks/open stays',
+    expect.stringMatching(/^task-branch flotilla\/m\/tasks\/open: not merged/),
+  ]);
+  const outcome = await executeCleanup(plan);
+  expect(outcome.failed).toEqual([]);
+  expect(git(repo, 'for-each-ref', '--format=%(refname)', 'refs/flotilla/').split('\n').sort()).toEqual([
+    'refs/flotilla/archive/m/done',
+    'refs/flotilla/archive/m/open.stale-1700000000000',
+    'refs/flotilla/leases/heads/flotilla/m/tasks/open',
+    'refs/flotilla/owners/flotilla/m/tasks/open',
+  ]);
+  expect(git(repo, 'rev-parse', 'refs/flotilla/archive/m/open.stale-1700000000000')).toBe(staleTip);
+  // Only the old owner's section went, as `git branch -d` took it; nothing else was written.
+  expect(readFileSync(path.join(repo, '.git', 'config'), 'utf8')).toBe(
+    config.replace('[branch "flotilla/m/tasks/done"]\n\tflotillaRun = run\n', ''),
+  );
+});
+
+test('a branch is deleted only while its work is still where the plan found it, and no worktree uses it', async () => {
+  const repo = makeRepo();
+  git(repo, 'branch', 'flotilla/m/tasks/t', 'main');
+  git(repo, 'checkout', '--quiet', 'flotilla/m/tasks/t');
+  writeFileSync(path.join(repo, 't.txt'), 't\n');
+  git(repo, 'add', 't.txt');
+  git(repo, 'commit', '--quiet', '-m', 'work of t');
+  git(repo, 'checkout', '--quiet', 'main');
+  git(repo, 'branch', 'flotilla/m/integration', 'flotilla/m/tasks/t');
+  const home = tempDir('flotilla-clean-home-');
+  const plan = await planCleanup(repo, home, ['m'], new Map([['m', { running: false, base: 'main' }]]));
+  expect(plan.remove.map((i) => `${i.kind} ${i.name}`)).toEqual(['task-branch flotilla/m/tasks/t']);
+  // Meanwhile the integration branch is moved back (its work is nowhere now), and someone checks the branch out.
+  git(repo, 'update-ref', 'refs/heads/flotilla/m/integration', 'main');
+  const outcome = await executeCleanup(plan);
+  expect(outcome.failed.map((i) => i.reason)).toEqual([
+    "kept: flotilla/m/tasks/t's work is no longer in refs/heads/flotilla/m/integration",
+  ]);
+  const wt = path.join(tempDir(), 'wt');
+  git(repo, 'worktree', 'add', '--quiet', wt, 'flotilla/m/tasks/t');
+  git(repo, 'update-ref', 'refs/heads/flotilla/m/integration', 'flotilla/m/tasks/t');
+  const again = await executeCleanup(plan);
+  expect(again.failed.map((i) => i.reason)).toEqual([`kept: flotilla/m/tasks/t is in use in ${wt}`]);
+  expect(git(repo, 'rev-parse', 'flotilla/m/tasks/t')).toBe(plan.remove[0].sha);
 });

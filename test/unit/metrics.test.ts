@@ -9,7 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import net from 'node:net';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import type { RunAgentInput, RunAgentResult } from '../../src/activities/agent-types';
+import type { RunAgentInput, RunAgentResult } from '../../src/agents/types';
 import { ErrorType } from '../../src/mission/error-types';
 import { formatListenAddress, parseListenAddress } from '../../src/worker/metrics-address';
 import { FlotillaMetrics, usageDelta } from '../../src/worker/metrics';

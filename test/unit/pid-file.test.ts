@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { processStartTime } from '../../src/activities/pid-file';
-import { killStaleGroup, recordedGroup, writePidFile } from '../../src/activities/process';
+import { processStartTime } from '../../src/agents/pid-file';
+import { killStaleGroup, recordedGroup, writePidFile } from '../../src/agents/process';
 import { bystander, killBystanders } from '../helpers/bystander';
 import { processAlive } from '../helpers/missions';
 import { tempDir } from '../helpers/git';

@@ -9,16 +9,10 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import { agentEnv, commandEnv } from '../../src/activities/environment';
-import { MIN_REDACTED_LENGTH, Redactor } from '../../src/activities/redact';
-import {
-  isSecretName,
-  learnSecretNames,
-  namesListedIn,
-  secretNames,
-  secretRedactor,
-} from '../../src/activities/secrets';
-import { TranscriptWriter } from '../../src/activities/transcript';
+import { agentEnv, commandEnv } from '../../src/agents/environment';
+import { MIN_REDACTED_LENGTH, Redactor } from '../../src/secrets/redact';
+import { isSecretName, learnSecretNames, namesListedIn, secretNames, secretRedactor } from '../../src/secrets/secrets';
+import { TranscriptWriter } from '../../src/agents/transcript';
 import { MissionFileError } from '../../src/mission-file/errors';
 import { loadMission } from '../../src/mission-file/load';
 import { RedactingCodec, redactionInterceptor, redactPayload } from '../../src/worker/redaction';

@@ -8,7 +8,8 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildReport, MISSION_ROW, ReportData, RunHistory, Segment, VERIFY_ROW } from '../../src/client/report-data';
+import { buildReport } from '../../src/client/report/build';
+import { MISSION_ROW, ReportData, RunHistory, Segment, VERIFY_ROW } from '../../src/client/report/model';
 import type { MissionProgress } from '../../src/mission/progress';
 
 const fixtures = path.join(__dirname, '..', 'fixtures');

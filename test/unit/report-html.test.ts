@@ -4,8 +4,8 @@
  * and no user string is written into the markup. (The page drawn in a real browser:
  * test/e2e/report.test.ts.)
  */
-import { echartsSource, renderReportHtml, scriptJson } from '../../src/client/report-html';
-import type { ReportData } from '../../src/client/report-data';
+import { echartsSource, renderReportHtml, scriptJson } from '../../src/client/report/html';
+import type { ReportData } from '../../src/client/report/model';
 
 const HOSTILE = '</script><script>alert(1)</script><!-- <img src=x onerror=alert(2)> \u2028\u2029';
 

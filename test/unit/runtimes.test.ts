@@ -2,9 +2,9 @@
  * Runtime adapters on the exact line shapes the real CLIs printed against the stub servers
  * (Claude Code 2.1.330, Codex 0.169.0), and failure classification on their exact messages.
  */
-import { classifyText, retryDelayFrom } from '../../src/activities/runtimes/classify';
-import { claudeRuntime } from '../../src/activities/runtimes/claude';
-import { codexRuntime } from '../../src/activities/runtimes/codex';
+import { classifyText, retryDelayFrom } from '../../src/agents/runtimes/classify';
+import { claudeRuntime } from '../../src/agents/runtimes/claude';
+import { codexRuntime } from '../../src/agents/runtimes/codex';
 import { bashAgent } from '../helpers/missions';
 
 const agent = {

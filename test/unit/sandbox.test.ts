@@ -1,5 +1,5 @@
 /**
- * The sandbox module (src/activities/sandbox.ts): the bwrap argv it builds from a launch's facts
+ * The sandbox module (src/agents/sandbox.ts): the bwrap argv it builds from a launch's facts
  * (mount order, what is hidden, sealed, bound read-only and read-write), the facts it reads from a
  * real git worktree and a real home, the programs it binds back (programs.ts), the probe of bwrap
  * itself, and `sandbox:` in the mission file.
@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findOnPath, programDirs } from '../../src/activities/programs';
-import { runtimes } from '../../src/activities/runtimes';
+import { findOnPath, programDirs } from '../../src/agents/programs';
+import { runtimes } from '../../src/agents/runtimes';
 import {
   bwrapArgv,
   probeBwrap,
@@ -16,7 +16,7 @@ import {
   SandboxFacts,
   sandboxMounts,
   SandboxUnavailable,
-} from '../../src/activities/sandbox';
+} from '../../src/agents/sandbox';
 import { MissionFileError } from '../../src/mission-file/errors';
 import { loadMission } from '../../src/mission-file/load';
 import { git, makeRepo, tempDir } from '../helpers/git';

@@ -4,7 +4,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { TranscriptWriter } from '../../src/activities/transcript';
+import { TranscriptWriter } from '../../src/agents/transcript';
 import { tempDir } from '../helpers/git';
 
 const tick = (ms = 50): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,8 @@
 /** `flotilla logs`: transcripts rendered for people through each runtime's parser, or raw. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TranscriptRenderer, transcriptFiles } from '../../src/client/transcript';
+import { transcriptFiles } from '../../src/agents/transcript';
+import { TranscriptRenderer } from '../../src/client/transcript';
 import { tempDir } from '../helpers/git';
 
 const rec = (o: Record<string, unknown>): string => JSON.stringify({ ts: '2026-01-01T00:00:00.000Z', ...o });

@@ -6,7 +6,7 @@
 import execa from 'execa';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { spawnGroup, terminateGroup } from '../../src/activities/process';
+import { spawnGroup, terminateGroup } from '../../src/agents/process';
 import { tempDir } from '../helpers/git';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -53,7 +53,7 @@ test("a SIGKILLed worker's watchdog stops its groups and what left them", async 
   const marker = `orphan-${process.pid}-${Date.now()}`;
   // A "worker": the built process module, one watched group, then it idles until killed.
   const program = `
-    const { spawnGroup } = require(${JSON.stringify(path.join(ROOT, 'lib/activities/process.js'))});
+    const { spawnGroup } = require(${JSON.stringify(path.join(ROOT, 'lib/agents/process.js'))});
     spawnGroup(${JSON.stringify(escaping(marker))}, { cwd: ${JSON.stringify(tempDir())}, env: { PATH: process.env.PATH }, watchdog: true });
     setInterval(() => {}, 1000);`;
   const worker = execa(process.execPath, ['-e', program], { reject: false });
@@ -61,4 +61,28 @@ test("a SIGKILLed worker's watchdog stops its groups and what left them", async 
   worker.kill('SIGKILL');
   await worker;
   expect(await until(() => withMarker(marker).length === 0, 8_000)).toBe(true);
+});
+
+test('a worker that exits in order takes its watchdog with it: nothing of it is left once it is gone', async () => {
+  const marker = `orderly-${process.pid}-${Date.now()}`;
+  // The watchdog is `node -e <program> <worker tag>`: found by its program's text.
+  const dogs = (): number[] => withMarker('FLOTILLA_GROUP').filter((pid) => !before.includes(pid));
+  const before = withMarker('FLOTILLA_GROUP');
+  const program = `
+    const { spawnGroup } = require(${JSON.stringify(path.join(ROOT, 'lib/activities/process.js'))});
+    spawnGroup(${JSON.stringify(escaping(marker))}, { cwd: ${JSON.stringify(tempDir())}, env: { PATH: process.env.PATH }, watchdog: true });
+    setTimeout(() => process.exit(0), 1000);`;
+  const worker = execa(process.execPath, ['-e', program], { reject: false });
+  expect(await until(() => withMarker(marker).length >= 2 && dogs().length === 1)).toBe(true);
+  expect((await worker).exitCode).toBe(0);
+  // At once, not after the watchdog's own poll: a scan right after the worker's exit finds nothing.
+  const alive = (pid: number): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  expect(dogs().filter(alive)).toEqual([]);
+  expect(withMarker(marker).filter(alive)).toEqual([]);
 });

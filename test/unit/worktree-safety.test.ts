@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { removeTaskWorktree } from '../../src/activities/cleanup';
 import { paths } from '../../src/activities/config';
-import { writePidFile } from '../../src/activities/process';
+import { writePidFile } from '../../src/agents/process';
 import { taskWorktreePath } from '../../src/activities/worktree-layout';
 import { planCleanup } from '../../src/client/clean';
 import { bystander, killBystanders } from '../helpers/bystander';

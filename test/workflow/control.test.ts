@@ -10,7 +10,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { RunAgentInput } from '../../src/activities/agent';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { CarriedState, MissionResult } from '../../src/workflows/mission';
-import { buildReport } from '../../src/client/report-data';
+import { buildReport } from '../../src/client/report/build';
 import { names } from '../../src/mission/types';
 import { cancelSignal, pauseSignal, resumeSignal, retryUpdate, steerUpdate } from '../../src/workflows/messages';
 import {

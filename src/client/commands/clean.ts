@@ -70,7 +70,11 @@ const LABEL: Record<CleanItem['kind'], string> = {
   'task-branch': 'task branch',
   'integration-branch': 'integration branch',
   'candidate-ref': 'candidate ref',
+  'merge-ref': 'merge ref',
   'checkpoint-ref': 'checkpoint ref',
+  'stale-checkpoint-ref': 'stale checkpoint',
+  'owner-ref': 'branch owner',
+  'lease-ref': 'origin lease',
 };
 
 function line(verb: string, item: CleanItem | KeptItem): string {
@@ -97,7 +101,9 @@ function render(plan: CleanPlan, outcome: CleanOutcome | undefined): string[] {
   if (outcome)
     out.push(
       `removed ${outcome.removed.length}, kept ${kept.length}` +
-        (outcome.removed.some((i) => i.archive) ? '; deleted branches are archived under refs/flotilla/archive/' : '') +
+        (outcome.removed.some((i) => i.archive)
+          ? '; deleted branches and stale checkpoints are archived under refs/flotilla/archive/'
+          : '') +
         (outcome.failed.length ? `; git refused ${outcome.failed.length} (see above)` : ''),
     );
   else

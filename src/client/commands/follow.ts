@@ -21,7 +21,7 @@ import {
 } from '../render-live';
 import { workerPolling } from '../visibility';
 import { installRuntime, RunningWorkers, startWorkers } from '../workers';
-import { writeReport } from '../report';
+import { writeReport } from '../report/collect';
 import { Connected, MissionContext, say, warn } from './context';
 
 /** Between two progress polls, ms. */

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { CliError, EXIT } from '../errors';
-import { TranscriptRenderer, transcriptDir, transcriptFiles } from '../transcript';
+import { transcriptDir, transcriptFiles } from '../../agents/transcript';
+import { TranscriptRenderer } from '../transcript';
 import { say } from './context';
 
 /** Between two reads of a followed transcript, ms. */

@@ -1,7 +1,7 @@
 /** `flotilla report ID [--out FILE] [--json]`: a self-contained HTML report of a mission. */
 import { Command } from 'commander';
 import { loadConfig } from '../config';
-import { collectReport, writeReport } from '../report';
+import { collectReport, writeReport } from '../report/collect';
 import { say, withMission } from './context';
 
 /** Adds `flotilla report` to the program. */

@@ -8,7 +8,7 @@
  * (validation refuses them in mission files; a spec that did not go through it, such as a workflow
  * started by hand, is filtered here).
  */
-import { BASELINE_ENV, isSecretName } from './secrets';
+import { BASELINE_ENV, isSecretName } from '../secrets/secrets';
 
 export { BASELINE_ENV };
 

@@ -12,6 +12,7 @@ import type { CommandLine } from '../mission/types';
 import { pidFileLine, readPidFile, sameGroup } from './pid-file';
 import {
   GROUP_TAG_VAR,
+  endWatchdog,
   killAllTagged,
   killTagged,
   newGroupTag,
@@ -32,6 +33,7 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const pgid of liveGroups.keys()) killGroup(pgid, 'SIGKILL');
     killAllTagged();
+    endWatchdog();
   });
 }
 
@@ -101,7 +103,7 @@ export interface GroupProcess {
  * group gets its own `FLOTILLA_GROUP` tag, which {@link terminateGroup} follows to the processes
  * that left the group.
  * `env` is the whole environment the group gets, nothing of the worker's added: build it with
- * src/activities/environment.ts (`commandEnv`, `agentEnv`).
+ * src/agents/environment.ts (`commandEnv`, `agentEnv`).
  * @throws Error with `code: 'ENOENT'` when the program does not exist (from spawn)
  */
 export function spawnGroup(

@@ -1,30 +1,23 @@
 /**
  * `flotilla report`'s reading and writing: every history of a mission (its workflow's runs and
- * its task workflows' runs) fetched from Temporal, turned into {@link ReportData} (report-data.ts)
- * and written as one self-contained HTML file (report-html.ts).
+ * its task workflows' runs) fetched from Temporal, turned into {@link ReportData} (build.ts, from the histories as history.ts reads them)
+ * and written as one self-contained HTML file (html.ts).
  */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { privateFile, secretRedactor } from '../activities/secrets';
-import type { MissionProgress } from '../mission/progress';
-import { names } from '../mission/types';
-import type { MissionInput } from '../workflows/mission';
-import { commandNamesOf } from '../workflows/mission/types';
-import type { MissionContext } from './commands/context';
-import {
-  buildReport,
-  childRuns,
-  historyStart,
-  PendingActivity,
-  previousRunId,
-  ReportData,
-  RunHistory,
-  startInput,
-} from './report-data';
-import { echartsSource, renderReportHtml } from './report-html';
+import { privateFile, secretRedactor } from '../../secrets/secrets';
+import type { MissionProgress } from '../../mission/progress';
+import { names } from '../../mission/types';
+import type { MissionInput } from '../../workflows/mission';
+import { commandNamesOf } from '../../workflows/mission/types';
+import type { MissionContext } from '../commands/context';
+import { buildReport } from './build';
+import { childRuns, historyStart, previousRunId, runClosed, startInput, timestampMs } from './history';
+import { echartsSource, renderReportHtml } from './html';
+import type { PendingActivity, ReportData, RunHistory } from './model';
 
 /** How many histories are fetched at once (a 200-task mission has 200+). */
 const FETCH_CONCURRENCY = 8;
@@ -85,35 +78,21 @@ async function listRuns(client: Client, workflowId: string): Promise<Array<{ run
 /** The activities in flight of a run still running (its description), for attempts not yet in history. */
 async function pendingActivities(client: Client, workflowId: string, runId: string): Promise<PendingActivity[]> {
   const d = await client.workflow.getHandle(workflowId, runId).describe();
-  const ms = (t?: { seconds?: unknown; nanos?: number | null } | null): number | null =>
-    t?.seconds ? Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : null;
   return (d.raw.pendingActivities ?? []).map((a) => ({
     activityId: a.activityId ?? '',
     attempt: a.attempt ?? 1,
     startedAt:
-      a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-        ? ms(a.lastStartedTime)
+      a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED &&
+      a.lastStartedTime?.seconds
+        ? timestampMs(a.lastStartedTime)
         : null,
     lastFailure: a.lastFailure?.message ?? null,
   }));
 }
 
-/** Whether a history has its close event (the run ended). */
-function closed(run: RunHistory): boolean {
-  const last = run.history.events?.[run.history.events.length - 1];
-  return !!(
-    last?.workflowExecutionCompletedEventAttributes ??
-    last?.workflowExecutionFailedEventAttributes ??
-    last?.workflowExecutionCanceledEventAttributes ??
-    last?.workflowExecutionTerminatedEventAttributes ??
-    last?.workflowExecutionTimedOutEventAttributes ??
-    last?.workflowExecutionContinuedAsNewEventAttributes
-  );
-}
-
 /**
  * Reads everything the report shows of a mission, running, blocked or ended, with every secret's
- * value (src/activities/secrets.ts, this process's environment) redacted.
+ * value (src/secrets/secrets.ts, this process's environment) redacted.
  * @param progress the mission's progress when the caller has it already (`run`/`watch` at the end)
  * @throws CliError exit 4 for an unknown mission (as `status`); what `mission.progress()` throws
  */
@@ -133,7 +112,8 @@ export async function collectReport(
   const taskRuns = await mapLimit([...children.values()], FETCH_CONCURRENCY, async (c) => {
     const run: RunHistory = { ...c, history: await client.workflow.getHandle(c.workflowId, c.runId).fetchHistory() };
     // Only a running run has activities in flight; a child that just closed has none to add.
-    if (!closed(run)) run.pending = await pendingActivities(client, c.workflowId, c.runId).catch(() => undefined);
+    if (!runClosed(run.history))
+      run.pending = await pendingActivities(client, c.workflowId, c.runId).catch(() => undefined);
     return run;
   });
   // The workers' redaction boundary rewrites activity payloads, not workflow payloads: a value

@@ -277,7 +277,7 @@ async function identity(worktree: string, env: NodeJS.ProcessEnv): Promise<Recor
   return out;
 }
 
-/** What {@link sandboxFacts} reads: the launch as agent-launch.ts built it. */
+/** What {@link sandboxFacts} reads: the launch as launch.ts built it. */
 export interface SandboxLaunch {
   argv: string[];
   /** The agent's whole environment (its HOME, PATH and the runtime's state variables). */

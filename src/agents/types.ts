@@ -1,11 +1,23 @@
 /**
- * The shapes of `runAgent`: its input, result, heartbeat details and failure details. They are
- * recorded in workflow histories: add optional fields only.
+ * The shapes of one agent attempt, as the `runAgent` activity (src/activities/agent.ts) takes and
+ * reports them: its input, result, heartbeat details and failure details. They are recorded in
+ * workflow histories: add optional fields only.
  */
 import type { AgentUsage } from '../mission/usage';
 import type { AgentSpec, CommandLine } from '../mission/types';
+import type { AgentRole } from './paths';
 
 export type { AgentUsage };
+
+/**
+ * Where the agent library logs (structured: a message and its attributes). An activity passes its
+ * `Context.current().log`; anything with these three methods will do.
+ */
+export interface AgentLog {
+  debug(message: string, attributes?: Record<string, unknown>): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
 
 export interface RunAgentInput {
   missionId: string;
@@ -63,7 +75,7 @@ export interface RunAgentInput {
    * merged, `baseSha` the candidate commit it is merged onto (`onto`), and `taskPrompt` the
    * resolver prompt (restated by the continuation prompt of a retried attempt).
    */
-  role?: 'task' | 'resolver';
+  role?: AgentRole;
   /**
    * Extra environment for the agent, e.g. `FLOTILLA_CONFLICTS` (the conflicted paths, one a line)
    * for a resolver. Values are recorded in history: never secrets (those go by name in
@@ -90,7 +102,10 @@ export interface RunAgentResult extends AgentUsage {
   checkpointSha: string | null;
 }
 
-/** Details each heartbeat carries; a retry reads the last ones (`Context.info.heartbeatDetails`). */
+/**
+ * What a running attempt reports (the details each of `runAgent`'s heartbeats carries); a retry
+ * reads the last ones (Temporal's `Context.info.heartbeatDetails`), `watch` reads them live.
+ */
 export interface AgentHeartbeat extends AgentUsage {
   pgid: number;
   attempt: number;

@@ -145,10 +145,10 @@ export function killAllTagged(): void {
   killTagged(`${WORKER_TAG}.`, 'SIGKILL', true);
 }
 
-let watchdog: { stdin: Writable } | null | undefined;
+let watchdog: { stdin: Writable; pid?: number } | null | undefined;
 
 /** The worker's watchdog, started on first use; null when it cannot start (no Node to spawn?). */
-function theWatchdog(): { stdin: Writable } | null {
+function theWatchdog(): { stdin: Writable; pid?: number } | null {
   if (watchdog !== undefined) return watchdog;
   try {
     const dog = spawn(process.execPath, ['-e', WATCHDOG, WORKER_TAG], {
@@ -161,12 +161,27 @@ function theWatchdog(): { stdin: Writable } | null {
     // Neither the watchdog nor its pipe keeps the worker's event loop alive.
     dog.unref();
     (dog.stdin as unknown as { unref?: () => void }).unref?.();
-    watchdog = { stdin: dog.stdin };
+    watchdog = { stdin: dog.stdin, pid: dog.pid };
   } catch {
     // No watchdog: PID files still let the next attempt on this host kill a group left behind.
     watchdog = null;
   }
   return watchdog;
+}
+
+/**
+ * Ends the watchdog of a worker that exits in order (its exit hook, synchronous: SIGKILL): the
+ * hook itself has just stopped every group and tagged process, which is all the watchdog would do
+ * on the pipe's end, so it goes now instead of a moment after the worker (a scan right after the
+ * worker's exit would find it still there).
+ */
+export function endWatchdog(): void {
+  if (!watchdog?.pid) return;
+  try {
+    process.kill(watchdog.pid, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
 }
 
 /** Has the worker's watchdog stop group `pgid` (and every process this worker tagged) if the worker dies. */

@@ -45,13 +45,13 @@ export const CREDENTIAL_VARIABLES: readonly string[] = [
  * the API key, the TLS client key (a path or the PEM itself), extra gRPC headers (which carry
  * tokens), the codec server's Authorization header. Other `TEMPORAL_*` settings (address,
  * namespace, certificates) are not secret; no `TEMPORAL_*` variable ever reaches an agent or a
- * command (src/activities/environment.ts).
+ * command (src/agents/environment.ts).
  */
 export const TEMPORAL_CREDENTIAL = /^TEMPORAL_(API_KEY|TLS_(CLIENT_)?KEY(_DATA|_PATH)?|GRPC_META_.+|CODEC_AUTH)$/;
 
 /**
  * Variables every agent and command gets from the worker besides the ones the mission names
- * (src/activities/environment.ts). Never secrets, even when a mission lists one: their values
+ * (src/agents/environment.ts). Never secrets, even when a mission lists one: their values
  * are parts of every path and command (redacting `HOME`'s would break them all).
  */
 export const BASELINE_ENV: readonly string[] = [

@@ -1,7 +1,7 @@
 /**
  * Redaction: the values of named environment variables replaced by `[redacted:NAME]` in text, in
  * JSON-like values (strings only, structure kept), in errors, and in output streams cut into
- * chunks. Which variables are secrets is decided in one place, src/activities/secrets.ts
+ * chunks. Which variables are secrets is decided in one place, src/secrets/secrets.ts
  * (`secretRedactor`); this file only knows how to take values out.
  */
 
