@@ -69,7 +69,7 @@ test('a worker that exits in order takes its watchdog with it: nothing of it is 
   const dogs = (): number[] => withMarker('FLOTILLA_GROUP').filter((pid) => !before.includes(pid));
   const before = withMarker('FLOTILLA_GROUP');
   const program = `
-    const { spawnGroup } = require(${JSON.stringify(path.join(ROOT, 'lib/activities/process.js'))});
+    const { spawnGroup } = require(${JSON.stringify(path.join(ROOT, 'lib/agents/process.js'))});
     spawnGroup(${JSON.stringify(escaping(marker))}, { cwd: ${JSON.stringify(tempDir())}, env: { PATH: process.env.PATH }, watchdog: true });
     setTimeout(() => process.exit(0), 1000);`;
   const worker = execa(process.execPath, ['-e', program], { reject: false });
