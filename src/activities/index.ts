@@ -14,6 +14,7 @@ import { createHostActivities } from './host';
 import { createLandActivities } from './land';
 import { createPredictActivities } from './predict';
 import { createQueueActivities } from './queue';
+import { createQueueBatchActivities } from './queue-batch';
 import { createSyncActivities } from './sync';
 import { createWorktreeActivities } from './worktree';
 
@@ -27,8 +28,9 @@ export function createActivities(config: ActivityConfig) {
     ...createConflictActivities(config),
     ...createChecksActivities(),
     ...createSyncActivities(),
-    // The merge queue: queueMerge, publishRef, verifyAt, removeTaskWorktree, predictConflicts.
+    // The merge queue: queueMerge(Batch), publishRef, verifyAt, removeTaskWorktree, predictConflicts.
     ...createQueueActivities(),
+    ...createQueueBatchActivities(),
     ...createCleanupActivities(config),
     ...createPredictActivities(),
     ...createLandActivities(config),

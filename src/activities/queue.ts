@@ -14,19 +14,17 @@ import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { activityContext, heartbeating, runCommands } from './checks';
 import { conflictingTasks } from './conflict-tasks';
-import {
-  git,
-  GitError,
-  gitSucceeds,
-  removeStaleRefLock,
-  requireGitVersion,
-  resolveRef,
-  withRepoLock,
-} from './git';
+import { git, GitError, gitSucceeds, removeStaleRefLock, requireGitVersion, resolveRef, withRepoLock } from './git';
 import { removeStaleLocks } from './git-locks';
 import { listWorktrees } from './worktree-list';
 import { cloneOrigin, pushOrigin, pushTracked, takeBranchFromOrigin } from './origin';
-import type { PublishInput, QueueMergeInput, QueueMergeResult, VerifyAtInput, VerifyAtResult } from './merge-queue-types';
+import type {
+  PublishInput,
+  QueueMergeInput,
+  QueueMergeResult,
+  VerifyAtInput,
+  VerifyAtResult,
+} from './merge-queue-types';
 
 /** What needs git >= 2.38 (`merge-tree --write-tree`, `--name-only`, `-z`; see git-merge-tree(1)). */
 export const MERGE_TREE_FEATURE = 'the merge queue (git merge-tree --write-tree)';
@@ -34,12 +32,12 @@ export const MERGE_TREE_FEATURE = 'the merge queue (git merge-tree --write-tree)
 const OBJECT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** Refuses what is not a full object id: an abbreviated or symbolic one would make CAS meaningless. */
-function checkOid(what: string, value: string): void {
+export function checkOid(what: string, value: string): void {
   if (!OBJECT_ID.test(value)) throw new Error(`${what} must be a full hex object id, got ${JSON.stringify(value)}`);
 }
 
 /** Refuses a short ref name: `git update-ref flotilla/x` would write `.git/flotilla/x`, outside `refs/`. */
-function checkRef(ref: string): void {
+export function checkRef(ref: string): void {
   if (!ref.startsWith('refs/')) throw new Error(`ref must be a full ref name (refs/…), got ${JSON.stringify(ref)}`);
 }
 
@@ -188,7 +186,7 @@ export async function publishToOrigin(repo: string, ref: string, sha: string): P
  * second time). Finding the tasks or the worktree never fails the merge: what cannot be told is
  * left empty (and logged).
  */
-async function conflictResult(
+export async function conflictResult(
   repo: string,
   onto: string,
   tip: string,
@@ -205,6 +203,48 @@ async function conflictResult(
     if (activityContext()) log.warn('could not tell which tasks a conflict is with', { branch, error: String(err) });
   }
   return { status: 'conflict', files, message: `merge conflict in ${files.join(', ')}`, withTasks, worktree };
+}
+
+/**
+ * `queueMerge`'s work, without the heartbeat (see there): merges task branch `input.branch` onto
+ * `input.onto` and moves `input.ref` there by compare-and-swap; also the batch's way in a clone of a
+ * shared origin (queue-batch.ts).
+ */
+export async function mergeTaskBranch(input: QueueMergeInput): Promise<QueueMergeResult> {
+  const { repo, onto, ref, expected } = input;
+  checkOid('onto', onto);
+  checkRef(ref);
+  await requireGitVersion(2, 38, MERGE_TREE_FEATURE);
+  // A clone of a shared origin: the task ran on some host, which pushed its branch there.
+  if (await cloneOrigin(repo)) await withRepoLock(repo, () => takeBranchFromOrigin(repo, input.branch));
+  const tip = await resolveRef(repo, `refs/heads/${input.branch}`);
+  if (!tip) throw new Error(`task branch ${input.branch} does not exist in ${repo}`);
+  if (await gitSucceeds(repo, ['merge-base', '--is-ancestor', tip, onto])) {
+    await casUpdateRef(repo, ref, onto, expected, `flotilla: ${input.taskId} already merged`);
+    await publishToOrigin(repo, ref, onto);
+    return { status: 'merged', sha: onto, alreadyMerged: true, tip };
+  }
+  const merged = await mergeTree(repo, onto, tip);
+  if (!merged.clean) return conflictResult(repo, onto, tip, input.branch, merged.files);
+  const date = gitDate(input.date);
+  const commit = (
+    await git(
+      repo,
+      ['commit-tree', merged.tree, '-p', onto, '-p', tip, '-m', `flotilla: merge ${input.taskId}: ${input.title}`],
+      { identity: true, env: { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date } },
+    )
+  ).trim();
+  const sameMerge = async (held: string): Promise<boolean> => {
+    const line = (await git(repo, ['rev-list', '--no-walk', '--parents', held]).catch(() => '')).trim();
+    const tree = (await git(repo, ['rev-parse', `${held}^{tree}`]).catch(() => '')).trim();
+    return line === `${held} ${onto} ${tip}` && tree === merged.tree;
+  };
+  const sha = await casUpdateRef(repo, ref, commit, expected, `flotilla: merge ${input.taskId}`, sameMerge);
+  await publishToOrigin(repo, ref, sha);
+  // A fix round of this task (another host) starts from this merge, after the candidate
+  // has moved on: keep it reachable on the origin under a ref of its own.
+  if (await cloneOrigin(repo)) await pushOrigin(repo, mergeRef(ref, input.taskId), sha, { kind: 'force' });
+  return { status: 'merged', sha, alreadyMerged: false, tip };
 }
 
 export function createQueueActivities() {
@@ -230,51 +270,7 @@ export function createQueueActivities() {
      *   else than `expected`); Error when the task branch does not exist; GitError when git fails
      */
     async queueMerge(input: QueueMergeInput): Promise<QueueMergeResult> {
-      return heartbeating(async () => {
-        const { repo, onto, ref, expected } = input;
-        checkOid('onto', onto);
-        checkRef(ref);
-        await requireGitVersion(2, 38, MERGE_TREE_FEATURE);
-        // A clone of a shared origin: the task ran on some host, which pushed its branch there.
-        if (await cloneOrigin(repo)) await withRepoLock(repo, () => takeBranchFromOrigin(repo, input.branch));
-        const tip = await resolveRef(repo, `refs/heads/${input.branch}`);
-        if (!tip) throw new Error(`task branch ${input.branch} does not exist in ${repo}`);
-        if (await gitSucceeds(repo, ['merge-base', '--is-ancestor', tip, onto])) {
-          await casUpdateRef(repo, ref, onto, expected, `flotilla: ${input.taskId} already merged`);
-          await publishToOrigin(repo, ref, onto);
-          return { status: 'merged', sha: onto, alreadyMerged: true, tip };
-        }
-        const merged = await mergeTree(repo, onto, tip);
-        if (!merged.clean) return conflictResult(repo, onto, tip, input.branch, merged.files);
-        const date = gitDate(input.date);
-        const commit = (
-          await git(
-            repo,
-            [
-              'commit-tree',
-              merged.tree,
-              '-p',
-              onto,
-              '-p',
-              tip,
-              '-m',
-              `flotilla: merge ${input.taskId}: ${input.title}`,
-            ],
-            { identity: true, env: { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date } },
-          )
-        ).trim();
-        const sameMerge = async (held: string): Promise<boolean> => {
-          const line = (await git(repo, ['rev-list', '--no-walk', '--parents', held]).catch(() => '')).trim();
-          const tree = (await git(repo, ['rev-parse', `${held}^{tree}`]).catch(() => '')).trim();
-          return line === `${held} ${onto} ${tip}` && tree === merged.tree;
-        };
-        const sha = await casUpdateRef(repo, ref, commit, expected, `flotilla: merge ${input.taskId}`, sameMerge);
-        await publishToOrigin(repo, ref, sha);
-        // A fix round of this task (another host) starts from this merge, after the candidate
-        // has moved on: keep it reachable on the origin under a ref of its own.
-        if (await cloneOrigin(repo)) await pushOrigin(repo, mergeRef(ref, input.taskId), sha, { kind: 'force' });
-        return { status: 'merged', sha, alreadyMerged: false, tip };
-      });
+      return heartbeating(() => mergeTaskBranch(input));
     },
 
     /**

@@ -12,6 +12,7 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import type { Activities } from '../../src/activities';
+import type { QueueMergeBatchInput, QueueMergeBatchResult } from '../../src/activities/merge-queue-types';
 import type { AgentFailureDetails, AgentUsage, RunAgentInput, RunAgentResult } from '../../src/activities/agent';
 import { names } from '../../src/mission/types';
 
@@ -208,6 +209,9 @@ function defaultActivities(hostQueue: string): Activities {
     async queueMerge(input) {
       return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
     },
+    async queueMergeBatch(input) {
+      return mergeEachVia(this.queueMerge, input);
+    },
     async publishRef(input) {
       // The integration branch, as `prepareIntegration` of a later run will find it.
       if (input.ref.endsWith('/integration')) heads.set(input.repo, input.sha);
@@ -262,6 +266,26 @@ function defaultActivities(hostQueue: string): Activities {
   };
 }
 
+/**
+ * `queueMergeBatch` as the real one answers, made of one `queueMerge` per task (each onto the one
+ * before, the candidate ref expected where the one before left it), up to the first conflict.
+ */
+async function mergeEachVia(
+  queueMerge: Activities['queueMerge'],
+  input: QueueMergeBatchInput,
+): Promise<QueueMergeBatchResult> {
+  const merged: QueueMergeBatchResult['merged'] = [];
+  let onto = input.onto;
+  let expected = input.expected;
+  for (const t of input.tasks) {
+    const r = await queueMerge({ ...input, ...t, onto, expected });
+    if (r.status === 'conflict') return { merged, conflict: { taskId: t.taskId, ...r } };
+    merged.push({ taskId: t.taskId, sha: r.sha, alreadyMerged: r.alreadyMerged, tip: r.tip ?? '' });
+    onto = expected = r.sha;
+  }
+  return { merged, conflict: null };
+}
+
 /** The name of every activity a worker registers. */
 export const ACTIVITY_NAMES = Object.keys(defaultActivities(FAKE.hostQueue)) as Array<keyof Activities>;
 
@@ -276,6 +300,11 @@ export function fakeActivities(
   const defaults = defaultActivities(hostQueue);
   const fakes = {} as Record<string, jest.Mock>;
   for (const name of ACTIVITY_NAMES) fakes[name] = jest.fn((overrides[name] ?? defaults[name]) as Fn);
+  // A batch merges each task through the `queueMerge` fake, so a test's story for it holds for batches.
+  if (!overrides.queueMergeBatch)
+    fakes.queueMergeBatch = jest.fn((input: QueueMergeBatchInput) =>
+      mergeEachVia(fakes.queueMerge as unknown as Activities['queueMerge'], input),
+    );
   return fakes as unknown as FakeActivities;
 }
 
