@@ -163,7 +163,10 @@ export type MergeQueueActivities = ReturnType<typeof mergeQueueHost>;
 export function mergeQueueHost(taskQueue: string, spec: MissionSpec) {
   const lost = hostLostTimeout(spec);
   const git = proxyActivities<
-    Pick<HostActivities, 'queueMerge' | 'publishRef' | 'removeTaskWorktree' | 'predictConflicts' | 'checkResolution'>
+    Pick<
+      HostActivities,
+      'queueMerge' | 'queueMergeBatch' | 'publishRef' | 'removeTaskWorktree' | 'predictConflicts' | 'checkResolution'
+    >
   >({
     taskQueue,
     ...lost,
@@ -213,6 +216,7 @@ export function mergeQueueHost(taskQueue: string, spec: MissionSpec) {
   );
   return {
     queueMerge: git.queueMerge,
+    queueMergeBatch: git.queueMergeBatch,
     publishRef: git.publishRef,
     removeTaskWorktree: git.removeTaskWorktree,
     predictConflicts: git.predictConflicts,

@@ -162,6 +162,17 @@ test('a batch of four that fails verify is rerun, bisected to its culprit, and t
   expect(fakes.verifyAt).toHaveBeenCalledTimes(1 + 4 + 1);
 });
 
+test('a batch merges its whole backlog in one activity: one queueMergeBatch for the four, no queueMerge each', async () => {
+  const { fakes, result } = await batchOfFour('onecall', 'revert', () => false);
+  expect(Object.values(statuses(result)).every((s) => s === 'merged')).toBe(true);
+  const calls = inputsOf(fakes.queueMergeBatch).map((i) => i.tasks.map((t) => t.taskId));
+  // w's batch, the four's, after3's: each one activity, however many tasks it holds.
+  expect(calls).toEqual([['w'], ['t1', 't2', 't3', 't4'], ['after3']]);
+  // The four go onto w's verified merge, which the candidate ref is expected to hold.
+  const w = FAKE.queueSha(FAKE.baseSha, branch('onecall', 'w'));
+  expect(inputsOf(fakes.queueMergeBatch)[1]).toMatchObject({ onto: w, expected: w });
+});
+
 test('a batch of eight with one culprit takes six verify runs: the batch, its rerun, three bisection steps, the rest', async () => {
   const { result } = await batchOfFour('eight', 'revert', (tasks) => tasks.includes('t5'), 8);
   expect(statuses(result).t5).toBe('failed');

@@ -12,7 +12,7 @@
  * tasks that ended while the batch before ran (history records it), in the mission file's order.
  */
 import { condition, workflowInfo } from '@temporalio/workflow';
-import type { QueueMergeResult } from '../../activities/merge-queue-types';
+import type { QueueMergeBatchResult } from '../../activities/merge-queue-types';
 import { MAX_VERIFY_RUNS, VerifyRun } from '../../mission/progress';
 import { bisectNext, refreshWaves } from '../../mission/schedule';
 import type { MissionSpec } from '../../mission/types';
@@ -68,6 +68,13 @@ export class MergeQueue {
     s.candidateTip ??= null;
   }
 
+  /** A task's place in the mission file (an index built once: a batch may hold hundreds). */
+  private order(id: string): number {
+    this.places ??= new Map(this.spec.tasks.map((t, i) => [t.id, i]));
+    return this.places.get(id) ?? -1;
+  }
+  private places?: Map<string, number>;
+
   private get candidateRef(): string {
     return `refs/flotilla/candidates/${this.spec.id}`;
   }
@@ -94,8 +101,7 @@ export class MergeQueue {
         return;
       }
       // A batch merges in the mission file's order, whatever order its tasks finished in.
-      const order = (id: string): number => this.spec.tasks.findIndex((t) => t.id === id);
-      const ids = s.queue!.splice(0, s.queue!.length).sort((a, b) => order(a) - order(b));
+      const ids = s.queue!.splice(0, s.queue!.length).sort((a, b) => this.order(a) - this.order(b));
       await this.batch(ids);
     }
   }
@@ -110,17 +116,24 @@ export class MergeQueue {
     refreshWaves(s);
     const chain: Link[] = [];
     let tip = s.integrationSha!;
-    for (const id of ids) {
-      if (m.halt.cancel) {
-        // Left succeeded and unmerged: the cancelled mission reports them so.
-        continue;
+    // A cancelled mission leaves what is not merged yet succeeded and unmerged (it reports them so).
+    for (let todo = ids; todo.length > 0 && !m.halt.cancel;) {
+      todo = todo.filter((id) => m.task(id).status === 'succeeded'); // skipped while it waited
+      if (todo.length === 0) break;
+      const r = await this.mergeSome(todo, tip);
+      for (const x of r.merged) {
+        chain.push({ id: x.taskId, sha: x.sha, onto: tip });
+        tip = s.batch.candidateSha = x.sha;
       }
-      if (m.task(id).status !== 'succeeded') continue; // skipped while it waited
-      const sha = await this.mergeOne(id, tip);
-      if (sha === null) continue;
-      chain.push({ id, sha, onto: tip });
-      tip = sha;
-      s.batch.candidateSha = sha;
+      todo = todo.slice(r.merged.length);
+      if (!r.conflict) break;
+      const outcome = await this.conflicts.onConflict(todo[0], tip, r.conflict);
+      if (outcome === 'retry') continue;
+      if (outcome !== 'dropped') {
+        chain.push({ id: todo[0], sha: outcome.sha, onto: tip });
+        tip = s.batch.candidateSha = outcome.sha;
+      }
+      todo = todo.slice(1);
     }
     const verdict = await this.verify(index, chain);
     if (verdict.good.length > 0) await this.publish(verdict.good);
@@ -131,46 +144,45 @@ export class MergeQueue {
     this.hooks.setPhase('running');
   }
 
-  /** Merges `id` onto `onto` (a conflict goes by `onMergeConflict`); the merge commit, or null. */
-  private async mergeOne(id: string, onto: string): Promise<string | null> {
+  /**
+   * Merges `ids` one onto the other, the first onto `onto`, in one activity (`queueMergeBatch`),
+   * up to the first that conflicts; what merged is on the candidate ref.
+   */
+  private async mergeSome(ids: string[], onto: string): Promise<QueueMergeBatchResult> {
     const { m, spec } = this;
-    const t = m.task(id);
-    for (;;) {
-      m.merging = id;
-      let r: QueueMergeResult;
-      try {
-        const summary = line(`merge ${t.branch} onto ${short(onto)} (batch ${m.state.batch?.index ?? '?'})`);
-        r = await this.acts.queueMerge.executeWithOptions({ summary }, [
-          {
-            repo: spec.repo,
-            onto,
-            branch: t.branch,
-            taskId: id,
-            title: t.title,
-            ref: this.candidateRef,
-            expected: m.state.candidateTip ?? null,
-            date: this.hooks.now(),
-          },
-        ]);
-      } finally {
-        m.merging = null;
-      }
-      if (r.status === 'merged') {
-        m.state.candidateTip = r.sha;
-        // What the branch held when the queue merged it (a person may have committed a fix there).
-        if (r.tip) t.headSha = r.tip;
-        // A conflict a person fixed on the task branch, then `resume`d.
-        const fixed = m.state.conflicts!.find((c) => c.taskId === id && c.state === 'blocked');
-        if (fixed) {
-          fixed.state = 'resolved';
-          fixed.note = 'resolved by hand on the task branch, then resumed';
-        }
-        return r.sha;
-      }
-      const outcome = await this.conflicts.onConflict(id, onto, r);
-      if (outcome === 'dropped') return null;
-      if (outcome !== 'retry') return outcome.sha;
+    const tasks = ids.map((id) => ({ taskId: id, branch: m.task(id).branch, title: m.task(id).title }));
+    m.merging = ids[0];
+    let r: QueueMergeBatchResult;
+    try {
+      const summary = line(
+        `merge ${ids.length} onto ${short(onto)} (batch ${m.state.batch?.index ?? '?'}): ${ids.join(', ')}`,
+      );
+      r = await this.acts.queueMergeBatch.executeWithOptions({ summary }, [
+        {
+          repo: spec.repo,
+          onto,
+          tasks,
+          ref: this.candidateRef,
+          expected: m.state.candidateTip ?? null,
+          date: this.hooks.now(),
+        },
+      ]);
+    } finally {
+      m.merging = null;
     }
+    for (const x of r.merged) {
+      m.state.candidateTip = x.sha;
+      const t = m.task(x.taskId);
+      // What the branch held when the queue merged it (a person may have committed a fix there).
+      if (x.tip) t.headSha = x.tip;
+      // A conflict a person fixed on the task branch, then `resume`d.
+      const fixed = m.state.conflicts!.find((c) => c.taskId === x.taskId && c.state === 'blocked');
+      if (fixed) {
+        fixed.state = 'resolved';
+        fixed.note = 'resolved by hand on the task branch, then resumed';
+      }
+    }
+    return r;
   }
 
   /**
