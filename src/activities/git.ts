@@ -8,7 +8,7 @@
  */
 import { ApplicationFailure, log } from '@temporalio/activity';
 import execa from 'execa';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ErrorType } from '../mission/error-types';
@@ -104,6 +104,24 @@ export async function resolveRef(dir: string, ref: string): Promise<string | und
     stdin: 'ignore',
   });
   return (r.exitCode === 0 && r.stdout.trim()) || undefined;
+}
+
+/**
+ * What each of `refs` (full names) holds, in one `git for-each-ref` (refs that do not exist are
+ * absent from the map); with `mergedInto`, only the refs whose tips that commit contains
+ * (`--merged`, git-for-each-ref(1)). Patterns match as prefixes, so only exact names are kept.
+ * @throws GitError when git fails
+ */
+export async function refValues(repo: string, refs: string[], mergedInto?: string): Promise<Map<string, string>> {
+  const args = ['for-each-ref', '--format=%(objectname) %(refname)', ...(mergedInto ? [`--merged=${mergedInto}`] : [])];
+  const out = await git(repo, [...args, ...refs]);
+  const wanted = new Set(refs);
+  const values = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const [sha, name] = line.split(' ');
+    if (name && wanted.has(name)) values.set(name, sha);
+  }
+  return values;
 }
 
 /** `git diff --shortstat from...to` (what `to` changed since its merge base with `from`) as numbers. */
@@ -284,6 +302,37 @@ export async function removeStaleRefLock(repo: string, ref: string, hold: RepoLo
     // Not in an activity (the CLI): nothing to log to.
   }
   return true;
+}
+
+/**
+ * The git directories of the worktree whose top level is `worktree`, read from its files the way
+ * git finds them (gitrepository-layout(5)): a `.git` directory is both the worktree's own and the
+ * common one; a `.git` file `gitdir: <path>` names a linked worktree's own directory
+ * (`.git/worktrees/<name>`), whose `commondir` file names the common one, relative to it. No git
+ * process; undefined when `worktree` has neither (not a worktree's top level), and callers ask
+ * git instead.
+ */
+export function gitDirsOf(worktree: string): { own: string; common: string } | undefined {
+  const dotGit = path.join(worktree, '.git');
+  try {
+    if (statSync(dotGit).isDirectory()) return { own: dotGit, common: dotGit };
+    const m = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, 'utf8'));
+    if (!m) return undefined;
+    const own = path.resolve(worktree, m[1].trim());
+    const commondir = path.join(own, 'commondir');
+    const common = existsSync(commondir) ? path.resolve(own, readFileSync(commondir, 'utf8').trim()) : own;
+    return { own, common };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The worktree's own git directory, absolute ({@link gitDirsOf}, else `git rev-parse --git-dir`). */
+export async function worktreeGitDir(worktree: string, env?: Record<string, string>): Promise<string> {
+  return (
+    gitDirsOf(worktree)?.own ??
+    path.resolve(worktree, (await git(worktree, ['rev-parse', '--git-dir'], { env })).trim())
+  );
 }
 
 const commonDirs = new Map<string, string>();

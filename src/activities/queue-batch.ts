@@ -11,7 +11,7 @@
  * ref for the task that conflicts.
  */
 import { heartbeating } from './checks';
-import { git, isAncestor, requireGitVersion } from './git';
+import { git, isAncestor, refValues, requireGitVersion } from './git';
 import type { BatchMerged, QueueMergeBatchInput, QueueMergeBatchResult, QueueMergeResult } from './merge-queue-types';
 import { cloneOrigin } from './origin';
 import {
@@ -33,23 +33,6 @@ interface Made {
   parent: string;
   tip: string;
   tree: string;
-}
-
-/**
- * `git for-each-ref` over `refs` (full names): what each holds, and (with `mergedInto`) which of
- * them are contained in that commit (`--merged`, git-for-each-ref(1)). Patterns are matched as
- * prefixes, so only exact names are kept.
- */
-async function refTips(repo: string, refs: string[], mergedInto?: string): Promise<Map<string, string>> {
-  const args = ['for-each-ref', '--format=%(objectname) %(refname)', ...(mergedInto ? [`--merged=${mergedInto}`] : [])];
-  const out = await git(repo, [...args, ...refs]);
-  const wanted = new Set(refs);
-  const tips = new Map<string, string>();
-  for (const line of out.split('\n')) {
-    const [sha, name] = line.split(' ');
-    if (name && wanted.has(name)) tips.set(name, sha);
-  }
-  return tips;
 }
 
 /**
@@ -89,10 +72,10 @@ export async function mergeBatch(input: QueueMergeBatchInput): Promise<QueueMerg
   await requireGitVersion(2, 38, MERGE_TREE_FEATURE);
   if (await cloneOrigin(repo)) return mergeEach(input);
   const names = input.tasks.map((t) => `refs/heads/${t.branch}`);
-  const tips = await refTips(repo, names);
+  const tips = await refValues(repo, names);
   const missing = input.tasks.find((_, i) => !tips.has(names[i]));
   if (missing) throw new Error(`task branch ${missing.branch} does not exist in ${repo}`);
-  const contained = await refTips(repo, names, onto);
+  const contained = await refValues(repo, names, onto);
   const date = gitDate(input.date);
   const merged: BatchMerged[] = [];
   const made: Made[] = [];

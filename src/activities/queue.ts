@@ -10,11 +10,19 @@
  */
 import { ApplicationFailure, log } from '@temporalio/activity';
 import execa from 'execa';
-import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { activityContext, heartbeating, runCommands } from './checks';
 import { conflictingTasks } from './conflict-tasks';
-import { git, GitError, gitSucceeds, removeStaleRefLock, requireGitVersion, resolveRef, withRepoLock } from './git';
+import {
+  git,
+  GitError,
+  gitSucceeds,
+  worktreeGitDir,
+  removeStaleRefLock,
+  requireGitVersion,
+  resolveRef,
+  withRepoLock,
+} from './git';
 import { removeStaleLocks } from './git-locks';
 import { listWorktrees } from './worktree-list';
 import { cloneOrigin, pushOrigin, pushTracked, takeBranchFromOrigin } from './origin';
@@ -304,7 +312,7 @@ export function createQueueActivities() {
       checkOid('sha', input.sha);
       return heartbeating(async (beat) => {
         await withRepoLock(input.repo, async () => {
-          const own = path.resolve(input.worktree, (await git(input.worktree, ['rev-parse', '--git-dir'])).trim());
+          const own = await worktreeGitDir(input.worktree);
           const locks = await removeStaleLocks(input.worktree, own);
           if (locks.length && activityContext()) log.warn('removed git locks left by a killed git', { locks });
           await git(input.worktree, ['checkout', '--quiet', '--detach', '--force', input.sha]);

@@ -26,8 +26,14 @@ export function asideRef(ref: string): string {
  * the same id (its branches deleted since): moved aside, never deleted, so it is not restored
  * into this run's worktree. Under the repository lock (`hold`).
  */
-export async function archiveStaleCheckpoint(repo: string, ref: string, hold: RepoLockHold): Promise<void> {
-  const stale = await resolveRef(repo, ref);
+export async function archiveStaleCheckpoint(
+  repo: string,
+  ref: string,
+  hold: RepoLockHold,
+  /** What the ref holds, read under the same lock (null: nothing); undefined: read it here. */
+  known?: string | null,
+): Promise<void> {
+  const stale = known === undefined ? await resolveRef(repo, ref) : known;
   if (!stale) return;
   const aside = asideRef(ref);
   await removeStaleRefLock(repo, aside, hold);
@@ -45,8 +51,10 @@ export async function restoreCheckpoint(
   worktree: string,
   branch: string,
   ref: string,
+  /** What the checkpoint ref holds, read under the same lock (null: nothing); undefined: read it here. */
+  known?: string | null,
 ): Promise<string | null> {
-  const ckpt = await resolveRef(repo, ref);
+  const ckpt = known === undefined ? await resolveRef(repo, ref) : known;
   if (!ckpt) return null;
   const tip = await resolveRef(repo, `refs/heads/${branch}`);
   const parent = await resolveRef(repo, `${ckpt}^1`);
@@ -74,9 +82,11 @@ export async function ensureBranch(
   sha: string,
   runId: string,
   hold: RepoLockHold,
+  /** What the branch holds, read under the same lock (null: it does not exist); undefined: read it here. */
+  known?: string | null,
 ): Promise<void> {
   const ref = `refs/heads/${branch}`;
-  if (await resolveRef(repo, ref)) {
+  if (known === undefined ? await resolveRef(repo, ref) : known) {
     if ((await branchOwner(repo, branch)) !== runId) {
       throw ApplicationFailure.nonRetryable(
         `branch ${branch} already exists and belongs to another mission run; delete it (git branch -D ${branch}) or start the mission with another --id`,

@@ -19,7 +19,7 @@ import execa from 'execa';
 import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { shellQuote } from '../mission/shell-quote';
-import { git, gitCommonDir, gitRun } from './git';
+import { git, gitCommonDir, gitRun, worktreeGitDir } from './git';
 import { ownGitDir } from './worktree-add';
 import { listWorktrees, WorktreeEntry } from './worktree-list';
 import { recordedGroup } from '../agents/process';
@@ -332,7 +332,7 @@ export async function whyKeepWorktree(check: KeepCheck): Promise<KeepVerdict> {
   const keep = (reason: string): KeepVerdict => ({ reason, identicalCopies: [], setupLeftovers: [] });
   const pgid = liveAgent(check.pidFiles ?? []);
   if (pgid) return keep(`an agent still runs in it (process group ${pgid})`);
-  const gitDir = path.resolve(wt, (await git(wt, ['rev-parse', '--git-dir'])).trim());
+  const gitDir = await worktreeGitDir(wt);
   const op = operationIn(gitDir);
   if (op) return keep(`${describeOperation(op)} is in progress in it`);
   const head = await headAtRisk(wt);
