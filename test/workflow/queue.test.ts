@@ -8,6 +8,7 @@
 import type { RunAgentInput } from '../../src/activities/agent';
 import type { QueueMergeInput, QueueMergeResult, VerifyAtInput } from '../../src/activities/merge-queue-types';
 import type { MissionProgress } from '../../src/mission/progress';
+import { temporal } from '@temporalio/proto';
 import { names } from '../../src/mission/types';
 import { skipUpdate } from '../../src/workflows/messages';
 import {
@@ -334,4 +335,22 @@ test('a resolution rejected twice blocks the mission with the reason; skipping t
   await m.handle.executeUpdate(skipUpdate, { args: [{ taskId: 'b' }] });
   const result = await m.result();
   expect(statuses(result)).toEqual({ a: 'merged', b: 'skipped' });
+});
+
+test('a task reports its agent run to the mission without waiting for the signal: its commit is scheduled at once', async () => {
+  const spec = fakeMission('wft', [fakeTask('a')]);
+  const { fakes } = queueFakes();
+  const m = await suite.start(spec, fakes);
+  expect((await m.result()).phase).toBe('completed');
+  const history = await suite.env().client.workflow.getHandle(names.taskWorkflowId('wft', 'a')).fetchHistory();
+  const { EventType } = temporal.api.enums.v1;
+  const events = history.events ?? [];
+  const signal = events.findIndex(
+    (e) => e.eventType === EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+  );
+  expect(signal).toBeGreaterThan(0);
+  // The same workflow task's next command schedules the commit (the `checkpoint` activity).
+  const next = events[signal + 1];
+  expect(next.eventType).toBe(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+  expect(next.activityTaskScheduledEventAttributes?.activityType?.name).toBe('checkpoint');
 });

@@ -163,7 +163,9 @@ export class TaskAgent {
         addAgentRun(usage, run, run.attempt);
         details.lastEventAt = run.lastEventAt;
         details.retrying = null;
-        await this.report(null);
+        // Not awaited: the signal command goes out with the next step's (the commit) in the same
+        // workflow task, instead of a workflow task of its own waiting for the signal to be delivered.
+        void this.report(null);
         return run;
       } catch (err) {
         // The task's host is gone (a placed task): the task moves to another host (workflow.ts).
