@@ -75,6 +75,12 @@ export interface QueueMergeBatchInput {
   expected: string | null;
   /** Author and committer date of every merge commit (ISO-8601, workflow time), as in {@link QueueMergeInput}. */
   date: string;
+  /**
+   * A mission without a verify: the merges need no test, so the integration branch moves to the
+   * last one too, by compare-and-swap against `expected` (as `publishRef` would, right after), and
+   * the queue saves that activity. Absent: only the candidate moves.
+   */
+  publish?: { ref: string; expected: string | null };
 }
 
 /** One task of a batch that merged: as `queueMerge`'s `merged` answer, with the task. */
@@ -90,6 +96,8 @@ export interface BatchMerged {
 export interface QueueMergeBatchResult {
   /** The tasks merged, in order, each onto the one before; `ref` holds the last one's `sha`. */
   merged: BatchMerged[];
+  /** What `publish.ref` holds after the call, when `publish` was given and something merged. */
+  published?: string;
   /** The task whose merge conflicted (no commit made for it, the tasks after it not tried), or null. */
   conflict: ({ taskId: string } & Extract<QueueMergeResult, { status: 'conflict' }>) | null;
 }

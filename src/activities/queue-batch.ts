@@ -23,6 +23,7 @@ import {
   MERGE_TREE_FEATURE,
   mergeTaskBranch,
   mergeTree,
+  publishToOrigin,
 } from './queue';
 
 type ConflictResult = Extract<QueueMergeResult, { status: 'conflict' }>;
@@ -120,8 +121,37 @@ async function finish(
   head: string,
   conflict: QueueMergeBatchResult['conflict'],
 ): Promise<QueueMergeBatchResult> {
+  if (merged.length === 0) return { merged, conflict };
+  const moved =
+    head === input.expected ? { merged, conflict } : await moveCandidate(input, merged, made, head, conflict);
+  return published(input, moved);
+}
+
+/**
+ * With `input.publish`, moves the integration branch to the batch's last merge as `publishRef`
+ * does (compare-and-swap, pushed to a shared origin); the result says what it holds.
+ */
+async function published(input: QueueMergeBatchInput, r: QueueMergeBatchResult): Promise<QueueMergeBatchResult> {
+  if (!input.publish || r.merged.length === 0) return r;
+  // The candidate's new tip (an earlier attempt's equivalent commits included) goes to the branch too.
+  const last = r.merged[r.merged.length - 1].sha;
+  const { ref, expected } = input.publish;
+  if (last !== expected) {
+    await casUpdateRef(input.repo, ref, last, expected, `flotilla: publish ${last}`);
+    await publishToOrigin(input.repo, ref, last);
+  }
+  return { ...r, published: last };
+}
+
+/** Moves the candidate ref to `head` by compare-and-swap (see {@link mergeBatch}). */
+async function moveCandidate(
+  input: QueueMergeBatchInput,
+  merged: BatchMerged[],
+  made: Made[],
+  head: string,
+  conflict: QueueMergeBatchResult['conflict'],
+): Promise<QueueMergeBatchResult> {
   const { repo, ref, expected, onto } = input;
-  if (merged.length === 0 || head === expected) return { merged, conflict };
   let chain: string[] | null = null;
   const reason = `flotilla: merge ${merged.map((x) => x.taskId).join(', ')}`.slice(0, 200);
   const held = await casUpdateRef(repo, ref, head, expected, reason, async (h) => {
@@ -141,11 +171,11 @@ async function mergeEach(input: QueueMergeBatchInput): Promise<QueueMergeBatchRe
   let expected = input.expected;
   for (const t of input.tasks) {
     const r = await mergeTaskBranch({ ...input, ...t, onto, expected });
-    if (r.status === 'conflict') return { merged, conflict: { taskId: t.taskId, ...r } };
+    if (r.status === 'conflict') return published(input, { merged, conflict: { taskId: t.taskId, ...r } });
     merged.push({ taskId: t.taskId, sha: r.sha, alreadyMerged: r.alreadyMerged, tip: r.tip ?? '' });
     onto = expected = r.sha;
   }
-  return { merged, conflict: null };
+  return published(input, { merged, conflict: null });
 }
 
 export function createQueueBatchActivities() {

@@ -210,7 +210,7 @@ function defaultActivities(hostQueue: string): Activities {
       return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
     },
     async queueMergeBatch(input) {
-      return mergeEachVia(this.queueMerge, input);
+      return mergeEachVia(this.queueMerge, this.publishRef, input);
     },
     async publishRef(input) {
       // The integration branch, as `prepareIntegration` of a later run will find it.
@@ -272,18 +272,28 @@ function defaultActivities(hostQueue: string): Activities {
  */
 async function mergeEachVia(
   queueMerge: Activities['queueMerge'],
+  publishRef: Activities['publishRef'],
   input: QueueMergeBatchInput,
 ): Promise<QueueMergeBatchResult> {
   const merged: QueueMergeBatchResult['merged'] = [];
   let onto = input.onto;
   let expected = input.expected;
+  let conflict: QueueMergeBatchResult['conflict'] = null;
   for (const t of input.tasks) {
     const r = await queueMerge({ ...input, ...t, onto, expected });
-    if (r.status === 'conflict') return { merged, conflict: { taskId: t.taskId, ...r } };
+    if (r.status === 'conflict') {
+      conflict = { taskId: t.taskId, ...r };
+      break;
+    }
     merged.push({ taskId: t.taskId, sha: r.sha, alreadyMerged: r.alreadyMerged, tip: r.tip ?? '' });
     onto = expected = r.sha;
   }
-  return { merged, conflict: null };
+  // With `publish` the integration branch moves too: through the `publishRef` fake, as the real one does its work.
+  if (!input.publish || merged.length === 0) return { merged, conflict };
+  const last = merged[merged.length - 1].sha;
+  if (last !== input.publish.expected)
+    await publishRef({ repo: input.repo, ref: input.publish.ref, sha: last, expected: input.publish.expected });
+  return { merged, conflict, published: last };
 }
 
 /** The name of every activity a worker registers. */
@@ -303,7 +313,11 @@ export function fakeActivities(
   // A batch merges each task through the `queueMerge` fake, so a test's story for it holds for batches.
   if (!overrides.queueMergeBatch)
     fakes.queueMergeBatch = jest.fn((input: QueueMergeBatchInput) =>
-      mergeEachVia(fakes.queueMerge as unknown as Activities['queueMerge'], input),
+      mergeEachVia(
+        fakes.queueMerge as unknown as Activities['queueMerge'],
+        fakes.publishRef as unknown as Activities['publishRef'],
+        input,
+      ),
     );
   return fakes as unknown as FakeActivities;
 }

@@ -230,6 +230,25 @@ describe('queueMergeBatch', () => {
     expect(await mock(acts.queueMergeBatch, batch)).toEqual(earlier);
   });
 
+  test('with publish the integration branch moves to the last merge too, by compare-and-swap; a retry finds it there', async () => {
+    const { repo, onto, base, task, input } = batchRepo();
+    const branchRef = 'refs/heads/flotilla/m/integration';
+    git(repo, 'update-ref', branchRef, onto);
+    const batch = { ...input, tasks: [task('t1'), task('t2')], publish: { ref: branchRef, expected: onto } };
+    const r = await mock(acts.queueMergeBatch, batch);
+    expect(r.published).toBe(r.merged[1].sha);
+    expect(refOf(repo, branchRef)).toBe(r.merged[1].sha);
+    expect(refOf(repo, input.ref)).toBe(r.merged[1].sha);
+    expect(await mock(acts.queueMergeBatch, batch)).toEqual(r);
+    // A branch someone else moved is CandidateMoved, and stays where they put it.
+    git(repo, 'update-ref', branchRef, base);
+    const moved = { ...batch, onto: r.merged[1].sha, expected: r.merged[1].sha, tasks: [task('t4')] };
+    await expect(
+      mock(acts.queueMergeBatch, { ...moved, publish: { ref: branchRef, expected: r.merged[1].sha } }),
+    ).rejects.toMatchObject({ type: 'CandidateMoved' });
+    expect(refOf(repo, branchRef)).toBe(base);
+  });
+
   test('the first conflict stops the batch: the merges before it are on the ref, nothing after it is tried', async () => {
     const { repo, task, input } = batchRepo();
     const r = await mock(acts.queueMergeBatch, { ...input, tasks: [task('t1'), task('t2'), task('t3'), task('t4')] });
