@@ -354,3 +354,20 @@ test('a task reports its agent run to the mission without waiting for the signal
   expect(next.eventType).toBe(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
   expect(next.activityTaskScheduledEventAttributes?.activityType?.name).toBe('checkpoint');
 });
+
+test('without a mission verify the batch merge moves the integration branch itself: no publishRef activity', async () => {
+  const spec = fakeMission('nover', [fakeTask('a'), fakeTask('b')], { concurrency: 2 });
+  const { fakes } = queueFakes();
+  const m = await suite.start(spec, fakes);
+  const result = await m.result();
+  expect(statuses(result)).toEqual({ a: 'merged', b: 'merged' });
+  const batches = inputsOf(fakes.queueMergeBatch);
+  // Each batch publishes onto what the integration branch held after the batch before.
+  expect(batches[0].publish).toEqual({ ref: `refs/heads/${names.integrationBranch('nover')}`, expected: FAKE.baseSha });
+  const history = await m.handle.fetchHistory();
+  const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
+  expect(scheduled).not.toContain('publishRef');
+  // The integration branch holds the last merge: a later run's prepareIntegration finds it there.
+  const last = batches[batches.length - 1];
+  expect(inputsOf(fakes.publishRef).map((i) => i.expected)).toContain(last.publish!.expected);
+});

@@ -12,14 +12,14 @@
  * tasks that ended while the batch before ran (history records it), in the mission file's order.
  */
 import { condition, workflowInfo } from '@temporalio/workflow';
-import type { QueueMergeBatchResult } from '../../activities/merge-queue-types';
 import { MAX_VERIFY_RUNS, VerifyRun } from '../../mission/progress';
 import { bisectNext, refreshWaves } from '../../mission/schedule';
 import type { MissionSpec } from '../../mission/types';
 import { MergeQueueActivities, mergeQueueHost } from '../activities';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
 import { commands, ids, line, short } from '../summaries';
-import { MergeConflicts } from './merge-conflicts';
+import { mergeSome } from './merge-batch';
+import { MergeConflicts, MergeQueueContext } from './merge-conflicts';
 import { reportMergeQueue } from './merge-queue-metrics';
 import type { Mission } from './state';
 import type { MergeQueueHooks } from './types';
@@ -44,6 +44,8 @@ export class MergeQueue {
   private readonly cleanups: Promise<void>[] = [];
   /** Task summaries (the agents' final words), for the resolver's prompt. */
   readonly summaries = new Map<string, string>();
+  /** What the queue's helpers (merge-batch.ts, merge-conflicts.ts) need of it. */
+  private readonly context: MergeQueueContext;
   /** What a merge that conflicts goes to (merge-conflicts.ts). */
   private readonly conflicts: MergeConflicts;
 
@@ -56,7 +58,8 @@ export class MergeQueue {
   ) {
     this.acts = acts;
     const { candidateRef, summaries } = this;
-    this.conflicts = new MergeConflicts({ m, spec, acts, hooks, candidateRef, summaries });
+    this.context = { m, spec, acts, hooks, candidateRef, summaries };
+    this.conflicts = new MergeConflicts(this.context);
     const s = m.state;
     s.queue ??= [];
     s.batch ??= null;
@@ -120,7 +123,7 @@ export class MergeQueue {
     for (let todo = ids; todo.length > 0 && !m.halt.cancel;) {
       todo = todo.filter((id) => m.task(id).status === 'succeeded'); // skipped while it waited
       if (todo.length === 0) break;
-      const r = await this.mergeSome(todo, tip);
+      const r = await mergeSome(this.context, todo, tip);
       for (const x of r.merged) {
         chain.push({ id: x.taskId, sha: x.sha, onto: tip });
         tip = s.batch.candidateSha = x.sha;
@@ -142,47 +145,6 @@ export class MergeQueue {
     reportMergeQueue(this.spec.id, s);
     refreshWaves(s);
     this.hooks.setPhase('running');
-  }
-
-  /**
-   * Merges `ids` one onto the other, the first onto `onto`, in one activity (`queueMergeBatch`),
-   * up to the first that conflicts; what merged is on the candidate ref.
-   */
-  private async mergeSome(ids: string[], onto: string): Promise<QueueMergeBatchResult> {
-    const { m, spec } = this;
-    const tasks = ids.map((id) => ({ taskId: id, branch: m.task(id).branch, title: m.task(id).title }));
-    m.merging = ids[0];
-    let r: QueueMergeBatchResult;
-    try {
-      const summary = line(
-        `merge ${ids.length} onto ${short(onto)} (batch ${m.state.batch?.index ?? '?'}): ${ids.join(', ')}`,
-      );
-      r = await this.acts.queueMergeBatch.executeWithOptions({ summary }, [
-        {
-          repo: spec.repo,
-          onto,
-          tasks,
-          ref: this.candidateRef,
-          expected: m.state.candidateTip ?? null,
-          date: this.hooks.now(),
-        },
-      ]);
-    } finally {
-      m.merging = null;
-    }
-    for (const x of r.merged) {
-      m.state.candidateTip = x.sha;
-      const t = m.task(x.taskId);
-      // What the branch held when the queue merged it (a person may have committed a fix there).
-      if (x.tip) t.headSha = x.tip;
-      // A conflict a person fixed on the task branch, then `resume`d.
-      const fixed = m.state.conflicts!.find((c) => c.taskId === x.taskId && c.state === 'blocked');
-      if (fixed) {
-        fixed.state = 'resolved';
-        fixed.note = 'resolved by hand on the task branch, then resumed';
-      }
-    }
-    return r;
   }
 
   /**
@@ -261,9 +223,11 @@ export class MergeQueue {
     const { m, spec } = this;
     const sha = good[good.length - 1].sha;
     const summary = line(`publish ${short(sha)} to ${m.state.integrationBranch}: ${ids(good.map((l) => l.id))}`);
-    await this.acts.publishRef.executeWithOptions({ summary }, [
-      { repo: spec.repo, ref: `refs/heads/${m.state.integrationBranch}`, sha, expected: m.state.integrationSha },
-    ]);
+    // Already there when the batch merge published it (a mission without verify).
+    if (sha !== m.state.integrationSha)
+      await this.acts.publishRef.executeWithOptions({ summary }, [
+        { repo: spec.repo, ref: `refs/heads/${m.state.integrationBranch}`, sha, expected: m.state.integrationSha },
+      ]);
     for (const l of good) {
       m.merged(l.id, l.sha);
       m.task(l.id).mergedAt = this.hooks.now();
