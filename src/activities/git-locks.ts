@@ -6,7 +6,8 @@
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { git, gitDirsOf } from './git';
+import { git } from './git';
+import { gitDirsOf } from './git-dirs';
 
 /**
  * A git lock file (`index.lock`, `HEAD.lock`, the checked-out branch's ref lock) older than this,

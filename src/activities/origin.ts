@@ -23,7 +23,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { git, gitDirsOf, GitError, resolveRef } from './git';
+import { git, GitError, resolveRef } from './git';
+import { gitDirsOf } from './git-dirs';
 
 /** The git config key that marks a Flotilla clone and names its origin. */
 const CLONE_KEY = 'flotilla.origin';

@@ -13,16 +13,8 @@ import execa from 'execa';
 import { ErrorType } from '../mission/error-types';
 import { activityContext, heartbeating, runCommands } from './checks';
 import { conflictingTasks } from './conflict-tasks';
-import {
-  git,
-  GitError,
-  gitSucceeds,
-  worktreeGitDir,
-  removeStaleRefLock,
-  requireGitVersion,
-  resolveRef,
-  withRepoLock,
-} from './git';
+import { git, GitError, gitSucceeds, removeStaleRefLock, requireGitVersion, resolveRef, withRepoLock } from './git';
+import { worktreeGitDir } from './git-dirs';
 import { removeStaleLocks } from './git-locks';
 import { listWorktrees } from './worktree-list';
 import { cloneOrigin, pushOrigin, pushTracked, takeBranchFromOrigin } from './origin';

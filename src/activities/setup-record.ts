@@ -28,7 +28,8 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { excludePathspecs, git, gitDirsOf, worktreeGitDir } from './git';
+import { excludePathspecs, git } from './git';
+import { gitDirsOf, worktreeGitDir } from './git-dirs';
 
 /** One path setup changed: its index entry (`<mode> <object id>`) before and after, null when absent. */
 export interface SetupChange {

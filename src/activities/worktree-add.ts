@@ -19,7 +19,8 @@
 import { log } from '@temporalio/activity';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { git, gitDirsOf, GitError, gitRun } from './git';
+import { git, GitError, gitRun } from './git';
+import { gitDirsOf } from './git-dirs';
 
 /** The marker's file name, in the state folder of the worktree being added (see the file's comment). */
 export const ADDING_MARKER = 'worktree.adding';
