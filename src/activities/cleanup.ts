@@ -14,7 +14,7 @@ import { heartbeating } from './checks';
 import { ActivityConfig, paths } from './config';
 import { git, withRepoLock } from './git';
 import { clonePath } from './origin';
-import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from './merge-queue-types';
+import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult, RemoveTaskWorktreesInput } from './merge-queue-types';
 import { taskWorktreePath } from './worktree-layout';
 import { finishRemoval, removalStarted, removeWorktree } from './worktree-removal';
 import { whyKeepWorktree } from './worktree-safety';
@@ -68,12 +68,42 @@ export function createCleanupActivities(config: ActivityConfig) {
      * @throws GitError when git fails
      */
     async removeTaskWorktree(input: RemoveTaskWorktreeInput): Promise<RemoveTaskWorktreeResult> {
-      if (input.origin) {
-        const repo = clonePath(config.home, input.origin);
-        if (!existsSync(path.join(repo, '.git'))) return { removed: true, kept: null };
-        input = { ...input, repo };
-      }
-      return heartbeating(() => removeTaskWorktree(config.home, input));
+      return heartbeating(() => removeOne(config.home, input));
+    },
+
+    /**
+     * `removeTaskWorktree` for each of `input.tasks` in turn (each under the repository lock of its
+     * own, so a merge need not wait for them all): a batch's merged worktrees in one activity.
+     * Every task is tried; the first error is thrown after the others were tried (Temporal
+     * retries the whole call, and a worktree already removed is `{removed: true}` again).
+     * @returns each task's result, in order
+     * @throws GitError when git fails for one of them
+     */
+    async removeTaskWorktrees(input: RemoveTaskWorktreesInput): Promise<RemoveTaskWorktreeResult[]> {
+      return heartbeating(async () => {
+        const results: RemoveTaskWorktreeResult[] = [];
+        let failure: unknown;
+        for (const task of input.tasks) {
+          try {
+            results.push(await removeOne(config.home, task));
+          } catch (err) {
+            failure ??= err;
+            results.push({ removed: false, kept: null });
+          }
+        }
+        if (failure !== undefined) throw failure;
+        return results;
+      });
     },
   };
+}
+
+/** `removeTaskWorktree` in the repository the input names (with `origin`, this host's clone of it). */
+async function removeOne(home: string, input: RemoveTaskWorktreeInput): Promise<RemoveTaskWorktreeResult> {
+  if (input.origin) {
+    const repo = clonePath(home, input.origin);
+    if (!existsSync(path.join(repo, '.git'))) return { removed: true, kept: null };
+    input = { ...input, repo };
+  }
+  return removeTaskWorktree(home, input);
 }

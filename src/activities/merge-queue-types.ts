@@ -227,6 +227,11 @@ export interface RemoveTaskWorktreeResult {
   kept: string | null;
 }
 
+/** The worktrees of a batch's merged tasks, removed one after the other in one activity. */
+export interface RemoveTaskWorktreesInput {
+  tasks: RemoveTaskWorktreeInput[];
+}
+
 /** Live conflict prediction between running tasks (their latest checkpoint or commit). */
 export interface PredictConflictsInput {
   repo: string;

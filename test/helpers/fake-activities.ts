@@ -12,7 +12,11 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import type { Activities } from '../../src/activities';
-import type { QueueMergeBatchInput, QueueMergeBatchResult } from '../../src/activities/merge-queue-types';
+import type {
+  QueueMergeBatchInput,
+  QueueMergeBatchResult,
+  RemoveTaskWorktreesInput,
+} from '../../src/activities/merge-queue-types';
 import type { AgentFailureDetails, AgentUsage, RunAgentInput, RunAgentResult } from '../../src/activities/agent';
 import { names } from '../../src/mission/types';
 
@@ -222,6 +226,9 @@ function defaultActivities(hostQueue: string): Activities {
     async removeTaskWorktree() {
       return { removed: true, kept: null };
     },
+    async removeTaskWorktrees(input) {
+      return Promise.all(input.tasks.map((t) => this.removeTaskWorktree(t)));
+    },
     async predictConflicts() {
       return { conflicts: [], waitFor: {} };
     },
@@ -319,6 +326,13 @@ export function fakeActivities(
         input,
       ),
     );
+  // A batch's removals go through the `removeTaskWorktree` fake, one per task, as the real one does its work.
+  if (!overrides.removeTaskWorktrees)
+    fakes.removeTaskWorktrees = jest.fn(async (input: RemoveTaskWorktreesInput) => {
+      const results = [];
+      for (const t of input.tasks) results.push(await (fakes.removeTaskWorktree as jest.Mock)(t));
+      return results;
+    });
   return fakes as unknown as FakeActivities;
 }
 
