@@ -448,6 +448,17 @@ describe('removeTaskWorktree', () => {
     expect(await mock(acts.removeTaskWorktree, input)).toEqual({ removed: true, kept: null });
   });
 
+  test('removeTaskWorktrees: a batch in one call, each judged on its own (a dirty one kept, a clean one removed)', async () => {
+    const clean = await taskWorktree('rm-batch-clean');
+    const dirty = await taskWorktree('rm-batch-dirty');
+    writeFileSync(path.join(dirty.wt.worktree, 'new.txt'), 'new\n');
+    const r = await mock(acts.removeTaskWorktrees, { tasks: [dirty.input, clean.input] });
+    expect(r[0]).toMatchObject({ removed: false, kept: expect.stringContaining('new.txt') });
+    expect(r[1]).toEqual({ removed: true, kept: null });
+    expect(existsSync(dirty.wt.worktree)).toBe(true);
+    expect(existsSync(clean.wt.worktree)).toBe(false);
+  });
+
   test('a dirty worktree is kept, with the paths in the reason', async () => {
     const { wt, input } = await taskWorktree('rm-dirty');
     writeFileSync(path.join(wt.worktree, 'README.md'), 'changed\n');
