@@ -165,7 +165,13 @@ export function mergeQueueHost(taskQueue: string, spec: MissionSpec) {
   const git = proxyActivities<
     Pick<
       HostActivities,
-      'queueMerge' | 'queueMergeBatch' | 'publishRef' | 'removeTaskWorktree' | 'predictConflicts' | 'checkResolution'
+      | 'queueMerge'
+      | 'queueMergeBatch'
+      | 'publishRef'
+      | 'removeTaskWorktree'
+      | 'removeTaskWorktrees'
+      | 'predictConflicts'
+      | 'checkResolution'
     >
   >({
     taskQueue,
@@ -219,6 +225,7 @@ export function mergeQueueHost(taskQueue: string, spec: MissionSpec) {
     queueMergeBatch: git.queueMergeBatch,
     publishRef: git.publishRef,
     removeTaskWorktree: git.removeTaskWorktree,
+    removeTaskWorktrees: git.removeTaskWorktrees,
     predictConflicts: git.predictConflicts,
     checkResolution: git.checkResolution,
     prepareConflict: conflict.prepareConflict,

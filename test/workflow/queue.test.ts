@@ -169,6 +169,9 @@ test('a batch merges its whole backlog in one activity: one queueMergeBatch for 
   const calls = inputsOf(fakes.queueMergeBatch).map((i) => i.tasks.map((t) => t.taskId));
   // w's batch, the four's, after3's: each one activity, however many tasks it holds.
   expect(calls).toEqual([['w'], ['t1', 't2', 't3', 't4'], ['after3']]);
+  // And their merged worktrees go in one activity per batch too.
+  const removed = inputsOf(fakes.removeTaskWorktrees).map((i) => i.tasks.map((t) => t.taskId));
+  expect(removed).toEqual([['w'], ['t1', 't2', 't3', 't4'], ['after3']]);
   // The four go onto w's verified merge, which the candidate ref is expected to hold.
   const w = FAKE.queueSha(FAKE.baseSha, branch('onecall', 'w'));
   expect(inputsOf(fakes.queueMergeBatch)[1]).toMatchObject({ onto: w, expected: w });

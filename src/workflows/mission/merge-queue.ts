@@ -237,16 +237,21 @@ export class MergeQueue {
     if (spec.keepWorktrees) return;
     // In the background: removing a worktree (its node_modules…) must not hold up the next batch.
     // Best effort: one that cannot be removed now is listed by `flotilla clean` later.
-    const removals = good.map((l) =>
-      this.removerOf(l.id)
-        .executeWithOptions({ summary: `remove ${l.id}'s merged worktree` }, [
+    // One `removeTaskWorktrees` per host holding some of the batch's worktrees (see removalHost).
+    const byHost = new Map<string, string[]>();
+    for (const { id } of good) byHost.set(this.removalHost(id), [...(byHost.get(this.removalHost(id)) ?? []), id]);
+    const removals = [...byHost].map(([host, taskIds]) =>
+      (host ? mergeQueueHost(`${workflowInfo().taskQueue}@${host}`, spec) : this.acts).removeTaskWorktrees
+        .executeWithOptions({ summary: line(`remove the merged worktrees of ${ids(taskIds)}`) }, [
           {
-            missionId: spec.id,
-            runId: m.ownerRunId,
-            repo: spec.repo,
-            taskId: l.id,
-            copy: spec.copy,
-            ...(spec.origin ? { origin: spec.origin } : {}),
+            tasks: taskIds.map((taskId) => ({
+              missionId: spec.id,
+              runId: m.ownerRunId,
+              repo: spec.repo,
+              taskId,
+              copy: spec.copy,
+              ...(spec.origin ? { origin: spec.origin } : {}),
+            })),
           },
         ])
         .then(
@@ -258,14 +263,13 @@ export class MergeQueue {
   }
 
   /**
-   * `removeTaskWorktree` where the task's worktree is: the mission's host, or (a mission with an
-   * origin) the host the task ran on last, through that host's task queue; a host that is gone makes
-   * the removal fail after the schedule-to-start timeout, which is fine (best effort).
+   * Where a task's worktree is removed: '' for the mission's host, or (a mission with an origin)
+   * the host the task ran on last, through that host's task queue; a host that is gone makes the
+   * removal fail after the schedule-to-start timeout, which is fine (best effort).
    */
-  private removerOf(taskId: string): MergeQueueActivities['removeTaskWorktree'] {
+  private removalHost(taskId: string): string {
     const host = this.m.task(taskId).host;
-    if (!this.spec.origin || !host) return this.acts.removeTaskWorktree;
-    return mergeQueueHost(`${workflowInfo().taskQueue}@${host}`, this.spec).removeTaskWorktree;
+    return this.spec.origin && host ? host : '';
   }
 
   /** Applies `onVerifyFailure` to the culprit of a failed batch; the merges after it queue again first. */
