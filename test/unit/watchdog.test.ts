@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnGroup, terminateGroup } from '../../src/agents/process';
 import { tempDir } from '../helpers/git';
+import { until } from '../helpers/poll';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -25,15 +26,6 @@ function withMarker(marker: string): number[] {
   return found;
 }
 
-async function until(pred: () => boolean, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pred()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return pred();
-}
-
 /** A command whose group leader starts a daemon in a session of its own, then idles. */
 const escaping = (marker: string): string[] => [
   'sh',
@@ -44,7 +36,7 @@ const escaping = (marker: string): string[] => [
 test('terminateGroup also stops what left the group with setsid', async () => {
   const marker = `escaped-${process.pid}-${Date.now()}`;
   const { pgid } = spawnGroup(escaping(marker), { cwd: tempDir(), env: { PATH: process.env.PATH } });
-  expect(await until(() => withMarker(marker).length >= 2)).toBe(true);
+  await until('both processes', () => withMarker(marker).length >= 2, 10_000, 50);
   await terminateGroup(pgid, 500);
   expect(withMarker(marker)).toEqual([]);
 });
@@ -57,10 +49,10 @@ test("a SIGKILLed worker's watchdog stops its groups and what left them", async 
     spawnGroup(${JSON.stringify(escaping(marker))}, { cwd: ${JSON.stringify(tempDir())}, env: { PATH: process.env.PATH }, watchdog: true });
     setInterval(() => {}, 1000);`;
   const worker = execa(process.execPath, ['-e', program], { reject: false });
-  expect(await until(() => withMarker(marker).length >= 2)).toBe(true);
+  await until('both processes', () => withMarker(marker).length >= 2, 10_000, 50);
   worker.kill('SIGKILL');
   await worker;
-  expect(await until(() => withMarker(marker).length === 0, 8_000)).toBe(true);
+  await until('no process left', () => withMarker(marker).length === 0, 8_000, 50);
 });
 
 test('a worker that exits in order takes its watchdog with it: nothing of it is left once it is gone', async () => {
@@ -73,7 +65,12 @@ test('a worker that exits in order takes its watchdog with it: nothing of it is 
     spawnGroup(${JSON.stringify(escaping(marker))}, { cwd: ${JSON.stringify(tempDir())}, env: { PATH: process.env.PATH }, watchdog: true });
     setTimeout(() => process.exit(0), 1000);`;
   const worker = execa(process.execPath, ['-e', program], { reject: false });
-  expect(await until(() => withMarker(marker).length >= 2 && dogs().length === 1)).toBe(true);
+  await until(
+    'both processes and one watchdog',
+    () => withMarker(marker).length >= 2 && dogs().length === 1,
+    10_000,
+    50,
+  );
   expect((await worker).exitCode).toBe(0);
   // At once, not after the watchdog's own poll: a scan right after the worker's exit finds nothing.
   const alive = (pid: number): boolean => {

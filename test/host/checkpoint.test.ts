@@ -21,6 +21,7 @@ import {
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent } from '../helpers/missions';
+import { until } from '../helpers/poll';
 
 const home = tempDir('flotilla-home-');
 const acts = createActivities({ home, hostQueue: 'q@test' });
@@ -39,13 +40,6 @@ const write = (dir: string, rel: string, content: string): void => {
 function treeOf(repo: string, sha: string): Record<string, string> {
   const files = git(repo, 'ls-tree', '-r', '--name-only', sha).split('\n').filter(Boolean);
   return Object.fromEntries(files.map((f) => [f, git(repo, 'show', `${sha}:${f}`)]));
-}
-async function until(pred: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 const reflogLength = (repo: string, ref: string): number =>
   git(repo, 'reflog', 'show', '--format=%H', ref).split('\n').filter(Boolean).length;
@@ -443,7 +437,7 @@ describe('runAgent checkpoints', () => {
       ...agentInput(wt, input, 'echo wip > wip.txt; sleep 300'),
       checkpointEveryMs: 0,
     }) as Promise<unknown>;
-    await until(() => existsSync(path.join(wt.worktree, 'wip.txt')));
+    await until('wip.txt in the worktree', () => existsSync(path.join(wt.worktree, 'wip.txt')), 10_000, 50);
     env.cancel();
     await expect(run).rejects.toBeInstanceOf(CancelledFailure);
     expect(git(repo, 'log', '-1', '--format=%s', ref)).toBe(
