@@ -13,27 +13,14 @@ import { taskWorktreeNeedsRebuild, taskWorktreePath } from '../../src/activities
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent, processAlive, slowInstallSetup } from '../helpers/missions';
+import { runActivity, worktreeInput } from '../helpers/activities';
 
 const home = tempDir('flotilla-home-');
 const acts = createActivities({ home, hostQueue: 'q@test' });
 const runId = '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee';
 
-/** Runs an activity in a fresh mock context (MockActivityEnvironment.run loses the return type). */
-function mock<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
-  return new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
-}
-
 async function worktreeFor(repo: string, taskId = 't', missionId = 'm') {
-  return mock(acts.prepareWorktree, {
-    missionId,
-    runId,
-    taskId,
-    repo,
-    baseSha: git(repo, 'rev-parse', 'main'),
-    setup: [],
-    copy: [],
-    setupTimeoutMs: 60_000,
-  });
+  return runActivity(acts.prepareWorktree, worktreeInput(repo, missionId, taskId, git(repo, 'rev-parse', 'main')));
 }
 
 function agentInput(worktree: string, script: string, extra: Parameters<typeof bashAgent>[1] = {}) {
@@ -55,22 +42,16 @@ describe('prepareWorktree', () => {
     const repo = makeRepo({ '.env': 'SECRET=1\n', 'README.md': 'x' });
     git(repo, 'rm', '--quiet', '--cached', '.env');
     git(repo, 'commit', '--quiet', '-m', 'untrack .env');
-    const input = {
-      missionId: 'm',
-      runId,
-      taskId: 'a',
-      repo,
-      baseSha: git(repo, 'rev-parse', 'main'),
+    const input = worktreeInput(repo, 'm', 'a', git(repo, 'rev-parse', 'main'), {
       setup: ['echo ran >> setup-count.txt'],
       copy: ['.env'],
-      setupTimeoutMs: 60_000,
-    };
-    const first = await mock(acts.prepareWorktree, input);
+    });
+    const first = await runActivity(acts.prepareWorktree, input);
     expect(first.created).toBe(true);
     expect(first.branch).toBe(names.taskBranch('m', 'a'));
     expect(git(first.worktree, 'rev-parse', 'HEAD')).toBe(input.baseSha);
     expect(readFileSync(path.join(first.worktree, '.env'), 'utf8')).toBe('SECRET=1\n');
-    const again = await mock(acts.prepareWorktree, input);
+    const again = await runActivity(acts.prepareWorktree, input);
     expect(again).toEqual({ ...first, created: false });
     // setup ran once per worktree, not once per call
     expect(readFileSync(path.join(first.worktree, 'setup-count.txt'), 'utf8')).toBe('ran\n');
@@ -99,16 +80,7 @@ describe('prepareWorktree: a setup cut short', () => {
     const dir = tempDir('flotilla-half-');
     const [pidFile, go] = [path.join(dir, 'setup.pid'), path.join(dir, 'go')];
     const setup = slowInstallSetup(pidFile, go);
-    const input = {
-      missionId: 'm',
-      runId,
-      taskId: 'half',
-      repo,
-      baseSha: git(repo, 'rev-parse', 'main'),
-      setup: [setup],
-      copy: [],
-      setupTimeoutMs: 60_000,
-    };
+    const input = worktreeInput(repo, 'm', 'half', git(repo, 'rev-parse', 'main'), { setup: [setup] });
     const worktree = taskWorktreePath(home, 'm', runId, 'half');
     const env = new MockActivityEnvironment();
     const first = env.run(acts.prepareWorktree, input);
@@ -125,7 +97,7 @@ describe('prepareWorktree: a setup cut short', () => {
     expect(taskWorktreeNeedsRebuild(home, { missionId: 'm', runId, taskId: 'half' })).toBe(true);
 
     writeFileSync(go, '');
-    const again = await mock(acts.prepareWorktree, input);
+    const again = await runActivity(acts.prepareWorktree, input);
     expect(again.created).toBe(true);
     expect(existsSync(path.join(worktree, 'node_modules', 'installed'))).toBe(true);
     expect(readFileSync(path.join(worktree, 'README.md'), 'utf8')).toBe('readme\n');
@@ -155,12 +127,12 @@ describe('checkpoint', () => {
       baseSha: base,
       exclude: [],
     };
-    const first = await mock(acts.checkpoint, input);
+    const first = await runActivity(acts.checkpoint, input);
     expect(first.committed).toBe(true);
     expect(first.diffstat).toEqual({ files: 2, insertions: 2, deletions: 1 });
     expect(git(wt.worktree, 'log', '-1', '--format=%s')).toBe('flotilla(ck): Check it');
     expect(git(wt.worktree, 'status', '--porcelain')).toBe('');
-    const again = await mock(acts.checkpoint, input);
+    const again = await runActivity(acts.checkpoint, input);
     expect(again).toEqual({ ...first, committed: false });
   });
 
@@ -170,7 +142,7 @@ describe('checkpoint', () => {
     writeFileSync(path.join(wt.worktree, '.env'), 'TOKEN=s3cret\n');
     writeFileSync(path.join(wt.worktree, 'work.txt'), 'work\n');
     const base = git(repo, 'rev-parse', 'main');
-    await mock(acts.checkpoint, {
+    await runActivity(acts.checkpoint, {
       worktree: wt.worktree,
       taskId: 'secret',
       title: 'S',
@@ -188,7 +160,7 @@ describe('checkpoint', () => {
     const input = { worktree: wt.worktree, taskId: 'moved', title: 'M', branch: wt.branch, baseSha: base, exclude: [] };
     git(wt.worktree, 'checkout', '--quiet', '--detach');
     writeFileSync(path.join(wt.worktree, 'lost.txt'), 'x\n');
-    await expect(mock(acts.checkpoint, input)).rejects.toMatchObject({
+    await expect(runActivity(acts.checkpoint, input)).rejects.toMatchObject({
       type: 'WorktreeState',
       nonRetryable: true,
       message: expect.stringMatching(/left HEAD on a detached commit instead of flotilla\/m\/tasks\/moved/),
@@ -208,7 +180,7 @@ describe('checkpoint', () => {
     } catch {
       // conflict expected
     }
-    await expect(mock(acts.checkpoint, input)).rejects.toMatchObject({
+    await expect(runActivity(acts.checkpoint, input)).rejects.toMatchObject({
       type: 'WorktreeState',
       message: expect.stringMatching(/left a merge in progress/),
     });
@@ -222,7 +194,7 @@ describe('runAgent (command runtime)', () => {
     const wt = tempDir('wt-');
     const script =
       'echo "prompt=$FLOTILLA_PROMPT"; echo "secret=${FLOTILLA_TEST_SECRET:-unset}"; echo "named=$UT_AGENT_NAMED"; pwd > where.txt';
-    const r = await mock(acts.runAgent, agentInput(wt, script, { env: ['UT_AGENT_NAMED'] }));
+    const r = await runActivity(acts.runAgent, agentInput(wt, script, { env: ['UT_AGENT_NAMED'] }));
     // The named variable reaches the agent. Its value is redacted from the transcript as written,
     // and from the result on its way to history by the worker's boundary (test/unit/redact.test.ts).
     expect(r).toMatchObject({ attempt: 1, exitCode: 0, summary: 'named=visible', events: 3 });
@@ -242,12 +214,15 @@ describe('runAgent (command runtime)', () => {
   test('a missing program is a non-retryable AgentNotFound', async () => {
     const wt = tempDir('wt-');
     const input = { ...agentInput(wt, ''), agent: { ...bashAgent(''), command: ['/no/such/agent-binary'] } };
-    await expect(mock(acts.runAgent, input)).rejects.toMatchObject({ type: 'AgentNotFound', nonRetryable: true });
+    await expect(runActivity(acts.runAgent, input)).rejects.toMatchObject({
+      type: 'AgentNotFound',
+      nonRetryable: true,
+    });
   });
 
   test('a non-zero exit is a retryable AgentExit carrying the stderr tail', async () => {
     const wt = tempDir('wt-');
-    await expect(mock(acts.runAgent, agentInput(wt, 'echo nope >&2; exit 7'))).rejects.toMatchObject({
+    await expect(runActivity(acts.runAgent, agentInput(wt, 'echo nope >&2; exit 7'))).rejects.toMatchObject({
       type: 'AgentExit',
       nonRetryable: false,
       message: 'agent exited with code 7: nope',
@@ -273,14 +248,14 @@ describe('runAgent (command runtime)', () => {
   test('timeout and idleTimeout kill the group and fail the attempt as retryable', async () => {
     const wt = tempDir('wt-');
     await expect(
-      mock(acts.runAgent, agentInput(wt, 'while true; do echo tick; sleep 0.2; done', { timeoutMs: 1500 })),
+      runActivity(acts.runAgent, agentInput(wt, 'while true; do echo tick; sleep 0.2; done', { timeoutMs: 1500 })),
     ).rejects.toMatchObject({
       type: 'AgentTimeout',
       nonRetryable: false,
     });
     const t0 = Date.now();
     await expect(
-      mock(acts.runAgent, agentInput(wt, 'echo hi; sleep 60', { idleTimeoutMs: 1500 })),
+      runActivity(acts.runAgent, agentInput(wt, 'echo hi; sleep 60', { idleTimeoutMs: 1500 })),
     ).rejects.toMatchObject({
       type: 'AgentStalled',
       message: expect.stringMatching(/no output for 2s \(idleTimeout\)/),
@@ -290,7 +265,7 @@ describe('runAgent (command runtime)', () => {
 
   test('processes the agent left in the background die with its attempt', async () => {
     const wt = tempDir('wt-');
-    await mock(acts.runAgent, agentInput(wt, 'sleep 300 & echo $! > bg.pid; echo done'));
+    await runActivity(acts.runAgent, agentInput(wt, 'sleep 300 & echo $! > bg.pid; echo done'));
     const bg = Number(readFileSync(path.join(wt, 'bg.pid'), 'utf8'));
     await new Promise((r) => setTimeout(r, 200));
     expect(processAlive(bg)).toBe(false);
@@ -304,7 +279,7 @@ describe('runAgent (command runtime)', () => {
     mkdirSync(runDir, { recursive: true });
     writePidFile(path.join(runDir, 'agent.pid'), orphan.pid!);
     expect(processAlive(orphan.pid!)).toBe(true);
-    await mock(acts.runAgent, agentInput(wt, 'echo fresh'));
+    await runActivity(acts.runAgent, agentInput(wt, 'echo fresh'));
     await new Promise((r) => setTimeout(r, 200));
     expect(processAlive(orphan.pid!)).toBe(false);
   });

@@ -22,14 +22,11 @@ import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent } from '../helpers/missions';
 import { until } from '../helpers/poll';
+import { runActivity } from '../helpers/activities';
 
 const home = tempDir('flotilla-home-');
 const acts = createActivities({ home, hostQueue: 'q@test' });
 const runId = '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee';
-
-function mock<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
-  return new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
-}
 
 const read = (dir: string, rel: string): string => readFileSync(path.join(dir, rel), 'utf8');
 const write = (dir: string, rel: string, content: string): void => {
@@ -157,7 +154,7 @@ describe('snapshotWorktree', () => {
     const r = await snapshotWorktree({ worktree: wt.worktree, ref, exclude: ['.env'], message: 'ck' });
     expect(Object.keys(treeOf(repo, r.sha!)).sort()).toEqual(['.gitignore', 'a.txt', 'b.txt']);
     // The task-branch commit has the same trouble and the same cure.
-    const ck = await mock(acts.checkpoint, {
+    const ck = await runActivity(acts.checkpoint, {
       worktree: wt.worktree,
       taskId: input.taskId,
       title: 'T',
@@ -234,12 +231,12 @@ describe('snapshot activity', () => {
       exclude: [],
       note: '[cancelled]',
     };
-    const r = await mock(acts.snapshot, snapInput);
+    const r = await runActivity(acts.snapshot, snapInput);
     expect(r).toEqual({ ref, sha: git(repo, 'rev-parse', ref), changed: true, worktreeGone: false });
     expect(git(repo, 'log', '-1', '--format=%s', ref)).toBe(`flotilla(${input.taskId}): checkpoint [cancelled]`);
-    expect(await mock(acts.snapshot, snapInput)).toEqual({ ...r, changed: false });
+    expect(await runActivity(acts.snapshot, snapInput)).toEqual({ ...r, changed: false });
     rmSync(wt.worktree, { recursive: true, force: true });
-    expect(await mock(acts.snapshot, snapInput)).toEqual({ ...r, changed: false, worktreeGone: true });
+    expect(await runActivity(acts.snapshot, snapInput)).toEqual({ ...r, changed: false, worktreeGone: true });
   });
 });
 
@@ -404,7 +401,7 @@ describe('runAgent checkpoints', () => {
   test('a worktree deleted under the agent: group killed, worktree rebuilt with the checkpoint, retryable WorktreeLost', async () => {
     const { repo, wt, input, ref } = await taskWorktree({ 'a.txt': 'a\n' });
     const pidFile = path.join(tempDir(), 'agent.pid');
-    const run = mock(
+    const run = runActivity(
       acts.runAgent,
       agentInput(wt, input, `echo $$ > ${pidFile}; echo before > before.txt; sleep 300 & wait`),
     ).catch((e: unknown) => e);

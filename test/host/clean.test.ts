@@ -3,12 +3,12 @@
  * would read from Temporal are given): what `git branch -d` alone would refuse (a branch merged by
  * patch only, one merged into the integration branch but not into HEAD), `copy` files, archives.
  */
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import { executeCleanup, planCleanup } from '../../src/client/clean';
 import { git, makeRepo, mergeOnlyWork, tempDir } from '../helpers/git';
+import { runActivity, worktreeInput } from '../helpers/activities';
 
 test('a branch merged by patch, or only into the integration branch, is archived and deleted; copies of `copy` files do not make a worktree dirty', async () => {
   const repo = makeRepo();
@@ -79,21 +79,15 @@ test('what setup made that nobody changed since (a lock file) does not make a me
   const repo = makeRepo({ 'package.json': '{"name":"app"}\n' });
   const home = tempDir('flotilla-clean-home-');
   const acts = createActivities({ home, hostQueue: 'q@test' });
-  const mock = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> =>
-    new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
   const base = git(repo, 'rev-parse', 'main');
-  const wt = await mock(acts.prepareWorktree, {
-    missionId: 's',
-    runId: '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee',
-    taskId: 't',
-    repo,
-    baseSha: base,
-    setup: ['echo lock > package-lock.json && echo \'{ "name": "app" }\' > package.json'],
-    copy: [],
-    setupTimeoutMs: 60_000,
-  });
+  const wt = await runActivity(
+    acts.prepareWorktree,
+    worktreeInput(repo, 's', 't', base, {
+      setup: ['echo lock > package-lock.json && echo \'{ "name": "app" }\' > package.json'],
+    }),
+  );
   writeFileSync(path.join(wt.worktree, 'test.js'), 'test\n');
-  await mock(acts.checkpoint, {
+  await runActivity(acts.checkpoint, {
     worktree: wt.worktree,
     taskId: 't',
     title: 'T',

@@ -4,7 +4,6 @@
  * worktree whose removal was cut short (worktree-removal.ts). The crashes themselves, with real
  * SIGKILLs, are in test/faults; here each rule's edges.
  */
-import { MockActivityEnvironment } from '@temporalio/testing';
 import {
   existsSync,
   mkdirSync,
@@ -25,11 +24,9 @@ import { taskStateDir, taskWorktreePath } from '../../src/activities/worktree-la
 import { finishRemoval, recordRemoval, removalMarker, removalStarted } from '../../src/activities/worktree-removal';
 import { executeCleanup, planCleanup } from '../../src/client/clean';
 import { git, makeRepo, tempDir } from '../helpers/git';
+import { runActivity, worktreeInput } from '../helpers/activities';
 
 const runId = '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee';
-const mock = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> =>
-  new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
-
 /** A lock file git would leave for `ref` in `repo`. */
 function leaveLock(repo: string, ref: string): string {
   const lock = path.join(repo, '.git', `${ref}.lock`);
@@ -77,26 +74,17 @@ describe('branch owners', () => {
     const config = readFileSync(path.join(repo, '.git', 'config'));
     const home = tempDir('flotilla-home-');
     const acts = createActivities({ home, hostQueue: 'q@test' });
-    const input = {
-      missionId: 'm',
-      runId,
-      taskId: 't',
-      repo,
-      baseSha: git(repo, 'rev-parse', 'main'),
-      setup: [],
-      copy: [],
-      setupTimeoutMs: 60_000,
-    };
-    const wt = await mock(acts.prepareWorktree, input);
-    await mock(acts.prepareIntegration, { ...input, baseBranch: 'main', baseSha: null, detached: true });
+    const input = worktreeInput(repo, 'm', 't', git(repo, 'rev-parse', 'main'));
+    const wt = await runActivity(acts.prepareWorktree, input);
+    await runActivity(acts.prepareIntegration, { ...input, baseBranch: 'main', baseSha: null, detached: true });
     expect(readFileSync(path.join(repo, '.git', 'config'))).toEqual(config);
     expect(git(repo, 'cat-file', 'blob', ownerRef(wt.branch))).toBe(runId);
     expect(git(repo, 'cat-file', 'blob', ownerRef('flotilla/m/integration'))).toBe(runId);
     // The same run again: its own branch, reused.
-    expect((await mock(acts.prepareWorktree, input)).created).toBe(false);
+    expect((await runActivity(acts.prepareWorktree, input)).created).toBe(false);
     // Another run of the mission id: refused, the branch untouched.
     const other = { ...input, runId: '0190aaaa-bbbb-7ccc-8ddd-ffffffffffff' };
-    await expect(mock(acts.prepareWorktree, other)).rejects.toMatchObject({
+    await expect(runActivity(acts.prepareWorktree, other)).rejects.toMatchObject({
       type: 'BranchTaken',
       nonRetryable: true,
     });
@@ -109,18 +97,11 @@ describe('branch owners', () => {
     git(repo, 'config', 'branch.flotilla/m/tasks/old.flotillaRun', runId);
     const config = readFileSync(path.join(repo, '.git', 'config'));
     const acts = createActivities({ home: tempDir('flotilla-home-'), hostQueue: 'q@test' });
-    const input = {
-      missionId: 'm',
-      runId,
-      taskId: 'old',
-      repo,
-      baseSha: git(repo, 'rev-parse', 'main'),
-      setup: [],
-      copy: [],
-      setupTimeoutMs: 60_000,
-    };
-    expect((await mock(acts.prepareWorktree, input)).created).toBe(true);
-    await expect(mock(acts.prepareWorktree, { ...input, runId: `${runId.slice(0, -1)}0` })).rejects.toMatchObject({
+    const input = worktreeInput(repo, 'm', 'old', git(repo, 'rev-parse', 'main'));
+    expect((await runActivity(acts.prepareWorktree, input)).created).toBe(true);
+    await expect(
+      runActivity(acts.prepareWorktree, { ...input, runId: `${runId.slice(0, -1)}0` }),
+    ).rejects.toMatchObject({
       type: 'BranchTaken',
     });
     expect(readFileSync(path.join(repo, '.git', 'config'))).toEqual(config);
@@ -141,16 +122,7 @@ describe('a worktree whose `git worktree add` was cut short', () => {
     const repo = makeRepo({ 'a.txt': 'a\n', 'b.txt': 'b\n' });
     const home = tempDir('flotilla-home-');
     const acts = createActivities({ home, hostQueue: 'q@test' });
-    const input = {
-      missionId: 'm',
-      runId,
-      taskId: 't',
-      repo,
-      baseSha: git(repo, 'rev-parse', 'main'),
-      setup: [],
-      copy: [],
-      setupTimeoutMs: 60_000,
-    };
+    const input = worktreeInput(repo, 'm', 't', git(repo, 'rev-parse', 'main'));
     const dir = taskWorktreePath(home, 'm', runId, 't');
     const stateDir = taskStateDir(home, 'm', runId, 't');
     // The branch exists (made before the add); the add was cut short after the marker was written.
@@ -162,7 +134,7 @@ describe('a worktree whose `git worktree add` was cut short', () => {
     writeFileSync(path.join(stateDir, ADDING_MARKER), dir);
     expect(unfinishedAdd(dir)).toMatch(/locked "initializing"/);
 
-    const r = await mock(acts.prepareWorktree, input);
+    const r = await runActivity(acts.prepareWorktree, input);
     expect(r.created).toBe(true);
     expect(readFileSync(path.join(dir, 'b.txt'), 'utf8')).toBe('b\n');
     expect(git(dir, 'status', '--porcelain')).toBe('');
@@ -222,23 +194,21 @@ test.each([
     const repo = makeRepo();
     const acts = createActivities({ home: tempDir('flotilla-home-'), hostQueue: 'q@test' });
     const base = git(repo, 'rev-parse', 'main');
-    const input = {
-      missionId: 'm',
-      runId,
-      taskId: 'k',
-      repo,
-      baseSha: base,
-      setup: [],
-      copy: [],
-      setupTimeoutMs: 60_000,
-    };
-    const { worktree, branch } = await mock(acts.prepareWorktree, input);
+    const input = worktreeInput(repo, 'm', 'k', base);
+    const { worktree, branch } = await runActivity(acts.prepareWorktree, input);
     writeFileSync(path.join(worktree, 'work.txt'), 'done\n');
     for (const lock of locks(repo)) {
       mkdirSync(path.dirname(lock), { recursive: true });
       writeFileSync(lock, '');
     }
-    const r = await mock(acts.checkpoint, { worktree, taskId: 'k', title: 'K', branch, baseSha: base, exclude: [] });
+    const r = await runActivity(acts.checkpoint, {
+      worktree,
+      taskId: 'k',
+      title: 'K',
+      branch,
+      baseSha: base,
+      exclude: [],
+    });
     expect(r.committed).toBe(true);
     expect(git(repo, 'show', '--name-only', '--format=', branch)).toBe('work.txt');
     expect(locks(repo).filter((l) => existsSync(l))).toEqual([]);
@@ -258,20 +228,11 @@ describe('a worktree whose removal was cut short', () => {
     const home = tempDir('flotilla-clean-home-');
     const acts = createActivities({ home, hostQueue: 'q@test' });
     const base = git(repo, 'rev-parse', 'main');
-    const input = {
-      missionId: 'm',
-      runId,
-      taskId: 't',
-      repo,
-      baseSha: base,
-      setup: [],
-      copy: [],
-      setupTimeoutMs: 60_000,
-    };
-    const { worktree: wt, branch } = await mock(acts.prepareWorktree, input);
+    const input = worktreeInput(repo, 'm', 't', base);
+    const { worktree: wt, branch } = await runActivity(acts.prepareWorktree, input);
     mkdirSync(path.join(wt, 'many'));
     for (let i = 0; i < 50; i++) writeFileSync(path.join(wt, 'many', `f${i}.txt`), `${i}\n`);
-    await mock(acts.checkpoint, { worktree: wt, taskId: 't', title: 'T', branch, baseSha: base, exclude: [] });
+    await runActivity(acts.checkpoint, { worktree: wt, taskId: 't', title: 'T', branch, baseSha: base, exclude: [] });
     git(repo, 'merge', '--quiet', '--no-ff', '-m', 'land t', branch);
     return { repo, home, wt, branch };
   }
@@ -304,7 +265,7 @@ describe('a worktree whose removal was cut short', () => {
       await cutShort(repo, wt, how);
       expect(removalStarted(wt)).toBe(true);
       const acts = createActivities({ home, hostQueue: 'q@test' });
-      const r = await mock(acts.removeTaskWorktree, { missionId: 'm', runId, taskId: 't', repo, copy: [] });
+      const r = await runActivity(acts.removeTaskWorktree, { missionId: 'm', runId, taskId: 't', repo, copy: [] });
       expect(r).toEqual({ removed: true, kept: null });
       expect(existsSync(wt)).toBe(false);
       expect(git(repo, 'worktree', 'list', '--porcelain')).not.toContain(wt);

@@ -10,6 +10,7 @@ import { createActivities } from '../../src/activities';
 import { withRepoLock } from '../../src/activities/git';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent } from '../helpers/missions';
+import { integrationInput, worktreeInput } from '../helpers/activities';
 
 const home = tempDir('flotilla-home-');
 const acts = createActivities({ home, hostQueue: 'q@test' });
@@ -38,16 +39,7 @@ test('prepareIntegration heartbeats while another holder keeps the repository lo
   const env = new MockActivityEnvironment();
   const beats: number[] = [];
   env.on('heartbeat', () => beats.push(Date.now()));
-  const integ = await inEnv(env, acts.prepareIntegration, {
-    missionId: 'r',
-    runId,
-    repo,
-    baseBranch: 'main',
-    baseSha: null,
-    setup: [],
-    copy: [],
-    setupTimeoutMs: 60_000,
-  });
+  const integ = await inEnv(env, acts.prepareIntegration, integrationInput(repo, 'r', { runId }));
   await holder;
   expect(integ.headSha).toBe(git(repo, 'rev-parse', 'main'));
   // At least one beat at the start and one ~5 s later, both while the lock was held elsewhere.
@@ -56,16 +48,7 @@ test('prepareIntegration heartbeats while another holder keeps the repository lo
 
 test("a worktree rebuilt inside runAgent runs setup without overwriting the agent's heartbeat details", async () => {
   const repo = makeRepo();
-  const prep = {
-    missionId: 'hb',
-    runId,
-    taskId: 'rb',
-    repo,
-    baseSha: git(repo, 'rev-parse', 'main'),
-    setup: ['sleep 2.5'],
-    copy: [],
-    setupTimeoutMs: 60_000,
-  };
+  const prep = worktreeInput(repo, 'hb', 'rb', git(repo, 'rev-parse', 'main'), { runId, setup: ['sleep 2.5'] });
   const wt = await inEnv(new MockActivityEnvironment(), acts.prepareWorktree, prep);
   rmSync(wt.worktree, { recursive: true, force: true });
   const env = new MockActivityEnvironment();

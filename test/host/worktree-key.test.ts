@@ -4,15 +4,12 @@
  * shorter key would let a re-run find the previous run's worktrees (setup skipped, worktrees moved
  * aside, logs mixed).
  */
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import { runKey } from '../../src/activities/worktree';
 import { git, makeRepo, tempDir } from '../helpers/git';
-
-const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> =>
-  new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
+import { runActivity } from '../helpers/activities';
 
 // Two runs of one mission id, a second apart: the same first 8 hex digits.
 const first = '019ad5f0-1a2b-7c3d-8e4f-0123456789ab';
@@ -35,13 +32,13 @@ test('a re-run of a mission id gets its own worktree folder, and its setup runs'
   const home = tempDir('flotilla-home-');
   const acts = createActivities({ home, hostQueue: 'q@test' });
   const repo = makeRepo();
-  const a = await run(acts.prepareWorktree, input(repo, first));
+  const a = await runActivity(acts.prepareWorktree, input(repo, first));
   // The first run's branches are deleted (say by `flotilla clean`); its folder stays.
   git(repo, 'worktree', 'remove', '--force', a.worktree);
   mkdirSync(a.worktree, { recursive: true });
   writeFileSync(path.join(a.worktree, 'old-run.txt'), 'x');
   git(repo, 'branch', '-D', a.branch);
-  const b = await run(acts.prepareWorktree, input(repo, second));
+  const b = await runActivity(acts.prepareWorktree, input(repo, second));
   expect(b.worktree).not.toBe(a.worktree);
   expect(b.created).toBe(true);
   expect(existsSync(path.join(b.worktree, 'setup-count.txt'))).toBe(true);
