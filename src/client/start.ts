@@ -142,8 +142,11 @@ export async function prepareStart(client: Client, loaded: LoadedMission, home: 
   spec.repo = realpathSync(spec.repo);
 }
 
-/** Refuses a start while branches of an earlier mission with this id are in the repository. */
-async function refuseEarlierBranches(loaded: LoadedMission): Promise<void> {
+/**
+ * Refuses a start while branches of an earlier mission with this id are in the repository.
+ * @throws CliError (exit 2) naming them, with advice that keeps their work (never `branch -D`)
+ */
+export async function refuseEarlierBranches(loaded: LoadedMission): Promise<void> {
   const { spec } = loaded;
   const taken = (
     await simpleGit({ baseDir: spec.repo }).raw([
@@ -155,7 +158,7 @@ async function refuseEarlierBranches(loaded: LoadedMission): Promise<void> {
   if (taken) {
     throw new CliError(
       `${loaded.file}: branches of an earlier mission "${spec.id}" exist in ${spec.repo}:\n  ${taken.split('\n').join('\n  ')}\n` +
-        `fix: start with another id (--id ${spec.id}-2), or delete them: git -C ${spec.repo} branch -D ${taken.split('\n').join(' ')}`,
+        `fix: start with another id (--id ${spec.id}-2), or land and clean the earlier mission first (flotilla land ${spec.id}, then flotilla clean ${spec.id} --yes: clean archives each branch it deletes under refs/flotilla/archive/${spec.id}/)`,
       EXIT.invalid,
     );
   }
