@@ -136,6 +136,7 @@ function tasksOf(raw: RawMission, dir: string, file: string): { tasks: TaskSpec[
       agent: mergeAgent(raw.agent, t.agent),
       checkpointEveryMs: parseDuration(t.checkpointEvery ?? checkpointDefault)!,
       touches: [...(t.touches ?? [])],
+      ...((t.ports ?? raw.ports) ? { ports: t.ports ?? raw.ports } : {}),
     })),
   );
   try {
@@ -206,6 +207,7 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
     ...(raw.env ? { env: [...raw.env] } : {}),
     policy: { ...DEFAULTS.policy, ...(raw.policy ?? {}) },
     budgetUsd: raw.budget?.usd,
+    ...(raw.ports ? { ports: raw.ports } : {}),
     resolver: mergeAgent(raw.agent, raw.resolver),
     land: raw.land ?? DEFAULTS.land,
     keepWorktrees: raw.keepWorktrees ?? DEFAULTS.keepWorktrees,

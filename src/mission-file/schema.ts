@@ -33,6 +33,11 @@ const whole = (min: number, max: number) =>
     .min(min)
     .max(max);
 
+// --- issue 20, runtime namespaces (README "The mission file", `ports`) ---
+/** `ports:` of a mission or task: how many free TCP ports each task (and the mission verify) gets. */
+const portsField = whole(0, 64);
+// --- end of issue 20, runtime namespaces ---
+
 const stringList = z.array(z.string({ error: 'must be a string' }), { error: 'must be a list of strings' });
 
 /** `env:` and `agent.env`: names of the worker's variables; never the worker's own `TEMPORAL_*`. */
@@ -80,6 +85,8 @@ export const taskSchema = z.strictObject({
       error: 'must be a list of path globs, e.g. ["src/greet/**"]',
     })
     .optional(),
+  // --- issue 20, runtime namespaces: see the block at the end of this file ---
+  ports: portsField.optional(),
 });
 
 export const missionSchema = z.strictObject({
@@ -115,6 +122,8 @@ export const missionSchema = z.strictObject({
   budget: z.strictObject({ usd: z.number({ error: 'must be a number of US dollars above 0' }).positive() }).optional(),
   checkpointEvery: duration.optional(),
   hostLostAfter: duration.optional(),
+  // --- issue 20, runtime namespaces: see the block at the end of this file ---
+  ports: portsField.optional(),
   tasks: z.array(taskSchema, { error: 'must be a list of tasks' }).min(1, { error: 'must hold at least one task' }),
 });
 

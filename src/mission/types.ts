@@ -66,6 +66,8 @@ export interface TaskSpec {
   checkpointEveryMs: number;
   /** Path globs the task expects to edit (`touches:`); absent when the mission file gives none. */
   touches?: string[];
+  /** TCP ports reserved for the task on its host (`ports:`, the task's or the mission's); absent: none. */
+  ports?: number;
   /**
    * Earlier tasks (in file order) whose `touches` overlap this one's: it starts only after they
    * are merged (or ended unmerged). Computed by the client; absent when there are none.
@@ -115,11 +117,30 @@ export interface MissionSpec {
   land?: LandMode;
   /** Keep merged tasks' worktrees (`keepWorktrees: true`); by default they are removed once merged and clean. */
   keepWorktrees?: boolean;
+  /** TCP ports reserved for the mission verify (`ports:` of the mission); absent: none. */
+  ports?: number;
   /** Mission budget in USD (accounting arrives with the agent runtimes). */
   budgetUsd?: number;
   tasks: TaskSpec[];
   /** The mission file this came from, for messages only. */
   sourceFile?: string;
+}
+
+/**
+ * What a runtime namespace is reserved for on a host (src/agents/namespace.ts: `FLOTILLA_SLOT`,
+ * `FLOTILLA_PORTS`, `COMPOSE_PROJECT_NAME`, `TMPDIR`): a task of a mission run, its resolver, or
+ * (no `taskId`) the mission verify. Carried in activity inputs; no secret.
+ */
+export interface NamespaceRequest {
+  missionId: string;
+  /** The task; absent for the mission verify. */
+  taskId?: string;
+  /** A task's merge-conflict resolver gets a namespace of its own. */
+  role?: 'resolver';
+  /** The mission's first run id: a newer run's reservation of the same task replaces an older one's. */
+  runId: string;
+  /** How many TCP ports (`ports:` of the task or mission; 0: none). */
+  ports: number;
 }
 
 /** Task status, as in the `status --json` contract (README.md). */

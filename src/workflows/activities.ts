@@ -130,7 +130,9 @@ function agentHost(taskQueue: string, agent: AgentSpec, hostLostAfterMs?: number
  */
 export function taskHost(taskQueue: string, task: TaskSpec, setupCommands: number, hostLostAfterMs?: number) {
   const lost = hostLostAfterMs !== undefined ? { scheduleToStartTimeout: hostLostAfterMs } : {};
-  const git = proxyActivities<Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot' | 'syncTaskBranch'>>({
+  const git = proxyActivities<
+    Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot' | 'syncTaskBranch' | 'releaseNamespace'>
+  >({
     taskQueue,
     ...lost,
     startToCloseTimeout: setupCommands * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
@@ -151,6 +153,7 @@ export function taskHost(taskQueue: string, task: TaskSpec, setupCommands: numbe
     checkpoint: git.checkpoint,
     snapshot: git.snapshot,
     syncTaskBranch: git.syncTaskBranch,
+    releaseNamespace: git.releaseNamespace,
     runAgent: agent.runAgent,
     runChecks: checks.runChecks,
   };
