@@ -114,7 +114,9 @@ export class AgentAttempt {
    */
   launch(prompt: string): Promise<Launched> {
     const { input, config } = this;
-    return withNamespace(config.home, input.namespace, input.worktree, (namespaceEnv) => this.launchIn(prompt, namespaceEnv));
+    return withNamespace(config.home, input.namespace, input.worktree, (namespaceEnv) =>
+      this.launchIn(prompt, namespaceEnv),
+    );
   }
 
   private launchIn(prompt: string, namespaceEnv: Record<string, string>): Promise<Launched> {

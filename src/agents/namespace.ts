@@ -182,7 +182,11 @@ export interface ReserveOptions {
  * task is replaced, stale ones (see the module's comment) are dropped first.
  * @throws Error when the port range has no `req.ports` free ports left
  */
-export async function reserveNamespace(home: string, req: NamespaceRequest, opts: ReserveOptions): Promise<RuntimeNamespace> {
+export async function reserveNamespace(
+  home: string,
+  req: NamespaceRequest,
+  opts: ReserveOptions,
+): Promise<RuntimeNamespace> {
   const key = namespaceKey(req);
   return withStore(home, async (store) => {
     const kept = store.reservations.filter((r) => live(r) && !(r.key === key && r.runId !== req.runId));

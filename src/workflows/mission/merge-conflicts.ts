@@ -172,7 +172,13 @@ class Resolution {
    */
   private get namespace(): NamespaceRequest {
     const { m, spec } = this.q;
-    return { missionId: spec.id, taskId: this.id, role: 'resolver', runId: m.ownerRunId, ports: m.specOf(this.id).ports ?? 0 };
+    return {
+      missionId: spec.id,
+      taskId: this.id,
+      role: 'resolver',
+      runId: m.ownerRunId,
+      ports: m.specOf(this.id).ports ?? 0,
+    };
   }
 
   /** Sets the merge up in its conflict worktree (`prepareConflict`). */
