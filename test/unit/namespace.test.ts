@@ -69,6 +69,7 @@ test('the same task and run get the same namespace back, also after a restart', 
   await new Promise<void>((resolve, reject) =>
     jest.isolateModules(() => {
       // A fresh copy of the module (no memory of the first): only the file on the host remains.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const fresh = require('../../src/agents/namespace') as typeof import('../../src/agents/namespace');
       fresh
         .reserveNamespace(home, req('a'), { worktree: wt, env })
