@@ -13,6 +13,7 @@ import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createLandActivities } from './land';
 import { createNamespaceActivities } from './namespace';
+import { createNotifyActivities } from './notify';
 import { createPredictActivities } from './predict';
 import { createQueueActivities } from './queue';
 import { createSyncActivities } from './sync';
@@ -34,6 +35,7 @@ export function createActivities(config: ActivityConfig) {
     ...createPredictActivities(),
     ...createLandActivities(config),
     ...createNamespaceActivities(config),
+    ...createNotifyActivities(),
   };
 }
 

@@ -11,7 +11,7 @@ import { parseDuration } from '../mission/duration';
 import { MissionFileError } from './errors';
 import { readMission } from './parse';
 import { checkRepo, copyProblems } from './repo-checks';
-import { AgentSpec, MissionSpec, TaskSpec } from '../mission/types';
+import { AgentSpec, MissionSpec, NotifyTarget, TaskSpec } from '../mission/types';
 import { DEFAULTS, ID_PATTERN, RawAgent, type RawMission } from './schema';
 import { serializeOverlaps } from './touches';
 
@@ -208,6 +208,8 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
     policy: { ...DEFAULTS.policy, ...(raw.policy ?? {}) },
     budgetUsd: raw.budget?.usd,
     ...(raw.ports ? { ports: raw.ports } : {}),
+    // The links are the client's to know (start.ts `withNotifyLinks`).
+    ...(raw.notify?.length ? { notify: { targets: raw.notify as NotifyTarget[], webUi: null, report: null } } : {}),
     resolver: mergeAgent(raw.agent, raw.resolver),
     land: raw.land ?? DEFAULTS.land,
     keepWorktrees: raw.keepWorktrees ?? DEFAULTS.keepWorktrees,

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../mission/duration';
+import { notifySchema } from './schema-notify';
 
 export const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const idText = 'an id: lowercase letters, digits and dashes, starting with a letter or digit, at most 63 characters';
@@ -85,7 +86,7 @@ export const taskSchema = z.strictObject({
       error: 'must be a list of path globs, e.g. ["src/greet/**"]',
     })
     .optional(),
-  // --- issue 20, runtime namespaces: see the block at the end of this file ---
+  // --- issue 20, runtime namespaces: see the block near the top of this file ---
   ports: portsField.optional(),
 });
 
@@ -122,8 +123,9 @@ export const missionSchema = z.strictObject({
   budget: z.strictObject({ usd: z.number({ error: 'must be a number of US dollars above 0' }).positive() }).optional(),
   checkpointEvery: duration.optional(),
   hostLostAfter: duration.optional(),
-  // --- issue 20, runtime namespaces: see the block at the end of this file ---
+  // --- issue 20, runtime namespaces and notifications: see the block near the top / schema-notify.ts ---
   ports: portsField.optional(),
+  notify: notifySchema.optional(),
   tasks: z.array(taskSchema, { error: 'must be a list of tasks' }).min(1, { error: 'must hold at least one task' }),
 });
 

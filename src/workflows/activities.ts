@@ -159,6 +159,21 @@ export function taskHost(taskQueue: string, task: TaskSpec, setupCommands: numbe
   };
 }
 
+/**
+ * `notify` (a mission's `notify:` targets) on `taskQueue` (the mission's host, or the shared task
+ * queue before it has one). Retried for about an hour; a worker that dies mid-POST is noticed by
+ * the heartbeat timeout and the retry sends with the same idempotency key.
+ */
+export function notifier(taskQueue: string) {
+  return proxyActivities<Pick<HostActivities, 'notify'>>({
+    taskQueue,
+    startToCloseTimeout: '5 minutes',
+    scheduleToCloseTimeout: '1 hour',
+    heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2 minutes' },
+  }).notify;
+}
+
 /** The merge queue's activities on one host's task queue (see {@link mergeQueueHost}). */
 export type MergeQueueActivities = ReturnType<typeof mergeQueueHost>;
 

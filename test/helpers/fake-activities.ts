@@ -159,6 +159,7 @@ function defaultActivities(hostQueue: string): Activities {
       return { taskQueue: hostQueue, hostname: FAKE.hostname, repo: input.repo };
     },
     async releaseNamespace() {},
+    async notify() {},
     async claimTaskHost(input) {
       return {
         taskQueue: hostQueue,
