@@ -5,7 +5,7 @@
  * POST is in flight (the receiver holds its answer), and the retry from the next worker carries
  * the same Idempotency-Key. Each event is delivered exactly once, the command notifier gets the
  * JSON on stdin, and the webhook's URL (named by `{ env: HOOK_URL }`) is nowhere in history. A
- * literal URL with a token in it is refused by `validate` (exit 2).
+ * literal URL with a token in it is refused by `validate` (exit 2). `flotilla land` sends `landed`.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -99,7 +99,7 @@ test('blocked, resumed, completed: one delivered POST per event, the same key af
       verify: [['test', '-f', flag]],
       policy: { onVerifyFailure: 'pause' },
       notify: [
-        { on: ['blocked', 'completed'], webhook: { env: 'HOOK_URL' } },
+        { on: ['blocked', 'completed', 'landed'], webhook: { env: 'HOOK_URL' } },
         { on: ['blocked'], command: ['bash', '-c', `cat >> ${stdinLog}; echo >> ${stdinLog}`] },
       ],
       tasks: [{ id: 'work', prompt: 'write work.txt' }],
@@ -137,6 +137,17 @@ test('blocked, resumed, completed: one delivered POST per event, the same key af
   ]);
   expect(completed.map((r) => [r.key, r.answered])).toEqual([[`mission-${id}/completed/1`, 200]]);
   expect(received).toHaveLength(3);
+
+  // `flotilla land` sends `landed` itself, once the landing succeeded, from the CLI's environment.
+  const land = await runCli(['land', id], { env: { ...cliEnv(), HOOK_URL: hookUrl }, timeoutMs: 120_000 });
+  expect({ code: land.code, stderr: land.stderr }).toEqual({ code: 0, stderr: '' });
+  const landedSha = (await status(id)).integrationSha!;
+  const landed = received.filter((r) => r.body.event === 'landed');
+  expect(landed.map((r) => [r.key, r.answered])).toEqual([[`mission-${id}/landed/${landedSha}`, 200]]);
+  expect(landed[0].body.next).toEqual([`flotilla clean ${id}`]);
+  // Landing again lands nothing new, and tells nobody.
+  expect((await runCli(['land', id], { env: { ...cliEnv(), HOOK_URL: hookUrl } })).code).toBe(0);
+  expect(received).toHaveLength(4);
   const body = blocked[1].body;
   expect(body).toMatchObject({ mission: id, event: 'blocked', key: `mission-${id}/blocked/1` });
   expect(body.next).toContain(`flotilla resume ${id}`);
