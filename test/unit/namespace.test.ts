@@ -94,8 +94,8 @@ test('stale reservations are dropped: worktree gone, a newer run of the task', a
   const other = path.join(home, 'other');
   mkdirSync(other);
   const gone = await reserve(req('a'), other);
-  rmSync(other, { recursive: true });
   const old = await reserve(req('b', 2, 'run-1'));
+  rmSync(other, { recursive: true });
   const newer = await reserve(req('b', 2, 'run-2'));
   const keys = reservations(home).map((r) => `${r.key}@${r.runId}`);
   expect(keys).toEqual(['m/b@run-2']);
