@@ -6,7 +6,7 @@
  * activity. A mission without a target for an event schedules nothing for it. A notification
  * that fails for an hour is given up (the mission goes on: telling people is not its work).
  */
-import { condition, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, workflowInfo } from '@temporalio/workflow';
 import type { MissionSpec, NotifyEvent } from '../../mission/types';
 import { notifier } from '../activities';
 import type { Mission } from './state';
@@ -73,8 +73,11 @@ export class MissionNotifier {
 
   /** Sends `budget` once the budget is passed (the Mission's rule sets `budgetTripped`), unless sent already. */
   async watchBudget(tripped: () => boolean, reason: () => string | null): Promise<void> {
-    if ((this.m.notified.budget ?? 0) > 0) return;
-    await condition(tripped);
+    const wanted = this.spec.notify?.targets.some((t) => t.on.includes('budget'));
+    if (!wanted || (this.m.notified.budget ?? 0) > 0) return;
+    // Not cancelled with the workflow (an unhandled rejection there would fail its task): a
+    // cancelled mission simply never trips it.
+    await CancellationScope.nonCancellable(() => condition(tripped));
     await this.send('budget', reason());
   }
 }
