@@ -97,6 +97,7 @@ export function rebuildWorktree(
       setupTimeoutMs: input.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS,
       env: input.setupEnv,
       redact: input.redact,
+      namespace: input.namespace,
     },
     { onProgress },
   );

@@ -164,8 +164,10 @@ export function createConflictActivities(config: ActivityConfig) {
           logFile: path.join(stateDir, 'setup.log'),
           env: input.env,
           redact: input.redact,
+          namespace: input.namespace,
         },
         (p) => beat(p),
+        config.home,
       );
       if (!result.ok) {
         const f = result.failed!;

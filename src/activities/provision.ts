@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, wr
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
+import type { NamespaceRequest } from '../mission/types';
 import type { CommandLine } from '../mission/types';
 import { CommandProgress, runCommands } from './checks';
 import { git } from './git';
@@ -43,12 +44,16 @@ export interface ProvisionInput {
   env?: string[];
   /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
+  /** The task's runtime namespace, which setup runs in (src/agents/namespace.ts); absent: none. */
+  namespace?: NamespaceRequest;
 }
 
 /** How a caller of {@link provision} hears about setup commands that run. */
 export interface ProvisionOptions {
   /** Called about every second while a setup command runs (the caller heartbeats its own details). */
   onProgress?: (p: CommandProgress) => void;
+  /** `$FLOTILLA_HOME`, where the runtime namespace is reserved (absent: setup gets none). */
+  home?: string;
 }
 
 /**
@@ -84,8 +89,10 @@ export async function provision(
       logFile: path.join(stateDir, 'setup.log'),
       env: input.env,
       redact: input.redact,
+      namespace: input.namespace,
     },
     opts.onProgress,
+    opts.home,
   );
   if (!result.ok) {
     const f = result.failed!;

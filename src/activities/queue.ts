@@ -13,6 +13,7 @@ import execa from 'execa';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { activityContext, heartbeating, runCommands } from './checks';
+import type { ActivityConfig } from './config';
 import { conflictingTasks } from './conflict-tasks';
 import {
   git,
@@ -207,7 +208,7 @@ async function conflictResult(
   return { status: 'conflict', files, message: `merge conflict in ${files.join(', ')}`, withTasks, worktree };
 }
 
-export function createQueueActivities() {
+export function createQueueActivities(config?: Pick<ActivityConfig, 'home'>) {
   return {
     /**
      * Merges task branch `branch` onto commit `onto` without a worktree and publishes the merge
@@ -323,8 +324,10 @@ export function createQueueActivities() {
             logFile: input.logFile,
             env: input.env,
             redact: input.redact,
+            namespace: input.namespace,
           },
           (p) => beat(p),
+          config?.home,
         );
       });
     },

@@ -5,6 +5,7 @@
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { simpleGit } from 'simple-git';
 import { missionDetails, missionSummary } from '../mission/describe';
 import { MissionFileError } from '../mission-file/errors';
@@ -15,7 +16,8 @@ import { names } from '../mission/types';
 // ('missionWorkflow'), which every recorded history refers to.
 import { missionWorkflow } from '../workflows';
 import { missionsIn } from './clean';
-import { FlotillaConfig } from './config';
+import { FlotillaConfig, workflowUrl } from './config';
+import { defaultReportPath } from './report/collect';
 import { CliError, EXIT } from './errors';
 import { missionStartInput } from './mission-size';
 
@@ -193,6 +195,13 @@ async function refuseIfRunning(client: Client, missionId: string): Promise<void>
  */
 export async function startMission(client: Client, config: FlotillaConfig, loaded: LoadedMission): Promise<string> {
   const workflowId = names.missionWorkflowId(loaded.spec.id);
+  // What a notification links to: only the client knows the Web UI's address and where reports go.
+  if (loaded.spec.notify)
+    loaded.spec.notify = {
+      ...loaded.spec.notify,
+      webUi: workflowUrl(config, workflowId),
+      report: pathToFileURL(defaultReportPath(config.home, loaded.spec.id)).href,
+    };
   try {
     await client.workflow.start(missionWorkflow, {
       workflowId,
