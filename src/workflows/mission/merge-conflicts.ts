@@ -136,6 +136,7 @@ class Resolution {
       if ((await this.check()).length === 0) {
         entry.state = 'replayed';
         entry.note = 'resolution replayed by git rerere';
+        this.ended();
         return this.commit();
       }
     }
@@ -147,6 +148,7 @@ class Resolution {
       if (problems.length === 0) {
         entry.state = 'resolved';
         entry.note = summary || null;
+        this.ended();
         return this.commit();
       }
       entry.state = 'rejected';
