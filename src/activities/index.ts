@@ -12,6 +12,7 @@ import { createConflictActivities } from './conflict';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createLandActivities } from './land';
+import { createPlanActivities } from './plan';
 import { createPredictActivities } from './predict';
 import { createQueueActivities } from './queue';
 import { createSyncActivities } from './sync';
@@ -32,6 +33,8 @@ export function createActivities(config: ActivityConfig) {
     ...createCleanupActivities(config),
     ...createPredictActivities(),
     ...createLandActivities(config),
+    // `flotilla plan`: the planner's worktree and each round's check (its agent is runAgent's).
+    ...createPlanActivities(config),
   };
 }
 
