@@ -17,7 +17,6 @@ import { failureMessage } from '../mission/failures';
 import { SEARCH_ATTRIBUTE_KEYS, type AgentSpec, type Runtime } from '../mission/types';
 import { withoutUrlCredentials } from '../mission/url-credentials';
 import { planWorkflow, planWorkflowId, type PlanInput, type PlanResult } from '../workflows/plan';
-import type { FlotillaConfig } from './config';
 import { CliError, EXIT } from './errors';
 
 export interface PlanOptions {
@@ -124,13 +123,13 @@ export async function planRequest(goalArg: string, opts: PlanOptions): Promise<P
   return { input: { id, repo, base, goal, planner, defaults }, out };
 }
 
-/** Starts the plan's workflow on `config`'s task queue; `planWorkflow` is its type. */
-export async function startPlan(client: Client, config: FlotillaConfig, input: PlanInput): Promise<string> {
+/** Starts the plan's workflow on `taskQueue` (the shared one); `planWorkflow` is its type. */
+export async function startPlan(client: Client, taskQueue: string, input: PlanInput): Promise<string> {
   const workflowId = planWorkflowId(input.id);
   const firstLine = input.goal.trim().split('\n')[0];
   await client.workflow.start(planWorkflow, {
     workflowId,
-    taskQueue: config.taskQueue,
+    taskQueue,
     args: [input],
     typedSearchAttributes: [
       { key: SEARCH_ATTRIBUTE_KEYS.repo, value: withoutUrlCredentials(input.repo) },

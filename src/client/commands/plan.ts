@@ -33,7 +33,7 @@ async function plan(goal: string, opts: PlanOptions): Promise<number> {
       inProcess = await startWorkers(config, { inProcess: true });
     }
     try {
-      const workflowId = await startPlan(client, config, input);
+      const workflowId = await startPlan(client, config.taskQueue, input);
       say(
         `planning ${input.id} (workflow ${workflowId}) on ${input.repo}, base ${input.base}, planner ${input.planner.runtime}${input.planner.sandbox ? ' (sandbox bwrap)' : ''}`,
       );
