@@ -13,18 +13,77 @@
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import { failureDetails } from '../../mission/failures';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../mission/types';
-import { addAgentRun, sessionBaseFor, taskUsage } from '../../mission/usage';
+import type { PreparePlanResult } from '../../activities/plan';
+import { addAgentRun, sessionBaseFor, taskUsage, type TaskUsage } from '../../mission/usage';
 import { anyWorker } from '../activities';
 import { keepCurrentDetails, keepSearchAttributes } from '../details';
 import { planHost } from './activities';
 import { followUpPrompt, planDetails, planningPrompt } from './prompts';
 import { DEFAULT_PLAN_ROUNDS, PlanInput, PlanResult, planWorkflowId } from './types';
 
+/** Where a round stands, for the Web UI (prompts.ts `planDetails`). */
+interface RoundState {
+  round: number;
+  maxRounds: number;
+  step: string;
+  problems: string[];
+  yaml: string | null;
+}
+
+/**
+ * One planner run of round `now.round` (resuming its session after round 1): its usage, or its
+ * failure's, goes into `usage`.
+ * @returns the planner's last words
+ * @throws what runAgent throws once its retries are spent
+ */
+async function runPlanner(
+  acts: ReturnType<typeof planHost>,
+  input: PlanInput,
+  wt: PreparePlanResult,
+  usage: TaskUsage,
+  prompt: string,
+  now: RoundState,
+): Promise<string> {
+  const resume = now.round > 1 ? usage.sessionId : null;
+  try {
+    const run = await acts.runAgent.executeWithOptions(
+      { summary: `planner (${input.planner.runtime}), round ${now.round}${resume ? ', resumed' : ''}` },
+      [
+        {
+          missionId: planWorkflowId(input.id),
+          taskId: 'planner',
+          role: 'planner',
+          worktree: wt.worktree,
+          branch: `(detached at ${input.base})`,
+          baseSha: wt.baseSha,
+          agent: input.planner,
+          prompt,
+          taskPrompt: planningPrompt(input),
+          iteration: now.round,
+          resumeSessionId: resume,
+          extraEnv: {
+            FLOTILLA_PLAN_FILE: wt.planFile,
+            FLOTILLA_PLAN_ROUND: String(now.round),
+            ...(now.problems.length ? { FLOTILLA_PLAN_ERRORS: now.problems.join('\n') } : {}),
+          },
+          ...sessionBaseFor(usage, resume),
+        },
+      ],
+    );
+    addAgentRun(usage, run, run.attempt);
+    return run.summary;
+  } catch (err) {
+    const { details } = failureDetails(err);
+    if (details) addAgentRun(usage, details, details.attempt);
+    throw err;
+  }
+}
+
 /** The plan workflow; its function name is its workflow type (never rename it). */
 export async function planWorkflow(input: PlanInput): Promise<PlanResult> {
   const maxRounds = input.maxRounds ?? DEFAULT_PLAN_ROUNDS;
   const usage = taskUsage();
-  const now = { round: 0, maxRounds, step: 'claiming a host', problems: [] as string[], yaml: null as string | null };
+  const now: RoundState = { round: 0, maxRounds, step: 'claiming a host', problems: [], yaml: null };
   keepCurrentDetails(() => planDetails(input, { ...now, costUsd: usage.costUsd }));
   const attributes = keepSearchAttributes(() => [
     { key: SEARCH_ATTRIBUTE_KEYS.costUsd, value: Math.round(usage.costUsd * 100) / 100 },
@@ -35,46 +94,13 @@ export async function planWorkflow(input: PlanInput): Promise<PlanResult> {
   const acts = planHost(host.taskQueue, input.planner);
   now.step = 'preparing the worktree';
   const wt = await acts.preparePlan({ planId: planWorkflowId(input.id), repo: host.repo, base: input.base });
-  const taskPrompt = planningPrompt(input);
-  let prompt = taskPrompt;
+  let prompt = planningPrompt(input);
   let summary = '';
   try {
     for (;;) {
       now.round++;
       now.step = `planner running (${input.planner.runtime})`;
-      const resume = now.round > 1 ? usage.sessionId : null;
-      try {
-        const run = await acts.runAgent.executeWithOptions(
-          { summary: `planner (${input.planner.runtime}), round ${now.round}${resume ? ', resumed' : ''}` },
-          [
-            {
-              missionId: planWorkflowId(input.id),
-              taskId: 'planner',
-              role: 'planner',
-              worktree: wt.worktree,
-              branch: `(detached at ${input.base})`,
-              baseSha: wt.baseSha,
-              agent: input.planner,
-              prompt,
-              taskPrompt,
-              iteration: now.round,
-              resumeSessionId: resume,
-              extraEnv: {
-                FLOTILLA_PLAN_FILE: wt.planFile,
-                FLOTILLA_PLAN_ROUND: String(now.round),
-                ...(now.problems.length ? { FLOTILLA_PLAN_ERRORS: now.problems.join('\n') } : {}),
-              },
-              ...sessionBaseFor(usage, resume),
-            },
-          ],
-        );
-        addAgentRun(usage, run, run.attempt);
-        summary = run.summary;
-      } catch (err) {
-        const { details } = failureDetails(err);
-        if (details) addAgentRun(usage, details, details.attempt);
-        throw err;
-      }
+      summary = await runPlanner(acts, input, wt, usage, prompt, now);
       now.step = 'checking the plan';
       const checked = await acts.checkPlan({
         ...wt,
