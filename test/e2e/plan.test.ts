@@ -13,7 +13,7 @@ import path from 'node:path';
 import { probeBwrap } from '../../src/agents/sandbox';
 import { loadMission } from '../../src/mission-file/load';
 import type { PlanResult } from '../../src/workflows/plan';
-import { runCli } from '../helpers/cli';
+import { runCli, spawnCli } from '../helpers/cli';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { startDevServer } from '../helpers/temporal';
 
@@ -161,6 +161,33 @@ test('a plan still invalid after the last round exits 1 with the errors and keep
   // What was at --out before is kept.
   expect(readFileSync(`${out}.bak`, 'utf8')).toBe('my own notes\n');
   expect(existsSync(path.join(plannerDir(planIdOf(r.stdout)), 'round-3.env'))).toBe(true);
+}, 240_000);
+
+test('Ctrl-C cancels the plan: its planner is stopped and its worktree removed; exit 130', async () => {
+  const { repo, templateFile, out } = workspace();
+  writeFileSync(
+    templateFile,
+    'planner: { runtime: command, command: [bash, -c, "echo thinking; sleep 120"], timeout: 5m }\n',
+  );
+  const cli = spawnCli(['plan', 'Take your time', '--repo', repo, '--from', templateFile, '--out', out], {
+    env: cliEnv(),
+    timeoutMs: 180_000,
+  });
+  await cli.waitFor(/\(workflow plan-/, 120_000);
+  const planId = planIdOf(cli.stdout());
+  const pidFile = path.join(home, 'runs', planId, 'planner', 'agent.pid');
+  for (let i = 0; i < 600 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(existsSync(pidFile)).toBe(true);
+  cli.kill('SIGINT');
+  const r = await cli.result;
+  expect(r.code).toBe(130);
+  expect(r.stderr).toContain(`interrupted: cancelling plan ${planId}`);
+  const d = await env.client.workflow.getHandle(planId).describe();
+  expect(d.status.name).toBe('CANCELLED');
+  expect(existsSync(pidFile)).toBe(false);
+  expect(existsSync(path.join(home, 'worktrees', planId))).toBe(false);
+  expect(git(repo, 'worktree', 'list', '--porcelain').match(/^worktree /gm)).toHaveLength(1);
+  expect(existsSync(out)).toBe(false);
 }, 240_000);
 
 describe('bad input exits 2 before anything starts', () => {

@@ -16,6 +16,7 @@ import { git, makeRepo, tempDir } from '../helpers/git';
 import * as anthropic from '../helpers/stub-anthropic';
 import * as openai from '../helpers/stub-openai';
 import { startDevServer } from '../helpers/temporal';
+import { replayRecorded } from '../helpers/histories';
 import { startTestWorkers } from '../helpers/worker';
 
 let env: TestWorkflowEnvironment;
@@ -179,3 +180,8 @@ test('Codex as the planner: a gate command the repository lacks is corrected in 
   expect(result.usage.inputTokens).toBeGreaterThan(0);
   expectNothingLeft(repo, 'codex-plan');
 }, 240_000);
+
+test('every plan this suite ran replays against the current workflow code', async () => {
+  // With FLOTILLA_RECORD_HISTORIES=1 the two plans become replay fixtures (docs/architecture.md, "Versioning").
+  expect(await replayRecorded(env, taskQueue, /^plan-(claude|codex)-plan$/)).toBe(2);
+}, 120_000);

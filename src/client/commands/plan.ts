@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import path from 'node:path';
 import { loadMission } from '../../mission-file/load';
 import { loadConfig, workflowUrl } from '../config';
-import { EXIT } from '../errors';
+import { CliError, EXIT } from '../errors';
 import { planRequest, planResult, PlanOptions, startPlan, writePlan } from '../plan';
 import { renderPlan } from '../render-plan';
 import { ensureSearchAttributes } from '../search-attributes';
@@ -17,6 +17,37 @@ import { workerPolling } from '../visibility';
 import { installRuntime, RunningWorkers, startWorkers } from '../workers';
 import { say, warn, withConnection } from './context';
 import { ensureService, startAndMaybeFollow } from './run';
+
+/**
+ * Runs `wait` (the plan's result); Ctrl-C (SIGINT/SIGTERM) cancels the plan, so that no planner
+ * is left waiting for a worker that left with this process: the plan workflow stops its agent and
+ * removes its worktree, then `wait` ends with the cancellation (exit 130). A second Ctrl-C exits
+ * at once.
+ */
+async function untilInterrupted<T>(
+  workflowId: string,
+  cancel: () => Promise<unknown>,
+  wait: () => Promise<T>,
+): Promise<T> {
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) process.exit(EXIT.interrupted);
+    interrupted = true;
+    warn(`\ninterrupted: cancelling plan ${workflowId} (its planner is stopped, its worktree removed)`);
+    cancel().catch((err: Error) => warn(`could not cancel ${workflowId}: ${err.message}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await wait();
+  } catch (err) {
+    if (interrupted) throw new CliError(`plan ${workflowId} cancelled`, EXIT.interrupted);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
 
 /** Plans; returns the exit code, and whether `--run` should start the plan. */
 async function plan(goal: string, opts: PlanOptions): Promise<number> {
@@ -39,7 +70,11 @@ async function plan(goal: string, opts: PlanOptions): Promise<number> {
       );
       const url = workflowUrl(config, workflowId);
       if (url) say(`  Web UI: ${url}`);
-      return await planResult(client, workflowId);
+      return await untilInterrupted(
+        workflowId,
+        () => client.workflow.getHandle(workflowId).cancel(),
+        () => planResult(client, workflowId),
+      );
     } finally {
       await inProcess?.stop();
     }
