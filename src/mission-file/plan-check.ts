@@ -38,7 +38,7 @@ export interface PlanCheckResult {
 }
 
 /** Where the mission runs is not the planner's choice: these fields of its plan are dropped. */
-const FLOTILLA_SETS = ['origin', 'scaffold', 'repo', 'base', 'planner'];
+const FLOTILLA_SETS = ['id', 'origin', 'scaffold', 'repo', 'base', 'planner'];
 
 const line = (p: MissionProblem): string => `${p.path || '(file)'}: ${p.reason} (fix: ${p.fix})`;
 

@@ -111,12 +111,15 @@ describe('checkPlanFile', () => {
   });
 
   test("a valid plan: the template's fields win, and where it runs is Flotilla's", async () => {
-    const r = await round('repo: /elsewhere\nconcurrency: 9\ntasks:\n  - { id: a, prompt: p, verify: [npm test] }\n');
+    const r = await round(
+      'id: mine\nrepo: /elsewhere\nconcurrency: 9\ntasks:\n  - { id: a, prompt: p, verify: [npm test] }\n',
+    );
     expect(r.problems).toEqual([]);
     expect(r.waves).toEqual([['a']]);
     expect(r.yaml).toContain(`repo: ${repo}`);
     expect(r.yaml).toContain('concurrency: 2');
     expect(r.yaml).not.toContain('/elsewhere');
+    expect(r.yaml).toMatch(/^id: p1\n/);
   });
 });
 
