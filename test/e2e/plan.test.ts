@@ -8,12 +8,12 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { probeBwrap } from '../../src/agents/sandbox';
 import { loadMission } from '../../src/mission-file/load';
 import type { PlanResult } from '../../src/workflows/plan';
-import { runCli, spawnCli } from '../helpers/cli';
+import { ROOT, runCli, spawnCli } from '../helpers/cli';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { startDevServer } from '../helpers/temporal';
 
@@ -189,6 +189,24 @@ test('Ctrl-C cancels the plan: its planner is stopped and its worktree removed; 
   expect(git(repo, 'worktree', 'list', '--porcelain').match(/^worktree /gm)).toHaveLength(1);
   expect(existsSync(out)).toBe(false);
 }, 240_000);
+
+test('examples/plan: the scripted planner plans on the example repository in two rounds, and --run runs the plan', async () => {
+  const example = path.join(ROOT, 'examples', 'plan');
+  const repo = path.join(tempDir('flotilla-plan-example-'), 'textkit');
+  cpSync(path.join(example, 'app'), repo, { recursive: true });
+  git(repo, 'init', '--quiet', '-b', 'main');
+  git(repo, 'add', '--all');
+  git(repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '--quiet', '-m', 'textkit');
+  const out = path.join(path.dirname(repo), 'mission.yaml');
+  const goal = 'Add shout(text) and whisper(text) to textkit, each with tests';
+  const r = await runCli(
+    ['plan', goal, '--repo', repo, '--from', path.join(example, 'template.yaml'), '--out', out, '--run'],
+    { env: cliEnv(), timeoutMs: 240_000 },
+  );
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(r.stdout).toContain('planner: 2 rounds');
+  expect(r.stdout).toMatch(/completed in .*: 2\/2 tasks merged/);
+}, 300_000);
 
 describe('bad input exits 2 before anything starts', () => {
   // Nothing listens there: a CLI that got as far as Temporal would hang or fail otherwise.
