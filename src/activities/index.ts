@@ -14,6 +14,7 @@ import { createHostActivities } from './host';
 import { createLandActivities } from './land';
 import { createNamespaceActivities } from './namespace';
 import { createNotifyActivities } from './notify';
+import { createPlanActivities } from './plan';
 import { createPredictActivities } from './predict';
 import { createQueueActivities } from './queue';
 import { createSyncActivities } from './sync';
@@ -36,6 +37,8 @@ export function createActivities(config: ActivityConfig) {
     ...createLandActivities(config),
     ...createNamespaceActivities(config),
     ...createNotifyActivities(),
+    // `flotilla plan`: the planner's worktree and each round's check (its agent is runAgent's).
+    ...createPlanActivities(config),
   };
 }
 

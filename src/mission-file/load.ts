@@ -38,7 +38,8 @@ export interface LoadedMission {
   file: string;
 }
 
-function mergeAgent(base: RawAgent | undefined, override: RawAgent | undefined): AgentSpec {
+/** An agent of the mission file with every default applied: `override` over `base` over {@link DEFAULTS}. */
+export function mergeAgent(base: RawAgent | undefined, override: RawAgent | undefined): AgentSpec {
   const a = { ...DEFAULTS.agent, ...(base ?? {}), ...(override ?? {}) };
   return {
     runtime: a.runtime,

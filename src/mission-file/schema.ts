@@ -127,6 +127,9 @@ export const missionSchema = z.strictObject({
   ports: portsField.optional(),
   notify: notifySchema.optional(),
   tasks: z.array(taskSchema, { error: 'must be a list of tasks' }).min(1, { error: 'must hold at least one task' }),
+  // ---- `planner:` (issue 20, `flotilla plan`): the planner agent of a template; `run` ignores it.
+  planner: agentSchema.optional(),
+  // ---- end of `planner:`
 });
 
 export type RawMission = z.infer<typeof missionSchema>;

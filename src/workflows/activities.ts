@@ -101,8 +101,8 @@ export function missionHost(taskQueue: string, spec: { setup: unknown[]; origin?
   return { prepareIntegration: git.prepareIntegration };
 }
 
-/** `runAgent` on the host's task queue for an agent (a task's, or the conflict resolver's). */
-function agentHost(taskQueue: string, agent: AgentSpec, hostLostAfterMs?: number) {
+/** `runAgent` on the host's task queue for an agent (a task's, the conflict resolver's, or a plan's planner). */
+export function agentHost(taskQueue: string, agent: AgentSpec, hostLostAfterMs?: number) {
   return proxyActivities<Pick<HostActivities, 'runAgent'>>({
     taskQueue,
     ...(hostLostAfterMs !== undefined ? { scheduleToStartTimeout: hostLostAfterMs } : {}),
