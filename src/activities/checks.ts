@@ -5,7 +5,15 @@
  * their own ({@link heartbeating}).
  */
 import { Context } from '@temporalio/activity';
-import { ChecksInput, ChecksResult, CommandProgress, runCommands as runCommandsOnHost } from '../agents/commands';
+import {
+  ChecksInput,
+  ChecksResult,
+  CommandProgress,
+  CommandRunOptions,
+  runCommands as runCommandsOnHost,
+} from '../agents/commands';
+
+import { adapted } from './host-failures';
 
 export type { ChecksInput, ChecksResult, CommandProgress };
 
@@ -18,6 +26,14 @@ export type { ChecksInput, ChecksResult, CommandProgress };
  */
 export function runCommands(input: ChecksInput, onProgress?: (p: CommandProgress) => void): Promise<ChecksResult> {
   return runCommandsOnHost(input, { signal: activityContext()?.cancellationSignal, onProgress });
+}
+
+/**
+ * How host code (src/git) runs commands inside the current activity: the activity's cancellation
+ * as their AbortSignal, their progress heartbeated through `beat` (see {@link heartbeating}).
+ */
+export function commandOptions(beat: (details?: unknown) => void): CommandRunOptions {
+  return { signal: activityContext()?.cancellationSignal, onProgress: (p) => beat(p) };
 }
 
 /** How often {@link heartbeating} beats, ms. */
@@ -56,7 +72,7 @@ export function activityContext(): Context | undefined {
 }
 
 export function createChecksActivities() {
-  return {
+  return adapted({
     /**
      * Runs verify commands (task gate or mission verify); a failure is a result, not an error.
      * Heartbeats at once, `{ command }` every second while a command runs, and every 5 s in
@@ -65,5 +81,5 @@ export function createChecksActivities() {
     async runChecks(input: ChecksInput): Promise<ChecksResult> {
       return heartbeating((beat) => runCommands(input, beat));
     },
-  };
+  });
 }

@@ -13,7 +13,7 @@ import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createLandActivities } from './land';
 import { createPredictActivities } from './predict';
-import { createQueueActivities } from './queue';
+import { createMergeQueueActivities } from './merge-queue';
 import { createSyncActivities } from './sync';
 import { createWorktreeActivities } from './worktree';
 
@@ -28,7 +28,7 @@ export function createActivities(config: ActivityConfig) {
     ...createChecksActivities(),
     ...createSyncActivities(),
     // The merge queue: queueMerge, publishRef, verifyAt, removeTaskWorktree, predictConflicts.
-    ...createQueueActivities(),
+    ...createMergeQueueActivities(),
     ...createCleanupActivities(config),
     ...createPredictActivities(),
     ...createLandActivities(config),
@@ -37,3 +37,5 @@ export function createActivities(config: ActivityConfig) {
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { ActivityConfig } from './config';
+// The shapes the merge queue's activities take and return, for the workflows (as types only).
+export type * from '../git/merge-queue-types';

@@ -3,10 +3,10 @@
  * branch and stale checkpoint recorded under its archive ref first. Nothing is written to the
  * repository's config.
  */
-import { git, GitError, resolveRef, withRepoLock } from '../activities/git';
-import { workIn } from '../activities/merged';
-import { finishRemoval, removeWorktree } from '../activities/worktree-removal';
-import { holdersOf } from '../activities/worktree-safety';
+import { git, GitError, resolveRef, withRepoLock } from '../git/git';
+import { workIn } from '../git/merged';
+import { finishRemoval, removeWorktree } from '../git/worktree-removal';
+import { holdersOf } from '../git/worktree-safety';
 import type { CleanItem, CleanKind, CleanPlan, KeptItem } from './clean';
 
 /** What {@link executeCleanup} did. */

@@ -4,10 +4,10 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { git } from '../activities/git';
-import { listWorktrees, WorktreeEntry } from '../activities/worktree-list';
-import { CONFLICT_SUFFIX } from '../activities/worktree-layout';
-import { REMOVING_SUFFIX } from '../activities/worktree-removal';
+import { git } from '../git/git';
+import { listWorktrees, WorktreeEntry } from '../git/worktree-list';
+import { CONFLICT_SUFFIX } from '../git/worktree-layout';
+import { REMOVING_SUFFIX } from '../git/worktree-removal';
 
 const MISSION_ID = '[a-z0-9][a-z0-9-]{0,62}';
 

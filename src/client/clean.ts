@@ -22,11 +22,11 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { paths } from '../activities/config';
-import { isAncestor, resolveRef } from '../activities/git';
-import { archiveRef, workIn } from '../activities/merged';
-import { removalStarted } from '../activities/worktree-removal';
-import { KeepVerdict, whyKeepWorktree, worktreeStates, WorktreeState } from '../activities/worktree-safety';
+import { paths } from '../git/worktree-layout';
+import { isAncestor, resolveRef } from '../git/git';
+import { archiveRef, workIn } from '../git/merged';
+import { removalStarted } from '../git/worktree-removal';
+import { KeepVerdict, whyKeepWorktree, worktreeStates, WorktreeState } from '../git/worktree-safety';
 import { names } from '../mission/types';
 import { FlotillaWorktree, flotillaWorktree, removalsBegun } from './clean-find';
 import { keepAll, missionRefs, planRecords, planWorkRefs, Ref, refsUnder } from './clean-refs';

@@ -5,9 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { paths } from '../activities/config';
-import { LandingMode, LandMissionInput, LandNotes, LandResult, landMission } from '../activities/land';
-import { runKey } from '../activities/worktree-layout';
+import { paths } from '../git/worktree-layout';
+import { LandingMode, LandMissionInput, LandNotes, LandResult, landMission } from '../git/land';
+import { runKey } from '../git/worktree-layout';
 import { shellQuote } from '../mission/shell-quote';
 import type { MissionProgress } from '../mission/progress';
 import type { MissionSpec } from '../mission/types';

@@ -8,9 +8,9 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import { snapshotWorktree } from '../../src/activities/checkpoint';
-import { clonePath, cloneOrigin, ensureClone, pushTracked, takeBranchFromOrigin } from '../../src/activities/origin';
-import { ensureTaskWorktree, type TaskWorktreeInput } from '../../src/activities/worktree';
+import { snapshotWorktree } from '../../src/git/checkpoint';
+import { clonePath, cloneOrigin, ensureClone, pushTracked, takeBranchFromOrigin } from '../../src/git/origin';
+import { ensureTaskWorktree, type TaskWorktreeInput } from '../../src/git/worktree';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 

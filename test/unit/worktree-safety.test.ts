@@ -5,10 +5,10 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { removeTaskWorktree } from '../../src/activities/cleanup';
-import { paths } from '../../src/activities/config';
+import { removeTaskWorktree } from '../../src/git/cleanup';
+import { paths } from '../../src/git/worktree-layout';
 import { writePidFile } from '../../src/agents/process';
-import { taskWorktreePath } from '../../src/activities/worktree-layout';
+import { taskWorktreePath } from '../../src/git/worktree-layout';
 import { planCleanup } from '../../src/client/clean';
 import { bystander, killBystanders } from '../helpers/bystander';
 import { git, makeRepo, tempDir } from '../helpers/git';

@@ -6,7 +6,8 @@
  * updates are not safe to run concurrently in one repository (`fatal: failed to read
  * .git/worktrees/N/commondir` with 8 at once).
  */
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { HostFailure } from './failure';
+import { hostLog } from './log';
 import execa from 'execa';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -178,7 +179,7 @@ export interface RepoLockHold {
  * retryable `RepoLockLost`: its steps may have overlapped another holder's. So every `fn` must be
  * safe to run again after running in part or whole: they create what is missing and move refs by
  * compare-and-swap (`git update-ref ref new old`), which is what makes the retry safe.
- * @throws retryable ApplicationFailure `RepoLockLost` when the lock was lost while `fn` ran
+ * @throws retryable HostFailure `RepoLockLost` when the lock was lost while `fn` ran
  *   (`fn`'s own error, if any, is its cause); Error when the lock file stays held by a live
  *   process for about 5 minutes
  */
@@ -218,8 +219,8 @@ export async function withRepoLock<T>(repo: string, fn: (hold: RepoLockHold) => 
   }
 }
 
-function lockLost(repo: string, why: Error, cause?: unknown): ApplicationFailure {
-  return ApplicationFailure.create({
+function lockLost(repo: string, why: Error, cause?: unknown): HostFailure {
+  return new HostFailure({
     message:
       `the lock on ${repo} (flotilla.lock in its git directory) was lost while held (${why.message}): ` +
       `this process stalled for more than ${REPO_LOCK_STALE_MS / 1000} s and another one took the lock, ` +
@@ -278,11 +279,7 @@ export async function removeStaleRefLock(repo: string, ref: string, hold: RepoLo
     if (where.exitCode !== 0 || (where.stdout ?? '').trim() !== '') return false;
   }
   rmSync(lock, { force: true });
-  try {
-    log.warn('removed a ref lock left by a killed git', { lock });
-  } catch {
-    // Not in an activity (the CLI): nothing to log to.
-  }
+  hostLog.warn('removed a ref lock left by a killed git', { lock });
   return true;
 }
 
@@ -317,7 +314,7 @@ export async function requireGitVersion(major: number, minor: number, feature: s
     throw new Error(`cannot tell the version of git (\`git --version\`), which ${feature} needs`);
   }
   if (maj > major || (maj === major && min >= minor)) return;
-  throw ApplicationFailure.nonRetryable(
+  throw HostFailure.nonRetryable(
     `${feature} needs git >= ${major}.${minor}; this host has git ${maj}.${min}: upgrade git on the worker's host`,
     ErrorType.GitTooOld,
   );

@@ -3,13 +3,13 @@
  * literal pathspecs, the merge as `git merge-tree` computes it, the conflict worktree's files, and
  * its removal.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { HostFailure } from './failure';
 import execa from 'execa';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { git, gitCommonDir, resolveRef } from './git';
-import { mergeTree as queueMergeTree } from './queue';
+import { mergeTree as queueMergeTree } from './merge-queue';
 import { moveAside, ownGitDir } from './worktree-add';
 import { CONFLICT_SUFFIX } from './worktree-layout';
 
@@ -122,7 +122,7 @@ export async function readBaseline(worktree: string): Promise<Record<string, str
 /** Refuses a path that is not a conflict worktree: dropping or committing must never touch a task's worktree. */
 export function assertConflictWorktree(worktree: string): void {
   if (!path.isAbsolute(worktree) || !worktree.endsWith(CONFLICT_SUFFIX))
-    throw ApplicationFailure.nonRetryable(
+    throw HostFailure.nonRetryable(
       `${worktree} is not a conflict worktree (an absolute path ending in ${CONFLICT_SUFFIX}); refusing to remove it`,
       ErrorType.WorktreeState,
     );

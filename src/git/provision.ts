@@ -4,13 +4,13 @@
  * got (worktree-layout.ts: `setup.started`, `setup.done`), and the setup record (setup-record.ts)
  * says what setup changed, so that it is never committed as the agent's work.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { HostFailure } from './failure';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import type { CommandLine } from '../mission/types';
-import { CommandProgress, runCommands } from './checks';
+import { CommandProgress, runCommands } from '../agents/commands';
 import { git } from './git';
 import { clearSetupRecord, recordSetup, worktreeTree } from './setup-record';
 import { SETUP_DONE, SETUP_STARTED } from './worktree-layout';
@@ -49,6 +49,8 @@ export interface ProvisionInput {
 export interface ProvisionOptions {
   /** Called about every second while a setup command runs (the caller heartbeats its own details). */
   onProgress?: (p: CommandProgress) => void;
+  /** Aborted: the running setup command's group is killed (an activity's cancellation). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -85,11 +87,11 @@ export async function provision(
       env: input.env,
       redact: input.redact,
     },
-    opts.onProgress,
+    { signal: opts.signal, onProgress: opts.onProgress },
   );
   if (!result.ok) {
     const f = result.failed!;
-    throw ApplicationFailure.retryable(
+    throw HostFailure.retryable(
       `setup failed: \`${f.command}\` exited ${f.exitCode ?? '(timeout)'}\n${f.outputTail}`,
       ErrorType.SetupFailed,
     );

@@ -2,7 +2,7 @@
  * The shapes of the merge queue's activities (queue.ts, conflict.ts, cleanup.ts, predict.ts). They are recorded
  * in workflow histories: add optional fields only. Every SHA is a full hex object id.
  */
-import type { ChecksResult } from './checks';
+import type { ChecksResult } from '../agents/commands';
 import type { CommandLine } from '../mission/types';
 
 /**

@@ -11,7 +11,7 @@
  */
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { ChecksResult, runCommands } from './checks';
+import { ChecksResult, runCommands } from '../agents/commands';
 import { git, gitCommonDir, gitRun, withRepoLock } from './git';
 import type { LandMissionInput, LandOptions, NeedsHuman } from './land-types';
 import { shellQuote as q } from '../mission/shell-quote';
@@ -186,7 +186,7 @@ export async function verifyInOwnWorktree(
       if (commands.length === 0) continue;
       const r = await runCommands(
         { cwd: wt, commands, timeoutMs: input.verifyTimeoutMs, logFile, env: input.env, redact: input.redact },
-        opts.onProgress,
+        { signal: opts.signal, onProgress: opts.onProgress },
       );
       if (!r.ok) return r;
     }

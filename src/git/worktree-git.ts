@@ -4,7 +4,7 @@
  * hold someone's work: it is moved aside; a worktree whose add was cut short: worktree-add.ts), a task's checkpoint restored into a new worktree
  * (the refs a host adopts from a mission's shared origin are origin-adopt.ts's).
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { HostFailure } from './failure';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
@@ -78,7 +78,7 @@ export async function ensureBranch(
   const ref = `refs/heads/${branch}`;
   if (await resolveRef(repo, ref)) {
     if ((await branchOwner(repo, branch)) !== runId) {
-      throw ApplicationFailure.nonRetryable(
+      throw HostFailure.nonRetryable(
         `branch ${branch} already exists and belongs to another mission run; delete it (git branch -D ${branch}) or start the mission with another --id`,
         ErrorType.BranchTaken,
       );
