@@ -3,10 +3,11 @@
  * branch and stale checkpoint recorded under its archive ref first. Nothing is written to the
  * repository's config.
  */
-import { git, GitError, resolveRef, withRepoLock } from '../git/git';
+import { git, GitError, resolveRef } from '../git/git';
+import { withRepoLock } from '../git/repo-lock';
 import { workIn } from '../git/merged';
 import { finishRemoval, removeWorktree } from '../git/worktree-removal';
-import { holdersOf } from '../git/worktree-safety';
+import { holdersOf } from '../git/worktree-state';
 import type { CleanItem, CleanKind, CleanPlan, KeptItem } from './clean';
 
 /** What {@link executeCleanup} did. */

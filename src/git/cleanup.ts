@@ -10,7 +10,8 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { git, withRepoLock } from './git';
+import { git } from './git';
+import { withRepoLock } from './repo-lock';
 import { clonePath } from './origin';
 import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from './merge-queue-types';
 import { paths, taskWorktreePath } from './worktree-layout';

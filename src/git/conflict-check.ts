@@ -6,8 +6,8 @@ import execa from 'execa';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { blobAt, list, lit, mergeTree, nul, readBaseline, short, unique, untrackedFiles } from './conflict-git';
-import { resolveRef } from './git';
+import { blobAt, list, mergeTree, nul, readBaseline, short, unique, untrackedFiles } from './conflict-git';
+import { git, resolveRef } from './git';
 import type { CheckResolutionInput, CheckResolutionResult } from './merge-queue-types';
 
 /** How many marker lines or dropped lines a problem quotes. */
@@ -94,20 +94,47 @@ function markerLines(text: string): Array<{ n: number; line: string }> {
 }
 
 /**
- * The checks of the `checkResolution` activity (see conflict.ts for what each one means), in the
- * conflict worktree `input.worktree`. Facts come from git: the three versions of each file
- * (`mergeBase`, `onto`, `branchTip`), `git merge-file` for each side's clean additions, `git
- * merge-tree` for the merge's own result, the baseline of untracked files prepareConflict recorded.
- * @returns ok, or every problem found (a merge no longer in progress is reported alone)
+ * Checks a resolution in the conflict worktree `input.worktree`, trusting nothing the resolver
+ * said: (a) no conflict markers left in the conflicted files (a marker line the side's own file
+ * already holds, say a `=======` underline, is not counted); (b) nothing outside the conflicted
+ * set differs from the merge git made (`git merge-tree` of `onto` and `branchTip`), in the index
+ * or the worktree, and no new untracked files outside it (ignored files, and what `copy` and
+ * `setup` left, are fine); (c) the lines each side added outside the conflicting hunks are still
+ * in each resolved file (a whole file taken from one side drops the other's). Lines are compared
+ * trimmed, and only lines with a letter or digit count. (c) cannot tell a line adapted on purpose
+ * (a call renamed to fit the other side) from one dropped: such a resolution is rejected too, and
+ * the workflow's limit on resolver rounds ends that impasse. Also: the merge must still be in
+ * progress (HEAD at `onto`, MERGE_HEAD at `branchTip`). Facts come from git: the three versions of
+ * each file (`mergeBase`, `onto`, `branchTip`), `git merge-file` for each side's clean additions,
+ * `git merge-tree` for the merge's own result, the baseline of untracked files prepareConflict
+ * recorded.
+ * @returns ok, or every problem found, in words a resolver can act on (a merge no longer in
+ *   progress is reported alone)
  * @throws Error when the worktree is gone or git fails
  */
 export async function checkResolution(input: CheckResolutionInput): Promise<CheckResolutionResult> {
-  const { worktree, onto, branchTip, mergeBase } = input;
+  const { worktree, branchTip } = input;
   if (!existsSync(path.join(worktree, '.git')))
     throw new Error(`the conflict worktree ${worktree} is gone; the merge must be prepared again`);
-  const problems: string[] = [];
-
   // The merge must still be in progress where it was set up: all else is compared against it.
+  const notInProgress = await mergeMoved(input);
+  if (notInProgress.length > 0) return { ok: false, problems: notInProgress };
+
+  const sides = {
+    theirs: `the task branch being merged (${input.taskId ? `task "${input.taskId}", ` : ''}MERGE_HEAD ${short(branchTip)})`,
+    ours: `the side already merged (HEAD ${short(input.onto)}: the tasks merged before)`,
+  };
+  const problems: string[] = [];
+  const conflicted = unique(input.conflicted);
+  for (const file of conflicted) problems.push(...(await fileProblems(input, file, sides)));
+  problems.push(...(await outsideProblems(input, new Set(conflicted))));
+  return { ok: problems.length === 0, problems };
+}
+
+/** Problems when HEAD or MERGE_HEAD moved since the merge was set up (none while it is in progress). */
+async function mergeMoved(input: CheckResolutionInput): Promise<string[]> {
+  const { worktree, onto, branchTip } = input;
+  const problems: string[] = [];
   const head = await resolveRef(worktree, 'HEAD');
   const mergeHead = await resolveRef(worktree, 'MERGE_HEAD');
   if (head !== onto)
@@ -118,68 +145,80 @@ export async function checkResolution(input: CheckResolutionInput): Promise<Chec
     problems.push(
       `the merge is no longer in progress (MERGE_HEAD is ${short(mergeHead)}, not ${short(branchTip)}): do not run \`git merge --abort\`, \`git reset\` or \`git commit\`. The merge has to be set up again.`,
     );
-  if (problems.length > 0) return { ok: false, problems };
+  return problems;
+}
 
-  const conflicted = unique(input.conflicted);
-  const inSet = new Set(conflicted);
-  const theirsName = `the task branch being merged (${input.taskId ? `task "${input.taskId}", ` : ''}MERGE_HEAD ${short(branchTip)})`;
-  const oursName = `the side already merged (HEAD ${short(onto)}: the tasks merged before)`;
+/**
+ * Checks (a) and (c) for one conflicted file: conflict markers left (more marker lines of a kind
+ * than either side's own file has), else each side's additions outside the conflicting hunks kept.
+ * `sides` names each side in the problems. Binary files are skipped.
+ */
+async function fileProblems(
+  input: CheckResolutionInput,
+  file: string,
+  sides: { theirs: string; ours: string },
+): Promise<string[]> {
+  const { worktree } = input;
+  const resolved = fileIn(worktree, file);
+  const [base, ours, theirs] = [
+    await blobAt(worktree, input.mergeBase, file),
+    await blobAt(worktree, input.onto, file),
+    await blobAt(worktree, input.branchTip, file),
+  ];
+  if ([resolved, base, ours, theirs].some(isBinary)) return []; // binary: neither markers nor lines apply
+  const text = resolved?.toString('utf8') ?? '';
 
-  for (const file of conflicted) {
-    const resolved = fileIn(worktree, file);
-    const [base, ours, theirs] = [
-      await blobAt(worktree, mergeBase, file),
-      await blobAt(worktree, onto, file),
-      await blobAt(worktree, branchTip, file),
+  // (a) Markers: more marker lines of a kind than either side's own file has.
+  const kinds = (b: Buffer | null): Map<string, number> => {
+    const m = new Map<string, number>();
+    for (const { line } of markerLines(b?.toString('utf8') ?? '')) m.set(line, (m.get(line) ?? 0) + 1);
+    return m;
+  };
+  const [mine, inOurs, inTheirs] = [kinds(resolved), kinds(ours), kinds(theirs)];
+  const left = markerLines(text).filter(
+    ({ line }) => (mine.get(line) ?? 0) > Math.max(inOurs.get(line) ?? 0, inTheirs.get(line) ?? 0),
+  );
+  if (left.length > 0) {
+    const at = left.slice(0, SAMPLES * 4).map((m) => `${m.n} (${m.line})`);
+    // A file still in conflict: its lines are checked once it is resolved.
+    return [
+      `${file}: conflict markers are left at line${left.length > 1 ? 's' : ''} ${at.join(', ')}${left.length > at.length ? ', …' : ''}; resolve every conflict in it and remove all its markers`,
     ];
-    if ([resolved, base, ours, theirs].some(isBinary)) continue; // binary: neither markers nor lines apply
-    const text = resolved?.toString('utf8') ?? '';
-
-    // (a) Markers: more marker lines of a kind than either side's own file has.
-    const kinds = (b: Buffer | null): Map<string, number> => {
-      const m = new Map<string, number>();
-      for (const { line } of markerLines(b?.toString('utf8') ?? '')) m.set(line, (m.get(line) ?? 0) + 1);
-      return m;
-    };
-    const [mine, inOurs, inTheirs] = [kinds(resolved), kinds(ours), kinds(theirs)];
-    const left = markerLines(text).filter(
-      ({ line }) => (mine.get(line) ?? 0) > Math.max(inOurs.get(line) ?? 0, inTheirs.get(line) ?? 0),
-    );
-    if (left.length > 0) {
-      const at = left.slice(0, SAMPLES * 4).map((m) => `${m.n} (${m.line})`);
-      problems.push(
-        `${file}: conflict markers are left at line${left.length > 1 ? 's' : ''} ${at.join(', ')}${left.length > at.length ? ', …' : ''}; resolve every conflict in it and remove all its markers`,
-      );
-      continue; // a file still in conflict: its lines are checked once it is resolved
-    }
-
-    // (c) What each side added outside the conflicting hunks is still there.
-    const required = await cleanAdditions(
-      base?.toString('utf8') ?? '',
-      ours?.toString('utf8') ?? '',
-      theirs?.toString('utf8') ?? '',
-    );
-    const have = lineCounts(text);
-    for (const [side, name] of [
-      ['theirs', theirsName],
-      ['ours', oursName],
-    ] as const) {
-      const dropped = [...required[side]].filter(([line, n]) => (have.get(line) ?? 0) < n).map(([line]) => line);
-      if (dropped.length === 0) continue;
-      const samples = dropped.slice(0, SAMPLES).map((l) => JSON.stringify(l.length > 120 ? `${l.slice(0, 120)}…` : l));
-      const gone = resolved ? '' : ' (the file is gone)';
-      problems.push(
-        `${file}: ${dropped.length} line(s) that ${name} added outside the conflicting hunks are missing${gone}, e.g. ${samples.join(', ')}. ` +
-          "Those changes merged without conflict and must stay: combine both sides (taking one side's whole file, as `git checkout --ours/--theirs` does, drops the other side's changes).",
-      );
-    }
   }
 
-  // (b) Nothing outside the conflicted set differs from the merge git made.
-  const { tree } = await mergeTree(worktree, onto, branchTip);
+  // (c) What each side added outside the conflicting hunks is still there.
+  const required = await cleanAdditions(
+    base?.toString('utf8') ?? '',
+    ours?.toString('utf8') ?? '',
+    theirs?.toString('utf8') ?? '',
+  );
+  const have = lineCounts(text);
+  const problems: string[] = [];
+  for (const side of ['theirs', 'ours'] as const) {
+    const dropped = [...required[side]].filter(([line, n]) => (have.get(line) ?? 0) < n).map(([line]) => line);
+    if (dropped.length === 0) continue;
+    const samples = dropped.slice(0, SAMPLES).map((l) => JSON.stringify(l.length > 120 ? `${l.slice(0, 120)}…` : l));
+    const gone = resolved ? '' : ' (the file is gone)';
+    problems.push(
+      `${file}: ${dropped.length} line(s) that ${sides[side]} added outside the conflicting hunks are missing${gone}, e.g. ${samples.join(', ')}. ` +
+        "Those changes merged without conflict and must stay: combine both sides (taking one side's whole file, as `git checkout --ours/--theirs` does, drops the other side's changes).",
+    );
+  }
+  return problems;
+}
+
+/**
+ * Check (b): nothing outside the conflicted set `inSet` differs from the merge git made (index or
+ * worktree against `git merge-tree`'s tree), and no new untracked file outside it (against the
+ * baseline prepareConflict recorded).
+ */
+async function outsideProblems(input: CheckResolutionInput, inSet: Set<string>): Promise<string[]> {
+  const { worktree } = input;
+  const problems: string[] = [];
+  const { tree } = await mergeTree(worktree, input.onto, input.branchTip);
   const changed = unique([
-    ...nul(await lit(worktree, ['diff', '--cached', '--no-renames', '--name-only', '-z', tree])),
-    ...nul(await lit(worktree, ['diff', '--no-renames', '--name-only', '-z', tree])),
+    ...nul(await git(worktree, ['diff', '--cached', '--no-renames', '--name-only', '-z', tree], { literal: true })),
+    ...nul(await git(worktree, ['diff', '--no-renames', '--name-only', '-z', tree], { literal: true })),
   ]).filter((f) => !inSet.has(f));
   if (changed.length > 0)
     problems.push(
@@ -193,5 +232,5 @@ export async function checkResolution(input: CheckResolutionInput): Promise<Chec
     problems.push(
       `new files outside the conflicted set: ${list(added)}. A resolution only edits the files in $FLOTILLA_CONFLICTS; delete these.`,
     );
-  return { ok: problems.length === 0, problems };
+  return problems;
 }

@@ -12,8 +12,8 @@
  *   candidate ref with compare-and-swap and removes the worktree; `dropConflict` gives up on it.
  *
  * The shapes are in merge-queue-types.ts (recorded in histories); the checks are
- * conflict-check.ts, the git underneath conflict-git.ts. Every git command is an argv, with paths taken literally
- * (`GIT_LITERAL_PATHSPECS`): file names never become pathspec magic.
+ * conflict-check.ts, the git underneath conflict-git.ts. Every git command is an argv, with paths
+ * taken literally (`literal: true`, git.ts): file names never become pathspec magic.
  */
 import { HostFailure } from './failure';
 import { hostLog } from './log';
@@ -25,19 +25,18 @@ import { conflictingTasks } from './conflict-tasks';
 import {
   assertConflictWorktree,
   gitDirOf,
-  lit,
   list,
   mergeTree,
   publishedResolution,
   RERERE,
   removeConflictWorktree,
-  run,
   short,
   unique,
   unmergedPaths,
   writeBaseline,
 } from './conflict-git';
-import { git, identityConfig, removeStaleRefLock, resolveRef, withRepoLock } from './git';
+import { git, gitResult, identityConfig, resolveRef } from './git';
+import { removeStaleRefLock, withRepoLock } from './repo-lock';
 import { removeStaleLocks } from './git-locks';
 import { publishToOrigin } from './merge-queue';
 import type {
@@ -134,7 +133,7 @@ async function addConflictWorktree(input: PrepareConflictInput, worktree: string
  */
 async function startMerge(input: PrepareConflictInput, worktree: string): Promise<PrepareConflictResult> {
   const { repo, onto, branch } = input;
-  const merge = await run(
+  const merge = await gitResult(
     worktree,
     [
       ...(await identityArgs(worktree)),
@@ -149,13 +148,14 @@ async function startMerge(input: PrepareConflictInput, worktree: string): Promis
       branch,
     ],
     // The resolver sees the merge's own message in MERGE_MSG; no editor ever opens.
-    { GIT_MERGE_AUTOEDIT: 'no' },
+    { literal: true, env: { GIT_MERGE_AUTOEDIT: 'no' } },
   );
   const branchTip = await resolveRef(worktree, 'MERGE_HEAD');
   if (!branchTip || (merge.code !== 0 && merge.code !== 1)) {
     const contained = await resolveRef(repo, `refs/heads/${branch}`);
     const why =
-      contained && (await run(repo, ['merge-base', '--is-ancestor', contained, onto])).code === 0
+      contained &&
+      (await gitResult(repo, ['merge-base', '--is-ancestor', contained, onto], { literal: true })).code === 0
         ? `${branch} is already contained in ${short(onto)}: there is nothing to merge`
         : `git merge ${branch} failed (exit ${merge.code}): ${(merge.out + merge.err).trim().slice(-1000)}`;
     throw new Error(why);
@@ -166,7 +166,7 @@ async function startMerge(input: PrepareConflictInput, worktree: string): Promis
     conflicted.length === 0
       ? ''
       : cutText(
-          await lit(worktree, ['diff', mergeBase, to, '--', ...conflicted]),
+          await git(worktree, ['diff', mergeBase, to, '--', ...conflicted], { literal: true }),
           MAX_SIDE_DIFF_CHARS,
           `\`git diff ${short(mergeBase)} ${short(to)} -- <file>\``,
         );
@@ -268,7 +268,7 @@ export async function commitResolution(input: CommitResolutionInput): Promise<Co
   await withRepoLock(repo, async (hold) => {
     const zero = '0'.repeat(onto.length);
     await removeStaleRefLock(repo, ref, hold);
-    const update = await run(repo, ['update-ref', ref, sha, input.expected ?? zero]);
+    const update = await gitResult(repo, ['update-ref', ref, sha, input.expected ?? zero], { literal: true });
     if (update.code !== 0) {
       const now = await resolveRef(repo, ref);
       // Holding the commit already: an attempt that died after publishing it.
@@ -301,7 +301,7 @@ async function commitMerge(input: CommitResolutionInput): Promise<string> {
     ...(await unmergedPaths(worktree)),
   ]);
   // -A: a file the resolution deleted is staged as deleted.
-  if (files.length > 0) await lit(worktree, ['add', '-A', '--', ...files]);
+  if (files.length > 0) await git(worktree, ['add', '-A', '--', ...files], { literal: true });
   const still = await unmergedPaths(worktree);
   if (still.length > 0)
     throw HostFailure.nonRetryable(
@@ -312,11 +312,11 @@ async function commitMerge(input: CommitResolutionInput): Promise<string> {
     `flotilla: merge ${input.taskId}: ${input.title}`,
     ...(files.length > 0 ? ['', `Conflicts resolved by the resolver agent: ${files.join(', ')}`] : []),
   ].join('\n');
-  await lit(
+  await git(
     worktree,
     [...RERERE, 'commit', '--no-verify', '--quiet', '--cleanup=verbatim', '-m', message],
     // Fixed dates and identity: the same resolution committed again makes the same SHA.
-    { identity: true, env: { GIT_AUTHOR_DATE: input.date, GIT_COMMITTER_DATE: input.date } },
+    { identity: true, literal: true, env: { GIT_AUTHOR_DATE: input.date, GIT_COMMITTER_DATE: input.date } },
   );
   return (await git(worktree, ['rev-parse', 'HEAD'])).trim();
 }

@@ -2,7 +2,7 @@
  * A failure of host git work that the workflow must tell apart by its type (`ErrorType`,
  * src/mission/error-types.ts) and retry policy, without this library knowing Temporal: the
  * activities turn it into an ApplicationFailure of the same message, type, retry policy, details
- * and cause (src/activities/failures.ts). The CLI shows its message like any Error's.
+ * and cause (src/activities/host-failures.ts). The CLI shows its message like any Error's.
  */
 import type { ErrorTypeName } from '../mission/error-types';
 

@@ -12,19 +12,13 @@
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { ChecksResult, runCommands } from '../agents/commands';
-import { git, gitCommonDir, gitRun, withRepoLock } from './git';
+import { git, gitCommonDir, gitRun } from './git';
+import { withRepoLock } from './repo-lock';
 import type { LandMissionInput, LandOptions, NeedsHuman } from './land-types';
 import { shellQuote as q } from '../mission/shell-quote';
 import { moveAside, unfinishedAdd } from './worktree-add';
-import {
-  describeOperation,
-  headAtRisk,
-  holdersOf,
-  listed,
-  operationAdvice,
-  operationIn,
-  worktreeChanges,
-} from './worktree-safety';
+import { headAtRisk, listed, worktreeChanges } from './worktree-safety';
+import { describeOperation, holdersOf, operationAdvice, operationIn } from './worktree-state';
 
 const needsHuman = (message: string, files: string[] = []): NeedsHuman => ({
   status: 'needs-human',

@@ -1,7 +1,7 @@
 /**
  * Where host git code reports what it repaired on its own (a stale lock removed, a leftover
  * worktree moved aside): a warning, never a failure. The activities point it at the activity's
- * logger (src/activities/failures.ts); elsewhere (the CLI, tests) nothing is logged.
+ * logger (src/activities/host-failures.ts); elsewhere (the CLI, tests) nothing is logged.
  */
 
 /** A logger's warn and info: message plus structured attributes (Temporal's `log` takes the same). */

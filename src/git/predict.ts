@@ -5,7 +5,8 @@
  * only unreferenced objects, which `git gc` prunes) and cheap enough to run every minute.
  */
 import picomatch from 'picomatch';
-import { git, requireGitVersion, resolveRef, withRepoLock } from './git';
+import { git, requireGitVersion, resolveRef } from './git';
+import { withRepoLock } from './repo-lock';
 import { cloneOrigin, fetchOrigin, missionRefspecs, trackingRef } from './origin';
 import { mergeTree, MERGE_TREE_FEATURE } from './merge-queue';
 import type { PredictConflictsInput, PredictConflictsResult } from './merge-queue-types';

@@ -3,7 +3,8 @@
  * failed mission verify (`onVerifyFailure: fix`): the candidate is the integration branch with the
  * task's own merge on top, so the agent sees, and can run, exactly what failed.
  */
-import { git, gitSucceeds, withRepoLock } from './git';
+import { git, gitSucceeds } from './git';
+import { withRepoLock } from './repo-lock';
 import { cloneOrigin, fetchOrigin, pushTracked } from './origin';
 
 export interface SyncTaskInput {

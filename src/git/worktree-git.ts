@@ -9,7 +9,8 @@ import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { branchOwner, recordOwner } from './branch-owner';
-import { git, gitRun, RepoLockHold, removeStaleRefLock, resolveRef } from './git';
+import { git, gitRun, resolveRef } from './git';
+import { RepoLockHold, removeStaleRefLock } from './repo-lock';
 import { removeStaleLocks } from './git-locks';
 import { addWorktree, clearForAdd, ownGitDir, unfinishedAdd } from './worktree-add';
 

@@ -18,7 +18,7 @@ import {
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import { ownerRef } from '../../src/git/branch-owner';
-import { removeStaleRefLock, withRepoLock } from '../../src/git/git';
+import { removeStaleRefLock, withRepoLock } from '../../src/git/repo-lock';
 import { ADDING_MARKER, clearForAdd, unfinishedAdd } from '../../src/git/worktree-add';
 import { ensureWorktree } from '../../src/git/worktree-git';
 import { taskStateDir, taskWorktreePath } from '../../src/git/worktree-layout';

@@ -1,5 +1,5 @@
 /**
- * The one rule for removing a worktree ("nothing in it can be lost", src/activities/worktree-safety.ts),
+ * The one rule for removing a worktree ("nothing in it can be lost", src/git/worktree-safety.ts),
  * condition by condition, through both of its callers: the merge queue's `removeTaskWorktree`
  * activity and `flotilla clean`'s plan. Real git repositories, real processes for the agent.
  */
