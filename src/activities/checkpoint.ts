@@ -8,6 +8,7 @@ import { adapted } from './host-failures';
 
 export type { SnapshotActivityResult, SnapshotInput } from '../git/checkpoint';
 
+/** The `snapshot` activity. */
 export function createCheckpointActivities() {
   return adapted({
     /**

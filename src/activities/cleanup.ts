@@ -8,6 +8,7 @@ import { heartbeating } from './checks';
 import type { ActivityConfig } from './config';
 import { adapted } from './host-failures';
 
+/** The `removeTaskWorktree` activity, bound to the worker's `$FLOTILLA_HOME`. */
 export function createCleanupActivities(config: ActivityConfig) {
   return adapted({
     /**

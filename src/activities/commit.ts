@@ -8,6 +8,7 @@ import { adapted } from './host-failures';
 
 export type { CheckpointInput, CheckpointResult, CommitTaskInput, CommitTaskResult } from '../git/commit';
 
+/** The `checkpoint` activity (the task's commit). */
 export function createCommitActivities() {
   return adapted({
     /**

@@ -58,6 +58,10 @@ function dropConflictActivity(input: DropConflictInput): Promise<void> {
   return heartbeating(() => dropConflict(input));
 }
 
+/**
+ * The `prepareConflict`, `checkResolution`, `commitResolution` and `dropConflict` activities,
+ * bound to the worker's `$FLOTILLA_HOME`.
+ */
 export function createConflictActivities(config: ActivityConfig) {
   return adapted({
     prepareConflict: (input: PrepareConflictInput) => prepareConflictActivity(config, input),

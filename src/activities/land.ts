@@ -8,6 +8,7 @@ import { commandOptions, heartbeating } from './checks';
 import type { ActivityConfig } from './config';
 import { adapted } from './host-failures';
 
+/** The `landMission` activity, bound to the worker's `$FLOTILLA_HOME`. */
 export function createLandActivities(config: ActivityConfig) {
   return adapted({
     /**

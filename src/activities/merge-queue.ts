@@ -14,6 +14,7 @@ import type {
 import { commandOptions, heartbeating } from './checks';
 import { adapted } from './host-failures';
 
+/** The `queueMerge`, `publishRef` and `verifyAt` activities. */
 export function createMergeQueueActivities() {
   return adapted({
     /**

@@ -4,6 +4,7 @@ import type { PredictConflictsInput, PredictConflictsResult } from '../git/merge
 import { heartbeating } from './checks';
 import { adapted } from './host-failures';
 
+/** The `predictConflicts` activity. */
 export function createPredictActivities() {
   return adapted({
     /**

@@ -8,6 +8,7 @@ import { adapted } from './host-failures';
 
 export type { SyncTaskInput } from '../git/sync';
 
+/** The `syncTaskBranch` activity. */
 export function createSyncActivities() {
   return adapted({
     /**

@@ -22,6 +22,7 @@ export type {
   PrepareWorktreeResult,
 } from '../git/worktree';
 
+/** The `prepareIntegration` and `prepareWorktree` activities, bound to the worker's `$FLOTILLA_HOME`. */
 export function createWorktreeActivities(config: ActivityConfig) {
   return adapted({
     /**
