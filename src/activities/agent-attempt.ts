@@ -14,6 +14,7 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { Launched, launchAttempt } from '../agents/attempt';
+import { withNamespace } from '../agents/namespace';
 import { endedLabel, outcomeFailure } from '../agents/outcome';
 import { agentDir, agentPidFile } from '../agents/paths';
 import { killStaleGroup } from '../agents/process';
@@ -108,8 +109,18 @@ export class AgentAttempt {
     return continuationPrompt(input, why, await stateSummary(input));
   }
 
-  /** Launches the agent with `prompt`; when the session to resume is gone, once more with a fresh one. */
+  /**
+   * Launches the agent with `prompt`, in its runtime namespace (reserved on this host, see
+   * src/agents/namespace.ts); when the session to resume is gone, once more with a fresh one.
+   */
   launch(prompt: string): Promise<Launched> {
+    const { input, config } = this;
+    return withNamespace(config.home, input.namespace, input.worktree, (namespaceEnv) =>
+      this.launchIn(prompt, namespaceEnv),
+    );
+  }
+
+  private launchIn(prompt: string, namespaceEnv: Record<string, string>): Promise<Launched> {
     return launchAttempt(
       {
         adapter: this.adapter,
@@ -123,6 +134,7 @@ export class AgentAttempt {
         observer: this.heartbeat,
         onTick: (now) => this.checkpoints.tick(now),
         flotillaHome: this.config.home,
+        namespaceEnv,
         stateSummary: () => stateSummary(this.input),
       },
       prompt,

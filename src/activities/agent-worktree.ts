@@ -98,6 +98,7 @@ export function rebuildWorktree(
       setupTimeoutMs: input.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS,
       env: input.setupEnv,
       redact: input.redact,
+      namespace: input.namespace,
     },
     // The activity's cancellation stops a setup command of the rebuild.
     { onProgress, signal: activityContext()?.cancellationSignal },

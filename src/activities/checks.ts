@@ -5,6 +5,8 @@
  * their own ({@link heartbeating}).
  */
 import { Context } from '@temporalio/activity';
+import { withNamespace } from '../agents/namespace';
+import type { ActivityConfig } from './config';
 import {
   ChecksInput,
   ChecksResult,
@@ -12,7 +14,6 @@ import {
   CommandRunOptions,
   runCommands as runCommandsOnHost,
 } from '../agents/commands';
-
 import { adapted } from './host-failures';
 
 export type { ChecksInput, ChecksResult, CommandProgress };
@@ -22,10 +23,18 @@ export type { ChecksInput, ChecksResult, CommandProgress };
  * its cancellation (also the SDK's on a worker shutdown) kills the running command's group, then
  * rethrows. Calls `onProgress` every second while a command runs; heartbeats nothing itself, so a
  * caller that owns another heartbeat (`runAgent`'s rebuild) keeps its details. Outside an activity
- * (direct calls from tests) nothing cancels it.
+ * (direct calls from tests) nothing cancels it. With `home` (`$FLOTILLA_HOME`), the commands get the
+ * runtime namespace `input.namespace` asks for (src/agents/namespace.ts `withNamespace`).
  */
-export function runCommands(input: ChecksInput, onProgress?: (p: CommandProgress) => void): Promise<ChecksResult> {
-  return runCommandsOnHost(input, { signal: activityContext()?.cancellationSignal, onProgress });
+export function runCommands(
+  input: ChecksInput,
+  onProgress?: (p: CommandProgress) => void,
+  home?: string,
+): Promise<ChecksResult> {
+  // With `home`, the commands run in `input.namespace` (reserved here; see namespace.ts).
+  return withNamespace(home, input.namespace, input.cwd, (env) =>
+    runCommandsOnHost(input, { signal: activityContext()?.cancellationSignal, onProgress, env }),
+  );
 }
 
 /**
@@ -71,7 +80,7 @@ export function activityContext(): Context | undefined {
   }
 }
 
-export function createChecksActivities() {
+export function createChecksActivities(config?: Pick<ActivityConfig, 'home'>) {
   return adapted({
     /**
      * Runs verify commands (task gate or mission verify); a failure is a result, not an error.
@@ -79,7 +88,7 @@ export function createChecksActivities() {
      * between; see {@link runCommands}.
      */
     async runChecks(input: ChecksInput): Promise<ChecksResult> {
-      return heartbeating((beat) => runCommands(input, beat));
+      return heartbeating((beat) => runCommands(input, beat, config?.home));
     },
   });
 }

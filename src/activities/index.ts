@@ -12,6 +12,8 @@ import { createConflictActivities } from './conflict';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createLandActivities } from './land';
+import { createNamespaceActivities } from './namespace';
+import { createNotifyActivities } from './notify';
 import { createPredictActivities } from './predict';
 import { createMergeQueueActivities } from './merge-queue';
 import { createSyncActivities } from './sync';
@@ -25,13 +27,15 @@ export function createActivities(config: ActivityConfig) {
     ...createCheckpointActivities(),
     ...createCommitActivities(),
     ...createConflictActivities(config),
-    ...createChecksActivities(),
+    ...createChecksActivities(config),
     ...createSyncActivities(),
     // The merge queue: queueMerge, publishRef, verifyAt, removeTaskWorktree, predictConflicts.
-    ...createMergeQueueActivities(),
+    ...createMergeQueueActivities(config),
     ...createCleanupActivities(config),
     ...createPredictActivities(),
     ...createLandActivities(config),
+    ...createNamespaceActivities(config),
+    ...createNotifyActivities(),
   };
 }
 

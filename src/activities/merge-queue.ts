@@ -12,10 +12,11 @@ import type {
   VerifyAtResult,
 } from '../git/merge-queue-types';
 import { commandOptions, heartbeating } from './checks';
+import type { ActivityConfig } from './config';
 import { adapted } from './host-failures';
 
 /** The `queueMerge`, `publishRef` and `verifyAt` activities. */
-export function createMergeQueueActivities() {
+export function createMergeQueueActivities(config?: Pick<ActivityConfig, 'home'>) {
   return adapted({
     /**
      * Merges task branch `branch` onto commit `onto` without a worktree and publishes the merge
@@ -41,10 +42,11 @@ export function createMergeQueueActivities() {
      * Runs the mission verify on commit `input.sha` in the integration worktree (`verifyAt` in
      * src/git/merge-queue.ts); `{ command }` heartbeated every second while a command runs;
      * cancellation kills the running command's process group. A failing command is a result.
+     * The commands run in the mission verify's runtime namespace (reserved under `$FLOTILLA_HOME`).
      * @throws GitError when the checkout fails (e.g. `sha` is not in the repository)
      */
     async verifyAt(input: VerifyAtInput): Promise<VerifyAtResult> {
-      return heartbeating((beat) => verifyAt(input, commandOptions(beat)));
+      return heartbeating((beat) => verifyAt(input, { ...commandOptions(beat), home: config?.home }));
     },
   });
 }

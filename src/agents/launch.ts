@@ -61,6 +61,8 @@ export interface LaunchSpec {
   onTick?: (now: number) => void;
   /** `$FLOTILLA_HOME`: hidden from a sandboxed agent (`agent.sandbox: bwrap`). */
   flotillaHome: string;
+  /** The runtime namespace's variables (namespace.ts `namespaceEnv`); `extraEnv` and the launch's own win. */
+  namespaceEnv?: Record<string, string>;
 }
 
 /** Runs the agent once and resolves when its whole group is gone. Never throws for the agent's failures. */
@@ -136,7 +138,11 @@ async function spawnInput(
   const env = agentEnv(
     adapter.defaultEnv,
     input.agent.env,
-    { ...input.extraEnv, ...(input.role === 'resolver' ? { FLOTILLA_ROLE: 'resolver' } : {}) },
+    {
+      ...spec.namespaceEnv,
+      ...input.extraEnv,
+      ...(input.role === 'resolver' ? { FLOTILLA_ROLE: 'resolver' } : {}),
+    },
     launch.env,
   );
   if (input.agent.sandbox !== 'bwrap') return { argv: launch.argv, env };

@@ -104,7 +104,7 @@ async function archive(repo: string, ref: string, sha: string): Promise<string> 
  * (under the repository lock) what `git branch -d` would, with Flotilla's one rule for "merged"
  * instead of git's (HEAD or the upstream): no worktree uses the branch (`holdersOf`: checked
  * out, rebased or bisected there), and its work is in the commit `mergedInto` holds (`workIn`,
- * src/activities/merged.ts: by commit, or by content). Then `git update-ref -d refs/heads/<b>
+ * src/git/merged.ts: by commit, or by content). Then `git update-ref -d refs/heads/<b>
  * <sha>`: a compare-and-swap on the very tip the check ran on (a branch that moved since is not
  * deleted). Not a forced delete of unmerged work, since the merged check ran first; and unlike
  * `git branch -d` it writes nothing to the repository's config (no upstream to set for the

@@ -86,7 +86,7 @@ export function flotillaWorktree(w: WorktreeEntry, home: string): FlotillaWorktr
 
 /**
  * The worktree folders of mission `id` under `home` whose removal Flotilla began and did not
- * finish (a `<folder>.removing` marker beside them, src/activities/worktree-removal.ts), whether
+ * finish (a `<folder>.removing` marker beside them, src/git/worktree-removal.ts), whether
  * or not git still lists them (a `git worktree prune` forgets one whose `.git` file was already
  * deleted): looked for in the layout `worktrees/<id>/<run>/{integration,tasks/<task>}`.
  */

@@ -21,6 +21,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { CommandRunOptions, runCommands } from '../agents/commands';
+import { withNamespace } from '../agents/namespace';
 import { conflictingTasks } from './conflict-tasks';
 import {
   assertConflictWorktree,
@@ -85,16 +86,20 @@ export async function prepareConflict(
   await addConflictWorktree(input, worktree);
   copyMissionFiles(input.repo, worktree, input.copy);
   if (input.setup.length > 0) {
-    const result = await runCommands(
-      {
-        cwd: worktree,
-        commands: input.setup,
-        timeoutMs: input.setupTimeoutMs,
-        logFile: path.join(stateDir, 'setup.log'),
-        env: input.env,
-        redact: input.redact,
-      },
-      opts,
+    // Setup runs in the resolver's runtime namespace (src/agents/namespace.ts).
+    const result = await withNamespace(home, input.namespace, worktree, (env) =>
+      runCommands(
+        {
+          cwd: worktree,
+          commands: input.setup,
+          timeoutMs: input.setupTimeoutMs,
+          logFile: path.join(stateDir, 'setup.log'),
+          env: input.env,
+          redact: input.redact,
+          namespace: input.namespace,
+        },
+        { ...opts, env },
+      ),
     );
     if (!result.ok) {
       const f = result.failed!;

@@ -3,6 +3,7 @@
  * in workflow histories: add optional fields only. Every SHA is a full hex object id.
  */
 import type { ChecksResult } from '../agents/commands';
+import type { NamespaceRequest } from '../mission/types';
 import type { CommandLine } from '../mission/types';
 
 /**
@@ -72,6 +73,8 @@ export interface VerifyAtInput {
   env?: string[];
   /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
+  /** The mission verify's runtime namespace (src/agents/namespace.ts, no `taskId`); absent: none. */
+  namespace?: NamespaceRequest;
 }
 export type VerifyAtResult = ChecksResult;
 
@@ -93,6 +96,8 @@ export interface PrepareConflictInput {
   env?: string[];
   /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
+  /** The resolver's runtime namespace, which setup runs in (src/agents/namespace.ts); absent: none. */
+  namespace?: NamespaceRequest;
 }
 export interface PrepareConflictResult {
   /** The conflict worktree: detached at `onto`, with `git merge --no-commit` of the branch in progress (diff3 markers). */

@@ -15,6 +15,7 @@ import execa from 'execa';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { CommandRunOptions, runCommands } from '../agents/commands';
+import { withNamespace } from '../agents/namespace';
 import { conflictingTasks } from './conflict-tasks';
 import { git, GitError, gitSucceeds, requireGitVersion, resolveRef } from './git';
 import { removeStaleRefLock, withRepoLock } from './repo-lock';
@@ -284,11 +285,15 @@ export async function publishRef(input: PublishInput): Promise<void> {
  * to `input.logFile`, log and output tail redacted of every secret. Tracked files
  * are forced to the commit's content; untracked and ignored files stay (never `git clean`: what
  * setup made, such as node_modules, is needed by the commands). A failing command is a result
- * (`ok: false`), not an error. `opts.onProgress` hears about the running command every second;
+ * (`ok: false`), not an error. With `opts.home`, the commands get the mission verify's runtime
+ * namespace (`input.namespace`). `opts.onProgress` hears about the running command every second;
  * `opts.signal` aborted kills its process group.
  * @throws GitError when the checkout fails (e.g. `sha` is not in the repository)
  */
-export async function verifyAt(input: VerifyAtInput, opts: CommandRunOptions = {}): Promise<VerifyAtResult> {
+export async function verifyAt(
+  input: VerifyAtInput,
+  opts: CommandRunOptions & { home?: string } = {},
+): Promise<VerifyAtResult> {
   checkOid('sha', input.sha);
   await withRepoLock(input.repo, async () => {
     const own = path.resolve(input.worktree, (await git(input.worktree, ['rev-parse', '--git-dir'])).trim());
@@ -298,15 +303,20 @@ export async function verifyAt(input: VerifyAtInput, opts: CommandRunOptions = {
   });
   const head = (await git(input.worktree, ['rev-parse', 'HEAD'])).trim();
   if (head !== input.sha) throw new Error(`checkout of ${input.sha} in ${input.worktree} left HEAD at ${head}`);
-  return runCommands(
-    {
-      cwd: input.worktree,
-      commands: input.commands,
-      timeoutMs: input.timeoutMs,
-      logFile: input.logFile,
-      env: input.env,
-      redact: input.redact,
-    },
-    opts,
+  // With `opts.home`, the commands run in the mission verify's runtime namespace (src/agents/namespace.ts).
+  const { home, ...run } = opts;
+  return withNamespace(home, input.namespace, input.worktree, (env) =>
+    runCommands(
+      {
+        cwd: input.worktree,
+        commands: input.commands,
+        timeoutMs: input.timeoutMs,
+        logFile: input.logFile,
+        env: input.env,
+        redact: input.redact,
+        namespace: input.namespace,
+      },
+      { ...run, env },
+    ),
   );
 }

@@ -9,8 +9,10 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, wr
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
+import type { NamespaceRequest } from '../mission/types';
 import type { CommandLine } from '../mission/types';
 import { CommandProgress, runCommands } from '../agents/commands';
+import { withNamespace } from '../agents/namespace';
 import { git } from './git';
 import { clearSetupRecord, recordSetup, worktreeTree } from './setup-record';
 import { SETUP_DONE, SETUP_STARTED } from './worktree-layout';
@@ -43,6 +45,8 @@ export interface ProvisionInput {
   env?: string[];
   /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
   redact?: string[];
+  /** The task's runtime namespace, which setup runs in (src/agents/namespace.ts); absent: none. */
+  namespace?: NamespaceRequest;
 }
 
 /** How a caller of {@link provision} hears about setup commands that run. */
@@ -51,6 +55,8 @@ export interface ProvisionOptions {
   onProgress?: (p: CommandProgress) => void;
   /** Aborted: the running setup command's group is killed (an activity's cancellation). */
   signal?: AbortSignal;
+  /** `$FLOTILLA_HOME`, where the runtime namespace is reserved (absent: setup gets none). */
+  home?: string;
 }
 
 /**
@@ -78,16 +84,20 @@ export async function provision(
   await clearSetupRecord(worktree);
   const before = await worktreeTree(worktree, input.copy);
   writeFileSync(path.join(stateDir, SETUP_STARTED), `${before}\n`);
-  const result = await runCommands(
-    {
-      cwd: worktree,
-      commands: setup,
-      timeoutMs: input.setupTimeoutMs,
-      logFile: path.join(stateDir, 'setup.log'),
-      env: input.env,
-      redact: input.redact,
-    },
-    { signal: opts.signal, onProgress: opts.onProgress },
+  // With `opts.home`, setup runs in the task's runtime namespace (src/agents/namespace.ts).
+  const result = await withNamespace(opts.home, input.namespace, worktree, (env) =>
+    runCommands(
+      {
+        cwd: worktree,
+        commands: setup,
+        timeoutMs: input.setupTimeoutMs,
+        logFile: path.join(stateDir, 'setup.log'),
+        env: input.env,
+        redact: input.redact,
+        namespace: input.namespace,
+      },
+      { signal: opts.signal, onProgress: opts.onProgress, env },
+    ),
   );
   if (!result.ok) {
     const f = result.failed!;

@@ -80,7 +80,7 @@ export async function ensureBranch(
   if (await resolveRef(repo, ref)) {
     if ((await branchOwner(repo, branch)) !== runId) {
       throw HostFailure.nonRetryable(
-        `branch ${branch} already exists and belongs to another mission run; delete it (git branch -D ${branch}) or start the mission with another --id`,
+        `branch ${branch} already exists and belongs to another mission run; start the mission with another --id, or land and clean the earlier run first (flotilla land, then flotilla clean --yes: clean archives each branch it deletes under refs/flotilla/archive/)`,
         ErrorType.BranchTaken,
       );
     }

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { withoutUrlCredentials } from '../mission/url-credentials';
-import type { CommandLine } from '../mission/types';
+import type { CommandLine, NamespaceRequest } from '../mission/types';
 import { names } from '../mission/types';
 import { resolveRef } from './git';
 import { withRepoLock } from './repo-lock';
@@ -83,6 +83,8 @@ export interface PrepareWorktreeInput {
    * local worktree that differs is moved aside (never deleted). Ignored outside a Flotilla clone.
    */
   fromOrigin?: boolean;
+  /** The task's runtime namespace, which setup runs in (src/agents/namespace.ts); absent: none. */
+  namespace?: NamespaceRequest;
 }
 export interface PrepareWorktreeResult {
   worktree: string;
@@ -160,7 +162,7 @@ export async function ensureTaskWorktree(
   });
   // The branch exists on the origin from the start, so a host that takes the task over finds it.
   if (origin) await pushTracked(repo, `refs/heads/${branch}`);
-  await provision(worktree, input, stateDir, opts);
+  await provision(worktree, input, stateDir, { ...opts, home });
   return { worktree, branch, created, restoredCheckpoint };
 }
 

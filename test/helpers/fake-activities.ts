@@ -158,6 +158,8 @@ function defaultActivities(hostQueue: string): Activities {
       // With an origin the real one answers with its clone; the fakes keep the path as given.
       return { taskQueue: hostQueue, hostname: FAKE.hostname, repo: input.repo };
     },
+    async releaseNamespace() {},
+    async notify() {},
     async claimTaskHost(input) {
       return {
         taskQueue: hostQueue,

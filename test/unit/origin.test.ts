@@ -1,5 +1,5 @@
 /**
- * A mission's shared origin with real git (src/activities/origin.ts and its hooks): two hosts'
+ * A mission's shared origin with real git (src/git/origin.ts and its hooks): two hosts'
  * clones of one bare origin, a task that moves from one to the other with its agent's own commit
  * and its uncommitted work, the mission's refs taken over by a new mission host, and leases that
  * keep a host presumed dead from overwriting what another host pushed since.

@@ -18,7 +18,7 @@ import type { PrepareConflictResult, QueueMergeResult } from '../../activities';
 import { conflictMessage, conflictReason } from '../../mission/conflict-help';
 import { failureMessage } from '../../mission/failures';
 import type { ConflictState } from '../../mission/progress';
-import type { CommandLine, MissionSpec } from '../../mission/types';
+import type { CommandLine, MissionSpec, NamespaceRequest } from '../../mission/types';
 import type { MergeQueueActivities } from '../activities';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
 import { commands, ids, line, short } from '../summaries';
@@ -166,6 +166,21 @@ class Resolution {
     this.entry.endedAt = this.q.hooks.now();
   }
 
+  /**
+   * The resolver's runtime namespace on the mission host (src/agents/namespace.ts): its setup,
+   * agent and checks run in it; stale once the conflict worktree is gone.
+   */
+  private get namespace(): NamespaceRequest {
+    const { m, spec } = this.q;
+    return {
+      missionId: spec.id,
+      taskId: this.id,
+      role: 'resolver',
+      runId: m.ownerRunId,
+      ports: m.specOf(this.id).ports ?? 0,
+    };
+  }
+
   /** Sets the merge up in its conflict worktree (`prepareConflict`). */
   private async prepare(): Promise<void> {
     const { m, spec, acts, hooks } = this.q;
@@ -183,6 +198,7 @@ class Resolution {
         copy: spec.copy,
         setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
         ...hooks.commandNames,
+        namespace: this.namespace,
       },
     ]);
     this.others = this.prep.otherTasks.filter((x) => m.state.tasks.some((y) => y.id === x));
@@ -223,6 +239,7 @@ class Resolution {
             iteration: attempt,
             role: 'resolver',
             extraEnv: { FLOTILLA_CONFLICTS: conflicts.join('\n') },
+            namespace: this.namespace,
           },
         ],
       );
@@ -278,6 +295,7 @@ class Resolution {
           timeoutMs: Math.max(TASK_VERIFY_COMMAND_TIMEOUT_MS, MISSION_VERIFY_COMMAND_TIMEOUT_MS),
           logFile: `${this.prep.worktree}.verify.log`,
           ...hooks.commandNames,
+          namespace: this.namespace,
         },
       ],
     );
