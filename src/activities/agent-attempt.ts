@@ -31,7 +31,8 @@ import { agentFailure } from './agent-failures';
 import { canRebuild, needsRebuild, rebuildWorktree, stateSummary } from './agent-worktree';
 import type { ActivityConfig } from './config';
 import { AgentHeartbeater, previousHeartbeat } from './heartbeat';
-import type { PrepareWorktreeResult } from './worktree';
+import { activityFailure } from './host-failures';
+import type { PrepareWorktreeResult } from '../git/worktree';
 
 export class AgentAttempt {
   readonly attempt: number;
@@ -222,7 +223,8 @@ export class AgentAttempt {
     );
     if (this.stopSignal.aborted)
       throw new CancelledFailure('agent cancelled; its process group was killed', [this.details()]);
-    if (rebuilt.error instanceof ApplicationFailure && rebuilt.error.nonRetryable) throw rebuilt.error;
+    const error = activityFailure(rebuilt.error);
+    if (error instanceof ApplicationFailure && error.nonRetryable) throw error;
     const how = rebuilt.wt
       ? `rebuilt it from the task branch${rebuilt.wt.restoredCheckpoint ? ` plus checkpoint ${rebuilt.wt.restoredCheckpoint.slice(0, 12)}` : ''}`
       : `could not rebuild it yet (${(rebuilt.error as Error).message}); the retry will try again`;

@@ -7,7 +7,14 @@
 import { Context } from '@temporalio/activity';
 import { withNamespace } from '../agents/namespace';
 import type { ActivityConfig } from './config';
-import { ChecksInput, ChecksResult, CommandProgress, runCommands as runCommandsOnHost } from '../agents/commands';
+import {
+  ChecksInput,
+  ChecksResult,
+  CommandProgress,
+  CommandRunOptions,
+  runCommands as runCommandsOnHost,
+} from '../agents/commands';
+import { adapted } from './host-failures';
 
 export type { ChecksInput, ChecksResult, CommandProgress };
 
@@ -28,6 +35,14 @@ export function runCommands(
   return withNamespace(home, input.namespace, input.cwd, (env) =>
     runCommandsOnHost(input, { signal: activityContext()?.cancellationSignal, onProgress, env }),
   );
+}
+
+/**
+ * How host code (src/git) runs commands inside the current activity: the activity's cancellation
+ * as their AbortSignal, their progress heartbeated through `beat` (see {@link heartbeating}).
+ */
+export function commandOptions(beat: (details?: unknown) => void): CommandRunOptions {
+  return { signal: activityContext()?.cancellationSignal, onProgress: (p) => beat(p) };
 }
 
 /** How often {@link heartbeating} beats, ms. */
@@ -66,7 +81,7 @@ export function activityContext(): Context | undefined {
 }
 
 export function createChecksActivities(config?: Pick<ActivityConfig, 'home'>) {
-  return {
+  return adapted({
     /**
      * Runs verify commands (task gate or mission verify); a failure is a result, not an error.
      * Heartbeats at once, `{ command }` every second while a command runs, and every 5 s in
@@ -75,5 +90,5 @@ export function createChecksActivities(config?: Pick<ActivityConfig, 'home'>) {
     async runChecks(input: ChecksInput): Promise<ChecksResult> {
       return heartbeating((beat) => runCommands(input, beat, config?.home));
     },
-  };
+  });
 }

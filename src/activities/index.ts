@@ -16,7 +16,7 @@ import { createNamespaceActivities } from './namespace';
 import { createNotifyActivities } from './notify';
 import { createPlanActivities } from './plan';
 import { createPredictActivities } from './predict';
-import { createQueueActivities } from './queue';
+import { createMergeQueueActivities } from './merge-queue';
 import { createSyncActivities } from './sync';
 import { createWorktreeActivities } from './worktree';
 
@@ -31,7 +31,7 @@ export function createActivities(config: ActivityConfig) {
     ...createChecksActivities(config),
     ...createSyncActivities(),
     // The merge queue: queueMerge, publishRef, verifyAt, removeTaskWorktree, predictConflicts.
-    ...createQueueActivities(config),
+    ...createMergeQueueActivities(config),
     ...createCleanupActivities(config),
     ...createPredictActivities(),
     ...createLandActivities(config),
@@ -44,3 +44,5 @@ export function createActivities(config: ActivityConfig) {
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { ActivityConfig } from './config';
+// The shapes the merge queue's activities take and return, for the workflows (as types only).
+export type * from '../git/merge-queue-types';

@@ -1,13 +1,13 @@
 /**
  * `flotilla land` on the CLI's side: which missions may land, and the landing's input built from
  * the mission's final progress and its spec (the git work is `landMission` in
- * src/activities/land.ts, run here directly: the CLI runs where the repository is).
+ * src/git/land.ts, run here directly: the CLI runs where the repository is).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { paths } from '../activities/config';
-import { LandingMode, LandMissionInput, LandNotes, LandResult, landMission } from '../activities/land';
-import { runKey } from '../activities/worktree-layout';
+import { paths } from '../git/worktree-layout';
+import { LandingMode, LandMissionInput, LandNotes, LandResult, landMission } from '../git/land';
+import { runKey } from '../git/worktree-layout';
 import { shellQuote } from '../mission/shell-quote';
 import type { MissionProgress } from '../mission/progress';
 import type { MissionSpec } from '../mission/types';

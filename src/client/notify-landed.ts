@@ -9,7 +9,7 @@
  */
 import { notification, sendNotification, targetName } from '../agents/notify';
 import { names, type MissionSpec } from '../mission/types';
-import type { LandResult } from '../activities/land';
+import type { LandResult } from '../git/land-types';
 
 /**
  * Sends `landed` for mission `spec` to its targets that want it.

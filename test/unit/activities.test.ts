@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import { writePidFile } from '../../src/agents/process';
-import { taskWorktreeNeedsRebuild, taskWorktreePath } from '../../src/activities/worktree-layout';
+import { taskWorktreeNeedsRebuild, taskWorktreePath } from '../../src/git/worktree-layout';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent, processAlive, slowInstallSetup } from '../helpers/missions';

@@ -8,7 +8,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import { runKey } from '../../src/activities/worktree';
+import { runKey } from '../../src/git/worktree';
 import { git, makeRepo, tempDir } from '../helpers/git';
 
 const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> =>

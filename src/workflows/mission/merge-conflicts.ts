@@ -14,7 +14,7 @@
  * Every decision is made here from activity results (history records them); the conflict's entry
  * in the mission state (`ConflictState`) is what `status` and the Web UI show of it.
  */
-import type { PrepareConflictResult, QueueMergeResult } from '../../activities/merge-queue-types';
+import type { PrepareConflictResult, QueueMergeResult } from '../../activities';
 import { conflictMessage, conflictReason } from '../../mission/conflict-help';
 import { failureMessage } from '../../mission/failures';
 import type { ConflictState } from '../../mission/progress';

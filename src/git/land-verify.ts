@@ -11,20 +11,14 @@
  */
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { ChecksResult, runCommands } from './checks';
-import { git, gitCommonDir, gitRun, withRepoLock } from './git';
+import { ChecksResult, runCommands } from '../agents/commands';
+import { git, gitCommonDir, gitRun } from './git';
+import { withRepoLock } from './repo-lock';
 import type { LandMissionInput, LandOptions, NeedsHuman } from './land-types';
 import { shellQuote as q } from '../mission/shell-quote';
 import { moveAside, unfinishedAdd } from './worktree-add';
-import {
-  describeOperation,
-  headAtRisk,
-  holdersOf,
-  listed,
-  operationAdvice,
-  operationIn,
-  worktreeChanges,
-} from './worktree-safety';
+import { headAtRisk, listed, worktreeChanges } from './worktree-safety';
+import { describeOperation, holdersOf, operationAdvice, operationIn } from './worktree-state';
 
 const needsHuman = (message: string, files: string[] = []): NeedsHuman => ({
   status: 'needs-human',
@@ -186,7 +180,7 @@ export async function verifyInOwnWorktree(
       if (commands.length === 0) continue;
       const r = await runCommands(
         { cwd: wt, commands, timeoutMs: input.verifyTimeoutMs, logFile, env: input.env, redact: input.redact },
-        opts.onProgress,
+        { signal: opts.signal, onProgress: opts.onProgress },
       );
       if (!r.ok) return r;
     }

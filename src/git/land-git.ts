@@ -6,7 +6,8 @@ import execa from 'execa';
 import { git, gitRun, resolveRef } from './git';
 import type { Failed, NeedsHuman } from './land-types';
 import { shellQuote } from '../mission/shell-quote';
-import { describeOperation, holdersOf, operationAdvice, worktreeChanges } from './worktree-safety';
+import { worktreeChanges } from './worktree-safety';
+import { describeOperation, holdersOf, operationAdvice } from './worktree-state';
 
 export const short = (sha: string | null | undefined): string => (sha ? sha.slice(0, 8) : '(none)');
 export const lines = (out: string): string[] =>

@@ -214,10 +214,9 @@ export async function leaveOutSetupWork(worktree: string, env: GitEnv): Promise<
  */
 export async function clearSetupLeftovers(worktree: string, paths: string[]): Promise<void> {
   if (paths.length === 0) return;
-  const env = { GIT_LITERAL_PATHSPECS: '1' };
   const tracked = new Set(
-    (await git(worktree, ['ls-files', '-z', '--', ...paths], { env })).split('\0').filter(Boolean),
+    (await git(worktree, ['ls-files', '-z', '--', ...paths], { literal: true })).split('\0').filter(Boolean),
   );
   for (const rel of paths) if (!tracked.has(rel)) rmSync(path.join(worktree, rel), { force: true });
-  if (tracked.size > 0) await git(worktree, ['checkout', '--', ...tracked], { env });
+  if (tracked.size > 0) await git(worktree, ['checkout', '--', ...tracked], { literal: true });
 }

@@ -5,8 +5,19 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { paths } from './config';
+import { resolverDir, runDir } from '../agents/paths';
 import { unfinishedAdd } from './worktree-add';
+
+/** The folders under `$FLOTILLA_HOME` where a mission's worktrees and its tasks' files live. */
+export const paths = {
+  /** A mission run's worktrees: `worktrees/<missionId>/<runKey>`. */
+  worktreesRoot: (home: string, missionId: string, runKey: string): string =>
+    path.join(home, 'worktrees', missionId, runKey),
+  /** A task's agent files and worktree notes: `runs/<missionId>/<taskId>` (src/agents/paths.ts). */
+  runDir,
+  /** The task's merge-conflict resolver's files (src/agents/paths.ts). */
+  resolverDir,
+};
 
 /**
  * The folder key of a mission run under `$FLOTILLA_HOME/worktrees/<missionId>/`: its whole run id

@@ -2,8 +2,8 @@
  * The shapes of the merge queue's activities (queue.ts, conflict.ts, cleanup.ts, predict.ts). They are recorded
  * in workflow histories: add optional fields only. Every SHA is a full hex object id.
  */
+import type { ChecksResult } from '../agents/commands';
 import type { NamespaceRequest } from '../mission/types';
-import type { ChecksResult } from './checks';
 import type { CommandLine } from '../mission/types';
 
 /**

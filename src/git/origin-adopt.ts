@@ -8,7 +8,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { recordOwner } from './branch-owner';
-import { git, isAncestor, RepoLockHold, removeStaleRefLock, resolveRef } from './git';
+import { git, isAncestor, resolveRef } from './git';
+import { RepoLockHold, removeStaleRefLock } from './repo-lock';
 import { recordLease, trackingRef } from './origin';
 import { moveAside } from './worktree-add';
 

@@ -1,7 +1,7 @@
 /**
  * Git lock files a killed git leaves behind (a worker crash kills its git children): found and
  * removed, so that every retry does not fail on them forever, but only when nothing may still
- * hold them. Used by the merge queue's `verifyAt` in the integration worktree (queue.ts), the task's commit
+ * hold them. Used by the merge queue's `verifyAt` in the integration worktree (merge-queue.ts), the task's commit
  * and the resolver's commit.
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';

@@ -1,10 +1,10 @@
 /**
- * The shapes of a landing (src/activities/land.ts): its input, its result, what it needs from
+ * The shapes of a landing (land.ts): its input, its result, what it needs from
  * where it runs.
  */
 import type { Diffstat } from '../mission/progress';
 import type { CommandLine, LandMode, Runtime } from '../mission/types';
-import type { ChecksResult, CommandProgress } from './checks';
+import type { ChecksResult, CommandProgress } from '../agents/commands';
 
 /** How a mission lands (the mission file's `land:` without `none`). */
 export type LandingMode = Exclude<LandMode, 'none'>;
@@ -160,6 +160,8 @@ export interface LandOptions {
   home: string;
   /** Called about every second while a setup or verify command runs (an activity heartbeats it). */
   onProgress?: (p: CommandProgress) => void;
+  /** Aborted: the running setup or verify command's group is killed (an activity's cancellation). */
+  signal?: AbortSignal;
   /**
    * The command that runs this landing again, as the advice prints it (default `flotilla land
    * <id>` with the mode's flags); the CLI passes the flags it was given.

@@ -12,7 +12,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { git, gitCommonDir, RepoLockHold, removeStaleRefLock } from './git';
+import { git, gitCommonDir } from './git';
+import { RepoLockHold, removeStaleRefLock } from './repo-lock';
 
 /** The ref that records the owner of `branch` (a short name, `flotilla/<m>/…`). */
 export function ownerRef(branch: string): string {

@@ -16,21 +16,13 @@
  * person has used it, and it is removed and added again. One without the marker (in doubt) is
  * moved aside, never deleted.
  */
-import { log } from '@temporalio/activity';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { git, gitRun } from './git';
+import { hostLog } from './log';
 
 /** The marker's file name, in the state folder of the worktree being added (see the file's comment). */
 export const ADDING_MARKER = 'worktree.adding';
-
-function warn(message: string, attrs: Record<string, unknown>): void {
-  try {
-    log.warn(message, attrs);
-  } catch {
-    // Not in an activity (the CLI, a test): nothing to log to.
-  }
-}
 
 /**
  * The own git directory of the linked worktree at `dir` (`.git/worktrees/<name>`), read from its
@@ -94,12 +86,12 @@ export async function clearForAdd(repo: string, dir: string, adding: string): Pr
   if (unfinished && existsSync(adding)) {
     const r = await gitRun(repo, ['worktree', 'remove', '--force', '--force', dir]);
     if (r.exitCode === 0 && !existsSync(dir)) {
-      warn('removed a worktree whose `git worktree add` was cut short', { worktree: dir, why: unfinished });
+      hostLog.warn('removed a worktree whose `git worktree add` was cut short', { worktree: dir, why: unfinished });
       return;
     }
   }
   const aside = await moveAside(repo, dir);
-  warn('moved aside what was in the way of a new worktree', { worktree: dir, aside, why: unfinished });
+  hostLog.warn('moved aside what was in the way of a new worktree', { worktree: dir, aside, why: unfinished });
 }
 
 /**

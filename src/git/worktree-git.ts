@@ -4,12 +4,13 @@
  * hold someone's work: it is moved aside; a worktree whose add was cut short: worktree-add.ts), a task's checkpoint restored into a new worktree
  * (the refs a host adopts from a mission's shared origin are origin-adopt.ts's).
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { HostFailure } from './failure';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { branchOwner, recordOwner } from './branch-owner';
-import { git, gitRun, RepoLockHold, removeStaleRefLock, resolveRef } from './git';
+import { git, gitRun, resolveRef } from './git';
+import { RepoLockHold, removeStaleRefLock } from './repo-lock';
 import { removeStaleLocks } from './git-locks';
 import { addWorktree, clearForAdd, ownGitDir, unfinishedAdd } from './worktree-add';
 
@@ -78,7 +79,7 @@ export async function ensureBranch(
   const ref = `refs/heads/${branch}`;
   if (await resolveRef(repo, ref)) {
     if ((await branchOwner(repo, branch)) !== runId) {
-      throw ApplicationFailure.nonRetryable(
+      throw HostFailure.nonRetryable(
         `branch ${branch} already exists and belongs to another mission run; start the mission with another --id, or land and clean the earlier run first (flotilla land, then flotilla clean --yes: clean archives each branch it deletes under refs/flotilla/archive/)`,
         ErrorType.BranchTaken,
       );

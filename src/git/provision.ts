@@ -4,14 +4,15 @@
  * got (worktree-layout.ts: `setup.started`, `setup.done`), and the setup record (setup-record.ts)
  * says what setup changed, so that it is never committed as the agent's work.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { HostFailure } from './failure';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import type { NamespaceRequest } from '../mission/types';
 import type { CommandLine } from '../mission/types';
-import { CommandProgress, runCommands } from './checks';
+import { CommandProgress, runCommands } from '../agents/commands';
+import { withNamespace } from '../agents/namespace';
 import { git } from './git';
 import { clearSetupRecord, recordSetup, worktreeTree } from './setup-record';
 import { SETUP_DONE, SETUP_STARTED } from './worktree-layout';
@@ -52,6 +53,8 @@ export interface ProvisionInput {
 export interface ProvisionOptions {
   /** Called about every second while a setup command runs (the caller heartbeats its own details). */
   onProgress?: (p: CommandProgress) => void;
+  /** Aborted: the running setup command's group is killed (an activity's cancellation). */
+  signal?: AbortSignal;
   /** `$FLOTILLA_HOME`, where the runtime namespace is reserved (absent: setup gets none). */
   home?: string;
 }
@@ -81,22 +84,24 @@ export async function provision(
   await clearSetupRecord(worktree);
   const before = await worktreeTree(worktree, input.copy);
   writeFileSync(path.join(stateDir, SETUP_STARTED), `${before}\n`);
-  const result = await runCommands(
-    {
-      cwd: worktree,
-      commands: setup,
-      timeoutMs: input.setupTimeoutMs,
-      logFile: path.join(stateDir, 'setup.log'),
-      env: input.env,
-      redact: input.redact,
-      namespace: input.namespace,
-    },
-    opts.onProgress,
-    opts.home,
+  // With `opts.home`, setup runs in the task's runtime namespace (src/agents/namespace.ts).
+  const result = await withNamespace(opts.home, input.namespace, worktree, (env) =>
+    runCommands(
+      {
+        cwd: worktree,
+        commands: setup,
+        timeoutMs: input.setupTimeoutMs,
+        logFile: path.join(stateDir, 'setup.log'),
+        env: input.env,
+        redact: input.redact,
+        namespace: input.namespace,
+      },
+      { signal: opts.signal, onProgress: opts.onProgress, env },
+    ),
   );
   if (!result.ok) {
     const f = result.failed!;
-    throw ApplicationFailure.retryable(
+    throw HostFailure.retryable(
       `setup failed: \`${f.command}\` exited ${f.exitCode ?? '(timeout)'}\n${f.outputTail}`,
       ErrorType.SetupFailed,
     );

@@ -9,12 +9,8 @@
  */
 import { git, gitSucceeds } from './git';
 
-/** The subject of every task merge commit (merge.ts, queue.ts, conflict.ts): the task id is read back from it. */
+/** The subject of every task merge commit (merge-queue.ts, conflict.ts): the task id is read back from it. */
 const MERGE_SUBJECT = /^flotilla: merge ([a-z0-9][a-z0-9-]*): /;
-
-/** git with paths taken literally (a file name is never pathspec magic). @throws GitError */
-const literal = (dir: string, args: string[]): Promise<string> =>
-  git(dir, args, { env: { GIT_LITERAL_PATHSPECS: '1' } });
 
 /** A hunk of `git diff -U0`: the lines it replaces in the old file and the lines it puts in the new one (1-based). */
 interface Hunk {
@@ -29,7 +25,9 @@ interface Hunk {
  * shows no text hunks for it (a binary file, a file missing on one side is a hunk too).
  */
 async function hunks(dir: string, from: string, to: string, file: string): Promise<Hunk[] | null> {
-  const out = await literal(dir, ['diff', '-U0', '--no-color', '--no-ext-diff', '--no-renames', from, to, '--', file]);
+  const out = await git(dir, ['diff', '-U0', '--no-color', '--no-ext-diff', '--no-renames', from, to, '--', file], {
+    literal: true,
+  });
   if (/^Binary files /m.test(out)) return null;
   const found: Hunk[] = [];
   for (const m of out.matchAll(/^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/gm)) {
@@ -112,13 +110,15 @@ async function tasksInHunks(
   const by = new Set<string>();
   if (added.length)
     for (const sha of blamedCommits(
-      await literal(dir, ['blame', '--porcelain', '--first-parent', ...added, range, '--', file]),
+      await git(dir, ['blame', '--porcelain', '--first-parent', ...added, range, '--', file], { literal: true }),
     ))
       by.add(sha);
   if (removed.length) {
     const order = [mergeBase, ...merges.map((m) => m.sha)];
     const last = blamedCommits(
-      await literal(dir, ['blame', '--porcelain', '--reverse', '--first-parent', ...removed, range, '--', file]),
+      await git(dir, ['blame', '--porcelain', '--reverse', '--first-parent', ...removed, range, '--', file], {
+        literal: true,
+      }),
     );
     for (const sha of last) {
       const next = order[order.indexOf(sha) + 1];
@@ -155,7 +155,9 @@ export async function conflictingTasks(
     }
     for (const m of merges) {
       if (!m.task || found.has(m.task)) continue;
-      const changed = await literal(dir, ['diff', '--name-only', '--no-renames', `${m.sha}^1`, m.sha, '--', file]);
+      const changed = await git(dir, ['diff', '--name-only', '--no-renames', `${m.sha}^1`, m.sha, '--', file], {
+        literal: true,
+      });
       if (changed.trim()) found.add(m.task);
     }
   }

@@ -1,15 +1,15 @@
 /**
- * The git underneath the conflict activities (conflict.ts, conflict-check.ts): commands with
- * literal pathspecs, the merge as `git merge-tree` computes it, the conflict worktree's files, and
+ * The git underneath conflict.ts and conflict-check.ts: the merge as `git merge-tree` computes
+ * it, the conflict worktree's files, and
  * its removal.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { HostFailure } from './failure';
 import execa from 'execa';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
-import { git, gitCommonDir, resolveRef } from './git';
-import { mergeTree as queueMergeTree } from './queue';
+import { git, gitCommonDir, gitResult, resolveRef } from './git';
+import { mergeTree as queueMergeTree } from './merge-queue';
 import { moveAside, ownGitDir } from './worktree-add';
 import { CONFLICT_SUFFIX } from './worktree-layout';
 
@@ -19,28 +19,6 @@ import { CONFLICT_SUFFIX } from './worktree-layout';
  * the resolver's doing, so `checkResolution` lets them be while they are unchanged.
  */
 const BASELINE_FILE = 'flotilla-untracked.json';
-
-export interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** git in `dir` with literal pathspecs; exit code and output, never throws (for answers given by exit codes). */
-export async function run(dir: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const r = await execa('git', args, {
-    cwd: dir,
-    reject: false,
-    stdin: 'ignore',
-    stripFinalNewline: false,
-    env: { GIT_LITERAL_PATHSPECS: '1', ...env },
-  });
-  return { code: r.exitCode ?? 1, out: r.stdout ?? '', err: r.stderr ?? '' };
-}
-
-/** git in `dir` with literal pathspecs. @throws GitError when it exits non-zero */
-export const lit = (dir: string, args: string[], opts: { env?: Record<string, string>; identity?: boolean } = {}) =>
-  git(dir, args, { identity: opts.identity, env: { GIT_LITERAL_PATHSPECS: '1', ...opts.env } });
 
 export const nul = (out: string): string[] => out.split('\0').filter(Boolean);
 export const short = (sha: string | undefined | null): string => (sha ? sha.slice(0, 12) : '(none)');
@@ -64,7 +42,7 @@ export async function blobAt(dir: string, rev: string, file: string): Promise<Bu
 }
 
 /**
- * The merge of `tip` onto `onto` as git computes it without a worktree (queue.ts
+ * The merge of `tip` onto `onto` as git computes it without a worktree (merge-queue.ts
  * {@link queueMergeTree}): the resulting tree (conflicted files in it hold markers) and every
  * path that conflicts (empty when it merges cleanly).
  * @throws GitError when git cannot merge them (an unknown commit, unrelated histories)
@@ -80,7 +58,7 @@ export async function mergeTree(
 
 /** Paths with unmerged entries in the worktree's index (`git ls-files -u`). */
 export async function unmergedPaths(worktree: string): Promise<string[]> {
-  const out = await lit(worktree, ['ls-files', '--unmerged', '-z']);
+  const out = await git(worktree, ['ls-files', '--unmerged', '-z'], { literal: true });
   return unique(nul(out).map((e) => e.slice(e.indexOf('\t') + 1)));
 }
 
@@ -93,7 +71,7 @@ export function gitDirOf(worktree: string): string {
 
 /** Untracked, not ignored files in the worktree with their blob ids. */
 export async function untrackedFiles(worktree: string): Promise<Map<string, string>> {
-  const files = nul(await lit(worktree, ['ls-files', '--others', '--exclude-standard', '-z']));
+  const files = nul(await git(worktree, ['ls-files', '--others', '--exclude-standard', '-z'], { literal: true }));
   // --stdin-paths reads one path a line: a name with a newline in it cannot be hashed this way.
   const hashable = files.filter((f) => !f.includes('\n'));
   const ids = hashable.length
@@ -122,7 +100,7 @@ export async function readBaseline(worktree: string): Promise<Record<string, str
 /** Refuses a path that is not a conflict worktree: dropping or committing must never touch a task's worktree. */
 export function assertConflictWorktree(worktree: string): void {
   if (!path.isAbsolute(worktree) || !worktree.endsWith(CONFLICT_SUFFIX))
-    throw ApplicationFailure.nonRetryable(
+    throw HostFailure.nonRetryable(
       `${worktree} is not a conflict worktree (an absolute path ending in ${CONFLICT_SUFFIX}); refusing to remove it`,
       ErrorType.WorktreeState,
     );
@@ -141,8 +119,8 @@ export const RERERE = ['-c', 'rerere.enabled=true'] as const;
 /** True when `dir` is the top of a worktree of `repo` (`.git` there, same common git directory). */
 export async function isWorktreeOf(repo: string, dir: string): Promise<boolean> {
   if (!existsSync(path.join(dir, '.git'))) return false;
-  const top = await run(dir, ['rev-parse', '--show-toplevel']);
-  const common = await run(dir, ['rev-parse', '--git-common-dir']);
+  const top = await gitResult(dir, ['rev-parse', '--show-toplevel'], { literal: true });
+  const common = await gitResult(dir, ['rev-parse', '--git-common-dir'], { literal: true });
   return (
     top.code === 0 &&
     path.resolve(top.out.trim()) === path.resolve(dir) &&
@@ -165,11 +143,12 @@ export async function removeConflictWorktree(repo: string, worktree: string): Pr
   let removed = false;
   if (existsSync(worktree)) {
     if (await isWorktreeOf(repo, worktree)) {
-      if (await resolveRef(worktree, 'MERGE_HEAD')) await run(worktree, [...RERERE, 'merge', '--abort']);
-      const r = await run(repo, ['worktree', 'remove', '--force', '--force', worktree]);
+      if (await resolveRef(worktree, 'MERGE_HEAD'))
+        await gitResult(worktree, [...RERERE, 'merge', '--abort'], { literal: true });
+      const r = await gitResult(repo, ['worktree', 'remove', '--force', '--force', worktree], { literal: true });
       // A worktree git cannot remove (a stale lock, a half-deleted folder): it is ours to delete.
       if (r.code !== 0 || existsSync(worktree)) rmSync(worktree, { recursive: true, force: true });
-      await run(repo, ['worktree', 'unlock', worktree]);
+      await gitResult(repo, ['worktree', 'unlock', worktree], { literal: true });
     } else {
       await moveAside(repo, worktree);
     }
@@ -190,7 +169,7 @@ export async function publishedResolution(
   tip: string,
 ): Promise<string | null> {
   if (!(await resolveRef(repo, ref))) return null;
-  const out = await run(repo, ['rev-list', '--first-parent', '--parents', ref, `^${onto}`]);
+  const out = await gitResult(repo, ['rev-list', '--first-parent', '--parents', ref, `^${onto}`], { literal: true });
   if (out.code !== 0) return null;
   for (const line of out.out.split('\n')) {
     const [sha, p1, p2, ...more] = line.trim().split(' ');

@@ -1,6 +1,7 @@
 /**
- * The merge queue's git activities: merges made without a worktree (`git merge-tree --write-tree`
- * and `git commit-tree`, git >= 2.38) onto the mission's candidate ref, refs moved only by
+ * The merge queue's git, which the `queueMerge`, `publishRef` and `verifyAt` activities run:
+ * merges made without a worktree (`git merge-tree --write-tree` and `git commit-tree`, git >=
+ * 2.38) onto the mission's candidate ref, refs moved only by
  * compare-and-swap, and the mission verify run on a given commit in the integration worktree
  * (checked out detached there, so moving the integration branch never leaves a worktree stale).
  *
@@ -8,26 +9,26 @@
  * commit (fixed dates and identity) and finds the ref already holding it; a ref that holds
  * something else than the workflow expected is a non-retryable `CandidateMoved`.
  */
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { HostFailure } from './failure';
+import { hostLog } from './log';
 import execa from 'execa';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
-import { activityContext, heartbeating, runCommands } from './checks';
-import type { ActivityConfig } from './config';
+import { CommandRunOptions, runCommands } from '../agents/commands';
+import { withNamespace } from '../agents/namespace';
 import { conflictingTasks } from './conflict-tasks';
-import {
-  git,
-  GitError,
-  gitSucceeds,
-  removeStaleRefLock,
-  requireGitVersion,
-  resolveRef,
-  withRepoLock,
-} from './git';
+import { git, GitError, gitSucceeds, requireGitVersion, resolveRef } from './git';
+import { removeStaleRefLock, withRepoLock } from './repo-lock';
 import { removeStaleLocks } from './git-locks';
 import { listWorktrees } from './worktree-list';
 import { cloneOrigin, pushOrigin, pushTracked, takeBranchFromOrigin } from './origin';
-import type { PublishInput, QueueMergeInput, QueueMergeResult, VerifyAtInput, VerifyAtResult } from './merge-queue-types';
+import type {
+  PublishInput,
+  QueueMergeInput,
+  QueueMergeResult,
+  VerifyAtInput,
+  VerifyAtResult,
+} from './merge-queue-types';
 
 /** What needs git >= 2.38 (`merge-tree --write-tree`, `--name-only`, `-z`; see git-merge-tree(1)). */
 export const MERGE_TREE_FEATURE = 'the merge queue (git merge-tree --write-tree)';
@@ -154,7 +155,7 @@ export async function casUpdateRef(
     if (held === sha) return sha;
     if (held && alsoFine && (await alsoFine(held))) return held;
     if (held !== (expected ?? undefined)) {
-      throw ApplicationFailure.nonRetryable(
+      throw HostFailure.nonRetryable(
         `${ref} holds ${held ?? 'nothing (it does not exist)'}, but ${expected ?? 'no ref'} was expected there ` +
           `(it was not moved to ${sha}): something else moved it`,
         ErrorType.CandidateMoved,
@@ -203,133 +204,119 @@ async function conflictResult(
     withTasks = await conflictingTasks(repo, base, onto, tip, files);
     worktree = (await listWorktrees(repo)).find((w) => w.branch === branch && !w.prunable)?.path ?? null;
   } catch (err) {
-    if (activityContext()) log.warn('could not tell which tasks a conflict is with', { branch, error: String(err) });
+    hostLog.warn('could not tell which tasks a conflict is with', { branch, error: String(err) });
   }
   return { status: 'conflict', files, message: `merge conflict in ${files.join(', ')}`, withTasks, worktree };
 }
 
-export function createQueueActivities(config?: Pick<ActivityConfig, 'home'>) {
-  return {
-    /**
-     * Merges task branch `branch` onto commit `onto` without a worktree and publishes the merge
-     * commit to `ref` by compare-and-swap against `expected`:
-     * - the branch tip already contained in `onto` → `{status: 'merged', sha: onto, alreadyMerged:
-     *   true, tip}`, and `ref` is made to hold `onto` (same compare-and-swap); a merge made says
-     *   the branch `tip` it merged too;
-     * - `git merge-tree --write-tree` conflicts → `{status: 'conflict', files, message, withTasks,
-     *   worktree}` (see {@link conflictResult}); no commit is made and no ref moves (merge-tree
-     *   only writes the tree's objects);
-     * - else `git commit-tree <tree> -p onto -p tip` with message `flotilla: merge <taskId>:
-     *   <title>`, author and committer dates `input.date` and Flotilla's identity where the
-     *   repository has none: retried with the same input it makes the same SHA. A retry that finds
-     *   `ref` already holding this merge (same parents and tree, e.g. an earlier attempt's commit
-     *   signed by `commit.gpgSign` with another signature) returns that commit.
-     * Heartbeats every 5 s (also while it waits for the repository lock). In a clone of a shared
-     * origin the task branch is fetched first (see {@link takeBranchFromOrigin}) and the merge
-     * pushed to the origin's `ref`.
-     * @throws non-retryable `GitTooOld` (git < 2.38), `CandidateMoved` (`ref` holds something
-     *   else than `expected`); Error when the task branch does not exist; GitError when git fails
-     */
-    async queueMerge(input: QueueMergeInput): Promise<QueueMergeResult> {
-      return heartbeating(async () => {
-        const { repo, onto, ref, expected } = input;
-        checkOid('onto', onto);
-        checkRef(ref);
-        await requireGitVersion(2, 38, MERGE_TREE_FEATURE);
-        // A clone of a shared origin: the task ran on some host, which pushed its branch there.
-        if (await cloneOrigin(repo)) await withRepoLock(repo, () => takeBranchFromOrigin(repo, input.branch));
-        const tip = await resolveRef(repo, `refs/heads/${input.branch}`);
-        if (!tip) throw new Error(`task branch ${input.branch} does not exist in ${repo}`);
-        if (await gitSucceeds(repo, ['merge-base', '--is-ancestor', tip, onto])) {
-          await casUpdateRef(repo, ref, onto, expected, `flotilla: ${input.taskId} already merged`);
-          await publishToOrigin(repo, ref, onto);
-          return { status: 'merged', sha: onto, alreadyMerged: true, tip };
-        }
-        const merged = await mergeTree(repo, onto, tip);
-        if (!merged.clean) return conflictResult(repo, onto, tip, input.branch, merged.files);
-        const date = gitDate(input.date);
-        const commit = (
-          await git(
-            repo,
-            [
-              'commit-tree',
-              merged.tree,
-              '-p',
-              onto,
-              '-p',
-              tip,
-              '-m',
-              `flotilla: merge ${input.taskId}: ${input.title}`,
-            ],
-            { identity: true, env: { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date } },
-          )
-        ).trim();
-        const sameMerge = async (held: string): Promise<boolean> => {
-          const line = (await git(repo, ['rev-list', '--no-walk', '--parents', held]).catch(() => '')).trim();
-          const tree = (await git(repo, ['rev-parse', `${held}^{tree}`]).catch(() => '')).trim();
-          return line === `${held} ${onto} ${tip}` && tree === merged.tree;
-        };
-        const sha = await casUpdateRef(repo, ref, commit, expected, `flotilla: merge ${input.taskId}`, sameMerge);
-        await publishToOrigin(repo, ref, sha);
-        // A fix round of this task (another host) starts from this merge, after the candidate
-        // has moved on: keep it reachable on the origin under a ref of its own.
-        if (await cloneOrigin(repo)) await pushOrigin(repo, mergeRef(ref, input.taskId), sha, { kind: 'force' });
-        return { status: 'merged', sha, alreadyMerged: false, tip };
-      });
-    },
-
-    /**
-     * Moves `input.ref` to `input.sha` by compare-and-swap against `input.expected` (e.g. the
-     * integration branch `refs/heads/flotilla/<mission>/integration` to a verified candidate).
-     * Idempotent: a ref already holding `sha` is success. Heartbeats every 5 s (also while it
-     * waits for the repository lock). In a clone of a shared origin a branch is pushed there too,
-     * leased on what this host last pushed. A worktree that has the ref's branch checked out is not
-     * updated (git does not): `prepareIntegration` keeps the integration worktree detached.
-     * @throws non-retryable `CandidateMoved` when the ref holds something else; GitError
-     */
-    async publishRef(input: PublishInput): Promise<void> {
-      await heartbeating(async () => {
-        await casUpdateRef(input.repo, input.ref, input.sha, input.expected, `flotilla: publish ${input.sha}`);
-        await publishToOrigin(input.repo, input.ref, input.sha);
-      });
-    },
-
-    /**
-     * Runs the mission verify on commit `input.sha` in the integration worktree: `git checkout
-     * --detach --force <sha>` (under the repository lock, after removing git locks a killed git
-     * left there), then `input.commands` in order through `runCommands`, the full output appended
-     * to `input.logFile`, log and output tail redacted of every secret. Tracked files
-     * are forced to the commit's content; untracked and ignored files stay (never `git clean`: what
-     * setup made, such as node_modules, is needed by the commands). A failing command is a result
-     * (`ok: false`), not an error. Heartbeats every 5 s, and `{ command }` every second while a
-     * command runs; cancellation kills the running command's process group.
-     * @throws GitError when the checkout fails (e.g. `sha` is not in the repository)
-     */
-    async verifyAt(input: VerifyAtInput): Promise<VerifyAtResult> {
-      checkOid('sha', input.sha);
-      return heartbeating(async (beat) => {
-        await withRepoLock(input.repo, async () => {
-          const own = path.resolve(input.worktree, (await git(input.worktree, ['rev-parse', '--git-dir'])).trim());
-          const locks = await removeStaleLocks(input.worktree, own);
-          if (locks.length && activityContext()) log.warn('removed git locks left by a killed git', { locks });
-          await git(input.worktree, ['checkout', '--quiet', '--detach', '--force', input.sha]);
-        });
-        const head = (await git(input.worktree, ['rev-parse', 'HEAD'])).trim();
-        if (head !== input.sha) throw new Error(`checkout of ${input.sha} in ${input.worktree} left HEAD at ${head}`);
-        return runCommands(
-          {
-            cwd: input.worktree,
-            commands: input.commands,
-            timeoutMs: input.timeoutMs,
-            logFile: input.logFile,
-            env: input.env,
-            redact: input.redact,
-            namespace: input.namespace,
-          },
-          (p) => beat(p),
-          config?.home,
-        );
-      });
-    },
+/**
+ * Merges task branch `branch` onto commit `onto` without a worktree and publishes the merge
+ * commit to `ref` by compare-and-swap against `expected`:
+ * - the branch tip already contained in `onto` → `{status: 'merged', sha: onto, alreadyMerged:
+ *   true, tip}`, and `ref` is made to hold `onto` (same compare-and-swap); a merge made says
+ *   the branch `tip` it merged too;
+ * - `git merge-tree --write-tree` conflicts → `{status: 'conflict', files, message, withTasks,
+ *   worktree}` (see {@link conflictResult}); no commit is made and no ref moves (merge-tree
+ *   only writes the tree's objects);
+ * - else `git commit-tree <tree> -p onto -p tip` with message `flotilla: merge <taskId>:
+ *   <title>`, author and committer dates `input.date` and Flotilla's identity where the
+ *   repository has none: retried with the same input it makes the same SHA. A retry that finds
+ *   `ref` already holding this merge (same parents and tree, e.g. an earlier attempt's commit
+ *   signed by `commit.gpgSign` with another signature) returns that commit.
+ * In a clone of a shared origin the task branch is fetched first (see {@link takeBranchFromOrigin}) and the merge
+ * pushed to the origin's `ref`.
+ * @throws non-retryable `GitTooOld` (git < 2.38), `CandidateMoved` (`ref` holds something
+ *   else than `expected`); Error when the task branch does not exist; GitError when git fails
+ */
+export async function queueMerge(input: QueueMergeInput): Promise<QueueMergeResult> {
+  const { repo, onto, ref, expected } = input;
+  checkOid('onto', onto);
+  checkRef(ref);
+  await requireGitVersion(2, 38, MERGE_TREE_FEATURE);
+  // A clone of a shared origin: the task ran on some host, which pushed its branch there.
+  if (await cloneOrigin(repo)) await withRepoLock(repo, () => takeBranchFromOrigin(repo, input.branch));
+  const tip = await resolveRef(repo, `refs/heads/${input.branch}`);
+  if (!tip) throw new Error(`task branch ${input.branch} does not exist in ${repo}`);
+  if (await gitSucceeds(repo, ['merge-base', '--is-ancestor', tip, onto])) {
+    await casUpdateRef(repo, ref, onto, expected, `flotilla: ${input.taskId} already merged`);
+    await publishToOrigin(repo, ref, onto);
+    return { status: 'merged', sha: onto, alreadyMerged: true, tip };
+  }
+  const merged = await mergeTree(repo, onto, tip);
+  if (!merged.clean) return conflictResult(repo, onto, tip, input.branch, merged.files);
+  const date = gitDate(input.date);
+  const commit = (
+    await git(
+      repo,
+      ['commit-tree', merged.tree, '-p', onto, '-p', tip, '-m', `flotilla: merge ${input.taskId}: ${input.title}`],
+      { identity: true, env: { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date } },
+    )
+  ).trim();
+  const sameMerge = async (held: string): Promise<boolean> => {
+    const line = (await git(repo, ['rev-list', '--no-walk', '--parents', held]).catch(() => '')).trim();
+    const tree = (await git(repo, ['rev-parse', `${held}^{tree}`]).catch(() => '')).trim();
+    return line === `${held} ${onto} ${tip}` && tree === merged.tree;
   };
+  const sha = await casUpdateRef(repo, ref, commit, expected, `flotilla: merge ${input.taskId}`, sameMerge);
+  await publishToOrigin(repo, ref, sha);
+  // A fix round of this task (another host) starts from this merge, after the candidate
+  // has moved on: keep it reachable on the origin under a ref of its own.
+  if (await cloneOrigin(repo)) await pushOrigin(repo, mergeRef(ref, input.taskId), sha, { kind: 'force' });
+  return { status: 'merged', sha, alreadyMerged: false, tip };
+}
+
+/**
+ * Moves `input.ref` to `input.sha` by compare-and-swap against `input.expected` (e.g. the
+ * integration branch `refs/heads/flotilla/<mission>/integration` to a verified candidate).
+ * Idempotent: a ref already holding `sha` is success. In a clone of a shared origin a branch is pushed there too,
+ * leased on what this host last pushed. A worktree that has the ref's branch checked out is not
+ * updated (git does not): `prepareIntegration` keeps the integration worktree detached.
+ * @throws non-retryable `CandidateMoved` when the ref holds something else; GitError
+ */
+export async function publishRef(input: PublishInput): Promise<void> {
+  await casUpdateRef(input.repo, input.ref, input.sha, input.expected, `flotilla: publish ${input.sha}`);
+  await publishToOrigin(input.repo, input.ref, input.sha);
+}
+
+/**
+ * Runs the mission verify on commit `input.sha` in the integration worktree: `git checkout
+ * --detach --force <sha>` (under the repository lock, after removing git locks a killed git
+ * left there), then `input.commands` in order through `runCommands`, the full output appended
+ * to `input.logFile`, log and output tail redacted of every secret. Tracked files
+ * are forced to the commit's content; untracked and ignored files stay (never `git clean`: what
+ * setup made, such as node_modules, is needed by the commands). A failing command is a result
+ * (`ok: false`), not an error. With `opts.home`, the commands get the mission verify's runtime
+ * namespace (`input.namespace`). `opts.onProgress` hears about the running command every second;
+ * `opts.signal` aborted kills its process group.
+ * @throws GitError when the checkout fails (e.g. `sha` is not in the repository)
+ */
+export async function verifyAt(
+  input: VerifyAtInput,
+  opts: CommandRunOptions & { home?: string } = {},
+): Promise<VerifyAtResult> {
+  checkOid('sha', input.sha);
+  await withRepoLock(input.repo, async () => {
+    const own = path.resolve(input.worktree, (await git(input.worktree, ['rev-parse', '--git-dir'])).trim());
+    const locks = await removeStaleLocks(input.worktree, own);
+    if (locks.length) hostLog.warn('removed git locks left by a killed git', { locks });
+    await git(input.worktree, ['checkout', '--quiet', '--detach', '--force', input.sha]);
+  });
+  const head = (await git(input.worktree, ['rev-parse', 'HEAD'])).trim();
+  if (head !== input.sha) throw new Error(`checkout of ${input.sha} in ${input.worktree} left HEAD at ${head}`);
+  // With `opts.home`, the commands run in the mission verify's runtime namespace (src/agents/namespace.ts).
+  const { home, ...run } = opts;
+  return withNamespace(home, input.namespace, input.worktree, (env) =>
+    runCommands(
+      {
+        cwd: input.worktree,
+        commands: input.commands,
+        timeoutMs: input.timeoutMs,
+        logFile: input.logFile,
+        env: input.env,
+        redact: input.redact,
+        namespace: input.namespace,
+      },
+      { ...run, env },
+    ),
+  );
 }
