@@ -1,79 +1,26 @@
 /**
- * Removing a merged task's worktree, only when nothing in it can be lost. The task branch and its
- * checkpoint refs hold the work and are never touched; the worktree is only a checkout of them,
- * plus what setup made (ignored files such as node_modules) and the mission's `copy` files.
- *
- * What stays next to the worktree is not removed: `<worktree>.verify.log` (the task verify's
- * output) and the task's state folder `runs/<mission>/<task>/worktree-<runKey>/` (setup.log and
- * the `setup.done` marker, which `ensureTaskWorktree` discards itself when it re-creates the
- * worktree) are logs and evidence, not cache, and sit beside the transcripts, which must stay.
+ * The `removeTaskWorktree` activity: a merged task's worktree removed when nothing in it can be
+ * lost (src/git/cleanup.ts).
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { removeTaskWorktree } from '../git/cleanup';
+import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from '../git/merge-queue-types';
 import { heartbeating } from './checks';
-import { ActivityConfig, paths } from './config';
-import { git, withRepoLock } from './git';
-import { clonePath } from './origin';
-import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from './merge-queue-types';
-import { taskWorktreePath } from './worktree-layout';
-import { finishRemoval, removalStarted, removeWorktree } from './worktree-removal';
-import { whyKeepWorktree } from './worktree-safety';
+import type { ActivityConfig } from './config';
+import { adapted } from './host-failures';
 
-/**
- * Removes the worktree of task `input.taskId` (at `taskWorktreePath`, worktree-layout.ts) when
- * removing it loses nothing (`whyKeepWorktree`, worktree-safety.ts: no live agent, no git
- * operation in progress, HEAD held by a ref, no changes), under the repository lock: the decision
- * is recorded, identical `copy` files and setup's unchanged leftovers are cleared, then `git
- * worktree remove` without `--force` (which deletes ignored files with it and refuses a dirty,
- * locked or submodule-holding worktree on its own as well): worktree-removal.ts. A removal that
- * a crash cut short is finished by the retry (`finishRemoval`), not judged again.
- * Idempotent: a worktree that is already gone is `{removed: true}` (it is not there, which is what
- * the caller wants; stale administrative files are pruned). A directory at that path that is not
- * a worktree is kept, never deleted: it may hold someone's work.
- * Never deletes the task branch, its checkpoint refs, transcripts or logs.
- * @returns `{removed: true, kept: null}`, or `{removed: false, kept: '<reason with the first paths>'}`
- * @throws GitError when git fails
- */
-export async function removeTaskWorktree(
-  home: string,
-  input: RemoveTaskWorktreeInput,
-): Promise<RemoveTaskWorktreeResult> {
-  const wt = taskWorktreePath(home, input.missionId, input.runId, input.taskId);
-  const pidFiles = [path.join(paths.runDir(home, input.missionId, input.taskId), 'agent.pid')];
-  const result = (kept: string | null): RemoveTaskWorktreeResult => ({ removed: kept === null, kept });
-  return withRepoLock(input.repo, async () => {
-    // A removal begun before a crash is finished, not judged again (worktree-removal.ts).
-    if (removalStarted(wt)) return result(await finishRemoval(input.repo, wt, pidFiles));
-    if (!existsSync(wt)) {
-      await git(input.repo, ['worktree', 'prune']);
-      return { removed: true, kept: null };
-    }
-    const top = (await git(wt, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
-    if (!top || path.resolve(top) !== path.resolve(wt) || !existsSync(path.join(wt, '.git')))
-      return { removed: false, kept: `${wt} is not a git worktree; left for a person to look at` };
-    const verdict = await whyKeepWorktree({ repo: input.repo, worktree: wt, copy: input.copy, pidFiles });
-    if (verdict.reason) return { removed: false, kept: verdict.reason };
-    return result(await removeWorktree(input.repo, wt, verdict));
-  });
-}
-
+/** The `removeTaskWorktree` activity, bound to the worker's `$FLOTILLA_HOME`. */
 export function createCleanupActivities(config: ActivityConfig) {
-  return {
+  return adapted({
     /**
-     * Removes a merged task's worktree when nothing in it can be lost (see removeTaskWorktree):
-     * `{removed: true, kept: null}` (also when it was already gone), or `{removed: false, kept}`
-     * with the reason and the first few paths. Heartbeats every 5 s (also while it waits for the
-     * repository lock; deleting a large node_modules may take a while). With `origin`, in this
-     * host's clone of it (the task's host, for a mission whose tasks run on any host).
+     * Removes a merged task's worktree when nothing in it can be lost (`removeTaskWorktree` in
+     * src/git/cleanup.ts): `{removed: true, kept: null}` (also when it was already gone), or
+     * `{removed: false, kept}` with the reason and the first few paths. Heartbeats every 5 s
+     * (also while it waits for the repository lock; deleting a large node_modules may take a
+     * while). With `origin`, in this host's clone of it.
      * @throws GitError when git fails
      */
     async removeTaskWorktree(input: RemoveTaskWorktreeInput): Promise<RemoveTaskWorktreeResult> {
-      if (input.origin) {
-        const repo = clonePath(config.home, input.origin);
-        if (!existsSync(path.join(repo, '.git'))) return { removed: true, kept: null };
-        input = { ...input, repo };
-      }
       return heartbeating(() => removeTaskWorktree(config.home, input));
     },
-  };
+  });
 }

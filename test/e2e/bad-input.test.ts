@@ -1,7 +1,7 @@
 /**
- * Bad input, systematically: every case of bad-input-cases.ts through the CLI. Each must exit 2, name the file (for a mission file), the field and the reason
- * on one line with a `fix:` line under it, print no stack trace, start nothing and write nothing
- * to the repository.
+ * Bad input, systematically: every case of bad-input-cases.ts through the CLI. Each must exit 2,
+ * name the file (for a mission file), the field and the reason on one line with a `fix:` line
+ * under it, print no stack trace, start nothing and write nothing to the repository.
  *
  * "Start nothing": TEMPORAL_ADDRESS points at a tripwire, a TCP listener that only counts
  * connections. A CLI that got as far as contacting Temporal (or starting the embedded dev server

@@ -158,6 +158,8 @@ function defaultActivities(hostQueue: string): Activities {
       // With an origin the real one answers with its clone; the fakes keep the path as given.
       return { taskQueue: hostQueue, hostname: FAKE.hostname, repo: input.repo };
     },
+    async releaseNamespace() {},
+    async notify() {},
     async claimTaskHost(input) {
       return {
         taskQueue: hostQueue,
@@ -259,6 +261,20 @@ function defaultActivities(hostQueue: string): Activities {
         tasks: input.tasks.map((t) => t.id),
       };
     },
+    // `flotilla plan` (src/activities/plan.ts): a plan workflow's; the mission's never call them.
+    async preparePlan(input) {
+      const dir = `/fake/${input.planId}`;
+      return {
+        worktree: `${dir}/base`,
+        baseSha: FAKE.baseSha,
+        planFile: `${dir}/plan.yaml`,
+        missionFile: `${dir}/mission.yaml`,
+      };
+    },
+    async checkPlan() {
+      return { yaml: null, problems: ['(file): no plan was written'] };
+    },
+    async removePlanWorktree() {},
   };
 }
 

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import { writePidFile } from '../../src/agents/process';
-import { taskWorktreeNeedsRebuild, taskWorktreePath } from '../../src/activities/worktree-layout';
+import { taskWorktreeNeedsRebuild, taskWorktreePath } from '../../src/git/worktree-layout';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent, processAlive, slowInstallSetup } from '../helpers/missions';
@@ -63,7 +63,9 @@ describe('prepareWorktree', () => {
     const err = (await worktreeFor(repo, 'a').catch((e: unknown) => e)) as ApplicationFailure;
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect(err).toMatchObject({ type: 'BranchTaken', nonRetryable: true });
-    expect(err.message).toMatch(/git branch -D flotilla\/m\/tasks\/a/);
+    expect(err.message).toMatch(/another --id, or land and clean the earlier run first/);
+    // Never advice that discards the branch's work.
+    expect(err.message).not.toMatch(/branch -D/);
   });
 
   test('eight worktrees of one repository created at once all succeed (serialized per repo)', async () => {

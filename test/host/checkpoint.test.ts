@@ -10,14 +10,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync 
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
 import type { AgentFailureDetails } from '../../src/activities/agent';
-import { snapshotWorktree } from '../../src/activities/checkpoint';
+import { snapshotWorktree } from '../../src/git/checkpoint';
 import { groupAlive } from '../../src/agents/process';
-import {
-  ensureTaskWorktree,
-  runKey,
-  taskWorktreeNeedsRebuild,
-  type TaskWorktreeInput,
-} from '../../src/activities/worktree';
+import { ensureTaskWorktree, runKey, taskWorktreeNeedsRebuild, type TaskWorktreeInput } from '../../src/git/worktree';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent } from '../helpers/missions';

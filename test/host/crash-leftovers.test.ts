@@ -16,12 +16,12 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import { ownerRef } from '../../src/activities/branch-owner';
-import { removeStaleRefLock, withRepoLock } from '../../src/activities/git';
-import { ADDING_MARKER, clearForAdd, unfinishedAdd } from '../../src/activities/worktree-add';
-import { ensureWorktree } from '../../src/activities/worktree-git';
-import { taskStateDir, taskWorktreePath } from '../../src/activities/worktree-layout';
-import { finishRemoval, recordRemoval, removalMarker, removalStarted } from '../../src/activities/worktree-removal';
+import { ownerRef } from '../../src/git/branch-owner';
+import { removeStaleRefLock, withRepoLock } from '../../src/git/repo-lock';
+import { ADDING_MARKER, clearForAdd, unfinishedAdd } from '../../src/git/worktree-add';
+import { ensureWorktree } from '../../src/git/worktree-git';
+import { taskStateDir, taskWorktreePath } from '../../src/git/worktree-layout';
+import { finishRemoval, recordRemoval, removalMarker, removalStarted } from '../../src/git/worktree-removal';
 import { executeCleanup, planCleanup } from '../../src/client/clean';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { runActivity, worktreeInput } from '../helpers/activities';

@@ -7,7 +7,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import { withRepoLock } from '../../src/activities/git';
+import { withRepoLock } from '../../src/git/repo-lock';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent } from '../helpers/missions';
 import { integrationInput, worktreeInput } from '../helpers/activities';

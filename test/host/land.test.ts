@@ -5,8 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fastForwardBase, mergeWithoutWorktree, missingTasks, prDescription } from '../../src/activities/land';
-import { fixAdvice } from '../../src/activities/land-verify';
+import { fastForwardBase, mergeWithoutWorktree, missingTasks, prDescription } from '../../src/git/land';
+import { fixAdvice } from '../../src/git/land-verify';
 import { git, makeRepo, mergeOnlyWork, tempDir } from '../helpers/git';
 
 function commit(repo: string, file: string, content: string, message: string): string {

@@ -1,5 +1,5 @@
 /**
- * A mission's shared origin with real git (src/activities/origin.ts and its hooks): two hosts'
+ * A mission's shared origin with real git (src/git/origin.ts and its hooks): two hosts'
  * clones of one bare origin, a task that moves from one to the other with its agent's own commit
  * and its uncommitted work, the mission's refs taken over by a new mission host, and leases that
  * keep a host presumed dead from overwriting what another host pushed since.
@@ -8,9 +8,9 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import { snapshotWorktree } from '../../src/activities/checkpoint';
-import { clonePath, cloneOrigin, ensureClone, pushTracked, takeBranchFromOrigin } from '../../src/activities/origin';
-import { ensureTaskWorktree, type TaskWorktreeInput } from '../../src/activities/worktree';
+import { snapshotWorktree } from '../../src/git/checkpoint';
+import { clonePath, cloneOrigin, ensureClone, pushTracked, takeBranchFromOrigin } from '../../src/git/origin';
+import { ensureTaskWorktree, type TaskWorktreeInput } from '../../src/git/worktree';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 

@@ -5,10 +5,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { withRepoLock } from '../../src/activities/git';
+import { withRepoLock } from '../../src/git/repo-lock';
 import { makeRepo, tempDir } from '../helpers/git';
 
-const gitJs = path.resolve(__dirname, '..', '..', 'lib', 'activities', 'git.js');
+const gitJs = path.resolve(__dirname, '..', '..', 'lib', 'git', 'repo-lock.js');
 
 function holder(repo: string, log: string, name: string): Promise<void> {
   const script = `

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import { runKey } from '../../src/activities/worktree';
+import { runKey } from '../../src/git/worktree';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { runActivity } from '../helpers/activities';
 

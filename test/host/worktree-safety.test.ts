@@ -1,14 +1,14 @@
 /**
- * The one rule for removing a worktree ("nothing in it can be lost", src/activities/worktree-safety.ts),
+ * The one rule for removing a worktree ("nothing in it can be lost", src/git/worktree-safety.ts),
  * condition by condition, through both of its callers: the merge queue's `removeTaskWorktree`
  * activity and `flotilla clean`'s plan. Real git repositories, real processes for the agent.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { removeTaskWorktree } from '../../src/activities/cleanup';
-import { paths } from '../../src/activities/config';
+import { removeTaskWorktree } from '../../src/git/cleanup';
+import { paths } from '../../src/git/worktree-layout';
 import { writePidFile } from '../../src/agents/process';
-import { taskWorktreePath } from '../../src/activities/worktree-layout';
+import { taskWorktreePath } from '../../src/git/worktree-layout';
 import { planCleanup } from '../../src/client/clean';
 import { bystander, killBystanders } from '../helpers/bystander';
 import { git, makeRepo, tempDir } from '../helpers/git';

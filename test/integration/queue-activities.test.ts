@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import type { QueueMergeInput } from '../../src/activities/merge-queue-types';
+import type { QueueMergeInput } from '../../src/git/merge-queue-types';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { integrationInput, runActivity, worktreeInput } from '../helpers/activities';

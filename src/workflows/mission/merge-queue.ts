@@ -12,7 +12,7 @@
  * tasks that ended while the batch before ran (history records it), in the mission file's order.
  */
 import { condition, workflowInfo } from '@temporalio/workflow';
-import type { QueueMergeResult } from '../../activities/merge-queue-types';
+import type { QueueMergeResult } from '../../activities';
 import { MAX_VERIFY_RUNS, VerifyRun } from '../../mission/progress';
 import { bisectNext, refreshWaves } from '../../mission/schedule';
 import type { MissionSpec } from '../../mission/types';
@@ -229,6 +229,7 @@ export class MergeQueue {
         timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
         logFile: `${m.state.integrationWorktree}.verify.log`,
         ...this.hooks.commandNames,
+        namespace: { missionId: spec.id, runId: m.ownerRunId, ports: spec.ports ?? 0 },
       },
     ]);
     const runs = m.state.verifyRuns!;
