@@ -20,7 +20,7 @@ const above = (up, layers, message) => ({ regex: `^${up}(${layers.join('|')})(/|
 // src/mission is the lowest layer: everything else imports it, it imports nothing of theirs.
 const missionBelowAll = above(
   '(\\.\\./)+',
-  ['activities', 'workflows', 'client', 'worker', 'mission-file', 'agents', 'secrets'],
+  ['activities', 'workflows', 'client', 'worker', 'mission-file', 'agents', 'secrets', 'git'],
   'src/mission is the lowest layer: it imports no other layer',
 );
 // Workflows know activities by their shapes only (the proxies take the types), and nothing of the
@@ -29,7 +29,7 @@ const workflowsAbove = (up) => [
   { ...above(up, ['activities'], ''), allowTypeImports: true, message: 'workflows import activities as types only' },
   above(
     up,
-    ['client', 'worker', 'mission-file', 'agents', 'secrets'],
+    ['client', 'worker', 'mission-file', 'agents', 'secrets', 'git'],
     'workflows import no client, worker, mission-file or host-library code',
   ),
 ];
@@ -40,13 +40,21 @@ const taskBelowMission = above(
   ['mission'],
   'the task workflow does not import the mission workflow (it reports by signal)',
 );
-// src/agents (runtimes, agent processes, transcripts, commands) and src/secrets (the secret rule,
-// redaction) are host libraries under the activities: the activities, the worker and the CLI use
-// them; they know nothing of Temporal or of the layers above them.
+// src/git (worktrees, refs, merges, the repository lock, landing), src/agents (runtimes, agent
+// processes, transcripts, commands) and src/secrets (the secret rule, redaction) are host libraries
+// under the activities: the activities, the worker and the CLI use them; they know nothing of
+// Temporal or of the layers above them.
 const hostLibrary = {
   regex: '^(\\.\\./)+(activities|workflows|client|worker)(/|$)|^@temporalio/',
   message:
-    'src/agents and src/secrets are host libraries: no Temporal, no activities, workflows, client or worker (an activity adapts them)',
+    'src/git, src/agents and src/secrets are host libraries: no Temporal, no activities, workflows, client or worker (an activity adapts them)',
+};
+// The CLI runs where the repository is and calls the host libraries itself; the activities are
+// Temporal adapters over the same code, which only the worker (src/worker) registers.
+const clientAbove = {
+  regex: '^(\\.\\./)+activities(/|$)',
+  message:
+    'the CLI never imports src/activities (Temporal adapters, for the worker): import the host library they adapt (src/git, src/agents, src/secrets)',
 };
 const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
@@ -64,6 +72,11 @@ export default tseslint.config(
       'object-shorthand': ['error', 'always'],
     },
   },
+  // Files a person can hold in a sitting (blank lines and comments count).
+  {
+    files: ['src/**/*.ts'],
+    rules: { 'max-lines': ['error', { max: 350 }], 'max-lines-per-function': ['error', { max: 80 }] },
+  },
   // A later block replaces an earlier one's options for the same rule: each lists all its patterns.
   { files: ['src/mission/**/*.ts'], rules: restrict(deterministic, missionBelowAll) },
   // index.ts, the bundle's entry point, exports both workflows; the rest of src/workflows/*.ts is shared.
@@ -78,7 +91,8 @@ export default tseslint.config(
     files: ['src/workflows/task/*.ts'],
     rules: restrict(deterministic, ...workflowsAbove('\\.\\./\\.\\./'), taskBelowMission),
   },
-  { files: ['src/agents/**/*.ts', 'src/secrets/**/*.ts'], rules: restrict(hostLibrary) },
+  { files: ['src/git/**/*.ts', 'src/agents/**/*.ts', 'src/secrets/**/*.ts'], rules: restrict(hostLibrary) },
+  { files: ['src/client/**/*.ts'], rules: restrict(clientAbove) },
   // The mission file's loader (Node, zod, git): the client's, above src/mission.
   {
     files: ['src/mission-file/**/*.ts'],

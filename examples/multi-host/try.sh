@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# One mission across three worker "hosts" on this machine (see mission.yaml and the README's
-# "One mission across many hosts"). Uses the Temporal service in TEMPORAL_ADDRESS if one answers
-# (e.g. after `eval "$(scripts/temporal-cluster up)"`), else starts the embedded dev server.
+# One mission across three worker "hosts" on this machine (see mission.yaml and
+# docs/multi-host.md). Uses the Temporal service TEMPORAL_ADDRESS names when it is set (e.g. after
+# `eval "$(scripts/temporal-cluster up)"`), else starts the embedded dev server.
 #   examples/multi-host/try.sh          # run, kill host h2 while it runs agents, finish on h1 and h3
 #   KILL=none examples/multi-host/try.sh  # just run
 set -euo pipefail

@@ -14,6 +14,7 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { Launched, launchAttempt } from '../agents/attempt';
+import { withNamespace } from '../agents/namespace';
 import { endedLabel, outcomeFailure } from '../agents/outcome';
 import { agentDir, agentPidFile } from '../agents/paths';
 import { killStaleGroup } from '../agents/process';
@@ -30,7 +31,8 @@ import { agentFailure } from './agent-failures';
 import { canRebuild, needsRebuild, rebuildWorktree, stateSummary } from './agent-worktree';
 import type { ActivityConfig } from './config';
 import { AgentHeartbeater, previousHeartbeat } from './heartbeat';
-import type { PrepareWorktreeResult } from './worktree';
+import { activityFailure } from './host-failures';
+import type { PrepareWorktreeResult } from '../git/worktree';
 
 export class AgentAttempt {
   readonly attempt: number;
@@ -107,8 +109,18 @@ export class AgentAttempt {
     return continuationPrompt(input, why, await stateSummary(input));
   }
 
-  /** Launches the agent with `prompt`; when the session to resume is gone, once more with a fresh one. */
+  /**
+   * Launches the agent with `prompt`, in its runtime namespace (reserved on this host, see
+   * src/agents/namespace.ts); when the session to resume is gone, once more with a fresh one.
+   */
   launch(prompt: string): Promise<Launched> {
+    const { input, config } = this;
+    return withNamespace(config.home, input.namespace, input.worktree, (namespaceEnv) =>
+      this.launchIn(prompt, namespaceEnv),
+    );
+  }
+
+  private launchIn(prompt: string, namespaceEnv: Record<string, string>): Promise<Launched> {
     return launchAttempt(
       {
         adapter: this.adapter,
@@ -122,6 +134,7 @@ export class AgentAttempt {
         observer: this.heartbeat,
         onTick: (now) => this.checkpoints.tick(now),
         flotillaHome: this.config.home,
+        namespaceEnv,
         stateSummary: () => stateSummary(this.input),
       },
       prompt,
@@ -210,7 +223,8 @@ export class AgentAttempt {
     );
     if (this.stopSignal.aborted)
       throw new CancelledFailure('agent cancelled; its process group was killed', [this.details()]);
-    if (rebuilt.error instanceof ApplicationFailure && rebuilt.error.nonRetryable) throw rebuilt.error;
+    const error = activityFailure(rebuilt.error);
+    if (error instanceof ApplicationFailure && error.nonRetryable) throw error;
     const how = rebuilt.wt
       ? `rebuilt it from the task branch${rebuilt.wt.restoredCheckpoint ? ` plus checkpoint ${rebuilt.wt.restoredCheckpoint.slice(0, 12)}` : ''}`
       : `could not rebuild it yet (${(rebuilt.error as Error).message}); the retry will try again`;

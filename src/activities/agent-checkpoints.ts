@@ -4,7 +4,7 @@
  */
 import type { Context } from '@temporalio/activity';
 import { names } from '../mission/types';
-import { snapshotWorktree } from './checkpoint';
+import { snapshotWorktree } from '../git/checkpoint';
 
 export interface AttemptCheckpointsInput {
   missionId: string;

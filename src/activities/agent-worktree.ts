@@ -6,8 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import type { RunAgentInput } from '../agents/types';
-import { git } from './git';
-import { ensureTaskWorktree, PrepareWorktreeResult, taskWorktreeNeedsRebuild, taskWorktreePath } from './worktree';
+import { git } from '../git/git';
+import { activityContext } from './checks';
+import { ensureTaskWorktree, PrepareWorktreeResult, taskWorktreeNeedsRebuild, taskWorktreePath } from '../git/worktree';
 
 /** Setup commands in a rebuilt worktree get this long each when the caller gives no limit, ms. */
 const DEFAULT_SETUP_TIMEOUT_MS = 20 * 60_000;
@@ -97,7 +98,9 @@ export function rebuildWorktree(
       setupTimeoutMs: input.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS,
       env: input.setupEnv,
       redact: input.redact,
+      namespace: input.namespace,
     },
-    { onProgress },
+    // The activity's cancellation stops a setup command of the rebuild.
+    { onProgress, signal: activityContext()?.cancellationSignal },
   );
 }

@@ -28,6 +28,7 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { AgentAttempt } from './agent-attempt';
 import { AgentSlots, drainedFailure } from './agent-slots';
+import { adapted } from './host-failures';
 import type { ActivityConfig } from './config';
 import type { RunAgentInput, RunAgentResult } from '../agents/types';
 
@@ -35,7 +36,7 @@ export type { AgentFailureDetails, AgentHeartbeat, AgentUsage, RunAgentInput, Ru
 
 export function createAgentActivities(config: ActivityConfig) {
   const slots = config.agents ?? new AgentSlots();
-  return {
+  return adapted({
     /**
      * @throws non-retryable `AgentNotFound` (program missing, with the install command) and
      *   `AgentAuth` (credentials: what to do); non-retryable `AgentRateLimited` with
@@ -69,5 +70,5 @@ export function createAgentActivities(config: ActivityConfig) {
         release();
       }
     },
-  };
+  });
 }

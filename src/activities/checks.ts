@@ -5,7 +5,16 @@
  * their own ({@link heartbeating}).
  */
 import { Context } from '@temporalio/activity';
-import { ChecksInput, ChecksResult, CommandProgress, runCommands as runCommandsOnHost } from '../agents/commands';
+import { withNamespace } from '../agents/namespace';
+import type { ActivityConfig } from './config';
+import {
+  ChecksInput,
+  ChecksResult,
+  CommandProgress,
+  CommandRunOptions,
+  runCommands as runCommandsOnHost,
+} from '../agents/commands';
+import { adapted } from './host-failures';
 
 export type { ChecksInput, ChecksResult, CommandProgress };
 
@@ -14,10 +23,26 @@ export type { ChecksInput, ChecksResult, CommandProgress };
  * its cancellation (also the SDK's on a worker shutdown) kills the running command's group, then
  * rethrows. Calls `onProgress` every second while a command runs; heartbeats nothing itself, so a
  * caller that owns another heartbeat (`runAgent`'s rebuild) keeps its details. Outside an activity
- * (direct calls from tests) nothing cancels it.
+ * (direct calls from tests) nothing cancels it. With `home` (`$FLOTILLA_HOME`), the commands get the
+ * runtime namespace `input.namespace` asks for (src/agents/namespace.ts `withNamespace`).
  */
-export function runCommands(input: ChecksInput, onProgress?: (p: CommandProgress) => void): Promise<ChecksResult> {
-  return runCommandsOnHost(input, { signal: activityContext()?.cancellationSignal, onProgress });
+export function runCommands(
+  input: ChecksInput,
+  onProgress?: (p: CommandProgress) => void,
+  home?: string,
+): Promise<ChecksResult> {
+  // With `home`, the commands run in `input.namespace` (reserved here; see namespace.ts).
+  return withNamespace(home, input.namespace, input.cwd, (env) =>
+    runCommandsOnHost(input, { signal: activityContext()?.cancellationSignal, onProgress, env }),
+  );
+}
+
+/**
+ * How host code (src/git) runs commands inside the current activity: the activity's cancellation
+ * as their AbortSignal, their progress heartbeated through `beat` (see {@link heartbeating}).
+ */
+export function commandOptions(beat: (details?: unknown) => void): CommandRunOptions {
+  return { signal: activityContext()?.cancellationSignal, onProgress: (p) => beat(p) };
 }
 
 /** How often {@link heartbeating} beats, ms. */
@@ -55,15 +80,15 @@ export function activityContext(): Context | undefined {
   }
 }
 
-export function createChecksActivities() {
-  return {
+export function createChecksActivities(config?: Pick<ActivityConfig, 'home'>) {
+  return adapted({
     /**
      * Runs verify commands (task gate or mission verify); a failure is a result, not an error.
      * Heartbeats at once, `{ command }` every second while a command runs, and every 5 s in
      * between; see {@link runCommands}.
      */
     async runChecks(input: ChecksInput): Promise<ChecksResult> {
-      return heartbeating((beat) => runCommands(input, beat));
+      return heartbeating((beat) => runCommands(input, beat, config?.home));
     },
-  };
+  });
 }

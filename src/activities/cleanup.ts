@@ -1,109 +1,41 @@
 /**
- * Removing a merged task's worktree, only when nothing in it can be lost. The task branch and its
- * checkpoint refs hold the work and are never touched; the worktree is only a checkout of them,
- * plus what setup made (ignored files such as node_modules) and the mission's `copy` files.
- *
- * What stays next to the worktree is not removed: `<worktree>.verify.log` (the task verify's
- * output) and the task's state folder `runs/<mission>/<task>/worktree-<runKey>/` (setup.log and
- * the `setup.done` marker, which `ensureTaskWorktree` discards itself when it re-creates the
- * worktree) are logs and evidence, not cache, and sit beside the transcripts, which must stay.
+ * The `removeTaskWorktree` and `removeTaskWorktrees` activities: merged tasks' worktrees removed
+ * when nothing in them can be lost (src/git/cleanup.ts).
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { removeTaskWorktree, removeTaskWorktrees } from '../git/cleanup';
+import type {
+  RemoveTaskWorktreeInput,
+  RemoveTaskWorktreeResult,
+  RemoveTaskWorktreesInput,
+} from '../git/merge-queue-types';
 import { heartbeating } from './checks';
-import { ActivityConfig, paths } from './config';
-import { git, withRepoLock } from './git';
-import { clonePath } from './origin';
-import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult, RemoveTaskWorktreesInput } from './merge-queue-types';
-import { taskWorktreePath } from './worktree-layout';
-import { finishRemoval, removalStarted, removeWorktree } from './worktree-removal';
-import { whyKeepWorktree } from './worktree-safety';
+import type { ActivityConfig } from './config';
+import { adapted } from './host-failures';
 
-/**
- * Removes the worktree of task `input.taskId` (at `taskWorktreePath`, worktree-layout.ts) when
- * removing it loses nothing (`whyKeepWorktree`, worktree-safety.ts: no live agent, no git
- * operation in progress, HEAD held by a ref, no changes), under the repository lock: the decision
- * is recorded, identical `copy` files and setup's unchanged leftovers are cleared, then `git
- * worktree remove` without `--force` (which deletes ignored files with it and refuses a dirty,
- * locked or submodule-holding worktree on its own as well): worktree-removal.ts. A removal that
- * a crash cut short is finished by the retry (`finishRemoval`), not judged again.
- * Idempotent: a worktree that is already gone is `{removed: true}` (it is not there, which is what
- * the caller wants; stale administrative files are pruned). A directory at that path that is not
- * a worktree is kept, never deleted: it may hold someone's work.
- * Never deletes the task branch, its checkpoint refs, transcripts or logs.
- * @returns `{removed: true, kept: null}`, or `{removed: false, kept: '<reason with the first paths>'}`
- * @throws GitError when git fails
- */
-export async function removeTaskWorktree(
-  home: string,
-  input: RemoveTaskWorktreeInput,
-): Promise<RemoveTaskWorktreeResult> {
-  const wt = taskWorktreePath(home, input.missionId, input.runId, input.taskId);
-  const pidFiles = [path.join(paths.runDir(home, input.missionId, input.taskId), 'agent.pid')];
-  const result = (kept: string | null): RemoveTaskWorktreeResult => ({ removed: kept === null, kept });
-  return withRepoLock(input.repo, async () => {
-    // A removal begun before a crash is finished, not judged again (worktree-removal.ts).
-    if (removalStarted(wt)) return result(await finishRemoval(input.repo, wt, pidFiles));
-    if (!existsSync(wt)) {
-      await git(input.repo, ['worktree', 'prune']);
-      return { removed: true, kept: null };
-    }
-    const top = (await git(wt, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
-    if (!top || path.resolve(top) !== path.resolve(wt) || !existsSync(path.join(wt, '.git')))
-      return { removed: false, kept: `${wt} is not a git worktree; left for a person to look at` };
-    const verdict = await whyKeepWorktree({ repo: input.repo, worktree: wt, copy: input.copy, pidFiles });
-    if (verdict.reason) return { removed: false, kept: verdict.reason };
-    return result(await removeWorktree(input.repo, wt, verdict));
-  });
-}
-
+/** The `removeTaskWorktree(s)` activities, bound to the worker's `$FLOTILLA_HOME`. */
 export function createCleanupActivities(config: ActivityConfig) {
-  return {
+  return adapted({
     /**
-     * Removes a merged task's worktree when nothing in it can be lost (see removeTaskWorktree):
-     * `{removed: true, kept: null}` (also when it was already gone), or `{removed: false, kept}`
-     * with the reason and the first few paths. Heartbeats every 5 s (also while it waits for the
-     * repository lock; deleting a large node_modules may take a while). With `origin`, in this
-     * host's clone of it (the task's host, for a mission whose tasks run on any host).
+     * Removes a merged task's worktree when nothing in it can be lost (`removeTaskWorktree` in
+     * src/git/cleanup.ts): `{removed: true, kept: null}` (also when it was already gone), or
+     * `{removed: false, kept}` with the reason and the first few paths. Heartbeats every 5 s
+     * (also while it waits for the repository lock; deleting a large node_modules may take a
+     * while). With `origin`, in this host's clone of it.
      * @throws GitError when git fails
      */
     async removeTaskWorktree(input: RemoveTaskWorktreeInput): Promise<RemoveTaskWorktreeResult> {
-      return heartbeating(() => removeOne(config.home, input));
+      return heartbeating(() => removeTaskWorktree(config.home, input));
     },
 
     /**
-     * `removeTaskWorktree` for each of `input.tasks` in turn (each under the repository lock of its
-     * own, so a merge need not wait for them all): a batch's merged worktrees in one activity.
-     * Every task is tried; the first error is thrown after the others were tried (Temporal
-     * retries the whole call, and a worktree already removed is `{removed: true}` again).
-     * @returns each task's result, in order
+     * A batch's merged worktrees in one activity (`removeTaskWorktrees` in src/git/cleanup.ts):
+     * each task's result in order; every task is tried, the first error thrown after (Temporal
+     * retries the whole call; a worktree already removed is `{removed: true}` again). Heartbeats
+     * every 5 s.
      * @throws GitError when git fails for one of them
      */
     async removeTaskWorktrees(input: RemoveTaskWorktreesInput): Promise<RemoveTaskWorktreeResult[]> {
-      return heartbeating(async () => {
-        const results: RemoveTaskWorktreeResult[] = [];
-        let failure: unknown;
-        for (const task of input.tasks) {
-          try {
-            results.push(await removeOne(config.home, task));
-          } catch (err) {
-            failure ??= err;
-            results.push({ removed: false, kept: null });
-          }
-        }
-        if (failure !== undefined) throw failure;
-        return results;
-      });
+      return heartbeating(() => removeTaskWorktrees(config.home, input));
     },
-  };
-}
-
-/** `removeTaskWorktree` in the repository the input names (with `origin`, this host's clone of it). */
-async function removeOne(home: string, input: RemoveTaskWorktreeInput): Promise<RemoveTaskWorktreeResult> {
-  if (input.origin) {
-    const repo = clonePath(home, input.origin);
-    if (!existsSync(path.join(repo, '.git'))) return { removed: true, kept: null };
-    input = { ...input, repo };
-  }
-  return removeTaskWorktree(home, input);
+  });
 }

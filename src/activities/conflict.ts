@@ -1,45 +1,12 @@
 /**
- * Merge conflicts resolved by an agent, the activity side of `onMergeConflict: resolve`:
- * - `prepareConflict` sets the conflicting merge up in a worktree of its own
- *   (`<task worktree>.conflict`, detached at the candidate, `git merge --no-commit` in progress
- *   with diff3 markers, rerere replaying resolutions recorded before);
- * - the workflow runs the resolver with `runAgent` (`role: 'resolver'`) in that worktree;
- * - `checkResolution` checks the result without trusting the resolver: no markers left, nothing
- *   outside the conflicted files changed, and what each side added outside the conflicting hunks
- *   still there;
- * - `commitResolution` commits the merge (rerere records the resolution), publishes it to the
- *   candidate ref with compare-and-swap and removes the worktree; `dropConflict` gives up on it.
- *
- * The shapes are in merge-queue-types.ts (recorded in histories); the checks are conflict-check.ts, the
- * git underneath conflict-git.ts. Every git command is an argv, with paths taken literally
- * (`GIT_LITERAL_PATHSPECS`): file names never become pathspec magic.
+ * The activities of `onMergeConflict: resolve` (src/git/conflict.ts and conflict-check.ts do the
+ * git): `prepareConflict` sets the conflicting merge up in a worktree of its own for the resolver
+ * agent, `checkResolution` checks what it did without trusting it, `commitResolution` commits and
+ * publishes it, `dropConflict` gives up on it. Each heartbeats every 5 s (also while the
+ * repository lock is waited for); run them with a heartbeat timeout of about 30 s.
  */
-import { ApplicationFailure, log } from '@temporalio/activity';
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { ErrorType } from '../mission/error-types';
-import { activityContext, heartbeating, runCommands } from './checks';
-import type { ActivityConfig } from './config';
-import { checkResolution } from './conflict-check';
-import { conflictingTasks } from './conflict-tasks';
-import {
-  assertConflictWorktree,
-  gitDirOf,
-  lit,
-  list,
-  mergeTree,
-  publishedResolution,
-  RERERE,
-  removeConflictWorktree,
-  run,
-  short,
-  unique,
-  unmergedPaths,
-  writeBaseline,
-} from './conflict-git';
-import { git, identityConfig, removeStaleRefLock, resolveRef, withRepoLock } from './git';
-import { removeStaleLocks } from './git-locks';
-import { publishToOrigin } from './queue';
+import { checkResolution } from '../git/conflict-check';
+import { commitResolution, dropConflict, prepareConflict } from '../git/conflict';
 import type {
   CheckResolutionInput,
   CheckResolutionResult,
@@ -48,292 +15,58 @@ import type {
   DropConflictInput,
   PrepareConflictInput,
   PrepareConflictResult,
-} from './merge-queue-types';
-import { copyMissionFiles } from './worktree';
-import { conflictStateDir, conflictWorktreePath } from './worktree-layout';
+} from '../git/merge-queue-types';
+import { commandOptions, heartbeating } from './checks';
+import type { ActivityConfig } from './config';
+import { adapted } from './host-failures';
 
-/** The longest `oursDiff` / `theirsDiff` handed to the resolver's prompt, characters (note included). */
-export const MAX_SIDE_DIFF_CHARS = 12_000;
-/** The longest `mergedLog`, lines. */
-const MAX_LOG_LINES = 100;
-
-/** `text` cut to at most `max` characters, ending with a note that says so and how to see the rest. */
-export function cutText(text: string, max: number, rest: string): string {
-  if (text.length <= max) return text;
-  const note = `\n[… cut: ${text.length} characters in all, the first shown; see the rest with ${rest}]\n`;
-  return text.slice(0, Math.max(0, max - note.length)) + note;
-}
-
-export function createConflictActivities(config: ActivityConfig) {
-  return {
-    /**
-     * Sets the merge of `branch` onto `onto` up in the task's conflict worktree
-     * (`<task worktree>.conflict`, see worktree-layout.ts) for a resolver: an existing one (a
-     * crashed or earlier attempt) is removed and rebuilt; then `git worktree add --detach`, the
-     * mission's `copy` files, `setup` (log in `runs/<m>/<task>/conflict-<runKey>/setup.log`), and
-     * `git merge --no-ff --no-commit` with diff3 markers and rerere (`-c rerere.enabled=true` on
-     * Flotilla's merge, commit and abort only, never in the repository's config: resolutions are
-     * recorded when committed and replayed when the same conflict comes back). Facts for the prompt come from git: `conflicted` from `git merge-tree`,
-     * `remaining` from the index's unmerged entries after rerere, `otherTasks` the tasks merged on
-     * `onto` since the merge base whose lines clash with the branch's (conflict-tasks.ts).
-     * Heartbeats every 5 s (`{ command }` while a setup command runs); run it with a heartbeat
-     * timeout of about 30 s.
-     * @throws retryable `SetupFailed` (its output redacted); Error when the task
-     *   branch is missing, already contained in `onto`, or git fails
-     */
-    async prepareConflict(input: PrepareConflictInput): Promise<PrepareConflictResult> {
-      return heartbeating((beat) => prepareConflict(input, beat));
-    },
-
-    /**
-     * Checks a resolution in the conflict worktree, trusting nothing the resolver said:
-     * (a) no conflict markers left in the conflicted files (a marker line the side's own file
-     * already holds, say a `=======` underline, is not counted); (b) nothing outside the conflicted
-     * set differs from the merge git made (`git merge-tree` of `onto` and `branchTip`), in the
-     * index or the worktree, and no new untracked files outside it (ignored files, and what
-     * `copy` and `setup` left, are fine); (c) the lines each side added outside the conflicting
-     * hunks are still in each resolved file (a whole file taken from one side drops the other's).
-     * Lines are compared trimmed, and only lines with a letter or digit count. (c) cannot tell a
-     * line adapted on purpose (a call renamed to fit the other side) from one dropped: such a
-     * resolution is rejected too, and the workflow's limit on resolver rounds ends that impasse.
-     * Also: the merge must still be in progress (HEAD at `onto`, MERGE_HEAD at `branchTip`).
-     * Heartbeats every 5 s; a heartbeat timeout of about 30 s fits.
-     * @returns `ok` and each problem in words a resolver can act on
-     * @throws Error when the worktree is gone or git fails
-     */
-    async checkResolution(input: CheckResolutionInput): Promise<CheckResolutionResult> {
-      return heartbeating(() => checkResolution(input));
-    },
-
-    /**
-     * Commits the checked resolution as the merge commit (`flotilla: merge <task>: <title>`, a
-     * line naming the resolved files; `--no-verify`; author and committer date `input.date`,
-     * Flotilla's identity where the repository has none), which also records the resolution for
-     * rerere; checks its parents are [`onto`, `branchTip`]; publishes it with `git update-ref ref
-     * sha expected` (compare-and-swap; null expected: the ref must not exist); removes the conflict
-     * worktree. Idempotent: a retry reuses the merge commit in the worktree's HEAD, or finds it
-     * published on `ref` (first-parent history since `onto`) after the worktree was removed.
-     * Heartbeats every 5 s (the repository lock may be waited for).
-     * @throws non-retryable `CandidateMoved` when `ref` holds neither `expected` nor the commit;
-     *   non-retryable `WorktreeState` when the merge is not in progress in the worktree (or files
-     *   stay unmerged) and no commit of it exists; non-retryable `WorktreeLost` when the worktree
-     *   is gone and the resolution was never published
-     */
-    async commitResolution(input: CommitResolutionInput): Promise<CommitResolutionResult> {
-      assertConflictWorktree(input.worktree);
-      return heartbeating(() => commitResolution(input));
-    },
-
-    /**
-     * Gives a conflict up: aborts the merge in progress (clearing rerere's unfinished record of
-     * it) and removes the conflict worktree. Nothing there is anyone's work but a rejected or
-     * abandoned resolution, whose transcript stays in `runs/<m>/<task>/resolver/`. Idempotent: a
-     * worktree already gone is fine. Heartbeats every 5 s.
-     * @throws non-retryable `WorktreeState` when `worktree` is not a conflict worktree path
-     */
-    async dropConflict(input: DropConflictInput): Promise<void> {
-      assertConflictWorktree(input.worktree);
-      await heartbeating(() => withRepoLock(input.repo, () => removeConflictWorktree(input.repo, input.worktree)));
-    },
-  };
-
-  async function prepareConflict(
-    input: PrepareConflictInput,
-    beat: (details?: unknown) => void,
-  ): Promise<PrepareConflictResult> {
-    const { repo, onto, branch } = input;
-    const worktree = conflictWorktreePath(config.home, input.missionId, input.runId, input.taskId);
-    const stateDir = conflictStateDir(config.home, input.missionId, input.runId, input.taskId);
-    await withRepoLock(repo, async () => {
-      if (!(await resolveRef(repo, `refs/heads/${branch}`))) throw new Error(`task branch ${branch} does not exist`);
-      // A worktree left by an earlier or crashed attempt: its setup may have been cut short and
-      // its files edited by a rejected resolver, so it is rebuilt rather than trusted.
-      if ((await removeConflictWorktree(repo, worktree)) && activityContext())
-        log.warn('removed the conflict worktree of an earlier attempt', { worktree });
-      mkdirSync(path.dirname(worktree), { recursive: true });
-      await git(repo, ['worktree', 'add', '--quiet', '--detach', worktree, onto]);
-    });
-
-    copyMissionFiles(repo, worktree, input.copy);
-    if (input.setup.length > 0) {
-      const result = await runCommands(
-        {
-          cwd: worktree,
-          commands: input.setup,
-          timeoutMs: input.setupTimeoutMs,
-          logFile: path.join(stateDir, 'setup.log'),
-          env: input.env,
-          redact: input.redact,
-        },
-        (p) => beat(p),
-      );
-      if (!result.ok) {
-        const f = result.failed!;
-        throw ApplicationFailure.retryable(
-          `setup failed in the conflict worktree: \`${f.command}\` exited ${f.exitCode ?? '(timeout)'}\n${f.outputTail}`,
-          ErrorType.SetupFailed,
-        );
-      }
-    }
-    await writeBaseline(worktree);
-
-    return withRepoLock(repo, async () => {
-      const merge = await run(
-        worktree,
-        [
-          ...(await identityArgs(worktree)),
-          '-c',
-          'merge.conflictStyle=diff3',
-          ...RERERE,
-          '-c',
-          'rerere.autoUpdate=true',
-          'merge',
-          '--no-ff',
-          '--no-commit',
-          branch,
-        ],
-        // The resolver sees the merge's own message in MERGE_MSG; no editor ever opens.
-        { GIT_MERGE_AUTOEDIT: 'no' },
-      );
-      const branchTip = await resolveRef(worktree, 'MERGE_HEAD');
-      if (!branchTip || (merge.code !== 0 && merge.code !== 1)) {
-        const contained = await resolveRef(repo, `refs/heads/${branch}`);
-        const why =
-          contained && (await run(repo, ['merge-base', '--is-ancestor', contained, onto])).code === 0
-            ? `${branch} is already contained in ${short(onto)}: there is nothing to merge`
-            : `git merge ${branch} failed (exit ${merge.code}): ${(merge.out + merge.err).trim().slice(-1000)}`;
-        throw new Error(why);
-      }
-      const mergeBase = (await git(worktree, ['merge-base', onto, branchTip])).trim();
-      const { conflicted } = await mergeTree(worktree, onto, branchTip);
-      const remaining = await unmergedPaths(worktree);
-      const diff = async (to: string): Promise<string> =>
-        conflicted.length === 0
-          ? ''
-          : cutText(
-              await lit(worktree, ['diff', mergeBase, to, '--', ...conflicted]),
-              MAX_SIDE_DIFF_CHARS,
-              `\`git diff ${short(mergeBase)} ${short(to)} -- <file>\``,
-            );
-      const logLines = (await git(worktree, ['log', '--oneline', '--first-parent', `${mergeBase}..${onto}`]))
-        .split('\n')
-        .filter(Boolean);
-      const mergedLog = [
-        ...logLines.slice(0, MAX_LOG_LINES),
-        ...(logLines.length > MAX_LOG_LINES ? [`[… ${logLines.length - MAX_LOG_LINES} older commits not shown]`] : []),
-      ].join('\n');
-      return {
-        worktree,
-        conflicted,
-        remaining,
-        mergeBase,
-        branchTip,
-        otherTasks: await conflictingTasks(worktree, mergeBase, onto, branchTip, conflicted),
-        oursDiff: await diff(onto),
-        theirsDiff: await diff(branchTip),
-        mergedLog,
-      };
-    });
-  }
-}
-
-/** `-c user.name=… -c user.email=…` where git has no identity in `dir` (merges may need one). */
-async function identityArgs(dir: string): Promise<string[]> {
-  return (await identityConfig(dir)).flatMap((c) => ['-c', c]);
-}
-
-/** The parents of commit `sha`. */
-async function parentsOf(dir: string, sha: string): Promise<string[]> {
-  return (await git(dir, ['rev-list', '--parents', '-n', '1', sha])).trim().split(' ').slice(1);
-}
-
-async function commitResolution(input: CommitResolutionInput): Promise<CommitResolutionResult> {
-  const { repo, worktree, onto, branchTip, ref } = input;
-  const present = existsSync(path.join(worktree, '.git'));
-  // An attempt killed inside `git commit` left its locks; the resolver has ended (no minimum age).
-  if (present) await removeStaleLocks(worktree, gitDirOf(worktree), 0);
-  const head = present ? await resolveRef(worktree, 'HEAD') : undefined;
-  let sha: string | null = null;
-
-  if (head && head !== onto && (await parentsOf(worktree, head)).join(' ') === `${onto} ${branchTip}`) {
-    sha = head; // committed by an attempt that died before publishing it
-  } else if (present && head === onto && (await resolveRef(worktree, 'MERGE_HEAD')) === branchTip) {
-    sha = await commitMerge(input);
-  } else {
-    sha = await publishedResolution(repo, ref, onto, branchTip);
-    if (!sha && !present)
-      throw ApplicationFailure.nonRetryable(
-        `the conflict worktree ${worktree} is gone and its resolution was never published to ${ref}; the merge has to be prepared and resolved again`,
-        ErrorType.WorktreeLost,
-      );
-    if (!sha)
-      throw ApplicationFailure.nonRetryable(
-        `no merge of ${short(branchTip)} onto ${short(onto)} is in progress in ${worktree} (HEAD ${short(head)}) and none is published on ${ref}; the merge has to be prepared again`,
-        ErrorType.WorktreeState,
-      );
-    if (present) await withRepoLock(repo, () => removeConflictWorktree(repo, worktree));
-    return { sha };
-  }
-
-  const parents = await parentsOf(worktree, sha);
-  if (parents.join(' ') !== `${onto} ${branchTip}`)
-    throw ApplicationFailure.nonRetryable(
-      `the resolution commit ${short(sha)} has parents ${parents.map(short).join(', ')}, not ${short(onto)} and ${short(branchTip)}`,
-      ErrorType.WorktreeState,
-    );
-
-  await withRepoLock(repo, async (hold) => {
-    const zero = '0'.repeat(onto.length);
-    await removeStaleRefLock(repo, ref, hold);
-    const update = await run(repo, ['update-ref', ref, sha, input.expected ?? zero]);
-    if (update.code !== 0) {
-      const now = await resolveRef(repo, ref);
-      // Holding the commit already: an attempt that died after publishing it.
-      if (now !== sha && (await publishedResolution(repo, ref, onto, branchTip)) !== sha)
-        throw ApplicationFailure.nonRetryable(
-          `${ref} holds ${short(now)}, not ${input.expected ? short(input.expected) : 'nothing'} as expected: the candidate moved while the conflict was resolved; resolution ${short(sha)} was not published`,
-          ErrorType.CandidateMoved,
-        );
-    }
-    // Forced removal (see removeConflictWorktree): the resolution is committed and published.
-    await removeConflictWorktree(repo, worktree);
-  });
-  // A clone of a shared origin: the candidate goes there too (a host taking the mission over
-  // resumes the queue from the origin's candidate).
-  await publishToOrigin(repo, ref, sha);
-  return { sha };
+/**
+ * The `prepareConflict` activity: the merge set up in `<task worktree>.conflict` (see
+ * `prepareConflict` in src/git/conflict.ts), `{ command }` heartbeated while a setup command runs,
+ * cancellation killing it.
+ * @throws retryable `SetupFailed` (its output redacted); Error when the task branch is missing,
+ *   already contained in `onto`, or git fails
+ */
+function prepareConflictActivity(config: ActivityConfig, input: PrepareConflictInput): Promise<PrepareConflictResult> {
+  return heartbeating((beat) => prepareConflict(config.home, input, commandOptions(beat)));
 }
 
 /**
- * Stages the conflicted files (every path the merge conflicted on, and any still unmerged) and
- * commits the merge; `git commit` records the resolution for rerere.
- * @returns the merge commit
- * @throws non-retryable `WorktreeState` when files stay unmerged
+ * The `checkResolution` activity: no conflict markers left, nothing outside the conflicted files
+ * changed, each side's additions kept (see `checkResolution` in src/git/conflict-check.ts).
+ * @returns `ok` and each problem in words a resolver can act on
+ * @throws Error when the worktree is gone or git fails
  */
-async function commitMerge(input: CommitResolutionInput): Promise<string> {
-  const { worktree, onto, branchTip } = input;
-  const files = unique([
-    ...(input.conflicted ?? []),
-    ...(await mergeTree(worktree, onto, branchTip)).conflicted,
-    ...(await unmergedPaths(worktree)),
-  ]);
-  // -A: a file the resolution deleted is staged as deleted.
-  if (files.length > 0) await lit(worktree, ['add', '-A', '--', ...files]);
-  const still = await unmergedPaths(worktree);
-  if (still.length > 0)
-    throw ApplicationFailure.nonRetryable(
-      `files are still unmerged after staging the resolution: ${list(still)}`,
-      ErrorType.WorktreeState,
-    );
-  const message = [
-    `flotilla: merge ${input.taskId}: ${input.title}`,
-    ...(files.length > 0 ? ['', `Conflicts resolved by the resolver agent: ${files.join(', ')}`] : []),
-  ].join('\n');
-  await lit(
-    worktree,
-    [...RERERE, 'commit', '--no-verify', '--quiet', '--cleanup=verbatim', '-m', message],
-    // Fixed dates and identity: the same resolution committed again makes the same SHA.
-    { identity: true, env: { GIT_AUTHOR_DATE: input.date, GIT_COMMITTER_DATE: input.date } },
-  );
-  return (await git(worktree, ['rev-parse', 'HEAD'])).trim();
+function checkResolutionActivity(input: CheckResolutionInput): Promise<CheckResolutionResult> {
+  return heartbeating(() => checkResolution(input));
+}
+
+/**
+ * The `commitResolution` activity: the checked resolution committed as the merge, published by
+ * compare-and-swap, the conflict worktree removed (see `commitResolution` in src/git/conflict.ts).
+ * @throws non-retryable `CandidateMoved`, `WorktreeState`, `WorktreeLost`
+ */
+function commitResolutionActivity(input: CommitResolutionInput): Promise<CommitResolutionResult> {
+  return heartbeating(() => commitResolution(input));
+}
+
+/**
+ * The `dropConflict` activity: the merge aborted and the conflict worktree removed; idempotent.
+ * @throws non-retryable `WorktreeState` when `worktree` is not a conflict worktree path
+ */
+function dropConflictActivity(input: DropConflictInput): Promise<void> {
+  return heartbeating(() => dropConflict(input));
+}
+
+/**
+ * The `prepareConflict`, `checkResolution`, `commitResolution` and `dropConflict` activities,
+ * bound to the worker's `$FLOTILLA_HOME`.
+ */
+export function createConflictActivities(config: ActivityConfig) {
+  return adapted({
+    prepareConflict: (input: PrepareConflictInput) => prepareConflictActivity(config, input),
+    checkResolution: checkResolutionActivity,
+    commitResolution: commitResolutionActivity,
+    dropConflict: dropConflictActivity,
+  });
 }

@@ -16,7 +16,7 @@ import { ErrorType } from '../mission/error-types';
 import { hostOfQueue } from '../mission/types';
 import { heartbeating } from './checks';
 import type { ActivityConfig } from './config';
-import { ensureClone } from './origin';
+import { ensureClone } from '../git/origin';
 
 export interface ClaimHostInput {
   /** The repository (a mission without `origin:`), or the origin as given (with one). */

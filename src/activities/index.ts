@@ -12,9 +12,11 @@ import { createConflictActivities } from './conflict';
 import type { ActivityConfig } from './config';
 import { createHostActivities } from './host';
 import { createLandActivities } from './land';
+import { createNamespaceActivities } from './namespace';
+import { createNotifyActivities } from './notify';
+import { createPlanActivities } from './plan';
 import { createPredictActivities } from './predict';
-import { createQueueActivities } from './queue';
-import { createQueueBatchActivities } from './queue-batch';
+import { createMergeQueueActivities } from './merge-queue';
 import { createSyncActivities } from './sync';
 import { createWorktreeActivities } from './worktree';
 
@@ -26,16 +28,21 @@ export function createActivities(config: ActivityConfig) {
     ...createCheckpointActivities(),
     ...createCommitActivities(),
     ...createConflictActivities(config),
-    ...createChecksActivities(),
+    ...createChecksActivities(config),
     ...createSyncActivities(),
-    // The merge queue: queueMerge(Batch), publishRef, verifyAt, removeTaskWorktree, predictConflicts.
-    ...createQueueActivities(),
-    ...createQueueBatchActivities(),
+    // The merge queue: queueMerge(Batch), publishRef, verifyAt, removeTaskWorktree(s), predictConflicts.
+    ...createMergeQueueActivities(config),
     ...createCleanupActivities(config),
     ...createPredictActivities(),
     ...createLandActivities(config),
+    ...createNamespaceActivities(config),
+    ...createNotifyActivities(),
+    // `flotilla plan`: the planner's worktree and each round's check (its agent is runAgent's).
+    ...createPlanActivities(config),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { ActivityConfig } from './config';
+// The shapes the merge queue's activities take and return, for the workflows (as types only).
+export type * from '../git/merge-queue-types';

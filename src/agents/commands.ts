@@ -12,6 +12,7 @@ import type { CommandLine } from '../mission/types';
 import type { Redactor } from '../secrets/redact';
 import { privateFile, secretRedactor } from '../secrets/secrets';
 import { commandEnv } from './environment';
+import type { NamespaceRequest } from '../mission/types';
 import { displayCommand, spawnGroup, Tail, terminateGroup, toArgv } from './process';
 
 /** What {@link runCommands} reports about every second while a command runs. */
@@ -33,6 +34,11 @@ export interface ChecksInput {
   env?: string[];
   /** Every secret name the mission lists: redacted here too (see CommandNames). */
   redact?: string[];
+  /**
+   * The runtime namespace the commands run in (namespace.ts): the activity reserves it and passes
+   * its variables as {@link CommandRunOptions.env}. Absent: none.
+   */
+  namespace?: NamespaceRequest;
 }
 
 export interface ChecksResult {
@@ -47,10 +53,12 @@ export interface CommandRunOptions {
   signal?: AbortSignal;
   /** Called every second while a command runs. */
   onProgress?: (p: CommandProgress) => void;
+  /** Variables the commands get over the command environment: the runtime namespace's (namespace.ts `namespaceEnv`). */
+  env?: Record<string, string>;
 }
 
 /** What every command of one {@link runCommands} call shares. */
-interface CommandRun extends CommandRunOptions {
+interface CommandRun extends Omit<CommandRunOptions, 'env'> {
   input: ChecksInput;
   log: string;
   redactor: Redactor;
@@ -70,7 +78,7 @@ export async function runCommands(input: ChecksInput, opts: CommandRunOptions = 
     input,
     log: privateFile(input.logFile),
     redactor: secretRedactor([...(input.env ?? []), ...(input.redact ?? [])]),
-    env: commandEnv(input.env ?? []),
+    env: commandEnv(input.env ?? [], process.env, opts.env),
   };
   for (const command of input.commands) {
     const failed = await runCommand(run, command);

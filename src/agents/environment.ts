@@ -24,11 +24,17 @@ function pick(names: Iterable<string>, env: NodeJS.ProcessEnv): NodeJS.ProcessEn
 /**
  * The environment of a mission-file command (setup, gate, verify; also a resolution's checks and
  * `land`'s verify): {@link BASELINE_ENV}, the worker's `FLOTILLA_*` variables (but none whose name
- * makes it a secret), and the variables the mission's `env:` names (`names`), read from `env`.
+ * makes it a secret), and the variables the mission's `env:` names (`names`), read from `env`;
+ * then `own` (the task's runtime namespace, namespace.ts: `FLOTILLA_SLOT`, `FLOTILLA_PORT`, …,
+ * `TMPDIR`), which wins.
  */
-export function commandEnv(names: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function commandEnv(
+  names: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+  own: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   const flotilla = Object.keys(env).filter((n) => n.startsWith('FLOTILLA_') && !isSecretName(n));
-  return pick([...BASELINE_ENV, ...flotilla, ...names], env);
+  return Object.assign(pick([...BASELINE_ENV, ...flotilla, ...names], env), own);
 }
 
 /**

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { resolverContract, taskContract } from './contract';
+import { PLAN_FILE_ENV, plannerContract, plannerSandbox } from './planner';
 import { agentEnv } from './environment';
 import { Ended, LaunchOutcome, OutcomeRecorder } from './outcome';
 import { GroupProcess, removePidFile, spawnGroup, Tail, terminateGroup, writePidFile } from './process';
@@ -61,6 +62,8 @@ export interface LaunchSpec {
   onTick?: (now: number) => void;
   /** `$FLOTILLA_HOME`: hidden from a sandboxed agent (`agent.sandbox: bwrap`). */
   flotillaHome: string;
+  /** The runtime namespace's variables (namespace.ts `namespaceEnv`); `extraEnv` and the launch's own win. */
+  namespaceEnv?: Record<string, string>;
 }
 
 /** Runs the agent once and resolves when its whole group is gone. Never throws for the agent's failures. */
@@ -95,11 +98,16 @@ function buildLaunch({ adapter, input, prompt }: LaunchSpec, resumeSessionId: st
     missionId: input.missionId,
     taskId: input.taskId,
     resumeSessionId: resumeSessionId ?? undefined,
-    contract:
-      input.role === 'resolver'
-        ? resolverContract(input.taskId, input.branch, input.worktree)
-        : taskContract(input.taskId, input.branch, input.worktree),
+    contract: contractOf(input),
   });
+}
+
+/** The contract of the agent's role: the task's, the resolver's or the planner's. */
+function contractOf(input: LaunchInput): string {
+  if (input.role === 'resolver') return resolverContract(input.taskId, input.branch, input.worktree);
+  if (input.role === 'planner')
+    return plannerContract(input.missionId, input.worktree, input.extraEnv?.[PLAN_FILE_ENV] ?? '');
+  return taskContract(input.taskId, input.branch, input.worktree);
 }
 
 /** Opens the launch's transcript and records what is launched (`flotilla.attempt`). */
@@ -115,7 +123,7 @@ function openTranscript(spec: LaunchSpec, launch: Launch, resumeSessionId: strin
     attempt: spec.attempt,
     iteration: input.iteration,
     runtime: input.agent.runtime,
-    ...(input.role === 'resolver' ? { role: 'resolver' } : {}),
+    ...(input.role && input.role !== 'task' ? { role: input.role } : {}),
     resume: resumeSessionId,
     argv0: launch.argv[0],
     ...(input.agent.sandbox ? { sandbox: input.agent.sandbox } : {}),
@@ -136,7 +144,11 @@ async function spawnInput(
   const env = agentEnv(
     adapter.defaultEnv,
     input.agent.env,
-    { ...input.extraEnv, ...(input.role === 'resolver' ? { FLOTILLA_ROLE: 'resolver' } : {}) },
+    {
+      ...spec.namespaceEnv,
+      ...input.extraEnv,
+      ...(input.role && input.role !== 'task' ? { FLOTILLA_ROLE: input.role } : {}),
+    },
     launch.env,
   );
   if (input.agent.sandbox !== 'bwrap') return { argv: launch.argv, env };
@@ -145,7 +157,15 @@ async function spawnInput(
   const { worktree } = input;
   try {
     return {
-      argv: await sandboxArgv({ argv: launch.argv, env, worktree, adapter, flotillaHome: spec.flotillaHome }),
+      argv: await sandboxArgv({
+        argv: launch.argv,
+        env,
+        worktree,
+        adapter,
+        flotillaHome: spec.flotillaHome,
+        // The planner reads the repository and writes only its plan file (planner.ts).
+        ...(input.role === 'planner' ? plannerSandbox(input.extraEnv?.[PLAN_FILE_ENV]) : {}),
+      }),
       env,
     };
   } catch (err) {

@@ -7,8 +7,11 @@
  */
 import path from 'node:path';
 
-/** What an agent is for (RunAgentInput.role): a task's own agent or a merge-conflict resolver. */
-export type AgentRole = 'task' | 'resolver';
+/**
+ * What an agent is for (RunAgentInput.role): a task's own agent, a merge-conflict resolver, or the
+ * planner of `flotilla plan` (its files are a task's: `runs/plan-<id>/planner/`).
+ */
+export type AgentRole = 'task' | 'resolver' | 'planner';
 
 /** `$FLOTILLA_HOME/runs/<missionId>/<taskId>`: a task's agent files (and the worktree notes kept beside them). */
 export function runDir(home: string, missionId: string, taskId: string): string {

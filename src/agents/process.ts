@@ -98,7 +98,8 @@ export interface GroupProcess {
 }
 
 /**
- * Starts `argv` as the leader of a new process group, stdout and stderr piped, stdin closed;
+ * Starts `argv` as the leader of a new process group, stdout and stderr piped, stdin closed (or
+ * `input` written to it);
  * `watchdog`: the worker's watchdog kills the group when this process dies (watchdog.ts). Every
  * group gets its own `FLOTILLA_GROUP` tag, which {@link terminateGroup} follows to the processes
  * that left the group.
@@ -108,7 +109,7 @@ export interface GroupProcess {
  */
 export function spawnGroup(
   argv: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv; watchdog?: boolean },
+  opts: { cwd: string; env: NodeJS.ProcessEnv; watchdog?: boolean; input?: string },
 ): GroupProcess {
   installExitHook();
   const tag = newGroupTag();
@@ -117,7 +118,7 @@ export function spawnGroup(
     env: { ...opts.env, [GROUP_TAG_VAR]: tag },
     extendEnv: false,
     detached: true,
-    stdin: 'ignore',
+    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
     reject: false,
     buffer: false,
     // Cancellation, timeouts and stalls kill the group ourselves; execa's own kill would only

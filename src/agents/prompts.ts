@@ -40,7 +40,7 @@ export function interruptionOf(rebuilt: boolean, previousHeartbeat: boolean): In
  * (src/activities/agent-worktree.ts: `worktreeSummary` for a task, `mergeSummary` for a resolver).
  */
 export function continuationPrompt(task: TaskPrompts, why: Interruption, state: string): string {
-  const what = task.role === 'resolver' ? 'merge resolution' : 'task';
+  const what = task.role === 'resolver' ? 'merge resolution' : task.role === 'planner' ? 'plan' : 'task';
   return [
     `Your previous run on this ${what} was interrupted (${WHY[why]}). Continue the ${what}; do not redo work that is already done.`,
     '',

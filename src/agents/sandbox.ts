@@ -85,6 +85,12 @@ export interface SandboxFacts {
   state: string[];
   /** Variables set inside the sandbox over the launch's environment. */
   setenv: Record<string, string>;
+  /**
+   * The planner's sandbox (`flotilla plan`): the worktree and its whole git dir read-only, and
+   * only `writable` (the plan file's folder) read-write besides the runtime's state.
+   */
+  readOnly?: boolean;
+  writable?: string[];
 }
 
 const within = (p: string, dir: string): boolean => p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
@@ -107,7 +113,9 @@ export function sandboxMounts(f: SandboxFacts, exists: (p: string) => boolean = 
   hidden.push('/tmp');
   for (const d of f.programs)
     if (hidden.some((h) => within(d, h)) && !within(d, f.worktree)) mounts.push({ kind: 'ro', path: d });
-  if (f.git) {
+  if (f.git && f.readOnly) {
+    mounts.push({ kind: 'ro', path: f.git.commonDir }, { kind: 'ro', path: f.git.gitDir });
+  } else if (f.git) {
     const { gitDir, commonDir } = f.git;
     if (gitDir === commonDir) {
       // Not a linked worktree (a plain checkout): git writes all over its git dir.
@@ -128,8 +136,8 @@ export function sandboxMounts(f: SandboxFacts, exists: (p: string) => boolean = 
       mounts.push({ kind: 'ro', path: path.join(f.worktree, '.git') });
     }
   }
-  mounts.push({ kind: 'rw', path: f.worktree });
-  for (const s of f.state) mounts.push({ kind: 'rw', path: s });
+  mounts.push({ kind: f.readOnly ? 'ro' : 'rw', path: f.worktree });
+  for (const s of [...f.state, ...(f.writable ?? [])]) mounts.push({ kind: 'rw', path: s });
   const seen = new Set<string>();
   const ordered = mounts
     .filter((m) => {
@@ -286,6 +294,9 @@ export interface SandboxLaunch {
   adapter: Pick<RuntimeAdapter, 'statePaths'>;
   /** `$FLOTILLA_HOME` of the worker. */
   flotillaHome: string;
+  /** See {@link SandboxFacts.readOnly}; `writable` directories are created when missing. */
+  readOnly?: boolean;
+  writable?: string[];
 }
 
 /**
@@ -318,6 +329,8 @@ export async function sandboxFacts(launch: SandboxLaunch): Promise<SandboxFacts>
     programs: programDirs(launch.argv[0], env.PATH ?? '', worktree),
     state: [...state.dirs, ...state.files].filter((p) => existsSync(p)).map(real),
     setenv: { TMPDIR: '/tmp', ...(await identity(worktree, env)) },
+    ...(launch.readOnly ? { readOnly: true } : {}),
+    ...(launch.writable ? { writable: launch.writable.map((d) => (mkdirSync(d, { recursive: true }), real(d))) } : {}),
   };
 }
 

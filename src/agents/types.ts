@@ -5,6 +5,7 @@
  */
 import type { AgentUsage } from '../mission/usage';
 import type { AgentSpec, CommandLine } from '../mission/types';
+import type { NamespaceRequest } from '../mission/types';
 import type { AgentRole } from './paths';
 
 export type { AgentUsage };
@@ -82,6 +83,12 @@ export interface RunAgentInput {
    * `agent.env`). The runtime's own variables (`FLOTILLA_PROMPT`, ...) win over these.
    */
   extraEnv?: Record<string, string>;
+  /**
+   * The runtime namespace the agent (and a rebuild's setup) runs in: the activity reserves it on
+   * its host (namespace.ts) and adds its variables (`FLOTILLA_SLOT`, `FLOTILLA_PORT`, …) to the
+   * agent's environment. Absent: none.
+   */
+  namespace?: NamespaceRequest;
 }
 
 export interface RunAgentResult extends AgentUsage {

@@ -3,10 +3,11 @@
  * branch and stale checkpoint recorded under its archive ref first. Nothing is written to the
  * repository's config.
  */
-import { git, GitError, resolveRef, withRepoLock } from '../activities/git';
-import { workIn } from '../activities/merged';
-import { finishRemoval, removeWorktree } from '../activities/worktree-removal';
-import { holdersOf } from '../activities/worktree-safety';
+import { git, GitError, resolveRef } from '../git/git';
+import { withRepoLock } from '../git/repo-lock';
+import { workIn } from '../git/merged';
+import { finishRemoval, removeWorktree } from '../git/worktree-removal';
+import { holdersOf } from '../git/worktree-state';
 import type { CleanItem, CleanKind, CleanPlan, KeptItem } from './clean';
 
 /** What {@link executeCleanup} did. */
@@ -103,7 +104,7 @@ async function archive(repo: string, ref: string, sha: string): Promise<string> 
  * (under the repository lock) what `git branch -d` would, with Flotilla's one rule for "merged"
  * instead of git's (HEAD or the upstream): no worktree uses the branch (`holdersOf`: checked
  * out, rebased or bisected there), and its work is in the commit `mergedInto` holds (`workIn`,
- * src/activities/merged.ts: by commit, or by content). Then `git update-ref -d refs/heads/<b>
+ * src/git/merged.ts: by commit, or by content). Then `git update-ref -d refs/heads/<b>
  * <sha>`: a compare-and-swap on the very tip the check ran on (a branch that moved since is not
  * deleted). Not a forced delete of unmerged work, since the merged check ran first; and unlike
  * `git branch -d` it writes nothing to the repository's config (no upstream to set for the

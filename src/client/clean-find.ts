@@ -4,10 +4,10 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { git } from '../activities/git';
-import { listWorktrees, WorktreeEntry } from '../activities/worktree-list';
-import { CONFLICT_SUFFIX } from '../activities/worktree-layout';
-import { REMOVING_SUFFIX } from '../activities/worktree-removal';
+import { git } from '../git/git';
+import { listWorktrees, WorktreeEntry } from '../git/worktree-list';
+import { CONFLICT_SUFFIX } from '../git/worktree-layout';
+import { REMOVING_SUFFIX } from '../git/worktree-removal';
 
 const MISSION_ID = '[a-z0-9][a-z0-9-]{0,62}';
 
@@ -86,7 +86,7 @@ export function flotillaWorktree(w: WorktreeEntry, home: string): FlotillaWorktr
 
 /**
  * The worktree folders of mission `id` under `home` whose removal Flotilla began and did not
- * finish (a `<folder>.removing` marker beside them, src/activities/worktree-removal.ts), whether
+ * finish (a `<folder>.removing` marker beside them, src/git/worktree-removal.ts), whether
  * or not git still lists them (a `git worktree prune` forgets one whose `.git` file was already
  * deleted): looked for in the layout `worktrees/<id>/<run>/{integration,tasks/<task>}`.
  */

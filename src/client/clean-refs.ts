@@ -13,8 +13,8 @@
  * - archives `refs/flotilla/archive/<m>/…` stay: they are what clean leaves on purpose.
  * A running mission keeps all of them.
  */
-import { git, resolveRef } from '../activities/git';
-import { archiveRef } from '../activities/merged';
+import { git, resolveRef } from '../git/git';
+import { archiveRef } from '../git/merged';
 import type { CleanItem, CleanKind, Planning } from './clean';
 
 /** A ref and the object it points at. */

@@ -6,13 +6,13 @@
  * The rules keep anyone's work safe:
  * - a running mission's things are all kept;
  * - a task branch goes only when its work is in the base or the integration branch (by commit,
- *   or all of its changes: `workIn`, src/activities/merged.ts) and its worktree may go; the
+ *   or all of its changes: `workIn`, src/git/merged.ts) and its worktree may go; the
  *   integration branch only once it landed (its tip is in the base); checkpoints only of a landed
  *   mission's merged tasks; a candidate ref only when its commits are in the base or the
  *   integration branch; the other refs as clean-refs.ts says (stale checkpoints archived, owner
  *   records and leases with the ref they are about);
  * - a worktree goes only when nothing in it can be lost: the rule `whyKeepWorktree`
- *   (src/activities/worktree-safety.ts: no live agent, no git operation in progress, HEAD held by
+ *   (src/git/worktree-safety.ts: no live agent, no git operation in progress, HEAD held by
  *   a ref, no modified tracked or untracked (not ignored) files), the same the merge queue
  *   applies; a kept worktree keeps its branch; a worktree whose removal Flotilla began before a
  *   crash (worktree-removal.ts) is finished instead of judged again;
@@ -22,11 +22,12 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { paths } from '../activities/config';
-import { isAncestor, resolveRef } from '../activities/git';
-import { archiveRef, workIn } from '../activities/merged';
-import { removalStarted } from '../activities/worktree-removal';
-import { KeepVerdict, whyKeepWorktree, worktreeStates, WorktreeState } from '../activities/worktree-safety';
+import { paths } from '../git/worktree-layout';
+import { isAncestor, resolveRef } from '../git/git';
+import { archiveRef, workIn } from '../git/merged';
+import { removalStarted } from '../git/worktree-removal';
+import { KeepVerdict, whyKeepWorktree } from '../git/worktree-safety';
+import { worktreeStates, WorktreeState } from '../git/worktree-state';
 import { names } from '../mission/types';
 import { FlotillaWorktree, flotillaWorktree, removalsBegun } from './clean-find';
 import { keepAll, missionRefs, planRecords, planWorkRefs, Ref, refsUnder } from './clean-refs';

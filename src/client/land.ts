@@ -1,13 +1,13 @@
 /**
  * `flotilla land` on the CLI's side: which missions may land, and the landing's input built from
  * the mission's final progress and its spec (the git work is `landMission` in
- * src/activities/land.ts, run here directly: the CLI runs where the repository is).
+ * src/git/land.ts, run here directly: the CLI runs where the repository is).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { paths } from '../activities/config';
-import { LandingMode, LandMissionInput, LandNotes, LandResult, landMission } from '../activities/land';
-import { runKey } from '../activities/worktree-layout';
+import { paths } from '../git/worktree-layout';
+import { LandingMode, LandMissionInput, LandNotes, LandResult, landMission } from '../git/land';
+import { runKey } from '../git/worktree-layout';
 import { shellQuote } from '../mission/shell-quote';
 import type { MissionProgress } from '../mission/progress';
 import type { MissionSpec } from '../mission/types';
@@ -15,6 +15,7 @@ import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../workflows/limits';
 import { commandNamesOf } from '../workflows/mission/types';
 import type { MissionContext } from './commands/context';
 import { CliError, EXIT } from './errors';
+import { notifyLanded } from './notify-landed';
 import { endedAs, missionStart } from './missions';
 
 /** The flags of `flotilla land`. */
@@ -175,5 +176,6 @@ export async function landFromCli(mission: MissionContext, flags: LandFlags): Pr
   });
   if (result.status === 'needs-human') throw new CliError(result.message, EXIT.needsHuman);
   if (result.status === 'failed') throw new CliError(result.message, EXIT.failed);
+  for (const warning of await notifyLanded(start.input.spec, result)) process.stderr.write(`${warning}\n`);
   return result;
 }

@@ -96,7 +96,7 @@ function conflictEvent(c: ConflictState): string | null {
   switch (c.state) {
     case 'resolved': {
       // Resolved by the resolver (it has a start), or by a person on the task branch (the note says so).
-      const took = wallTimeMs(c.startedAt, c.endedAt, 0);
+      const took = wallTimeMs(c.startedAt, c.endedAt, Date.now());
       const how = took === null ? `: ${c.note ?? 'resolved'}` : ` resolved by the resolver in ${formatDuration(took)}`;
       return `  ${STATUS_MARK.succeeded} conflict of ${c.taskId} ${withWhom(c)}${how}`;
     }

@@ -5,6 +5,7 @@
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { simpleGit } from 'simple-git';
 import { missionDetails, missionSummary } from '../mission/describe';
 import { MissionFileError } from '../mission-file/errors';
@@ -15,7 +16,8 @@ import { names } from '../mission/types';
 // ('missionWorkflow'), which every recorded history refers to.
 import { missionWorkflow } from '../workflows';
 import { missionsIn } from './clean';
-import { FlotillaConfig } from './config';
+import { FlotillaConfig, workflowUrl } from './config';
+import { defaultReportPath } from './report/collect';
 import { CliError, EXIT } from './errors';
 import { missionStartInput } from './mission-size';
 
@@ -142,8 +144,11 @@ export async function prepareStart(client: Client, loaded: LoadedMission, home: 
   spec.repo = realpathSync(spec.repo);
 }
 
-/** Refuses a start while branches of an earlier mission with this id are in the repository. */
-async function refuseEarlierBranches(loaded: LoadedMission): Promise<void> {
+/**
+ * Refuses a start while branches of an earlier mission with this id are in the repository.
+ * @throws CliError (exit 2) naming them, with advice that keeps their work (never `branch -D`)
+ */
+export async function refuseEarlierBranches(loaded: LoadedMission): Promise<void> {
   const { spec } = loaded;
   const taken = (
     await simpleGit({ baseDir: spec.repo }).raw([
@@ -155,7 +160,7 @@ async function refuseEarlierBranches(loaded: LoadedMission): Promise<void> {
   if (taken) {
     throw new CliError(
       `${loaded.file}: branches of an earlier mission "${spec.id}" exist in ${spec.repo}:\n  ${taken.split('\n').join('\n  ')}\n` +
-        `fix: start with another id (--id ${spec.id}-2), or delete them: git -C ${spec.repo} branch -D ${taken.split('\n').join(' ')}`,
+        `fix: start with another id (--id ${spec.id}-2), or land and clean the earlier mission first (flotilla land ${spec.id}, then flotilla clean ${spec.id} --yes: clean archives each branch it deletes under refs/flotilla/archive/${spec.id}/)`,
       EXIT.invalid,
     );
   }
@@ -190,6 +195,13 @@ async function refuseIfRunning(client: Client, missionId: string): Promise<void>
  */
 export async function startMission(client: Client, config: FlotillaConfig, loaded: LoadedMission): Promise<string> {
   const workflowId = names.missionWorkflowId(loaded.spec.id);
+  // What a notification links to: only the client knows the Web UI's address and where reports go.
+  if (loaded.spec.notify)
+    loaded.spec.notify = {
+      ...loaded.spec.notify,
+      webUi: workflowUrl(config, workflowId),
+      report: pathToFileURL(defaultReportPath(config.home, loaded.spec.id)).href,
+    };
   try {
     await client.workflow.start(missionWorkflow, {
       workflowId,

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { privateFile, secretRedactor } from '../secrets/secrets';
 import { createQueryWorker, createWorkers, FlotillaWorkers, WorkerDeployment } from '../worker';
+import { unreachable } from './commands/context';
 import { FlotillaConfig } from './config';
 import { workerIdentity, workerPolling } from './visibility';
 
@@ -78,6 +79,18 @@ export const IN_PROCESS_SHUTDOWN_GRACE_MS = 500;
 export const IN_PROCESS_SHUTDOWN_FORCE_MS = 15_000;
 
 /**
+ * A worker's connection to the Temporal service of `config`.
+ * @throws CliError exit 1 saying how to start one when none answers (see {@link unreachable})
+ */
+async function connectWorker(config: FlotillaConfig): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect({ ...config.connection });
+  } catch (err) {
+    throw unreachable(config, err);
+  }
+}
+
+/**
  * Starts both Flotilla workers (shared and host queue) in this process.
  * @param inProcess the worker of a `run`/`watch`: marked as such to other commands (see
  *   `workerPolling`), and quick to leave
@@ -99,7 +112,7 @@ export async function startWorkers(
     activityInterceptors?: ActivityInterceptorsFactory[];
   } = {},
 ): Promise<RunningWorkers> {
-  const connection = await NativeConnection.connect({ ...config.connection });
+  const connection = await connectWorker(config);
   try {
     const workers = await createWorkers({
       connection,
@@ -155,7 +168,7 @@ export async function withWorkflowWorker<T>(
 ): Promise<T> {
   if (await workerPolling(connection, config.namespace, config.taskQueue)) return fn();
   installRuntime(config, true);
-  const native = await NativeConnection.connect({ ...config.connection });
+  const native = await connectWorker(config);
   try {
     const worker = await createQueryWorker({
       connection: native,

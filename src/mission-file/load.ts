@@ -11,7 +11,7 @@ import { parseDuration } from '../mission/duration';
 import { MissionFileError } from './errors';
 import { readMission } from './parse';
 import { checkRepo, copyProblems } from './repo-checks';
-import { AgentSpec, MissionSpec, TaskSpec } from '../mission/types';
+import { AgentSpec, MissionSpec, NotifyTarget, TaskSpec } from '../mission/types';
 import { DEFAULTS, ID_PATTERN, RawAgent, type RawMission } from './schema';
 import { serializeOverlaps } from './touches';
 
@@ -38,7 +38,8 @@ export interface LoadedMission {
   file: string;
 }
 
-function mergeAgent(base: RawAgent | undefined, override: RawAgent | undefined): AgentSpec {
+/** An agent of the mission file with every default applied: `override` over `base` over {@link DEFAULTS}. */
+export function mergeAgent(base: RawAgent | undefined, override: RawAgent | undefined): AgentSpec {
   const a = { ...DEFAULTS.agent, ...(base ?? {}), ...(override ?? {}) };
   return {
     runtime: a.runtime,
@@ -136,6 +137,7 @@ function tasksOf(raw: RawMission, dir: string, file: string): { tasks: TaskSpec[
       agent: mergeAgent(raw.agent, t.agent),
       checkpointEveryMs: parseDuration(t.checkpointEvery ?? checkpointDefault)!,
       touches: [...(t.touches ?? [])],
+      ...((t.ports ?? raw.ports) ? { ports: t.ports ?? raw.ports } : {}),
     })),
   );
   try {
@@ -206,6 +208,9 @@ export async function loadMission(fileArg: string, opts: LoadOptions = {}): Prom
     ...(raw.env ? { env: [...raw.env] } : {}),
     policy: { ...DEFAULTS.policy, ...(raw.policy ?? {}) },
     budgetUsd: raw.budget?.usd,
+    ...(raw.ports ? { ports: raw.ports } : {}),
+    // The links are the client's to know (start.ts `withNotifyLinks`).
+    ...(raw.notify?.length ? { notify: { targets: raw.notify as NotifyTarget[], webUi: null, report: null } } : {}),
     resolver: mergeAgent(raw.agent, raw.resolver),
     land: raw.land ?? DEFAULTS.land,
     keepWorktrees: raw.keepWorktrees ?? DEFAULTS.keepWorktrees,

@@ -148,7 +148,7 @@ export function zodProblems(error: ZodError, data: unknown): MissionProblem[] {
           reason: `unknown field: ${key}`,
           fix: guess
             ? `did you mean \`${guess}\`? (the fields here: ${known.join(', ')})`
-            : `remove it; the fields here are ${known.join(', ')} (README.md, "The mission file")`,
+            : `remove it; the fields here are ${known.join(', ')} (docs/mission-file.md)`,
         };
       });
     }
@@ -156,7 +156,7 @@ export function zodProblems(error: ZodError, data: unknown): MissionProblem[] {
       return [{ path: at, reason: 'is required', fix: `add \`${at}\`` }];
     if (issue.code === 'invalid_type' && issue.expected === 'object') {
       const fields = knownFields(issue.path);
-      const fix = `write \`${at}\` as a mapping of those fields, one \`field: value\` per line under it (README.md, "The mission file")`;
+      const fix = `write \`${at}\` as a mapping of those fields, one \`field: value\` per line under it (docs/mission-file.md)`;
       return [{ path: at, reason: `must be a mapping (fields: ${fields.join(', ')})`, fix }];
     }
     const required = at === 'tasks' || /^tasks\[\d+\]\.id$/.test(at);
@@ -164,7 +164,7 @@ export function zodProblems(error: ZodError, data: unknown): MissionProblem[] {
       {
         path: at,
         reason: issue.message,
-        fix: `correct \`${at || 'the file'}\`${required ? '' : ' or leave it out (the default applies)'}; the fields are described in README.md ("The mission file")`,
+        fix: `correct \`${at || 'the file'}\`${required ? '' : ' or leave it out (the default applies)'}; the fields are described in docs/mission-file.md`,
       },
     ];
   });

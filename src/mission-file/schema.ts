@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../mission/duration';
+import { notifySchema } from './schema-notify';
 
 export const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const idText = 'an id: lowercase letters, digits and dashes, starting with a letter or digit, at most 63 characters';
@@ -32,6 +33,11 @@ const whole = (min: number, max: number) =>
     .int()
     .min(min)
     .max(max);
+
+// --- issue 20, runtime namespaces (README "The mission file", `ports`) ---
+/** `ports:` of a mission or task: how many free TCP ports each task (and the mission verify) gets. */
+const portsField = whole(0, 64);
+// --- end of issue 20, runtime namespaces ---
 
 const stringList = z.array(z.string({ error: 'must be a string' }), { error: 'must be a list of strings' });
 
@@ -80,6 +86,8 @@ export const taskSchema = z.strictObject({
       error: 'must be a list of path globs, e.g. ["src/greet/**"]',
     })
     .optional(),
+  // --- issue 20, runtime namespaces: see the block near the top of this file ---
+  ports: portsField.optional(),
 });
 
 export const missionSchema = z.strictObject({
@@ -115,7 +123,13 @@ export const missionSchema = z.strictObject({
   budget: z.strictObject({ usd: z.number({ error: 'must be a number of US dollars above 0' }).positive() }).optional(),
   checkpointEvery: duration.optional(),
   hostLostAfter: duration.optional(),
+  // --- issue 20, runtime namespaces and notifications: see the block near the top / schema-notify.ts ---
+  ports: portsField.optional(),
+  notify: notifySchema.optional(),
   tasks: z.array(taskSchema, { error: 'must be a list of tasks' }).min(1, { error: 'must hold at least one task' }),
+  // ---- `planner:` (issue 20, `flotilla plan`): the planner agent of a template; `run` ignores it.
+  planner: agentSchema.optional(),
+  // ---- end of `planner:`
 });
 
 export type RawMission = z.infer<typeof missionSchema>;

@@ -66,6 +66,8 @@ export interface TaskSpec {
   checkpointEveryMs: number;
   /** Path globs the task expects to edit (`touches:`); absent when the mission file gives none. */
   touches?: string[];
+  /** TCP ports reserved for the task on its host (`ports:`, the task's or the mission's); absent: none. */
+  ports?: number;
   /**
    * Earlier tasks (in file order) whose `touches` overlap this one's: it starts only after they
    * are merged (or ended unmerged). Computed by the client; absent when there are none.
@@ -115,11 +117,56 @@ export interface MissionSpec {
   land?: LandMode;
   /** Keep merged tasks' worktrees (`keepWorktrees: true`); by default they are removed once merged and clean. */
   keepWorktrees?: boolean;
+  /** Who is told when the mission blocks, fails, completes, lands or passes its budget (`notify:`); absent: nobody. */
+  notify?: NotifySpec;
+  /** TCP ports reserved for the mission verify (`ports:` of the mission); absent: none. */
+  ports?: number;
   /** Mission budget in USD (accounting arrives with the agent runtimes). */
   budgetUsd?: number;
   tasks: TaskSpec[];
   /** The mission file this came from, for messages only. */
   sourceFile?: string;
+}
+
+/**
+ * What a runtime namespace is reserved for on a host (src/agents/namespace.ts: `FLOTILLA_SLOT`,
+ * `FLOTILLA_PORTS`, `COMPOSE_PROJECT_NAME`, `TMPDIR`): a task of a mission run, its resolver, or
+ * (no `taskId`) the mission verify. Carried in activity inputs; no secret.
+ */
+export interface NamespaceRequest {
+  missionId: string;
+  /** The task; absent for the mission verify. */
+  taskId?: string;
+  /** A task's merge-conflict resolver gets a namespace of its own. */
+  role?: 'resolver';
+  /** The mission's first run id: a newer run's reservation of the same task replaces an older one's. */
+  runId: string;
+  /** How many TCP ports (`ports:` of the task or mission; 0: none). */
+  ports: number;
+}
+
+/** What `notify:` can be told about (README "The mission file", `notify`). */
+export type NotifyEvent = 'blocked' | 'failed' | 'completed' | 'landed' | 'budget';
+export const NOTIFY_EVENTS: readonly NotifyEvent[] = ['blocked', 'failed', 'completed', 'landed', 'budget'];
+
+/**
+ * One `notify:` entry: the events it wants and where they go, a webhook (a URL with no secret in
+ * it, or the NAME of the worker's variable that holds the URL, read when it is sent) or a command
+ * (an argv; it gets the notification's JSON on stdin). Never a secret's value: it is in history.
+ */
+export interface NotifyTarget {
+  on: NotifyEvent[];
+  webhook?: string | { env: string };
+  command?: string[];
+}
+
+/** `notify:` as the workflows carry it: the targets and the links the client knew at start. */
+export interface NotifySpec {
+  targets: NotifyTarget[];
+  /** The mission's page in the Temporal Web UI, when the client knows the UI's address. */
+  webUi: string | null;
+  /** Where `flotilla report` writes the mission's report on the client's host (a file:// URL). */
+  report: string | null;
 }
 
 /** Task status, as in the `status --json` contract (README.md). */

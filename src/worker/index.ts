@@ -130,16 +130,9 @@ export interface DrainStart {
   others: number;
 }
 
-/** Creates both workers (bundling workflow code if needed, which takes a few seconds). */
-export async function createWorkers(opts: FlotillaWorkerOptions): Promise<FlotillaWorkers> {
-  const hostQueue = hostQueueName(opts.taskQueue, opts.hostId);
-  const concurrency = opts.concurrency ?? 16;
-  // Placed tasks leave 4 activity slots free for their git and gate activities (and the mission's).
-  const placementCapacity = Math.max(1, Math.min(opts.agents ?? Infinity, concurrency - 4));
-  const slots = new AgentSlots(opts.agents, placementCapacity);
-  const activities = createActivities({ home: opts.home, hostQueue, agents: slots });
-  const redactingConverter = { payloadCodecs: [new RedactingCodec()] };
-  const common = {
+/** The options all three workers share: connection, heartbeat throttle, shutdown, identity, versioning. */
+function commonOptions(opts: FlotillaWorkerOptions) {
+  return {
     connection: opts.connection,
     namespace: opts.namespace,
     // Cancellation reaches an activity only through a heartbeat response: heartbeat often, so a
@@ -161,6 +154,18 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
         }
       : {}),
   } satisfies Partial<WorkerOptions>;
+}
+
+/** Creates both workers (bundling workflow code if needed, which takes a few seconds). */
+export async function createWorkers(opts: FlotillaWorkerOptions): Promise<FlotillaWorkers> {
+  const hostQueue = hostQueueName(opts.taskQueue, opts.hostId);
+  const concurrency = opts.concurrency ?? 16;
+  // Placed tasks leave 4 activity slots free for their git and gate activities (and the mission's).
+  const placementCapacity = Math.max(1, Math.min(opts.agents ?? Infinity, concurrency - 4));
+  const slots = new AgentSlots(opts.agents, placementCapacity);
+  const activities = createActivities({ home: opts.home, hostQueue, agents: slots });
+  const redactingConverter = { payloadCodecs: [new RedactingCodec()] };
+  const common = commonOptions(opts);
   const shared = await Worker.create({
     ...common,
     ...workflowSource(),

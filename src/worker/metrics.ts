@@ -25,7 +25,7 @@ import type { RunAgentInput, RunAgentResult } from '../agents/types';
 import type { ChecksResult } from '../agents/commands';
 import { previousHeartbeat } from '../activities/heartbeat';
 import { secretRedactor } from '../secrets/secrets';
-import type { QueueMergeBatchResult, QueueMergeResult } from '../activities/merge-queue-types';
+import type { QueueMergeBatchResult, QueueMergeResult } from '../git/merge-queue-types';
 import { ErrorType } from '../mission/error-types';
 import { activityStart, type AgentUsage, type Counters } from '../mission/usage';
 

@@ -101,8 +101,8 @@ export function missionHost(taskQueue: string, spec: { setup: unknown[]; origin?
   return { prepareIntegration: git.prepareIntegration };
 }
 
-/** `runAgent` on the host's task queue for an agent (a task's, or the conflict resolver's). */
-function agentHost(taskQueue: string, agent: AgentSpec, hostLostAfterMs?: number) {
+/** `runAgent` on the host's task queue for an agent (a task's, the conflict resolver's, or a plan's planner). */
+export function agentHost(taskQueue: string, agent: AgentSpec, hostLostAfterMs?: number) {
   return proxyActivities<Pick<HostActivities, 'runAgent'>>({
     taskQueue,
     ...(hostLostAfterMs !== undefined ? { scheduleToStartTimeout: hostLostAfterMs } : {}),
@@ -130,7 +130,9 @@ function agentHost(taskQueue: string, agent: AgentSpec, hostLostAfterMs?: number
  */
 export function taskHost(taskQueue: string, task: TaskSpec, setupCommands: number, hostLostAfterMs?: number) {
   const lost = hostLostAfterMs !== undefined ? { scheduleToStartTimeout: hostLostAfterMs } : {};
-  const git = proxyActivities<Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot' | 'syncTaskBranch'>>({
+  const git = proxyActivities<
+    Pick<HostActivities, 'prepareWorktree' | 'checkpoint' | 'snapshot' | 'syncTaskBranch' | 'releaseNamespace'>
+  >({
     taskQueue,
     ...lost,
     startToCloseTimeout: setupCommands * SETUP_COMMAND_TIMEOUT_MS + ACTIVITY_SLACK_MS,
@@ -151,9 +153,25 @@ export function taskHost(taskQueue: string, task: TaskSpec, setupCommands: numbe
     checkpoint: git.checkpoint,
     snapshot: git.snapshot,
     syncTaskBranch: git.syncTaskBranch,
+    releaseNamespace: git.releaseNamespace,
     runAgent: agent.runAgent,
     runChecks: checks.runChecks,
   };
+}
+
+/**
+ * `notify` (a mission's `notify:` targets) on `taskQueue` (the mission's host, or the shared task
+ * queue before it has one). Retried for about an hour; a worker that dies mid-POST is noticed by
+ * the heartbeat timeout and the retry sends with the same idempotency key.
+ */
+export function notifier(taskQueue: string) {
+  return proxyActivities<Pick<HostActivities, 'notify'>>({
+    taskQueue,
+    startToCloseTimeout: '5 minutes',
+    scheduleToCloseTimeout: '1 hour',
+    heartbeatTimeout: GIT_HEARTBEAT_TIMEOUT,
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2 minutes' },
+  }).notify;
 }
 
 /** The merge queue's activities on one host's task queue (see {@link mergeQueueHost}). */

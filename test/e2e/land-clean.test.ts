@@ -3,40 +3,16 @@
  * in-process worker, `command` agents) in real git repositories. Both rely only on refs and the
  * mission's final progress, so they hold whichever way the workflow merges.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
-import { CLI_JS, CliProcess, runCli, spawnCli } from '../helpers/cli';
+import { CLI_JS, runCli } from '../helpers/cli';
+import { cliSuite } from '../helpers/cli-suite';
 import { git, makeRepo, tempDir } from '../helpers/git';
-import { startDevServer } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-const home = tempDir('flotilla-land-home-');
-const dir = tempDir('flotilla-land-');
-
-beforeAll(async () => {
-  env = await startDevServer();
-}, 180_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-const cliEnv = (): NodeJS.ProcessEnv => ({
-  TEMPORAL_ADDRESS: env.address,
-  FLOTILLA_HOME: home,
-  FLOTILLA_TASK_QUEUE: 'flotilla-land',
-});
-const flotilla = (args: string[], cwd?: string) => runCli(args, { env: cliEnv(), cwd, timeoutMs: 180_000 });
-const started: CliProcess[] = [];
-afterEach(async () => {
-  for (const cli of started.splice(0)) {
-    cli.kill('SIGKILL');
-    await cli.result;
-  }
-});
+const suite = cliSuite('land');
+const { home, dir, cliEnv, flotilla, spawnFlotilla } = suite;
 
 interface Mission {
   id: string;
@@ -227,7 +203,7 @@ test('clean lists without changing anything; clean --yes removes what landed, ar
 
   const before = snapshot(m.repo);
   // Without an id, from inside the repository: every mission found there.
-  const listed = await flotilla(['clean', '--json'], m.repo);
+  const listed = await flotilla(['clean', '--json'], { cwd: m.repo });
   expect({ code: listed.code, stderr: listed.stderr }).toEqual({ code: 0, stderr: '' });
   expect(snapshot(m.repo)).toBe(before);
   const plan = JSON.parse(listed.stdout) as {
@@ -294,8 +270,7 @@ test('clean keeps everything of a running mission', async () => {
       },
     ],
   });
-  const run = spawnCli(['run', m.file], { env: cliEnv(), timeoutMs: 180_000 });
-  started.push(run);
+  const run = spawnFlotilla(['run', m.file]);
   await run.waitFor(/▶ wait running/, 90_000);
   const r = await flotilla(['clean', m.id, '--yes', '--json']);
   expect(r.code).toBe(0);

@@ -3,47 +3,16 @@
  * in-process workers, real agent processes): Ctrl-C on `run`, two `run`s at once, and `cancel`
  * on an ended mission.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
-import { CliProcess, runCli, spawnCli } from '../helpers/cli';
-import { makeRepo, tempDir } from '../helpers/git';
+import { cliSuite } from '../helpers/cli-suite';
+import { makeRepo } from '../helpers/git';
 import { processAlive } from '../helpers/missions';
-import { startDevServer } from '../helpers/temporal';
+import { until } from '../helpers/poll';
 
-let env: TestWorkflowEnvironment;
-const home = tempDir('flotilla-lifecycle-home-');
-const dir = tempDir('flotilla-lifecycle-');
-
-beforeAll(async () => {
-  env = await startDevServer();
-}, 180_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-const cliEnv = (): NodeJS.ProcessEnv => ({
-  TEMPORAL_ADDRESS: env.address,
-  FLOTILLA_HOME: home,
-  FLOTILLA_TASK_QUEUE: 'flotilla-lifecycle',
-});
-const flotilla = (args: string[]) => runCli(args, { env: cliEnv(), timeoutMs: 180_000 });
-/** CLIs a test started and may leave running when it fails: killed after each test. */
-const started: CliProcess[] = [];
-const spawnFlotilla = (args: string[]): CliProcess => {
-  const cli = spawnCli(args, { env: cliEnv(), timeoutMs: 180_000 });
-  started.push(cli);
-  return cli;
-};
-
-afterEach(async () => {
-  for (const cli of started.splice(0)) {
-    cli.kill('SIGKILL');
-    await cli.result;
-  }
-});
+const suite = cliSuite('lifecycle');
+const { dir, flotilla, spawnFlotilla } = suite;
 
 /** A mission file of `command` agents (bash scripts: test code, not user input). */
 function missionFile(id: string, tasks: Array<{ id: string; script: string; dependsOn?: string[] }>, retries = 3) {
@@ -64,14 +33,6 @@ function missionFile(id: string, tasks: Array<{ id: string; script: string; depe
     }),
   );
   return file;
-}
-
-async function until(what: string, pred: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const marker = (name: string): string => path.join(dir, name);

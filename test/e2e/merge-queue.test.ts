@@ -5,30 +5,14 @@
  * before its dependency's wave-mates end; then `logs --resolver`, `land` and `clean --yes`. The
  * report `run` writes at the end opens in a real browser; its screenshot is the README's picture.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
 import { renderReport } from '../helpers/browser';
-import { runCli } from '../helpers/cli';
-import { git, tempDir } from '../helpers/git';
-import { startDevServer } from '../helpers/temporal';
+import { cliSuite } from '../helpers/cli-suite';
+import { git } from '../helpers/git';
 
-let env: TestWorkflowEnvironment;
-const home = tempDir('flotilla-mq-home-');
-
-beforeAll(async () => {
-  env = await startDevServer();
-}, 180_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-const flotilla = (args: string[]) =>
-  runCli(args, {
-    env: { TEMPORAL_ADDRESS: env.address, FLOTILLA_HOME: home, FLOTILLA_TASK_QUEUE: 'flotilla-mq' },
-    timeoutMs: 240_000,
-  });
+const suite = cliSuite('mq', { timeoutMs: 240_000 });
+const { home, flotilla } = suite;
 
 test('the merge-queue example: resolved, bisected, fixed, serialized; landed and cleaned', async () => {
   const run = await flotilla(['run', 'examples/merge-queue/mission.yaml']);
@@ -73,7 +57,7 @@ test('the merge-queue example: resolved, bisected, fixed, serialized; landed and
   expect(worktrees.map((l) => path.basename(l))).toEqual(['integration']);
 
   // The Web UI's list line and page for the mission, set by the CLI when it started it.
-  const described = await env.client.workflow.getHandle('mission-merge-queue').describe();
+  const described = await suite.env.client.workflow.getHandle('mission-merge-queue').describe();
   expect(await described.staticSummary()).toBe('mission merge-queue · merge-queue · 6 tasks');
   expect(await described.staticDetails()).toContain('| 1 | `docs-b` | Document notes | docs-a (touches) | command |');
 

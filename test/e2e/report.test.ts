@@ -9,32 +9,16 @@
  * FLOTILLA_RECORD_HISTORIES=1 also writes the mission's histories to test/fixtures/report/, which
  * test/unit/report-data.test.ts reads.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { childRuns } from '../../src/client/report/history';
 import type { ReportData } from '../../src/client/report/model';
 import { renderReport } from '../helpers/browser';
-import { runCli } from '../helpers/cli';
+import { cliSuite } from '../helpers/cli-suite';
 import { makeRepo, tempDir } from '../helpers/git';
-import { startDevServer } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-const home = tempDir('flotilla-report-home-');
-
-beforeAll(async () => {
-  env = await startDevServer();
-}, 180_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-const flotilla = (args: string[]) =>
-  runCli(args, {
-    env: { TEMPORAL_ADDRESS: env.address, FLOTILLA_HOME: home, FLOTILLA_TASK_QUEUE: 'flotilla-report' },
-    timeoutMs: 120_000,
-  });
+const suite = cliSuite('report', { timeoutMs: 120_000 });
+const { home, flotilla } = suite;
 
 // Scripted agents (test code): flaky fails its first attempt (a marker in its worktree) and is
 // retried by Temporal; broken always fails, with markup in its message; gated passes its gate on
@@ -133,10 +117,10 @@ test('run ends with the report of a failed, a retried and a gated task; it opens
     const { historyToJSON } = await import('@temporalio/common/lib/proto-utils');
     const dir = path.join(__dirname, '..', 'fixtures', 'report');
     mkdirSync(dir, { recursive: true });
-    const mission = await env.client.workflow.getHandle('mission-report-failures').fetchHistory();
+    const mission = await suite.env.client.workflow.getHandle('mission-report-failures').fetchHistory();
     writeFileSync(path.join(dir, 'mission-report-failures.json'), historyToJSON(mission));
     for (const c of childRuns(mission)) {
-      const h = await env.client.workflow.getHandle(c.workflowId, c.runId).fetchHistory();
+      const h = await suite.env.client.workflow.getHandle(c.workflowId, c.runId).fetchHistory();
       writeFileSync(path.join(dir, `${c.workflowId.replace(/[/]/g, '__')}.json`), historyToJSON(h));
     }
   }

@@ -5,38 +5,14 @@
  * its first branch, and a rerun of an ended mission that left its branches, are refused with exit
  * 2 before anything is deleted or written; the running mission goes on to the end untouched.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CliProcess, runCli, spawnCli } from '../helpers/cli';
+import { cliSuite } from '../helpers/cli-suite';
 import { git, tempDir } from '../helpers/git';
 import { until } from '../helpers/hosts';
-import { startDevServer } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
-const home = tempDir('flotilla-scaffold-home-');
-
-beforeAll(async () => {
-  env = await startDevServer();
-}, 180_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-const cliEnv = (): NodeJS.ProcessEnv => ({
-  TEMPORAL_ADDRESS: env.address,
-  FLOTILLA_HOME: home,
-  FLOTILLA_TASK_QUEUE: 'flotilla-scaffold',
-});
-const flotilla = (args: string[]) => runCli(args, { env: cliEnv(), timeoutMs: 90_000 });
-const started: CliProcess[] = [];
-afterEach(async () => {
-  for (const cli of started.splice(0)) {
-    cli.kill('SIGKILL');
-    await cli.result;
-  }
-});
+const suite = cliSuite('scaffold', { timeoutMs: 90_000 });
+const { flotilla, spawnFlotilla } = suite;
 
 /**
  * A mission file with `repo: ./shared` and `scaffold: ./app`, whose one task's agent writes
@@ -67,8 +43,7 @@ const refsOf = (repo: string): string => git(repo, 'for-each-ref', '--format=%(o
 
 test('another --id on the same scaffold repository is refused while a mission runs in it, and the mission ends untouched', async () => {
   const m = scaffoldMission('first');
-  const first = spawnCli(['run', m.file], { env: cliEnv(), timeoutMs: 150_000 });
-  started.push(first);
+  const first = spawnFlotilla(['run', m.file], { timeoutMs: 150_000 });
   await until(
     "the first mission's agent to start",
     async () => existsSync(path.join(m.gate, 'started')) || null,
@@ -124,5 +99,5 @@ test('a mission started on a scaffold repository is protected before it made its
   expect(other.stderr).toMatch(/is in use by running mission "early"/);
   expect(git(m.repo, 'rev-parse', 'main')).toBe(head);
   expect((await flotilla(['status', 'late'])).code).toBe(4);
-  await env.client.workflow.getHandle('mission-early').terminate('test over');
+  await suite.env.client.workflow.getHandle('mission-early').terminate('test over');
 }, 120_000);

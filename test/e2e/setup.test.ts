@@ -7,57 +7,17 @@
  *  - what setup creates (a lock file) is not the agent's work: neither the task's commit nor the
  *    landed result holds it.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
 import { names } from '../../src/mission/types';
-import { CliProcess, runCli, spawnCli } from '../helpers/cli';
-import { git, makeRepo, tempDir } from '../helpers/git';
+import { cliSuite } from '../helpers/cli-suite';
+import { git, makeRepo } from '../helpers/git';
 import { slowInstallSetup } from '../helpers/missions';
-import { startDevServer } from '../helpers/temporal';
+import { until } from '../helpers/poll';
 
-let env: TestWorkflowEnvironment;
-const home = tempDir('flotilla-setup-home-');
-const dir = tempDir('flotilla-setup-');
-
-beforeAll(async () => {
-  env = await startDevServer();
-}, 180_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-const cliEnv = (): NodeJS.ProcessEnv => ({
-  TEMPORAL_ADDRESS: env.address,
-  FLOTILLA_HOME: home,
-  FLOTILLA_TASK_QUEUE: 'flotilla-setup',
-});
-const flotilla = (args: string[]) => runCli(args, { env: cliEnv(), timeoutMs: 180_000 });
-const started: CliProcess[] = [];
-const spawnFlotilla = (args: string[]): CliProcess => {
-  const cli = spawnCli(args, { env: cliEnv(), timeoutMs: 180_000 });
-  started.push(cli);
-  return cli;
-};
-
-afterEach(async () => {
-  for (const cli of started.splice(0)) {
-    cli.kill('SIGKILL');
-    await cli.result;
-  }
-});
-
-async function until<T>(what: string, pred: () => T | Promise<T>, timeoutMs = 60_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const suite = cliSuite('setup');
+const { dir, flotilla, spawnFlotilla } = suite;
 
 /** True while a process of group `pgid` is alive (`kill(-pgid, 0)`). */
 function groupAlive(pgid: number): boolean {

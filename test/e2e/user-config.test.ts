@@ -5,32 +5,15 @@
  * merged checks of `clean` all live outside it (branch-owner.ts, conflict-git.ts,
  * clean-execute.ts). The real CLI with its in-process worker, `command` agents.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
 import { unionResolverLines } from '../faults/harness';
-import { runCli } from '../helpers/cli';
-import { git, makeRepo, tempDir } from '../helpers/git';
-import { startDevServer } from '../helpers/temporal';
+import { cliSuite } from '../helpers/cli-suite';
+import { git, makeRepo } from '../helpers/git';
 
-let env: TestWorkflowEnvironment;
-const home = tempDir('flotilla-config-home-');
-const dir = tempDir('flotilla-config-');
-
-beforeAll(async () => {
-  env = await startDevServer();
-}, 180_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-const flotilla = (args: string[]) =>
-  runCli(args, {
-    env: { TEMPORAL_ADDRESS: env.address, FLOTILLA_HOME: home, FLOTILLA_TASK_QUEUE: 'flotilla-config' },
-    timeoutMs: 240_000,
-  });
+const suite = cliSuite('config', { timeoutMs: 240_000 });
+const { dir, flotilla } = suite;
 
 /**
  * A repository with a config of the user's own (a remote, a branch's upstream, an alias), and

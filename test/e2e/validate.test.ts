@@ -57,3 +57,16 @@ tasks:
 `);
   expect(resolve).toContain("\n  resolver: [codex] model: the runtime's default\n");
 });
+
+test('a worker, or a command that needs Temporal, with no service to reach: exit 1 and what to do, no transport dump', async () => {
+  for (const args of [['worker'], ['status', 'nothing']]) {
+    const r = await runCli(args, { env: { FLOTILLA_HOME: home, TEMPORAL_ADDRESS: '127.0.0.1:1' } });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({
+      code: 1,
+      stderr: expect.stringMatching(
+        /^flotilla: cannot reach Temporal at 127\.0\.0\.1:1; start it with `flotilla server`/,
+      ),
+    });
+    expect(r.stderr).not.toMatch(/tonic|transport::Error/);
+  }
+});

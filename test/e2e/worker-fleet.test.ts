@@ -16,6 +16,7 @@ import { names } from '../../src/mission/types';
 import { CliProcess, runCli, spawnCli } from '../helpers/cli';
 import { makeRepo, tempDir } from '../helpers/git';
 import { startDevServer } from '../helpers/temporal';
+import { until } from '../helpers/poll';
 
 let env: TestWorkflowEnvironment;
 const home = tempDir('flotilla-fleet-home-');
@@ -46,20 +47,6 @@ const cliEnv = (): NodeJS.ProcessEnv => ({
   FLOTILLA_TASK_QUEUE: queue,
   FLOTILLA_HOST_ID: 'versions-host',
 });
-
-async function until<T>(
-  what: string,
-  pred: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 async function startWorker(buildId: string): Promise<CliProcess> {
   const w = spawnCli(['worker', '--deployment', 'fleet', '--build-id', buildId, '--set-current'], { env: cliEnv() });

@@ -18,39 +18,14 @@ import { names } from '../../src/mission/types';
 import { cliArgv } from '../helpers/cli';
 import { git, tempDir } from '../helpers/git';
 import { freePort } from '../helpers/net';
+import { sleep, until } from '../helpers/poll';
 import { ProcInfo, processesOf } from '../helpers/procs';
 import { startDevServer } from '../helpers/temporal';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Polls `pred` every `intervalMs` until it returns a truthy value; throws naming `what` (and the
- * last error `pred` threw) after `timeoutMs`.
- */
-export async function until<T>(
-  what: string,
-  pred: () => T | Promise<T>,
-  timeoutMs = 60_000,
-  intervalMs = 200,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await pred();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
-      );
-    await sleep(intervalMs);
-  }
-}
+// One poll helper for every suite; re-exported for the fault tests that import it from here.
+export { sleep, until };
 
 export interface Proc {
   name: string;

@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { STALE_GIT_LOCK_MS } from '../../src/activities/git-locks';
+import { STALE_GIT_LOCK_MS } from '../../src/git/git-locks';
 import { names } from '../../src/mission/types';
 import { git, makeRepo } from '../helpers/git';
 import { bashAgent, mission, task } from '../helpers/missions';

@@ -12,11 +12,7 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import type { Activities } from '../../src/activities';
-import type {
-  QueueMergeBatchInput,
-  QueueMergeBatchResult,
-  RemoveTaskWorktreesInput,
-} from '../../src/activities/merge-queue-types';
+import type { QueueMergeBatchInput, QueueMergeBatchResult, RemoveTaskWorktreesInput } from '../../src/activities';
 import type { AgentFailureDetails, AgentUsage, RunAgentInput, RunAgentResult } from '../../src/activities/agent';
 import { names } from '../../src/mission/types';
 
@@ -163,6 +159,8 @@ function defaultActivities(hostQueue: string): Activities {
       // With an origin the real one answers with its clone; the fakes keep the path as given.
       return { taskQueue: hostQueue, hostname: FAKE.hostname, repo: input.repo };
     },
+    async releaseNamespace() {},
+    async notify() {},
     async claimTaskHost(input) {
       return {
         taskQueue: hostQueue,
@@ -270,6 +268,20 @@ function defaultActivities(hostQueue: string): Activities {
         tasks: input.tasks.map((t) => t.id),
       };
     },
+    // `flotilla plan` (src/activities/plan.ts): a plan workflow's; the mission's never call them.
+    async preparePlan(input) {
+      const dir = `/fake/${input.planId}`;
+      return {
+        worktree: `${dir}/base`,
+        baseSha: FAKE.baseSha,
+        planFile: `${dir}/plan.yaml`,
+        missionFile: `${dir}/mission.yaml`,
+      };
+    },
+    async checkPlan() {
+      return { yaml: null, problems: ['(file): no plan was written'] };
+    },
+    async removePlanWorktree() {},
   };
 }
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { MissionProgress } from '../../src/mission/progress';
 import { CliProcess, runCli, spawnCli } from './cli';
 import { git } from './git';
+import { until } from './poll';
 import { processesOf } from './procs';
 
 /** Starts a worker posing as host `host` and waits until it polls the placement queue. */
@@ -35,16 +36,8 @@ export function processesUnder(dir: string): number[] {
     .map((p) => p.pid);
 }
 
-/** Polls `probe` every 500 ms until it returns something other than null. */
-export async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+// `until` (poll until truthy) lives in poll.ts; re-exported for the multi-host suites.
+export { until };
 
 /**
  * Writes `<dir>/<id>.yaml`: `n` tasks (t1…tn) on `origin`, all at once, whose agents append

@@ -17,7 +17,7 @@ import type {
   CommitResolutionResult,
   PrepareConflictInput,
   PrepareConflictResult,
-} from '../../src/activities/merge-queue-types';
+} from '../../src/git/merge-queue-types';
 import { register as registerLogs } from '../../src/client/commands/logs';
 import type { AgentSpec } from '../../src/mission/types';
 import { names } from '../../src/mission/types';

@@ -10,8 +10,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import { conflictingTasks } from '../../src/activities/conflict-tasks';
-import type { PrepareConflictResult, QueueMergeResult } from '../../src/activities/merge-queue-types';
+import { conflictingTasks } from '../../src/git/conflict-tasks';
+import type { PrepareConflictResult, QueueMergeResult } from '../../src/git/merge-queue-types';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
 

@@ -18,6 +18,7 @@ import { replayRecorded } from '../helpers/histories';
 import { startDevServer } from '../helpers/temporal';
 import { startMission, startTestWorkers } from '../helpers/worker';
 import { missionResult } from '../helpers/outcome';
+import { until } from '../helpers/poll';
 
 let env: TestWorkflowEnvironment;
 let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
@@ -54,14 +55,6 @@ async function rejection(p: Promise<unknown>): Promise<string> {
   throw new Error('the update was accepted');
 }
 
-async function until(pred: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const readPid = (file: string): number => Number(readFileSync(file, 'utf8').trim());
 const prompts = (file: string): string[] =>
   existsSync(file) ? (JSON.parse(`[${readFileSync(file, 'utf8').trim().split('\n').join(',')}]`) as string[]) : [];
@@ -90,7 +83,7 @@ test('pause --now stops running agents after a checkpoint; resume resumes them; 
   ]);
   const h = await start(spec);
   await waitFor(env.client, 'hold', (p) => p.tasks[0].status === 'running');
-  await until(() => existsSync(pidFile));
+  await until('the agent to start', () => existsSync(pidFile), 30_000);
   const firstPid = readPid(pidFile);
 
   await h.signal(pauseSignal, { now: true });
@@ -98,7 +91,7 @@ test('pause --now stops running agents after a checkpoint; resume resumes them; 
   expect(paused.phase).toBe('paused');
   expect(paused.counts.running).toBe(0);
   expect(paused.tasks[0].error).toMatch(/paused \(--now\)/);
-  await until(() => !processAlive(firstPid), 10_000);
+  await until('the first agent to be gone', () => !processAlive(firstPid), 10_000);
   // Held: no new agent starts while paused.
   await new Promise((r) => setTimeout(r, 2000));
   expect(readPid(pidFile)).toBe(firstPid);
@@ -146,7 +139,7 @@ test('steer interrupts an agent and resumes it with the message; --queue waits f
     task('after', 'echo after > after.txt', { dependsOn: ['paint'] }),
   ]);
   const h = await start(spec);
-  await until(() => existsSync(pidOf('paint')) && existsSync(pidOf('queue')));
+  await until('both agents to start', () => existsSync(pidOf('paint')) && existsSync(pidOf('queue')), 30_000);
   const paintPid = readPid(pidOf('paint'));
 
   // Rejections: an unknown task, a task that is not running, an empty message.
@@ -171,7 +164,7 @@ test('steer interrupts an agent and resumes it with the message; --queue waits f
   writeFileSync(path.join(dir, 'queue.go'), '');
   const steered = await h.executeUpdate(steerUpdate, { args: [{ taskId: 'paint', message: 'COLOR=blue' }] });
   expect(steered).toEqual({ taskId: 'paint', delivery: 'interrupt' });
-  await until(() => !processAlive(paintPid), 10_000);
+  await until('the paint agent to be gone', () => !processAlive(paintPid), 10_000);
 
   const result = await missionResult(h);
   expect(result.phase).toBe('completed');
@@ -220,7 +213,7 @@ test('retry runs a failed task again and reopens its dependents; skip gives up o
   const skipped = await h.executeUpdate(skipUpdate, { args: [{ taskId: 'x' }] });
   expect(skipped).toEqual({ taskId: 'x', was: 'running', skipped: ['y'] });
   await waitFor(env.client, 'retry-skip', (p) => p.tasks.find((t) => t.id === 'x')!.status === 'skipped');
-  await until(() => !processAlive(xPid), 10_000);
+  await until('the agent of x to be gone', () => !processAlive(xPid), 10_000);
   expect(await rejection(h.executeUpdate(skipUpdate, { args: [{ taskId: 'x' }] }))).toMatch(/task x is skipped/);
 
   writeFileSync(flag, '');

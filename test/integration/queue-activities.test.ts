@@ -5,23 +5,18 @@
  * delivers them).
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from '../../src/activities';
-import type { QueueMergeInput } from '../../src/activities/merge-queue-types';
+import type { QueueMergeInput } from '../../src/git/merge-queue-types';
 import { names } from '../../src/mission/types';
 import { git, makeRepo, tempDir } from '../helpers/git';
+import { integrationInput, runActivity, worktreeInput } from '../helpers/activities';
 
 const home = tempDir('flotilla-home-');
 const acts = createActivities({ home, hostQueue: 'q@test' });
 const runId = '0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee';
 const DATE = '2026-03-04T05:06:07.890Z';
-
-/** Runs an activity in a fresh mock context (MockActivityEnvironment.run loses the return type). */
-function mock<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
-  return new MockActivityEnvironment().run(fn, ...args) as Promise<R>;
-}
 
 /**
  * Makes `branch` at `from` plus one commit writing `files` (path -> content), without touching
@@ -75,7 +70,7 @@ describe('queueMerge', () => {
   test('merges without a worktree: two parents, the message, the dates, the ref moved; the checkout untouched', async () => {
     const { repo, tip, onto, input } = queueRepo();
     const statusBefore = git(repo, 'status', '--porcelain');
-    const r = await mock(acts.queueMerge, input);
+    const r = await runActivity(acts.queueMerge, input);
     expect(r).toMatchObject({ status: 'merged', alreadyMerged: false });
     const sha = (r as { sha: string }).sha;
     expect(git(repo, 'rev-list', '--no-walk', '--parents', sha)).toBe(`${sha} ${onto} ${tip}`);
@@ -91,22 +86,22 @@ describe('queueMerge', () => {
 
   test('a retry with the same input makes the same SHA and no second commit', async () => {
     const { repo, tip, input } = queueRepo();
-    const first = (await mock(acts.queueMerge, input)) as { sha: string };
+    const first = (await runActivity(acts.queueMerge, input)) as { sha: string };
     // The crash came after update-ref: the ref already holds the merge (expected null fails the CAS).
-    const again = await mock(acts.queueMerge, input);
+    const again = await runActivity(acts.queueMerge, input);
     expect(again).toEqual({ status: 'merged', sha: first.sha, alreadyMerged: false, tip });
     expect(git(repo, 'rev-list', '--merges', '--count', input.ref)).toBe('1');
     // The crash came before update-ref: the commit made again is the very same object.
     git(repo, 'update-ref', '-d', input.ref);
-    const remade = await mock(acts.queueMerge, input);
+    const remade = await runActivity(acts.queueMerge, input);
     expect(remade).toEqual({ status: 'merged', sha: first.sha, alreadyMerged: false, tip });
     expect(refOf(repo, input.ref)).toBe(first.sha);
   });
 
   test('a retry that finds the same merge made differently (a signed commit, another identity) takes it', async () => {
     const { repo, tip, input } = queueRepo();
-    const earlier = (await mock(acts.queueMerge, { ...input, date: '2026-01-01T00:00:00Z' })) as { sha: string };
-    const r = await mock(acts.queueMerge, input);
+    const earlier = (await runActivity(acts.queueMerge, { ...input, date: '2026-01-01T00:00:00Z' })) as { sha: string };
+    const r = await runActivity(acts.queueMerge, input);
     expect(r).toEqual({ status: 'merged', sha: earlier.sha, alreadyMerged: false, tip });
     expect(refOf(repo, input.ref)).toBe(earlier.sha);
   });
@@ -118,20 +113,20 @@ describe('queueMerge', () => {
     writeFileSync(lock, '');
     const old = new Date(Date.now() - 60_000);
     utimesSync(lock, old, old);
-    expect(await mock(acts.queueMerge, input)).toMatchObject({ status: 'merged' });
+    expect(await runActivity(acts.queueMerge, input)).toMatchObject({ status: 'merged' });
     expect(existsSync(lock)).toBe(false);
   });
 
   test('a ref that moved since is CandidateMoved (non-retryable), saying what it holds', async () => {
     const { repo, base, onto, input } = queueRepo();
     git(repo, 'update-ref', input.ref, base);
-    const err = await mock(acts.queueMerge, { ...input, expected: onto }).catch((e: unknown) => e);
+    const err = await runActivity(acts.queueMerge, { ...input, expected: onto }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect(err).toMatchObject({ type: 'CandidateMoved', nonRetryable: true });
     expect((err as Error).message).toContain(`holds ${base}`);
     expect(refOf(repo, input.ref)).toBe(base);
     // expected: null, but the ref exists
-    await expect(mock(acts.queueMerge, input)).rejects.toMatchObject({ type: 'CandidateMoved' });
+    await expect(runActivity(acts.queueMerge, input)).rejects.toMatchObject({ type: 'CandidateMoved' });
   });
 
   test('a conflict lists the files and writes nothing', async () => {
@@ -141,7 +136,13 @@ describe('queueMerge', () => {
     const onto2 = commitOn(repo, 'trunk', onto, { 'b.txt': 'b on trunk\n' });
     git(repo, 'update-ref', input.ref, onto2);
     const before = git(repo, 'for-each-ref');
-    const r = await mock(acts.queueMerge, { ...input, onto: onto2, branch: other, taskId: 't2', expected: onto2 });
+    const r = await runActivity(acts.queueMerge, {
+      ...input,
+      onto: onto2,
+      branch: other,
+      taskId: 't2',
+      expected: onto2,
+    });
     expect(r).toEqual({
       status: 'conflict',
       files: ['b.txt'],
@@ -151,8 +152,8 @@ describe('queueMerge', () => {
     });
     expect(git(repo, 'for-each-ref')).toBe(before);
     // two conflicted files, both named
-    const merged = (await mock(acts.queueMerge, { ...input, expected: onto2, onto: onto2 })) as { sha: string };
-    const r2 = await mock(acts.queueMerge, {
+    const merged = (await runActivity(acts.queueMerge, { ...input, expected: onto2, onto: onto2 })) as { sha: string };
+    const r2 = await runActivity(acts.queueMerge, {
       ...input,
       onto: merged.sha,
       branch: other,
@@ -171,18 +172,18 @@ describe('queueMerge', () => {
 
   test('a branch already contained in onto is merged (alreadyMerged) and the ref made to hold onto', async () => {
     const { repo, tip, input } = queueRepo();
-    const merged = (await mock(acts.queueMerge, input)) as { sha: string };
-    const r = await mock(acts.queueMerge, { ...input, onto: merged.sha, ref: 'refs/flotilla/candidates/m2' });
+    const merged = (await runActivity(acts.queueMerge, input)) as { sha: string };
+    const r = await runActivity(acts.queueMerge, { ...input, onto: merged.sha, ref: 'refs/flotilla/candidates/m2' });
     expect(r).toEqual({ status: 'merged', sha: merged.sha, alreadyMerged: true, tip });
     expect(refOf(repo, 'refs/flotilla/candidates/m2')).toBe(merged.sha);
     // and again (the ref already holds it)
-    const again = await mock(acts.queueMerge, { ...input, onto: merged.sha, expected: merged.sha });
+    const again = await runActivity(acts.queueMerge, { ...input, onto: merged.sha, expected: merged.sha });
     expect(again).toEqual({ status: 'merged', sha: merged.sha, alreadyMerged: true, tip });
   });
 
   test('a missing task branch is a clear error', async () => {
     const { input } = queueRepo();
-    await expect(mock(acts.queueMerge, { ...input, branch: 'flotilla/m/tasks/none' })).rejects.toThrow(
+    await expect(runActivity(acts.queueMerge, { ...input, branch: 'flotilla/m/tasks/none' })).rejects.toThrow(
       /task branch flotilla\/m\/tasks\/none does not exist/,
     );
   });
@@ -205,7 +206,7 @@ describe('queueMergeBatch', () => {
   test('merges each branch onto the one before, moves the ref once to the last, and a retry makes the same SHAs', async () => {
     const { repo, onto, tip, more, task, input } = batchRepo();
     const batch = { ...input, tasks: [task('t1'), task('t2'), task('t4')] };
-    const r = await mock(acts.queueMergeBatch, batch);
+    const r = await runActivity(acts.queueMergeBatch, batch);
     expect(r.conflict).toBeNull();
     expect(r.merged.map((x) => [x.taskId, x.tip, x.alreadyMerged])).toEqual([
       ['t1', tip, false],
@@ -222,12 +223,12 @@ describe('queueMergeBatch', () => {
     // One ref update for the batch: the candidate's reflog has one entry.
     expect(git(repo, 'reflog', 'show', '--format=%H', input.ref).split('\n')).toEqual([m4]);
     // A retry after the ref moved (expected null now fails the CAS) finds its own merges there.
-    expect(await mock(acts.queueMergeBatch, batch)).toEqual(r);
+    expect(await runActivity(acts.queueMergeBatch, batch)).toEqual(r);
     // A retry whose earlier attempt made the same merges differently (another date) takes those.
     git(repo, 'update-ref', '-d', input.ref);
-    const earlier = await mock(acts.queueMergeBatch, { ...batch, date: '2026-01-01T00:00:00Z' });
+    const earlier = await runActivity(acts.queueMergeBatch, { ...batch, date: '2026-01-01T00:00:00Z' });
     expect(earlier.merged[2].sha).not.toBe(m4);
-    expect(await mock(acts.queueMergeBatch, batch)).toEqual(earlier);
+    expect(await runActivity(acts.queueMergeBatch, batch)).toEqual(earlier);
   });
 
   test('with publish the integration branch moves to the last merge too, by compare-and-swap; a retry finds it there', async () => {
@@ -235,28 +236,31 @@ describe('queueMergeBatch', () => {
     const branchRef = 'refs/heads/flotilla/m/integration';
     git(repo, 'update-ref', branchRef, onto);
     const batch = { ...input, tasks: [task('t1'), task('t2')], publish: { ref: branchRef, expected: onto } };
-    const r = await mock(acts.queueMergeBatch, batch);
+    const r = await runActivity(acts.queueMergeBatch, batch);
     expect(r.published).toBe(r.merged[1].sha);
     expect(refOf(repo, branchRef)).toBe(r.merged[1].sha);
     expect(refOf(repo, input.ref)).toBe(r.merged[1].sha);
-    expect(await mock(acts.queueMergeBatch, batch)).toEqual(r);
+    expect(await runActivity(acts.queueMergeBatch, batch)).toEqual(r);
     // A branch someone else moved is CandidateMoved, and stays where they put it.
     git(repo, 'update-ref', branchRef, base);
     const moved = { ...batch, onto: r.merged[1].sha, expected: r.merged[1].sha, tasks: [task('t4')] };
     await expect(
-      mock(acts.queueMergeBatch, { ...moved, publish: { ref: branchRef, expected: r.merged[1].sha } }),
+      runActivity(acts.queueMergeBatch, { ...moved, publish: { ref: branchRef, expected: r.merged[1].sha } }),
     ).rejects.toMatchObject({ type: 'CandidateMoved' });
     expect(refOf(repo, branchRef)).toBe(base);
   });
 
   test('the first conflict stops the batch: the merges before it are on the ref, nothing after it is tried', async () => {
     const { repo, task, input } = batchRepo();
-    const r = await mock(acts.queueMergeBatch, { ...input, tasks: [task('t1'), task('t2'), task('t3'), task('t4')] });
+    const r = await runActivity(acts.queueMergeBatch, {
+      ...input,
+      tasks: [task('t1'), task('t2'), task('t3'), task('t4')],
+    });
     expect(r.merged.map((x) => x.taskId)).toEqual(['t1', 't2']);
     expect(r.conflict).toMatchObject({ taskId: 't3', status: 'conflict', files: ['a.txt'], withTasks: ['t1'] });
     expect(refOf(repo, input.ref)).toBe(r.merged[1].sha);
     // A batch whose first task conflicts moves nothing.
-    const again = await mock(acts.queueMergeBatch, {
+    const again = await runActivity(acts.queueMergeBatch, {
       ...input,
       onto: r.merged[1].sha,
       expected: r.merged[1].sha,
@@ -268,14 +272,19 @@ describe('queueMergeBatch', () => {
 
   test('a branch already in what it goes onto makes no commit; a ref that moved is CandidateMoved', async () => {
     const { repo, onto, base, task, input } = batchRepo();
-    const first = await mock(acts.queueMergeBatch, { ...input, tasks: [task('t1')] });
+    const first = await runActivity(acts.queueMergeBatch, { ...input, tasks: [task('t1')] });
     const m1 = first.merged[0].sha;
-    const r = await mock(acts.queueMergeBatch, { ...input, onto: m1, expected: m1, tasks: [task('t1'), task('t2')] });
+    const r = await runActivity(acts.queueMergeBatch, {
+      ...input,
+      onto: m1,
+      expected: m1,
+      tasks: [task('t1'), task('t2')],
+    });
     expect(r.merged[0]).toMatchObject({ taskId: 't1', sha: m1, alreadyMerged: true });
     expect(git(repo, 'rev-list', '--no-walk', '--parents', r.merged[1].sha).split(' ')[1]).toBe(m1);
     git(repo, 'update-ref', input.ref, base);
     await expect(
-      mock(acts.queueMergeBatch, { ...input, onto, expected: onto, tasks: [task('t4')] }),
+      runActivity(acts.queueMergeBatch, { ...input, onto, expected: onto, tasks: [task('t4')] }),
     ).rejects.toMatchObject({ type: 'CandidateMoved', nonRetryable: true });
     expect(refOf(repo, input.ref)).toBe(base);
   });
@@ -285,19 +294,19 @@ describe('publishRef', () => {
   test('moves a ref by compare-and-swap; idempotent when it already holds the SHA; CandidateMoved otherwise', async () => {
     const { repo, base, onto, tip } = queueRepo();
     const ref = `refs/heads/${names.integrationBranch('m')}`;
-    await mock(acts.publishRef, { repo, ref, sha: base, expected: null });
+    await runActivity(acts.publishRef, { repo, ref, sha: base, expected: null });
     expect(refOf(repo, ref)).toBe(base);
-    await mock(acts.publishRef, { repo, ref, sha: onto, expected: base });
+    await runActivity(acts.publishRef, { repo, ref, sha: onto, expected: base });
     expect(refOf(repo, ref)).toBe(onto);
     // a retry of the same publish
-    await mock(acts.publishRef, { repo, ref, sha: onto, expected: base });
+    await runActivity(acts.publishRef, { repo, ref, sha: onto, expected: base });
     expect(refOf(repo, ref)).toBe(onto);
-    await expect(mock(acts.publishRef, { repo, ref, sha: tip, expected: base })).rejects.toMatchObject({
+    await expect(runActivity(acts.publishRef, { repo, ref, sha: tip, expected: base })).rejects.toMatchObject({
       type: 'CandidateMoved',
       nonRetryable: true,
       message: expect.stringContaining(`holds ${onto}`),
     });
-    await expect(mock(acts.publishRef, { repo, ref, sha: tip, expected: null })).rejects.toMatchObject({
+    await expect(runActivity(acts.publishRef, { repo, ref, sha: tip, expected: null })).rejects.toMatchObject({
       type: 'CandidateMoved',
     });
     expect(refOf(repo, ref)).toBe(onto);
@@ -307,16 +316,7 @@ describe('publishRef', () => {
 });
 
 async function integration(repo: string, missionId: string) {
-  return mock(acts.prepareIntegration, {
-    missionId,
-    runId,
-    repo,
-    baseBranch: 'main',
-    baseSha: null,
-    setup: [],
-    copy: [],
-    setupTimeoutMs: 60_000,
-  });
+  return runActivity(acts.prepareIntegration, integrationInput(repo, missionId));
 }
 
 const symbolicHead = (wt: string): string | null => {
@@ -338,7 +338,7 @@ describe('prepareIntegration', () => {
     expect(refOf(repo, `refs/heads/${integ.branch}`)).toBe(main);
 
     const next = commitOn(repo, 'next', main, { 'n.txt': 'n\n' });
-    await mock(acts.publishRef, { repo, ref: `refs/heads/${integ.branch}`, sha: next, expected: main });
+    await runActivity(acts.publishRef, { repo, ref: `refs/heads/${integ.branch}`, sha: next, expected: main });
     expect(git(integ.worktree, 'status', '--porcelain')).toBe('');
     // reused where it is (verifyAt checks out what it needs); headSha is the branch's tip
     const again = await integration(repo, 'det');
@@ -373,7 +373,7 @@ describe('verifyAt', () => {
     writeFileSync(path.join(integ.worktree, 'scratch.txt'), 's\n');
     writeFileSync(path.join(integ.worktree, 'a.txt'), 'left over by an earlier verify\n');
     const logFile = path.join(tempDir('verify-log-'), 'verify.log');
-    const r = await mock(acts.verifyAt, {
+    const r = await runActivity(acts.verifyAt, {
       repo,
       worktree: integ.worktree,
       sha: candidate,
@@ -391,7 +391,7 @@ describe('verifyAt', () => {
     expect(refOf(repo, `refs/heads/${integ.branch}`)).toBe(integ.headSha);
 
     // a failing command is a result; back at the integration tip
-    const failed = await mock(acts.verifyAt, {
+    const failed = await runActivity(acts.verifyAt, {
       repo,
       worktree: integ.worktree,
       sha: integ.headSha,
@@ -409,16 +409,13 @@ describe('removeTaskWorktree', () => {
   async function taskWorktree(missionId: string) {
     const repo = makeRepo({ '.gitignore': 'node_modules/\n', 'README.md': '# r\n' });
     writeFileSync(path.join(repo, '.env'), 'SECRET=1\n');
-    const wt = await mock(acts.prepareWorktree, {
-      missionId,
-      runId,
-      taskId: 't',
-      repo,
-      baseSha: git(repo, 'rev-parse', 'main'),
-      setup: ['mkdir -p node_modules/pkg && echo x > node_modules/pkg/index.js'],
-      copy: ['.env'],
-      setupTimeoutMs: 60_000,
-    });
+    const wt = await runActivity(
+      acts.prepareWorktree,
+      worktreeInput(repo, missionId, 't', git(repo, 'rev-parse', 'main'), {
+        setup: ['mkdir -p node_modules/pkg && echo x > node_modules/pkg/index.js'],
+        copy: ['.env'],
+      }),
+    );
     expect(existsSync(path.join(wt.worktree, 'node_modules', 'pkg', 'index.js'))).toBe(true);
     expect(readFileSync(path.join(wt.worktree, '.env'), 'utf8')).toBe('SECRET=1\n');
     const input = { missionId, runId, repo, taskId: 't', copy: ['.env'] };
@@ -436,7 +433,7 @@ describe('removeTaskWorktree', () => {
     mkdirSync(path.dirname(transcript), { recursive: true });
     writeFileSync(transcript, '{}\n');
 
-    expect(await mock(acts.removeTaskWorktree, input)).toEqual({ removed: true, kept: null });
+    expect(await runActivity(acts.removeTaskWorktree, input)).toEqual({ removed: true, kept: null });
     expect(existsSync(wt.worktree)).toBe(false);
     expect(git(repo, 'worktree', 'list')).not.toContain(wt.worktree);
     expect(refOf(repo, `refs/heads/${wt.branch}`)).toBe(tip);
@@ -445,14 +442,14 @@ describe('removeTaskWorktree', () => {
     // the repository's own copy is untouched
     expect(readFileSync(path.join(repo, '.env'), 'utf8')).toBe('SECRET=1\n');
     // idempotent: already gone
-    expect(await mock(acts.removeTaskWorktree, input)).toEqual({ removed: true, kept: null });
+    expect(await runActivity(acts.removeTaskWorktree, input)).toEqual({ removed: true, kept: null });
   });
 
   test('removeTaskWorktrees: a batch in one call, each judged on its own (a dirty one kept, a clean one removed)', async () => {
     const clean = await taskWorktree('rm-batch-clean');
     const dirty = await taskWorktree('rm-batch-dirty');
     writeFileSync(path.join(dirty.wt.worktree, 'new.txt'), 'new\n');
-    const r = await mock(acts.removeTaskWorktrees, { tasks: [dirty.input, clean.input] });
+    const r = await runActivity(acts.removeTaskWorktrees, { tasks: [dirty.input, clean.input] });
     expect(r[0]).toMatchObject({ removed: false, kept: expect.stringContaining('new.txt') });
     expect(r[1]).toEqual({ removed: true, kept: null });
     expect(existsSync(dirty.wt.worktree)).toBe(true);
@@ -463,7 +460,7 @@ describe('removeTaskWorktree', () => {
     const { wt, input } = await taskWorktree('rm-dirty');
     writeFileSync(path.join(wt.worktree, 'README.md'), 'changed\n');
     writeFileSync(path.join(wt.worktree, 'new.txt'), 'new\n');
-    const r = await mock(acts.removeTaskWorktree, input);
+    const r = await runActivity(acts.removeTaskWorktree, input);
     expect(r.removed).toBe(false);
     expect(r.kept).toMatch(/uncommitted changes \(modified: README\.md; untracked: new\.txt\)/);
     expect(r.kept).toContain('new.txt');
@@ -475,7 +472,7 @@ describe('removeTaskWorktree', () => {
   test('a copy file that changed keeps the worktree', async () => {
     const { wt, input } = await taskWorktree('rm-copy');
     writeFileSync(path.join(wt.worktree, '.env'), 'SECRET=2\n');
-    const r = await mock(acts.removeTaskWorktree, input);
+    const r = await runActivity(acts.removeTaskWorktree, input);
     expect(r).toEqual({ removed: false, kept: "copy files that differ from the repository's: .env" });
     expect(readFileSync(path.join(wt.worktree, '.env'), 'utf8')).toBe('SECRET=2\n');
   });
@@ -484,7 +481,7 @@ describe('removeTaskWorktree', () => {
     const { wt, input } = await taskWorktree('rm-detached');
     git(wt.worktree, 'checkout', '--quiet', '--detach');
     git(wt.worktree, 'commit', '--quiet', '--allow-empty', '-m', 'only here');
-    const r = await mock(acts.removeTaskWorktree, input);
+    const r = await runActivity(acts.removeTaskWorktree, input);
     expect(r.removed).toBe(false);
     expect(r.kept).toMatch(/HEAD is detached at [0-9a-f]{12}, a commit no branch holds/);
     expect(existsSync(wt.worktree)).toBe(true);
@@ -496,26 +493,22 @@ describe('removeTaskWorktree and what setup made', () => {
   async function setUp(missionId: string) {
     const repo = makeRepo({ 'package.json': '{"name":"app"}\n' });
     const base = git(repo, 'rev-parse', 'main');
-    const wt = await mock(acts.prepareWorktree, {
-      missionId,
-      runId,
-      taskId: 't',
-      repo,
-      baseSha: base,
-      setup: ['echo lock > package-lock.json && echo \'{ "name": "app" }\' > package.json'],
-      copy: [],
-      setupTimeoutMs: 60_000,
-    });
+    const wt = await runActivity(
+      acts.prepareWorktree,
+      worktreeInput(repo, missionId, 't', base, {
+        setup: ['echo lock > package-lock.json && echo \'{ "name": "app" }\' > package.json'],
+      }),
+    );
     writeFileSync(path.join(wt.worktree, 'test.js'), 'test\n');
     const commit = { worktree: wt.worktree, taskId: 't', title: 'T', branch: wt.branch, baseSha: base, exclude: [] };
-    await mock(acts.checkpoint, commit);
+    await runActivity(acts.checkpoint, commit);
     return { repo, wt, input: { missionId, runId, repo, taskId: 't', copy: [] } };
   }
 
   test('a merged worktree whose only changes are what setup made, untouched since, is removed', async () => {
     const { repo, wt, input } = await setUp('rm-setup');
     expect(git(wt.worktree, 'status', '--porcelain')).toBe('M package.json\n?? package-lock.json');
-    expect(await mock(acts.removeTaskWorktree, input)).toEqual({ removed: true, kept: null });
+    expect(await runActivity(acts.removeTaskWorktree, input)).toEqual({ removed: true, kept: null });
     expect(existsSync(wt.worktree)).toBe(false);
     expect(git(repo, 'show', `${wt.branch}:package.json`)).toBe('{"name":"app"}');
   });
@@ -523,7 +516,7 @@ describe('removeTaskWorktree and what setup made', () => {
   test('a file setup made that someone changed after the commit keeps the worktree', async () => {
     const { wt, input } = await setUp('rm-setup-changed');
     writeFileSync(path.join(wt.worktree, 'package-lock.json'), 'changed by hand\n');
-    const r = await mock(acts.removeTaskWorktree, input);
+    const r = await runActivity(acts.removeTaskWorktree, input);
     expect(r).toEqual({ removed: false, kept: 'uncommitted changes (untracked: package-lock.json)' });
     expect(readFileSync(path.join(wt.worktree, 'package-lock.json'), 'utf8')).toBe('changed by hand\n');
   });
@@ -540,7 +533,7 @@ describe('predictConflicts', () => {
     const ckpt = commitOn(repo, 'scratch', t3, { 'docs/guide.md': 'g\n' });
     git(repo, 'update-ref', names.checkpointRef('p', 't3'), ckpt);
     const refsOf = (t: string) => [names.checkpointRef('p', t), `refs/heads/${names.taskBranch('p', t)}`];
-    const r = await mock(acts.predictConflicts, {
+    const r = await runActivity(acts.predictConflicts, {
       repo,
       base,
       running: [
@@ -573,7 +566,7 @@ describe('predictConflicts', () => {
     const t1 = commitOn(repo, names.taskBranch('d', 't1'), base, { 'a.txt': 'ONE\ntwo\nthree\nfour\nfive\n' });
     commitOn(repo, names.taskBranch('d', 't2'), base, { 'a.txt': 'one\ntwo\nthree\nfour\nFIVE\n' });
     const refsOf = (t: string) => [`refs/heads/${names.taskBranch('d', t)}`];
-    const r = await mock(acts.predictConflicts, {
+    const r = await runActivity(acts.predictConflicts, {
       repo,
       base,
       running: [
@@ -585,7 +578,7 @@ describe('predictConflicts', () => {
     expect(r).toEqual({ conflicts: [], waitFor: {} });
     expect(existsSync(ran)).toBe(false);
     // The real merge runs the user's driver, as `git merge` would.
-    const merged = await mock(acts.queueMerge, {
+    const merged = await runActivity(acts.queueMerge, {
       repo,
       onto: t1,
       branch: names.taskBranch('d', 't2'),

@@ -27,6 +27,7 @@ import * as anthropic from '../helpers/stub-anthropic';
 import * as openai from '../helpers/stub-openai';
 import { startDevServer } from '../helpers/temporal';
 import { runMission, startMission, startTestWorkers } from '../helpers/worker';
+import { until } from '../helpers/poll';
 
 const FAKE_KEY =
   '-----BEGIN OPENSSH PRIVATE KEY-----\nfake-key-for-the-sandbox-test\n-----END OPENSSH PRIVATE KEY-----\n';
@@ -191,12 +192,6 @@ function processesWith(text: string): string[] {
   return found;
 }
 
-async function until(what: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!what() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  return what();
-}
-
 describe.each(['command', 'claude'] as const)('a cancelled sandboxed %s agent', (runtime) => {
   test('leaves no process of its sandbox behind', async () => {
     const repo = makeRepo();
@@ -210,7 +205,11 @@ describe.each(['command', 'claude'] as const)('a cancelled sandboxed %s agent', 
       task(id, '', { agent: agentOf(runtime, 'bwrap', script), prompt: 'Run forever.' }),
     ]);
     const handle = await startMission(env, taskQueue, spec);
-    expect(await until(() => processesWith(`setInterval(() => {}, 1000) ${marker}`).length >= 2, 90_000)).toBe(true);
+    await until(
+      'both children of the agent',
+      () => processesWith(`setInterval(() => {}, 1000) ${marker}`).length >= 2,
+      90_000,
+    );
     const pgid = readPidFile(path.join(flotillaHome, 'runs', `sbx-${id}`, id, 'agent.pid'))!.pgid;
     expect(groupAlive(pgid)).toBe(true);
     expect((await waitFor(env.client, `sbx-${id}`, () => true)).tasks[0].status).toBe('running');
@@ -219,7 +218,7 @@ describe.each(['command', 'claude'] as const)('a cancelled sandboxed %s agent', 
     expect(result.tasks[0].status).toBe('cancelled');
     // The activity returned only after the group was gone; the namespace went with it.
     expect(groupAlive(pgid)).toBe(false);
-    expect(await until(() => processesWith(marker).length === 0, 5000)).toBe(true);
+    await until('no process of the sandbox left', () => processesWith(marker).length === 0, 5000);
     expect(processesWith(marker)).toEqual([]);
     expect(execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })).not.toContain(`sbx-${id}`);
   }, 180_000);
@@ -271,7 +270,7 @@ test('a sandboxed agent past its timeout is killed with everything it started', 
   const result = await runMission(env, taskQueue, mission('sbx-timeout', repo, [task('slow', '', { agent })]));
   expect(result.tasks[0].status).toBe('failed');
   expect(result.tasks[0].error).toMatch(/timed out after 4s/);
-  expect(await until(() => processesWith(marker).length === 0, 5000)).toBe(true);
+  await until('no process of the sandbox left', () => processesWith(marker).length === 0, 5000);
 });
 
 test('a SIGKILLed worker takes its sandboxed agent and everything it started with it', async () => {
@@ -291,12 +290,12 @@ test('a SIGKILLed worker takes its sandboxed agent and everything it started wit
   try {
     const spec = mission('sbx-orphan', repo, [task('orphan', '', { agent: agentOf('command', 'bwrap', script) })]);
     await startMission(env, queue, spec);
-    expect(await until(() => processesWith(`1000) ${marker}`).length >= 2, 60_000)).toBe(true);
+    await until('both children of the agent', () => processesWith(`1000) ${marker}`).length >= 2, 60_000);
     worker.kill('SIGKILL');
     await worker.result;
     // Nothing of the worker runs any more; the sandbox (bwrap's --die-with-parent, the watchdog)
     // takes the agent's whole tree down, the command that left its process group included.
-    expect(await until(() => processesWith(marker).length === 0, 10_000)).toBe(true);
+    await until('no process of the sandbox left', () => processesWith(marker).length === 0, 10_000);
   } finally {
     worker.kill('SIGKILL');
     await env.client.workflow

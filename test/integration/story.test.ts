@@ -14,6 +14,7 @@ import { mission, progress, task, waitFor } from '../helpers/missions';
 import { missionResult } from '../helpers/outcome';
 import { startDevServer } from '../helpers/temporal';
 import { startMission, startTestWorkers } from '../helpers/worker';
+import { until } from '../helpers/poll';
 
 let env: TestWorkflowEnvironment;
 let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
@@ -49,13 +50,6 @@ async function listIds(client: Client, query: string, want: (ids: string[]) => b
 }
 
 /** Polls `pred` until it holds (at most 20 s). */
-async function until(pred: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await pred().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** The summaries of the activities a workflow scheduled, in order (user metadata in history). */
 async function activitySummaries(client: Client, workflowId: string): Promise<string[]> {
@@ -92,7 +86,11 @@ test('a running, then finished mission: details, summaries and search attributes
   expect(running).toMatch(/\| `slow` \| ▶ running \| {2}\| since \d\d:\d\d:\d\d \|/);
   expect(running).toContain('**Merge queue**');
   const slow = env.client.workflow.getHandle(names.taskWorkflowId(spec.id, 'slow'));
-  await until(async () => (await currentDetails(slow)).startsWith('**agent running (command)**'));
+  await until(
+    'the agent running in the details',
+    async () => (await currentDetails(slow)).startsWith('**agent running (command)**'),
+    20_000,
+  );
   expect(await currentDetails(slow)).toMatch(/ · iteration 1 of 1 · agent run 1\n/);
   expect(await slow.describe().then((d) => d.staticSummary())).toBe('A slow | task · command');
 

@@ -131,7 +131,7 @@ export function leftovers(repo: string, missionId: string, plan: SoakPlan, workt
     .map((l) => l.slice('worktree '.length));
   if (listed.length !== 1 || listed[0] !== repo)
     v.push(`worktrees left: ${listed.filter((w) => w !== repo).join(', ')}`);
-  // Verify logs (`<worktree>.verify.log`) stay beside the worktrees on purpose (src/activities/cleanup.ts:
+  // Verify logs (`<worktree>.verify.log`) stay beside the worktrees on purpose (src/git/cleanup.ts:
   // logs and evidence, like the transcripts); anything else there is a worktree's remains.
   const files = filesUnder(worktrees).filter((f) => !f.endsWith('.verify.log'));
   if (files.length) v.push(`${files.length} files left under ${worktrees} (e.g. ${files.slice(0, 3).join(', ')})`);

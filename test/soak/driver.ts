@@ -356,6 +356,21 @@ async function inject(ctx: DriverContext, f: Fault, n: number, filled: Filled): 
   return rec;
 }
 
+/**
+ * One line per fault for the run's closing summary (the soak's report table is made from these):
+ * kind and target, when (s since the mission started), its trigger, how long until what it broke
+ * was back and until the mission progressed again, and what progressed first.
+ */
+export function faultLines(records: FaultRecord[]): string[] {
+  const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  return records.map(
+    (r) =>
+      `fault ${r.kind}${r.target ? ` on ${r.target}` : ''} at +${s(r.atMs)} (${r.trigger}): ` +
+      (r.restoredMs === undefined ? '' : `restored in ${s(r.restoredMs)}, `) +
+      (r.recoveryMs === null ? 'NO progress' : `progress in ${s(r.recoveryMs)} (${r.progress ?? 'mission ended'})`),
+  );
+}
+
 /** What the driver did: the faults injected, those never injected (the mission ended first), the fill's files. */
 export interface DriverResult {
   records: FaultRecord[];

@@ -28,6 +28,7 @@ import {
   DriverContext,
   DriverResult,
   Fault,
+  faultLines,
   mergeCount,
   ProgressProbe,
   schedule,
@@ -214,6 +215,9 @@ class Soak {
     const out = path.join(ROOT, 'test-artifacts', `soak-${seed}.json`);
     writeFileSync(out, JSON.stringify(this.summary, null, 2) + '\n');
     log(`summary (${out}):\n${JSON.stringify(this.summary, null, 2)}`);
+    const secs = (ms: unknown): string => (typeof ms === 'number' ? `${(ms / 1000).toFixed(1)} s` : 'n/a');
+    const head = `seed ${seed}: ${this.summary.outcome as string}, mission ${secs(this.summary.missionMs)}, total ${secs(this.summary.totalMs)}`;
+    log([head, ...faultLines(this.driven?.records ?? [])].join('\n  '));
   }
 }
 

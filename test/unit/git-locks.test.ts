@@ -5,7 +5,7 @@
  */
 import { copyFileSync, existsSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { removeStaleLocks } from '../../src/activities/git-locks';
+import { removeStaleLocks } from '../../src/git/git-locks';
 import { git, makeRepo, tempDir } from '../helpers/git';
 
 /** A worktree of a new repository with its HEAD detached (as the queue's integration worktree). */

@@ -16,6 +16,7 @@ import { FlotillaMetrics, usageDelta } from '../../src/worker/metrics';
 import { MetricsListenError, startMetricsServer } from '../../src/worker/metrics-server';
 import { git, makeRepo, tempDir } from '../helpers/git';
 import { bashAgent } from '../helpers/missions';
+import { runActivity, worktreeInput } from '../helpers/activities';
 
 describe('--metrics HOST:PORT', () => {
   test.each([
@@ -97,16 +98,10 @@ describe('the activity interceptor', () => {
   }
 
   async function worktree(repo: string, taskId: string): Promise<string> {
-    const wt = (await new MockActivityEnvironment().run(acts.prepareWorktree, {
-      missionId: 'm',
-      runId,
-      taskId,
-      repo,
-      baseSha: git(repo, 'rev-parse', 'main'),
-      setup: [],
-      copy: [],
-      setupTimeoutMs: 60_000,
-    })) as Awaited<ReturnType<typeof acts.prepareWorktree>>;
+    const wt = await runActivity(
+      acts.prepareWorktree,
+      worktreeInput(repo, 'm', taskId, git(repo, 'rev-parse', 'main'), { runId }),
+    );
     return wt.worktree;
   }
 

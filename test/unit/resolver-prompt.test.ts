@@ -1,5 +1,5 @@
 /** The merge-conflict resolver's prompt (src/workflows/mission/resolver-prompt.ts): pure, built by workflow code. */
-import type { PrepareConflictResult } from '../../src/activities/merge-queue-types';
+import type { PrepareConflictResult } from '../../src/git/merge-queue-types';
 import {
   MAX_RESOLVER_PROMPT_CHARS,
   MAX_TASK_PROMPT_CHARS,

@@ -8,7 +8,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Activities } from '../../src/activities';
 import type { RunAgentInput } from '../../src/activities/agent';
-import type { QueueMergeInput } from '../../src/activities/merge-queue-types';
+import type { QueueMergeInput } from '../../src/git/merge-queue-types';
 import { resumeSignal, skipUpdate } from '../../src/workflows/messages';
 import {
   agentResult,

@@ -6,7 +6,7 @@
  * resolver agent (accepted, or rejected twice and then blocked until the task is skipped).
  */
 import type { RunAgentInput } from '../../src/activities/agent';
-import type { QueueMergeInput, QueueMergeResult, VerifyAtInput } from '../../src/activities/merge-queue-types';
+import type { QueueMergeInput, QueueMergeResult, VerifyAtInput } from '../../src/git/merge-queue-types';
 import type { MissionProgress } from '../../src/mission/progress';
 import { temporal } from '@temporalio/proto';
 import { names } from '../../src/mission/types';

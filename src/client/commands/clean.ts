@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { GitError } from '../../activities/git';
+import { GitError } from '../../git/git';
 import type { MissionSpec } from '../../mission/types';
 import { names } from '../../mission/types';
 import {

@@ -31,15 +31,24 @@ export async function connect(config: FlotillaConfig): Promise<Connected> {
     const connection = await Connection.connect({ ...config.connection, connectTimeout: 5000 });
     return { connection, client: new Client({ connection, namespace: config.namespace }), config };
   } catch (err) {
-    // With TLS or an API key, "unreachable" is often a refused certificate or key: say which.
-    const secured = config.connection.tls || config.connection.apiKey;
-    throw new CliError(
-      secured
-        ? `cannot connect to Temporal at ${config.address} (${(err as Error).message}); check TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS or API key settings`
-        : `cannot reach Temporal at ${config.address}; start it with \`flotilla server\` (or \`flotilla run\`, which starts it), or set TEMPORAL_ADDRESS`,
-      EXIT.failed,
-    );
+    throw unreachable(config, err);
   }
+}
+
+/**
+ * The error for a Temporal service that did not answer a client's or a worker's connection
+ * (`err`, the SDK's: a gRPC status or the worker core's `tonic::transport::Error` text): exit 1
+ * and what to do, never the transport's raw text unless TLS or an API key may be the cause.
+ */
+export function unreachable(config: FlotillaConfig, err: unknown): CliError {
+  // With TLS or an API key, "unreachable" is often a refused certificate or key: say which.
+  const secured = config.connection.tls || config.connection.apiKey;
+  return new CliError(
+    secured
+      ? `cannot connect to Temporal at ${config.address} (${(err as Error).message}); check TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS or API key settings`
+      : `cannot reach Temporal at ${config.address}; start it with \`flotilla server\` (or \`flotilla run\`, which starts it), or set TEMPORAL_ADDRESS`,
+    EXIT.failed,
+  );
 }
 
 /** Runs `fn` connected, and closes the connection after it. */

@@ -6,6 +6,7 @@ import * as land from './land';
 import * as list from './list';
 import * as logs from './logs';
 import * as pause from './pause';
+import * as plan from './plan';
 import * as report from './report';
 import * as resume from './resume';
 import * as retry from './retry';
@@ -26,6 +27,7 @@ export interface CommandModule {
 
 export const COMMANDS: readonly CommandModule[] = [
   validate,
+  plan,
   run,
   status,
   watch,

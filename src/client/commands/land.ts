@@ -1,6 +1,6 @@
 /**
  * `flotilla land ID [--ff | --push REMOTE [--pr]] [--partial] [--json]`: puts an ended mission's
- * verified merges on its base branch (see src/client/land.ts and src/activities/land.ts).
+ * verified merges on its base branch (see src/client/land.ts and src/git/land.ts).
  */
 import { Command } from 'commander';
 import { loadConfig } from '../config';

@@ -18,7 +18,7 @@ import { say, withConnection } from './context';
 import { followWithWorker } from './follow';
 
 /** Makes sure a Temporal service answers, starting the embedded dev server when the address is local. */
-async function ensureService(config: FlotillaConfig): Promise<{ embedded: boolean }> {
+export async function ensureService(config: FlotillaConfig): Promise<{ embedded: boolean }> {
   if (await temporalReachable(config.connection)) return { embedded: false };
   say(`no Temporal service at ${config.address}: starting the embedded dev server (SQLite in ${config.home})`);
   const rec = await startEmbeddedServer(config, say);
@@ -28,13 +28,13 @@ async function ensureService(config: FlotillaConfig): Promise<{ embedded: boolea
   return { embedded: true };
 }
 
-interface StartOptions {
+export interface StartOptions {
   id?: string;
   detach?: boolean;
 }
 
 /** Starts the mission of `file`, and with `follow` follows it to its end (the exit code). */
-async function startAndMaybeFollow(file: string, opts: StartOptions, follow: boolean): Promise<void> {
+export async function startAndMaybeFollow(file: string, opts: StartOptions, follow: boolean): Promise<void> {
   const config = loadConfig();
   // Bad input (schema, repository, base branch, a sandbox this host cannot make) fails here,
   // before any server or worker starts.

@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .command('status')
     .description("a mission's progress")
     .argument('<id>', 'mission id')
-    .option('--json', 'print the status --json shape of the README')
+    .option('--json', 'print the status as JSON (its shape: docs/watching.md)')
     .action(async (id: string, opts: { json?: boolean }) => {
       const p = await withMission(loadConfig(), id, (mission) => mission.progress());
       say(opts.json ? JSON.stringify(p, null, 2) : renderStatus(p, stdoutOptions()));

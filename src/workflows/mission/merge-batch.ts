@@ -2,7 +2,7 @@
  * The merge queue's merges: task branches merged one onto the other on the candidate ref in one
  * activity (`queueMergeBatch`), and what the mission state learns from it.
  */
-import type { QueueMergeBatchResult } from '../../activities/merge-queue-types';
+import type { QueueMergeBatchResult } from '../../activities';
 import { line, short } from '../summaries';
 import type { MergeQueueContext } from './merge-conflicts';
 

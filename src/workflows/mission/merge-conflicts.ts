@@ -14,11 +14,11 @@
  * Every decision is made here from activity results (history records them); the conflict's entry
  * in the mission state (`ConflictState`) is what `status` and the Web UI show of it.
  */
-import type { PrepareConflictResult, QueueMergeResult } from '../../activities/merge-queue-types';
+import type { PrepareConflictResult, QueueMergeResult } from '../../activities';
 import { conflictMessage, conflictReason } from '../../mission/conflict-help';
 import { failureMessage } from '../../mission/failures';
 import type { ConflictState } from '../../mission/progress';
-import type { CommandLine, MissionSpec } from '../../mission/types';
+import type { CommandLine, MissionSpec, NamespaceRequest } from '../../mission/types';
 import type { MergeQueueActivities } from '../activities';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS, SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
 import { commands, ids, line, short } from '../summaries';
@@ -136,6 +136,7 @@ class Resolution {
       if ((await this.check()).length === 0) {
         entry.state = 'replayed';
         entry.note = 'resolution replayed by git rerere';
+        this.ended();
         return this.commit();
       }
     }
@@ -147,6 +148,7 @@ class Resolution {
       if (problems.length === 0) {
         entry.state = 'resolved';
         entry.note = summary || null;
+        this.ended();
         return this.commit();
       }
       entry.state = 'rejected';
@@ -166,6 +168,21 @@ class Resolution {
     this.entry.endedAt = this.q.hooks.now();
   }
 
+  /**
+   * The resolver's runtime namespace on the mission host (src/agents/namespace.ts): its setup,
+   * agent and checks run in it; stale once the conflict worktree is gone.
+   */
+  private get namespace(): NamespaceRequest {
+    const { m, spec } = this.q;
+    return {
+      missionId: spec.id,
+      taskId: this.id,
+      role: 'resolver',
+      runId: m.ownerRunId,
+      ports: m.specOf(this.id).ports ?? 0,
+    };
+  }
+
   /** Sets the merge up in its conflict worktree (`prepareConflict`). */
   private async prepare(): Promise<void> {
     const { m, spec, acts, hooks } = this.q;
@@ -183,6 +200,7 @@ class Resolution {
         copy: spec.copy,
         setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
         ...hooks.commandNames,
+        namespace: this.namespace,
       },
     ]);
     this.others = this.prep.otherTasks.filter((x) => m.state.tasks.some((y) => y.id === x));
@@ -223,6 +241,7 @@ class Resolution {
             iteration: attempt,
             role: 'resolver',
             extraEnv: { FLOTILLA_CONFLICTS: conflicts.join('\n') },
+            namespace: this.namespace,
           },
         ],
       );
@@ -278,6 +297,7 @@ class Resolution {
           timeoutMs: Math.max(TASK_VERIFY_COMMAND_TIMEOUT_MS, MISSION_VERIFY_COMMAND_TIMEOUT_MS),
           logFile: `${this.prep.worktree}.verify.log`,
           ...hooks.commandNames,
+          namespace: this.namespace,
         },
       ],
     );

@@ -203,6 +203,7 @@ export class MergeQueue {
         timeoutMs: MISSION_VERIFY_COMMAND_TIMEOUT_MS,
         logFile: `${m.state.integrationWorktree}.verify.log`,
         ...this.hooks.commandNames,
+        namespace: { missionId: spec.id, runId: m.ownerRunId, ports: spec.ports ?? 0 },
       },
     ]);
     const runs = m.state.verifyRuns!;

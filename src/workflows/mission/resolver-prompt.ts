@@ -4,7 +4,7 @@
  * diffs since the merge base), the rules its work is checked against (conflict.ts
  * `checkResolution`), and the problems a previous check found. Pure: workflow code builds it.
  */
-import type { PrepareConflictResult } from '../../activities/merge-queue-types';
+import type { PrepareConflictResult } from '../../activities';
 import type { CommandLine } from '../../mission/types';
 
 /** A task as the resolver is told about it. */

@@ -44,6 +44,8 @@ export class Mission {
   readonly ledger: MissionLedger;
   readonly retries: Map<string, PendingRetry>;
   readonly ownerRunId: string;
+  /** How many notifications of each event were sent (`notify:`): the next one's sequence number. */
+  readonly notified: Record<string, number>;
 
   constructor(
     readonly spec: MissionSpec,
@@ -58,6 +60,7 @@ export class Mission {
     this.ledger = new MissionLedger(carried?.lastUsage);
     this.retries = new Map(Object.entries(carried?.retries ?? {}));
     this.ownerRunId = carried?.ownerRunId ?? firstRunId;
+    this.notified = { ...carried?.notified };
   }
 
   task(id: string): TaskState {
@@ -281,6 +284,7 @@ export class Mission {
       retries: Object.fromEntries(this.retries),
       lastUsage: this.ledger.carry(),
       ownerRunId: this.ownerRunId,
+      ...(Object.keys(this.notified).length ? { notified: this.notified } : {}),
     };
   }
 

@@ -16,6 +16,7 @@ import { reportMergeQueue } from './merge-queue-metrics';
 import { line } from '../summaries';
 import { anyWorker } from '../activities';
 import { MissionHost } from './host';
+import { MissionNotifier } from './notify';
 import { holdSignal } from '../messages';
 import type { MissionEffects } from './handlers';
 import type { Mission } from './state';
@@ -34,6 +35,8 @@ export class MissionSteps {
 
   /** What the mission's commands get by name, and every secret name it lists (see CommandNames). */
   readonly commandNames: CommandNames;
+  /** The mission's `notify:` targets (notify.ts). */
+  readonly notifier: MissionNotifier;
   /** Phase, progress and cost kept current as search attributes. */
   private readonly attributes: KeptAttributes;
 
@@ -43,6 +46,7 @@ export class MissionSteps {
   ) {
     this.commandNames = commandNamesOf(spec);
     this.hostActs = new MissionHost(m, spec, this.commandNames);
+    this.notifier = new MissionNotifier(m, spec, this.commandNames);
     // What the Web UI shows on the mission's page while it runs (memory, not history).
     keepCurrentDetails(() => missionCurrentDetails(m.progress()));
     this.attributes = keepSearchAttributes(() => {
@@ -183,6 +187,7 @@ export class MissionSteps {
   async blockUntilLifted(block: Block): Promise<boolean> {
     const { m } = this;
     m.halt.blockOn(block);
+    void this.notifier.send('blocked', block.reason);
     await condition(() => m.halt.block === null || m.halt.cancel !== null);
     return m.halt.unblocked();
   }

@@ -38,6 +38,8 @@ export interface CarriedState {
    * execution. Carried because a reopened mission is a new execution with a new first run id.
    */
   ownerRunId: string;
+  /** How many notifications of each event were sent (`notify:`; their idempotency keys count on). */
+  notified?: Record<string, number>;
   /** Reopen an ended (failed) mission by retrying this task: set by `flotilla retry` on it. */
   reopen?: string;
 }

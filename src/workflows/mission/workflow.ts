@@ -38,6 +38,10 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
   // A reopened run is reopened before any handler runs: a retry racing the reopen sees its task pending.
   if (input.carried?.reopen) m.reopen(input.carried.reopen);
   installMissionHandlers(m, steps.effects);
+  void steps.notifier.watchBudget(
+    () => m.budgetTripped,
+    () => m.state.reason,
+  );
   // A cancellation request (`flotilla cancel`, the Web UI's Cancel) cancels like this: merges in
   // progress finish, agents stop after a checkpoint, and the run ends Canceled once they have.
   let cancelRequested = false;
@@ -50,6 +54,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     await CancellationScope.nonCancellable(async () => {
       if ((await mainLoop(m, steps)) === 'continue') {
         await condition(allHandlersFinished);
+        await steps.notifier.settled();
         steps.flushAttributes();
         await continueAsNew<typeof missionWorkflow>({ ...input, carried: m.carry() });
       }
@@ -67,6 +72,7 @@ export async function missionWorkflow(input: MissionInput): Promise<MissionResul
     }
   }
   const result = steps.end();
+  await CancellationScope.nonCancellable(() => steps.notifier.ended(result, m.state.landing ?? undefined));
   if (cancelRequested) throw new CancelledFailure(result.reason ?? 'cancelled');
   if (result.phase === 'failed')
     throw ApplicationFailure.create({

@@ -157,6 +157,7 @@ export class TaskAgent {
             setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
             ...(input.env?.length ? { setupEnv: input.env } : {}),
             ...(input.redact?.length ? { redact: input.redact } : {}),
+            namespace: this.steps.namespace,
             ...sessionBaseFor(usage, resume),
           },
         ]);

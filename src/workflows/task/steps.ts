@@ -8,6 +8,7 @@ import type { CheckpointResult } from '../../activities/commit';
 import { failureMessage } from '../../mission/failures';
 import type { TaskDetails } from '../../mission/current-details';
 import type { TaskUsage } from '../../mission/usage';
+import type { NamespaceRequest } from '../../mission/types';
 import { HOST_LOST_AFTER_MS, taskHost } from '../activities';
 import { SETUP_COMMAND_TIMEOUT_MS, TASK_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
 import { commands, line, short } from '../summaries';
@@ -61,6 +62,27 @@ export class TaskSteps {
     this.placed = true;
   }
 
+  /** The task's runtime namespace on its host (src/agents/namespace.ts): setup, agent and gate run in it. */
+  get namespace(): NamespaceRequest {
+    const { input } = this;
+    return { missionId: input.missionId, taskId: input.task.id, runId: input.runId, ports: input.task.ports ?? 0 };
+  }
+
+  /**
+   * Ends the task's runtime namespace on its host (`releaseNamespace`), whatever the task's outcome;
+   * not even a cancellation stops it, and its failure is ignored (the next reservation on that host
+   * finds a stale one: see src/agents/namespace.ts).
+   */
+  async releaseNamespace(): Promise<void> {
+    if (!this.wt) return;
+    const { missionId, taskId, runId } = this.namespace;
+    await CancellationScope.nonCancellable(() =>
+      this.acts.releaseNamespace
+        .executeWithOptions({ summary: `release ${taskId}'s slot and ports` }, [{ missionId, taskId, runId }])
+        .catch(() => undefined),
+    );
+  }
+
   /** The task moves on to `step` (its current details say so, and since when). */
   step(step: string): void {
     this.details.step = step;
@@ -83,6 +105,7 @@ export class TaskSteps {
           setupTimeoutMs: SETUP_COMMAND_TIMEOUT_MS,
           env: input.env,
           redact: input.redact ?? input.task.agent.env,
+          namespace: this.namespace,
           ...(this.placed ? { fromOrigin: true } : {}),
         },
       ]),
@@ -155,6 +178,7 @@ export class TaskSteps {
           logFile: `${this.wt.worktree}.verify.log`,
           env: this.input.env,
           redact: this.input.redact ?? this.input.task.agent.env,
+          namespace: this.namespace,
         },
       ]),
     );

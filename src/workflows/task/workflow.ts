@@ -41,6 +41,7 @@ export async function taskWorkflow(input: TaskInput): Promise<TaskResult> {
     if (input.origin === undefined) return await run(input, usage, steps, agent);
     return await runPlaced(input, usage, steps, agent, new TaskPlacement({ ...input, origin: input.origin }, steps));
   } finally {
+    await steps.releaseNamespace();
     attributes.flush();
   }
 }
