@@ -101,7 +101,7 @@ function notRunning(pending: PendingActivity, now: number): string | null {
     return `${step}attempt ${attempt}: no heartbeat since ${clock(beat)} (its worker may have died); Temporal retries it after the heartbeat timeout`;
   const worker = pending.lastWorkerIdentity ?? '';
   if (started && localWorkerAlive(worker) === false)
-    return `${step}attempt ${attempt}: its worker ${worker} has exited; Temporal retries it after the heartbeat timeout`;
+    return `${step}attempt ${attempt}: its worker ${worker.split(' ')[0]} has exited; Temporal retries it after the heartbeat timeout`;
   return null;
 }
 

@@ -81,7 +81,7 @@ test('worker SIGKILLed during setup: setup dies with it, status says pending, th
   );
   const pendingMs = Date.now() - killedAt;
   expect(shown.error).toMatch(
-    /^its worktree and setup \(prepareWorktree\): attempt (1: no heartbeat since \d\d:\d\d:\d\d UTC \(its worker may have died\)|2 waiting to start)/,
+    /^its worktree and setup \(prepareWorktree\): attempt (1: no heartbeat since \d\d:\d\d:\d\d UTC \(its worker may have died\)|1: its worker \d+@\S+ has exited|2 waiting to start)/,
   );
   const text = await cli(['status', missionId]);
   expect(text.stdout).toMatch(/slow\s+pending/);

@@ -134,6 +134,7 @@ test('a running, then finished mission: details, summaries and search attributes
     'command · slow · iteration 1, run 1',
     "commit slow's work on flotilla/story-run/tasks/slow",
     'gate `test -f slow.txt` · slow · iteration 1',
+    "release slow's slot and ports",
   ]);
 }, 90_000);
 
