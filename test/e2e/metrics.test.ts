@@ -9,9 +9,8 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import parsePrometheus, { type PrometheusFamily as Family } from 'parse-prometheus-text-format';
-import { CliProcess, runCli, spawnCli } from '../helpers/cli';
+import { CliProcess, runCli, spawnMetricsWorker } from '../helpers/cli';
 import { makeRepo, tempDir } from '../helpers/git';
-import { freePort } from '../helpers/net';
 import { AnthropicStub, claudeEnv, RecordedRequest, reply, startAnthropicStub } from '../helpers/stub-anthropic';
 import { startDevServer } from '../helpers/temporal';
 
@@ -99,14 +98,10 @@ test('a bad --metrics value or a busy port: a clear error, a non-zero exit, no s
 });
 
 test("the worker's /metrics shows agents running during a mission, then attempts, cost, verify runs, merges and the SDK's metrics", async () => {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}/metrics`;
-  const worker = spawnCli(['worker', '--metrics', `127.0.0.1:${port}`], {
-    env: { ...cliEnv(), ...stubEnv },
-    timeoutMs: 120_000,
-  });
+  const { worker, port } = await spawnMetricsWorker({ env: { ...cliEnv(), ...stubEnv }, timeoutMs: 120_000 });
   started.push(worker);
-  await worker.waitFor(new RegExp(`metrics at ${url.replace(/\./g, '\\.')}`), 30_000);
+  const url = `http://127.0.0.1:${port}/metrics`;
+  expect(worker.stdout() + worker.stderr()).toContain(`metrics at ${url}`);
 
   const idle = await scrape(url);
   const go = path.join(dir, 'slow.go');

@@ -17,7 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporalReachable } from '../../src/client/server';
-import { CliProcess, runCli, spawnCli } from '../helpers/cli';
+import { CliProcess, runCli, spawnCli, spawnMetricsWorker } from '../helpers/cli';
 import { makeRepo, tempDir } from '../helpers/git';
 import { freePort } from '../helpers/net';
 import { AnthropicStub, reply, scripted, startAnthropicStub } from '../helpers/stub-anthropic';
@@ -116,7 +116,6 @@ test('canary secrets on the worker are found nowhere: Temporal database, FLOTILL
     ),
   );
   const port = await freePort();
-  const metricsPort = await freePort();
   const address = `127.0.0.1:${port}`;
   const db = path.join(home, 'temporal.db');
   // The user's shell: the canaries, Claude Code's stub and a home of its own for Claude Code.
@@ -140,7 +139,7 @@ test('canary secrets on the worker are found nowhere: Temporal database, FLOTILL
     if (Date.now() > deadline) throw new Error(`the dev server did not come up:\n${server.stderr()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  const worker = spawnCli(['worker', '--metrics', `127.0.0.1:${metricsPort}`], { env, timeoutMs: 580_000 });
+  const { worker, port: metricsPort } = await spawnMetricsWorker({ env, timeoutMs: 580_000 });
   started.push(worker);
   await worker.waitFor(/flotilla worker: task queues/, 120_000);
 

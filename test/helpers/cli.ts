@@ -5,6 +5,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { freeLoopbackPort } from '../../src/worker/metrics-server';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 /** The built CLI. */
@@ -152,5 +153,28 @@ export async function runCliInProcess(args: string[], opts: CliOptions = {}): Pr
     Object.assign(process.env, saved.env);
     process.chdir(saved.cwd);
     process.exitCode = saved.exitCode;
+  }
+}
+
+/**
+ * Starts `flotilla worker --metrics 127.0.0.1:PORT` on a free loopback port and waits until it
+ * serves. A port found free can be taken before the worker binds it (a dev server started beside it
+ * picks its own metrics port from the same pool), so on "the port is in use" it tries a fresh port,
+ * up to three times. Resolves with the running worker and its port.
+ */
+export async function spawnMetricsWorker(
+  opts: CliOptions,
+  extraArgs: string[] = [],
+): Promise<{ worker: CliProcess; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freeLoopbackPort();
+    const worker = spawnCli(['worker', '--metrics', `127.0.0.1:${port}`, ...extraArgs], opts);
+    try {
+      await worker.waitFor(/metrics at http:/, 120_000);
+      return { worker, port };
+    } catch (err) {
+      worker.kill('SIGKILL');
+      if (attempt >= 3 || !/the port is in use/.test(worker.stderr())) throw err;
+    }
   }
 }
