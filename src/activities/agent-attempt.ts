@@ -22,7 +22,15 @@ import { continuationPrompt, interruptionOf } from '../agents/prompts';
 import { runtimes } from '../agents/runtimes';
 import type { RuntimeAdapter } from '../agents/runtimes/types';
 import { sessionInLastTranscript } from '../agents/transcript';
-import type { AgentFailureDetails, AgentHeartbeat, AgentUsage, RunAgentInput, RunAgentResult } from '../agents/types';
+import type {
+  AgentCommit,
+  AgentFailureDetails,
+  AgentHeartbeat,
+  AgentUsage,
+  RunAgentInput,
+  RunAgentResult,
+} from '../agents/types';
+import { commitAndPublish } from '../git/commit';
 import { formatDuration } from '../mission/duration';
 import { ErrorType } from '../mission/error-types';
 import { activityStart } from '../mission/usage';
@@ -148,13 +156,17 @@ export class AgentAttempt {
   async settle({ outcome, resumed, transcript, startedAt }: Launched): Promise<RunAgentResult> {
     const { attempt, adapter } = this;
     if (outcome.ended === 'lost') await this.recoverLostWorktree(Date.now() - startedAt);
-    await this.heartbeat.during(() => this.checkpoints.take(`attempt ${attempt} ${endedLabel(outcome)}`));
+    const cancelled = outcome.ended === 'cancelled';
+    const failure = cancelled
+      ? null
+      : outcomeFailure(outcome, this.input.agent, adapter.install, () =>
+          adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail),
+        );
+    // An agent that ended well gets its commit, which keeps its work; any other end a checkpoint.
+    const commit = cancelled || failure ? undefined : await this.commit();
+    if (!commit) await this.heartbeat.during(() => this.checkpoints.take(`attempt ${attempt} ${endedLabel(outcome)}`));
     // The usage travels with the cancellation: a stopped (steered, held) agent's session resumes.
-    if (outcome.ended === 'cancelled')
-      throw new CancelledFailure('agent cancelled; its process group was killed', [this.details()]);
-    const failure = outcomeFailure(outcome, this.input.agent, adapter.install, () =>
-      adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail),
-    );
+    if (cancelled) throw new CancelledFailure('agent cancelled; its process group was killed', [this.details()]);
     if (failure) throw agentFailure(failure, this.details());
     return {
       ...this.usage,
@@ -167,7 +179,29 @@ export class AgentAttempt {
       lastEventAt: new Date(outcome.lastEventAt).toISOString(),
       resumed,
       checkpointSha: this.checkpoints.sha,
+      ...(commit ? { commit } : {}),
     };
+  }
+
+  /**
+   * The task's commit on its branch, when the workflow asked for it (`commitTitle`, a task's agent
+   * only): undefined when not asked or when it failed (logged; the workflow's commit step then runs
+   * and reports why, and the caller takes the final checkpoint instead).
+   */
+  private async commit(): Promise<AgentCommit | undefined> {
+    const { input } = this;
+    if (input.commitTitle === undefined || input.role === 'resolver' || !input.exclude) return undefined;
+    const { worktree, taskId, branch, baseSha, exclude } = input;
+    try {
+      return await this.heartbeat.during(() =>
+        commitAndPublish({ worktree, taskId, title: input.commitTitle!, branch, baseSha, exclude }),
+      );
+    } catch (err) {
+      this.ctx.log.warn('the task commit at the end of the attempt failed; the workflow commits again', {
+        error: (err as Error).message,
+      });
+      return undefined;
+    }
   }
 
   /**

@@ -3,6 +3,7 @@
  * reports them: its input, result, heartbeat details and failure details. They are recorded in
  * workflow histories: add optional fields only.
  */
+import type { Diffstat } from '../mission/progress';
 import type { AgentUsage } from '../mission/usage';
 import type { AgentSpec, CommandLine } from '../mission/types';
 import type { NamespaceRequest } from '../mission/types';
@@ -89,6 +90,23 @@ export interface RunAgentInput {
    * agent's environment. Absent: none.
    */
   namespace?: NamespaceRequest;
+  /**
+   * The task's commit title. When given (a task's agent, never a resolver), an attempt whose agent
+   * ended well commits its work on the task branch as `flotilla(<taskId>): <title>` (src/git/commit.ts
+   * `commitAndPublish`, with `exclude` left out) instead of taking its final checkpoint: the commit
+   * keeps the work, so the WIP snapshot would only repeat it. When that commit fails, the attempt
+   * takes the final checkpoint as without this field and returns no `commit`: the workflow's own
+   * commit step then runs and reports why.
+   */
+  commitTitle?: string;
+}
+
+/** The task's commit made by the attempt (RunAgentInput.commitTitle): as the `checkpoint` activity returns it. */
+export interface AgentCommit {
+  /** The task branch's head after the commit (or its existing head when nothing was left to commit). */
+  headSha: string;
+  committed: boolean;
+  diffstat: Diffstat;
 }
 
 export interface RunAgentResult extends AgentUsage {
@@ -107,6 +125,8 @@ export interface RunAgentResult extends AgentUsage {
   resumed: boolean;
   /** The task's latest checkpoint (the one taken when this attempt ended), if any. */
   checkpointSha: string | null;
+  /** The task's commit, when `commitTitle` was given and the commit succeeded. */
+  commit?: AgentCommit;
 }
 
 /**

@@ -158,14 +158,16 @@ export class TaskAgent {
             ...(input.env?.length ? { setupEnv: input.env } : {}),
             ...(input.redact?.length ? { redact: input.redact } : {}),
             namespace: this.steps.namespace,
+            // The attempt commits the work itself when the agent ends well (no commit activity after).
+            commitTitle: task.title,
             ...sessionBaseFor(usage, resume),
           },
         ]);
         addAgentRun(usage, run, run.attempt);
         details.lastEventAt = run.lastEventAt;
         details.retrying = null;
-        // Not awaited: the signal command goes out with the next step's (the commit) in the same
-        // workflow task, instead of a workflow task of its own waiting for the signal to be delivered.
+        // Not awaited: the signal command goes out with the next step's in the same workflow task,
+        // instead of a workflow task of its own waiting for the signal to be delivered.
         void this.report(null);
         return run;
       } catch (err) {
