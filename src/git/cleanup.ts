@@ -8,9 +8,10 @@
  * the `setup.done` marker, which `ensureTaskWorktree` discards itself when it re-creates the
  * worktree) are logs and evidence, not cache, and sit beside the transcripts, which must stay.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { git } from './git';
+import { gitDirsOf } from './git-dirs';
 import { withRepoLock } from './repo-lock';
 import { clonePath } from './origin';
 import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult, RemoveTaskWorktreesInput } from './merge-queue-types';
@@ -54,8 +55,7 @@ export async function removeTaskWorktree(
       await git(input.repo, ['worktree', 'prune']);
       return { removed: true, kept: null };
     }
-    const top = (await git(wt, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
-    if (!top || path.resolve(top) !== path.resolve(wt) || !existsSync(path.join(wt, '.git')))
+    if (!(await isWorktreeAt(wt)))
       return { removed: false, kept: `${wt} is not a git worktree; left for a person to look at` };
     const verdict = await whyKeepWorktree({ repo: input.repo, worktree: wt, copy: input.copy, pidFiles });
     if (verdict.reason) return { removed: false, kept: verdict.reason };
@@ -87,4 +87,25 @@ export async function removeTaskWorktrees(
   }
   if (failure !== undefined) throw failure;
   return results;
+}
+
+/**
+ * Whether `wt` is the top of a git worktree. Without starting git when its `.git` file names a
+ * linked worktree's git directory whose `gitdir` file points back at it (how `git worktree add`
+ * links the two, gitrepository-layout(5)); otherwise `git rev-parse --show-toplevel` answers.
+ */
+async function isWorktreeAt(wt: string): Promise<boolean> {
+  if (!existsSync(path.join(wt, '.git'))) return false;
+  const dirs = gitDirsOf(wt);
+  if (dirs && dirs.own !== dirs.common) {
+    try {
+      const back = readFileSync(path.join(dirs.own, 'gitdir'), 'utf8').trim();
+      if (existsSync(path.join(dirs.own, 'HEAD')) && path.resolve(dirs.own, back) === path.resolve(wt, '.git'))
+        return true;
+    } catch {
+      // No back link: ask git below.
+    }
+  }
+  const top = (await git(wt, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
+  return top !== '' && path.resolve(top) === path.resolve(wt);
 }

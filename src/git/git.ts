@@ -98,13 +98,13 @@ export interface GitResult {
 export async function gitResult(
   dir: string,
   args: string[],
-  opts: Pick<GitOptions, 'env' | 'literal'> = {},
+  opts: Pick<GitOptions, 'env' | 'literal' | 'input'> = {},
 ): Promise<GitResult> {
   const r = await execa('git', args, {
     cwd: dir,
     env: gitEnv(opts),
     reject: false,
-    stdin: 'ignore',
+    ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
     stripFinalNewline: false,
   });
   return { code: r.exitCode ?? 1, out: r.stdout ?? '', err: r.stderr ?? '' };
