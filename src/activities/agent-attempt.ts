@@ -14,7 +14,7 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { Launched, launchAttempt } from '../agents/attempt';
-import { withNamespace } from '../agents/namespace';
+import { releaseNamespace, withNamespace } from '../agents/namespace';
 import { endedLabel, outcomeFailure } from '../agents/outcome';
 import { agentDir, agentPidFile } from '../agents/paths';
 import { killStaleGroup } from '../agents/process';
@@ -179,8 +179,27 @@ export class AgentAttempt {
       lastEventAt: new Date(outcome.lastEventAt).toISOString(),
       resumed,
       checkpointSha: this.checkpoints.sha,
-      ...(commit ? { commit } : {}),
+      ...(commit ? { commit, namespaceReleased: await this.releaseAfterCommit() } : {}),
     };
+  }
+
+  /**
+   * Releases the task's namespace after its commit when the workflow asked for it
+   * (`releaseNamespaceAfterCommit`). A failure is logged, never thrown: the workflow's own
+   * `releaseNamespace` then runs at the task's end. @returns whether it was released
+   */
+  private async releaseAfterCommit(): Promise<boolean> {
+    const { input, config } = this;
+    if (!input.releaseNamespaceAfterCommit || !input.namespace || config.home === undefined) return false;
+    try {
+      await releaseNamespace(config.home, input.namespace);
+      return true;
+    } catch (err) {
+      this.ctx.log.warn('releasing the namespace after the commit failed; the workflow releases it', {
+        error: (err as Error).message,
+      });
+      return false;
+    }
   }
 
   /**

@@ -99,6 +99,13 @@ export interface RunAgentInput {
    * commit step then runs and reports why.
    */
   commitTitle?: string;
+  /**
+   * With `commitTitle`: once the commit is made, the task's runtime namespace (`namespace`) is
+   * released on this host, as the task workflow's `releaseNamespace` would at the task's end (for a
+   * task without a gate, whose end follows its commit). A later step of the task (a steering
+   * message's run) reserves it again. The result's `namespaceReleased` says whether it was.
+   */
+  releaseNamespaceAfterCommit?: boolean;
 }
 
 /** The task's commit made by the attempt (RunAgentInput.commitTitle): as the `checkpoint` activity returns it. */
@@ -127,6 +134,8 @@ export interface RunAgentResult extends AgentUsage {
   checkpointSha: string | null;
   /** The task's commit, when `commitTitle` was given and the commit succeeded. */
   commit?: AgentCommit;
+  /** True when the task's namespace was released after the commit (`releaseNamespaceAfterCommit`). */
+  namespaceReleased?: boolean;
 }
 
 /**

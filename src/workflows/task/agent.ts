@@ -160,10 +160,13 @@ export class TaskAgent {
             namespace: this.steps.namespace,
             // The attempt commits the work itself when the agent ends well (no commit activity after).
             commitTitle: task.title,
+            // Without a gate the task ends after its commit: its namespace goes with the commit.
+            ...(task.verify.length === 0 ? { releaseNamespaceAfterCommit: true } : {}),
             ...sessionBaseFor(usage, resume),
           },
         ]);
         addAgentRun(usage, run, run.attempt);
+        this.steps.namespaceReleased = run.namespaceReleased === true;
         details.lastEventAt = run.lastEventAt;
         details.retrying = null;
         // Not awaited: the signal command goes out with the next step's in the same workflow task,
