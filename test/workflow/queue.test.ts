@@ -340,22 +340,25 @@ test('a resolution rejected twice blocks the mission with the reason; skipping t
   expect(statuses(result)).toEqual({ a: 'merged', b: 'skipped' });
 });
 
-test('a task reports its agent run to the mission without waiting for the signal: its commit is scheduled at once', async () => {
-  const spec = fakeMission('wft', [fakeTask('a')]);
+test("a task reports its agent run to the mission only when it goes on, without waiting for the signal: none from a task that ends, one with a gate's scheduling", async () => {
+  const spec = fakeMission('wft', [fakeTask('a'), fakeTask('b', [], { verify: ['true'] })]);
   const { fakes } = queueFakes();
   const m = await suite.start(spec, fakes);
   expect((await m.result()).phase).toBe('completed');
-  const history = await suite.env().client.workflow.getHandle(names.taskWorkflowId('wft', 'a')).fetchHistory();
   const { EventType } = temporal.api.enums.v1;
-  const events = history.events ?? [];
-  const signal = events.findIndex(
-    (e) => e.eventType === EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-  );
+  const eventsOf = async (id: string) =>
+    (await suite.env().client.workflow.getHandle(names.taskWorkflowId('wft', id)).fetchHistory()).events ?? [];
+  const signalIn = (events: Awaited<ReturnType<typeof eventsOf>>) =>
+    events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED);
+  // a ends after its commit: its result carries its usage to the mission, no signal before.
+  expect(signalIn(await eventsOf('a'))).toBe(-1);
+  // b's gate runs next: the mission hears of the agent's usage now, in the same workflow task.
+  const events = await eventsOf('b');
+  const signal = signalIn(events);
   expect(signal).toBeGreaterThan(0);
-  // The same workflow task's next command schedules the commit (the `checkpoint` activity).
   const next = events[signal + 1];
   expect(next.eventType).toBe(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
-  expect(next.activityTaskScheduledEventAttributes?.activityType?.name).toBe('checkpoint');
+  expect(next.activityTaskScheduledEventAttributes?.activityType?.name).toBe('runChecks');
 });
 
 test('without a mission verify the batch merge moves the integration branch itself: no publishRef activity', async () => {

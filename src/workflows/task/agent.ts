@@ -81,6 +81,15 @@ export class TaskAgent {
       .catch(() => undefined);
   }
 
+  /**
+   * Tells the mission the usage of the agent run that just ended, when the task goes on (a gate, a
+   * steering message): a task that ends now tells it with its result instead. Not awaited: the
+   * signal command goes out with the next step's in the same workflow task.
+   */
+  reportRun(): void {
+    void this.report(null);
+  }
+
   /** The prompt that delivers waiting steering messages, or null when there are none. */
   takeMessages(resume: string | null): string | null {
     return this.inbox.length > 0 ? steerPrompt(this.input.task, this.inbox.splice(0), resume !== null) : null;
@@ -112,6 +121,7 @@ export class TaskAgent {
         resume = this.usage.sessionId;
         const next = this.takeMessages(resume);
         if (next === null) return run;
+        this.reportRun();
         prompt = next;
       } catch (err) {
         // The workflow's own cancellation (the mission cancelled) always wins over an interrupt.
@@ -169,9 +179,6 @@ export class TaskAgent {
         this.steps.namespaceReleased = run.namespaceReleased === true;
         details.lastEventAt = run.lastEventAt;
         details.retrying = null;
-        // Not awaited: the signal command goes out with the next step's in the same workflow task,
-        // instead of a workflow task of its own waiting for the signal to be delivered.
-        void this.report(null);
         return run;
       } catch (err) {
         // The task's host is gone (a placed task): the task moves to another host (workflow.ts).

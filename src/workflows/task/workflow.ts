@@ -142,10 +142,12 @@ async function run(
     // A message queued while the work was being committed goes to the agent before the gate.
     const message = agent.takeMessages(resume);
     if (message !== null) {
+      agent.reportRun();
       prompt = message;
       continue;
     }
     if (task.verify.length === 0) return steps.result('succeeded', { ...last, error: null });
+    agent.reportRun();
 
     const gate = await steps.gate();
     // A message that arrived during the gate goes to the agent first; the gate runs again after.
