@@ -9,6 +9,7 @@ import { HostFailure } from './failure';
 import execa from 'execa';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
+import { gitDirsOf } from './git-dirs';
 import { withoutUrlCredentials } from '../mission/url-credentials';
 
 const FALLBACK_IDENTITY = ['user.name=Flotilla', 'user.email=flotilla@localhost'];
@@ -16,16 +17,19 @@ const identityKnown = new Map<string, boolean>();
 
 /**
  * `-c` values (`user.name=…`, `user.email=…`) to put before a git command run in `dir` when git
- * has no identity configured there, else none. Cached per directory.
+ * has no identity configured there, else none. Cached per repository: every worktree of a
+ * repository reads the same configuration (its shared git directory's `config`, then the global
+ * one), so a task's worktree asks no git process of its own.
  */
 export async function identityConfig(dir: string): Promise<string[]> {
-  let has = identityKnown.get(dir);
+  const key = gitDirsOf(dir)?.common ?? dir;
+  let has = identityKnown.get(key);
   if (has === undefined) {
     // Probe with the environment the git commands get (execa passes process.env explicitly), so
     // HOME, and with it the global config, is the one the commands will see.
     const probe = await execa('git', ['config', '--get', 'user.email'], { cwd: dir, reject: false, stdin: 'ignore' });
     has = (probe.stdout ?? '').trim().length > 0 || !!process.env.GIT_AUTHOR_EMAIL;
-    identityKnown.set(dir, has);
+    identityKnown.set(key, has);
   }
   return has ? [] : FALLBACK_IDENTITY;
 }
