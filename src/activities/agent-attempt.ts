@@ -5,8 +5,9 @@
  *   on a retry) and the session to resume;
  * - {@link AgentAttempt.launch}: run the agent (src/agents/attempt.ts), observed by the heartbeat,
  *   stopped by the activity's cancellation or the worker's drain;
- * - {@link AgentAttempt.settle}: take the final checkpoint, and return the result or throw the
- *   outcome's failure (agent-failures.ts), always with {@link AgentFailureDetails}.
+ * - {@link AgentAttempt.settle}: commit the task's work when the agent ended well and the workflow
+ *   asked for it (`commitTitle`), else take the final checkpoint; then return the result or throw
+ *   the outcome's failure (agent-failures.ts), always with {@link AgentFailureDetails}.
  * The agent itself (processes, streams, timeouts, the outcome) is the agent library's
  * (src/agents); git (checkpoints, a rebuild) is agent-checkpoints.ts and agent-worktree.ts. Usage
  * starts from the usage ledger's {@link activityStart} and is metered by its RunMeter: the attempt
@@ -151,7 +152,8 @@ export class AgentAttempt {
 
   /**
    * Turns the launch's outcome into the result, or throws (see `runAgent` for the failures).
-   * The final checkpoint is taken before anything is thrown.
+   * The final checkpoint (or, for an agent that ended well, the task's commit) is made before
+   * anything is thrown.
    */
   async settle({ outcome, resumed, transcript, startedAt }: Launched): Promise<RunAgentResult> {
     const { attempt, adapter } = this;
@@ -212,9 +214,18 @@ export class AgentAttempt {
     if (input.commitTitle === undefined || input.role === 'resolver' || !input.exclude) return undefined;
     const { worktree, taskId, branch, baseSha, exclude } = input;
     try {
-      return await this.heartbeat.during(() =>
+      // A periodic checkpoint in flight ends first: it must not land after the commit.
+      await this.checkpoints.settled();
+      const commit = await this.heartbeat.during(() =>
         commitAndPublish({ worktree, taskId, title: input.commitTitle!, branch, baseSha, exclude }),
       );
+      // Nothing new to commit, the branch tip unchanged: an earlier checkpoint on that tip would be
+      // restored into a re-made worktree (edits the agent undid since), so the final one replaces it.
+      if (!commit.committed && this.checkpoints.sha)
+        await this.heartbeat.during(() =>
+          this.checkpoints.take(`attempt ${this.attempt} ended, nothing new to commit`),
+        );
+      return commit;
     } catch (err) {
       this.ctx.log.warn('the task commit at the end of the attempt failed; the workflow commits again', {
         error: (err as Error).message,

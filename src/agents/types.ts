@@ -57,7 +57,10 @@ export interface RunAgentInput {
    * fine), so a caller that does not say what to exclude never has a secret snapshotted.
    */
   exclude?: string[];
-  /** How often to checkpoint while the agent runs, ms; 0 or absent: only at the attempt's end. */
+  /**
+   * How often to checkpoint while the agent runs, ms; 0 or absent: only at the attempt's end (and
+   * not then when the attempt commits the task's work instead, see `commitTitle`).
+   */
   checkpointEveryMs?: number;
   /** The mission's `setup`, run again in a rebuilt worktree (default: none). */
   setup?: CommandLine[];
@@ -130,7 +133,10 @@ export interface RunAgentResult extends AgentUsage {
   lastEventAt: string;
   /** True when this attempt continued an earlier session. */
   resumed: boolean;
-  /** The task's latest checkpoint (the one taken when this attempt ended), if any. */
+  /**
+   * The task's latest checkpoint, if any: the one taken when this attempt ended, or, when the
+   * attempt committed the task's work instead, the latest earlier one.
+   */
   checkpointSha: string | null;
   /** The task's commit, when `commitTitle` was given and the commit succeeded. */
   commit?: AgentCommit;

@@ -175,12 +175,15 @@ export async function headAtRisk(wt: string, gitDir?: string): Promise<string | 
 /**
  * Whether HEAD of worktree `wt` is a symbolic ref (on a branch, born or not): what `git
  * symbolic-ref --quiet HEAD` answers. With the worktree's own git directory known, read from its
- * `HEAD` file (`ref: refs/heads/…`, see gitrepository-layout(5)) without starting git.
+ * `HEAD` file (`ref: refs/heads/…`, see gitrepository-layout(5)) without starting git, except in a
+ * repository using the reftable backend, whose `HEAD` file is the stub `ref: refs/heads/.invalid`.
  */
 async function onRef(wt: string, gitDir?: string): Promise<boolean> {
   if (gitDir) {
     try {
-      return readFileSync(path.join(gitDir, 'HEAD'), 'utf8').startsWith('ref: ');
+      const head = readFileSync(path.join(gitDir, 'HEAD'), 'utf8');
+      // The reftable backend (git >= 2.45) leaves this stub there; the real HEAD is in its tables.
+      if (!head.startsWith('ref: refs/heads/.invalid')) return head.startsWith('ref: ');
     } catch {
       // Unreadable: ask git below.
     }

@@ -128,6 +128,9 @@ export class MergeQueue {
         chain.push({ id: x.taskId, sha: x.sha, onto: tip });
         tip = s.batch.candidateSha = x.sha;
       }
+      // No mission verify: the merge moved the integration branch itself, so its tasks are merged
+      // now, not after a conflict further on is resolved (which may wait for a person).
+      if (r.published && chain.length > 0) await this.publish(chain.splice(0));
       todo = todo.slice(r.merged.length);
       if (!r.conflict) break;
       const outcome = await this.conflicts.onConflict(todo[0], tip, r.conflict);

@@ -147,6 +147,8 @@ export class TaskAgent {
         details.runs++;
         this.steps.step(`agent running (${task.agent.runtime})`);
         const summary = agentRun(task.agent.runtime, task.id, iteration, details.runs, resume);
+        // The run reserves the namespace again; only its own success may say it released it.
+        this.steps.namespaceReleased = false;
         const run = await acts.runAgent.executeWithOptions({ summary }, [
           {
             missionId: input.missionId,

@@ -71,7 +71,8 @@ export class TaskSteps {
   }
 
   /**
-   * Ends the task's runtime namespace on its host (`releaseNamespace`), whatever the task's outcome;
+   * Ends the task's runtime namespace on its host (`releaseNamespace`), whatever the task's outcome,
+   * unless the agent's last attempt already ended it after the task's commit (`namespaceReleased`);
    * not even a cancellation stops it, and its failure is ignored (the next reservation on that host
    * finds a stale one: see src/agents/namespace.ts).
    */
