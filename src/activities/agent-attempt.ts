@@ -5,8 +5,9 @@
  *   on a retry) and the session to resume;
  * - {@link AgentAttempt.launch}: run the agent (src/agents/attempt.ts), observed by the heartbeat,
  *   stopped by the activity's cancellation or the worker's drain;
- * - {@link AgentAttempt.settle}: take the final checkpoint, and return the result or throw the
- *   outcome's failure (agent-failures.ts), always with {@link AgentFailureDetails}.
+ * - {@link AgentAttempt.settle}: commit the task's work when the agent ended well and the workflow
+ *   asked for it (`commitTitle`), else take the final checkpoint; then return the result or throw
+ *   the outcome's failure (agent-failures.ts), always with {@link AgentFailureDetails}.
  * The agent itself (processes, streams, timeouts, the outcome) is the agent library's
  * (src/agents); git (checkpoints, a rebuild) is agent-checkpoints.ts and agent-worktree.ts. Usage
  * starts from the usage ledger's {@link activityStart} and is metered by its RunMeter: the attempt
@@ -14,7 +15,7 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { Launched, launchAttempt } from '../agents/attempt';
-import { withNamespace } from '../agents/namespace';
+import { releaseNamespace, withNamespace } from '../agents/namespace';
 import { endedLabel, outcomeFailure } from '../agents/outcome';
 import { agentDir, agentPidFile } from '../agents/paths';
 import { killStaleGroup } from '../agents/process';
@@ -22,7 +23,15 @@ import { continuationPrompt, interruptionOf } from '../agents/prompts';
 import { runtimes } from '../agents/runtimes';
 import type { RuntimeAdapter } from '../agents/runtimes/types';
 import { sessionInLastTranscript } from '../agents/transcript';
-import type { AgentFailureDetails, AgentHeartbeat, AgentUsage, RunAgentInput, RunAgentResult } from '../agents/types';
+import type {
+  AgentCommit,
+  AgentFailureDetails,
+  AgentHeartbeat,
+  AgentUsage,
+  RunAgentInput,
+  RunAgentResult,
+} from '../agents/types';
+import { commitAndPublish } from '../git/commit';
 import { formatDuration } from '../mission/duration';
 import { ErrorType } from '../mission/error-types';
 import { activityStart } from '../mission/usage';
@@ -143,18 +152,23 @@ export class AgentAttempt {
 
   /**
    * Turns the launch's outcome into the result, or throws (see `runAgent` for the failures).
-   * The final checkpoint is taken before anything is thrown.
+   * The final checkpoint (or, for an agent that ended well, the task's commit) is made before
+   * anything is thrown.
    */
   async settle({ outcome, resumed, transcript, startedAt }: Launched): Promise<RunAgentResult> {
     const { attempt, adapter } = this;
     if (outcome.ended === 'lost') await this.recoverLostWorktree(Date.now() - startedAt);
-    await this.heartbeat.during(() => this.checkpoints.take(`attempt ${attempt} ${endedLabel(outcome)}`));
+    const cancelled = outcome.ended === 'cancelled';
+    const failure = cancelled
+      ? null
+      : outcomeFailure(outcome, this.input.agent, adapter.install, () =>
+          adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail),
+        );
+    // An agent that ended well gets its commit, which keeps its work; any other end a checkpoint.
+    const commit = cancelled || failure ? undefined : await this.commit();
+    if (!commit) await this.heartbeat.during(() => this.checkpoints.take(`attempt ${attempt} ${endedLabel(outcome)}`));
     // The usage travels with the cancellation: a stopped (steered, held) agent's session resumes.
-    if (outcome.ended === 'cancelled')
-      throw new CancelledFailure('agent cancelled; its process group was killed', [this.details()]);
-    const failure = outcomeFailure(outcome, this.input.agent, adapter.install, () =>
-      adapter.classify(outcome.exitCode, outcome.errors, outcome.stderrTail),
-    );
+    if (cancelled) throw new CancelledFailure('agent cancelled; its process group was killed', [this.details()]);
     if (failure) throw agentFailure(failure, this.details());
     return {
       ...this.usage,
@@ -167,7 +181,57 @@ export class AgentAttempt {
       lastEventAt: new Date(outcome.lastEventAt).toISOString(),
       resumed,
       checkpointSha: this.checkpoints.sha,
+      ...(commit ? { commit, namespaceReleased: await this.releaseAfterCommit() } : {}),
     };
+  }
+
+  /**
+   * Releases the task's namespace after its commit when the workflow asked for it
+   * (`releaseNamespaceAfterCommit`). A failure is logged, never thrown: the workflow's own
+   * `releaseNamespace` then runs at the task's end. @returns whether it was released
+   */
+  private async releaseAfterCommit(): Promise<boolean> {
+    const { input, config } = this;
+    if (!input.releaseNamespaceAfterCommit || !input.namespace || config.home === undefined) return false;
+    try {
+      await releaseNamespace(config.home, input.namespace);
+      return true;
+    } catch (err) {
+      this.ctx.log.warn('releasing the namespace after the commit failed; the workflow releases it', {
+        error: (err as Error).message,
+      });
+      return false;
+    }
+  }
+
+  /**
+   * The task's commit on its branch, when the workflow asked for it (`commitTitle`, a task's agent
+   * only): undefined when not asked or when it failed (logged; the workflow's commit step then runs
+   * and reports why, and the caller takes the final checkpoint instead).
+   */
+  private async commit(): Promise<AgentCommit | undefined> {
+    const { input } = this;
+    if (input.commitTitle === undefined || input.role === 'resolver' || !input.exclude) return undefined;
+    const { worktree, taskId, branch, baseSha, exclude } = input;
+    try {
+      // A periodic checkpoint in flight ends first: it must not land after the commit.
+      await this.checkpoints.settled();
+      const commit = await this.heartbeat.during(() =>
+        commitAndPublish({ worktree, taskId, title: input.commitTitle!, branch, baseSha, exclude }),
+      );
+      // Nothing new to commit, the branch tip unchanged: an earlier checkpoint on that tip would be
+      // restored into a re-made worktree (edits the agent undid since), so the final one replaces it.
+      if (!commit.committed && this.checkpoints.sha)
+        await this.heartbeat.during(() =>
+          this.checkpoints.take(`attempt ${this.attempt} ended, nothing new to commit`),
+        );
+      return commit;
+    } catch (err) {
+      this.ctx.log.warn('the task commit at the end of the attempt failed; the workflow commits again', {
+        error: (err as Error).message,
+      });
+      return undefined;
+    }
   }
 
   /**

@@ -9,9 +9,10 @@
  * prompt. A process group an earlier attempt left behind is killed first (PID file), so two agents
  * never run in one worktree at once.
  *
- * Checkpoints: while the agent runs (every `checkpointEveryMs`) and whenever an attempt ends, the
- * worktree's whole state is recorded under `refs/flotilla/checkpoints/<missionId>/<taskId>`
- * without touching the agent's index, HEAD or files (checkpoint.ts). A worktree deleted under a
+ * Checkpoints: while the agent runs (every `checkpointEveryMs`) and when an attempt ends (unless
+ * its agent ended well and the attempt committed the task's work: `commitTitle`), the worktree's
+ * whole state is recorded under `refs/flotilla/checkpoints/<missionId>/<taskId>` without touching
+ * the agent's index, HEAD or files (checkpoint.ts). A worktree deleted under a
  * running agent is noticed within a second: the agent's group is killed, the worktree rebuilt
  * from the task branch plus the latest checkpoint (worktree.ts), and the attempt fails with the
  * retryable `WorktreeLost`, so Temporal's retry resumes the agent's session in the new worktree.

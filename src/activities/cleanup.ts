@@ -1,14 +1,18 @@
 /**
- * The `removeTaskWorktree` activity: a merged task's worktree removed when nothing in it can be
- * lost (src/git/cleanup.ts).
+ * The `removeTaskWorktree` and `removeTaskWorktrees` activities: merged tasks' worktrees removed
+ * when nothing in them can be lost (src/git/cleanup.ts).
  */
-import { removeTaskWorktree } from '../git/cleanup';
-import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from '../git/merge-queue-types';
+import { removeTaskWorktree, removeTaskWorktrees } from '../git/cleanup';
+import type {
+  RemoveTaskWorktreeInput,
+  RemoveTaskWorktreeResult,
+  RemoveTaskWorktreesInput,
+} from '../git/merge-queue-types';
 import { heartbeating } from './checks';
 import type { ActivityConfig } from './config';
 import { adapted } from './host-failures';
 
-/** The `removeTaskWorktree` activity, bound to the worker's `$FLOTILLA_HOME`. */
+/** The `removeTaskWorktree(s)` activities, bound to the worker's `$FLOTILLA_HOME`. */
 export function createCleanupActivities(config: ActivityConfig) {
   return adapted({
     /**
@@ -21,6 +25,17 @@ export function createCleanupActivities(config: ActivityConfig) {
      */
     async removeTaskWorktree(input: RemoveTaskWorktreeInput): Promise<RemoveTaskWorktreeResult> {
       return heartbeating(() => removeTaskWorktree(config.home, input));
+    },
+
+    /**
+     * A batch's merged worktrees in one activity (`removeTaskWorktrees` in src/git/cleanup.ts):
+     * each task's result in order; every task is tried, the first error thrown after (Temporal
+     * retries the whole call; a worktree already removed is `{removed: true}` again). Heartbeats
+     * every 5 s.
+     * @throws GitError when git fails for one of them
+     */
+    async removeTaskWorktrees(input: RemoveTaskWorktreesInput): Promise<RemoveTaskWorktreeResult[]> {
+      return heartbeating(() => removeTaskWorktrees(config.home, input));
     },
   });
 }

@@ -30,7 +30,7 @@ export function createActivities(config: ActivityConfig) {
     ...createConflictActivities(config),
     ...createChecksActivities(config),
     ...createSyncActivities(),
-    // The merge queue: queueMerge, publishRef, verifyAt, removeTaskWorktree, predictConflicts.
+    // The merge queue: queueMerge(Batch), publishRef, verifyAt, removeTaskWorktree(s), predictConflicts.
     ...createMergeQueueActivities(config),
     ...createCleanupActivities(config),
     ...createPredictActivities(),

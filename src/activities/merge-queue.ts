@@ -1,11 +1,14 @@
 /**
- * The merge queue's git activities: `queueMerge`, `publishRef` and `verifyAt` (src/git/merge-queue.ts
- * does the git). Here: heartbeats every 5 s (also while the repository lock is waited for),
- * cancellation of the verify commands, error types.
+ * The merge queue's git activities: `queueMerge`, `queueMergeBatch`, `publishRef` and `verifyAt`
+ * (src/git/merge-queue.ts and queue-batch.ts do the git). Here: heartbeats every 5 s (also while
+ * the repository lock is waited for), cancellation of the verify commands, error types.
  */
 import { publishRef, queueMerge, verifyAt } from '../git/merge-queue';
+import { mergeBatch } from '../git/queue-batch';
 import type {
   PublishInput,
+  QueueMergeBatchInput,
+  QueueMergeBatchResult,
   QueueMergeInput,
   QueueMergeResult,
   VerifyAtInput,
@@ -15,7 +18,7 @@ import { commandOptions, heartbeating } from './checks';
 import type { ActivityConfig } from './config';
 import { adapted } from './host-failures';
 
-/** The `queueMerge`, `publishRef` and `verifyAt` activities. */
+/** The `queueMerge`, `queueMergeBatch`, `publishRef` and `verifyAt` activities. */
 export function createMergeQueueActivities(config?: Pick<ActivityConfig, 'home'>) {
   return adapted({
     /**
@@ -27,6 +30,17 @@ export function createMergeQueueActivities(config?: Pick<ActivityConfig, 'home'>
      */
     async queueMerge(input: QueueMergeInput): Promise<QueueMergeResult> {
       return heartbeating(() => queueMerge(input));
+    },
+
+    /**
+     * Merges a batch of task branches onto the candidate in one activity, up to the first conflict,
+     * and moves the candidate (and with `publish`, the integration branch) once by compare-and-swap
+     * (`mergeBatch` in src/git/queue-batch.ts).
+     * @throws non-retryable `GitTooOld`, `CandidateMoved`; Error when a task branch does not exist;
+     *   GitError when git fails
+     */
+    async queueMergeBatch(input: QueueMergeBatchInput): Promise<QueueMergeBatchResult> {
+      return heartbeating(() => mergeBatch(input));
     },
 
     /**

@@ -3,6 +3,7 @@
  * reports them: its input, result, heartbeat details and failure details. They are recorded in
  * workflow histories: add optional fields only.
  */
+import type { Diffstat } from '../mission/progress';
 import type { AgentUsage } from '../mission/usage';
 import type { AgentSpec, CommandLine } from '../mission/types';
 import type { NamespaceRequest } from '../mission/types';
@@ -56,7 +57,10 @@ export interface RunAgentInput {
    * fine), so a caller that does not say what to exclude never has a secret snapshotted.
    */
   exclude?: string[];
-  /** How often to checkpoint while the agent runs, ms; 0 or absent: only at the attempt's end. */
+  /**
+   * How often to checkpoint while the agent runs, ms; 0 or absent: only at the attempt's end (and
+   * not then when the attempt commits the task's work instead, see `commitTitle`).
+   */
   checkpointEveryMs?: number;
   /** The mission's `setup`, run again in a rebuilt worktree (default: none). */
   setup?: CommandLine[];
@@ -89,6 +93,30 @@ export interface RunAgentInput {
    * agent's environment. Absent: none.
    */
   namespace?: NamespaceRequest;
+  /**
+   * The task's commit title. When given (a task's agent, never a resolver), an attempt whose agent
+   * ended well commits its work on the task branch as `flotilla(<taskId>): <title>` (src/git/commit.ts
+   * `commitAndPublish`, with `exclude` left out) instead of taking its final checkpoint: the commit
+   * keeps the work, so the WIP snapshot would only repeat it. When that commit fails, the attempt
+   * takes the final checkpoint as without this field and returns no `commit`: the workflow's own
+   * commit step then runs and reports why.
+   */
+  commitTitle?: string;
+  /**
+   * With `commitTitle`: once the commit is made, the task's runtime namespace (`namespace`) is
+   * released on this host, as the task workflow's `releaseNamespace` would at the task's end (for a
+   * task without a gate, whose end follows its commit). A later step of the task (a steering
+   * message's run) reserves it again. The result's `namespaceReleased` says whether it was.
+   */
+  releaseNamespaceAfterCommit?: boolean;
+}
+
+/** The task's commit made by the attempt (RunAgentInput.commitTitle): as the `checkpoint` activity returns it. */
+export interface AgentCommit {
+  /** The task branch's head after the commit (or its existing head when nothing was left to commit). */
+  headSha: string;
+  committed: boolean;
+  diffstat: Diffstat;
 }
 
 export interface RunAgentResult extends AgentUsage {
@@ -105,8 +133,15 @@ export interface RunAgentResult extends AgentUsage {
   lastEventAt: string;
   /** True when this attempt continued an earlier session. */
   resumed: boolean;
-  /** The task's latest checkpoint (the one taken when this attempt ended), if any. */
+  /**
+   * The task's latest checkpoint, if any: the one taken when this attempt ended, or, when the
+   * attempt committed the task's work instead, the latest earlier one.
+   */
   checkpointSha: string | null;
+  /** The task's commit, when `commitTitle` was given and the commit succeeded. */
+  commit?: AgentCommit;
+  /** True when the task's namespace was released after the commit (`releaseNamespaceAfterCommit`). */
+  namespaceReleased?: boolean;
 }
 
 /**

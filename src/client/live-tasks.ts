@@ -134,13 +134,14 @@ async function noWorkerFor(
  * `running`: the worker that ran it stopped or died, and nothing runs until one comes back.
  * Changes `progress` in place (tasks and counts). The agent's attempts (`runAgent`) count in the
  * task's `attempts`; with `live`, each running task's agent attempt is recorded there (by task
- * id), read from the same descriptions.
+ * id), read from the same descriptions; with `described`, the ids of the tasks described.
  */
 export async function annotateRunningTasks(
   client: Client,
   missionId: string,
   progress: MissionProgress,
   live?: Map<string, LiveAgent>,
+  described?: Set<string>,
 ): Promise<void> {
   // Whether a live worker (this process's own included) polls a task queue, asked once per queue.
   const polled = new Map<string, Promise<boolean>>();
@@ -159,6 +160,7 @@ export async function annotateRunningTasks(
     progress.tasks
       .filter((t) => t.status === 'running')
       .map(async (t) => {
+        described?.add(t.id);
         try {
           const d = await client.workflow.getHandle(names.taskWorkflowId(missionId, t.id)).describe();
           const activities = d.raw.pendingActivities ?? [];
@@ -193,6 +195,27 @@ export async function annotateRunningTasks(
         }
       }),
   );
+  for (const s of TASK_STATUSES) progress.counts[s] = progress.tasks.filter((t) => t.status === s).length;
+}
+
+/**
+ * Carries what {@link annotateRunningTasks} found last time (`before`, where it described the
+ * tasks in `described`) over to `progress`, read without it: a described task the query still
+ * calls running keeps the `pending` and the reason found then, and its attempts. So a display that
+ * describes the running tasks only now and then never flips a task back to `running` in between.
+ * Changes `progress` in place (tasks and counts).
+ */
+export function carryAnnotations(before: MissionProgress, described: Set<string>, progress: MissionProgress): void {
+  const earlier = new Map(before.tasks.map((t) => [t.id, t]));
+  for (const t of progress.tasks) {
+    const was = earlier.get(t.id);
+    if (t.status !== 'running' || !was || !described.has(t.id)) continue;
+    t.attempts = Math.max(t.attempts, was.attempts);
+    if (was.status === 'pending' && was.error) {
+      t.status = 'pending';
+      t.error = was.error;
+    } else if (was.status === 'running' && was.error && !t.error) t.error = was.error;
+  }
   for (const s of TASK_STATUSES) progress.counts[s] = progress.tasks.filter((t) => t.status === s).length;
 }
 

@@ -124,12 +124,25 @@ export async function finalProgress(
   }
 }
 
+/** How closely {@link progressOf} looks at a running mission's running tasks. */
+export interface ProgressLook {
+  /** Filled with each running task's agent attempt (see `annotateRunningTasks`). */
+  live?: Map<string, LiveAgent>;
+  /**
+   * false: the running tasks as the query says, without describing each of them (a server request
+   * per running task saved; see `carryAnnotations`). Default true.
+   */
+  annotate?: boolean;
+  /** Filled with the ids of the tasks described (those the query called running). */
+  described?: Set<string>;
+}
+
 /**
  * The mission's progress (`status --json` shape) from a description already read. Running
  * missions answer the progress query, their running tasks corrected by what Temporal knows of
  * their agents (see `annotateRunningTasks`); ended ones answer through {@link finalProgress}.
  * @param ask provides a worker for the query when none may poll
- * @param live filled with each running task's agent attempt (see `annotateRunningTasks`)
+ * @param look how closely running tasks are looked at (see {@link ProgressLook})
  * @throws NoWorkerError when a running mission's query went unanswered; CliError as
  *   {@link finalProgress}
  */
@@ -138,7 +151,7 @@ export async function progressOf(
   config: FlotillaConfig,
   { handle, description }: DescribedMission,
   ask: Ask = asIs,
-  live?: Map<string, LiveAgent>,
+  look: ProgressLook = {},
 ): Promise<MissionProgress> {
   let progress: MissionProgress;
   if (description.status.name === 'RUNNING') {
@@ -150,7 +163,7 @@ export async function progressOf(
         `mission "${missionId}" is running but no worker answered; start one with \`flotilla worker\` (or \`flotilla watch ${missionId}\`)`,
       );
     }
-    await annotateRunningTasks(client, missionId, progress, live);
+    if (look.annotate !== false) await annotateRunningTasks(client, missionId, progress, look.live, look.described);
   } else {
     progress = (await finalProgress(handle, description, config, ask)).progress;
   }
@@ -167,9 +180,9 @@ export async function getProgress(
   config: FlotillaConfig,
   missionId: string,
   ask: Ask = asIs,
-  live?: Map<string, LiveAgent>,
+  look: ProgressLook = {},
 ): Promise<MissionProgress> {
-  return progressOf(client, config, await describeMission(client, config, missionId), ask, live);
+  return progressOf(client, config, await describeMission(client, config, missionId), ask, look);
 }
 
 /** How an ended mission ended, for messages: `failed: task a failed`, `completed`. */

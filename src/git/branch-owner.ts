@@ -49,6 +49,32 @@ export async function branchOwner(repo: string, branch: string): Promise<string 
   return branchOwnerSync(await gitCommonDir(repo), branch);
 }
 
+/** Owner blobs written by this process, by repository and run id (see {@link ownerBlob}). */
+const blobs = new Map<string, string>();
+
+/**
+ * The blob holding `runId` and a newline in `repo` (`git hash-object -w`), written once per
+ * repository and run by this process: every branch of a run points at the same blob, and once one
+ * owner ref points at it, git's garbage collection keeps it. {@link forgetOwnerBlob} drops it when
+ * a ref update that was to point at it failed (the blob may then be unreferenced).
+ * @returns the blob's object id
+ * @throws GitError when git fails
+ */
+export async function ownerBlob(repo: string, runId: string): Promise<string> {
+  const key = `${repo}\0${runId}`;
+  let blob = blobs.get(key);
+  if (!blob) {
+    blob = (await git(repo, ['hash-object', '-w', '--stdin'], { input: `${runId}\n` })).trim();
+    blobs.set(key, blob);
+  }
+  return blob;
+}
+
+/** Forgets the blob {@link ownerBlob} wrote for `runId` in `repo`: the next call writes it again. */
+export function forgetOwnerBlob(repo: string, runId: string): void {
+  blobs.delete(`${repo}\0${runId}`);
+}
+
 /**
  * Records `runId` as the owner of `branch` (`git hash-object -w` of the id, then `git update-ref`
  * of {@link ownerRef}; whatever it held is replaced: call it only for a branch this run is making
@@ -56,8 +82,13 @@ export async function branchOwner(repo: string, branch: string): Promise<string 
  * @throws GitError when git fails
  */
 export async function recordOwner(repo: string, branch: string, runId: string, hold: RepoLockHold): Promise<void> {
-  const blob = (await git(repo, ['hash-object', '-w', '--stdin'], { input: `${runId}\n` })).trim();
+  const blob = await ownerBlob(repo, runId);
   const ref = ownerRef(branch);
   await removeStaleRefLock(repo, ref, hold);
-  await git(repo, ['update-ref', '-m', `flotilla: ${branch} is owned by mission run ${runId}`, ref, blob]);
+  await git(repo, ['update-ref', '-m', `flotilla: ${branch} is owned by mission run ${runId}`, ref, blob]).catch(
+    (err: unknown) => {
+      forgetOwnerBlob(repo, runId);
+      throw err;
+    },
+  );
 }

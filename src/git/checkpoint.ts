@@ -125,7 +125,7 @@ async function snapshotIn(worktree: string, opts: SnapshotOptions, gone: () => b
     if (r.exitCode !== 0) throw new GitStepError(`git ${args[0]} failed in ${worktree}: ${r.stderr || r.stdout}`);
     return r.stdout.trim();
   };
-  const [top, head] = (await git(['rev-parse', '--show-toplevel', 'HEAD'])).split('\n');
+  const [top, head, headTree] = (await git(['rev-parse', '--show-toplevel', 'HEAD', 'HEAD^{tree}'])).split('\n');
   if (realpathSync(top) !== realpathSync(worktree)) return { sha: null, changed: false };
 
   // The same rule as the task's commit (commit.ts): what setup left is not the agent's work.
@@ -137,7 +137,7 @@ async function snapshotIn(worktree: string, opts: SnapshotOptions, gone: () => b
 
   const old = await git(['rev-parse', '--verify', '--quiet', `${opts.ref}^{commit}`]).catch(() => '');
   // Nothing beyond what the branch already holds, and no checkpoint yet: there is nothing to keep.
-  if (!old && tree === (await git(['rev-parse', 'HEAD^{tree}']))) return { sha: null, changed: false };
+  if (!old && tree === headTree) return { sha: null, changed: false };
   if (old) {
     const [oldTree, oldParents = ''] = (await git(['show', '-s', '--format=%T%n%P', old])).split('\n');
     if (oldTree === tree && oldParents.split(' ')[0] === head) return { sha: old, changed: false };

@@ -8,12 +8,13 @@
  * the `setup.done` marker, which `ensureTaskWorktree` discards itself when it re-creates the
  * worktree) are logs and evidence, not cache, and sit beside the transcripts, which must stay.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { git } from './git';
+import { gitDirsOf } from './git-dirs';
 import { withRepoLock } from './repo-lock';
 import { clonePath } from './origin';
-import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult } from './merge-queue-types';
+import type { RemoveTaskWorktreeInput, RemoveTaskWorktreeResult, RemoveTaskWorktreesInput } from './merge-queue-types';
 import { paths, taskWorktreePath } from './worktree-layout';
 import { finishRemoval, removalStarted, removeWorktree } from './worktree-removal';
 import { whyKeepWorktree } from './worktree-safety';
@@ -54,11 +55,57 @@ export async function removeTaskWorktree(
       await git(input.repo, ['worktree', 'prune']);
       return { removed: true, kept: null };
     }
-    const top = (await git(wt, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
-    if (!top || path.resolve(top) !== path.resolve(wt) || !existsSync(path.join(wt, '.git')))
+    if (!(await isWorktreeAt(wt)))
       return { removed: false, kept: `${wt} is not a git worktree; left for a person to look at` };
     const verdict = await whyKeepWorktree({ repo: input.repo, worktree: wt, copy: input.copy, pidFiles });
     if (verdict.reason) return { removed: false, kept: verdict.reason };
     return result(await removeWorktree(input.repo, wt, verdict));
   });
+}
+
+/**
+ * `removeTaskWorktree` for each of `input.tasks` in turn (each under the repository lock of its
+ * own, so a merge need not wait for them all): a batch's merged worktrees in one call. Every task
+ * is tried; the first error is thrown after the others were tried (the caller retries the whole
+ * call, and a worktree already removed is `{removed: true}` again).
+ * @returns each task's result, in order
+ * @throws GitError when git fails for one of them
+ */
+export async function removeTaskWorktrees(
+  home: string,
+  input: RemoveTaskWorktreesInput,
+): Promise<RemoveTaskWorktreeResult[]> {
+  const results: RemoveTaskWorktreeResult[] = [];
+  let failure: unknown;
+  for (const task of input.tasks) {
+    try {
+      results.push(await removeTaskWorktree(home, task));
+    } catch (err) {
+      failure ??= err;
+      results.push({ removed: false, kept: null });
+    }
+  }
+  if (failure !== undefined) throw failure;
+  return results;
+}
+
+/**
+ * Whether `wt` is the top of a git worktree. Without starting git when its `.git` file names a
+ * linked worktree's git directory whose `gitdir` file points back at it (how `git worktree add`
+ * links the two, gitrepository-layout(5)); otherwise `git rev-parse --show-toplevel` answers.
+ */
+async function isWorktreeAt(wt: string): Promise<boolean> {
+  if (!existsSync(path.join(wt, '.git'))) return false;
+  const dirs = gitDirsOf(wt);
+  if (dirs && dirs.own !== dirs.common) {
+    try {
+      const back = readFileSync(path.join(dirs.own, 'gitdir'), 'utf8').trim();
+      if (existsSync(path.join(dirs.own, 'HEAD')) && path.resolve(dirs.own, back) === path.resolve(wt, '.git'))
+        return true;
+    } catch {
+      // No back link: ask git below.
+    }
+  }
+  const top = (await git(wt, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
+  return top !== '' && path.resolve(top) === path.resolve(wt);
 }

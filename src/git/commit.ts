@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import type { Diffstat } from '../mission/progress';
 import { diffstat, excludePathspecs, git, gitSucceeds, resolveRef } from './git';
+import { worktreeGitDir } from './git-dirs';
 import { pushTracked } from './origin';
 import { leaveOutSetupWork } from './setup-record';
 import { removeStaleLocks } from './git-locks';
@@ -54,8 +55,10 @@ const IN_PROGRESS = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_
  */
 export async function commitTask(input: CommitTaskInput): Promise<CommitTaskResult> {
   const { worktree, branch } = input;
-  const head = (await git(worktree, ['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
-  const gitDir = path.resolve(worktree, (await git(worktree, ['rev-parse', '--git-dir'])).trim());
+  // HEAD's commit and the full name of the branch it is on (`HEAD` when detached), one process.
+  const [before, headRef] = await headAndRef(worktree);
+  const head = headRef.startsWith('refs/heads/') ? headRef.slice('refs/heads/'.length) : '';
+  const gitDir = await worktreeGitDir(worktree);
   const busy = IN_PROGRESS.find((f) => existsSync(path.join(gitDir, f)));
   if (head !== branch || busy) {
     throw HostFailure.nonRetryable(
@@ -68,21 +71,19 @@ export async function commitTask(input: CommitTaskInput): Promise<CommitTaskResu
   const excludes = await excludePathspecs(worktree, input.exclude);
   // A `git add` or commit of an earlier attempt, killed with its worker, left its locks (index,
   // HEAD, the branch's ref): no minimum age, the agent has ended and a live git there keeps them.
-  await removeStaleLocks(worktree, gitDir, 0);
+  await removeStaleLocks(worktree, gitDir, 0, { headRef });
   await git(worktree, ['add', '--all', '--', '.', ...excludes]);
   // What setup made (a lock file `npm install` wrote) is not the agent's work, unless the agent
   // changed it since: back to its state before setup in the index, the file itself untouched.
   await leaveOutSetupWork(worktree, {});
   const staged = !(await gitSucceeds(worktree, ['diff', '--cached', '--quiet']));
-  const before = await resolveRef(worktree, `refs/heads/${branch}`);
   let committed = false;
   if (staged) {
     const subject = `flotilla(${input.taskId}): ${input.title}`;
     await git(worktree, ['commit', '--no-verify', '--quiet', '-m', subject], { identity: true });
     committed = true;
   }
-  const headSha = (await git(worktree, ['rev-parse', 'HEAD'])).trim();
-  const tip = await resolveRef(worktree, `refs/heads/${branch}`);
+  const [headSha, tip] = await headAndTip(worktree, branch);
   const leftStaged = committed && !(await gitSucceeds(worktree, ['diff', '--cached', '--quiet']));
   if (tip !== headSha || (committed && tip === before) || leftStaged) {
     throw HostFailure.nonRetryable(
@@ -91,6 +92,23 @@ export async function commitTask(input: CommitTaskInput): Promise<CommitTaskResu
     );
   }
   return { headSha, committed, diffstat: await diffstat(worktree, input.baseSha, headSha) };
+}
+
+/** `[HEAD's commit or undefined, HEAD's full ref name ('HEAD' detached, '' unreadable)]`: `git rev-parse HEAD --symbolic-full-name HEAD`. */
+async function headAndRef(worktree: string): Promise<[string | undefined, string]> {
+  const out = await git(worktree, ['rev-parse', 'HEAD', '--symbolic-full-name', 'HEAD']).catch(() => null);
+  const [sha, ref] = (out ?? '').trim().split('\n');
+  if (out !== null && sha && ref) return [sha, ref];
+  // No commit on HEAD yet (an unborn branch): ask for the ref alone.
+  return [undefined, (await git(worktree, ['symbolic-ref', '--quiet', 'HEAD']).catch(() => '')).trim()];
+}
+
+/** `[HEAD's commit, the branch's tip or undefined]` in one `git rev-parse` (two when the branch is gone). */
+async function headAndTip(worktree: string, branch: string): Promise<[string, string | undefined]> {
+  const out = await git(worktree, ['rev-parse', 'HEAD', `refs/heads/${branch}`]).catch(() => null);
+  const [head, tip] = (out ?? '').trim().split('\n');
+  if (out !== null && head && tip) return [head, tip];
+  return [(await git(worktree, ['rev-parse', 'HEAD'])).trim(), await resolveRef(worktree, `refs/heads/${branch}`)];
 }
 
 /**

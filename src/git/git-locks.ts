@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { git } from './git';
+import { gitDirsOf } from './git-dirs';
 
 /**
  * A git lock file (`index.lock`, `HEAD.lock`, the checked-out branch's ref lock) older than this,
@@ -49,10 +50,14 @@ export async function removeStaleLocks(
   worktree: string,
   ownGitDir: string,
   minAgeMs = STALE_GIT_LOCK_MS,
+  /** What the caller has read already: HEAD's full ref name (`''`: detached), saving a git process. */
+  known: { headRef?: string } = {},
 ): Promise<string[]> {
-  const common = path.resolve(worktree, (await git(worktree, ['rev-parse', '--git-common-dir'])).trim());
+  const common =
+    gitDirsOf(worktree)?.common ??
+    path.resolve(worktree, (await git(worktree, ['rev-parse', '--git-common-dir'])).trim());
   // The checked-out branch's ref lock; none on a detached HEAD (the queue's integration worktree).
-  const head = (await git(worktree, ['symbolic-ref', '-q', 'HEAD']).catch(() => '')).trim();
+  const head = known.headRef ?? (await git(worktree, ['symbolic-ref', '-q', 'HEAD']).catch(() => '')).trim();
   const locks = [path.join(ownGitDir, 'index.lock'), path.join(ownGitDir, 'HEAD.lock')];
   if (head) locks.push(path.join(common, `${head}.lock`));
   // The temporary files a killed merge driver's git had made (`git merge-file` inputs).

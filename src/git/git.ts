@@ -9,6 +9,7 @@ import { HostFailure } from './failure';
 import execa from 'execa';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
+import { gitDirsOf } from './git-dirs';
 import { withoutUrlCredentials } from '../mission/url-credentials';
 
 const FALLBACK_IDENTITY = ['user.name=Flotilla', 'user.email=flotilla@localhost'];
@@ -16,16 +17,19 @@ const identityKnown = new Map<string, boolean>();
 
 /**
  * `-c` values (`user.name=…`, `user.email=…`) to put before a git command run in `dir` when git
- * has no identity configured there, else none. Cached per directory.
+ * has no identity configured there, else none. Cached per repository: every worktree of a
+ * repository reads the same configuration (its shared git directory's `config`, then the global
+ * one), so a task's worktree asks no git process of its own.
  */
 export async function identityConfig(dir: string): Promise<string[]> {
-  let has = identityKnown.get(dir);
+  const key = gitDirsOf(dir)?.common ?? dir;
+  let has = identityKnown.get(key);
   if (has === undefined) {
     // Probe with the environment the git commands get (execa passes process.env explicitly), so
     // HOME, and with it the global config, is the one the commands will see.
     const probe = await execa('git', ['config', '--get', 'user.email'], { cwd: dir, reject: false, stdin: 'ignore' });
     has = (probe.stdout ?? '').trim().length > 0 || !!process.env.GIT_AUTHOR_EMAIL;
-    identityKnown.set(dir, has);
+    identityKnown.set(key, has);
   }
   return has ? [] : FALLBACK_IDENTITY;
 }
@@ -98,13 +102,13 @@ export interface GitResult {
 export async function gitResult(
   dir: string,
   args: string[],
-  opts: Pick<GitOptions, 'env' | 'literal'> = {},
+  opts: Pick<GitOptions, 'env' | 'literal' | 'input'> = {},
 ): Promise<GitResult> {
   const r = await execa('git', args, {
     cwd: dir,
     env: gitEnv(opts),
     reject: false,
-    stdin: 'ignore',
+    ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
     stripFinalNewline: false,
   });
   return { code: r.exitCode ?? 1, out: r.stdout ?? '', err: r.stderr ?? '' };
@@ -138,6 +142,24 @@ export async function resolveRef(dir: string, ref: string): Promise<string | und
     stdin: 'ignore',
   });
   return (r.exitCode === 0 && r.stdout.trim()) || undefined;
+}
+
+/**
+ * What each of `refs` (full names) holds, in one `git for-each-ref` (refs that do not exist are
+ * absent from the map); with `mergedInto`, only the refs whose tips that commit contains
+ * (`--merged`, git-for-each-ref(1)). Patterns match as prefixes, so only exact names are kept.
+ * @throws GitError when git fails
+ */
+export async function refValues(repo: string, refs: string[], mergedInto?: string): Promise<Map<string, string>> {
+  const args = ['for-each-ref', '--format=%(objectname) %(refname)', ...(mergedInto ? [`--merged=${mergedInto}`] : [])];
+  const out = await git(repo, [...args, ...refs]);
+  const wanted = new Set(refs);
+  const values = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const [sha, name] = line.split(' ');
+    if (name && wanted.has(name)) values.set(name, sha);
+  }
+  return values;
 }
 
 /** `git diff --shortstat from...to` (what `to` changed since its merge base with `from`) as numbers. */

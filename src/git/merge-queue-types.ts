@@ -50,6 +50,59 @@ export type QueueMergeResult =
       worktree?: string | null;
     };
 
+/** A task branch to merge, in a batch (see {@link QueueMergeBatchInput}). */
+export interface QueueMergeBatchTask {
+  /** The task branch (short name, `flotilla/<mission>/tasks/<task>`). */
+  branch: string;
+  taskId: string;
+  title: string;
+}
+
+/**
+ * Merge several task branches one after the other onto a commit, without a worktree, in one
+ * activity: per task `git merge-tree --write-tree` and `git commit-tree` (each merge onto the one
+ * before), then one `git update-ref ref <last> <expected>` for the whole batch. The first conflict
+ * stops it: the tasks after it are not tried.
+ */
+export interface QueueMergeBatchInput {
+  repo: string;
+  /** The commit the first merge goes onto (the candidate's tip so far). */
+  onto: string;
+  /** The branches, in the order they are merged; at least one. */
+  tasks: QueueMergeBatchTask[];
+  /** The ref the last merge commit is published to (the mission's candidate ref). */
+  ref: string;
+  /** What `ref` must hold before (compare-and-swap); null: it must not exist. */
+  expected: string | null;
+  /** Author and committer date of every merge commit (ISO-8601, workflow time), as in {@link QueueMergeInput}. */
+  date: string;
+  /**
+   * A mission without a verify: the merges need no test, so the integration branch moves to the
+   * last one too, by compare-and-swap against `expected` (as `publishRef` would, right after), and
+   * the queue saves that activity. Absent: only the candidate moves.
+   */
+  publish?: { ref: string; expected: string | null };
+}
+
+/** One task of a batch that merged: as `queueMerge`'s `merged` answer, with the task. */
+export interface BatchMerged {
+  taskId: string;
+  /** The merge commit (or, `alreadyMerged`, the commit that already held the branch). */
+  sha: string;
+  alreadyMerged: boolean;
+  /** The task branch's tip that was merged (read when the merge was made). */
+  tip: string;
+}
+
+export interface QueueMergeBatchResult {
+  /** The tasks merged, in order, each onto the one before; `ref` holds the last one's `sha`. */
+  merged: BatchMerged[];
+  /** What `publish.ref` holds after the call, when `publish` was given and something merged. */
+  published?: string;
+  /** The task whose merge conflicted (no commit made for it, the tasks after it not tried), or null. */
+  conflict: ({ taskId: string } & Extract<QueueMergeResult, { status: 'conflict' }>) | null;
+}
+
 /** Moves a ref with compare-and-swap (`git update-ref ref new expected`); idempotent when it already holds `sha`. */
 export interface PublishInput {
   repo: string;
@@ -177,6 +230,11 @@ export interface RemoveTaskWorktreeResult {
   removed: boolean;
   /** Why it was kept (modified or untracked files, in use), or null. */
   kept: string | null;
+}
+
+/** The worktrees of a batch's merged tasks, removed one after the other in one activity. */
+export interface RemoveTaskWorktreesInput {
+  tasks: RemoveTaskWorktreeInput[];
 }
 
 /** Live conflict prediction between running tasks (their latest checkpoint or commit). */

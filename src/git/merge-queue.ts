@@ -12,12 +12,12 @@
 import { HostFailure } from './failure';
 import { hostLog } from './log';
 import execa from 'execa';
-import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { CommandRunOptions, runCommands } from '../agents/commands';
 import { withNamespace } from '../agents/namespace';
 import { conflictingTasks } from './conflict-tasks';
 import { git, GitError, gitSucceeds, requireGitVersion, resolveRef } from './git';
+import { worktreeGitDir } from './git-dirs';
 import { removeStaleRefLock, withRepoLock } from './repo-lock';
 import { removeStaleLocks } from './git-locks';
 import { listWorktrees } from './worktree-list';
@@ -36,12 +36,12 @@ export const MERGE_TREE_FEATURE = 'the merge queue (git merge-tree --write-tree)
 const OBJECT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** Refuses what is not a full object id: an abbreviated or symbolic one would make CAS meaningless. */
-function checkOid(what: string, value: string): void {
+export function checkOid(what: string, value: string): void {
   if (!OBJECT_ID.test(value)) throw new Error(`${what} must be a full hex object id, got ${JSON.stringify(value)}`);
 }
 
 /** Refuses a short ref name: `git update-ref flotilla/x` would write `.git/flotilla/x`, outside `refs/`. */
-function checkRef(ref: string): void {
+export function checkRef(ref: string): void {
   if (!ref.startsWith('refs/')) throw new Error(`ref must be a full ref name (refs/…), got ${JSON.stringify(ref)}`);
 }
 
@@ -190,7 +190,7 @@ export async function publishToOrigin(repo: string, ref: string, sha: string): P
  * second time). Finding the tasks or the worktree never fails the merge: what cannot be told is
  * left empty (and logged).
  */
-async function conflictResult(
+export async function conflictResult(
   repo: string,
   onto: string,
   tip: string,
@@ -224,7 +224,7 @@ async function conflictResult(
  *   `ref` already holding this merge (same parents and tree, e.g. an earlier attempt's commit
  *   signed by `commit.gpgSign` with another signature) returns that commit.
  * In a clone of a shared origin the task branch is fetched first (see {@link takeBranchFromOrigin}) and the merge
- * pushed to the origin's `ref`.
+ * pushed to the origin's `ref`; this is also the batch merge's way there, task by task (queue-batch.ts).
  * @throws non-retryable `GitTooOld` (git < 2.38), `CandidateMoved` (`ref` holds something
  *   else than `expected`); Error when the task branch does not exist; GitError when git fails
  */
@@ -296,7 +296,7 @@ export async function verifyAt(
 ): Promise<VerifyAtResult> {
   checkOid('sha', input.sha);
   await withRepoLock(input.repo, async () => {
-    const own = path.resolve(input.worktree, (await git(input.worktree, ['rev-parse', '--git-dir'])).trim());
+    const own = await worktreeGitDir(input.worktree);
     const locks = await removeStaleLocks(input.worktree, own);
     if (locks.length) hostLog.warn('removed git locks left by a killed git', { locks });
     await git(input.worktree, ['checkout', '--quiet', '--detach', '--force', input.sha]);

@@ -24,6 +24,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { git, GitError, resolveRef } from './git';
+import { gitDirsOf } from './git-dirs';
 
 /** The git config key that marks a Flotilla clone and names its origin. */
 const CLONE_KEY = 'flotilla.origin';
@@ -84,10 +85,12 @@ const origins = new Map<string, string | null>();
  * mission without `origin:` works in). `dir` may be the clone or one of its worktrees.
  */
 export async function cloneOrigin(dir: string): Promise<string | null> {
-  const known = origins.get(dir);
+  // Asked once per repository, not per worktree: the key lives in the repository's shared config.
+  const key = gitDirsOf(dir)?.common ?? dir;
+  const known = origins.get(key);
   if (known !== undefined) return known;
   const value = (await git(dir, ['config', '--get', CLONE_KEY]).catch(() => '')).trim() || null;
-  origins.set(dir, value);
+  origins.set(key, value);
   return value;
 }
 

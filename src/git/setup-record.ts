@@ -29,6 +29,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { excludePathspecs, git } from './git';
+import { gitDirsOf, worktreeGitDir } from './git-dirs';
 
 /** One path setup changed: its index entry (`<mode> <object id>`) before and after, null when absent. */
 export interface SetupChange {
@@ -52,7 +53,7 @@ export type GitEnv = Record<string, string>;
 
 /** The worktree's own git directory (absolute): `.git/worktrees/<name>` for a linked worktree. */
 async function gitDirOf(worktree: string, env: GitEnv = {}): Promise<string> {
-  return path.resolve(worktree, (await git(worktree, ['rev-parse', '--git-dir'], { env })).trim());
+  return worktreeGitDir(worktree, env);
 }
 
 /**
@@ -75,10 +76,11 @@ export async function withStagedWorktree<T>(
   try {
     const base = opts.env ?? {};
     const index = path.join(tmp, 'index');
-    const realIndex = path.resolve(
-      worktree,
-      (await git(worktree, ['rev-parse', '--git-path', 'index'], { env: base })).trim(),
-    );
+    // The index is `index` in the worktree's own git directory unless GIT_INDEX_FILE says otherwise.
+    const dirs = base.GIT_INDEX_FILE || process.env.GIT_INDEX_FILE ? undefined : gitDirsOf(worktree);
+    const realIndex = dirs
+      ? path.join(dirs.own, 'index')
+      : path.resolve(worktree, (await git(worktree, ['rev-parse', '--git-path', 'index'], { env: base })).trim());
     if (existsSync(realIndex)) {
       copyFileSync(realIndex, index);
       const st = statSync(realIndex);

@@ -18,7 +18,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { git, gitRun } from './git';
+import { git, GitError, gitRun } from './git';
+import { gitDirsOf } from './git-dirs';
 import { hostLog } from './log';
 
 /** The marker's file name, in the state folder of the worktree being added (see the file's comment). */
@@ -30,14 +31,8 @@ export const ADDING_MARKER = 'worktree.adding';
  * the directory it names is gone.
  */
 export function ownGitDir(dir: string): string | null {
-  try {
-    const line = readFileSync(path.join(dir, '.git'), 'utf8').split('\n')[0].trim();
-    const m = /^gitdir: (.+)$/.exec(line);
-    const own = m ? path.resolve(dir, m[1]) : null;
-    return own && existsSync(path.join(own, 'commondir')) ? own : null;
-  } catch {
-    return null;
-  }
+  const dirs = gitDirsOf(dir);
+  return dirs && dirs.own !== dirs.common ? dirs.own : null;
 }
 
 /**
@@ -97,16 +92,23 @@ export async function clearForAdd(repo: string, dir: string, adding: string): Pr
 /**
  * `git worktree add --quiet <args>` (whose folder is `dir`), marked: `adding` is written before
  * (its folder made when missing) and deleted once git succeeded. A registration git kept of a
- * folder that is gone is pruned first; one left locked by an add that the marker says Flotilla
- * started is unlocked for that.
+ * folder that is gone is pruned when git refuses the add for it (then the add runs again); one
+ * left locked by an add that the marker says Flotilla started is unlocked first for that.
  * @throws GitError when git fails (the marker stays: the next call clears what git left)
  */
 export async function addWorktree(repo: string, dir: string, args: string[], adding: string): Promise<void> {
   if (!existsSync(dir) && existsSync(adding)) await gitRun(repo, ['worktree', 'unlock', dir]);
-  await git(repo, ['worktree', 'prune']);
   mkdirSync(path.dirname(dir), { recursive: true });
   mkdirSync(path.dirname(adding), { recursive: true });
   writeFileSync(adding, `${dir}\n`);
-  await git(repo, ['worktree', 'add', '--quiet', ...args]);
+  // `git worktree prune` only when git refuses the path for a registration whose folder is gone
+  // ("a missing but already registered worktree"), not before every add: one process less a task.
+  const add = ['worktree', 'add', '--quiet', ...args];
+  const first = await gitRun(repo, add);
+  if (first.exitCode !== 0) {
+    if (!/already registered|prune/.test(first.output)) throw new GitError(add, repo, first.exitCode, first.output);
+    await git(repo, ['worktree', 'prune']);
+    await git(repo, add);
+  }
   rmSync(adding, { force: true });
 }

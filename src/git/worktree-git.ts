@@ -8,8 +8,8 @@ import { HostFailure } from './failure';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
-import { branchOwner, recordOwner } from './branch-owner';
-import { git, gitRun, resolveRef } from './git';
+import { branchOwner, forgetOwnerBlob, ownerBlob, ownerRef } from './branch-owner';
+import { git, GitError, gitResult, gitRun, resolveRef } from './git';
 import { RepoLockHold, removeStaleRefLock } from './repo-lock';
 import { removeStaleLocks } from './git-locks';
 import { addWorktree, clearForAdd, ownGitDir, unfinishedAdd } from './worktree-add';
@@ -27,8 +27,14 @@ export function asideRef(ref: string): string {
  * the same id (its branches deleted since): moved aside, never deleted, so it is not restored
  * into this run's worktree. Under the repository lock (`hold`).
  */
-export async function archiveStaleCheckpoint(repo: string, ref: string, hold: RepoLockHold): Promise<void> {
-  const stale = await resolveRef(repo, ref);
+export async function archiveStaleCheckpoint(
+  repo: string,
+  ref: string,
+  hold: RepoLockHold,
+  /** What the ref holds, read under the same lock (null: nothing); undefined: read it here. */
+  known?: string | null,
+): Promise<void> {
+  const stale = known === undefined ? await resolveRef(repo, ref) : known;
   if (!stale) return;
   const aside = asideRef(ref);
   await removeStaleRefLock(repo, aside, hold);
@@ -46,8 +52,10 @@ export async function restoreCheckpoint(
   worktree: string,
   branch: string,
   ref: string,
+  /** What the checkpoint ref holds, read under the same lock (null: nothing); undefined: read it here. */
+  known?: string | null,
 ): Promise<string | null> {
-  const ckpt = await resolveRef(repo, ref);
+  const ckpt = known === undefined ? await resolveRef(repo, ref) : known;
   if (!ckpt) return null;
   const tip = await resolveRef(repo, `refs/heads/${branch}`);
   const parent = await resolveRef(repo, `${ckpt}^1`);
@@ -75,9 +83,11 @@ export async function ensureBranch(
   sha: string,
   runId: string,
   hold: RepoLockHold,
+  /** What the branch holds, read under the same lock (null: it does not exist); undefined: read it here. */
+  known?: string | null,
 ): Promise<void> {
   const ref = `refs/heads/${branch}`;
-  if (await resolveRef(repo, ref)) {
+  if (known === undefined ? await resolveRef(repo, ref) : known) {
     if ((await branchOwner(repo, branch)) !== runId) {
       throw HostFailure.nonRetryable(
         `branch ${branch} already exists and belongs to another mission run; start the mission with another --id, or land and clean the earlier run first (flotilla land, then flotilla clean --yes: clean archives each branch it deletes under refs/flotilla/archive/)`,
@@ -86,14 +96,28 @@ export async function ensureBranch(
     }
     return;
   }
-  const target = await resolveRef(repo, sha);
+  // A full object id is checked by update-ref itself (it refuses a missing object): no rev-parse.
+  const target = FULL_ID.test(sha) ? sha : await resolveRef(repo, sha);
   if (!target) throw new Error(`cannot create branch ${branch}: ${sha} is not a commit in ${repo}`);
-  // Owner first: a crash between the two steps must not leave a branch a retry refuses as foreign.
-  await recordOwner(repo, branch, runId, hold);
+  const owner = ownerRef(branch);
+  const blob = await ownerBlob(repo, runId);
+  await removeStaleRefLock(repo, owner, hold);
   await removeStaleRefLock(repo, ref, hold);
-  const zero = '0'.repeat(target.length);
-  await git(repo, ['update-ref', '--create-reflog', '-m', `flotilla: branch ${branch}`, ref, target, zero]);
+  // The owner and the branch in one transaction (all or nothing): no crash leaves a branch that a
+  // retry would refuse as foreign. `create` is a compare-and-swap: the branch must not exist.
+  const r = await gitResult(repo, ['update-ref', '--create-reflog', '-m', `flotilla: branch ${branch}`, '--stdin'], {
+    input: `update ${owner} ${blob}\ncreate ${ref} ${target}\n`,
+  });
+  if (r.code !== 0) {
+    forgetOwnerBlob(repo, runId);
+    if (target === sha && !(await resolveRef(repo, `${sha}^{commit}`)))
+      throw new Error(`cannot create branch ${branch}: ${sha} is not a commit in ${repo}`);
+    throw new GitError(['update-ref', '--stdin'], repo, r.code, r.err || r.out);
+  }
 }
+
+/** A full object id (SHA-1 or SHA-256), lower-case hex. */
+const FULL_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /**
  * Makes `dir` a worktree of `repo` with `branch` checked out. An existing healthy worktree is

@@ -18,6 +18,7 @@
 import { lstatSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { git, gitResult, gitRun } from './git';
+import { worktreeGitDir } from './git-dirs';
 import { describeOperation, operationIn } from './worktree-state';
 import { recordedGroup } from '../agents/process';
 import { clearSetupLeftovers, unchangedSinceSetup, withStagedWorktree } from './setup-record';
@@ -147,8 +148,8 @@ const REFS_THAT_STAY = ['refs/heads', 'refs/tags', 'refs/flotilla/archive'];
  * HEAD itself. So a Flotilla worktree that only ever checked out commits (candidates that no ref
  * may hold any more) may go, and one where a person committed on a detached HEAD stays.
  */
-export async function headAtRisk(wt: string): Promise<string | null> {
-  if ((await gitRun(wt, ['symbolic-ref', '--quiet', 'HEAD'])).exitCode === 0) return null;
+export async function headAtRisk(wt: string, gitDir?: string): Promise<string | null> {
+  if (await onRef(wt, gitDir)) return null;
   const reflog = await gitResult(wt, ['reflog', 'show', '--format=%H %gs', 'HEAD', '--'], { literal: true });
   const entries = reflog.code === 0 ? reflog.out.split('\n').filter((l) => l.trim() !== '') : [];
   const made = entries
@@ -169,6 +170,25 @@ export async function headAtRisk(wt: string): Promise<string | null> {
   return lost === head
     ? `HEAD is detached at ${head.slice(0, 12)}, a commit no branch holds (nor a tag or archive ref)`
     : `HEAD is detached at ${head.slice(0, 12)}, and ${lost.slice(0, 12)}, a commit made in it, is held by no branch (nor a tag or archive ref)`;
+}
+
+/**
+ * Whether HEAD of worktree `wt` is a symbolic ref (on a branch, born or not): what `git
+ * symbolic-ref --quiet HEAD` answers. With the worktree's own git directory known, read from its
+ * `HEAD` file (`ref: refs/heads/…`, see gitrepository-layout(5)) without starting git, except in a
+ * repository using the reftable backend, whose `HEAD` file is the stub `ref: refs/heads/.invalid`.
+ */
+async function onRef(wt: string, gitDir?: string): Promise<boolean> {
+  if (gitDir) {
+    try {
+      const head = readFileSync(path.join(gitDir, 'HEAD'), 'utf8');
+      // The reftable backend (git >= 2.45) leaves this stub there; the real HEAD is in its tables.
+      if (!head.startsWith('ref: refs/heads/.invalid')) return head.startsWith('ref: ');
+    } catch {
+      // Unreadable: ask git below.
+    }
+  }
+  return (await gitRun(wt, ['symbolic-ref', '--quiet', 'HEAD'])).exitCode === 0;
 }
 
 /** The agent process group a PID file names, when it still runs (pid-file.ts), and the file. */
@@ -213,10 +233,10 @@ export async function whyKeepWorktree(check: KeepCheck): Promise<KeepVerdict> {
   const keep = (reason: string): KeepVerdict => ({ reason, identicalCopies: [], setupLeftovers: [] });
   const pgid = liveAgent(check.pidFiles ?? []);
   if (pgid) return keep(`an agent still runs in it (process group ${pgid})`);
-  const gitDir = path.resolve(wt, (await git(wt, ['rev-parse', '--git-dir'])).trim());
+  const gitDir = await worktreeGitDir(wt);
   const op = operationIn(gitDir);
   if (op) return keep(`${describeOperation(op)} is in progress in it`);
-  const head = await headAtRisk(wt);
+  const head = await headAtRisk(wt, gitDir);
   if (head) return keep(head);
   let changes: WorktreeChanges;
   try {

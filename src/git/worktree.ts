@@ -16,7 +16,7 @@ import { ErrorType } from '../mission/error-types';
 import { withoutUrlCredentials } from '../mission/url-credentials';
 import type { CommandLine, NamespaceRequest } from '../mission/types';
 import { names } from '../mission/types';
-import { resolveRef } from './git';
+import { refValues, resolveRef } from './git';
 import { withRepoLock } from './repo-lock';
 import { cloneOrigin, fetchOrigin, missionRefspecs, pushTracked, trackingRef } from './origin';
 import { discardHalfProvisioned, forgetSetup, provision, ProvisionOptions } from './provision';
@@ -138,8 +138,11 @@ export async function ensureTaskWorktree(
           ErrorType.OriginBehind,
         );
     }
-    if (!(await resolveRef(repo, `refs/heads/${branch}`))) await archiveStaleCheckpoint(repo, ref, hold);
-    await ensureBranch(repo, branch, input.baseSha, input.runId, hold);
+    // The task branch and its checkpoint, read once for the steps below (one `for-each-ref`).
+    const refs = await refValues(repo, [`refs/heads/${branch}`, ref]);
+    const tip = refs.get(`refs/heads/${branch}`) ?? null;
+    if (!tip) await archiveStaleCheckpoint(repo, ref, hold, refs.get(ref) ?? null);
+    await ensureBranch(repo, branch, input.baseSha, input.runId, hold, tip);
     // A setup cut short (its worker stopped or died, a command failed) left a half-made worktree
     // in which no agent has run yet: its branch and checkpoint hold all of the task's work, so it
     // is made again from them, and setup starts over from a clean state.
@@ -154,7 +157,8 @@ export async function ensureTaskWorktree(
     }
     const made = await ensureWorktree(repo, worktree, branch, path.join(stateDir, ADDING_MARKER));
     if (!made && !existsSync(marker)) return { created: false, restoredCheckpoint: null };
-    const restored = await restoreCheckpoint(repo, worktree, branch, ref);
+    // A branch made just now has no checkpoint (a stale one was moved aside above).
+    const restored = await restoreCheckpoint(repo, worktree, branch, ref, tip ? undefined : null);
     // A new worktree has none of what setup made in the old one (node_modules, builds).
     forgetSetup(stateDir);
     rmSync(marker, { force: true });

@@ -23,16 +23,82 @@ export function startDecision(
   id: string,
 ): { kind: 'start' } | { kind: 'wait' } | { kind: 'skip'; because: TaskState } {
   const taskOf = (x: string): TaskState => byId(state.tasks, x)!;
-  if (taskOf(id).status !== 'pending') return { kind: 'wait' };
+  if (taskOf(id).status !== 'pending') return WAIT;
   const taskSpec = byId(spec.tasks, id)!;
   const deps = taskSpec.dependsOn.map(taskOf);
-  const gone = deps.find((d) => ENDED.includes(d.status) && d.status !== 'merged');
+  const gone = deps.find(isGone);
   if (gone) return { kind: 'skip', because: gone };
-  if (deps.some((d) => d.status !== 'merged')) return { kind: 'wait' };
-  if ((taskSpec.after ?? []).some((x) => !ENDED.includes(taskOf(x).status))) return { kind: 'wait' };
+  if (deps.some((d) => d.status !== 'merged')) return WAIT;
+  return startOnceMerged(spec, state, id);
+}
+
+const WAIT = { kind: 'wait' } as const;
+const START = { kind: 'start' } as const;
+
+/** Whether a task ended without being merged (its dependents can never start). */
+const isGone = (t: TaskState): boolean => ENDED.includes(t.status) && t.status !== 'merged';
+
+/** {@link startDecision} of a pending task whose dependencies are all merged: `after:` and predicted collisions. */
+function startOnceMerged(spec: MissionSpec, state: MissionState, id: string): { kind: 'start' } | { kind: 'wait' } {
+  const taskOf = (x: string): TaskState => byId(state.tasks, x)!;
+  if ((byId(spec.tasks, id)!.after ?? []).some((x) => !ENDED.includes(taskOf(x).status))) return WAIT;
   const waits = state.waitingFor?.[id] ?? [];
-  if (waits.some((x) => taskOf(x).status === 'running')) return { kind: 'wait' };
-  return { kind: 'start' };
+  if (waits.some((x) => taskOf(x).status === 'running')) return WAIT;
+  return START;
+}
+
+/**
+ * {@link startDecision} for every task, pass after pass, in time linear in the tasks per pass
+ * rather than in their dependencies (a 500-task mission whose waves each depend on the wave
+ * before has 40,000 dependency edges; the main loop asks after every workflow activation). Two
+ * facts make it exact: a `merged` task stays merged for the run (control.ts retries only failed,
+ * skipped and cancelled tasks), so each task's dependencies known merged are remembered and not
+ * asked again; and a task can only be skipped while some task ended unmerged, so while none has,
+ * nothing is skipped without looking. Kept in workflow memory, rebuilt from the state after a
+ * replay or continue-as-new. Pure and deterministic.
+ */
+export class StartDecisions {
+  /** Per pending task: how many of its dependencies (in `dependsOn` order) are known merged. */
+  private readonly mergedDeps = new Map<string, number>();
+
+  constructor(
+    private readonly spec: MissionSpec,
+    private readonly state: MissionState,
+  ) {}
+
+  /** Whether some task ended unmerged, so that a pending task may have to be skipped. */
+  anyGone(): boolean {
+    return this.state.tasks.some(isGone);
+  }
+
+  /** The first task (mission-file order) not in `inFlight` that {@link startDecision} would start. */
+  firstReady(inFlight: ReadonlySet<string>): string | undefined {
+    const gone = this.anyGone();
+    return this.state.tasks.find((t) => !inFlight.has(t.id) && this.decide(t, gone).kind === 'start')?.id;
+  }
+
+  /** Every task not in `inFlight` that {@link startDecision} would skip, with the dependency why. */
+  skips(inFlight: ReadonlySet<string>): Array<{ task: TaskState; because: TaskState }> {
+    if (!this.anyGone()) return [];
+    const out: Array<{ task: TaskState; because: TaskState }> = [];
+    for (const t of this.state.tasks) {
+      if (inFlight.has(t.id)) continue;
+      const d = startDecision(this.spec, this.state, t.id);
+      if (d.kind === 'skip') out.push({ task: t, because: d.because });
+    }
+    return out;
+  }
+
+  /** {@link startDecision} of `t`; `gone`: {@link anyGone}'s answer now. */
+  private decide(t: TaskState, gone: boolean): { kind: 'start' | 'wait' | 'skip' } {
+    if (t.status !== 'pending') return WAIT;
+    if (gone) return startDecision(this.spec, this.state, t.id);
+    const deps = byId(this.spec.tasks, t.id)!.dependsOn;
+    let i = this.mergedDeps.get(t.id) ?? 0;
+    while (i < deps.length && byId(this.state.tasks, deps[i])!.status === 'merged') i++;
+    this.mergedDeps.set(t.id, i);
+    return i < deps.length ? WAIT : startOnceMerged(this.spec, this.state, t.id);
+  }
 }
 
 /**

@@ -25,7 +25,7 @@ import type { RunAgentInput, RunAgentResult } from '../agents/types';
 import type { ChecksResult } from '../agents/commands';
 import { previousHeartbeat } from '../activities/heartbeat';
 import { secretRedactor } from '../secrets/secrets';
-import type { QueueMergeResult } from '../git/merge-queue-types';
+import type { QueueMergeBatchResult, QueueMergeResult } from '../git/merge-queue-types';
 import { ErrorType } from '../mission/error-types';
 import { activityStart, type AgentUsage, type Counters } from '../mission/usage';
 
@@ -205,6 +205,13 @@ export class FlotillaMetrics {
         return this.observeResult(run, (r) =>
           this.merges.inc({ outcome: mergeOutcome(r as QueueMergeResult | undefined) }),
         );
+      case 'queueMergeBatch':
+        return this.observeResult(run, (r) => {
+          const b = r as QueueMergeBatchResult | undefined;
+          if (!b) return this.merges.inc({ outcome: 'error' });
+          for (const x of b.merged) this.merges.inc({ outcome: x.alreadyMerged ? 'already_merged' : 'merged' });
+          if (b.conflict) this.merges.inc({ outcome: 'conflict' });
+        });
       default:
         return run();
     }

@@ -181,7 +181,16 @@ export type MergeQueueActivities = ReturnType<typeof mergeQueueHost>;
 export function mergeQueueHost(taskQueue: string, spec: MissionSpec) {
   const lost = hostLostTimeout(spec);
   const git = proxyActivities<
-    Pick<HostActivities, 'queueMerge' | 'publishRef' | 'removeTaskWorktree' | 'predictConflicts' | 'checkResolution'>
+    Pick<
+      HostActivities,
+      | 'queueMerge'
+      | 'queueMergeBatch'
+      | 'publishRef'
+      | 'removeTaskWorktree'
+      | 'removeTaskWorktrees'
+      | 'predictConflicts'
+      | 'checkResolution'
+    >
   >({
     taskQueue,
     ...lost,
@@ -231,8 +240,10 @@ export function mergeQueueHost(taskQueue: string, spec: MissionSpec) {
   );
   return {
     queueMerge: git.queueMerge,
+    queueMergeBatch: git.queueMergeBatch,
     publishRef: git.publishRef,
     removeTaskWorktree: git.removeTaskWorktree,
+    removeTaskWorktrees: git.removeTaskWorktrees,
     predictConflicts: git.predictConflicts,
     checkResolution: git.checkResolution,
     prepareConflict: conflict.prepareConflict,

@@ -2,8 +2,8 @@
  * Crash matrix, case 2: the worker is SIGKILLed (its whole process group, git and agents
  * included, as a machine crash would) in the middle of the merge queue's work. A new worker
  * process retries after the heartbeat timeout and finishes exactly once: one merge commit per task.
- *  - killed in a merge driver while `queueMerge` runs `git merge-tree`: the candidate ref has not
- *    moved; the retry computes the same merge and moves it with compare-and-swap;
+ *  - killed in a merge driver while `queueMergeBatch` runs `git merge-tree`: the candidate ref has
+ *    not moved; the retry computes the same merge and moves it with compare-and-swap;
  *  - killed while the resolver agent works on a conflict (`onMergeConflict: resolve`): the conflict
  *    worktree is rebuilt, the resolver runs again, and its resolution is merged once.
  * Drivers live in the repository's config and info/attributes: merge-tree uses them too.

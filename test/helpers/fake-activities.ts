@@ -12,6 +12,7 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import type { Activities } from '../../src/activities';
+import type { QueueMergeBatchInput, QueueMergeBatchResult, RemoveTaskWorktreesInput } from '../../src/activities';
 import type { AgentFailureDetails, AgentUsage, RunAgentInput, RunAgentResult } from '../../src/activities/agent';
 import { names } from '../../src/mission/types';
 
@@ -210,6 +211,9 @@ function defaultActivities(hostQueue: string): Activities {
     async queueMerge(input) {
       return { status: 'merged', sha: FAKE.queueSha(input.onto, input.branch), alreadyMerged: false };
     },
+    async queueMergeBatch(input) {
+      return mergeEachVia(this.queueMerge, this.publishRef, input);
+    },
     async publishRef(input) {
       // The integration branch, as `prepareIntegration` of a later run will find it.
       if (input.ref.endsWith('/integration')) heads.set(input.repo, input.sha);
@@ -219,6 +223,9 @@ function defaultActivities(hostQueue: string): Activities {
     },
     async removeTaskWorktree() {
       return { removed: true, kept: null };
+    },
+    async removeTaskWorktrees(input) {
+      return Promise.all(input.tasks.map((t) => this.removeTaskWorktree(t)));
     },
     async predictConflicts() {
       return { conflicts: [], waitFor: {} };
@@ -278,6 +285,36 @@ function defaultActivities(hostQueue: string): Activities {
   };
 }
 
+/**
+ * `queueMergeBatch` as the real one answers, made of one `queueMerge` per task (each onto the one
+ * before, the candidate ref expected where the one before left it), up to the first conflict.
+ */
+async function mergeEachVia(
+  queueMerge: Activities['queueMerge'],
+  publishRef: Activities['publishRef'],
+  input: QueueMergeBatchInput,
+): Promise<QueueMergeBatchResult> {
+  const merged: QueueMergeBatchResult['merged'] = [];
+  let onto = input.onto;
+  let expected = input.expected;
+  let conflict: QueueMergeBatchResult['conflict'] = null;
+  for (const t of input.tasks) {
+    const r = await queueMerge({ ...input, ...t, onto, expected });
+    if (r.status === 'conflict') {
+      conflict = { taskId: t.taskId, ...r };
+      break;
+    }
+    merged.push({ taskId: t.taskId, sha: r.sha, alreadyMerged: r.alreadyMerged, tip: r.tip ?? '' });
+    onto = expected = r.sha;
+  }
+  // With `publish` the integration branch moves too: through the `publishRef` fake, as the real one does its work.
+  if (!input.publish || merged.length === 0) return { merged, conflict };
+  const last = merged[merged.length - 1].sha;
+  if (last !== input.publish.expected)
+    await publishRef({ repo: input.repo, ref: input.publish.ref, sha: last, expected: input.publish.expected });
+  return { merged, conflict, published: last };
+}
+
 /** The name of every activity a worker registers. */
 export const ACTIVITY_NAMES = Object.keys(defaultActivities(FAKE.hostQueue)) as Array<keyof Activities>;
 
@@ -292,6 +329,22 @@ export function fakeActivities(
   const defaults = defaultActivities(hostQueue);
   const fakes = {} as Record<string, jest.Mock>;
   for (const name of ACTIVITY_NAMES) fakes[name] = jest.fn((overrides[name] ?? defaults[name]) as Fn);
+  // A batch merges each task through the `queueMerge` fake, so a test's story for it holds for batches.
+  if (!overrides.queueMergeBatch)
+    fakes.queueMergeBatch = jest.fn((input: QueueMergeBatchInput) =>
+      mergeEachVia(
+        fakes.queueMerge as unknown as Activities['queueMerge'],
+        fakes.publishRef as unknown as Activities['publishRef'],
+        input,
+      ),
+    );
+  // A batch's removals go through the `removeTaskWorktree` fake, one per task, as the real one does its work.
+  if (!overrides.removeTaskWorktrees)
+    fakes.removeTaskWorktrees = jest.fn(async (input: RemoveTaskWorktreesInput) => {
+      const results = [];
+      for (const t of input.tasks) results.push(await (fakes.removeTaskWorktree as jest.Mock)(t));
+      return results;
+    });
   return fakes as unknown as FakeActivities;
 }
 

@@ -438,6 +438,38 @@ describe('runAgent checkpoints', () => {
     expect(git(repo, 'show', `${ref}:wip.txt`)).toBe('wip');
   });
 
+  test('an agent that ends well gets its work committed on the task branch by its attempt, not a final checkpoint', async () => {
+    const { repo, wt, input, ref } = await taskWorktree({ 'a.txt': 'a\n' });
+    const result = await runActivity(acts.runAgent, {
+      ...agentInput(wt, input, 'echo w > w.txt'),
+      checkpointEveryMs: 0,
+      commitTitle: 'write w',
+    });
+    expect(result.commit).toMatchObject({ committed: true, diffstat: { files: 1 } });
+    expect(result.commit!.headSha).toBe(git(repo, 'rev-parse', `refs/heads/${wt.branch}`));
+    expect(git(repo, 'log', '-1', '--format=%s', wt.branch)).toBe(`flotilla(${input.taskId}): write w`);
+    expect(treeOf(repo, wt.branch)).toEqual({ 'a.txt': 'a', 'w.txt': 'w' });
+    // The commit keeps the work: no WIP snapshot of the same state.
+    expect((await execa('git', ['rev-parse', '--verify', '--quiet', ref], { cwd: repo, reject: false })).stdout).toBe(
+      '',
+    );
+  });
+
+  test('an attempt that commits nothing new after a checkpoint of edits its agent undid replaces that checkpoint, so a re-made worktree does not bring them back', async () => {
+    const { repo, wt, input, ref } = await taskWorktree({ 'a.txt': 'a\n' });
+    const result = await runActivity(acts.runAgent, {
+      ...agentInput(wt, input, 'echo tmp > tmp.txt; sleep 2; rm tmp.txt'),
+      commitTitle: 'nothing',
+    });
+    expect(result.commit).toMatchObject({ committed: false, headSha: input.baseSha });
+    // A periodic checkpoint held tmp.txt; the final one, on the same tip, does not.
+    expect(git(repo, 'log', '-g', '--format=%s', ref).split('\n').length).toBeGreaterThanOrEqual(2);
+    expect(treeOf(repo, git(repo, 'rev-parse', ref))).toEqual({ 'a.txt': 'a' });
+    rmSync(wt.worktree, { recursive: true, force: true });
+    await ensureTaskWorktree(home, input);
+    expect(existsSync(path.join(wt.worktree, 'tmp.txt'))).toBe(false);
+  });
+
   test('a worktree missing when the attempt starts is rebuilt before the agent launches', async () => {
     const { repo, wt, input, ref } = await taskWorktree({ 'a.txt': 'a\n' });
     write(wt.worktree, 'wip.txt', 'wip\n');

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { removeTaskWorktree } from '../../src/git/cleanup';
+import { headAtRisk } from '../../src/git/worktree-safety';
 import { paths } from '../../src/git/worktree-layout';
 import { writePidFile } from '../../src/agents/process';
 import { taskWorktreePath } from '../../src/git/worktree-layout';
@@ -91,6 +92,18 @@ test('HEAD detached at a commit made there that no ref holds: both keep it', asy
   expect(clean.kept).toMatch(reason);
   expect(activity).toMatch(reason);
   expect(existsSync(t.wt)).toBe(true);
+});
+
+test("a reftable repository's HEAD file is a stub: a detached HEAD holding a commit no ref holds is still found", async () => {
+  const t = landedTask();
+  git(t.wt, 'checkout', '--quiet', '--detach');
+  git(t.wt, 'commit', '--quiet', '--allow-empty', '-m', 'only here');
+  // What the reftable backend (git >= 2.45) leaves in a worktree's git directory as HEAD; the
+  // real HEAD lives in its tables, where only git reads it (this git 2.39 keeps files: the stub
+  // stands in a copy of the directory given as the worktree's git directory).
+  const stubDir = tempDir('flotilla-reftable-');
+  writeFileSync(path.join(stubDir, 'HEAD'), 'ref: refs/heads/.invalid\n');
+  expect(await headAtRisk(t.wt, stubDir)).toMatch(/HEAD is detached at [0-9a-f]{12}, a commit no branch holds/);
 });
 
 test('HEAD detached at a commit only checked out there (what Flotilla does with candidates): both remove it', async () => {

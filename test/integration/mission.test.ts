@@ -7,6 +7,7 @@ import type { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { reservations } from '../../src/agents/namespace';
 import { names } from '../../src/mission/types';
 import { cancelSignal, pauseSignal, resumeSignal } from '../../src/workflows/messages';
 import type { MissionResult } from '../../src/workflows/mission';
@@ -21,10 +22,11 @@ import { missionResult } from '../helpers/outcome';
 let env: TestWorkflowEnvironment;
 let workers: Awaited<ReturnType<typeof startTestWorkers>> | undefined;
 const taskQueue = 'flotilla-it';
+const home = tempDir('flotilla-home-');
 
 beforeAll(async () => {
   env = await startDevServer();
-  workers = await startTestWorkers(env, taskQueue, 'it', tempDir('flotilla-home-'));
+  workers = await startTestWorkers(env, taskQueue, 'it', home);
 }, 180_000);
 
 afterAll(async () => {
@@ -422,6 +424,35 @@ test('the task gate sends the failure back to the agent and passes on the next i
   expect(result.phase).toBe('completed');
   expect(result.tasks[0].iterations).toBe(2);
   expect(git(repo, 'show', `${names.integrationBranch('gate')}:answer.txt`)).toBe('42');
+});
+
+test("a task's agent attempt commits its work; without a gate it also releases the task's namespace, with one the workflow does at the end", async () => {
+  const repo = makeRepo();
+  const result = await run(
+    mission('in-attempt', repo, [
+      task('plain', writeFile('plain.txt', 'plain')),
+      task('gated', writeFile('gated.txt', 'gated'), { verify: ['test -f gated.txt'] }),
+    ]),
+  );
+  expect(result.tasks.map((t) => [t.id, t.status])).toEqual([
+    ['plain', 'merged'],
+    ['gated', 'merged'],
+  ]);
+  const activities = async (taskId: string): Promise<string[]> => {
+    const history = await env.client.workflow.getHandle(names.taskWorkflowId('in-attempt', taskId)).fetchHistory();
+    return (history.events ?? []).flatMap((e) =>
+      e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? ''] : [],
+    );
+  };
+  // The commit is the attempt's: no `checkpoint` (commit) activity after the agent, no snapshot.
+  expect(await activities('plain')).toEqual(['prepareWorktree', 'runAgent']);
+  expect(await activities('gated')).toEqual(['prepareWorktree', 'runAgent', 'runChecks', 'releaseNamespace']);
+  for (const id of ['plain', 'gated'])
+    expect(git(repo, 'log', '-1', '--format=%s', names.taskBranch('in-attempt', id))).toBe(
+      `flotilla(${id}): Task ${id}`,
+    );
+  // Both namespaces ended: nothing of this mission is reserved on the host any more.
+  expect(reservations(home).filter((r) => r.key.includes('in-attempt'))).toEqual([]);
 });
 
 test('every history this suite recorded replays against the current workflow code', async () => {

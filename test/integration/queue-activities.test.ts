@@ -189,6 +189,107 @@ describe('queueMerge', () => {
   });
 });
 
+describe('queueMergeBatch', () => {
+  /** queueRepo plus t2 (another file), t3 (clashes with t1 on a.txt) and t4, all from the base. */
+  function batchRepo() {
+    const q = queueRepo();
+    const more = {
+      t2: commitOn(q.repo, names.taskBranch('m', 't2'), q.base, { 'd.txt': 'd by t2\n' }),
+      t3: commitOn(q.repo, names.taskBranch('m', 't3'), q.base, { 'a.txt': 'a by t3\n' }),
+      t4: commitOn(q.repo, names.taskBranch('m', 't4'), q.base, { 'e.txt': 'e by t4\n' }),
+    };
+    const task = (id: string) => ({ taskId: id, branch: names.taskBranch('m', id), title: `Task ${id}` });
+    const input = { repo: q.repo, onto: q.onto, ref: q.input.ref, expected: null, date: DATE };
+    return { ...q, more, task, input };
+  }
+
+  test('merges each branch onto the one before, moves the ref once to the last, and a retry makes the same SHAs', async () => {
+    const { repo, onto, tip, more, task, input } = batchRepo();
+    const batch = { ...input, tasks: [task('t1'), task('t2'), task('t4')] };
+    const r = await runActivity(acts.queueMergeBatch, batch);
+    expect(r.conflict).toBeNull();
+    expect(r.merged.map((x) => [x.taskId, x.tip, x.alreadyMerged])).toEqual([
+      ['t1', tip, false],
+      ['t2', more.t2, false],
+      ['t4', more.t4, false],
+    ]);
+    const [m1, m2, m4] = r.merged.map((x) => x.sha);
+    expect(git(repo, 'rev-list', '--no-walk', '--parents', m1)).toBe(`${m1} ${onto} ${tip}`);
+    expect(git(repo, 'rev-list', '--no-walk', '--parents', m2)).toBe(`${m2} ${m1} ${more.t2}`);
+    expect(git(repo, 'rev-list', '--no-walk', '--parents', m4)).toBe(`${m4} ${m2} ${more.t4}`);
+    expect(git(repo, 'log', '-1', '--format=%B', m2)).toBe('flotilla: merge t2: Task t2');
+    expect(git(repo, 'show', `${m4}:a.txt`)).toBe('a by t1');
+    expect(refOf(repo, input.ref)).toBe(m4);
+    // One ref update for the batch: the candidate's reflog has one entry.
+    expect(git(repo, 'reflog', 'show', '--format=%H', input.ref).split('\n')).toEqual([m4]);
+    // A retry after the ref moved (expected null now fails the CAS) finds its own merges there.
+    expect(await runActivity(acts.queueMergeBatch, batch)).toEqual(r);
+    // A retry whose earlier attempt made the same merges differently (another date) takes those.
+    git(repo, 'update-ref', '-d', input.ref);
+    const earlier = await runActivity(acts.queueMergeBatch, { ...batch, date: '2026-01-01T00:00:00Z' });
+    expect(earlier.merged[2].sha).not.toBe(m4);
+    expect(await runActivity(acts.queueMergeBatch, batch)).toEqual(earlier);
+  });
+
+  test('with publish the integration branch moves to the last merge too, by compare-and-swap; a retry finds it there', async () => {
+    const { repo, onto, base, task, input } = batchRepo();
+    const branchRef = 'refs/heads/flotilla/m/integration';
+    git(repo, 'update-ref', branchRef, onto);
+    const batch = { ...input, tasks: [task('t1'), task('t2')], publish: { ref: branchRef, expected: onto } };
+    const r = await runActivity(acts.queueMergeBatch, batch);
+    expect(r.published).toBe(r.merged[1].sha);
+    expect(refOf(repo, branchRef)).toBe(r.merged[1].sha);
+    expect(refOf(repo, input.ref)).toBe(r.merged[1].sha);
+    expect(await runActivity(acts.queueMergeBatch, batch)).toEqual(r);
+    // A branch someone else moved is CandidateMoved, and stays where they put it.
+    git(repo, 'update-ref', branchRef, base);
+    const moved = { ...batch, onto: r.merged[1].sha, expected: r.merged[1].sha, tasks: [task('t4')] };
+    await expect(
+      runActivity(acts.queueMergeBatch, { ...moved, publish: { ref: branchRef, expected: r.merged[1].sha } }),
+    ).rejects.toMatchObject({ type: 'CandidateMoved' });
+    expect(refOf(repo, branchRef)).toBe(base);
+  });
+
+  test('the first conflict stops the batch: the merges before it are on the ref, nothing after it is tried', async () => {
+    const { repo, task, input } = batchRepo();
+    const r = await runActivity(acts.queueMergeBatch, {
+      ...input,
+      tasks: [task('t1'), task('t2'), task('t3'), task('t4')],
+    });
+    expect(r.merged.map((x) => x.taskId)).toEqual(['t1', 't2']);
+    expect(r.conflict).toMatchObject({ taskId: 't3', status: 'conflict', files: ['a.txt'], withTasks: ['t1'] });
+    expect(refOf(repo, input.ref)).toBe(r.merged[1].sha);
+    // A batch whose first task conflicts moves nothing.
+    const again = await runActivity(acts.queueMergeBatch, {
+      ...input,
+      onto: r.merged[1].sha,
+      expected: r.merged[1].sha,
+      tasks: [task('t3'), task('t4')],
+    });
+    expect(again).toMatchObject({ merged: [], conflict: { taskId: 't3' } });
+    expect(refOf(repo, input.ref)).toBe(r.merged[1].sha);
+  });
+
+  test('a branch already in what it goes onto makes no commit; a ref that moved is CandidateMoved', async () => {
+    const { repo, onto, base, task, input } = batchRepo();
+    const first = await runActivity(acts.queueMergeBatch, { ...input, tasks: [task('t1')] });
+    const m1 = first.merged[0].sha;
+    const r = await runActivity(acts.queueMergeBatch, {
+      ...input,
+      onto: m1,
+      expected: m1,
+      tasks: [task('t1'), task('t2')],
+    });
+    expect(r.merged[0]).toMatchObject({ taskId: 't1', sha: m1, alreadyMerged: true });
+    expect(git(repo, 'rev-list', '--no-walk', '--parents', r.merged[1].sha).split(' ')[1]).toBe(m1);
+    git(repo, 'update-ref', input.ref, base);
+    await expect(
+      runActivity(acts.queueMergeBatch, { ...input, onto, expected: onto, tasks: [task('t4')] }),
+    ).rejects.toMatchObject({ type: 'CandidateMoved', nonRetryable: true });
+    expect(refOf(repo, input.ref)).toBe(base);
+  });
+});
+
 describe('publishRef', () => {
   test('moves a ref by compare-and-swap; idempotent when it already holds the SHA; CandidateMoved otherwise', async () => {
     const { repo, base, onto, tip } = queueRepo();
@@ -342,6 +443,17 @@ describe('removeTaskWorktree', () => {
     expect(readFileSync(path.join(repo, '.env'), 'utf8')).toBe('SECRET=1\n');
     // idempotent: already gone
     expect(await runActivity(acts.removeTaskWorktree, input)).toEqual({ removed: true, kept: null });
+  });
+
+  test('removeTaskWorktrees: a batch in one call, each judged on its own (a dirty one kept, a clean one removed)', async () => {
+    const clean = await taskWorktree('rm-batch-clean');
+    const dirty = await taskWorktree('rm-batch-dirty');
+    writeFileSync(path.join(dirty.wt.worktree, 'new.txt'), 'new\n');
+    const r = await runActivity(acts.removeTaskWorktrees, { tasks: [dirty.input, clean.input] });
+    expect(r[0]).toMatchObject({ removed: false, kept: expect.stringContaining('new.txt') });
+    expect(r[1]).toEqual({ removed: true, kept: null });
+    expect(existsSync(dirty.wt.worktree)).toBe(true);
+    expect(existsSync(clean.wt.worktree)).toBe(false);
   });
 
   test('a dirty worktree is kept, with the paths in the reason', async () => {

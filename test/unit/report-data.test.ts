@@ -199,7 +199,7 @@ test('the merge queue: verify runs on their own row, named by batch and kind; th
   }
   // The workflow's summaries (since the Web UI story) come along for the tooltips.
   expect(spans(r, 'r', 'merge')[0].summary).toMatch(
-    /^merge flotilla\/bisect-it\/tasks\/r onto [0-9a-f]{8} \(batch \d+\)$/,
+    /^merge \d+ onto [0-9a-f]{8} \(batch \d+\): (?:\w+, )*r(?:, \w+)*$/,
   );
 });
 

@@ -188,6 +188,40 @@ test('steer interrupts the agent and resumes its session with the message', asyn
   expect(taskOf(result, 's').iterations).toBe(1);
 });
 
+test("a queued message's run that fails after the first run released the namespace still ends with releaseNamespace", async () => {
+  const release = deferred();
+  let runs = 0;
+  const fakes = fakeActivities({
+    async runAgent(input: RunAgentInput) {
+      if (input.taskId !== 's') return agentResult(input);
+      if (++runs === 1) {
+        await heartbeatUntil(release.promise);
+        // The attempt committed and, the task having no gate, released its namespace.
+        return { ...agentResult(input), namespaceReleased: true };
+      }
+      // The message's run reserved the namespace again, then failed.
+      throw ApplicationFailure.create({
+        type: 'AgentFailed',
+        message: 'the agent gave up',
+        nonRetryable: true,
+        details: [agentFailureDetails(input)],
+      });
+    },
+  });
+  const m = await suite.start(fakeMission('ns-steer', [fakeTask('s')]), fakes);
+  await eventually(() => callsFor(fakes.runAgent, 's').length === 1, "s's agent to start");
+  const answer = await m.handle.executeUpdate(steerUpdate, {
+    args: [{ taskId: 's', message: 'one more thing', queue: true }],
+  });
+  expect(answer).toEqual({ taskId: 's', delivery: 'queued' });
+  release.resolve();
+  const result = await m.result().catch((err: unknown) => err);
+  expect(callsFor(fakes.runAgent, 's')).toHaveLength(2);
+  expect(result).toBeDefined();
+  // The second run's reservation is ended, not left held by a failed task.
+  expect(inputsOf(fakes.releaseNamespace).map((r) => r.taskId)).toEqual(['s']);
+});
+
 test('retry runs a failed task again at once, from the integration branch as it is, continuing its session; its dependents follow', async () => {
   const slowRelease = deferred();
   const quickMerged = deferred();

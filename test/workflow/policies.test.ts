@@ -18,6 +18,7 @@ import {
   eventually,
   FAKE,
   fakeActivities,
+  heartbeatUntil,
   fakeSha,
   inputsOf,
 } from '../helpers/fake-activities';
@@ -288,6 +289,46 @@ test('onMergeConflict pause: the mission blocks on the conflict; `skip` of that 
   expect(callsFor(fakes.prepareWorktree, 'd').map((i) => i.baseSha)).toEqual([afterA]);
   expect(callsFor(fakes.runAgent, 'c')).toEqual([]);
   expect(result.integrationSha).toBe(merge(afterA, 'conflict-skip', 'd'));
+});
+
+test('without a mission verify, a task merged in the same batch before a conflict that blocks is merged at once, not after the block', async () => {
+  // a and b run until z's merge has begun, and z's merge waits until both have succeeded: they
+  // merge in the next batch together, a then b.
+  const zMerging = deferred();
+  const bothDone = deferred();
+  const fakes = conflictOn('b', {
+    async runAgent(input: RunAgentInput) {
+      if (input.taskId !== 'z') await heartbeatUntil(zMerging.promise);
+      return agentResult(input);
+    },
+  });
+  const conflictFree = fakes.queueMerge.getMockImplementation()!;
+  fakes.queueMerge.mockImplementation(async (input) => {
+    if (input.taskId === 'z') {
+      zMerging.resolve();
+      await heartbeatUntil(bothDone.promise);
+    }
+    return conflictFree(input);
+  });
+  const spec = fakeMission('batch-block', [fakeTask('z'), fakeTask('a'), fakeTask('b')], {
+    concurrency: 3,
+    policy: { onTaskFailure: 'skip-dependents', onMergeConflict: 'pause', onVerifyFailure: 'fail' },
+  });
+  const m = await suite.start(spec, fakes);
+  await m.waitFor((p) => ['a', 'b'].every((id) => taskOf(p, id).status === 'succeeded'), 'a and b to succeed');
+  bothDone.resolve();
+  const blocked = await m.waitFor((p) => p.phase === 'blocked', 'the conflict to block the mission');
+  expect(inputsOf(fakes.queueMergeBatch).map((i) => i.tasks.map((t) => t.taskId))).toEqual([['z'], ['a', 'b']]);
+  expect(taskOf(blocked, 'b').status).toBe('conflict');
+  // a is on the integration branch already (the batch merge moved it): merged, its mergedAt set.
+  expect(taskOf(blocked, 'a').status).toBe('merged');
+  expect(blocked.integrationSha).toBe(merge(merge(FAKE.baseSha, 'batch-block', 'z'), 'batch-block', 'a'));
+  await m.handle.executeUpdate(skipUpdate, { args: [{ taskId: 'b' }] });
+  expect((await m.result()).tasks.map((t) => [t.id, t.status])).toEqual([
+    ['z', 'merged'],
+    ['a', 'merged'],
+    ['b', 'skipped'],
+  ]);
 });
 
 test('onMergeConflict pause: skipping an unrelated task does not unblock; `resume` merges again', async () => {

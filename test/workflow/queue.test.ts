@@ -8,6 +8,7 @@
 import type { RunAgentInput } from '../../src/activities/agent';
 import type { QueueMergeInput, QueueMergeResult, VerifyAtInput } from '../../src/git/merge-queue-types';
 import type { MissionProgress } from '../../src/mission/progress';
+import { temporal } from '@temporalio/proto';
 import { names } from '../../src/mission/types';
 import { skipUpdate } from '../../src/workflows/messages';
 import {
@@ -160,6 +161,20 @@ test('a batch of four that fails verify is rerun, bisected to its culprit, and t
   const next = result.mergeQueue!.verifyRuns.filter((r) => r.batch === 3);
   expect(next.map((r) => [r.kind, r.taskIds.join('+'), r.ok])).toEqual([['batch', 't4', true]]);
   expect(fakes.verifyAt).toHaveBeenCalledTimes(1 + 4 + 1);
+});
+
+test('a batch merges its whole backlog in one activity: one queueMergeBatch for the four, no queueMerge each', async () => {
+  const { fakes, result } = await batchOfFour('onecall', 'revert', () => false);
+  expect(Object.values(statuses(result)).every((s) => s === 'merged')).toBe(true);
+  const calls = inputsOf(fakes.queueMergeBatch).map((i) => i.tasks.map((t) => t.taskId));
+  // w's batch, the four's, after3's: each one activity, however many tasks it holds.
+  expect(calls).toEqual([['w'], ['t1', 't2', 't3', 't4'], ['after3']]);
+  // And their merged worktrees go in one activity per batch too.
+  const removed = inputsOf(fakes.removeTaskWorktrees).map((i) => i.tasks.map((t) => t.taskId));
+  expect(removed).toEqual([['w'], ['t1', 't2', 't3', 't4'], ['after3']]);
+  // The four go onto w's verified merge, which the candidate ref is expected to hold.
+  const w = FAKE.queueSha(FAKE.baseSha, branch('onecall', 'w'));
+  expect(inputsOf(fakes.queueMergeBatch)[1]).toMatchObject({ onto: w, expected: w });
 });
 
 test('a batch of eight with one culprit takes six verify runs: the batch, its rerun, three bisection steps, the rest', async () => {
@@ -323,4 +338,42 @@ test('a resolution rejected twice blocks the mission with the reason; skipping t
   await m.handle.executeUpdate(skipUpdate, { args: [{ taskId: 'b' }] });
   const result = await m.result();
   expect(statuses(result)).toEqual({ a: 'merged', b: 'skipped' });
+});
+
+test("a task reports its agent run to the mission only when it goes on, without waiting for the signal: none from a task that ends, one with a gate's scheduling", async () => {
+  const spec = fakeMission('wft', [fakeTask('a'), fakeTask('b', [], { verify: ['true'] })]);
+  const { fakes } = queueFakes();
+  const m = await suite.start(spec, fakes);
+  expect((await m.result()).phase).toBe('completed');
+  const { EventType } = temporal.api.enums.v1;
+  const eventsOf = async (id: string) =>
+    (await suite.env().client.workflow.getHandle(names.taskWorkflowId('wft', id)).fetchHistory()).events ?? [];
+  const signalIn = (events: Awaited<ReturnType<typeof eventsOf>>) =>
+    events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED);
+  // a ends after its commit: its result carries its usage to the mission, no signal before.
+  expect(signalIn(await eventsOf('a'))).toBe(-1);
+  // b's gate runs next: the mission hears of the agent's usage now, in the same workflow task.
+  const events = await eventsOf('b');
+  const signal = signalIn(events);
+  expect(signal).toBeGreaterThan(0);
+  const next = events[signal + 1];
+  expect(next.eventType).toBe(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+  expect(next.activityTaskScheduledEventAttributes?.activityType?.name).toBe('runChecks');
+});
+
+test('without a mission verify the batch merge moves the integration branch itself: no publishRef activity', async () => {
+  const spec = fakeMission('nover', [fakeTask('a'), fakeTask('b')], { concurrency: 2 });
+  const { fakes } = queueFakes();
+  const m = await suite.start(spec, fakes);
+  const result = await m.result();
+  expect(statuses(result)).toEqual({ a: 'merged', b: 'merged' });
+  const batches = inputsOf(fakes.queueMergeBatch);
+  // Each batch publishes onto what the integration branch held after the batch before.
+  expect(batches[0].publish).toEqual({ ref: `refs/heads/${names.integrationBranch('nover')}`, expected: FAKE.baseSha });
+  const history = await m.handle.fetchHistory();
+  const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
+  expect(scheduled).not.toContain('publishRef');
+  // The integration branch holds the last merge: a later run's prepareIntegration finds it there.
+  const last = batches[batches.length - 1];
+  expect(inputsOf(fakes.publishRef).map((i) => i.expected)).toContain(last.publish!.expected);
 });

@@ -10,7 +10,7 @@ import { TERMINAL_PHASES } from '../../mission/types';
 import { EXIT, NoWorkerError } from '../errors';
 import { getProgress } from '../missions';
 import { AgentActivity, readActivity } from '../activity';
-import { LiveAgent, liveResolver } from '../live-tasks';
+import { carryAnnotations, LiveAgent, liveResolver } from '../live-tasks';
 import { renderStatus, stdoutOptions } from '../render';
 import {
   progressEvents,
@@ -26,6 +26,12 @@ import { Connected, MissionContext, say, warn } from './context';
 
 /** Between two progress polls, ms. */
 const POLL_MS = 1000;
+/**
+ * Between two descriptions of every running task in plain output, ms: each costs the server a
+ * request per running task, and plain output shows no agent's live activity, only changes (a task
+ * whose worker is gone turns `pending` within this long). A terminal display describes every poll.
+ */
+const ANNOTATE_MS = 5000;
 /** Unanswered queries in a row tolerated while a just-started mission gets its first workflow task. */
 const MAX_MISSES = 30;
 
@@ -193,6 +199,9 @@ async function follow(
   let workerError: unknown;
   void workerDone?.catch((err) => (workerError = err));
   let misses = 0;
+  let annotatedAt = 0;
+  /** The running tasks described last (annotated). */
+  let described = new Set<string>();
   const display = progressDisplay(missionId);
   const aborted = new Promise<undefined>((resolve) => stop.addEventListener('abort', () => resolve(undefined)));
   try {
@@ -200,9 +209,11 @@ async function follow(
       if (workerError) throw workerError;
       let p: MissionProgress | undefined;
       const live = display.wantsLive ? new Map<string, LiveAgent>() : undefined;
+      const annotate = display.wantsLive || !prev || Date.now() - annotatedAt >= ANNOTATE_MS;
+      const look = { live, annotate, described: annotate ? new Set<string>() : described };
       try {
         // A query may wait seconds for a worker; an interruption does not wait for it.
-        p = await Promise.race([getProgress(client, config, missionId, undefined, live), aborted]);
+        p = await Promise.race([getProgress(client, config, missionId, undefined, look), aborted]);
         misses = 0;
       } catch (err) {
         // A mission just started may not have had its first workflow task yet.
@@ -213,6 +224,8 @@ async function follow(
         throw err;
       }
       if (!p) break;
+      if (annotate) [annotatedAt, described] = [Date.now(), look.described];
+      else if (prev) carryAnnotations(prev, described, p);
       for (const line of progressEvents(prev, p)) display.line(line);
       display.update(p, live, TERMINAL_PHASES.includes(p.phase) ? [] : await resolversNow(connected, missionId, p));
       prev = p;

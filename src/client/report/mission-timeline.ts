@@ -89,6 +89,9 @@ function activitySegments(reading: MissionReading, a: ActivityRecord): void {
     case 'queueMerge':
       mergeSegment(reading, a);
       break;
+    case 'queueMergeBatch':
+      batchSegments(reading, a);
+      break;
     case 'prepareConflict':
     case 'checkResolution':
     case 'commitResolution':
@@ -123,6 +126,21 @@ function mergeSegment(reading: MissionReading, a: ActivityRecord): void {
     conflict ? 'failed' : a.outcome,
     conflict ? (res?.message ?? null) : (a.failure?.message ?? null),
   );
+}
+
+/** A batch merge (`queueMergeBatch`): each task's row gets the merge, as `queueMerge`'s would. */
+function batchSegments(reading: MissionReading, a: ActivityRecord): void {
+  const input = (a.input ?? {}) as { tasks?: Array<{ taskId: string }> };
+  const res = a.result as { merged?: Array<{ taskId: string }>; conflict?: { taskId: string } | null } | undefined;
+  for (const t of input.tasks ?? []) {
+    const conflict = res?.conflict?.taskId === t.taskId ? res.conflict : undefined;
+    if (res && !conflict && !res.merged?.some((x) => x.taskId === t.taskId)) continue; // not tried
+    mergeSegment(reading, {
+      ...a,
+      input: { taskId: t.taskId },
+      result: conflict ?? (res ? { status: 'merged' } : undefined),
+    });
+  }
 }
 
 /** A step of a conflict's resolution (prepared, checked, committed or dropped), on the task's row. */

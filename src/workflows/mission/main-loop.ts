@@ -8,7 +8,7 @@
  */
 import { condition, sleep, workflowInfo } from '@temporalio/workflow';
 import { failureMessage } from '../../mission/failures';
-import { refreshWaves, startDecision } from '../../mission/schedule';
+import { refreshWaves, StartDecisions } from '../../mission/schedule';
 import { names } from '../../mission/types';
 import { MergeQueue } from './merge-queue';
 import type { Mission } from './state';
@@ -53,30 +53,27 @@ export async function mainLoop(m: Mission, steps: MissionSteps): Promise<MainLoo
   const merger = mergeQueue.run(() => done || closeMergeQueue());
   const predictor = predictWhileRunning(m, steps, () => done);
 
+  const decisions = new StartDecisions(spec, s);
   /** Marks pending tasks whose dependency ended unmerged as skipped. */
   const skipGone = (): void => {
-    for (const t of s.tasks) {
-      if (m.inFlight.has(t.id)) continue;
-      const d = startDecision(spec, s, t.id);
-      if (d.kind !== 'skip') continue;
+    for (const { task: t, because } of decisions.skips(m.inFlight)) {
       t.status = 'skipped';
-      t.error = `skipped: depends on ${d.because.id} (${d.because.status})`;
+      t.error = `skipped: depends on ${because.id} (${because.status})`;
     }
   };
   // A task `pause --now` holds shows `pending` while its child waits: it is in flight, not ready.
-  const ready = (): string[] =>
-    s.tasks.filter((t) => !m.inFlight.has(t.id) && startDecision(spec, s, t.id).kind === 'start').map((t) => t.id);
+  const firstReady = (): string | undefined => decisions.firstReady(m.inFlight);
   const mayStart = (): boolean =>
     !m.halt.halted && !s.paused && !s.blocked && !drain && m.inFlight.size < spec.concurrency;
   const quiet = (): boolean => m.inFlight.size === 0 && (mergeQueue.idle || (mergeQueue.closed && !s.batch));
-  const over = (): boolean => quiet() && (m.halt.halted || drain || ready().length === 0);
+  const over = (): boolean => quiet() && (m.halt.halted || drain || firstReady() === undefined);
 
   for (;;) {
     skipGone();
     refreshWaves(s);
     if (workflowInfo().continueAsNewSuggested && !drain) drain = true;
     if (mayStart()) {
-      const next = ready()[0];
+      const next = firstReady();
       if (next !== undefined) {
         start(m, steps, next);
         continue;
@@ -86,10 +83,10 @@ export async function mainLoop(m: Mission, steps: MissionSteps): Promise<MainLoo
     if (over()) break;
     await condition(
       () =>
-        (mayStart() && ready().length > 0) ||
+        (mayStart() && firstReady() !== undefined) ||
         over() ||
         (closeMergeQueue() && !mergeQueue.closed) ||
-        s.tasks.some((t) => !m.inFlight.has(t.id) && startDecision(spec, s, t.id).kind === 'skip') ||
+        decisions.skips(m.inFlight).length > 0 ||
         (!drain && workflowInfo().continueAsNewSuggested),
     );
   }

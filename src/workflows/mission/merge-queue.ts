@@ -12,14 +12,14 @@
  * tasks that ended while the batch before ran (history records it), in the mission file's order.
  */
 import { condition, workflowInfo } from '@temporalio/workflow';
-import type { QueueMergeResult } from '../../activities';
 import { MAX_VERIFY_RUNS, VerifyRun } from '../../mission/progress';
 import { bisectNext, refreshWaves } from '../../mission/schedule';
 import type { MissionSpec } from '../../mission/types';
 import { MergeQueueActivities, mergeQueueHost } from '../activities';
 import { MISSION_VERIFY_COMMAND_TIMEOUT_MS } from '../limits';
 import { commands, ids, line, short } from '../summaries';
-import { MergeConflicts } from './merge-conflicts';
+import { mergeSome } from './merge-batch';
+import { MergeConflicts, MergeQueueContext } from './merge-conflicts';
 import { reportMergeQueue } from './merge-queue-metrics';
 import type { Mission } from './state';
 import type { MergeQueueHooks } from './types';
@@ -44,6 +44,8 @@ export class MergeQueue {
   private readonly cleanups: Promise<void>[] = [];
   /** Task summaries (the agents' final words), for the resolver's prompt. */
   readonly summaries = new Map<string, string>();
+  /** What the queue's helpers (merge-batch.ts, merge-conflicts.ts) need of it. */
+  private readonly context: MergeQueueContext;
   /** What a merge that conflicts goes to (merge-conflicts.ts). */
   private readonly conflicts: MergeConflicts;
 
@@ -56,7 +58,8 @@ export class MergeQueue {
   ) {
     this.acts = acts;
     const { candidateRef, summaries } = this;
-    this.conflicts = new MergeConflicts({ m, spec, acts, hooks, candidateRef, summaries });
+    this.context = { m, spec, acts, hooks, candidateRef, summaries };
+    this.conflicts = new MergeConflicts(this.context);
     const s = m.state;
     s.queue ??= [];
     s.batch ??= null;
@@ -67,6 +70,13 @@ export class MergeQueue {
     s.fixRequests ??= {};
     s.candidateTip ??= null;
   }
+
+  /** A task's place in the mission file (an index built once: a batch may hold hundreds). */
+  private order(id: string): number {
+    this.places ??= new Map(this.spec.tasks.map((t, i) => [t.id, i]));
+    return this.places.get(id) ?? -1;
+  }
+  private places?: Map<string, number>;
 
   private get candidateRef(): string {
     return `refs/flotilla/candidates/${this.spec.id}`;
@@ -94,8 +104,7 @@ export class MergeQueue {
         return;
       }
       // A batch merges in the mission file's order, whatever order its tasks finished in.
-      const order = (id: string): number => this.spec.tasks.findIndex((t) => t.id === id);
-      const ids = s.queue!.splice(0, s.queue!.length).sort((a, b) => order(a) - order(b));
+      const ids = s.queue!.splice(0, s.queue!.length).sort((a, b) => this.order(a) - this.order(b));
       await this.batch(ids);
     }
   }
@@ -110,17 +119,27 @@ export class MergeQueue {
     refreshWaves(s);
     const chain: Link[] = [];
     let tip = s.integrationSha!;
-    for (const id of ids) {
-      if (m.halt.cancel) {
-        // Left succeeded and unmerged: the cancelled mission reports them so.
-        continue;
+    // A cancelled mission leaves what is not merged yet succeeded and unmerged (it reports them so).
+    for (let todo = ids; todo.length > 0 && !m.halt.cancel;) {
+      todo = todo.filter((id) => m.task(id).status === 'succeeded'); // skipped while it waited
+      if (todo.length === 0) break;
+      const r = await mergeSome(this.context, todo, tip);
+      for (const x of r.merged) {
+        chain.push({ id: x.taskId, sha: x.sha, onto: tip });
+        tip = s.batch.candidateSha = x.sha;
       }
-      if (m.task(id).status !== 'succeeded') continue; // skipped while it waited
-      const sha = await this.mergeOne(id, tip);
-      if (sha === null) continue;
-      chain.push({ id, sha, onto: tip });
-      tip = sha;
-      s.batch.candidateSha = sha;
+      // No mission verify: the merge moved the integration branch itself, so its tasks are merged
+      // now, not after a conflict further on is resolved (which may wait for a person).
+      if (r.published && chain.length > 0) await this.publish(chain.splice(0));
+      todo = todo.slice(r.merged.length);
+      if (!r.conflict) break;
+      const outcome = await this.conflicts.onConflict(todo[0], tip, r.conflict);
+      if (outcome === 'retry') continue;
+      if (outcome !== 'dropped') {
+        chain.push({ id: todo[0], sha: outcome.sha, onto: tip });
+        tip = s.batch.candidateSha = outcome.sha;
+      }
+      todo = todo.slice(1);
     }
     const verdict = await this.verify(index, chain);
     if (verdict.good.length > 0) await this.publish(verdict.good);
@@ -129,48 +148,6 @@ export class MergeQueue {
     reportMergeQueue(this.spec.id, s);
     refreshWaves(s);
     this.hooks.setPhase('running');
-  }
-
-  /** Merges `id` onto `onto` (a conflict goes by `onMergeConflict`); the merge commit, or null. */
-  private async mergeOne(id: string, onto: string): Promise<string | null> {
-    const { m, spec } = this;
-    const t = m.task(id);
-    for (;;) {
-      m.merging = id;
-      let r: QueueMergeResult;
-      try {
-        const summary = line(`merge ${t.branch} onto ${short(onto)} (batch ${m.state.batch?.index ?? '?'})`);
-        r = await this.acts.queueMerge.executeWithOptions({ summary }, [
-          {
-            repo: spec.repo,
-            onto,
-            branch: t.branch,
-            taskId: id,
-            title: t.title,
-            ref: this.candidateRef,
-            expected: m.state.candidateTip ?? null,
-            date: this.hooks.now(),
-          },
-        ]);
-      } finally {
-        m.merging = null;
-      }
-      if (r.status === 'merged') {
-        m.state.candidateTip = r.sha;
-        // What the branch held when the queue merged it (a person may have committed a fix there).
-        if (r.tip) t.headSha = r.tip;
-        // A conflict a person fixed on the task branch, then `resume`d.
-        const fixed = m.state.conflicts!.find((c) => c.taskId === id && c.state === 'blocked');
-        if (fixed) {
-          fixed.state = 'resolved';
-          fixed.note = 'resolved by hand on the task branch, then resumed';
-        }
-        return r.sha;
-      }
-      const outcome = await this.conflicts.onConflict(id, onto, r);
-      if (outcome === 'dropped') return null;
-      if (outcome !== 'retry') return outcome.sha;
-    }
   }
 
   /**
@@ -250,9 +227,11 @@ export class MergeQueue {
     const { m, spec } = this;
     const sha = good[good.length - 1].sha;
     const summary = line(`publish ${short(sha)} to ${m.state.integrationBranch}: ${ids(good.map((l) => l.id))}`);
-    await this.acts.publishRef.executeWithOptions({ summary }, [
-      { repo: spec.repo, ref: `refs/heads/${m.state.integrationBranch}`, sha, expected: m.state.integrationSha },
-    ]);
+    // Already there when the batch merge published it (a mission without verify).
+    if (sha !== m.state.integrationSha)
+      await this.acts.publishRef.executeWithOptions({ summary }, [
+        { repo: spec.repo, ref: `refs/heads/${m.state.integrationBranch}`, sha, expected: m.state.integrationSha },
+      ]);
     for (const l of good) {
       m.merged(l.id, l.sha);
       m.task(l.id).mergedAt = this.hooks.now();
@@ -262,16 +241,21 @@ export class MergeQueue {
     if (spec.keepWorktrees) return;
     // In the background: removing a worktree (its node_modules…) must not hold up the next batch.
     // Best effort: one that cannot be removed now is listed by `flotilla clean` later.
-    const removals = good.map((l) =>
-      this.removerOf(l.id)
-        .executeWithOptions({ summary: `remove ${l.id}'s merged worktree` }, [
+    // One `removeTaskWorktrees` per host holding some of the batch's worktrees (see removalHost).
+    const byHost = new Map<string, string[]>();
+    for (const { id } of good) byHost.set(this.removalHost(id), [...(byHost.get(this.removalHost(id)) ?? []), id]);
+    const removals = [...byHost].map(([host, taskIds]) =>
+      (host ? mergeQueueHost(`${workflowInfo().taskQueue}@${host}`, spec) : this.acts).removeTaskWorktrees
+        .executeWithOptions({ summary: line(`remove the merged worktrees of ${ids(taskIds)}`) }, [
           {
-            missionId: spec.id,
-            runId: m.ownerRunId,
-            repo: spec.repo,
-            taskId: l.id,
-            copy: spec.copy,
-            ...(spec.origin ? { origin: spec.origin } : {}),
+            tasks: taskIds.map((taskId) => ({
+              missionId: spec.id,
+              runId: m.ownerRunId,
+              repo: spec.repo,
+              taskId,
+              copy: spec.copy,
+              ...(spec.origin ? { origin: spec.origin } : {}),
+            })),
           },
         ])
         .then(
@@ -283,14 +267,13 @@ export class MergeQueue {
   }
 
   /**
-   * `removeTaskWorktree` where the task's worktree is: the mission's host, or (a mission with an
-   * origin) the host the task ran on last, through that host's task queue; a host that is gone makes
-   * the removal fail after the schedule-to-start timeout, which is fine (best effort).
+   * Where a task's worktree is removed: '' for the mission's host, or (a mission with an origin)
+   * the host the task ran on last, through that host's task queue; a host that is gone makes the
+   * removal fail after the schedule-to-start timeout, which is fine (best effort).
    */
-  private removerOf(taskId: string): MergeQueueActivities['removeTaskWorktree'] {
+  private removalHost(taskId: string): string {
     const host = this.m.task(taskId).host;
-    if (!this.spec.origin || !host) return this.acts.removeTaskWorktree;
-    return mergeQueueHost(`${workflowInfo().taskQueue}@${host}`, this.spec).removeTaskWorktree;
+    return this.spec.origin && host ? host : '';
   }
 
   /** Applies `onVerifyFailure` to the culprit of a failed batch; the merges after it queue again first. */

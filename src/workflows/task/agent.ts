@@ -81,6 +81,15 @@ export class TaskAgent {
       .catch(() => undefined);
   }
 
+  /**
+   * Tells the mission the usage of the agent run that just ended, when the task goes on (a gate, a
+   * steering message): a task that ends now tells it with its result instead. Not awaited: the
+   * signal command goes out with the next step's in the same workflow task.
+   */
+  reportRun(): void {
+    void this.report(null);
+  }
+
   /** The prompt that delivers waiting steering messages, or null when there are none. */
   takeMessages(resume: string | null): string | null {
     return this.inbox.length > 0 ? steerPrompt(this.input.task, this.inbox.splice(0), resume !== null) : null;
@@ -112,6 +121,7 @@ export class TaskAgent {
         resume = this.usage.sessionId;
         const next = this.takeMessages(resume);
         if (next === null) return run;
+        this.reportRun();
         prompt = next;
       } catch (err) {
         // The workflow's own cancellation (the mission cancelled) always wins over an interrupt.
@@ -137,6 +147,8 @@ export class TaskAgent {
         details.runs++;
         this.steps.step(`agent running (${task.agent.runtime})`);
         const summary = agentRun(task.agent.runtime, task.id, iteration, details.runs, resume);
+        // The run reserves the namespace again; only its own success may say it released it.
+        this.steps.namespaceReleased = false;
         const run = await acts.runAgent.executeWithOptions({ summary }, [
           {
             missionId: input.missionId,
@@ -158,13 +170,17 @@ export class TaskAgent {
             ...(input.env?.length ? { setupEnv: input.env } : {}),
             ...(input.redact?.length ? { redact: input.redact } : {}),
             namespace: this.steps.namespace,
+            // The attempt commits the work itself when the agent ends well (no commit activity after).
+            commitTitle: task.title,
+            // Without a gate the task ends after its commit: its namespace goes with the commit.
+            ...(task.verify.length === 0 ? { releaseNamespaceAfterCommit: true } : {}),
             ...sessionBaseFor(usage, resume),
           },
         ]);
         addAgentRun(usage, run, run.attempt);
+        this.steps.namespaceReleased = run.namespaceReleased === true;
         details.lastEventAt = run.lastEventAt;
         details.retrying = null;
-        await this.report(null);
         return run;
       } catch (err) {
         // The task's host is gone (a placed task): the task moves to another host (workflow.ts).

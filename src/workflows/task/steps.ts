@@ -24,6 +24,8 @@ export class TaskSteps {
   /** The host the task is placed on (placed tasks only). */
   host: string | null = null;
   wt!: { worktree: string; branch: string };
+  /** The agent's attempt released the task's namespace after its commit, and no step reserved it since. */
+  namespaceReleased = false;
   /** What the task does now, for its current details (the workflow renders it with its usage). */
   readonly details: Omit<TaskDetails, keyof TaskUsage | 'runs'> & { runs: number };
 
@@ -69,12 +71,13 @@ export class TaskSteps {
   }
 
   /**
-   * Ends the task's runtime namespace on its host (`releaseNamespace`), whatever the task's outcome;
+   * Ends the task's runtime namespace on its host (`releaseNamespace`), whatever the task's outcome,
+   * unless the agent's last attempt already ended it after the task's commit (`namespaceReleased`);
    * not even a cancellation stops it, and its failure is ignored (the next reservation on that host
    * finds a stale one: see src/agents/namespace.ts).
    */
   async releaseNamespace(): Promise<void> {
-    if (!this.wt) return;
+    if (!this.wt || this.namespaceReleased) return;
     const { missionId, taskId, runId } = this.namespace;
     await CancellationScope.nonCancellable(() =>
       this.acts.releaseNamespace
@@ -91,6 +94,7 @@ export class TaskSteps {
 
   async prepare(): Promise<void> {
     const { input } = this;
+    this.namespaceReleased = false;
     const summary = `worktree for ${input.task.id} from ${short(input.baseSha)}`;
     this.wt = await despiteShutdowns(() =>
       this.acts.prepareWorktree.executeWithOptions({ summary }, [
@@ -168,6 +172,7 @@ export class TaskSteps {
   async gate() {
     const { task } = this.input;
     this.step('gate running');
+    this.namespaceReleased = false;
     const summary = line(`gate ${commands(task.verify)} · ${task.id} · iteration ${this.details.iteration}`);
     const r = await despiteShutdowns(() =>
       this.acts.runChecks.executeWithOptions({ summary }, [

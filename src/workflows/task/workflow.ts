@@ -111,9 +111,11 @@ async function run(
   let failedGateSha: string | null = null;
   for (let iteration = moved?.iteration ?? 1; iteration <= task.maxIterations;) {
     steps.details.iteration = iteration;
+    let ran: Awaited<ReturnType<TaskAgent['converse']>>;
     try {
       // Gate iterations and steering continue the same agent session, so it keeps its context.
-      summary = (await agent.converse(prompt, iteration, resume)).summary;
+      ran = await agent.converse(prompt, iteration, resume);
+      summary = ran.summary;
     } catch (err) {
       // The host is gone: nothing can be kept there; the task moves (runPlaced).
       if (steps.placed && hostLost(err)) throw err;
@@ -121,7 +123,8 @@ async function run(
     }
     let commit: Awaited<ReturnType<TaskSteps['commit']>>;
     try {
-      commit = await steps.commit();
+      // The agent's attempt made the commit when it could; otherwise the commit step makes it.
+      commit = ran.commit ?? (await steps.commit());
     } catch (err) {
       if (steps.placed && hostLost(err)) throw err;
       // The worktree is in a state whose commit would lose work (see the activity): say so.
@@ -139,10 +142,12 @@ async function run(
     // A message queued while the work was being committed goes to the agent before the gate.
     const message = agent.takeMessages(resume);
     if (message !== null) {
+      agent.reportRun();
       prompt = message;
       continue;
     }
     if (task.verify.length === 0) return steps.result('succeeded', { ...last, error: null });
+    agent.reportRun();
 
     const gate = await steps.gate();
     // A message that arrived during the gate goes to the agent first; the gate runs again after.
