@@ -2,7 +2,7 @@
  * The shapes of the merge queue's activities (queue.ts, conflict.ts, cleanup.ts, predict.ts). They are recorded
  * in workflow histories: add optional fields only. Every SHA is a full hex object id.
  */
-import type { ChecksResult } from '../agents/commands';
+import type { ChecksInput, ChecksResult } from '../agents/commands';
 import type { NamespaceRequest } from '../mission/types';
 import type { CommandLine } from '../mission/types';
 
@@ -114,20 +114,11 @@ export interface PublishInput {
 }
 
 /** Runs the mission verify on a commit, in the integration worktree checked out detached at it. */
-export interface VerifyAtInput {
+export interface VerifyAtInput extends Omit<ChecksInput, 'cwd'> {
   repo: string;
+  /** The integration worktree, where the commands run (the checks' `cwd`). */
   worktree: string;
   sha: string;
-  commands: CommandLine[];
-  /** Limit for each command, ms. */
-  timeoutMs: number;
-  logFile: string;
-  /** Names of the worker's variables the commands get besides the baseline (the mission's `env:`). */
-  env?: string[];
-  /** Every secret name the mission lists; the worker's redaction boundary learns them (see CommandNames). */
-  redact?: string[];
-  /** The mission verify's runtime namespace (src/agents/namespace.ts, no `taskId`); absent: none. */
-  namespace?: NamespaceRequest;
 }
 export type VerifyAtResult = ChecksResult;
 
