@@ -1,15 +1,16 @@
 /**
- * The one git runner of Flotilla's host code, through execa with exit codes (never simple-git: it
- * sleeps 50 ms after every command that prints nothing, which inside the repository lock added
- * ~350 ms per worktree): argv arrays, paths taken literally on request (`literal`), and a commit
+ * The one git runner of Flotilla's host code: git processes started by spawn.ts's spawner (a small
+ * process: starting them from the worker costs several ms each), with exit codes (never
+ * simple-git: it sleeps 50 ms after every command that prints nothing, which inside the
+ * repository lock added ~350 ms per worktree): argv arrays, paths taken literally on request (`literal`), and a commit
  * identity when the repository has none (agents' work must always be committable). The
  * per-repository lock is repo-lock.ts.
  */
 import { HostFailure } from './failure';
-import execa from 'execa';
 import path from 'node:path';
 import { ErrorType } from '../mission/error-types';
 import { gitDirsOf } from './git-dirs';
+import { runGit, stripFinalNewline } from './spawn';
 import { withoutUrlCredentials } from '../mission/url-credentials';
 
 const FALLBACK_IDENTITY = ['user.name=Flotilla', 'user.email=flotilla@localhost'];
@@ -25,10 +26,10 @@ export async function identityConfig(dir: string): Promise<string[]> {
   const key = gitDirsOf(dir)?.common ?? dir;
   let has = identityKnown.get(key);
   if (has === undefined) {
-    // Probe with the environment the git commands get (execa passes process.env explicitly), so
+    // Probe with the environment the git commands get (spawn.ts passes process.env explicitly), so
     // HOME, and with it the global config, is the one the commands will see.
-    const probe = await execa('git', ['config', '--get', 'user.email'], { cwd: dir, reject: false, stdin: 'ignore' });
-    has = (probe.stdout ?? '').trim().length > 0 || !!process.env.GIT_AUTHOR_EMAIL;
+    const probe = await runGit(['config', '--get', 'user.email'], { cwd: dir });
+    has = probe.stdout.trim().length > 0 || !!process.env.GIT_AUTHOR_EMAIL;
     identityKnown.set(key, has);
   }
   return has ? [] : FALLBACK_IDENTITY;
@@ -76,15 +77,11 @@ function gitEnv(opts: Pick<GitOptions, 'env' | 'literal'>): Record<string, strin
  */
 export async function git(dir: string, args: string[], opts: GitOptions = {}): Promise<string> {
   const config = opts.identity ? (await identityConfig(dir)).flatMap((c) => ['-c', c]) : [];
-  const r = await execa('git', [...config, ...args], {
-    cwd: dir,
-    env: gitEnv(opts),
-    reject: false,
-    ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
-  });
+  const r = await runGit([...config, ...args], { cwd: dir, env: gitEnv(opts), input: opts.input });
+  const stdout = stripFinalNewline(r.stdout);
   if (r.exitCode !== 0)
-    throw new GitError(args, dir, r.exitCode ?? -1, r.stderr || r.stdout || (r as { message?: string }).message || '');
-  return r.stdout;
+    throw new GitError(args, dir, r.exitCode ?? -1, stripFinalNewline(r.stderr) || stdout || r.message || '');
+  return stdout;
 }
 
 /** What {@link gitResult} returns: git's exit code and its whole stdout and stderr. */
@@ -104,14 +101,8 @@ export async function gitResult(
   args: string[],
   opts: Pick<GitOptions, 'env' | 'literal' | 'input'> = {},
 ): Promise<GitResult> {
-  const r = await execa('git', args, {
-    cwd: dir,
-    env: gitEnv(opts),
-    reject: false,
-    ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
-    stripFinalNewline: false,
-  });
-  return { code: r.exitCode ?? 1, out: r.stdout ?? '', err: r.stderr ?? '' };
+  const r = await runGit(args, { cwd: dir, env: gitEnv(opts), input: opts.input });
+  return { code: r.exitCode ?? 1, out: r.stdout, err: r.stderr || (r.message ?? '') };
 }
 
 /**
@@ -121,8 +112,8 @@ export async function gitResult(
  */
 export async function gitRun(dir: string, args: string[]): Promise<{ exitCode: number; output: string }> {
   const config = (await identityConfig(dir)).flatMap((c) => ['-c', c]);
-  const r = await execa('git', [...config, ...args], { cwd: dir, reject: false, stdin: 'ignore', all: true });
-  return { exitCode: r.exitCode ?? 1, output: r.all ?? '' };
+  const r = await runGit([...config, ...args], { cwd: dir });
+  return { exitCode: r.exitCode ?? 1, output: stripFinalNewline(r.all) || (r.message ?? '') };
 }
 
 /**
@@ -130,17 +121,12 @@ export async function gitRun(dir: string, args: string[]): Promise<{ exitCode: n
  * whether it exited 0: how these commands say yes or no.
  */
 export async function gitSucceeds(dir: string, args: string[]): Promise<boolean> {
-  const r = await execa('git', args, { cwd: dir, reject: false, stdin: 'ignore' });
-  return r.exitCode === 0;
+  return (await runGit(args, { cwd: dir })).exitCode === 0;
 }
 
 /** The commit SHA `ref` points at in the repository of `dir`, or undefined when it does not exist. */
 export async function resolveRef(dir: string, ref: string): Promise<string | undefined> {
-  const r = await execa('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {
-    cwd: dir,
-    reject: false,
-    stdin: 'ignore',
-  });
+  const r = await runGit(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: dir });
   return (r.exitCode === 0 && r.stdout.trim()) || undefined;
 }
 
@@ -196,9 +182,10 @@ export async function excludePathspecs(
 ): Promise<string[]> {
   const paths = exclude.filter((p) => p.trim() !== '');
   if (paths.length === 0) return [];
-  const r = await execa('git', ['check-ignore', '--', ...paths], { cwd: dir, env, reject: false, stdin: 'ignore' });
+  const r = await runGit(['check-ignore', '--', ...paths], { cwd: dir, env });
   // check-ignore exits 1 when nothing is ignored; anything else but 0 is an error.
-  if (r.exitCode !== 0 && r.exitCode !== 1) throw new GitStepError(`git check-ignore failed in ${dir}: ${r.stderr}`);
+  if (r.exitCode !== 0 && r.exitCode !== 1)
+    throw new GitStepError(`git check-ignore failed in ${dir}: ${stripFinalNewline(r.stderr) || r.message}`);
   const ignored = new Set(r.stdout.split('\n').filter(Boolean));
   return paths.filter((p) => !ignored.has(p)).map((p) => `:(exclude,literal)${p}`);
 }
@@ -225,9 +212,7 @@ let versionProbe: Promise<number[]> | undefined;
  * @throws non-retryable `GitTooOld` naming the version found and what needs the newer one
  */
 export async function requireGitVersion(major: number, minor: number, feature: string): Promise<void> {
-  versionProbe ??= execa('git', ['--version'], { reject: false, stdin: 'ignore' }).then((r) =>
-    (/(\d+)\.(\d+)/.exec(r.stdout ?? '') ?? []).slice(1).map(Number),
-  );
+  versionProbe ??= runGit(['--version']).then((r) => (/(\d+)\.(\d+)/.exec(r.stdout) ?? []).slice(1).map(Number));
   const [maj, min] = await versionProbe;
   if (maj === undefined || min === undefined) {
     versionProbe = undefined; // git missing or unreadable: ask again next time

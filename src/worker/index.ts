@@ -9,6 +9,7 @@
  *   worktrees or an agent. Named after the host, not the process, so a worker restarted after a
  *   crash takes over the dead one's activities (their retries after the heartbeat timeout).
  */
+import { stopGitSpawner } from '../git/spawn';
 import type { Duration } from '@temporalio/common';
 import { ActivityInterceptorsFactory, NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createHash } from 'node:crypto';
@@ -109,7 +110,10 @@ export interface FlotillaWorkers {
   /** The placement queue's worker (`claimTaskHost` only). */
   placement: Worker;
   hostQueue: string;
-  /** Runs both until `shutdown()` (or a shutdown signal); rejects if either fails. */
+  /**
+   * Runs both until `shutdown()` (or a shutdown signal); rejects if either fails. Then ends the git
+   * spawner (src/git/spawn.ts), so its CPU counts as this process's children's.
+   */
   run(): Promise<void>;
   /**
    * Drains: both workers stop polling at once, running agents are stopped and checkpointed (their
@@ -209,7 +213,12 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
     placement,
     hostQueue,
     async run() {
-      await Promise.all([shared.run(), host.run(), placement.run()]);
+      try {
+        await Promise.all([shared.run(), host.run(), placement.run()]);
+      } finally {
+        // No activity runs git any more: its spawner ends, waited for by this process.
+        await stopGitSpawner();
+      }
     },
     shutdown() {
       const load = slots.load();
