@@ -18,4 +18,6 @@ module.exports = {
   // Integration tests start a real Temporal dev server and real processes.
   testTimeout: 120_000,
   slowTestThreshold: 30,
+  // After the summary, the ten slowest files with their times.
+  reporters: ['default', '<rootDir>/scripts/jest-slowest.js'],
 };

@@ -186,12 +186,16 @@ async function supervise(
   if (pgid > 0) writePidFile(spec.pidFile, pgid);
   observer.launched(pgid, spec.transcript);
   const errTail = new Tail(2000);
-  readOutput(spec, child, out, recorder, errTail);
+  const outputRead = readOutput(spec, child, out, recorder, errTail);
   const guard = new LaunchGuard(spec, pgid, recorder.outcome, started);
   try {
     const result = await child;
     // Whatever the agent left running in the background ends with its attempt.
     await terminateGroup(pgid, guard.ended ? 2000 : 500);
+    // The process's exit can be seen before its last lines are read from the pipes: read them
+    // all before the exit record, the outcome and the close (a process outside the group that
+    // still holds a pipe gets OUTPUT_DRAIN_MS, not forever).
+    await drained(outputRead);
     const o = recorder.outcome;
     o.exitCode = result.exitCode ?? null;
     o.ended = failedSpawn(result) ? 'not-found' : (guard.ended ?? 'exited');
@@ -220,18 +224,37 @@ function failedSpawn(result: { exitCode?: number }): boolean {
   return failed.code === 'ENOENT' || (result.exitCode === undefined && /ENOENT/.test(failed.message ?? ''));
 }
 
-/** Every output line to the transcript; each through the runtime's parser into the outcome. */
+/**
+ * How long, after the agent's group is gone, its last output lines may take to be read (ms). Node
+ * emits a child's 'exit' before its pipes are drained ("stdio streams might still be open",
+ * node:child_process), and execa with `buffer: false` resolves on 'exit'.
+ */
+const OUTPUT_DRAIN_MS = 2000;
+
+/** Resolves when `output` has been read, or after {@link OUTPUT_DRAIN_MS}, whichever comes first. */
+function drained(output: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, OUTPUT_DRAIN_MS)));
+  return Promise.race([output, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Every output line to the transcript; each through the runtime's parser into the outcome.
+ * Resolves when both pipes have ended and every line was handled.
+ */
 function readOutput(
   spec: LaunchSpec,
   child: GroupProcess['child'],
   out: TranscriptWriter,
   recorder: OutcomeRecorder,
   errTail: Tail,
-): void {
+): Promise<void> {
   const parse = spec.adapter.parser();
-  const read = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr'): void => {
-    if (!stream) return;
-    readline.createInterface({ input: stream }).on('line', (line) => {
+  const read = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr'): Promise<void> => {
+    if (!stream) return Promise.resolve();
+    const lines = readline.createInterface({ input: stream });
+    const closed = new Promise<void>((resolve) => lines.once('close', resolve));
+    lines.on('line', (line) => {
       const at = Date.now();
       recorder.line(at);
       out.record({ stream: name, line });
@@ -240,9 +263,9 @@ function readOutput(
       if (ev) recorder.apply(ev);
       spec.observer.progress(recorder.outcome.events, at);
     });
+    return closed;
   };
-  read(child.stdout, 'stdout');
-  read(child.stderr, 'stderr');
+  return Promise.all([read(child.stdout, 'stdout'), read(child.stderr, 'stderr')]).then(() => undefined);
 }
 
 /**

@@ -11,7 +11,13 @@
  */
 import { stopGitSpawner } from '../git/spawn';
 import type { Duration } from '@temporalio/common';
-import { ActivityInterceptorsFactory, NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import {
+  ActivityInterceptorsFactory,
+  NativeConnection,
+  Worker,
+  WorkerOptions,
+  WorkflowBundleOption,
+} from '@temporalio/worker';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -56,6 +62,11 @@ export interface FlotillaWorkerOptions {
    * metrics of `flotilla worker --metrics` (src/worker/metrics.ts). Default: none.
    */
   activityInterceptors?: ActivityInterceptorsFactory[];
+  /**
+   * The workflow code, already bundled (`bundleWorkflowCode` of src/workflows: the tests' cached
+   * bundle, test/helpers/bundle.ts). Default: the bundle `npm run build` made, else bundled now.
+   */
+  workflowBundle?: WorkflowBundleOption;
 }
 
 /** A worker deployment version: the deployment's name and this build's id. */
@@ -82,8 +93,9 @@ export function hostQueueName(taskQueue: string, hostId = process.env.FLOTILLA_H
   return `${taskQueue}@${hostId}`;
 }
 
-/** Workflow code: a bundle prebuilt by `npm run build` when there is one, else bundled now. */
-function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+/** Workflow code: `given`, else a bundle prebuilt by `npm run build` when there is one, else bundled now. */
+function workflowSource(given?: WorkflowBundleOption): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (given) return { workflowBundle: given };
   if (existsSync(BUNDLE) && __filename.endsWith('.js')) return { workflowBundle: { codePath: BUNDLE } };
   return { workflowsPath: require.resolve('../workflows') };
 }
@@ -172,7 +184,7 @@ export async function createWorkers(opts: FlotillaWorkerOptions): Promise<Flotil
   const common = commonOptions(opts);
   const shared = await Worker.create({
     ...common,
-    ...workflowSource(),
+    ...workflowSource(opts.workflowBundle),
     taskQueue: opts.taskQueue,
     // A worker that dies holds its workflows' sticky queue: their next workflow task (and every
     // query, `flotilla status`) goes to the shared queue only after this. 5 s instead of the

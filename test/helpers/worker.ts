@@ -6,10 +6,15 @@ import { names } from '../../src/mission/types';
 import { missionStartAttributes } from '../../src/mission/search';
 import { createWorkers } from '../../src/worker';
 import { missionWorkflow, type MissionInput, type MissionResult } from '../../src/workflows/mission';
+import { workflowBundle } from './bundle';
 import { tempDir } from './git';
 import { missionResult } from './outcome';
 
-/** Both Flotilla workers (shared + host queue) in this process; `stop()` shuts them down. */
+/**
+ * Flotilla's workers (shared, placement and host queue) in this process, with the workflow bundle
+ * cached across test files (test/helpers/bundle.ts) instead of one webpack run each; `stop()`
+ * shuts them down.
+ */
 export async function startTestWorkers(
   env: TestWorkflowEnvironment,
   taskQueue: string,
@@ -22,6 +27,7 @@ export async function startTestWorkers(
     taskQueue,
     home,
     hostId,
+    workflowBundle: await workflowBundle(),
   });
   const running = workers.run();
   return {

@@ -213,6 +213,29 @@ describe('runAgent (command runtime)', () => {
     expect(path.basename(r.transcript)).toMatch(/^attempt-\d+\.jsonl$/);
   });
 
+  test('every line the agent wrote before it exited is in the transcript, before its exit record, and counted', async () => {
+    // The last lines an agent writes can still be in the pipe when its exit is seen (Node's 'exit'
+    // comes before the pipes close). Lost under load once: a transcript with no stdout line. Many
+    // agents at once keep the event loop busy enough for the exit to overtake the output.
+    const runs = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const wt = tempDir(`wt-${i}-`);
+        const r = await runActivity(acts.runAgent, agentInput(wt, 'printf "one\\ntwo\\nthree\\n"'));
+        return { returned: { events: r.events, summary: r.summary }, transcript: r.transcript };
+      }),
+    );
+    for (const { returned, transcript } of runs) {
+      const lines = readFileSync(transcript, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { stream?: string; line?: string; type?: string });
+      expect(lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['one', 'two', 'three']);
+      expect(lines.at(-1)?.type).toBe('flotilla.exit');
+      // The result as it was returned, not as lines read later changed it.
+      expect(returned).toEqual({ events: 3, summary: 'three' });
+    }
+  });
+
   test('a missing program is a non-retryable AgentNotFound', async () => {
     const wt = tempDir('wt-');
     const input = { ...agentInput(wt, ''), agent: { ...bashAgent(''), command: ['/no/such/agent-binary'] } };

@@ -362,18 +362,30 @@ describe('runAgent checkpoints', () => {
     const beats: Array<{ checkpointSha?: string | null }> = [];
     const env = new MockActivityEnvironment();
     env.on('heartbeat', (d: unknown) => beats.push(d as { checkpointSha?: string | null }));
+    // The agent writes two.txt only once the test saw a checkpoint holding one.txt (a fixed sleep
+    // lost that race under load: the first snapshot came after two.txt).
+    const go = path.join(tempDir(), 'go');
     const run = env.run(
       acts.runAgent,
-      agentInput(wt, input, 'echo 1 > one.txt; echo .env > .gitignore; echo S > .env; sleep 2; echo 2 > two.txt'),
+      agentInput(
+        wt,
+        input,
+        `echo 1 > one.txt; echo .env > .gitignore; echo S > .env; while [ ! -f ${go} ]; do sleep 0.1; done; echo 2 > two.txt`,
+      ),
     ) as ReturnType<typeof acts.runAgent>;
-    // Mid-run: a checkpoint holds one.txt while the agent's worktree has nothing committed.
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && !existsSync(path.join(wt.worktree, 'two.txt'))) {
-      const sha = await execa('git', ['rev-parse', '--verify', '--quiet', ref], { cwd: repo, reject: false });
-      if (sha.stdout && treeOf(repo, sha.stdout.trim())['one.txt']) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Mid-run: a checkpoint holds one.txt while the agent's worktree has nothing committed, and a
+    // heartbeat carried it.
+    await until(
+      'a checkpoint with one.txt, carried by a heartbeat',
+      async () => {
+        const sha = await execa('git', ['rev-parse', '--verify', '--quiet', ref], { cwd: repo, reject: false });
+        return sha.stdout && treeOf(repo, sha.stdout.trim())['one.txt'] && beats.some((b) => b.checkpointSha);
+      },
+      60_000,
+      100,
+    );
     expect(existsSync(path.join(wt.worktree, 'two.txt'))).toBe(false);
+    writeFileSync(go, '');
     const result = await run;
     expect(result.checkpointSha).toBe(git(repo, 'rev-parse', ref));
     expect(treeOf(repo, result.checkpointSha!)).toEqual({

@@ -26,6 +26,15 @@ function withMarker(marker: string): number[] {
   return found;
 }
 
+/** The parent of process `pid` (field 4 of /proc/<pid>/stat); undefined once it is gone. */
+function parentOf(pid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A command whose group leader starts a daemon in a session of its own, then idles. */
 const escaping = (marker: string): string[] => [
   'sh',
@@ -57,17 +66,19 @@ test("a SIGKILLed worker's watchdog stops its groups and what left them", async 
 
 test('a worker that exits in order takes its watchdog with it: nothing of it is left once it is gone', async () => {
   const marker = `orderly-${process.pid}-${Date.now()}`;
-  // The watchdog is `node -e <program> <worker tag>`: found by its program's text.
-  const dogs = (): number[] => withMarker('FLOTILLA_GROUP').filter((pid) => !before.includes(pid));
-  const before = withMarker('FLOTILLA_GROUP');
   const program = `
     const { spawnGroup } = require(${JSON.stringify(path.join(ROOT, 'lib/agents/process.js'))});
     spawnGroup(${JSON.stringify(escaping(marker))}, { cwd: ${JSON.stringify(tempDir())}, env: { PATH: process.env.PATH }, watchdog: true });
     setTimeout(() => process.exit(0), 1000);`;
   const worker = execa(process.execPath, ['-e', program], { reject: false });
-  await until(
+  // The watchdog is `node -e <program> <worker tag>`, found by its program's text; this worker's
+  // is its child (workers of test files running beside this one have watchdogs of their own).
+  const dogs = await until(
     'both processes and one watchdog',
-    () => withMarker(marker).length >= 2 && dogs().length === 1,
+    () => {
+      const mine = withMarker('FLOTILLA_GROUP').filter((pid) => parentOf(pid) === worker.pid);
+      return withMarker(marker).length >= 2 && mine.length === 1 ? mine : null;
+    },
     10_000,
     50,
   );
@@ -80,6 +91,6 @@ test('a worker that exits in order takes its watchdog with it: nothing of it is 
       return false;
     }
   };
-  expect(dogs().filter(alive)).toEqual([]);
+  expect(dogs.filter(alive)).toEqual([]);
   expect(withMarker(marker).filter(alive)).toEqual([]);
 });
