@@ -90,7 +90,7 @@ export async function mergeBatch(input: QueueMergeBatchInput): Promise<QueueMerg
     const m = await mergeTree(repo, head, tip);
     if (!m.clean) {
       const conflict = (await conflictResult(repo, head, tip, t.branch, m.files)) as ConflictResult;
-      return finish(input, merged, made, head, { taskId: t.taskId, ...conflict });
+      return finish(input, { merged, made, head, conflict: { taskId: t.taskId, ...conflict } });
     }
     // Contained in a merge made in this batch (a branch built on another one): nothing to merge.
     const last = made[made.length - 1];
@@ -109,20 +109,22 @@ export async function mergeBatch(input: QueueMergeBatchInput): Promise<QueueMerg
     merged.push({ taskId: t.taskId, sha, alreadyMerged: false, tip });
     head = sha;
   }
-  return finish(input, merged, made, head, null);
+  return finish(input, { merged, made, head, conflict: null });
+}
+
+/** Where a batch's merges ended: what merged, the commits made for it, the last one, the conflict that stopped it. */
+interface BatchEnd {
+  merged: BatchMerged[];
+  made: Made[];
+  head: string;
+  conflict: QueueMergeBatchResult['conflict'];
 }
 
 /** Moves the ref to `head` (see {@link mergeBatch}) and answers with the SHAs it holds. */
-async function finish(
-  input: QueueMergeBatchInput,
-  merged: BatchMerged[],
-  made: Made[],
-  head: string,
-  conflict: QueueMergeBatchResult['conflict'],
-): Promise<QueueMergeBatchResult> {
+async function finish(input: QueueMergeBatchInput, end: BatchEnd): Promise<QueueMergeBatchResult> {
+  const { merged, conflict } = end;
   if (merged.length === 0) return { merged, conflict };
-  const moved =
-    head === input.expected ? { merged, conflict } : await moveCandidate(input, merged, made, head, conflict);
+  const moved = end.head === input.expected ? { merged, conflict } : await moveCandidate(input, end);
   return published(input, moved);
 }
 
@@ -145,10 +147,7 @@ async function published(input: QueueMergeBatchInput, r: QueueMergeBatchResult):
 /** Moves the candidate ref to `head` by compare-and-swap (see {@link mergeBatch}). */
 async function moveCandidate(
   input: QueueMergeBatchInput,
-  merged: BatchMerged[],
-  made: Made[],
-  head: string,
-  conflict: QueueMergeBatchResult['conflict'],
+  { merged, made, head, conflict }: BatchEnd,
 ): Promise<QueueMergeBatchResult> {
   const { repo, ref, expected, onto } = input;
   let chain: string[] | null = null;
