@@ -7,11 +7,11 @@
  * latest checkpoint (see worktree.ts). The task's clean commit on its branch is commit.ts. In a
  * clone of a mission's shared origin every new checkpoint is pushed there (origin.ts).
  */
-import execa from 'execa';
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { names } from '../mission/types';
 import { git as gitOut, GitStepError, identityConfig, resolveRef } from './git';
+import { runGitTrimmed } from './spawn';
 import { cloneOrigin, pushTracked } from './origin';
 import { withStagedWorktree } from './setup-record';
 
@@ -116,12 +116,7 @@ async function snapshotIn(worktree: string, opts: SnapshotOptions, gone: () => b
   // than find some enclosing repository (a dotfiles repo in $HOME) and snapshot that.
   const baseEnv = { GIT_CEILING_DIRECTORIES: path.dirname(worktree) };
   const git = async (args: string[]): Promise<string> => {
-    const r = await execa('git', [...identity, ...args], {
-      cwd: worktree,
-      env: baseEnv,
-      reject: false,
-      stdin: 'ignore',
-    });
+    const r = await runGitTrimmed([...identity, ...args], { cwd: worktree, env: baseEnv });
     if (r.exitCode !== 0) throw new GitStepError(`git ${args[0]} failed in ${worktree}: ${r.stderr || r.stdout}`);
     return r.stdout.trim();
   };

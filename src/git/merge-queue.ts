@@ -11,12 +11,12 @@
  */
 import { HostFailure } from './failure';
 import { hostLog } from './log';
-import execa from 'execa';
 import { ErrorType } from '../mission/error-types';
 import { CommandRunOptions, runCommands } from '../agents/commands';
 import { withNamespace } from '../agents/namespace';
 import { conflictingTasks } from './conflict-tasks';
 import { git, GitError, gitSucceeds, requireGitVersion, resolveRef } from './git';
+import { runGitTrimmed } from './spawn';
 import { worktreeGitDir } from './git-dirs';
 import { removeStaleRefLock, withRepoLock } from './repo-lock';
 import { removeStaleLocks } from './git-locks';
@@ -47,11 +47,7 @@ export function checkRef(ref: string): void {
 
 /** The object id `ref` holds (not peeled), or undefined when it does not exist. */
 async function refValue(repo: string, ref: string): Promise<string | undefined> {
-  const r = await execa('git', ['rev-parse', '--verify', '--quiet', ref], {
-    cwd: repo,
-    reject: false,
-    stdin: 'ignore',
-  });
+  const r = await runGitTrimmed(['rev-parse', '--verify', '--quiet', ref], { cwd: repo });
   return (r.exitCode === 0 && r.stdout.trim()) || undefined;
 }
 
@@ -73,11 +69,7 @@ export function gitDate(date: string): string {
  * slow, or write outside the merge.
  */
 async function driversOff(repo: string): Promise<string[]> {
-  const r = await execa('git', ['config', '--get-regexp', '^merge\\..+\\.driver$'], {
-    cwd: repo,
-    reject: false,
-    stdin: 'ignore',
-  });
+  const r = await runGitTrimmed(['config', '--get-regexp', '^merge\\..+\\.driver$'], { cwd: repo });
   return (r.stdout ?? '')
     .split('\n')
     .map((l) => l.split(' ')[0])
@@ -113,7 +105,7 @@ export async function mergeTree(
     a,
     b,
   ];
-  const r = await execa('git', args, { cwd: repo, reject: false, stdin: 'ignore', stripFinalNewline: false });
+  const r = await runGitTrimmed(args, { cwd: repo, stripFinalNewline: false });
   const [tree, ...rest] = (r.stdout ?? '').split('\0');
   if ((r.exitCode !== 0 && r.exitCode !== 1) || !OBJECT_ID.test(tree ?? ''))
     throw new GitError(args, repo, r.exitCode ?? -1, r.stderr || r.stdout || '');
@@ -149,7 +141,7 @@ export async function casUpdateRef(
   return withRepoLock(repo, async (hold) => {
     const args = ['update-ref', '--create-reflog', '-m', reason, ref, sha, expected ?? '0'.repeat(sha.length)];
     await removeStaleRefLock(repo, ref, hold);
-    const r = await execa('git', args, { cwd: repo, reject: false, stdin: 'ignore' });
+    const r = await runGitTrimmed(args, { cwd: repo });
     if (r.exitCode === 0) return sha;
     const held = await refValue(repo, ref);
     if (held === sha) return sha;

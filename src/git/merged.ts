@@ -3,8 +3,8 @@
  * must be in the integration branch) and `flotilla clean` (a task branch goes only once its work
  * is in the base or the integration branch).
  */
-import execa from 'execa';
 import { git, isAncestor, resolveRef } from './git';
+import { runGitTrimmed } from './spawn';
 
 const lines = (out: string): string[] =>
   out
@@ -35,11 +35,7 @@ export async function notInByPatch(repo: string, upstream: string, head: string)
  * @throws GitError-like Error when git fails otherwise (exit other than 0 and 1)
  */
 export async function mergeChangesNothing(repo: string, tip: string, branch: string): Promise<boolean> {
-  const r = await execa('git', ['merge-tree', '--write-tree', '--no-messages', tip, branch], {
-    cwd: repo,
-    reject: false,
-    stdin: 'ignore',
-  });
+  const r = await runGitTrimmed(['merge-tree', '--write-tree', '--no-messages', tip, branch], { cwd: repo });
   if (r.exitCode === 1) return false;
   if (r.exitCode !== 0) throw new Error(`git merge-tree failed in ${repo}: ${r.stderr || r.stdout}`);
   const tree = lines(r.stdout)[0];

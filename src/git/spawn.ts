@@ -205,6 +205,25 @@ export async function stopGitSpawner(): Promise<void> {
   await exited;
 }
 
+/**
+ * {@link runGit} with stdout and stderr as execa gives them by default: one final newline
+ * stripped (unless `stripFinalNewline: false`). For the callers that read git's answer themselves.
+ * @throws as {@link runGit}
+ */
+export async function runGitTrimmed(
+  args: string[],
+  opts: GitRunOptions & { stripFinalNewline?: boolean } = {},
+): Promise<GitRun> {
+  const r = await runGit(args, opts);
+  if (opts.stripFinalNewline === false) return r;
+  return {
+    ...r,
+    stdout: stripFinalNewline(r.stdout),
+    stderr: stripFinalNewline(r.stderr),
+    all: stripFinalNewline(r.all),
+  };
+}
+
 /** `text` without one final newline (`\n` or `\r\n`), as execa's `stripFinalNewline` does. */
 export function stripFinalNewline(text: string): string {
   if (text.endsWith('\r\n')) return text.slice(0, -2);
