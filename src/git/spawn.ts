@@ -76,7 +76,8 @@ process.on('message', (q) => {
 let spawner: ChildProcess | null = null;
 let broken = process.env.FLOTILLA_GIT_SPAWNER === '0';
 let nextId = 1;
-const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+/** Requests sent and not answered yet, with the spawner each went to. */
+const pending = new Map<number, { to: ChildProcess; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
 
 /** The running spawner, started on first use; null when it cannot be used. */
 function theSpawner(): ChildProcess | null {
@@ -91,9 +92,11 @@ function theSpawner(): ChildProcess | null {
       idle(child);
       p.resolve(r);
     });
+    // Only this spawner's requests fail with it: a newer one's go on.
     const gone = (): void => {
       if (spawner === child) spawner = null;
       for (const [id, p] of pending) {
+        if (p.to !== child) continue;
         pending.delete(id);
         p.reject(new Error('the git spawner exited'));
       }
@@ -115,7 +118,7 @@ function theSpawner(): ChildProcess | null {
 
 /** Lets the process exit while the spawner has nothing to do (it is never what keeps a worker up). */
 function idle(child: ChildProcess): void {
-  if (pending.size > 0) return;
+  for (const p of pending.values()) if (p.to === child) return;
   child.unref();
   (child.channel as unknown as { unref?: () => void } | undefined)?.unref?.();
 }
@@ -157,7 +160,7 @@ export async function runGit(args: string[], opts: GitRunOptions = {}): Promise<
   const env = { ...process.env, ...opts.env };
   let sent = true;
   const r = await new Promise<Reply>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    pending.set(id, { to: child, resolve, reject });
     busy(child);
     child.send({ id, file: 'git', args, cwd: opts.cwd, env, input: opts.input }, (err) => {
       if (!err || !pending.has(id)) return;

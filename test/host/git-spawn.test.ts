@@ -79,6 +79,19 @@ test('stopGitSpawner waits for the spawner to exit; the next call starts a new o
   expect(gitSpawnerPid()).not.toBe(pid);
 });
 
+test('a spawner killed from outside: calls made meanwhile and after all get their answer (from git run here, or a new spawner)', async () => {
+  await runGit(['--version']);
+  const pid = gitSpawnerPid()!;
+  process.kill(pid, 'SIGKILL');
+  const first = await Promise.all(Array.from({ length: 10 }, () => runGit(['--version']).catch((e: unknown) => e)));
+  await until('the killed spawner to be gone', () => !alive(pid), 10_000, 20);
+  const after = await Promise.all(Array.from({ length: 10 }, () => runGit(['--version'])));
+  // A call already sent to the killed spawner may fail as a killed git would; none made after may.
+  for (const r of first) if (!(r instanceof Error)) expect((r as { stdout: string }).stdout).toMatch(/^git version /);
+  for (const r of after) expect(r).toMatchObject({ exitCode: 0, stdout: expect.stringMatching(/^git version /) });
+  expect(gitSpawnerPid()).not.toBe(pid);
+});
+
 test('a SIGKILLed worker takes its spawner with it', async () => {
   const lib = path.resolve(__dirname, '..', '..', 'lib', 'git', 'spawn.js');
   const child = spawn(
